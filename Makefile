@@ -1,0 +1,51 @@
+# GridCare: `make run` sets up and starts everything; `make test` runs the whole suite.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DJANGO_SETTINGS_MODULE ?= gridcare.settings
+SEED_CUSTOMERS ?= 5000
+HOST ?= 127.0.0.1:8000
+
+.PHONY: run test setup assets lint migrate seed clean bench-seed bench-lookup
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+node_modules/echarts/dist/echarts.min.js: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(STAMP) assets
+
+assets: node_modules/echarts/dist/echarts.min.js
+
+migrate: setup
+	mkdir -p var
+	$(BIN)/gridcare migrate --noinput -v 0
+	$(BIN)/gridcare compilemessages -v 0 --ignore '.venv/*' --ignore 'node_modules/*'
+
+run: migrate
+	$(BIN)/gridcare seed --customers $(SEED_CUSTOMERS) --seed 42 --if-empty
+	$(BIN)/gridcare demo_logins
+	$(BIN)/gridcare runserver $(HOST)
+
+test: setup
+	$(BIN)/gridcare compilemessages -v 0 --ignore '.venv/*' --ignore 'node_modules/*'
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench-seed: setup
+	$(BIN)/python bench/seed.py
+
+bench-lookup: setup
+	$(BIN)/python bench/lookup.py
+
+clean:
+	rm -rf var/*.sqlite3 .pytest_cache

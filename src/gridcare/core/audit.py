@@ -1,0 +1,82 @@
+"""Who is acting, and the one function every service calls to leave its audit row."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from .choices import Channel
+from .models import AuditEvent
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person (or job) behind a write and the door it came through."""
+
+    user: Any = None
+    channel: str = Channel.SYSTEM
+    ip: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.user is not None and getattr(self.user, "is_authenticated", False):
+            return self.user.get_username()
+        return str(self.channel)
+
+    @classmethod
+    def from_request(cls, request, channel: str) -> "Actor":
+        ip = request.META.get("REMOTE_ADDR")
+        user = request.user if getattr(request, "user", None) and request.user.is_authenticated else None
+        return cls(user=user, channel=channel, ip=ip)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, models.Model):
+        return value.pk
+    return value
+
+
+def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, Any]:
+    """The concrete field values of `obj`, JSON-ready, for a before/after record."""
+    names = fields or [f.attname for f in obj._meta.concrete_fields if f.attname != "id"]
+    return {name: _jsonable(getattr(obj, name)) for name in names}
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """Only the fields that changed: {field: [before, after]}."""
+    keys = set(before) | set(after)
+    return {k: [before.get(k), after.get(k)] for k in sorted(keys) if before.get(k) != after.get(k)}
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str | None = None,
+    object_id: Any = None,
+    customer_id: int | None = None,
+    unit_id: int | None = None,
+    changes: dict[str, Any] | None = None,
+) -> AuditEvent:
+    user = actor.user if actor.user is not None and getattr(actor.user, "is_authenticated", False) else None
+    return AuditEvent.objects.create(
+        created_at=timezone.now(),
+        actor=user,
+        actor_label=actor.label,
+        channel=actor.channel,
+        action=action,
+        object_type=object_type or (obj._meta.label_lower if obj is not None else ""),
+        object_id=str(object_id if object_id is not None else (obj.pk if obj is not None else "")),
+        customer_id=customer_id,
+        unit_id=unit_id,
+        changes=changes or {},
+        ip=actor.ip,
+    )

@@ -1,0 +1,11 @@
+"""Template context: which console sections the current user may open."""
+
+from .permissions import ROLE_PERMISSIONS, Role
+
+
+def gridcare(request):
+    user = getattr(request, "user", None)
+    perms: frozenset[str] = frozenset()
+    if user is not None and user.is_authenticated and user.role != Role.CUSTOMER and user.unit_id:
+        perms = ROLE_PERMISSIONS.get(user.role, frozenset())
+    return {"gc_perms": perms}

@@ -1,0 +1,35 @@
+"""Unit scoping in one place: staff see their unit's subtree; everyone else sees nothing here."""
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from .permissions import Role, has_perm
+
+
+def visible_unit_ids(user) -> list[int]:
+    """Ids of the user's home unit and every unit below it (cached on the user object)."""
+    if user is None or not getattr(user, "is_authenticated", False) or user.role == Role.CUSTOMER or not user.unit_id:
+        return []
+    cached = getattr(user, "_gridcare_unit_ids", None)
+    if cached is None:
+        from gridcare.org.models import SupplyUnit
+
+        home = SupplyUnit.objects.only("path").get(pk=user.unit_id)
+        cached = list(SupplyUnit.objects.filter(path__startswith=home.path).values_list("id", flat=True))
+        user._gridcare_unit_ids = cached
+    return cached
+
+
+def restrict(qs: QuerySet, user, perm: str, unit_field: str = "unit_id") -> QuerySet:
+    """Rows of `qs` the user may see under `perm`; an empty queryset when the user may see none."""
+    if not has_perm(user, perm):
+        return qs.none()
+    return qs.filter(**{f"{unit_field}__in": visible_unit_ids(user)})
+
+
+def get_or_404(qs: QuerySet, **lookup):
+    """Missing and forbidden answer the same."""
+    obj = qs.filter(**lookup).first()
+    if obj is None:
+        raise Http404
+    return obj

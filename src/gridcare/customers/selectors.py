@@ -1,0 +1,159 @@
+"""Reads for the customer registry; every one takes the user and applies unit scoping here."""
+
+import re
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from gridcare.core.masking import mask_address, mask_email, mask_id_number, mask_name, mask_phone
+from gridcare.core.models import AuditEvent
+from gridcare.core.permissions import Perm, has_perm
+from gridcare.core.scoping import get_or_404, restrict
+from gridcare.org.models import SupplyUnit
+
+from .choices import AccountStatus
+from .models import Account, Customer, Feeder, Meter, Premise, ServicePoint, TransformerArea
+
+ID_LIKE = re.compile(r"^[0-9A-Za-z]{15,18}$")
+
+
+def customers_visible(*, user) -> QuerySet[Customer]:
+    return restrict(Customer.objects.all(), user, Perm.CUSTOMER_VIEW)
+
+
+def customer_search(*, user, q: str = "", customer_class: str = "", segment: str = "", unit_id: int | None = None) -> QuerySet:
+    """Search by 户号, name, phone, address or ID number (SPEC C1)."""
+    qs = customers_visible(user=user).select_related("unit")
+    q = (q or "").strip()
+    if q:
+        if q.isdigit() and len(q) == 10:
+            qs = qs.filter(Q(accounts__account_number=q) | Q(phone=q))
+        elif q.isdigit() and len(q) == 11:
+            qs = qs.filter(phone=q)
+        elif ID_LIKE.match(q) and any(c.isdigit() for c in q):
+            qs = qs.filter(id_number=q.upper())
+        elif q.isdigit() and len(q) == 4:
+            qs = qs.filter(phone__endswith=q)
+        else:
+            premise_ids = Premise.objects.filter(address__contains=q).values("id")
+            qs = qs.filter(Q(name__startswith=q) | Q(accounts__premise_id__in=premise_ids))
+        qs = qs.distinct()
+    if customer_class:
+        qs = qs.filter(customer_class=customer_class)
+    if segment:
+        qs = qs.filter(segment=segment)
+    if unit_id:
+        qs = qs.filter(unit_id=unit_id)
+    return qs.order_by("id")
+
+
+def customer_get(*, user, pk: Any) -> Customer:
+    """One customer, or 404 for missing and forbidden alike."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        from django.http import Http404
+
+        raise Http404 from None
+    return get_or_404(customers_visible(user=user).select_related("unit", "customer_manager"), pk=pk)
+
+
+def accounts_visible(*, user) -> QuerySet[Account]:
+    return restrict(Account.objects.select_related("customer", "premise", "unit"), user, Perm.CUSTOMER_VIEW)
+
+
+def account_get(*, user, account_number: str) -> Account:
+    return get_or_404(accounts_visible(user=user), account_number=account_number)
+
+
+def premises_visible(*, user) -> QuerySet[Premise]:
+    return restrict(Premise.objects.select_related("transformer_area"), user, Perm.CUSTOMER_VIEW)
+
+
+def service_points_visible(*, user) -> QuerySet[ServicePoint]:
+    return restrict(ServicePoint.objects.select_related("account", "transformer_area"), user, Perm.CUSTOMER_VIEW)
+
+
+def meters_visible(*, user) -> QuerySet[Meter]:
+    return restrict(Meter.objects.select_related("service_point__account"), user, Perm.CUSTOMER_VIEW)
+
+
+def feeders_visible(*, user) -> QuerySet[Feeder]:
+    return restrict(Feeder.objects.select_related("unit"), user, Perm.TOPOLOGY_VIEW)
+
+
+def areas_visible(*, user) -> QuerySet[TransformerArea]:
+    return restrict(TransformerArea.objects.select_related("feeder", "unit"), user, Perm.TOPOLOGY_VIEW)
+
+
+def customer_detail(*, user, customer: Customer) -> dict[str, Any]:
+    """Everything the 360° page shows, in a bounded number of queries."""
+    accounts = list(
+        customer.accounts.select_related("premise__transformer_area__feeder", "unit")
+        .prefetch_related("service_points__meters", "holdings__customer")
+        .order_by("account_number")
+    )
+    past_holdings = list(
+        customer.holdings.exclude(account__customer=customer).select_related("account").order_by("-valid_from")
+    )
+    return {"customer": customer, "accounts": accounts, "past_holdings": past_holdings}
+
+
+def customer_timeline(*, user, customer: Customer, limit: int = 100) -> list[AuditEvent]:
+    """The customer's timeline; later capabilities (bills, payments, work orders) add their events here."""
+    if not has_perm(user, Perm.AUDIT_VIEW):
+        return []
+    return list(AuditEvent.objects.filter(customer_id=customer.pk).select_related("actor")[:limit])
+
+
+def audit_events_visible(*, user) -> QuerySet[AuditEvent]:
+    return restrict(AuditEvent.objects.select_related("actor"), user, Perm.AUDIT_VIEW)
+
+
+def masked_customer(customer: Customer, *, reveal: bool = False) -> dict[str, str]:
+    """Personal fields for display: masked unless `reveal` (the caller checked the role and audited)."""
+    if reveal:
+        return {"name": customer.name, "phone": customer.phone, "phone2": customer.phone2,
+                "id_number": customer.id_number, "email": customer.email}
+    return {
+        "name": mask_name(customer.name) if customer.kind == "person" else customer.name,
+        "phone": mask_phone(customer.phone),
+        "phone2": mask_phone(customer.phone2),
+        "id_number": mask_id_number(customer.id_number),
+        "email": mask_email(customer.email),
+    }
+
+
+def customer_distribution(*, user) -> dict[str, list[dict[str, Any]]]:
+    """Counts by class, segment, unit and area type (C1 multi-dimension distribution)."""
+    qs = customers_visible(user=user)
+    by_class = list(qs.values("customer_class").annotate(n=Count("id")).order_by("customer_class"))
+    by_segment = list(qs.values("segment").annotate(n=Count("id")).order_by("segment"))
+    by_unit = list(qs.values("unit_id", "unit__name").annotate(n=Count("id")).order_by("unit__name"))
+    by_area = list(
+        restrict(Account.objects.filter(status=AccountStatus.ACTIVE), user, Perm.CUSTOMER_VIEW)
+        .values("premise__transformer_area__area_type").annotate(n=Count("id")).order_by("premise__transformer_area__area_type")
+    )
+    return {"by_class": by_class, "by_segment": by_segment, "by_unit": by_unit, "by_area_type": by_area}
+
+
+def public_account_lookup(account_number: str) -> dict[str, str] | None:
+    """Public 95598-style query: masked name, masked address, supply unit; None when unknown."""
+    row = (
+        Account.objects.filter(account_number=account_number)
+        .values("customer__name", "customer__kind", "premise__address", "unit__name")
+        .first()
+    )
+    if row is None:
+        return None
+    name = row["customer__name"]
+    return {
+        "account_number": account_number,
+        "name": mask_name(name),
+        "address": mask_address(row["premise__address"]),
+        "supply_unit": row["unit__name"],
+    }
+
+
+def unit_choices(*, user) -> list[SupplyUnit]:
+    return list(restrict(SupplyUnit.objects.all(), user, Perm.CUSTOMER_VIEW, unit_field="id"))

@@ -1,0 +1,23 @@
+from django.urls import path
+
+from gridcare.org import views as org_views
+
+from . import views, views_import
+
+app_name = "console"
+urlpatterns = [
+    path("login/", org_views.login_view, name="login"),
+    path("logout/", org_views.logout_view, name="logout"),
+    path("", views.search, name="search"),
+    path("customers/export/", views.export, name="export"),
+    path("customers/new/", views.customer_create, name="customer_create"),
+    path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
+    path("customers/<int:pk>/edit/", views.customer_edit, name="customer_edit"),
+    path("customers/<int:pk>/accounts/new/", views.account_open, name="account_open"),
+    path("accounts/<str:account_number>/close/", views.account_close, name="account_close"),
+    path("accounts/<str:account_number>/transfer/", views.account_transfer, name="account_transfer"),
+    path("service-points/<int:pk>/meters/new/", views.meter_install, name="meter_install"),
+    path("meters/<int:pk>/edit/", views.meter_edit, name="meter_edit"),
+    path("stats/", views.stats, name="stats"),
+    path("import/", views_import.import_page, name="import"),
+]

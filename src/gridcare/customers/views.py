@@ -1,0 +1,3 @@
+def search(request): ...
+export = customer_create = customer_detail = customer_edit = account_open = account_close = search
+account_transfer = meter_install = meter_edit = stats = search

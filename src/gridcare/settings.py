@@ -1,0 +1,145 @@
+"""Django settings for GridCare. Everything secret or site-specific comes from the environment."""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+BASE_DIR = Path(os.environ.get("GRIDCARE_HOME", PACKAGE_DIR.parent.parent)).resolve()
+VAR_DIR = Path(os.environ.get("GRIDCARE_VAR", BASE_DIR / "var"))
+
+DEBUG = os.environ.get("GRIDCARE_DEBUG", "1") == "1"
+# The development key is only for `make run`; production must set GRIDCARE_SECRET_KEY.
+SECRET_KEY = os.environ.get("GRIDCARE_SECRET_KEY") or (
+    "dev-insecure-key-change-me" if DEBUG else None  # noqa: S105
+)
+if not SECRET_KEY:
+    raise RuntimeError("GRIDCARE_SECRET_KEY must be set when GRIDCARE_DEBUG=0")
+ALLOWED_HOSTS = [h for h in os.environ.get("GRIDCARE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "gridcare.core",
+    "gridcare.org",
+    "gridcare.customers",
+    "gridcare.portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "gridcare.urls"
+WSGI_APPLICATION = "gridcare.wsgi.application"
+AUTH_USER_MODEL = "org.User"
+LOGIN_URL = "console:login"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "gridcare.core.context.gridcare",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'gridcare.sqlite3'}",
+        conn_max_age=int(os.environ.get("GRIDCARE_DB_CONN_MAX_AGE", "60")),
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("GRIDCARE_TEST_SQLITE") or None}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["GRIDCARE_REDIS_URL"]}
+        if os.environ.get("GRIDCARE_REDIS_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "gridcare"}
+    )
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = []
+_ECHARTS = BASE_DIR / "node_modules" / "echarts" / "dist"
+if _ECHARTS.exists():
+    STATICFILES_DIRS.append(("vendor/echarts", _ECHARTS))
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+if not DEBUG:
+    SECURE_SSL_REDIRECT = os.environ.get("GRIDCARE_SSL_REDIRECT", "1") == "1"
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("GRIDCARE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# Security knobs of the foundation issue.
+GRIDCARE = {
+    "LOGIN_MAX_FAILURES": int(os.environ.get("GRIDCARE_LOGIN_MAX_FAILURES", "5")),
+    "LOGIN_LOCK_MINUTES": int(os.environ.get("GRIDCARE_LOGIN_LOCK_MINUTES", "15")),
+    # Public 户号 query: requests per client per window.
+    "PUBLIC_QUERY_RATE": int(os.environ.get("GRIDCARE_PUBLIC_QUERY_RATE", "20")),
+    "PUBLIC_QUERY_WINDOW_SECONDS": int(os.environ.get("GRIDCARE_PUBLIC_QUERY_WINDOW", "60")),
+    "IMPORT_MAX_BYTES": int(os.environ.get("GRIDCARE_IMPORT_MAX_BYTES", str(20 * 1024 * 1024))),
+    "BIND_MAX_FAILURES": int(os.environ.get("GRIDCARE_BIND_MAX_FAILURES", "5")),
+}
+DATA_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024
+
+NINJA_PAGINATION_PER_PAGE = 50
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"gridcare": {"handlers": ["console"], "level": os.environ.get("GRIDCARE_LOG_LEVEL", "INFO")}},
+}

@@ -1,0 +1,13 @@
+from django.conf.urls.i18n import i18n_patterns  # noqa: F401  (kept for language-prefixed routes later)
+from django.contrib import admin
+from django.urls import include, path
+
+from gridcare.api import api
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("portal/", include("gridcare.portal.urls")),
+    path("", include("gridcare.customers.urls")),
+]
