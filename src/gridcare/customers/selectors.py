@@ -137,22 +137,28 @@ def customer_distribution(*, user) -> dict[str, list[dict[str, Any]]]:
     return {"by_class": by_class, "by_segment": by_segment, "by_unit": by_unit, "by_area_type": by_area}
 
 
-def public_account_lookup(account_number: str) -> dict[str, str] | None:
-    """Public 95598-style query: masked name, masked address, supply unit; None when unknown."""
+def public_account_lookup(account_number: str, *, with_name: bool = False) -> dict[str, str] | None:
+    """Public 95598-style query: masked name, masked address, supply unit; None when unknown or closed.
+
+    `with_name` adds the clear name under `_name` for the caller's verification; never sent out.
+    """
     row = (
-        Account.objects.filter(account_number=account_number)
+        Account.objects.filter(account_number=account_number, status=AccountStatus.ACTIVE)
         .values("customer__name", "customer__kind", "premise__address", "unit__name")
         .first()
     )
     if row is None:
         return None
     name = row["customer__name"]
-    return {
+    out = {
         "account_number": account_number,
         "name": mask_name(name),
         "address": mask_address(row["premise__address"]),
         "supply_unit": row["unit__name"],
     }
+    if with_name:
+        out["_name"] = name
+    return out
 
 
 def unit_choices(*, user) -> list[SupplyUnit]:
