@@ -56,3 +56,10 @@ def world(db):
     # Same primary keys must not leak across units by accident: sanity for the fixtures themselves.
     assert station_a.path.startswith(bureau_a.path) and not station_b.path.startswith(bureau_a.path)
     return w
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Password hashing is not what these tests measure; PBKDF2 would dominate the run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -21,7 +21,7 @@ def mask_id_number(value: str | None) -> str:
 def mask_name(name: str | None) -> str:
     if not name:
         return ""
-    return name[0] + "*" * max(1, len(name) - 1) if len(name) <= 3 else name[0] + "**" + name[-1]
+    return name[0] + "*" * max(1, len(name) - 1)
 
 
 def mask_address(address: str | None) -> str:

@@ -1,3 +1,313 @@
-def search(request): ...
-export = customer_create = customer_detail = customer_edit = account_open = account_close = search
-account_transfer = meter_install = meter_edit = stats = search
+"""Staff console pages for the customer registry. Thin: forms parse, selectors read, services write."""
+
+import csv
+import io
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from gridcare.core.audit import Actor, audit_record
+from gridcare.core.choices import Channel
+from gridcare.core.permissions import Perm, has_perm
+from gridcare.core.scoping import get_or_404
+from gridcare.core.views import form_errors_from, staff_required
+
+from . import selectors, services
+from .choices import CustomerClass, Segment
+from .forms import (
+    AccountCloseForm,
+    AccountOpenForm,
+    AccountTransferForm,
+    CustomerForm,
+    MeterEditForm,
+    MeterInstallForm,
+    SearchForm,
+)
+from .models import Account
+
+PAGE_SIZE = 25
+EXPORT_MAX_ROWS = 100_000
+
+
+def _actor(request) -> Actor:
+    return Actor.from_request(request, Channel.CONSOLE)
+
+
+def _search_qs(request, form):
+    data = form.cleaned_data if form.is_valid() else {}
+    return selectors.customer_search(
+        user=request.user, q=data.get("q", ""), customer_class=data.get("customer_class", ""),
+        segment=data.get("segment", ""),
+    )
+
+
+@staff_required(Perm.CUSTOMER_VIEW)
+def search(request):
+    form = SearchForm(request.GET or None)
+    page = None
+    rows = []
+    if request.GET:
+        qs = _search_qs(request, form).prefetch_related(
+            Prefetch("accounts", queryset=Account.objects.select_related("premise").order_by("account_number"))
+        )
+        page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+        rows = [{"c": c, "m": selectors.masked_customer(c), "accounts": list(c.accounts.all())} for c in page]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "customers/search.html", {
+        "form": form, "page": page, "rows": rows, "querystring": query.urlencode(),
+        "can_export": has_perm(request.user, Perm.CUSTOMER_EXPORT),
+    })
+
+
+def _export_rows(customers, reveal: bool):
+    header = [_("客户编号"), _("客户名称"), _("客户类型"), _("用电类别"), _("客户分群"), _("证件号码"), _("联系电话"),
+              _("供电单位"), _("户号"), _("用电地址")]
+    yield header
+    for c in customers:
+        m = selectors.masked_customer(c, reveal=reveal)
+        accounts = list(c.accounts.all())
+        yield [c.pk, m["name"], c.get_kind_display(), c.get_customer_class_display(), c.get_segment_display(),
+               m["id_number"], m["phone"], c.unit.name, " ".join(a.account_number for a in accounts),
+               " | ".join(a.premise.address for a in accounts)]
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@staff_required(Perm.CUSTOMER_EXPORT)
+def export(request):
+    """CSV (UTF-8 with BOM, opens in Excel) or XLSX of a search result; masked unless the role may see PII."""
+    form = SearchForm(request.GET or None)
+    fmt = request.GET.get("format", "csv")
+    if fmt not in ("csv", "xlsx"):
+        raise Http404
+    reveal = request.GET.get("reveal") == "1" and has_perm(request.user, Perm.CUSTOMER_VIEW_PII)
+    qs = _search_qs(request, form).prefetch_related(
+        Prefetch("accounts", queryset=Account.objects.select_related("premise").order_by("account_number"))
+    )[:EXPORT_MAX_ROWS]
+    audit_record(actor=_actor(request), action="customer.export", object_type="customers.customer",
+                 unit_id=request.user.unit_id, changes={"query": request.GET.dict(), "format": fmt, "unmasked": reveal})
+    stamp = timezone.localtime().strftime("%Y%m%d%H%M")
+    if fmt == "csv":
+        writer = csv.writer(_Echo())
+
+        def stream():
+            yield "\ufeff"
+            for row in _export_rows(qs.iterator(chunk_size=2000), reveal):
+                yield writer.writerow(row)
+
+        resp = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+        resp["Content-Disposition"] = f'attachment; filename="customers-{stamp}.csv"'
+        return resp
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(_("客户"))
+    for row in _export_rows(qs.iterator(chunk_size=2000), reveal):
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = f'attachment; filename="customers-{stamp}.xlsx"'
+    return resp
+
+
+@staff_required(Perm.CUSTOMER_VIEW)
+def customer_detail(request, pk):
+    customer = selectors.customer_get(user=request.user, pk=pk)
+    reveal = False
+    if request.GET.get("reveal") == "1":
+        if not has_perm(request.user, Perm.CUSTOMER_VIEW_PII):
+            raise Http404
+        services.pii_reveal(actor=_actor(request), customer=customer)
+        reveal = True
+    ctx = selectors.customer_detail(user=request.user, customer=customer)
+    ctx.update({
+        "m": selectors.masked_customer(customer, reveal=reveal),
+        "reveal": reveal,
+        "timeline": selectors.customer_timeline(user=request.user, customer=customer),
+        "can_edit": has_perm(request.user, Perm.CUSTOMER_EDIT),
+        "can_meter": has_perm(request.user, Perm.METER_EDIT),
+        "can_pii": has_perm(request.user, Perm.CUSTOMER_VIEW_PII),
+        "can_audit": has_perm(request.user, Perm.AUDIT_VIEW),
+    })
+    return render(request, "customers/detail.html", ctx)
+
+
+def _form_page(request, template, form, **ctx):
+    return render(request, template, {"form": form, **ctx}, status=400 if form.is_bound else 200)
+
+
+@staff_required(Perm.CUSTOMER_EDIT)
+@require_http_methods(["GET", "POST"])
+def customer_create(request):
+    units = selectors.unit_choices(user=request.user)
+    form = CustomerForm(request.POST or None, units=units, initial={"unit_id": request.user.unit_id})
+    if request.method == "POST" and form.is_valid():
+        try:
+            customer = services.customer_create(actor=_actor(request), data=form.cleaned_data)
+        except ValidationError as e:
+            form_errors_from(form, e)
+        except services.PermissionDenied:
+            raise Http404 from None
+        else:
+            messages.success(request, _("客户已创建"))
+            return redirect("console:customer_detail", pk=customer.pk)
+    return _form_page(request, "customers/form.html", form, title=_("新建客户"))
+
+
+@staff_required(Perm.CUSTOMER_EDIT)
+@require_http_methods(["GET", "POST"])
+def customer_edit(request, pk):
+    customer = selectors.customer_get(user=request.user, pk=pk)
+    units = selectors.unit_choices(user=request.user)
+    initial = {f: getattr(customer, f) for f in CustomerForm.base_fields}
+    form = CustomerForm(request.POST or None, units=units, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.customer_update(actor=_actor(request), customer=customer, data=form.cleaned_data)
+        except ValidationError as e:
+            form_errors_from(form, e)
+        except services.PermissionDenied:
+            raise Http404 from None
+        else:
+            messages.success(request, _("客户资料已保存"))
+            return redirect("console:customer_detail", pk=customer.pk)
+    return _form_page(request, "customers/form.html", form, title=_("编辑客户资料"), customer=customer)
+
+
+@staff_required(Perm.CUSTOMER_EDIT)
+@require_http_methods(["GET", "POST"])
+def account_open(request, pk):
+    customer = selectors.customer_get(user=request.user, pk=pk)
+    areas = selectors.areas_visible(user=request.user).order_by("code")[:500]
+    form = AccountOpenForm(request.POST or None, areas=areas)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account = services.account_open(actor=_actor(request), customer=customer, **form.cleaned_data)
+        except ValidationError as e:
+            form_errors_from(form, e)
+        except services.PermissionDenied:
+            raise Http404 from None
+        else:
+            messages.success(request, _("已立户：户号 %(n)s") % {"n": account.account_number})
+            return redirect("console:customer_detail", pk=customer.pk)
+    return _form_page(request, "customers/form.html", form, title=_("立户（新开户号）"), customer=customer)
+
+
+def _account_for_edit(request, account_number):
+    return get_or_404(selectors.accounts_visible(user=request.user), account_number=account_number)
+
+
+@staff_required(Perm.CUSTOMER_EDIT)
+@require_http_methods(["GET", "POST"])
+def account_close(request, account_number):
+    account = _account_for_edit(request, account_number)
+    form = AccountCloseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.account_close(actor=_actor(request), account=account, closed_on=form.cleaned_data["closed_on"])
+        except ValidationError as e:
+            form_errors_from(form, e)
+        except services.PermissionDenied:
+            raise Http404 from None
+        else:
+            messages.success(request, _("户号 %(n)s 已销户") % {"n": account.account_number})
+            return redirect("console:customer_detail", pk=account.customer_id)
+    return _form_page(request, "customers/form.html", form, title=_("销户 %(n)s") % {"n": account.account_number},
+                      customer=account.customer)
+
+
+@staff_required(Perm.CUSTOMER_EDIT)
+@require_http_methods(["GET", "POST"])
+def account_transfer(request, account_number):
+    account = _account_for_edit(request, account_number)
+    form = AccountTransferForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            new_customer = selectors.customer_get(user=request.user, pk=form.cleaned_data["new_customer_id"])
+        except Http404:
+            form.add_error("new_customer_id", _("客户不存在"))
+        else:
+            try:
+                services.account_transfer(actor=_actor(request), account=account, new_customer=new_customer,
+                                          effective_on=form.cleaned_data["effective_on"])
+            except ValidationError as e:
+                form_errors_from(form, e)
+            except services.PermissionDenied:
+                raise Http404 from None
+            else:
+                messages.success(request, _("户号 %(n)s 已过户") % {"n": account.account_number})
+                return redirect("console:customer_detail", pk=new_customer.pk)
+    return _form_page(request, "customers/form.html", form, title=_("过户 %(n)s") % {"n": account.account_number},
+                      customer=account.customer)
+
+
+@staff_required(Perm.METER_EDIT)
+@require_http_methods(["GET", "POST"])
+def meter_install(request, pk):
+    sp = get_or_404(selectors.service_points_visible(user=request.user), pk=pk)
+    form = MeterInstallForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.meter_install(actor=_actor(request), service_point=sp, data=form.cleaned_data)
+        except ValidationError as e:
+            form_errors_from(form, e)
+        except services.PermissionDenied:
+            raise Http404 from None
+        else:
+            messages.success(request, _("电能表已安装"))
+            return redirect("console:customer_detail", pk=sp.account.customer_id)
+    return _form_page(request, "customers/form.html", form, title=_("装表/换表"), customer=sp.account.customer)
+
+
+@staff_required(Perm.METER_EDIT)
+@require_http_methods(["GET", "POST"])
+def meter_edit(request, pk):
+    meter = get_or_404(selectors.meters_visible(user=request.user), pk=pk)
+    form = MeterEditForm(request.POST or None, initial={"digits": meter.digits, "multiplier": meter.multiplier,
+                                                        "has_tou": meter.has_tou})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.meter_update(actor=_actor(request), meter=meter, data=form.cleaned_data)
+        except ValidationError as e:
+            form_errors_from(form, e)
+        except services.PermissionDenied:
+            raise Http404 from None
+        else:
+            messages.success(request, _("电能表参数已保存"))
+            return redirect("console:customer_detail", pk=meter.service_point.account.customer_id)
+    customer = meter.service_point.account.customer if meter.service_point_id else None
+    return _form_page(request, "customers/form.html", form, title=_("编辑电能表 %(n)s") % {"n": meter.asset_number},
+                      customer=customer)
+
+
+@staff_required(Perm.STATS_VIEW)
+def stats(request):
+    dist = selectors.customer_distribution(user=request.user)
+    class_labels = dict(CustomerClass.choices)
+    segment_labels = dict(Segment.choices)
+    from .choices import AreaType
+
+    area_labels = dict(AreaType.choices)
+    chart = {
+        "by_class": [{"name": str(class_labels.get(r["customer_class"], r["customer_class"])), "value": r["n"]}
+                     for r in dist["by_class"]],
+        "by_segment": [{"name": str(segment_labels.get(r["segment"], r["segment"])), "value": r["n"]}
+                       for r in dist["by_segment"]],
+        "by_unit": [{"name": r["unit__name"], "value": r["n"]} for r in dist["by_unit"]],
+        "by_area_type": [{"name": str(area_labels.get(r["premise__transformer_area__area_type"], "?")), "value": r["n"]}
+                         for r in dist["by_area_type"]],
+    }
+    total = sum(r["value"] for r in chart["by_class"])
+    return render(request, "customers/stats.html", {"chart": chart, "total": total})

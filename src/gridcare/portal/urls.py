@@ -1,6 +1,17 @@
+"""Customer portal routes, mounted at /portal/. Logout is the shared console:logout POST view."""
+
 from django.urls import path
 
 from . import views
 
 app_name = "portal"
-urlpatterns = [path("", views.home, name="home")]
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.login, name="login"),
+    path("register/", views.register, name="register"),
+    path("query/", views.query, name="query"),
+    path("accounts/", views.accounts, name="accounts"),
+    path("bind/", views.bind, name="bind"),
+    path("accounts/<str:account_number>/", views.account_detail, name="account_detail"),
+    path("accounts/<str:account_number>/unbind/", views.unbind, name="unbind"),
+]

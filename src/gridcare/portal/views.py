@@ -1,5 +1,142 @@
+"""Customer portal pages (mobile first). Thin: forms parse, services write, selectors read.
+
+Who may open what:
+- public: home, login, register, the 户号 query;
+- logged-in customers: account list and detail, bind, unbind.
+  Anonymous visitors are sent to the portal login; logged-in staff get 404, the same answer the console
+  gives customers, so neither side learns about the other's pages (staff use the console).
+"""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from gridcare.core import ratelimit
+from gridcare.core.audit import Actor
+from gridcare.core.choices import Channel
+from gridcare.customers.public import public_query
+from gridcare.org.views import login_view
+
+from . import selectors, services
+from .forms import BindForm, PublicQueryForm, RegisterForm, add_service_errors
+
+
+def customer_required(view):
+    """Logged-in customers only: anonymous → portal login, staff (or inactive) → 404."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), "portal:login")
+        if not selectors.is_portal_user(request.user):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _actor(request) -> Actor:
+    return Actor.from_request(request, Channel.PORTAL)
 
 
 def home(request):
-    return render(request, "portal/home.html")
+    return render(request, "portal/home.html", {"is_customer": selectors.is_portal_user(request.user)})
+
+
+@require_http_methods(["GET", "POST"])
+def login(request):
+    if request.method == "GET" and selectors.is_portal_user(request.user):
+        return HttpResponseRedirect(reverse("portal:accounts"))
+    return login_view(request, portal=True)
+
+
+@require_http_methods(["GET", "POST"])
+def register(request):
+    if selectors.is_portal_user(request.user):
+        return HttpResponseRedirect(reverse("portal:accounts"))
+    form = RegisterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.portal_user_register(
+                actor=_actor(request), phone=form.cleaned_data["phone"], password=form.cleaned_data["password"]
+            )
+        except ValidationError as e:
+            add_service_errors(form, e)
+        else:
+            messages.success(request, _("注册成功，请登录"))
+            return HttpResponseRedirect(reverse("portal:login"))
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "portal/register.html", {"form": form}, status=status)
+
+
+@customer_required
+def accounts(request):
+    cards = selectors.portal_account_cards(user=request.user)
+    return render(request, "portal/accounts.html", {"cards": cards})
+
+
+@customer_required
+def account_detail(request, account_number: str):
+    account = selectors.portal_account_get(user=request.user, account_number=account_number)
+    return render(request, "portal/account_detail.html", {"card": selectors.portal_account_card(account)})
+
+
+@customer_required
+@require_http_methods(["GET", "POST"])
+def bind(request):
+    form = BindForm(request.POST or None)
+    error = None
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            binding = services.portal_bind_account(actor=_actor(request), user=request.user, **form.cleaned_data)
+        except services.BindRateLimited as e:
+            error, status = str(e), 429
+        except services.BindRefused as e:
+            error, status = str(e), 400
+        else:
+            messages.success(request, _("已绑定户号 %(n)s") % {"n": binding.account.account_number})
+            return HttpResponseRedirect(reverse("portal:accounts"))
+        form = BindForm()  # echo nothing back: every refusal renders the very same page
+    elif form.is_bound:
+        status = 400
+    return render(request, "portal/bind.html", {"form": form, "error": error}, status=status)
+
+
+@customer_required
+@require_POST
+def unbind(request, account_number: str):
+    try:
+        services.portal_unbind_account(actor=_actor(request), user=request.user, account_number=account_number)
+    except services.BindingNotFound:
+        raise Http404 from None
+    messages.success(request, _("已解除绑定户号 %(n)s") % {"n": account_number})
+    return HttpResponseRedirect(reverse("portal:accounts"))
+
+
+@require_http_methods(["GET", "POST"])
+def query(request):
+    """Public 95598-style query: masked name, masked address and supply unit of an active 户号."""
+    form = PublicQueryForm(request.POST or None)
+    result = None
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        result = public_query(
+            client_key=ratelimit.client_key(request),
+            account_number=form.cleaned_data["account_number"],
+            name=form.cleaned_data["name"] or None,
+        )
+        status = result.status
+        form = PublicQueryForm()  # the answer must not depend on what was typed, beyond the result itself
+    elif form.is_bound:
+        status = 400
+    return render(
+        request, "portal/query.html", {"form": form, "result": result.payload if result else None}, status=status
+    )

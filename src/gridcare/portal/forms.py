@@ -1,0 +1,74 @@
+"""Forms of the customer portal. They parse input; the rules live in services and public.py."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from gridcare.core.validators import validate_phone
+
+
+def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Put a service's ValidationError({field: [msg]}) onto the form, unknown fields as form errors."""
+    detail = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    for field, messages in detail.items():
+        for message in messages:
+            form.add_error(field if field in form.fields else None, message)
+
+
+def _attrs(**extra: str) -> dict[str, str]:
+    return {"autocapitalize": "off", "spellcheck": "false", **extra}
+
+
+class RegisterForm(forms.Form):
+    phone = forms.CharField(
+        label=_("手机号"), max_length=20,
+        widget=forms.TextInput(attrs=_attrs(autocomplete="tel", inputmode="tel", placeholder=_("11位手机号"))),
+    )
+    password = forms.CharField(
+        label=_("密码"), strip=False, max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("至少8位，不能全为数字，不能过于常见"),
+    )
+    password_confirm = forms.CharField(
+        label=_("确认密码"), strip=False, max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean_phone(self) -> str:
+        return validate_phone(self.cleaned_data["phone"])
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password_confirm") and data["password"] != data["password_confirm"]:
+            self.add_error("password_confirm", _("两次输入的密码不一致"))
+        return data
+
+
+class BindForm(forms.Form):
+    # No format or length checks: a malformed 户号 (or name, or digits) must get the same answer as an
+    # unknown one, so every value goes to the service, which answers all mismatches alike.
+    account_number = forms.CharField(
+        label=_("户号"),
+        widget=forms.TextInput(
+            attrs=_attrs(inputmode="numeric", autocomplete="off", maxlength="10", placeholder=_("10位户号"))
+        ),
+    )
+    name = forms.CharField(
+        label=_("户名"),
+        widget=forms.TextInput(attrs=_attrs(autocomplete="off", maxlength="100", placeholder=_("与电费账单上的户名一致"))),
+    )
+    phone_last4 = forms.CharField(
+        label=_("预留手机号后四位"),
+        widget=forms.TextInput(attrs=_attrs(inputmode="numeric", autocomplete="off", maxlength="4", placeholder="0000")),
+    )
+
+
+class PublicQueryForm(forms.Form):
+    account_number = forms.CharField(
+        label=_("户号"), max_length=64,
+        widget=forms.TextInput(attrs=_attrs(inputmode="numeric", autocomplete="off", placeholder=_("10位户号"))),
+    )
+    name = forms.CharField(
+        label=_("户名（选填）"), max_length=100, required=False,
+        widget=forms.TextInput(attrs=_attrs(autocomplete="off")),
+    )
