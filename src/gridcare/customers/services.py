@@ -268,14 +268,14 @@ def _clean_meter(data: dict[str, Any], errs: dict[str, list[str]]) -> dict[str, 
         errs.setdefault("asset_number", []).append(_("资产编号必须是1-24位字母或数字"))
     out["asset_number"] = asset
     try:
-        digits = int(out.get("digits") or 6)
+        digits = int(6 if out.get("digits") in (None, "") else out["digits"])
         if not 4 <= digits <= 10:
             raise ValueError
         out["digits"] = digits
     except (TypeError, ValueError):
         errs.setdefault("digits", []).append(_("表位数必须是4到10之间的整数"))
     try:
-        mult = int(out.get("multiplier") or 1)
+        mult = int(1 if out.get("multiplier") in (None, "") else out["multiplier"])
         if mult < 1:
             raise ValueError
         out["multiplier"] = mult
