@@ -107,7 +107,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATICFILES_DIRS = []
+STATICFILES_DIRS: list = [PACKAGE_DIR / "static"]
 _ECHARTS = BASE_DIR / "node_modules" / "echarts" / "dist"
 if _ECHARTS.exists():
     STATICFILES_DIRS.append(("vendor/echarts", _ECHARTS))

@@ -32,6 +32,9 @@ def page(live_server):
     context.close()
     browser.close()
     pw.stop()
+    from django.db import connections
+
+    connections.close_all()  # the live server thread's connection would keep the PostgreSQL test DB busy
 
 
 def test_login_search_customer_page(page, live_server, world):

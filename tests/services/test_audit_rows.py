@@ -88,7 +88,15 @@ def test_account_open_close_transfer_history(world):
         phone="13500000000", unit=world.station_a, created_at=world.cust_a.created_at, updated_at=world.cust_a.updated_at)
     with pytest.raises(ValidationError):  # effective date not after the current holding's start
         services.account_transfer(actor=actor, account=acct, new_customer=new_owner, effective_on=date(2025, 3, 1))
+    from django.utils import timezone
+
+    from gridcare.customers.models import PortalBinding
+
+    PortalBinding.objects.create(user=world.portal_user, account=acct, created_at=timezone.now())
     services.account_transfer(actor=actor, account=acct, new_customer=new_owner, effective_on=date(2025, 9, 1))
+    # the old holder's portal binding ends with the transfer, and that is audited
+    assert not PortalBinding.objects.filter(account=acct).exists()
+    assert last("portal.unbind").changes == {"reason": "transfer", "users": [world.portal_user.pk]}
     assert {e.customer_id for e in AuditEvent.objects.filter(action="account.transfer")} == {world.cust_a.pk, new_owner.pk}
     services.account_close(actor=actor, account=acct, closed_on=date(2026, 1, 31))
     rows = list(AccountHolding.objects.filter(account=acct).order_by("valid_from").values_list("customer_id", "valid_from", "valid_to", "reason"))

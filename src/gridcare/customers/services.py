@@ -17,7 +17,7 @@ from gridcare.core.validators import validate_account_number, validate_id_number
 from gridcare.org.models import SupplyUnit
 
 from .choices import AccountStatus, CustomerClass, CustomerKind, HoldingReason, Segment, VoltageLevel
-from .models import Account, AccountHolding, Customer, Meter, Premise, ServicePoint, TransformerArea
+from .models import Account, AccountHolding, Customer, Meter, PortalBinding, Premise, ServicePoint, TransformerArea
 
 CUSTOMER_FIELDS = [
     "kind", "name", "customer_class", "segment", "id_number", "phone", "phone2", "email",
@@ -250,6 +250,12 @@ def account_transfer(*, actor: Actor, account: Account, new_customer: Customer, 
         current.valid_to = effective_on
         current.save(update_fields=["valid_to"])
     AccountHolding.objects.create(account=account, customer=new_customer, valid_from=effective_on, reason=HoldingReason.TRANSFER)
+    # The previous holder's portal users must not see the new holder's data: their bindings end here.
+    dropped = list(PortalBinding.objects.filter(account=account).values_list("user_id", flat=True))
+    if dropped:
+        PortalBinding.objects.filter(account=account).delete()
+        audit_record(actor=actor, action="portal.unbind", obj=account, customer_id=old_customer_id,
+                     unit_id=account.unit_id, changes={"reason": "transfer", "users": dropped})
     account.customer = new_customer
     account.save(update_fields=["customer"])
     change = {"customer": [old_customer_id, new_customer.pk], "effective_on": effective_on.isoformat()}

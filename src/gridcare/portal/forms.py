@@ -21,16 +21,23 @@ def _attrs(**extra: str) -> dict[str, str]:
 
 class RegisterForm(forms.Form):
     phone = forms.CharField(
-        label=_("手机号"), max_length=20,
-        widget=forms.TextInput(attrs=_attrs(autocomplete="tel", inputmode="tel", placeholder=_("11位手机号"))),
+        label=_("手机号"),
+        max_length=20,
+        widget=forms.TextInput(
+            attrs=_attrs(autocomplete="tel", inputmode="tel", placeholder=_("11位手机号"))
+        ),
     )
     password = forms.CharField(
-        label=_("密码"), strip=False, max_length=128,
+        label=_("密码"),
+        strip=False,
+        max_length=128,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=_("至少8位，不能全为数字，不能过于常见"),
     )
     password_confirm = forms.CharField(
-        label=_("确认密码"), strip=False, max_length=128,
+        label=_("确认密码"),
+        strip=False,
+        max_length=128,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
@@ -39,7 +46,11 @@ class RegisterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("password") and data.get("password_confirm") and data["password"] != data["password_confirm"]:
+        if (
+            data.get("password")
+            and data.get("password_confirm")
+            and data["password"] != data["password_confirm"]
+        ):
             self.add_error("password_confirm", _("两次输入的密码不一致"))
         return data
 
@@ -55,20 +66,29 @@ class BindForm(forms.Form):
     )
     name = forms.CharField(
         label=_("户名"),
-        widget=forms.TextInput(attrs=_attrs(autocomplete="off", maxlength="100", placeholder=_("与电费账单上的户名一致"))),
+        widget=forms.TextInput(
+            attrs=_attrs(autocomplete="off", maxlength="100", placeholder=_("与电费账单上的户名一致"))
+        ),
     )
     phone_last4 = forms.CharField(
         label=_("预留手机号后四位"),
-        widget=forms.TextInput(attrs=_attrs(inputmode="numeric", autocomplete="off", maxlength="4", placeholder="0000")),
+        widget=forms.TextInput(
+            attrs=_attrs(inputmode="numeric", autocomplete="off", maxlength="4", placeholder="0000")
+        ),
     )
 
 
 class PublicQueryForm(forms.Form):
     account_number = forms.CharField(
-        label=_("户号"), max_length=64,
-        widget=forms.TextInput(attrs=_attrs(inputmode="numeric", autocomplete="off", placeholder=_("10位户号"))),
+        label=_("户号"),
+        max_length=64,
+        widget=forms.TextInput(
+            attrs=_attrs(inputmode="numeric", autocomplete="off", placeholder=_("10位户号"))
+        ),
     )
     name = forms.CharField(
-        label=_("户名（选填）"), max_length=100, required=False,
+        label=_("户名（选填）"),
+        max_length=100,
+        required=False,
         widget=forms.TextInput(attrs=_attrs(autocomplete="off")),
     )

@@ -72,7 +72,9 @@ def portal_user_register(*, actor: Actor, phone: str, password: str) -> User:
     except IntegrityError:
         raise ValidationError({"phone": [_("该手机号已注册，请直接登录")]}) from None
     audit_record(
-        actor=actor, action="portal_user.register", obj=user,
+        actor=actor,
+        action="portal_user.register",
+        obj=user,
         changes={"after": {"username": user.username, "role": user.role}},
     )
     return user
@@ -98,7 +100,9 @@ def _bind_failure(*, actor: Actor, user: User, account_number: str, now: float) 
         cache.set(_bind_blocked_key(user.pk, now), 1, timeout=left)
     # Failed proofs of knowledge about someone's account are security events, like failed logins.
     audit_record(
-        actor=actor, action="portal.bind_failed", obj=user,
+        actor=actor,
+        action="portal.bind_failed",
+        obj=user,
         changes={"account_number": account_number[:32]},
     )
 
@@ -148,8 +152,11 @@ def portal_bind_account(
         )
         if created:
             audit_record(
-                actor=actor, action="portal.bind", obj=binding,
-                customer_id=account.customer_id, unit_id=account.unit_id,
+                actor=actor,
+                action="portal.bind",
+                obj=binding,
+                customer_id=account.customer_id,
+                unit_id=account.unit_id,
                 changes={"user": user.pk, "account_number": account.account_number},
             )
     return binding
@@ -171,7 +178,11 @@ def portal_unbind_account(*, actor: Actor, user: User, account_number: str) -> N
     binding_id = binding.pk
     binding.delete()
     audit_record(
-        actor=actor, action="portal.unbind", object_type="customers.portalbinding", object_id=binding_id,
-        customer_id=account.customer_id, unit_id=account.unit_id,
+        actor=actor,
+        action="portal.unbind",
+        object_type="customers.portalbinding",
+        object_id=binding_id,
+        customer_id=account.customer_id,
+        unit_id=account.unit_id,
         changes={"user": user.pk, "account_number": account.account_number},
     )

@@ -65,7 +65,9 @@ def register(request):
     if request.method == "POST" and form.is_valid():
         try:
             services.portal_user_register(
-                actor=_actor(request), phone=form.cleaned_data["phone"], password=form.cleaned_data["password"]
+                actor=_actor(request),
+                phone=form.cleaned_data["phone"],
+                password=form.cleaned_data["password"],
             )
         except ValidationError as e:
             add_service_errors(form, e)
@@ -96,7 +98,9 @@ def bind(request):
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            binding = services.portal_bind_account(actor=_actor(request), user=request.user, **form.cleaned_data)
+            binding = services.portal_bind_account(
+                actor=_actor(request), user=request.user, **form.cleaned_data
+            )
         except services.BindRateLimited as e:
             error, status = str(e), 429
         except services.BindRefused as e:
@@ -114,7 +118,9 @@ def bind(request):
 @require_POST
 def unbind(request, account_number: str):
     try:
-        services.portal_unbind_account(actor=_actor(request), user=request.user, account_number=account_number)
+        services.portal_unbind_account(
+            actor=_actor(request), user=request.user, account_number=account_number
+        )
     except services.BindingNotFound:
         raise Http404 from None
     messages.success(request, _("已解除绑定户号 %(n)s") % {"n": account_number})
@@ -138,5 +144,8 @@ def query(request):
     elif form.is_bound:
         status = 400
     return render(
-        request, "portal/query.html", {"form": form, "result": result.payload if result else None}, status=status
+        request,
+        "portal/query.html",
+        {"form": form, "result": result.payload if result else None},
+        status=status,
     )

@@ -1,0 +1,129 @@
+"""Browser tests in real Chromium on a phone-sized screen: the customer portal's register → bind flow."""
+
+import os
+import shutil
+
+import pytest
+from django.db import connections
+
+from gridcare.core.models import AuditEvent
+from gridcare.customers.models import PortalBinding
+from gridcare.org.models import User
+
+CHROMIUM = "/usr/bin/chromium"
+PHONE = "13600000000"
+PASSWORD = "Dian-fei-2026"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def portal_page(live_server):
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("GRIDCARE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{CHROMIUM} is required for browser tests (GRIDCARE_REQUIRE_BROWSER=1)")
+        pytest.skip("Chromium not installed")
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    browser = pw.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            "--no-sandbox",
+            "--headless",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+        ],
+    )
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+    browser.close()
+    # While Playwright's sync API runs, code runs in another context, so Django hands out another
+    # connection; close it here, or PostgreSQL refuses to drop the test database at the end.
+    connections.close_all()
+    pw.stop()
+
+
+def test_register_log_in_bind_and_see_the_account(portal_page, live_server, world):
+    page = portal_page
+    page.goto(f"{live_server.url}/portal/")
+    page.get_by_role("link", name="注册", exact=True).first.click()
+
+    # Register; a mismatched confirmation is caught first, and the typed phone is kept.
+    page.wait_for_url("**/portal/register/")
+    page.fill("#id_phone", PHONE)
+    page.fill("#id_password", PASSWORD)
+    page.fill("#id_password_confirm", PASSWORD + "x")
+    page.get_by_role("button", name="注册").click()
+    assert "两次输入的密码不一致" in page.inner_text("#id_password_confirm_errors")
+    assert page.input_value("#id_phone") == PHONE
+    page.fill("#id_password", PASSWORD)
+    page.fill("#id_password_confirm", PASSWORD)
+    page.get_by_role("button", name="注册").click()
+
+    # Log in.
+    page.wait_for_url("**/portal/login/")
+    assert "注册成功，请登录" in page.inner_text("ul.messages")
+    page.fill("#username", PHONE)
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/portal/accounts/")
+    assert page.inner_text("[data-testid=whoami]") == PHONE
+    assert page.locator("[data-testid=no-accounts]").is_visible()
+
+    # A wrong proof is refused without saying which part was wrong.
+    page.get_by_role("link", name="绑定户号").last.click()
+    page.wait_for_url("**/portal/bind/")
+    page.fill("#id_account_number", "3100000001")
+    page.fill("#id_name", "张三")
+    page.fill("#id_phone_last4", "0000")
+    page.get_by_role("button", name="绑定").click()
+    assert "户号、户名或手机号后四位不匹配" in page.inner_text("[data-testid=bind-error]")
+    assert page.input_value("#id_account_number") == ""
+
+    # The right proof binds the account.
+    page.fill("#id_account_number", "3100000001")
+    page.fill("#id_name", "张三")
+    page.fill("#id_phone_last4", "5678")
+    page.get_by_role("button", name="绑定").click()
+    page.wait_for_url("**/portal/accounts/")
+    card = page.locator("[data-testid=account-3100000001]")
+    assert "3100000001" in card.inner_text()
+    assert "东关镇人民路18号" in page.inner_text("[data-testid=account-3100000001] [data-testid=address]")
+    assert "东关供电所" in card.inner_text()
+    assert "M3100000001" in card.inner_text()
+    assert page.locator("[data-testid=account-3200000001]").count() == 0
+
+    # The detail page of the bound account.
+    card.get_by_role("link", name="户号 3100000001").click()
+    page.wait_for_url("**/portal/accounts/3100000001/")
+    assert "东关镇人民路18号" in page.inner_text("[data-testid=address]")
+
+    user = User.objects.get(username=PHONE)
+    assert PortalBinding.objects.filter(user=user, account=world.acct_a).exists()
+    assert AuditEvent.objects.filter(action="portal.bind", actor=user, customer_id=world.cust_a.pk).exists()
+
+
+def test_public_query_without_login(portal_page, live_server, world):
+    page = portal_page
+    page.goto(f"{live_server.url}/portal/query/")
+    page.fill("#id_account_number", "3100000001")
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_selector("[data-testid=query-result]")
+    result = page.inner_text("[data-testid=query-result]")
+    assert "张*" in result
+    assert "东关供电所" in result
+    assert "东关镇人民路18号" not in result
+
+    page.fill("#id_account_number", "3100000001")
+    page.fill("#id_name", "李四")
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_selector("[data-testid=query-result] [role=alert]")
+    assert "未查询到匹配的户号信息" in page.inner_text("[data-testid=query-result]")
