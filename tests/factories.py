@@ -8,7 +8,14 @@ from django.utils import timezone
 
 from gridcare.core.permissions import Role
 from gridcare.core.validators import id_check_digit, uscc_check_char
-from gridcare.customers.choices import AccountStatus, AreaType, CustomerClass, CustomerKind, HoldingReason, Segment
+from gridcare.customers.choices import (
+    AccountStatus,
+    AreaType,
+    CustomerClass,
+    CustomerKind,
+    HoldingReason,
+    Segment,
+)
 from gridcare.customers.models import (
     Account,
     AccountHolding,

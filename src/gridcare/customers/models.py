@@ -110,6 +110,9 @@ class AccountHolding(models.Model):
     class Meta:
         ordering = ["account", "valid_from"]
 
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.customer_id} {self.valid_from}–{self.valid_to or ''}"
+
 
 class ServicePoint(models.Model):
     """A metering point (计量点) at a premise: voltage level, contract capacity and tariff."""
@@ -157,3 +160,6 @@ class PortalBinding(models.Model):
 
     class Meta:
         unique_together = [("user", "account")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.account_id}"
