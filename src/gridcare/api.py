@@ -1,5 +1,26 @@
-"""The JSON API root (`/api/v1/`): mounts each app's router."""
+"""The JSON API root (`/api/v1/`): mounts each app's router.
+
+Integrations authenticate with `Authorization: Bearer <key>`; the console's session works too (with
+CSRF for unsafe methods). Error shapes and the 401/403/404/422 rules: `gridcare.core.api`;
+which route answers 403 and which 404: `gridcare.customers.api`. OpenAPI: `/api/v1/openapi.json`,
+interactive docs: `/api/v1/docs`.
+"""
 
 from ninja import NinjaAPI
 
-api = NinjaAPI(title="GridCare API", version="1", urls_namespace="api")
+from gridcare.core.api import DEFAULT_AUTH, install_error_handlers
+from gridcare.core.api import router as core_router
+from gridcare.customers.api import router as customers_router
+from gridcare.org.api import router as org_router
+
+api = NinjaAPI(
+    title="GridCare API",
+    version="1",
+    description="电力客户服务管理系统 GridCare 的 JSON 接口：客户档案、户号、用电地址、计量点、电能表、电网拓扑与审计记录。",
+    urls_namespace="api",
+    auth=DEFAULT_AUTH,
+)
+install_error_handlers(api)
+api.add_router("", core_router)
+api.add_router("", org_router)
+api.add_router("", customers_router)

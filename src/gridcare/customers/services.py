@@ -13,11 +13,25 @@ from django.utils.translation import gettext as _
 from gridcare.core.audit import Actor, audit_record, diff, snapshot
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import visible_unit_ids
-from gridcare.core.validators import validate_account_number, validate_id_number, validate_phone, validate_uscc
+from gridcare.core.validators import (
+    validate_account_number,
+    validate_id_number,
+    validate_phone,
+    validate_uscc,
+)
 from gridcare.org.models import SupplyUnit
 
 from .choices import AccountStatus, CustomerClass, CustomerKind, HoldingReason, Segment, VoltageLevel
-from .models import Account, AccountHolding, Customer, Meter, PortalBinding, Premise, ServicePoint, TransformerArea
+from .models import (
+    Account,
+    AccountHolding,
+    Customer,
+    Meter,
+    PortalBinding,
+    Premise,
+    ServicePoint,
+    TransformerArea,
+)
 
 CUSTOMER_FIELDS = [
     "kind", "name", "customer_class", "segment", "id_number", "phone", "phone2", "email",
