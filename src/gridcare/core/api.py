@@ -1,0 +1,295 @@
+"""API plumbing shared by every app: authentication, error shapes, paging, health and the audit trail.
+
+Authentication (SPEC §4 security):
+- `TokenAuth`: `Authorization: Bearer <key>` for integrations. Only the key's SHA-256 is stored
+  (`org.ApiToken.key_hash`); revoked tokens and inactive users are refused. A presented but invalid
+  token answers 401 at once, it never falls back to the session. `last_used_at` is written at most
+  once a minute per token, with one UPDATE and no read.
+- `ConsoleSessionAuth`: the console's Django session, with CSRF enforced for unsafe methods. Requests
+  without a session cookie skip the CSRF check so an anonymous caller gets 401, not a CSRF 403.
+
+Error shapes (every error body has a `detail` key):
+- 401 `{"detail": "..."}`: no or bad credentials.
+- 403 `{"detail": "..."}`: a collection route (list or create) the caller's role may not use.
+- 404 `{"detail": "..."}`: an object that is missing, outside the caller's units, or that the caller may
+  not act on - all three answer the same body, so the API cannot be used to probe for objects.
+- 422 `{"detail": [{"field": "phone", "message": "..."}]}`: bad input, from the schema or a service.
+"""
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import APIKeyCookie, HttpBearer
+from pydantic import AfterValidator
+
+from gridcare.customers import selectors
+from gridcare.customers.services import PermissionDenied
+from gridcare.org.models import ApiToken
+
+from .audit import Actor
+from .choices import Channel
+from .permissions import Perm, has_perm
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it as bad input rather than fail in the database.
+    if "\x00" in value:
+        raise ValueError(_("不能包含空字符（NUL）"))
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+"""A string input (body, query or path) that is safe to hand to the database."""
+
+
+# ---------------------------------------------------------------- authentication
+
+
+class TokenAuth(HttpBearer):
+    """Bearer token of an integration; sets `request.user` so services see the token's owner."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        token = (token or "").strip()
+        row = (
+            ApiToken.objects.select_related("user")
+            .filter(key_hash=ApiToken.hash_key(token), revoked=False)
+            .first()
+            if token
+            else None
+        )
+        if row is None or not row.user.is_active:
+            raise AuthenticationError(message=_("访问令牌无效或已吊销"))
+        now = timezone.now()
+        if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
+        request.user = row.user
+        return row.user
+
+
+class ConsoleSessionAuth(APIKeyCookie):
+    """The console's login session; unsafe methods must carry the CSRF token."""
+
+    param_name: str = settings.SESSION_COOKIE_NAME
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        if not request.COOKIES.get(self.param_name):
+            return None
+        return super()._get_key(request)
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        if key is None:
+            return None
+        user = request.user
+        return user if user.is_authenticated else None
+
+
+token_auth = TokenAuth()
+session_auth = ConsoleSessionAuth()
+DEFAULT_AUTH = [token_auth, session_auth]
+
+
+# ---------------------------------------------------------------- errors
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+class FieldErrorOut(Schema):
+    field: str = Field(..., description="输入字段名；整体错误为 __all__")
+    message: str
+
+
+class ValidationErrorOut(Schema):
+    detail: list[FieldErrorOut]
+
+
+# For the OpenAPI document: what each kind of route may answer besides success.
+READ_ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ValidationErrorOut}
+WRITE_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ValidationErrorOut}
+LIST_ERRORS = {401: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut}
+
+
+def not_found_message() -> str:
+    return _("未找到该对象，或无权访问")
+
+
+def _field_of(loc: tuple | list) -> str:
+    """`("body", "payload", "phone")` → `phone`; `("query", "page")` → `page`."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body":
+        parts = parts[2:]
+    elif parts:
+        parts = parts[1:]
+    return ".".join(parts) or "__all__"
+
+
+def django_errors(exc: DjangoValidationError) -> list[dict[str, str]]:
+    if hasattr(exc, "error_dict"):
+        return [{"field": field, "message": str(m)} for field, msgs in exc.message_dict.items() for m in msgs]
+    return [{"field": "__all__", "message": str(m)} for m in exc.messages]
+
+
+def install_error_handlers(api) -> None:
+    """The answers of SPEC §4: clear 422s, one 404 for missing and forbidden."""
+
+    def unauthenticated(request, exc):
+        response = api.create_response(request, {"detail": str(exc)}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="gridcare"'
+        return response
+
+    def not_found(request, exc):
+        return api.create_response(request, {"detail": not_found_message()}, status=404)
+
+    def django_invalid(request, exc):
+        return api.create_response(request, {"detail": django_errors(exc)}, status=422)
+
+    def schema_invalid(request, exc):
+        detail = [
+            {
+                "field": _field_of(e.get("loc", ())),
+                "message": str(e.get("msg", "")).removeprefix("Value error, "),
+            }
+            for e in exc.errors
+        ]
+        return api.create_response(request, {"detail": detail}, status=422)
+
+    api.add_exception_handler(AuthenticationError, unauthenticated)
+    api.add_exception_handler(Http404, not_found)
+    api.add_exception_handler(PermissionDenied, not_found)
+    api.add_exception_handler(DjangoValidationError, django_invalid)
+    api.add_exception_handler(NinjaValidationError, schema_invalid)
+
+
+# ---------------------------------------------------------------- helpers for route functions
+
+
+def api_actor(request: HttpRequest) -> Actor:
+    return Actor.from_request(request, Channel.API)
+
+
+def require_perm(request: HttpRequest, perm: str) -> None:
+    """Collection routes: a role without `perm` gets 403 (nothing about any object is revealed)."""
+    if not has_perm(request.user, perm):
+        raise HttpError(403, _("当前角色无此权限：%(perm)s") % {"perm": perm})
+
+
+def require_object_perm(request: HttpRequest, perm: str) -> None:
+    """Object routes: a role without `perm` gets the same 404 as a missing object."""
+    if not has_perm(request.user, perm):
+        raise Http404
+
+
+class PageParams(Schema):
+    page: int = Field(1, ge=1, le=1_000_000, description="页码，从 1 开始")
+    page_size: int = Field(
+        settings.NINJA_PAGINATION_PER_PAGE, ge=1, le=200, description="每页条数（最多 200）"
+    )
+
+
+def paginate(qs: QuerySet, params: PageParams, row=lambda obj: obj) -> dict[str, Any]:
+    """One COUNT and one slice; `row` turns each object into the item shape."""
+    start = (params.page - 1) * params.page_size
+    return {
+        "count": qs.count(),
+        "page": params.page,
+        "page_size": params.page_size,
+        "items": [row(obj) for obj in qs[start : start + params.page_size]],
+    }
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """Naive datetimes from a query string are read as local (Asia/Shanghai) time."""
+    if value is None or timezone.is_aware(value):
+        return value
+    return timezone.make_aware(value)
+
+
+# ---------------------------------------------------------------- routes: health and audit events
+
+router = Router(tags=["system"])
+
+
+class HealthOut(Schema):
+    status: str
+
+
+@router.get("/health", auth=None, response=HealthOut, summary="Liveness (no database, no auth)")
+def health(request):
+    return {"status": "ok"}
+
+
+class AuditEventOut(Schema):
+    id: int
+    created_at: datetime
+    actor_id: int | None
+    actor_label: str
+    channel: str
+    action: str
+    object_type: str
+    object_id: str
+    customer_id: int | None
+    unit_id: int | None
+    changes: dict[str, Any]
+    ip: str | None
+
+
+class AuditEventPage(Schema):
+    count: int
+    page: int
+    page_size: int
+    items: list[AuditEventOut]
+
+
+class AuditFilter(Schema):
+    object_type: Text = Field("", description="如 customers.customer")
+    object_id: Text = ""
+    customer_id: int | None = None
+    action: Text = Field("", description="如 customer.update、customer.view_pii")
+    since: datetime | None = Field(None, description="此时刻及之后（无时区按北京时间）")
+
+
+def audit_event_row(e) -> dict[str, Any]:
+    return {
+        "id": e.pk,
+        "created_at": e.created_at,
+        "actor_id": e.actor_id,
+        "actor_label": e.actor_label,
+        "channel": e.channel,
+        "action": e.action,
+        "object_type": e.object_type,
+        "object_id": e.object_id,
+        "customer_id": e.customer_id,
+        "unit_id": e.unit_id,
+        "changes": e.changes,
+        "ip": e.ip,
+    }
+
+
+@router.get("/audit-events", response={200: AuditEventPage, **LIST_ERRORS}, tags=["audit"])
+def audit_events(request, filters: Query[AuditFilter], paging: Query[PageParams]):
+    """Audit trail of the caller's units, newest first (requires audit.view)."""
+    require_perm(request, Perm.AUDIT_VIEW)
+    qs = selectors.audit_events_visible(user=request.user)
+    if filters.object_type:
+        qs = qs.filter(object_type=filters.object_type)
+    if filters.object_id:
+        qs = qs.filter(object_id=filters.object_id)
+    if filters.customer_id is not None:
+        qs = qs.filter(customer_id=filters.customer_id)
+    if filters.action:
+        qs = qs.filter(action=filters.action)
+    if filters.since is not None:
+        qs = qs.filter(created_at__gte=aware(filters.since))
+    return paginate(qs.order_by("-created_at", "-id"), paging, audit_event_row)

@@ -1,0 +1,115 @@
+"""Organisation API: supply units and service halls of the caller's subtree, and API tokens.
+
+`GET /units` and `GET /halls` are collection routes: a role without org.view gets 403.
+`POST /tokens` lets a logged-in staff user (console session only, never a token) create a bearer
+token for themselves; the clear key is in the answer once and never again.
+"""
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from ninja import Field, Router, Schema, Status
+from ninja.errors import HttpError
+
+from gridcare.core.api import LIST_ERRORS, WRITE_ERRORS, Text, api_actor, require_perm, session_auth
+from gridcare.core.permissions import Perm
+
+from . import selectors, services
+
+router = Router(tags=["org"])
+
+
+class UnitOut(Schema):
+    id: int
+    code: str
+    name: str
+    level: str
+    parent_id: int | None
+    path: str
+
+
+class CounterOut(Schema):
+    id: int
+    number: int
+    name: str
+
+
+class HallOut(Schema):
+    id: int
+    code: str
+    name: str
+    address: str
+    opening_hours: str
+    unit_id: int
+    unit_name: str
+    counters: list[CounterOut]
+
+
+class TokenIn(Schema):
+    name: Text = Field(..., min_length=1, max_length=100, description="用途说明，如 营销系统对接")
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    key: str = Field(..., description="完整令牌，仅此一次返回；请求头 Authorization: Bearer <key>")
+
+
+@router.get("/units", response={200: list[UnitOut], **LIST_ERRORS})
+def unit_list(request):
+    """Supply units of the caller's subtree, in tree order."""
+    require_perm(request, Perm.ORG_VIEW)
+    return [
+        {
+            "id": u.pk,
+            "code": u.code,
+            "name": u.name,
+            "level": u.level,
+            "parent_id": u.parent_id,
+            "path": u.path,
+        }
+        for u in selectors.unit_list(user=request.user).order_by("path")
+    ]
+
+
+@router.get("/halls", response={200: list[HallOut], **LIST_ERRORS})
+def hall_list(request):
+    """Service halls of the caller's subtree with their counters."""
+    require_perm(request, Perm.ORG_VIEW)
+    return [
+        {
+            "id": h.pk,
+            "code": h.code,
+            "name": h.name,
+            "address": h.address,
+            "opening_hours": h.opening_hours,
+            "unit_id": h.unit_id,
+            "unit_name": h.unit.name,
+            "counters": [{"id": c.pk, "number": c.number, "name": c.name} for c in h.counters.all()],
+        }
+        for h in selectors.hall_list(user=request.user).order_by("code")
+    ]
+
+
+@router.post("/tokens", auth=session_auth, response={201: TokenOut, **WRITE_ERRORS}, tags=["auth"])
+def token_create(request, payload: TokenIn):
+    """Create a bearer token for the logged-in staff user (console session required)."""
+    if not request.user.is_staff_user:
+        raise HttpError(403, _("只有员工账号可以创建访问令牌"))
+    name = payload.name.strip()
+    if not name:
+        raise ValidationError({"name": [_("令牌名称不能为空")]})
+    token, key = services.api_token_create(actor=api_actor(request), user=request.user, name=name)
+    return Status(
+        201,
+        {
+            "id": token.pk,
+            "name": token.name,
+            "prefix": token.prefix,
+            "created_at": token.created_at,
+            "key": key,
+        },
+    )
