@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # serves Swagger UI's files locally (no CDN)
     "gridcare.core",
     "gridcare.org",
     "gridcare.customers",

@@ -160,3 +160,36 @@ def test_org_services_audited(world):
     actions = set(AuditEvent.objects.filter(actor=world.admin).values_list("action", flat=True))
     assert {"unit.create", "hall.create", "staff.create", "api_token.create"} <= actions
     assert User.objects.get(username="newclerk").check_password("Xx-12345678")
+
+
+def test_customer_manager_must_be_visible_staff(world):
+    actor = Actor(user=world.a_clerk)
+    b_manager = world.b_clerk  # staff of another bureau: not assignable by a bureau-A clerk
+    before = AuditEvent.objects.count()
+    for bad in (world.portal_user.pk, b_manager.pk, 987654):
+        with pytest.raises(ValidationError) as e:
+            services.customer_update(actor=actor, customer=world.cust_a, data={"customer_manager_id": bad})
+        assert "customer_manager_id" in e.value.message_dict
+    assert AuditEvent.objects.count() == before
+    services.customer_update(actor=actor, customer=world.cust_a, data={"customer_manager_id": world.a_manager.pk})
+    assert last("customer.update").changes == {"customer_manager_id": [None, world.a_manager.pk]}
+
+
+def test_lengths_and_nul_rejected_before_the_database(world):
+    actor = Actor(user=world.a_clerk)
+    base = {"account_number": "3100000066", "address": "新街4号", "transformer_area_id": world.area_a.pk,
+            "opened_on": date(2026, 1, 1), "voltage_level": "220V", "contract_capacity_kva": "8"}
+    for override, field in [({"address": "路" * 201}, "address"), ({"address": "a\x00b"}, "address"),
+                            ({"tariff_code": "X" * 33}, "tariff_code"),
+                            ({"contract_capacity_kva": "10000000000"}, "contract_capacity_kva")]:
+        with pytest.raises(ValidationError) as e:
+            services.account_open(actor=actor, customer=world.cust_a, **{**base, **override})
+        assert field in e.value.message_dict
+    with pytest.raises(ValidationError) as e:
+        services.customer_update(actor=actor, customer=world.cust_a, data={"email": "a" * 250 + "@x.cn"})
+    assert "email" in e.value.message_dict
+    sp = world.acct_a.service_points.get()
+    with pytest.raises(ValidationError) as e:
+        services.meter_install(actor=Actor(user=world.a_reader), service_point=sp,
+                               data={"asset_number": "OK1", "multiplier": 2**31, "installed_on": date(2026, 1, 1)})
+    assert "multiplier" in e.value.message_dict

@@ -31,8 +31,8 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 from pydantic import AfterValidator
 
+from gridcare.core.scoping import PermissionDenied
 from gridcare.customers import selectors
-from gridcare.customers.services import PermissionDenied
 from gridcare.org.models import ApiToken
 
 from .audit import Actor

@@ -6,6 +6,10 @@ from django.http import Http404
 from .permissions import Role, has_perm
 
 
+class PermissionDenied(Exception):
+    """The actor may not write this object; views and the API answer it as 404, like a missing one."""
+
+
 def visible_unit_ids(user) -> list[int]:
     """Ids of the user's home unit and every unit below it (cached on the user object)."""
     if user is None or not getattr(user, "is_authenticated", False) or user.role == Role.CUSTOMER or not user.unit_id:

@@ -340,18 +340,9 @@ def account_transfer(request, account_number: Text, payload: AccountTransferIn):
         new_customer = selectors.customer_get(user=request.user, pk=payload.new_customer_id)
     except Http404:
         raise ValidationError({"new_customer_id": [_("新户主不存在")]}) from None
-    try:
-        services.account_transfer(
-            actor=api_actor(request),
-            account=account,
-            new_customer=new_customer,
-            effective_on=payload.effective_on,
-        )
-    except ValidationError as e:
-        # The service names the field after its argument; answer with the name the client sent.
-        raise ValidationError(
-            {("new_customer_id" if k == "new_customer" else k): v for k, v in e.message_dict.items()}
-        ) from None
+    services.account_transfer(
+        actor=api_actor(request), account=account, new_customer=new_customer, effective_on=payload.effective_on
+    )
     return account_detail_row(_account(request, account_number, detail=True))
 
 

@@ -11,15 +11,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record, diff, snapshot
-from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import visible_unit_ids
+from gridcare.core.permissions import Perm, Role, has_perm
+from gridcare.core.scoping import PermissionDenied, visible_unit_ids
 from gridcare.core.validators import (
     validate_account_number,
     validate_id_number,
     validate_phone,
     validate_uscc,
 )
-from gridcare.org.models import SupplyUnit
+from gridcare.org.models import SupplyUnit, User
 
 from .choices import AccountStatus, CustomerClass, CustomerKind, HoldingReason, Segment, VoltageLevel
 from .models import (
@@ -39,16 +39,43 @@ CUSTOMER_FIELDS = [
 ]
 
 
-class PermissionDenied(Exception):
-    """The actor may not write this object (answered as 404 by views and the API)."""
-
-
 def _check_unit(actor: Actor, unit_id: int | None, perm: str) -> None:
     """Interactive writes must come from staff allowed to `perm` on that unit; jobs and imports by admins pass."""
     if actor.user is None:
         return  # system jobs and seeding
     if not has_perm(actor.user, perm) or unit_id not in visible_unit_ids(actor.user):
         raise PermissionDenied
+
+
+__all__ = ["PermissionDenied"]  # re-exported: callers catch it from here
+
+MAX_CAPACITY_KVA = Decimal("999999999.9")  # DecimalField(max_digits=10, decimal_places=1)
+MAX_MULTIPLIER = 2_147_483_647
+
+
+def _text(value: Any, field: str, errs: dict[str, list[str]], max_length: int, *, required: bool = False, label: str = "") -> str:
+    """Trimmed text within the column's length, without NUL characters (PostgreSQL refuses them)."""
+    text = "" if value is None else str(value).strip()
+    if "\x00" in text:
+        errs.setdefault(field, []).append(_("包含非法字符"))
+    elif len(text) > max_length:
+        errs.setdefault(field, []).append(_("不能超过 %(n)s 个字符") % {"n": max_length})
+    elif required and not text:
+        errs.setdefault(field, []).append(_("%(label)s不能为空") % {"label": label or field})
+    return text
+
+
+def _check_manager(actor: Actor, value: Any, errs: dict[str, list[str]]) -> int | None:
+    """A customer manager must be an active staff user the actor can see (their unit subtree)."""
+    if value in (None, ""):
+        return None
+    qs = User.objects.filter(pk=value, is_active=True).exclude(role=Role.CUSTOMER)
+    if actor.user is not None:
+        qs = qs.filter(unit_id__in=visible_unit_ids(actor.user))
+    if not str(value).isdigit() or not qs.exists():
+        errs.setdefault("customer_manager_id", []).append(_("客户经理不存在"))
+        return None
+    return int(value)
 
 
 def clean_customer_data(data: dict[str, Any], *, errors: dict[str, list[str]] | None = None) -> dict[str, Any]:
@@ -59,12 +86,7 @@ def clean_customer_data(data: dict[str, Any], *, errors: dict[str, list[str]] | 
     def bad(field: str, msg: str) -> None:
         errs.setdefault(field, []).append(str(msg))
 
-    name = (out.get("name") or "").strip()
-    if not name:
-        bad("name", _("客户名称不能为空"))
-    elif len(name) > 100:
-        bad("name", _("客户名称不能超过100个字符"))
-    out["name"] = name
+    out["name"] = _text(out.get("name"), "name", errs, 100, required=True, label=_("客户名称"))
     if out.get("kind") not in CustomerKind.values:
         bad("kind", _("客户类型无效：应为 %(v)s") % {"v": "/".join(CustomerKind.values)})
     if out.get("customer_class") not in CustomerClass.values:
@@ -89,7 +111,7 @@ def clean_customer_data(data: dict[str, Any], *, errors: dict[str, list[str]] | 
             bad("phone2", e.messages[0])
     else:
         out["phone2"] = ""
-    email = (out.get("email") or "").strip()
+    email = _text(out.get("email"), "email", errs, 254)
     if email and ("@" not in email or "." not in email.split("@")[-1]):
         bad("email", _("电子邮箱格式错误"))
     out["email"] = email
@@ -110,6 +132,7 @@ def customer_create(*, actor: Actor, data: dict[str, Any]) -> Customer:
     errs: dict[str, list[str]] = {}
     clean = clean_customer_data(data, errors=errs)
     _unit_or_error(clean.get("unit_id"), errs)
+    clean["customer_manager_id"] = _check_manager(actor, clean.get("customer_manager_id"), errs)
     if errs:
         raise ValidationError(errs)
     _check_unit(actor, int(clean["unit_id"]), Perm.CUSTOMER_EDIT)
@@ -131,6 +154,8 @@ def customer_update(*, actor: Actor, customer: Customer, data: dict[str, Any]) -
     merged = {**before, **{k: v for k, v in data.items() if k in CUSTOMER_FIELDS}}
     errs: dict[str, list[str]] = {}
     clean = clean_customer_data(merged, errors=errs)
+    if clean.get("customer_manager_id") != before["customer_manager_id"]:
+        clean["customer_manager_id"] = _check_manager(actor, clean.get("customer_manager_id"), errs)
     if clean["unit_id"] != customer.unit_id:
         _unit_or_error(clean["unit_id"], errs)
         if not errs:
@@ -164,6 +189,9 @@ def _decimal(value: Any, field: str, errs: dict[str, list[str]], minimum: Decima
     if not d.is_finite() or d <= minimum:
         errs.setdefault(field, []).append(_("必须大于 %(m)s") % {"m": minimum})
         return None
+    if d > MAX_CAPACITY_KVA:
+        errs.setdefault(field, []).append(_("数值过大"))
+        return None
     return d
 
 
@@ -188,9 +216,8 @@ def account_open(
             errs.setdefault("account_number", []).append(_("户号 %(n)s 已存在") % {"n": account_number})
     except ValidationError as e:
         errs.setdefault("account_number", []).append(e.messages[0])
-    address = (address or "").strip()
-    if not address:
-        errs.setdefault("address", []).append(_("用电地址不能为空"))
+    address = _text(address, "address", errs, 200, required=True, label=_("用电地址"))
+    tariff_code = _text(tariff_code, "tariff_code", errs, 32)
     area = TransformerArea.objects.filter(pk=transformer_area_id).first() if str(transformer_area_id or "").isdigit() else None
     if area is None:
         errs.setdefault("transformer_area_id", []).append(_("台区不存在"))
@@ -255,7 +282,7 @@ def account_transfer(*, actor: Actor, account: Account, new_customer: Customer, 
     if account.status != AccountStatus.ACTIVE:
         raise ValidationError({"account": [_("已销户的户号不能过户")]})
     if new_customer.pk == account.customer_id:
-        raise ValidationError({"new_customer": [_("新户主与当前户主相同")]})
+        raise ValidationError({"new_customer_id": [_("新户主与当前户主相同")]})
     current = account.holdings.filter(valid_to__isnull=True).first()
     if current and effective_on <= current.valid_from:
         raise ValidationError({"effective_on": [_("过户日期必须晚于当前户主的起始日期 %(d)s") % {"d": current.valid_from}]})
@@ -284,7 +311,7 @@ METER_FIELDS = ["asset_number", "service_point_id", "unit_id", "digits", "multip
 def _clean_meter(data: dict[str, Any], errs: dict[str, list[str]]) -> dict[str, Any]:
     out = dict(data)
     asset = str(out.get("asset_number") or "").strip()
-    if not asset or len(asset) > 24 or not asset.isalnum():
+    if not asset or len(asset) > 24 or not asset.isascii() or not asset.isalnum():
         errs.setdefault("asset_number", []).append(_("资产编号必须是1-24位字母或数字"))
     out["asset_number"] = asset
     try:
@@ -296,7 +323,7 @@ def _clean_meter(data: dict[str, Any], errs: dict[str, list[str]]) -> dict[str, 
         errs.setdefault("digits", []).append(_("表位数必须是4到10之间的整数"))
     try:
         mult = int(1 if out.get("multiplier") in (None, "") else out["multiplier"])
-        if mult < 1:
+        if not 1 <= mult <= MAX_MULTIPLIER:
             raise ValueError
         out["multiplier"] = mult
     except (TypeError, ValueError):
