@@ -235,3 +235,9 @@ def test_english_switch(client, world):
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     body = client.get(reverse("console:search")).content.decode()
     assert "Customer search" in body
+
+
+def test_chinese_by_default_even_for_an_english_browser(client, world):
+    client.force_login(world.a_clerk)
+    body = client.get(reverse("console:search"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "客户查询" in body and "Customer search" not in body
