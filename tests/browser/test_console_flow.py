@@ -1,40 +1,13 @@
 """Browser test in real Chromium: staff login → search → customer 360 page."""
 
-import os
-import shutil
-
 import pytest
-
-CHROMIUM = "/usr/bin/chromium"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def page(live_server):
-    if not shutil.which(CHROMIUM):
-        if os.environ.get("GRIDCARE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{CHROMIUM} is required for browser tests (GRIDCARE_REQUIRE_BROWSER=1)")
-        pytest.skip("Chromium not installed")
-    from playwright.sync_api import sync_playwright
-
-    pw = sync_playwright().start()
-    browser = pw.chromium.launch(
-        executable_path=CHROMIUM,
-        headless=True,
-        args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-              "--disable-component-update", "--no-first-run", "--disable-sync"],
-    )
-    context = browser.new_context(locale="zh-CN")
-    pg = context.new_page()
-    pg.set_default_timeout(15000)
-    yield pg
-    context.close()
-    browser.close()
-    pw.stop()
-    from django.db import connections
-
-    connections.close_all()  # the live server thread's connection would keep the PostgreSQL test DB busy
+def page(browser_page):
+    return browser_page
 
 
 def test_login_search_customer_page(page, live_server, world):

@@ -1,16 +1,11 @@
 """Browser tests in real Chromium on a phone-sized screen: the customer portal's register → bind flow."""
 
-import os
-import shutil
-
 import pytest
-from django.db import connections
 
 from gridcare.core.models import AuditEvent
 from gridcare.customers.models import PortalBinding
 from gridcare.org.models import User
 
-CHROMIUM = "/usr/bin/chromium"
 PHONE = "13600000000"
 PASSWORD = "Dian-fei-2026"
 
@@ -18,37 +13,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def portal_page(live_server):
-    if not shutil.which(CHROMIUM):
-        if os.environ.get("GRIDCARE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{CHROMIUM} is required for browser tests (GRIDCARE_REQUIRE_BROWSER=1)")
-        pytest.skip("Chromium not installed")
-    from playwright.sync_api import sync_playwright
+def browser_context_args():
+    return {"locale": "zh-CN", "viewport": {"width": 390, "height": 844}, "is_mobile": True}
 
-    pw = sync_playwright().start()
-    browser = pw.chromium.launch(
-        executable_path=CHROMIUM,
-        headless=True,
-        args=[
-            "--no-sandbox",
-            "--headless",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-sync",
-        ],
-    )
-    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True)
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    yield page
-    context.close()
-    browser.close()
-    # While Playwright's sync API runs, code runs in another context, so Django hands out another
-    # connection; close it here, or PostgreSQL refuses to drop the test database at the end.
-    connections.close_all()
-    pw.stop()
+
+@pytest.fixture
+def portal_page(browser_page):
+    return browser_page
 
 
 def test_register_log_in_bind_and_see_the_account(portal_page, live_server, world):

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -144,8 +145,28 @@ def customer_detail(request, pk):
     return render(request, "customers/detail.html", ctx)
 
 
-def _form_page(request, template, form, **ctx):
-    return render(request, template, {"form": form, **ctx}, status=400 if form.is_bound else 200)
+def _form_flow(request, form, *, title, write, done, customer=None):
+    """GET shows the form; a valid POST calls `write(cleaned_data)` (a service) and redirects via `done(result)`.
+
+    Service validation errors land on the form (400); a refusal by the service is a 404 like a missing object.
+    """
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = write(form.cleaned_data)
+        except ValidationError as e:
+            form_errors_from(form, e)
+        except services.PermissionDenied:
+            raise Http404 from None
+        else:
+            message, target = done(result)
+            messages.success(request, message)
+            return redirect(target)
+    ctx = {"form": form, "title": title, "customer": customer}
+    return render(request, "customers/form.html", ctx, status=400 if form.is_bound else 200)
+
+
+def _to_customer(customer_id) -> str:
+    return reverse("console:customer_detail", args=[customer_id])
 
 
 @staff_required(Perm.CUSTOMER_EDIT)
@@ -153,17 +174,11 @@ def _form_page(request, template, form, **ctx):
 def customer_create(request):
     units = selectors.unit_choices(user=request.user)
     form = CustomerForm(request.POST or None, units=units, initial={"unit_id": request.user.unit_id})
-    if request.method == "POST" and form.is_valid():
-        try:
-            customer = services.customer_create(actor=_actor(request), data=form.cleaned_data)
-        except ValidationError as e:
-            form_errors_from(form, e)
-        except services.PermissionDenied:
-            raise Http404 from None
-        else:
-            messages.success(request, _("客户已创建"))
-            return redirect("console:customer_detail", pk=customer.pk)
-    return _form_page(request, "customers/form.html", form, title=_("新建客户"))
+    return _form_flow(
+        request, form, title=_("新建客户"),
+        write=lambda data: services.customer_create(actor=_actor(request), data=data),
+        done=lambda c: (_("客户已创建"), _to_customer(c.pk)),
+    )
 
 
 @staff_required(Perm.CUSTOMER_EDIT)
@@ -173,17 +188,11 @@ def customer_edit(request, pk):
     units = selectors.unit_choices(user=request.user)
     initial = {f: getattr(customer, f) for f in CustomerForm.base_fields}
     form = CustomerForm(request.POST or None, units=units, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.customer_update(actor=_actor(request), customer=customer, data=form.cleaned_data)
-        except ValidationError as e:
-            form_errors_from(form, e)
-        except services.PermissionDenied:
-            raise Http404 from None
-        else:
-            messages.success(request, _("客户资料已保存"))
-            return redirect("console:customer_detail", pk=customer.pk)
-    return _form_page(request, "customers/form.html", form, title=_("编辑客户资料"), customer=customer)
+    return _form_flow(
+        request, form, title=_("编辑客户资料"), customer=customer,
+        write=lambda data: services.customer_update(actor=_actor(request), customer=customer, data=data),
+        done=lambda c: (_("客户资料已保存"), _to_customer(c.pk)),
+    )
 
 
 @staff_required(Perm.CUSTOMER_EDIT)
@@ -192,17 +201,11 @@ def account_open(request, pk):
     customer = selectors.customer_get(user=request.user, pk=pk)
     areas = selectors.areas_visible(user=request.user).order_by("code")[:500]
     form = AccountOpenForm(request.POST or None, areas=areas)
-    if request.method == "POST" and form.is_valid():
-        try:
-            account = services.account_open(actor=_actor(request), customer=customer, **form.cleaned_data)
-        except ValidationError as e:
-            form_errors_from(form, e)
-        except services.PermissionDenied:
-            raise Http404 from None
-        else:
-            messages.success(request, _("已立户：户号 %(n)s") % {"n": account.account_number})
-            return redirect("console:customer_detail", pk=customer.pk)
-    return _form_page(request, "customers/form.html", form, title=_("立户（新开户号）"), customer=customer)
+    return _form_flow(
+        request, form, title=_("立户（新开户号）"), customer=customer,
+        write=lambda data: services.account_open(actor=_actor(request), customer=customer, **data),
+        done=lambda a: (_("已立户：户号 %(n)s") % {"n": a.account_number}, _to_customer(customer.pk)),
+    )
 
 
 def _account_for_edit(request, account_number):
@@ -213,83 +216,57 @@ def _account_for_edit(request, account_number):
 @require_http_methods(["GET", "POST"])
 def account_close(request, account_number):
     account = _account_for_edit(request, account_number)
-    form = AccountCloseForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.account_close(actor=_actor(request), account=account, closed_on=form.cleaned_data["closed_on"])
-        except ValidationError as e:
-            form_errors_from(form, e)
-        except services.PermissionDenied:
-            raise Http404 from None
-        else:
-            messages.success(request, _("户号 %(n)s 已销户") % {"n": account.account_number})
-            return redirect("console:customer_detail", pk=account.customer_id)
-    return _form_page(request, "customers/form.html", form, title=_("销户 %(n)s") % {"n": account.account_number},
-                      customer=account.customer)
+    return _form_flow(
+        request, AccountCloseForm(request.POST or None), customer=account.customer,
+        title=_("销户 %(n)s") % {"n": account.account_number},
+        write=lambda data: services.account_close(actor=_actor(request), account=account, closed_on=data["closed_on"]),
+        done=lambda a: (_("户号 %(n)s 已销户") % {"n": a.account_number}, _to_customer(a.customer_id)),
+    )
 
 
 @staff_required(Perm.CUSTOMER_EDIT)
 @require_http_methods(["GET", "POST"])
 def account_transfer(request, account_number):
     account = _account_for_edit(request, account_number)
-    form = AccountTransferForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+
+    def write(data):
         try:
-            new_customer = selectors.customer_get(user=request.user, pk=form.cleaned_data["new_customer_id"])
+            new_customer = selectors.customer_get(user=request.user, pk=data["new_customer_id"])
         except Http404:
-            form.add_error("new_customer_id", _("客户不存在"))
-        else:
-            try:
-                services.account_transfer(actor=_actor(request), account=account, new_customer=new_customer,
-                                          effective_on=form.cleaned_data["effective_on"])
-            except ValidationError as e:
-                form_errors_from(form, e)
-            except services.PermissionDenied:
-                raise Http404 from None
-            else:
-                messages.success(request, _("户号 %(n)s 已过户") % {"n": account.account_number})
-                return redirect("console:customer_detail", pk=new_customer.pk)
-    return _form_page(request, "customers/form.html", form, title=_("过户 %(n)s") % {"n": account.account_number},
-                      customer=account.customer)
+            raise ValidationError({"new_customer_id": [_("客户不存在")]}) from None
+        return services.account_transfer(actor=_actor(request), account=account, new_customer=new_customer,
+                                         effective_on=data["effective_on"])
+
+    return _form_flow(
+        request, AccountTransferForm(request.POST or None), customer=account.customer,
+        title=_("过户 %(n)s") % {"n": account.account_number}, write=write,
+        done=lambda a: (_("户号 %(n)s 已过户") % {"n": a.account_number}, _to_customer(a.customer_id)),
+    )
 
 
 @staff_required(Perm.METER_EDIT)
 @require_http_methods(["GET", "POST"])
 def meter_install(request, pk):
     sp = get_or_404(selectors.service_points_visible(user=request.user), pk=pk)
-    form = MeterInstallForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.meter_install(actor=_actor(request), service_point=sp, data=form.cleaned_data)
-        except ValidationError as e:
-            form_errors_from(form, e)
-        except services.PermissionDenied:
-            raise Http404 from None
-        else:
-            messages.success(request, _("电能表已安装"))
-            return redirect("console:customer_detail", pk=sp.account.customer_id)
-    return _form_page(request, "customers/form.html", form, title=_("装表/换表"), customer=sp.account.customer)
+    return _form_flow(
+        request, MeterInstallForm(request.POST or None), title=_("装表/换表"), customer=sp.account.customer,
+        write=lambda data: services.meter_install(actor=_actor(request), service_point=sp, data=data),
+        done=lambda m: (_("电能表已安装"), _to_customer(sp.account.customer_id)),
+    )
 
 
 @staff_required(Perm.METER_EDIT)
 @require_http_methods(["GET", "POST"])
 def meter_edit(request, pk):
     meter = get_or_404(selectors.meters_visible(user=request.user), pk=pk)
-    form = MeterEditForm(request.POST or None, initial={"digits": meter.digits, "multiplier": meter.multiplier,
-                                                        "has_tou": meter.has_tou})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.meter_update(actor=_actor(request), meter=meter, data=form.cleaned_data)
-        except ValidationError as e:
-            form_errors_from(form, e)
-        except services.PermissionDenied:
-            raise Http404 from None
-        else:
-            messages.success(request, _("电能表参数已保存"))
-            return redirect("console:customer_detail", pk=meter.service_point.account.customer_id)
+    initial = {"digits": meter.digits, "multiplier": meter.multiplier, "has_tou": meter.has_tou}
     customer = meter.service_point.account.customer if meter.service_point_id else None
-    return _form_page(request, "customers/form.html", form, title=_("编辑电能表 %(n)s") % {"n": meter.asset_number},
-                      customer=customer)
+    return _form_flow(
+        request, MeterEditForm(request.POST or None, initial=initial), customer=customer,
+        title=_("编辑电能表 %(n)s") % {"n": meter.asset_number},
+        write=lambda data: services.meter_update(actor=_actor(request), meter=meter, data=data),
+        done=lambda m: (_("电能表参数已保存"), _to_customer(customer.pk) if customer else reverse("console:search")),
+    )
 
 
 @staff_required(Perm.STATS_VIEW)
