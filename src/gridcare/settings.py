@@ -82,6 +82,11 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("GRIDCARE_TEST_SQLITE") or None}
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Server-side binding lets psycopg prepare hot statements (the public 户号 query) and skip re-planning.
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = (
+        os.environ.get("GRIDCARE_DB_SERVER_SIDE_BINDING", "1") == "1"
+    )
 if os.environ.get("GRIDCARE_TEST_DB_NAME") and not DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["GRIDCARE_TEST_DB_NAME"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

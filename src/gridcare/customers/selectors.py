@@ -137,24 +137,42 @@ def customer_distribution(*, user) -> dict[str, list[dict[str, Any]]]:
     return {"by_class": by_class, "by_segment": by_segment, "by_unit": by_unit, "by_area_type": by_area}
 
 
+_PUBLIC_LOOKUP_SQL = None
+
+
+def _public_lookup_sql() -> str:
+    """One indexed join, written out: this is the hottest public query (p99 target 20 ms at 1 M accounts)."""
+    global _PUBLIC_LOOKUP_SQL
+    if _PUBLIC_LOOKUP_SQL is None:
+        from gridcare.org.models import SupplyUnit as Unit
+
+        a, c, p, u = (m._meta.db_table for m in (Account, Customer, Premise, Unit))
+        _PUBLIC_LOOKUP_SQL = (
+            f"SELECT c.name, p.address, u.name FROM {a} a "  # noqa: S608 (table names from model metadata)
+            f"JOIN {c} c ON c.id = a.customer_id JOIN {p} p ON p.id = a.premise_id JOIN {u} u ON u.id = a.unit_id "
+            "WHERE a.account_number = %s AND a.status = %s"
+        )
+    return _PUBLIC_LOOKUP_SQL
+
+
 def public_account_lookup(account_number: str, *, with_name: bool = False) -> dict[str, str] | None:
     """Public 95598-style query: masked name, masked address, supply unit; None when unknown or closed.
 
     `with_name` adds the clear name under `_name` for the caller's verification; never sent out.
     """
-    row = (
-        Account.objects.filter(account_number=account_number, status=AccountStatus.ACTIVE)
-        .values("customer__name", "customer__kind", "premise__address", "unit__name")
-        .first()
-    )
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(_public_lookup_sql(), [account_number, AccountStatus.ACTIVE.value])
+        row = cursor.fetchone()
     if row is None:
         return None
-    name = row["customer__name"]
+    name, address, unit_name = row
     out = {
         "account_number": account_number,
         "name": mask_name(name),
-        "address": mask_address(row["premise__address"]),
-        "supply_unit": row["unit__name"],
+        "address": mask_address(address),
+        "supply_unit": unit_name,
     }
     if with_name:
         out["_name"] = name
