@@ -241,3 +241,20 @@ def test_chinese_by_default_even_for_an_english_browser(client, world):
     client.force_login(world.a_clerk)
     body = client.get(reverse("console:search"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
     assert "客户查询" in body and "Customer search" not in body
+
+
+def test_assign_customer_manager_from_the_form(client, world):
+    from ..factories import UserFactory
+
+    cm = UserFactory(username="a_cm", role="customer_manager", unit=world.station_a, display_name="王经理")
+    UserFactory(username="b_cm", role="customer_manager", unit=world.station_b)
+    client.force_login(world.a_clerk)
+    url = reverse("console:customer_edit", args=[world.cust_a.pk])
+    page = client.get(url).content.decode()
+    assert "王经理" in page and "b_cm" not in page  # only managers of the clerk's units are offered
+    data = {**_customer_post(world), "name": "张三", "id_number": world.cust_a.id_number, "phone": "13812345678",
+            "segment": "important", "customer_manager_id": cm.pk}
+    assert client.post(url, data).status_code == 302
+    world.cust_a.refresh_from_db()
+    assert world.cust_a.customer_manager_id == cm.pk
+    assert AuditEvent.objects.filter(action="customer.update").latest("id").changes["customer_manager_id"] == [None, cm.pk]

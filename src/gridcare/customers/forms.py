@@ -25,13 +25,19 @@ class CustomerForm(forms.Form):
     phone2 = forms.CharField(label=_("备用电话"), max_length=20, required=False)
     email = forms.CharField(label=_("电子邮箱"), max_length=254, required=False)
     unit_id = forms.TypedChoiceField(label=_("供电单位"), coerce=int)
+    customer_manager_id = forms.TypedChoiceField(
+        label=_("客户经理（大客户、重要客户）"), coerce=int, required=False, empty_value=None
+    )
     notify_sms = forms.BooleanField(label=_("短信通知"), required=False, initial=True)
     notify_wechat = forms.BooleanField(label=_("微信通知"), required=False)
     notify_email = forms.BooleanField(label=_("邮件通知"), required=False)
 
-    def __init__(self, *args, units=(), **kwargs):
+    def __init__(self, *args, units=(), managers=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["unit_id"].choices = [(u.pk, u.name) for u in units]
+        self.fields["customer_manager_id"].choices = [("", "—")] + [
+            (m.pk, f"{m.display_name or m.username}（{m.unit.name}）") for m in managers
+        ]
 
 
 class AccountOpenForm(forms.Form):

@@ -19,6 +19,7 @@ from gridcare.core.choices import Channel
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import get_or_404
 from gridcare.core.views import form_errors_from, staff_required
+from gridcare.org.selectors import customer_manager_choices
 
 from . import selectors, services
 from .choices import CustomerClass, Segment
@@ -173,7 +174,8 @@ def _to_customer(customer_id) -> str:
 @require_http_methods(["GET", "POST"])
 def customer_create(request):
     units = selectors.unit_choices(user=request.user)
-    form = CustomerForm(request.POST or None, units=units, initial={"unit_id": request.user.unit_id})
+    managers = customer_manager_choices(user=request.user)
+    form = CustomerForm(request.POST or None, units=units, managers=managers, initial={"unit_id": request.user.unit_id})
     return _form_flow(
         request, form, title=_("新建客户"),
         write=lambda data: services.customer_create(actor=_actor(request), data=data),
@@ -186,8 +188,9 @@ def customer_create(request):
 def customer_edit(request, pk):
     customer = selectors.customer_get(user=request.user, pk=pk)
     units = selectors.unit_choices(user=request.user)
+    managers = customer_manager_choices(user=request.user)
     initial = {f: getattr(customer, f) for f in CustomerForm.base_fields}
-    form = CustomerForm(request.POST or None, units=units, initial=initial)
+    form = CustomerForm(request.POST or None, units=units, managers=managers, initial=initial)
     return _form_flow(
         request, form, title=_("编辑客户资料"), customer=customer,
         write=lambda data: services.customer_update(actor=_actor(request), customer=customer, data=data),
