@@ -9,8 +9,10 @@ interactive docs: `/api/v1/docs`.
 from ninja import NinjaAPI
 
 from gridcare.core.api import DEFAULT_AUTH, install_error_handlers
+from gridcare.billing.api import router as billing_router
 from gridcare.core.api import router as core_router
 from gridcare.customers.api import router as customers_router
+from gridcare.metering.api import router as metering_router
 from gridcare.org.api import router as org_router
 
 api = NinjaAPI(
@@ -24,3 +26,5 @@ install_error_handlers(api)
 api.add_router("", core_router)
 api.add_router("", org_router)
 api.add_router("", customers_router)
+api.add_router("", metering_router)
+api.add_router("", billing_router)

@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "gridcare.core",
     "gridcare.org",
     "gridcare.customers",
+    "gridcare.metering",
+    "gridcare.billing",
     "gridcare.portal",
 ]
 

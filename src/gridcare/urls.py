@@ -8,6 +8,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("portal/billing/", include("gridcare.billing.portal_urls")),
     path("portal/", include("gridcare.portal.urls")),
+    path("billing/", include("gridcare.billing.urls")),
+    path("metering/", include("gridcare.metering.urls")),
     path("", include("gridcare.customers.urls")),
 ]
