@@ -8,8 +8,8 @@ interactive docs: `/api/v1/docs`.
 
 from ninja import NinjaAPI
 
-from gridcare.core.api import DEFAULT_AUTH, install_error_handlers
 from gridcare.billing.api import router as billing_router
+from gridcare.core.api import DEFAULT_AUTH, install_error_handlers
 from gridcare.core.api import router as core_router
 from gridcare.customers.api import router as customers_router
 from gridcare.metering.api import router as metering_router

@@ -193,7 +193,7 @@ def test_openapi_document_lists_every_path(db):
     assert resp.status_code == 200
     doc = resp.json()
     assert doc["info"]["title"] == "GridCare API"
-    assert set(doc["paths"]) == EXPECTED_PATHS
+    assert EXPECTED_PATHS <= set(doc["paths"])  # the foundation's paths; later apps test their own
     assert set(doc["paths"]["/api/v1/customers"]) == {"get", "post"}
     assert set(doc["paths"]["/api/v1/customers/{customer_id}"]) == {"get", "patch"}
     schemes = doc["components"]["securitySchemes"]

@@ -1,2 +1,8 @@
+from django.urls import path
+
+from . import views
+
 app_name = "billing_portal"
-urlpatterns: list = []
+urlpatterns = [
+    path("quote/", views.portal_quote, name="quote"),
+]

@@ -30,6 +30,7 @@ class Perm:
     AUDIT_VIEW = "audit.view"
     STATS_VIEW = "stats.view"
     ORG_VIEW = "org.view"
+    TARIFF_EDIT = "tariff.edit"
 
 
 _ALL_VIEW = {Perm.CUSTOMER_VIEW, Perm.TOPOLOGY_VIEW, Perm.ORG_VIEW}
@@ -58,6 +59,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.METER_EDIT,
             Perm.AUDIT_VIEW,
             Perm.STATS_VIEW,
+            Perm.TARIFF_EDIT,
         }
     ),
 }

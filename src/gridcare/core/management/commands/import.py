@@ -1,6 +1,7 @@
 """`gridcare import <kind> FILE.csv`: bulk imports, one subcommand per kind of file.
 
     gridcare import customers FILE.csv [--dry-run] [--unit CODE] [--user USERNAME]
+    gridcare import readings FILE.csv [--dry-run] [--user USERNAME]
 
 A new kind (e.g. `readings`) adds a `_add_<kind>` method registering its subparser and a `_import_<kind>`
 method; `handle` dispatches on the subcommand name.
@@ -16,8 +17,9 @@ from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.customers import importer
 from gridcare.customers.services import PermissionDenied
+from gridcare.metering import importer as readings_importer
 
-KINDS = ("customers",)
+KINDS = ("customers", "readings")
 
 
 class Command(BaseCommand):
@@ -48,6 +50,14 @@ class Command(BaseCommand):
         p.add_argument(
             "--unit", metavar="CODE", help="只允许该供电单位及其下级单位的行；供电单位编码为空时以此填充"
         )
+
+    def _add_readings(self, sub) -> None:
+        p = sub.add_parser(
+            "readings",
+            help="电能表示数（采集系统导出，列格式见 docs/import-readings.md）",
+            description="导入电能表示数：校验（VEE）后全部行通过才写入，否则一行也不写；触发校验规则的示数记为待处理异常。",
+        )
+        self._add_common(p)
 
     def handle(self, *args: Any, kind: str, **options: Any) -> None:
         actor = Actor(user=self._user(options.get("user")), channel=Channel.IMPORT)
@@ -104,3 +114,23 @@ class Command(BaseCommand):
                 }
             )
         )
+
+    def _import_readings(self, actor: Actor, options: dict[str, Any]) -> None:
+        path, dry_run = options["file"], options["dry_run"]
+        try:
+            result = readings_importer.import_readings(
+                data=importer.read_path(path), actor=actor, dry_run=dry_run, file_name=path
+            )
+        except importer.ImportFileError as e:
+            raise CommandError(str(e)) from None
+        except PermissionDenied:
+            raise CommandError(_("用户 %(u)s 没有录入示数的权限") % {"u": options["user"]}) from None
+        if result.errors:
+            lines = [importer.format_error(e) for e in result.errors]
+            head = _("%(file)s 有 %(n)d 处错误，未写入任何数据：") % {"file": path, "n": len(result.errors)}
+            raise CommandError("\n".join([head, *lines]))
+        counts = {"n": result.rows, "f": result.flagged}
+        if dry_run:
+            self.stdout.write(_("%(n)d rows OK（校验通过，未写入）：其中 %(f)d 条将记为待处理异常") % counts)
+            return
+        self.stdout.write(self.style.SUCCESS(_("导入完成：%(n)d 条示数，其中 %(f)d 条待处理异常") % counts))

@@ -1,0 +1,468 @@
+"""The rating engine: tariff parameters + usage → bill lines. Pure functions over Decimal, no ORM.
+
+A quote and a billing run call the same `rate()`; the run resolves versions in bulk and passes
+`VersionSpan`s. Conventions (SPEC §4, issue C2):
+
+- Money: every line is rounded half-up to 0.01 yuan on its own; the total is the sum of the rounded
+  lines (never the rounding of an unrounded sum).
+- Days: a period is inclusive at both ends (2025-12-17..2026-01-15 is 30 days: 15 in December and 15
+  in January). Tariff versions are inclusive too (`valid_to` is the last day, None = open).
+- Splitting: a bill is cut into parts where the tariff version changes and, for annual tiers, at
+  1 January. Each kWh quantity (total, or each TOU period on its own) is shared by calendar days:
+  every part but the last gets quantity × days / total_days rounded half-up to 0.01 kWh, the last
+  part gets the remainder, so the parts always sum exactly to the metered kWh.
+- Annual tiers: the first part starts from `ytd_kwh_before`; a part in a new year starts from 0;
+  later parts in the same year start where the earlier ones ended. Monthly tiers: the thresholds
+  apply to this bill's kWh alone (ytd is ignored).
+- 先峰谷后阶梯: energy is charged at the TOU prices, and the tier surcharge is added on the kWh (total
+  of all periods) that fall into tier 2/3.
+- Basic charge (两部制) is per month; a bill is one billing month, and when it is cut into parts each
+  part carries its days' share of the month's basic charge.
+- Power-factor adjustment 力调电费 = (basic + energy lines of the part) × table percent; government
+  funds are not adjusted. The measured PF is rounded half-up to 0.01 before the look-up.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from .pf_table import PF_TABLES, adjustment_percent
+
+CENT = Decimal("0.01")
+KWH_STEP = Decimal("0.01")
+PF_STEP = Decimal("0.01")
+ZERO = Decimal(0)
+TOU_PERIODS = ("sharp", "peak", "flat", "valley")
+TIER_BASES = ("annual", "monthly")
+
+
+def money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def tou_label(period: str) -> str:
+    return {"sharp": _("尖峰"), "peak": _("高峰"), "flat": _("平段"), "valley": _("低谷")}[period]
+
+
+class RatingError(ValueError):
+    """Bad input or parameters: {field: message}, shaped like a Django ValidationError's dict."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+# ---------------------------------------------------------------- tariff parameters
+
+
+@dataclass(frozen=True)
+class Fund:
+    """A per-kWh government fund or surcharge shown as its own bill line."""
+
+    code: str
+    label: str
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class Tiers:
+    basis: str  # "annual" (reset 1 January) or "monthly"
+    thresholds: tuple[Decimal, ...]  # upper kWh bound of tier 1, tier 2, …
+    surcharges: tuple[Decimal, ...]  # yuan/kWh over tier 1 for tier 2, tier 3, …
+
+
+@dataclass(frozen=True)
+class TariffParams:
+    """One tariff version's prices, parsed from its JSON (`parse_params`)."""
+
+    energy_price: Decimal | None = None
+    tou_prices: dict[str, Decimal] = field(default_factory=dict)
+    tiers: Tiers | None = None
+    basic_per_kva: Decimal | None = None
+    basic_per_kw: Decimal | None = None
+    pf_target: Decimal | None = None
+    funds: tuple[Fund, ...] = ()
+
+    @property
+    def is_tou(self) -> bool:
+        return bool(self.tou_prices)
+
+    @property
+    def two_part(self) -> bool:
+        return self.basic_per_kva is not None or self.basic_per_kw is not None
+
+
+def _dec(raw: Any, name: str, errors: dict[str, str], *, allow_negative: bool = False) -> Decimal | None:
+    if raw is None or isinstance(raw, bool):
+        errors[name] = _("缺少数值")
+        return None
+    try:
+        value = Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        errors[name] = _("不是有效的数值：%(v)s") % {"v": raw}
+        return None
+    if not value.is_finite():
+        errors[name] = _("不是有效的数值：%(v)s") % {"v": raw}
+        return None
+    if value < 0 and not allow_negative:
+        errors[name] = _("不能为负数")
+        return None
+    return value
+
+
+def parse_params(raw: Any) -> TariffParams:
+    """Validate a version's JSON parameters; RatingError({"params.<key>": message}) when wrong.
+
+    Shape (all numbers as decimal strings):
+    {"energy_price": "0.538"}  or  {"tou_prices": {"peak": "0.568", "valley": "0.288"}},
+    "tiers": {"basis": "annual", "thresholds": ["2760", "4800"], "surcharges": ["0.05", "0.30"]},
+    "basic": {"per_kva": "30", "per_kw": "40"}, "pf_target": "0.90",
+    "funds": [{"code": "gov_fund", "label": "政府性基金及附加", "price": "0.029"}]
+    """
+    errors: dict[str, str] = {}
+    if not isinstance(raw, dict):
+        raise RatingError({"params": _("电价参数必须是对象")})
+    known = {"energy_price", "tou_prices", "tiers", "basic", "pf_target", "funds", "tou_windows"}
+    for key in sorted(set(raw) - known):
+        errors[f"params.{key}"] = _("未知参数")
+    energy_price = None
+    tou_prices: dict[str, Decimal] = {}
+    has_flat = raw.get("energy_price") is not None
+    has_tou = bool(raw.get("tou_prices"))
+    if has_flat == has_tou:
+        errors["params.energy_price"] = _("须且只能填写单一电价（energy_price）或分时电价（tou_prices）之一")
+    if has_flat:
+        energy_price = _dec(raw["energy_price"], "params.energy_price", errors)
+    if has_tou:
+        if not isinstance(raw["tou_prices"], dict):
+            errors["params.tou_prices"] = _("分时电价必须是对象")
+        else:
+            for period, price in raw["tou_prices"].items():
+                if period not in TOU_PERIODS:
+                    errors[f"params.tou_prices.{period}"] = _("时段只能是 sharp/peak/flat/valley")
+                    continue
+                value = _dec(price, f"params.tou_prices.{period}", errors)
+                if value is not None:
+                    tou_prices[period] = value
+    tiers = None
+    if raw.get("tiers") is not None:
+        t = raw["tiers"]
+        if not isinstance(t, dict):
+            errors["params.tiers"] = _("阶梯参数必须是对象")
+        else:
+            basis = t.get("basis", "annual")
+            if basis not in TIER_BASES:
+                errors["params.tiers.basis"] = _("阶梯周期只能是 annual（年）或 monthly（月）")
+            thresholds = [_dec(v, "params.tiers.thresholds", errors) for v in t.get("thresholds") or []]
+            surcharges = [_dec(v, "params.tiers.surcharges", errors) for v in t.get("surcharges") or []]
+            if not thresholds or len(thresholds) != len(surcharges):
+                errors["params.tiers"] = _("阶梯分档电量与加价数目必须相同且至少一档")
+            elif None not in thresholds and any(
+                a >= b for a, b in zip(thresholds, thresholds[1:], strict=False)
+            ):
+                errors["params.tiers.thresholds"] = _("阶梯分档电量必须递增")
+            if "params.tiers" not in errors and None not in thresholds + surcharges:
+                tiers = Tiers(basis=basis, thresholds=tuple(thresholds), surcharges=tuple(surcharges))
+    basic_per_kva = basic_per_kw = None
+    if raw.get("basic") is not None:
+        b = raw["basic"]
+        if not isinstance(b, dict) or not ({"per_kva", "per_kw"} & set(b)):
+            errors["params.basic"] = _("基本电价须填写 per_kva（元/千伏安·月）或 per_kw（元/千瓦·月）")
+        else:
+            if b.get("per_kva") is not None:
+                basic_per_kva = _dec(b["per_kva"], "params.basic.per_kva", errors)
+            if b.get("per_kw") is not None:
+                basic_per_kw = _dec(b["per_kw"], "params.basic.per_kw", errors)
+    pf_target = None
+    if raw.get("pf_target") is not None:
+        pf_target = _dec(raw["pf_target"], "params.pf_target", errors)
+        if pf_target is not None and pf_target not in PF_TABLES:
+            errors["params.pf_target"] = _("功率因数考核标准只能是 0.90、0.85 或 0.80")
+    funds = []
+    for i, f in enumerate(raw.get("funds") or []):
+        if (
+            not isinstance(f, dict)
+            or not str(f.get("code") or "").strip()
+            or not str(f.get("label") or "").strip()
+        ):
+            errors[f"params.funds.{i}"] = _("基金及附加须有代码（code）、名称（label）和单价（price）")
+            continue
+        price = _dec(f.get("price"), f"params.funds.{i}.price", errors)
+        if price is not None:
+            funds.append(Fund(code=str(f["code"]).strip(), label=str(f["label"]).strip(), price=price))
+    if errors:
+        raise RatingError(errors)
+    return TariffParams(
+        energy_price=energy_price,
+        tou_prices=tou_prices,
+        tiers=tiers,
+        basic_per_kva=basic_per_kva,
+        basic_per_kw=basic_per_kw,
+        pf_target=pf_target,
+        funds=tuple(funds),
+    )
+
+
+# ---------------------------------------------------------------- inputs and outputs
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Metered kWh of the bill: a total, or per TOU period (then the total is their sum)."""
+
+    total: Decimal
+    periods: dict[str, Decimal] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, total: Decimal | None = None, **periods: Decimal | None) -> "Usage":
+        errors: dict[str, str] = {}
+        given = {p: v for p, v in periods.items() if v is not None}
+        for p, v in {**given, "total": total}.items():
+            if p != "total" and p not in TOU_PERIODS:
+                errors[f"kwh.{p}"] = _("未知时段")
+            elif v is not None and v < 0:
+                errors[f"kwh.{p}"] = _("电量不能为负数")
+        if total is None and not given:
+            errors["kwh"] = _("请填写总电量或分时段电量")
+        if errors:
+            raise RatingError(errors)
+        period_sum = sum(given.values(), ZERO)
+        if given and total is not None and total != period_sum:
+            raise RatingError({"kwh.total": _("总电量与各时段电量之和不符")})
+        return cls(total=period_sum if given else total, periods=given)
+
+
+@dataclass(frozen=True)
+class VersionSpan:
+    """A tariff version and the days it is valid (inclusive; `valid_to` None = open)."""
+
+    valid_from: date
+    valid_to: date | None
+    params: TariffParams
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Line:
+    code: str
+    label: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    part_start: date
+    part_end: date
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Part:
+    start: date
+    end: date
+    days: int
+    kwh: Decimal
+    ytd_before: Decimal
+    version_label: str = ""
+
+
+@dataclass(frozen=True)
+class RatingResult:
+    lines: list[Line]
+    total: Decimal
+    parts: list[Part]
+
+
+# ---------------------------------------------------------------- pieces
+
+
+def days_between(start: date, end: date) -> int:
+    """Calendar days from `start` to `end`, both included."""
+    return (end - start).days + 1
+
+
+def split_by_days(quantity: Decimal, days: Sequence[int]) -> list[Decimal]:
+    """Share `quantity` by days: each share but the last rounded half-up to 0.01, the last the rest."""
+    total_days = sum(days)
+    shares: list[Decimal] = []
+    left = quantity
+    for d in days[:-1]:
+        share = min((quantity * d / total_days).quantize(KWH_STEP, rounding=ROUND_HALF_UP), left)
+        shares.append(share)
+        left -= share
+    shares.append(left)
+    return shares
+
+
+def tier_quantities(ytd_before: Decimal, kwh: Decimal, thresholds: Sequence[Decimal]) -> list[Decimal]:
+    """kWh of (ytd_before, ytd_before + kwh] in each tier: [tier 1, tier 2, …, last tier]."""
+    bounds = [ZERO, *thresholds, None]
+    lo, hi = ytd_before, ytd_before + kwh
+    out = []
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        top = hi if b is None else min(hi, b)
+        out.append(max(ZERO, top - max(lo, a)))
+    return out
+
+
+def round_pf(pf: Decimal) -> Decimal:
+    return pf.quantize(PF_STEP, rounding=ROUND_HALF_UP)
+
+
+def _parts(versions: Sequence[VersionSpan], start: date, end: date) -> list[tuple[date, date, VersionSpan]]:
+    spans = []
+    for v in sorted(versions, key=lambda v: v.valid_from):
+        lo, hi = max(v.valid_from, start), min(v.valid_to or end, end)
+        if lo <= hi:
+            spans.append((lo, hi, v))
+    expected = start
+    for lo, hi, _v in spans:
+        if lo != expected:
+            break
+        expected = hi + timedelta(days=1)
+    if not spans or expected != end + timedelta(days=1):
+        raise RatingError({"period_start": _("该期间没有完整适用的电价版本")})
+    out = []
+    for lo, hi, v in spans:
+        tiers = v.params.tiers
+        while tiers is not None and tiers.basis == "annual" and lo.year != hi.year:
+            year_end = date(lo.year, 12, 31)
+            out.append((lo, year_end, v))
+            lo = year_end + timedelta(days=1)
+        out.append((lo, hi, v))
+    return out
+
+
+# ---------------------------------------------------------------- the engine
+
+
+def rate(
+    *,
+    versions: Sequence[VersionSpan],
+    period_start: date,
+    period_end: date,
+    usage: Usage,
+    ytd_kwh_before: Decimal = ZERO,
+    capacity_kva: Decimal | None = None,
+    max_demand_kw: Decimal | None = None,
+    power_factor: Decimal | None = None,
+) -> RatingResult:
+    """Rate one bill. Raises RatingError({field: message}) on input the tariff cannot rate."""
+    errors: dict[str, str] = {}
+    if period_end < period_start:
+        raise RatingError({"period_end": _("结束日期不能早于开始日期")})
+    for name, value in (
+        ("ytd_kwh_before", ytd_kwh_before),
+        ("capacity_kva", capacity_kva),
+        ("max_demand_kw", max_demand_kw),
+    ):
+        if value is not None and value < 0:
+            errors[name] = _("不能为负数")
+    if power_factor is not None and not (ZERO < power_factor <= 1):
+        errors["power_factor"] = _("功率因数须大于 0 且不超过 1")
+    if errors:
+        raise RatingError(errors)
+    spans = _parts(versions, period_start, period_end)
+    for _lo, _hi, v in spans:
+        p = v.params
+        if p.is_tou:
+            if not usage.periods:
+                errors["kwh"] = _("分时电价须按尖峰、高峰、平段、低谷分别填写电量")
+            for period, q in usage.periods.items():
+                if q and period not in p.tou_prices:
+                    errors[f"kwh.{period}"] = _("该电价没有此时段：%(p)s") % {"p": tou_label(period)}
+        if p.two_part:
+            by_kw = max_demand_kw is not None and p.basic_per_kw is not None
+            by_kva = capacity_kva is not None and p.basic_per_kva is not None
+            if not (by_kw or by_kva):
+                name = "capacity_kva" if p.basic_per_kva is not None else "max_demand_kw"
+                errors[name] = _("两部制电价须填写受电容量（kVA）或最大需量（kW）")
+        if p.pf_target is not None and power_factor is None:
+            errors["power_factor"] = _("该电价须填写功率因数")
+    if errors:
+        raise RatingError(errors)
+
+    total_days = days_between(period_start, period_end)
+    days = [days_between(lo, hi) for lo, hi, _v in spans]
+    totals = split_by_days(usage.total, days)
+    period_shares = {p: split_by_days(q, days) for p, q in usage.periods.items()}
+    pf = round_pf(power_factor) if power_factor is not None else None
+
+    lines: list[Line] = []
+    parts: list[Part] = []
+    ytd = ytd_kwh_before
+    year = period_start.year
+    bill_kwh_so_far = ZERO
+    for i, (lo, hi, v) in enumerate(spans):
+        p = v.params
+        kwh = totals[i]
+        if lo.year != year:
+            ytd, year = ZERO, lo.year
+        tier_from = ytd if (p.tiers and p.tiers.basis == "annual") else bill_kwh_so_far
+        parts.append(
+            Part(start=lo, end=hi, days=days[i], kwh=kwh, ytd_before=tier_from, version_label=v.label)
+        )
+
+        def add(code, label, quantity, unit_price, amount, note="", lo=lo, hi=hi):
+            lines.append(Line(code, label, quantity, unit_price, money(amount), lo, hi, note))
+
+        part_lines_start = len(lines)
+        if p.two_part:
+            share = Decimal(days[i]) / total_days
+            note = (
+                ""
+                if days[i] == total_days
+                else _("按天折算 %(d)s/%(t)s 天") % {"d": days[i], "t": total_days}
+            )
+            if max_demand_kw is not None and p.basic_per_kw is not None:
+                add(
+                    "basic_demand",
+                    _("基本电费（按最大需量）"),
+                    max_demand_kw,
+                    p.basic_per_kw,
+                    max_demand_kw * p.basic_per_kw * share,
+                    note,
+                )
+            else:
+                add(
+                    "basic_capacity",
+                    _("基本电费（按容量）"),
+                    capacity_kva,
+                    p.basic_per_kva,
+                    capacity_kva * p.basic_per_kva * share,
+                    note,
+                )
+        if p.is_tou:
+            for period in TOU_PERIODS:
+                q = period_shares.get(period, [ZERO] * len(spans))[i]
+                if q:
+                    add(
+                        f"energy_{period}",
+                        _("电度电费（%(p)s）") % {"p": tou_label(period)},
+                        q,
+                        p.tou_prices[period],
+                        q * p.tou_prices[period],
+                    )
+        else:
+            add("energy", _("电度电费"), kwh, p.energy_price, kwh * p.energy_price)
+        if p.tiers is not None:
+            per_tier = tier_quantities(tier_from, kwh, p.tiers.thresholds)
+            for n, (q, surcharge) in enumerate(zip(per_tier[1:], p.tiers.surcharges, strict=True), start=2):
+                if q:
+                    add(f"tier{n}", _("第%(n)s档加价") % {"n": n}, q, surcharge, q * surcharge)
+        if p.pf_target is not None:
+            base = sum((ln.amount for ln in lines[part_lines_start:]), ZERO)
+            percent = adjustment_percent(p.pf_target, pf)
+            note = _("功率因数 %(pf)s，考核标准 %(t)s，调整 %(pc)s%%") % {
+                "pf": pf,
+                "t": p.pf_target,
+                "pc": f"{percent:+}",
+            }
+            add("pf_adjust", _("功率因数调整电费"), base, percent / 100, base * percent / 100, note)
+        for fund in p.funds:
+            add(f"fund_{fund.code}", fund.label, kwh, fund.price, kwh * fund.price)
+        ytd += kwh
+        bill_kwh_so_far += kwh
+    return RatingResult(lines=lines, total=sum((ln.amount for ln in lines), ZERO), parts=parts)

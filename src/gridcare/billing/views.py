@@ -1,0 +1,103 @@
+"""Billing pages: the console quote and tariff catalogue, and the portal's public quote (电费试算)."""
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from gridcare.core import ratelimit
+from gridcare.core.audit import Actor
+from gridcare.core.choices import Channel
+from gridcare.core.permissions import Perm
+from gridcare.core.views import staff_required
+
+from . import selectors, services
+from .forms import FIELD_OF_ERROR, QuoteForm, TariffVersionForm
+
+
+def _add_errors(form, exc: ValidationError) -> None:
+    for field, msgs in exc.message_dict.items():
+        target = FIELD_OF_ERROR.get(field, field)
+        for m in msgs:
+            form.add_error(target if target in form.fields else None, m)
+
+
+def _quote_page(request, template: str, *, rate_limited: bool):
+    tariffs = list(selectors.tariffs_with_versions())
+    form = QuoteForm(request.POST or None, tariffs=tariffs)
+    quote = None
+    if request.method == "POST" and form.is_valid():
+        if rate_limited and not services.quote_allowed(ratelimit.client_key(request)):
+            form.add_error(None, _("试算过于频繁，请稍后再试"))
+        else:
+            try:
+                quote = services.bill_quote(**form.quote_kwargs())
+            except ValidationError as exc:
+                _add_errors(form, exc)
+    return render(request, template, {"form": form, "quote": quote, "tariffs": tariffs})
+
+
+@staff_required(Perm.CUSTOMER_VIEW)
+@require_http_methods(["GET", "POST"])
+def quote(request):
+    return _quote_page(request, "billing/quote.html", rate_limited=False)
+
+
+@require_http_methods(["GET", "POST"])
+def portal_quote(request):
+    return _quote_page(request, "billing/portal_quote.html", rate_limited=True)
+
+
+@staff_required(Perm.CUSTOMER_VIEW)
+def tariffs(request):
+    today = timezone.localdate()
+    rows = [
+        {
+            "tariff": t,
+            "current": selectors.current_version(t, today),
+            "versions": [
+                {"v": v, "json": json.dumps(v.parameters, ensure_ascii=False, indent=1)}
+                for v in t.versions.all()
+            ],
+        }
+        for t in selectors.tariffs_with_versions()
+    ]
+    return render(
+        request, "billing/tariffs.html", {"rows": rows, "can_edit": services.can_edit_tariffs(request.user)}
+    )
+
+
+@staff_required(Perm.CUSTOMER_VIEW)
+@require_http_methods(["GET", "POST"])
+def version_create(request, code: str):
+    if not services.can_edit_tariffs(request.user):
+        raise Http404
+    tariff = selectors.tariff_by_code(code)
+    if tariff is None:
+        raise Http404
+    form = TariffVersionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.tariff_version_create(
+                actor=Actor.from_request(request, Channel.CONSOLE),
+                tariff=tariff,
+                valid_from=form.cleaned_data["valid_from"],
+                valid_to=form.cleaned_data["valid_to"],
+                params=form.cleaned_data["parameters"],
+            )
+        except ValidationError as exc:
+            for field, msgs in exc.message_dict.items():
+                for m in msgs:
+                    form.add_error(
+                        field if field in form.fields else None,
+                        m if field in form.fields or field == "__all__" else f"{field}: {m}",
+                    )
+        else:
+            messages.success(request, _("已新增电价版本"))
+            return redirect("billing:tariffs")
+    return render(request, "billing/version_form.html", {"form": form, "tariff": tariff})
