@@ -8,7 +8,7 @@
   overlap or bad prices → 422. Audited as `tariff_version.create`.
 """
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +19,8 @@ from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from gridcare.core import ratelimit
-from gridcare.core.api import WRITE_ERRORS, ErrorOut, Text, ValidationErrorOut, api_actor
+from gridcare.core.api import WRITE_ERRORS, ErrorOut, Text, ValidationErrorOut, api_actor, require_perm
+from gridcare.core.permissions import Perm
 
 from . import selectors, services
 from .models import Tariff, TariffVersion
@@ -202,3 +203,117 @@ def tariff_version_create(request, code: str, payload: VersionIn):
         params=payload.parameters,
     )
     return Status(201, version_row(version))
+
+
+# ---------------------------------------------------------------- billing runs and bills
+# POST /billing/runs: roles with `meter.edit` (403 otherwise; 404 for a route outside the caller's
+# units); the run executes inline and the answer is its final state. Starting it again returns the
+# same run (and continues it). GET /billing/runs/{id}: 404 for missing and forbidden alike.
+# GET /billing/bills?account_number=: bills of a visible account (`customer.view`), else an empty list.
+
+
+class RunIn(Schema):
+    period: Text = Field(..., max_length=7, examples=["2026-10"])
+    route_code: Text | None = Field(None, max_length=32, description="抄表段编号；不填则为本单位全部抄表段")
+
+
+class RunOut(Schema):
+    id: int
+    period: str
+    route_code: str | None
+    unit_code: str
+    status: str
+    total_count: int
+    processed_count: int
+    billed_count: int
+    exception_count: int
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class BillLineOut(Schema):
+    seq: int
+    code: str
+    label: str
+    quantity: str
+    unit_price: str
+    amount: str
+
+
+class BillOut(Schema):
+    id: int
+    account_number: str
+    period_start: date
+    period_end: date
+    tariff_code: str
+    kwh_total: str
+    estimated: bool
+    amount: str
+    status: str
+    due_date: date | None
+    corrects_id: int | None
+    lines: list[BillLineOut]
+
+
+def run_row(run) -> dict[str, Any]:
+    return {
+        "id": run.pk,
+        "period": run.period,
+        "route_code": run.route.code if run.route_id else None,
+        "unit_code": run.unit.code,
+        "status": run.status,
+        "total_count": run.total_count,
+        "processed_count": run.processed_count,
+        "billed_count": run.billed_count,
+        "exception_count": run.exception_count,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
+
+
+def bill_row(b) -> dict[str, Any]:
+    return {
+        "id": b.pk,
+        "account_number": b.account.account_number,
+        "period_start": b.period_start,
+        "period_end": b.period_end,
+        "tariff_code": b.tariff_code,
+        "kwh_total": str(b.kwh_total),
+        "estimated": b.estimated,
+        "amount": str(b.amount),
+        "status": b.status,
+        "due_date": b.due_date,
+        "corrects_id": b.corrects_id,
+        "lines": [
+            {"seq": ln.seq, "code": ln.code, "label": ln.label, "quantity": str(ln.quantity.normalize()),
+             "unit_price": str(ln.unit_price.normalize()), "amount": str(ln.amount)}
+            for ln in b.lines.all()
+        ],
+    }
+
+
+@router.post("/billing/runs", response={201: RunOut, **WRITE_ERRORS})
+def billing_run_create(request, payload: RunIn):
+    """Start (or continue) the billing run of a month for a route or for all routes of the caller's unit."""
+    require_perm(request, Perm.METER_EDIT)
+    route = None
+    if payload.route_code:
+        route = selectors.route_for_billing(user=request.user, code=payload.route_code)
+        if route is None:
+            raise Http404
+    run = services.billing_run_start(actor=api_actor(request), period=payload.period, route=route)
+    run = services.billing_run_execute(run.pk)
+    return Status(201, run_row(selectors.run_get(user=request.user, pk=run.pk)))
+
+
+@router.get("/billing/runs/{run_id}", response={200: RunOut, 401: ErrorOut, 404: ErrorOut})
+def billing_run_detail(request, run_id: int):
+    """A billing run's progress and counts."""
+    return run_row(selectors.run_get(user=request.user, pk=run_id))
+
+
+@router.get("/billing/bills", response={200: list[BillOut], 401: ErrorOut, 403: ErrorOut})
+def bills(request, account_number: str):
+    """An account's bills with their lines, newest first."""
+    require_perm(request, Perm.CUSTOMER_VIEW)
+    return [bill_row(b) for b in selectors.bills_of_account(user=request.user, account_number=account_number)]

@@ -1,5 +1,6 @@
 """Tariff catalogue: tariffs and their effective-dated versions (prices as validated JSON)."""
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -56,3 +57,172 @@ class TariffVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tariff.code} {self.valid_from}–{self.valid_to or '…'}"
+
+
+# ---------------------------------------------------------------- billing runs and bills
+# Status values live here rather than in choices.py only because this change owns models.py; they move
+# to choices.py with the next billing change.
+
+
+class BillingRunStatus(models.TextChoices):
+    """Where a billing run stands; a failed or interrupted run continues from its checkpoint."""
+
+    PENDING = "pending", _("待执行")
+    RUNNING = "running", _("执行中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
+
+
+class BillStatus(models.TextChoices):
+    """A bill's life: draft after the run, issued to the customer, or cancelled (and re-billed)."""
+
+    DRAFT = "draft", _("草稿")
+    ISSUED = "issued", _("已发行")
+    CANCELLED = "cancelled", _("已作废")
+
+
+class BillingExceptionReason(models.TextChoices):
+    """Why a run could not bill an account."""
+
+    NO_READ = "no_read", _("本期无抄表电量")
+    UNKNOWN_TARIFF = "unknown_tariff", _("电价代码未知")
+    UNVALIDATED_READ = "unvalidated_read", _("存在待处理的异常示数")
+    TOU_PENDING = "tou_pending", _("分时电量暂不能自动结算")
+    RATING_ERROR = "rating_error", _("计费失败")
+
+
+class BillingRun(models.Model):
+    """One month's billing (电费发行批次) of a route, or of every route of a unit when `route` is null."""
+
+    period = models.CharField(_("账期"), max_length=7)
+    period_start = models.DateField(_("账期开始"))
+    period_end = models.DateField(_("账期结束"))
+    route = models.ForeignKey(
+        "metering.Route", null=True, blank=True, on_delete=models.PROTECT, related_name="billing_runs"
+    )
+    unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="billing_runs")
+    status = models.CharField(
+        _("状态"), max_length=10, choices=BillingRunStatus.choices, default=BillingRunStatus.PENDING
+    )
+    total_count = models.PositiveIntegerField(_("户数"), default=0)
+    processed_count = models.PositiveIntegerField(_("已处理"), default=0)
+    billed_count = models.PositiveIntegerField(_("已出账"), default=0)
+    exception_count = models.PositiveIntegerField(_("异常"), default=0)
+    # Accounts are walked in id order; everything up to this id is committed (resume point).
+    last_account_id = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="billing_runs"
+    )
+
+    class Meta:
+        ordering = ["-period", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "route"],
+                condition=models.Q(route__isnull=False),
+                name="billing_run_one_per_route_period",
+            ),
+            models.UniqueConstraint(
+                fields=["period", "unit"],
+                condition=models.Q(route__isnull=True),
+                name="billing_run_one_per_unit_period",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.route_id or self.unit_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (BillingRunStatus.PENDING, BillingRunStatus.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total_count else min(100, self.processed_count * 100 // self.total_count)
+
+
+class Bill(models.Model):
+    """An account's electricity bill for one billing month; at most one that is not cancelled."""
+
+    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="bills")
+    unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="bills")
+    period_start = models.DateField(_("账期开始"))
+    period_end = models.DateField(_("账期结束"))
+    run = models.ForeignKey(BillingRun, null=True, blank=True, on_delete=models.PROTECT, related_name="bills")
+    tariff_code = models.CharField(_("电价代码"), max_length=32)
+    kwh_total = models.DecimalField(_("总电量(kWh)"), max_digits=16, decimal_places=2)
+    kwh_sharp = models.DecimalField(_("尖峰电量"), max_digits=16, decimal_places=2, null=True, blank=True)
+    kwh_peak = models.DecimalField(_("高峰电量"), max_digits=16, decimal_places=2, null=True, blank=True)
+    kwh_flat = models.DecimalField(_("平段电量"), max_digits=16, decimal_places=2, null=True, blank=True)
+    kwh_valley = models.DecimalField(_("低谷电量"), max_digits=16, decimal_places=2, null=True, blank=True)
+    ytd_kwh_before = models.DecimalField(_("年度此前累计电量"), max_digits=16, decimal_places=2, default=0)
+    estimated = models.BooleanField(_("含估算电量"), default=False)
+    amount = models.DecimalField(_("应收电费(元)"), max_digits=12, decimal_places=2)
+    status = models.CharField(_("状态"), max_length=10, choices=BillStatus.choices, default=BillStatus.DRAFT)
+    due_date = models.DateField(_("缴费截止日"), null=True, blank=True)
+    issued_at = models.DateTimeField(_("发行时间"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("作废时间"), null=True, blank=True)
+    cancel_reason = models.TextField(_("作废原因"), blank=True)
+    corrects = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-period_start", "account_id", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "period_start"],
+                condition=~models.Q(status="cancelled"),
+                name="billing_bill_one_per_account_period",
+            )
+        ]
+        indexes = [models.Index(fields=["account", "period_start"]), models.Index(fields=["run", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.period_start:%Y-%m} {self.amount}"
+
+
+class BillLine(models.Model):
+    """One charge line of a bill, as the rating engine produced it."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="lines")
+    seq = models.PositiveSmallIntegerField()
+    code = models.CharField(max_length=40)
+    label = models.CharField(max_length=100)
+    quantity = models.DecimalField(max_digits=16, decimal_places=4)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=6)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    part_start = models.DateField()
+    part_end = models.DateField()
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["bill", "seq"]
+        constraints = [models.UniqueConstraint(fields=["bill", "seq"], name="billing_billline_bill_seq_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.bill_id}#{self.seq} {self.code} {self.amount}"
+
+
+class BillingException(models.Model):
+    """An account a run could not bill, and why (left for a billing clerk)."""
+
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="exceptions")
+    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="billing_exceptions")
+    reason = models.CharField(_("原因"), max_length=20, choices=BillingExceptionReason.choices)
+    message = models.TextField(_("说明"), blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["run", "account_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "account"], name="billing_exception_run_account_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}: {self.account_id} {self.reason}"

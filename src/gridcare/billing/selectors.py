@@ -43,3 +43,56 @@ def version_spans(tariff: Tariff, start: date, end: date) -> list[VersionSpan]:
         )
         for v in rows
     ]
+
+
+# ---------------------------------------------------------------- billing runs and bills
+# Runs are seen by roles with `meter.edit` (billing clerks, admins) within their units; bills by roles
+# with `customer.view` (counter clerks and 95598 agents answer bill questions) within their units.
+
+
+def runs_visible(*, user):
+    from gridcare.core.permissions import Perm
+    from gridcare.core.scoping import restrict
+
+    from .models import BillingRun
+
+    return restrict(BillingRun.objects.select_related("route", "unit"), user, Perm.METER_EDIT)
+
+
+def run_get(*, user, pk):
+    from django.http import Http404
+
+    from gridcare.core.scoping import get_or_404
+
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    return get_or_404(runs_visible(user=user), pk=pk)
+
+
+def run_exceptions(run):
+    return run.exceptions.select_related("account").order_by("account__account_number")
+
+
+def route_for_billing(*, user, code: str):
+    """A route the user may bill, by code (None when missing or out of scope)."""
+    from gridcare.metering.selectors import routes_visible
+
+    return routes_visible(user=user).filter(code=(code or "").strip()).first()
+
+
+def bills_of_account(*, user, account_number: str):
+    """An account's bills (newest first, lines prefetched); empty when the account is not visible."""
+    from gridcare.core.permissions import Perm
+    from gridcare.core.scoping import restrict
+
+    from .models import Bill, BillLine
+
+    return (
+        restrict(Bill.objects.all(), user, Perm.CUSTOMER_VIEW)
+        .filter(account__account_number=(account_number or "").strip())
+        .select_related("account")
+        .prefetch_related(Prefetch("lines", queryset=BillLine.objects.order_by("seq")))
+        .order_by("-period_start", "-id")
+    )

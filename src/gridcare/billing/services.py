@@ -5,7 +5,7 @@ tariff permission yet, so the check is on the role here until a `tariff.edit` pe
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -137,3 +137,146 @@ def quote_allowed(client_key: str) -> bool:
     """The public quote's rate limit (bucket "quote"), shared by the API and the portal page."""
     conf = settings.GRIDCARE
     return ratelimit.hit("quote", client_key, conf["PUBLIC_QUERY_RATE"], conf["PUBLIC_QUERY_WINDOW_SECONDS"])
+
+
+# ---------------------------------------------------------------- billing runs and bills
+#
+# Who may run billing: roles with `meter.edit` (billing clerks, administrators; meter readers hold it
+# too because it is the metering-and-billing permission until a `billing.run` permission exists in
+# gridcare.core.permissions). Views and the API check it; these services check the object's unit.
+
+BILL_DUE_DAYS = 15
+
+
+def parse_period(period: str) -> tuple[date, date]:
+    """'YYYY-MM' → (first day, last day); ValidationError({"period": …}) when malformed."""
+    import calendar
+    import re
+
+    m = re.fullmatch(r"(\d{4})-(\d{2})", (period or "").strip())
+    if not m or not (1 <= int(m[2]) <= 12) or int(m[1]) < 2000:
+        raise ValidationError({"period": [_("账期格式应为 YYYY-MM，例如 2026-10")]})
+    year, month = int(m[1]), int(m[2])
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+
+
+def billing_run_start(*, actor: Actor, period: str, route=None, unit=None):
+    """Create the run of (period, route) — or of (period, unit) for all its routes — or return the
+    existing one: starting twice is harmless."""
+    from django.db import IntegrityError
+    from django.utils import timezone
+
+    from .models import BillingRun
+
+    start, end = parse_period(period)
+    period = f"{start:%Y-%m}"
+    if route is not None:
+        unit = route.unit
+    if unit is None:
+        unit = getattr(actor.user, "unit", None)
+    if unit is None:
+        raise ValidationError({"route_code": [_("请选择抄表段")]})
+    lookup = {"period": period, "route": route} if route is not None else {"period": period, "route": None, "unit": unit}
+    existing = BillingRun.objects.filter(**lookup).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            run = BillingRun.objects.create(
+                **{**lookup, "unit": unit},
+                period_start=start,
+                period_end=end,
+                created_at=timezone.now(),
+                created_by=actor.user if getattr(actor.user, "is_authenticated", False) else None,
+            )
+            audit_record(
+                actor=actor,
+                action="billing_run.start",
+                obj=run,
+                unit_id=unit.pk,
+                changes={"period": period, "route": route.code if route else None, "unit": unit.code},
+            )
+    except IntegrityError:
+        return BillingRun.objects.get(**lookup)
+    return run
+
+
+def billing_run_execute(run_id: int, *, chunk_size: int | None = None, progress=None):
+    """Bill the run's accounts chunk by chunk (see `gridcare.billing.runs`). Called inline by the CLI,
+    the console and the API; a Celery task later calls this same function with the same id."""
+    from . import runs
+
+    return runs.execute(run_id, chunk_size=chunk_size or runs.CHUNK_SIZE, progress=progress)
+
+
+def on_bills_issued(bill_ids: list[int]) -> None:
+    """Notification seam: called after commit with the ids of newly issued bills.
+
+    Does nothing yet. The payments/notify issue hooks the "bill issued" notice (电费发行通知) here —
+    enqueue one outbox job carrying the ids, never the objects.
+    """
+
+
+def bills_issue(*, actor: Actor, run) -> int:
+    """Issue the run's draft bills (due in 15 days from today); returns how many were issued."""
+    from django.utils import timezone
+
+    from .models import Bill, BillStatus
+
+    today = timezone.localdate()
+    with transaction.atomic():
+        drafts = Bill.objects.select_for_update().filter(run=run, status=BillStatus.DRAFT)
+        ids = list(drafts.values_list("pk", flat=True))
+        Bill.objects.filter(pk__in=ids).update(
+            status=BillStatus.ISSUED, issued_at=timezone.now(), due_date=today + timedelta(days=BILL_DUE_DAYS)
+        )
+        audit_record(
+            actor=actor,
+            action="bills.issue",
+            obj=run,
+            unit_id=run.unit_id,
+            changes={"count": len(ids), "due_date": (today + timedelta(days=BILL_DUE_DAYS)).isoformat()},
+        )
+        if ids:
+            transaction.on_commit(lambda: on_bills_issued(ids))
+    return len(ids)
+
+
+def bill_cancel_rebill(*, actor: Actor, bill, reason: str):
+    """Cancel a bill and create its correction, re-rated from the account's current reads.
+
+    Both are kept; the new draft bill has `corrects` = the cancelled one (and the same run, so issuing
+    the run issues it). Refused when the bill is already cancelled or cannot be re-rated.
+    """
+    from django.utils import timezone
+
+    from . import runs
+    from .models import Bill, BillStatus
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("请填写作废原因")]})
+    with transaction.atomic():
+        old = Bill.objects.select_for_update().get(pk=bill.pk)
+        if old.status == BillStatus.CANCELLED:
+            raise ValidationError({"__all__": [_("该账单已作废")]})
+        spans, broken = runs.load_spans(old.period_start, old.period_end)
+        (item,) = runs.compute([old.account_id], old.period_start, old.period_end, spans, broken)
+        if item.result is None:
+            raise ValidationError({"__all__": [_("无法重新计费：%(m)s") % {"m": item.message}]})
+        now = timezone.now()
+        old.status, old.cancelled_at, old.cancel_reason = BillStatus.CANCELLED, now, reason
+        old.save(update_fields=["status", "cancelled_at", "cancel_reason"])
+        (new,) = runs.bill_rows(
+            [item], run_id=old.run_id, period_start=old.period_start, period_end=old.period_end, now=now,
+            corrects_id=old.pk,
+        )
+        runs.save_bills([item], [new])
+        audit_record(
+            actor=actor,
+            action="bill.cancel_rebill",
+            obj=new,
+            unit_id=old.unit_id,
+            changes={"cancelled": old.pk, "reason": reason, "old_amount": str(old.amount), "new_amount": str(new.amount)},
+        )
+    return new

@@ -7,4 +7,7 @@ urlpatterns = [
     path("quote/", views.quote, name="quote"),
     path("tariffs/", views.tariffs, name="tariffs"),
     path("tariffs/<str:code>/versions/new/", views.version_create, name="version_create"),
+    path("runs/", views.runs, name="runs"),
+    path("runs/<int:pk>/", views.run_detail, name="run_detail"),
+    path("runs/<int:pk>/issue/", views.run_issue, name="run_issue"),
 ]

@@ -2,19 +2,22 @@
 
 import json
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods
 
 from gridcare.core import ratelimit
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.core.permissions import Perm
-from gridcare.core.views import staff_required
+from gridcare.core.views import form_errors_from, staff_required
+from gridcare.metering import selectors as metering_selectors
 
 from . import selectors, services
 from .forms import FIELD_OF_ERROR, QuoteForm, TariffVersionForm
@@ -101,3 +104,56 @@ def version_create(request, code: str):
             messages.success(request, _("已新增电价版本"))
             return redirect("billing:tariffs")
     return render(request, "billing/version_form.html", {"form": form, "tariff": tariff})
+
+
+# ---------------------------------------------------------------- billing runs (核算员: `meter.edit`)
+
+
+class RunForm(forms.Form):
+    period = forms.CharField(label=_lazy("账期（YYYY-MM）"), max_length=7)
+    route = forms.ModelChoiceField(
+        label=_lazy("抄表段"), queryset=None, required=False, empty_label=_lazy("本单位全部抄表段")
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["route"].queryset = metering_selectors.routes_visible(user=user)
+
+
+@staff_required(Perm.METER_EDIT)
+@require_http_methods(["GET", "POST"])
+def runs(request):
+    form = RunForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = services.billing_run_start(
+                actor=Actor.from_request(request, Channel.CONSOLE),
+                period=form.cleaned_data["period"],
+                route=form.cleaned_data["route"],
+            )
+        except ValidationError as exc:
+            form_errors_from(form, exc)
+        else:
+            # Inline until a job queue is configured; the detail page polls the run row either way.
+            services.billing_run_execute(run.pk)
+            return redirect("billing:run_detail", run.pk)
+    rows = selectors.runs_visible(user=request.user)[:50]
+    return render(request, "billing/runs.html", {"form": form, "runs": rows})
+
+
+@staff_required(Perm.METER_EDIT)
+def run_detail(request, pk: int):
+    run = selectors.run_get(user=request.user, pk=pk)
+    context = {"run": run, "exceptions": selectors.run_exceptions(run)[:200]}
+    if request.htmx:
+        return render(request, "billing/_run_progress.html", context)
+    return render(request, "billing/run_detail.html", context)
+
+
+@staff_required(Perm.METER_EDIT)
+@require_http_methods(["POST"])
+def run_issue(request, pk: int):
+    run = selectors.run_get(user=request.user, pk=pk)
+    n = services.bills_issue(actor=Actor.from_request(request, Channel.CONSOLE), run=run)
+    messages.success(request, _("已发行账单 %(n)s 张") % {"n": n})
+    return redirect("billing:run_detail", run.pk)
