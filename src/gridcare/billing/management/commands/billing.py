@@ -26,8 +26,10 @@ class Command(BaseCommand):
         run.add_argument("--route", help="route code (抄表段编号); all routes when omitted")
         run.add_argument("--issue", action="store_true", help="issue the draft bills when the run is done")
         run.add_argument("--chunk-size", type=int, default=None)
+        run.add_argument("--unit", default=None, help="supply unit code: all routes of that unit and below")
 
-    def handle(self, *args, action, period, route=None, issue=False, chunk_size=None, **options):
+    def handle(self, *args, action, period, route=None, issue=False, chunk_size=None, unit=None, **options):
+        unit_code = unit
         actor = Actor()
         unit = None
         route_obj = None
@@ -35,6 +37,10 @@ class Command(BaseCommand):
             route_obj = Route.objects.select_related("unit").filter(code=route).first()
             if route_obj is None:
                 raise CommandError(_("未知的抄表段：%(c)s") % {"c": route})
+        elif unit_code:
+            unit = SupplyUnit.objects.filter(code=unit_code).first()
+            if unit is None:
+                raise CommandError(_("未知的供电单位：%(c)s") % {"c": unit_code})
         else:
             unit = SupplyUnit.objects.filter(parent__isnull=True).order_by("pk").first()
             if unit is None:

@@ -30,5 +30,11 @@ class Command(BaseCommand):
         parser.add_argument("--months", type=int, default=12)
 
     def handle(self, *args, months, **options):
+        from gridcare.org.choices import UnitLevel
+        from gridcare.org.models import SupplyUnit
+
+        # One run per bureau and month, as a bureau's billing clerks would run them (and can see them).
+        bureaus = list(SupplyUnit.objects.filter(level=UnitLevel.BUREAU).order_by("path").values_list("code", flat=True))
         for period in last_complete_months(months, timezone.localdate()):
-            call_command("billing", "run", period=period, issue=True, stdout=self.stdout)
+            for code in bureaus:
+                call_command("billing", "run", period=period, unit=code, issue=True, stdout=self.stdout)
