@@ -759,11 +759,12 @@ def _producer(plan: GenPlan, conn) -> None:
         conn.close()
 
 
-def _chunks_forked(plan: GenPlan) -> Iterator[tuple[list[bytes], dict[str, int]]]:
-    """Run the generator in a forked process so it overlaps with the server's COPY work."""
+def forked_items(producer, payload) -> Iterator:
+    """Run `producer(payload, send)` in a forked process so Python generation overlaps the server's COPY
+    work (two cores); yield what it sends until None, and re-raise an exception it sends."""
     ctx = multiprocessing.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_producer, args=(plan, send), daemon=True)
+    proc = ctx.Process(target=producer, args=(payload, send), daemon=True)
     proc.start()
     send.close()
     try:
@@ -779,6 +780,10 @@ def _chunks_forked(plan: GenPlan) -> Iterator[tuple[list[bytes], dict[str, int]]
         proc.join(timeout=5)
         if proc.is_alive():
             proc.terminate()
+
+
+def _chunks_forked(plan: GenPlan) -> Iterator[tuple[list[bytes], dict[str, int]]]:
+    return forked_items(_producer, plan)
 
 
 # ---------------------------------------------------------------------------------------------

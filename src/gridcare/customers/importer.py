@@ -240,6 +240,23 @@ def _norm_header(text: str) -> str:
     return re.sub(r"\s+", "", text).strip("*").lower()
 
 
+def map_header(header: list[str], aliases: dict[str, str]) -> tuple[dict[str, int], list[RowError]]:
+    """Column index per known key from a header row; unknown and repeated columns are row-1 errors."""
+    index: dict[str, int] = {}
+    errors: list[RowError] = []
+    for i, cell in enumerate(header):
+        if not cell:
+            continue
+        key = aliases.get(_norm_header(cell))
+        if key is None:
+            errors.append(RowError(1, cell, _("无法识别的列名：请使用导入说明中的列名")))
+        elif key in index:
+            errors.append(RowError(1, cell, _("与列“%(other)s”重复") % {"other": header[index[key]]}))
+        else:
+            index[key] = i
+    return index, errors
+
+
 def _header_aliases() -> dict[str, str]:
     out: dict[str, str] = {}
     for col in COLUMNS:
@@ -301,20 +318,8 @@ def _read_table(
         raise ImportFileError(_("文件为空：第 1 行应为表头。")) from None
     except csv.Error as e:
         raise ImportFileError(_("CSV 格式错误：%(err)s") % {"err": e}) from None
-    aliases = _header_aliases()
-    index: dict[str, int] = {}
-    errors: list[RowError] = []
     header = [h.replace("\ufeff", "").strip() for h in header]
-    for i, text_ in enumerate(header):
-        if not text_:
-            continue
-        key = aliases.get(_norm_header(text_))
-        if key is None:
-            errors.append(RowError(1, text_, _("无法识别的列名：请使用导入说明中的列名")))
-        elif key in index:
-            errors.append(RowError(1, text_, _("与列“%(other)s”重复") % {"other": header[index[key]]}))
-        else:
-            index[key] = i
+    index, errors = map_header(header, _header_aliases())
     for col in COLUMNS:
         if col.required and col.key not in index and not (col.key == "unit_code" and default_unit):
             errors.append(

@@ -37,7 +37,7 @@ from gridcare.core.audit import Actor, audit_record
 from gridcare.core.choices import Channel
 from gridcare.core.permissions import Role
 from gridcare.customers.choices import AccountStatus, CustomerClass
-from gridcare.customers.demo import _pg_drop_secondary, _pg_restore_secondary
+from gridcare.customers.demo import _pg_drop_secondary, _pg_restore_secondary, forked_items
 from gridcare.customers.models import Account, Customer, Meter, ServicePoint
 from gridcare.org.choices import UnitLevel
 from gridcare.org.models import SupplyUnit, User
@@ -437,26 +437,7 @@ def _producer(args: tuple, conn) -> None:
 
 
 def _forked(meters, window, seed, in_window, before, created_at) -> Iterator[tuple[bytes, int]]:
-    """Generate in a forked process so Python generation overlaps the server's COPY work (two cores)."""
-    ctx = multiprocessing.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-    args = (meters, window, seed, in_window, before, created_at)
-    proc = ctx.Process(target=_producer, args=(args, send), daemon=True)
-    proc.start()
-    send.close()
-    try:
-        while True:
-            item = recv.recv()
-            if item is None:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        recv.close()
-        proc.join(timeout=5)
-        if proc.is_alive():
-            proc.terminate()
+    return forked_items(_producer, (meters, window, seed, in_window, before, created_at))
 
 
 def _num(v: int | None) -> str | None:

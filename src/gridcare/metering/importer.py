@@ -32,6 +32,7 @@ from gridcare.customers.importer import (
     _norm_header,
     decode,
     format_error,
+    map_header,
     read_path,
     read_upload,
 )
@@ -98,18 +99,7 @@ def _read_rows(text: str) -> tuple[dict[str, int], list[str], list[tuple[int, li
     except csv.Error as e:
         raise ImportFileError(_("CSV 格式错误：%(err)s") % {"err": e}) from None
     aliases = {_norm_header(n): key for key, names in COLUMNS.items() for n in (key, *names)}
-    index: dict[str, int] = {}
-    errors: list[RowError] = []
-    for i, cell in enumerate(header):
-        if not cell:
-            continue
-        key = aliases.get(_norm_header(cell))
-        if key is None:
-            errors.append(RowError(1, cell, _("无法识别的列名：请使用导入说明中的列名")))
-        elif key in index:
-            errors.append(RowError(1, cell, _("与列“%(other)s”重复") % {"other": header[index[key]]}))
-        else:
-            index[key] = i
+    index, errors = map_header(header, aliases)
     for key in ("read_at", "total"):
         if key not in index:
             errors.append(RowError(1, key, _("缺少必填列 %(key)s") % {"key": key}))
