@@ -150,3 +150,27 @@ def test_deactivated_customer_is_sent_back_to_the_portal_login(world):
     response = client.get(LIST)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("portal:login"))
+
+
+def test_detail_lists_issued_bills_of_the_bound_account_only(customer_client, world):
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from gridcare.billing.models import Bill
+
+    def bill(account, month, amount, status):
+        return Bill.objects.create(
+            account=account, unit=account.unit, period_start=date(2026, month, 1), period_end=date(2026, month, 28),
+            tariff_code="RES-TIER", kwh_total=Decimal("150"), amount=Decimal(amount), status=status,
+            due_date=date(2026, month + 1, 10), created_at=timezone.now(),
+        )
+
+    bill(world.acct_a, 9, "80.70", "issued")
+    bill(world.acct_a, 10, "99.99", "draft")  # a draft is not shown to the customer yet
+    bill(world.acct_b, 9, "55.55", "issued")  # another customer's bill
+    _bind(world.portal_user, world.acct_a)
+    page = customer_client.get(_detail("3100000001")).content.decode()
+    assert "80.70" in page and "2026-09" in page
+    assert "99.99" not in page and "55.55" not in page
+    assert customer_client.get(_detail("3200000001")).status_code == 404

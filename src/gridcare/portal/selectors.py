@@ -69,3 +69,14 @@ def portal_account_card(account: Account) -> dict[str, Any]:
 
 def portal_account_cards(*, user) -> list[dict[str, Any]]:
     return [portal_account_card(a) for a in portal_accounts(user=user)]
+
+
+def portal_recent_bills(account: Account, limit: int = 13):
+    """The last `limit` issued bills of an account the caller already proved is bound (portal_account_get)."""
+    from gridcare.billing.models import Bill, BillStatus
+
+    return list(
+        Bill.objects.filter(account=account, status=BillStatus.ISSUED)
+        .only("period_start", "period_end", "kwh_total", "amount", "due_date", "estimated", "tariff_code")
+        .order_by("-period_start")[:limit]
+    )
