@@ -33,6 +33,20 @@ def _default_language():
 
 
 @pytest.fixture
+def login():
+    """`login(user)` → a test client with the user's console session (no user → anonymous)."""
+    from django.test import Client
+
+    def make(user=None) -> Client:
+        c = Client()
+        if user is not None:
+            c.force_login(user)
+        return c
+
+    return make
+
+
+@pytest.fixture
 def world(db):
     """Company → bureau A (station A1) and bureau B (station B1); staff and customers in A1 and B1.
 

@@ -37,18 +37,6 @@ def w(world):
     return world
 
 
-@pytest.fixture
-def login():
-    """`login(user)` → a test client with the user's console session (no user → anonymous)."""
-
-    def make(user=None) -> Client:
-        c = Client()
-        if user is not None:
-            c.force_login(user)
-        return c
-
-    return make
-
 
 @pytest.fixture
 def bearer():

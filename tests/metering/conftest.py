@@ -4,7 +4,6 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from gridcare.core.audit import Actor
@@ -31,16 +30,6 @@ def w(world):
     world.meter_b = Meter.objects.get(asset_number="M3200000001")
     return world
 
-
-@pytest.fixture
-def login():
-    def make(user=None) -> Client:
-        c = Client()
-        if user is not None:
-            c.force_login(user)
-        return c
-
-    return make
 
 
 def dec(x) -> Decimal:

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gridcare.customers.choices import CustomerClass
 
-from .choices import TariffKind
+from .choices import BillingExceptionReason, BillingRunStatus, BillStatus, TariffKind
 
 
 class Tariff(models.Model):
@@ -60,35 +60,6 @@ class TariffVersion(models.Model):
 
 
 # ---------------------------------------------------------------- billing runs and bills
-# Status values live here rather than in choices.py only because this change owns models.py; they move
-# to choices.py with the next billing change.
-
-
-class BillingRunStatus(models.TextChoices):
-    """Where a billing run stands; a failed or interrupted run continues from its checkpoint."""
-
-    PENDING = "pending", _("待执行")
-    RUNNING = "running", _("执行中")
-    DONE = "done", _("已完成")
-    FAILED = "failed", _("失败")
-
-
-class BillStatus(models.TextChoices):
-    """A bill's life: draft after the run, issued to the customer, or cancelled (and re-billed)."""
-
-    DRAFT = "draft", _("草稿")
-    ISSUED = "issued", _("已发行")
-    CANCELLED = "cancelled", _("已作废")
-
-
-class BillingExceptionReason(models.TextChoices):
-    """Why a run could not bill an account."""
-
-    NO_READ = "no_read", _("本期无抄表电量")
-    UNKNOWN_TARIFF = "unknown_tariff", _("电价代码未知")
-    UNVALIDATED_READ = "unvalidated_read", _("存在待处理的异常示数")
-    TOU_PENDING = "tou_pending", _("分时电量暂不能自动结算")
-    RATING_ERROR = "rating_error", _("计费失败")
 
 
 class BillingRun(models.Model):

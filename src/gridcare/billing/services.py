@@ -221,7 +221,8 @@ def bills_issue(*, actor: Actor, run) -> int:
     """Issue the run's draft bills (due in 15 days from today); returns how many were issued."""
     from django.utils import timezone
 
-    from .models import Bill, BillStatus
+    from .choices import BillStatus
+    from .models import Bill
 
     today = timezone.localdate()
     with transaction.atomic():
@@ -251,7 +252,8 @@ def bill_cancel_rebill(*, actor: Actor, bill, reason: str):
     from django.utils import timezone
 
     from . import runs
-    from .models import Bill, BillStatus
+    from .choices import BillStatus
+    from .models import Bill
 
     reason = (reason or "").strip()
     if not reason:

@@ -73,7 +73,8 @@ def portal_account_cards(*, user) -> list[dict[str, Any]]:
 
 def portal_recent_bills(account: Account, limit: int = 13):
     """The last `limit` issued bills of an account the caller already proved is bound (portal_account_get)."""
-    from gridcare.billing.models import Bill, BillStatus
+    from gridcare.billing.choices import BillStatus
+    from gridcare.billing.models import Bill
 
     return list(
         Bill.objects.filter(account=account, status=BillStatus.ISSUED)
