@@ -383,3 +383,10 @@ def pii_reveal(*, actor: Actor, customer: Customer) -> None:
     """Each unmasked view of personal data is itself audited."""
     _check_unit(actor, customer.unit_id, Perm.CUSTOMER_VIEW_PII)
     audit_record(actor=actor, action="customer.view_pii", obj=customer, customer_id=customer.pk, unit_id=customer.unit_id)
+
+
+def customer_export_record(*, actor: Actor, query: dict[str, str], fmt: str, unmasked: bool) -> None:
+    """An export of a search result is a bulk read of personal data: it leaves an audit row."""
+    unit_id = getattr(actor.user, "unit_id", None)
+    audit_record(actor=actor, action="customer.export", object_type="customers.customer", unit_id=unit_id,
+                 changes={"query": query, "format": fmt, "unmasked": unmasked})

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from gridcare.core.audit import Actor, audit_record
+from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import get_or_404
@@ -97,8 +97,7 @@ def export(request):
     qs = _search_qs(request, form).prefetch_related(
         Prefetch("accounts", queryset=Account.objects.select_related("premise").order_by("account_number"))
     )[:EXPORT_MAX_ROWS]
-    audit_record(actor=_actor(request), action="customer.export", object_type="customers.customer",
-                 unit_id=request.user.unit_id, changes={"query": request.GET.dict(), "format": fmt, "unmasked": reveal})
+    services.customer_export_record(actor=_actor(request), query=request.GET.dict(), fmt=fmt, unmasked=reveal)
     stamp = timezone.localtime().strftime("%Y%m%d%H%M")
     if fmt == "csv":
         writer = csv.writer(_Echo())
