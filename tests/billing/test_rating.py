@@ -387,3 +387,24 @@ def test_total_is_sum_of_lines_and_lines_are_cents(q, ytd, extra_days):
     assert r.total == sum(ln.amount for ln in r.lines)
     assert all(ln.amount == ln.amount.quantize(D("0.01")) for ln in r.lines)
     assert sum(p.kwh for p in r.parts) == q
+
+
+def test_part_month_scales_monthly_tiers_and_basic_charge():
+    """Move-in on 17 March: 15 of 31 days. Monthly thresholds 230 / 400 become 230 × 15/31 = 111.29… → 111.29 and
+    400 × 15/31 = 193.548… → 193.55; 200 kWh: tier 2 = 193.55 − 111.29 = 82.26 kWh × 0.05 = 4.113 → 4.11,
+    tier 3 = 200 − 193.55 = 6.45 kWh × 0.30 = 1.935 → 1.94; energy 200 × 0.5 = 100.00; total 106.05."""
+    params = {
+        "energy_price": "0.5",
+        "tiers": {"basis": "monthly", "thresholds": ["230", "400"], "surcharges": ["0.05", "0.30"]},
+    }
+    r = bill(params, date(2025, 3, 17), date(2025, 3, 31), kwh={"total": 200}, month_days=31)
+    assert [(ln.code, ln.quantity, ln.amount) for ln in r.lines] == [
+        ("energy", D(200), D("100.00")), ("tier2", D("82.26"), D("4.11")), ("tier3", D("6.45"), D("1.94"))]
+    assert r.total == D("106.05")
+    # Two-part: the month's basic charge 315 kVA × 30 = 9,450 shared 15/31 = 4,572.580… → 4,572.58
+    r = bill(LI, date(2025, 3, 17), date(2025, 3, 31), kwh={"peak": 0}, capacity_kva=D(315), power_factor=D("0.9"),
+             month_days=31)
+    assert (r.lines[0].code, r.lines[0].amount) == ("basic_capacity", D("4572.58"))
+    # Without month_days the same 15 days are a whole bill: the full 9,450.
+    r = bill(LI, date(2025, 3, 17), date(2025, 3, 31), kwh={"peak": 0}, capacity_kva=D(315), power_factor=D("0.9"))
+    assert r.lines[0].amount == D("9450.00")

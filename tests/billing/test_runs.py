@@ -24,7 +24,7 @@ from gridcare.core.permissions import Role
 from gridcare.customers.models import Meter
 from gridcare.metering.choices import ReadSource, ReadStatus
 from gridcare.metering.models import MeterRead, Route, RouteMembership
-from tests.factories import CustomerFactory, UserFactory, make_account
+from tests.factories import UserFactory
 
 SYSTEM = Actor()
 
@@ -47,22 +47,6 @@ def read(account, when, kwh, *, source=ReadSource.MANUAL, status=ReadStatus.VALI
         status=status,
         created_at=timezone.now(),
     )
-
-
-@pytest.fixture
-def route(world):
-    """Route R01 in station A: acct_a (3100000001) plus 3 factory accounts, in walking order."""
-    r = Route.objects.create(
-        code="R01", name="东关一段", unit=world.station_a, reading_day=5, created_at=timezone.now()
-    )
-    extra = [
-        make_account(CustomerFactory(unit=world.station_a), f"31000000{n:02d}", world.area_a)
-        for n in (2, 3, 4)
-    ]
-    world.accts = [world.acct_a, *extra]
-    for seq, acct in enumerate(world.accts, start=1):
-        RouteMembership.objects.create(account=acct, route=r, sequence=seq)
-    return r
 
 
 def start(route, period="2026-10"):
@@ -158,7 +142,7 @@ def test_flagged_read_and_unknown_tariff_are_exceptions(world, route):
     read(a4, at(2026, 10, 5), "100")
     run = services.billing_run_execute(start(route).pk)
     reasons = dict(BillingException.objects.filter(run=run).values_list("account_id", "reason"))
-    assert reasons == {a1.pk: "unvalidated_read", a2.pk: "unknown_tariff", a4.pk: "tou_pending"}
+    assert reasons == {a1.pk: "unvalidated_read", a2.pk: "unknown_tariff", a4.pk: "meter_data"}
     assert list(Bill.objects.values_list("account_id", flat=True)) == [a3.pk]
     # The reading exception is handled (accepted): a re-run bills it and clears its exception.
     MeterRead.objects.filter(account=a1).update(status=ReadStatus.ACCEPTED)

@@ -38,5 +38,5 @@ class BillingExceptionReason(models.TextChoices):
     NO_READ = "no_read", _("本期无抄表电量")
     UNKNOWN_TARIFF = "unknown_tariff", _("电价代码未知")
     UNVALIDATED_READ = "unvalidated_read", _("存在待处理的异常示数")
-    TOU_PENDING = "tou_pending", _("分时电量暂不能自动结算")
+    METER_DATA = "meter_data", _("缺少计费所需的计量数据")
     RATING_ERROR = "rating_error", _("计费失败")

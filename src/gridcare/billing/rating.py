@@ -18,6 +18,10 @@ A quote and a billing run call the same `rate()`; the run resolves versions in b
   of all periods) that fall into tier 2/3.
 - Basic charge (两部制) is per month; a bill is one billing month, and when it is cut into parts each
   part carries its days' share of the month's basic charge.
+- Move-in / move-out (`month_days`): a bill for fewer days than its billing month (the account opened or
+  closed inside it) is rated over its own days; the month's basic charge is then shared by
+  days / month_days, and monthly tier thresholds are scaled by days / month_days (rounded half-up to
+  0.01 kWh). Annual tiers are not scaled: the year-to-date usage carries them.
 - Power-factor adjustment 力调电费 = (basic + energy lines of the part) × table percent; government
   funds are not adjusted. The measured PF is rounded half-up to 0.01 before the look-up.
 """
@@ -348,8 +352,11 @@ def rate(
     capacity_kva: Decimal | None = None,
     max_demand_kw: Decimal | None = None,
     power_factor: Decimal | None = None,
+    month_days: int | None = None,
 ) -> RatingResult:
-    """Rate one bill. Raises RatingError({field: message}) on input the tariff cannot rate."""
+    """Rate one bill. Raises RatingError({field: message}) on input the tariff cannot rate.
+
+    `month_days`: the length of the billing month when the bill covers only part of it (move-in/out)."""
     errors: dict[str, str] = {}
     if period_end < period_start:
         raise RatingError({"period_end": _("结束日期不能早于开始日期")})
@@ -385,6 +392,7 @@ def rate(
         raise RatingError(errors)
 
     total_days = days_between(period_start, period_end)
+    basis_days = max(month_days or total_days, total_days)
     days = [days_between(lo, hi) for lo, hi, _v in spans]
     totals = split_by_days(usage.total, days)
     period_shares = {p: split_by_days(q, days) for p, q in usage.periods.items()}
@@ -410,11 +418,11 @@ def rate(
 
         part_lines_start = len(lines)
         if p.two_part:
-            share = Decimal(days[i]) / total_days
+            share = Decimal(days[i]) / basis_days
             note = (
                 ""
-                if days[i] == total_days
-                else _("按天折算 %(d)s/%(t)s 天") % {"d": days[i], "t": total_days}
+                if days[i] == basis_days
+                else _("按天折算 %(d)s/%(t)s 天") % {"d": days[i], "t": basis_days}
             )
             if max_demand_kw is not None and p.basic_per_kw is not None:
                 add(
@@ -448,7 +456,12 @@ def rate(
         else:
             add("energy", _("电度电费"), kwh, p.energy_price, kwh * p.energy_price)
         if p.tiers is not None:
-            per_tier = tier_quantities(tier_from, kwh, p.tiers.thresholds)
+            thresholds = p.tiers.thresholds
+            if p.tiers.basis == "monthly" and basis_days != total_days:
+                thresholds = tuple(
+                    (t * total_days / basis_days).quantize(KWH_STEP, rounding=ROUND_HALF_UP) for t in thresholds
+                )
+            per_tier = tier_quantities(tier_from, kwh, thresholds)
             for n, (q, surcharge) in enumerate(zip(per_tier[1:], p.tiers.surcharges, strict=True), start=2):
                 if q:
                     add(f"tier{n}", _("第%(n)s档加价") % {"n": n}, q, surcharge, q * surcharge)

@@ -12,9 +12,16 @@ and a consumption (a meter's first read has none). Flagged reads are not billed:
 goes to the exceptions ("unvalidated_read") until the reading exception is handled. A bill is
 `estimated` when any read it used was estimated (source or status).
 
-Not yet: TOU tariffs need per-period kWh, which reads do not store (only registers), so accounts on
-a TOU tariff go to the exceptions as "tou_pending"; two-part tariffs need demand and power factor and
-come out as "rating_error" until metering records them.
+TOU tariffs bill the period sums of the reads' TOU kWh (`MeterRead.kwh_*`, which add up to the read's
+consumption); a read in the period without them sends the account to the exceptions ("meter_data").
+Two-part tariffs take the basic charge by contract capacity (the service point's kVA), or by the period's
+maximum demand (the largest `demand_kw` of its reads) when the service point says `basic_by_demand`.
+The power factor of a tariff with a PF target is the period's average, kWh / √(kWh² + kvarh²), from the
+reads' reactive energy; a period without kWh has no adjustment (PF = the target).
+
+Move-in / move-out: an account opened after the first day or closed before the last day of the period is
+rated over its own days only (`rate(month_days=…)` shares the basic charge and monthly tiers by days); an
+account closed before the period or opened after it is skipped (neither billed nor an exception).
 """
 
 from collections.abc import Callable, Iterable
@@ -23,7 +30,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -41,7 +48,7 @@ from .models import (
     BillStatus,
     TariffVersion,
 )
-from .rating import RatingError, Usage, VersionSpan, parse_params, rate
+from .rating import TOU_PERIODS, RatingError, Usage, VersionSpan, parse_params, rate, round_pf
 
 CHUNK_SIZE = 5000
 ZERO = Decimal("0.00")
@@ -95,6 +102,18 @@ class Rated:
     reason: str = ""
     message: str = ""
     lines: list = field(default_factory=list)
+    skipped: bool = False
+    tou: dict = field(default_factory=dict)
+    kvarh: Decimal | None = None
+    max_demand_kw: Decimal | None = None
+    power_factor: Decimal | None = None
+    start: date | None = None
+    end: date | None = None
+
+
+def average_pf(kwh: Decimal, kvarh: Decimal) -> Decimal:
+    """Monthly average power factor kWh / √(kWh² + kvarh²), before rounding."""
+    return kwh / (kwh * kwh + kvarh * kvarh).sqrt()
 
 
 def compute(
@@ -106,19 +125,28 @@ def compute(
 ) -> list[Rated]:
     """Rate the given accounts from their current reads: four queries, then Python only."""
     ids = list(account_ids)
-    units = dict(Account.objects.filter(pk__in=ids).values_list("pk", "unit_id"))
+    accounts = {
+        pk: (unit_id, opened, closed)
+        for pk, unit_id, opened, closed in Account.objects.filter(pk__in=ids).values_list(
+            "pk", "unit_id", "opened_on", "closed_on"
+        )
+    }
     tariff_of: dict[int, str] = {}
     capacity_of: dict[int, Decimal | None] = {}
-    for acc, code, kva in (
+    by_demand: dict[int, bool] = {}
+    for acc, code, kva, demand in (
         ServicePoint.objects.filter(account_id__in=ids)
         .exclude(tariff_code="")
         .order_by("account_id", "id")
-        .values_list("account_id", "tariff_code", "contract_capacity_kva")
+        .values_list("account_id", "tariff_code", "contract_capacity_kva", "basic_by_demand")
     ):
         tariff_of.setdefault(acc, code)
         capacity_of.setdefault(acc, kva)
+        by_demand.setdefault(acc, demand)
     lo, hi = period_bounds(period_start, period_end)
     estimated_q = Q(source=ReadSource.ESTIMATED) | Q(status=ReadStatus.ESTIMATED)
+    ok = ~Q(status=ReadStatus.FLAGGED)
+    no_tou = Q(kwh_sharp__isnull=True, kwh_peak__isnull=True, kwh_flat__isnull=True, kwh_valley__isnull=True)
     reads = {
         row["account_id"]: row
         for row in MeterRead.objects.filter(
@@ -126,10 +154,15 @@ def compute(
         )
         .values("account_id")
         .annotate(
-            kwh=Sum("consumption", filter=~Q(status=ReadStatus.FLAGGED)),
-            n=Count("id", filter=~Q(status=ReadStatus.FLAGGED)),
+            kwh=Sum("consumption", filter=ok),
+            n=Count("id", filter=ok),
             flagged=Count("id", filter=Q(status=ReadStatus.FLAGGED)),
-            estimated=Count("id", filter=estimated_q & ~Q(status=ReadStatus.FLAGGED)),
+            estimated=Count("id", filter=estimated_q & ok),
+            tou_missing=Count("id", filter=no_tou & ok),
+            kvarh_missing=Count("id", filter=Q(kvarh__isnull=True) & ok),
+            kvarh=Sum("kvarh", filter=ok),
+            demand=Max("demand_kw", filter=ok),
+            **{f"kwh_{p}": Sum(f"kwh_{p}", filter=ok) for p in TOU_PERIODS},
         )
         .order_by()
     }
@@ -149,15 +182,21 @@ def compute(
     for acc in ids:
         row = reads.get(acc)
         code = tariff_of.get(acc, "")
+        unit_id, opened, closed = accounts[acc]
         item = Rated(
             account_id=acc,
-            unit_id=units[acc],
+            unit_id=unit_id,
             tariff_code=code,
             kwh=(row["kwh"] if row and row["kwh"] is not None else ZERO),
             ytd=ytd.get(acc) or ZERO,
             estimated=bool(row and row["estimated"]),
+            start=max(period_start, opened) if opened else period_start,
+            end=min(period_end, closed) if closed else period_end,
         )
         out.append(item)
+        if item.start > item.end:
+            item.skipped = True  # closed before the period or opened after it: nothing to bill
+            continue
         if row and row["flagged"]:
             item.reason = BillingExceptionReason.UNVALIDATED_READ
             item.message = _("有 %(n)s 条异常示数尚未处理") % {"n": row["flagged"]}
@@ -170,23 +209,55 @@ def compute(
             item.reason = BillingExceptionReason.UNKNOWN_TARIFF
             item.message = broken.get(code) or _("电价代码“%(c)s”在本期没有有效版本") % {"c": code or "—"}
             continue
-        if any(s.params.is_tou for s in spans[code]):
-            item.reason = BillingExceptionReason.TOU_PENDING
-            item.message = _("抄表记录没有分时段电量，分时电价暂不能自动计费")
+        params = [s.params for s in spans[code]]
+        missing = _meter_data_missing(row, params, by_demand.get(acc, False))
+        if missing:
+            item.reason = BillingExceptionReason.METER_DATA
+            item.message = missing
             continue
+        if any(p.is_tou for p in params):
+            item.tou = {p: row[f"kwh_{p}"] for p in TOU_PERIODS if row[f"kwh_{p}"] is not None}
+            if sum(item.tou.values(), ZERO) != item.kwh:
+                item.reason = BillingExceptionReason.METER_DATA
+                item.message = _("分时段电量之和 %(s)s 与总电量 %(t)s 不符") % {
+                    "s": sum(item.tou.values(), ZERO), "t": item.kwh}
+                continue
+            usage = Usage.of(**item.tou)
+        else:
+            usage = Usage.of(total=item.kwh)
+        if any(p.two_part for p in params) and by_demand.get(acc, False):
+            item.max_demand_kw = row["demand"]
+        if any(p.pf_target is not None for p in params):
+            item.kvarh = row["kvarh"]
+            target = next(p.pf_target for p in params if p.pf_target is not None)
+            item.power_factor = round_pf(average_pf(item.kwh, item.kvarh)) if item.kwh > 0 else target
         try:
             item.result = rate(
                 versions=spans[code],
-                period_start=period_start,
-                period_end=period_end,
-                usage=Usage.of(total=item.kwh),
+                period_start=item.start,
+                period_end=item.end,
+                usage=usage,
                 ytd_kwh_before=item.ytd,
-                capacity_kva=capacity_of.get(acc),
+                capacity_kva=None if item.max_demand_kw is not None else capacity_of.get(acc),
+                max_demand_kw=item.max_demand_kw,
+                power_factor=item.power_factor,
+                month_days=(period_end - period_start).days + 1,
             )
         except RatingError as exc:
             item.reason = BillingExceptionReason.RATING_ERROR
             item.message = "; ".join(f"{k}: {m}" for k, m in exc.errors.items())
     return out
+
+
+def _meter_data_missing(row: dict, params: list, by_demand: bool) -> str:
+    """Why the period's reads cannot feed this tariff (empty when they can)."""
+    if any(p.is_tou for p in params) and row["tou_missing"]:
+        return _("本期有 %(n)s 条示数没有分时段电量，分时电价无法计费") % {"n": row["tou_missing"]}
+    if any(p.two_part for p in params) and by_demand and row["demand"] is None:
+        return _("基本电费按最大需量计收，但本期示数没有最大需量")
+    if any(p.pf_target is not None for p in params) and (row["kvarh_missing"] or row["kvarh"] is None):
+        return _("本期示数缺少无功电量，无法计算功率因数")
+    return ""
 
 
 def bill_rows(
@@ -208,6 +279,13 @@ def bill_rows(
             run_id=run_id,
             tariff_code=it.tariff_code,
             kwh_total=it.kwh,
+            kwh_sharp=it.tou.get("sharp"),
+            kwh_peak=it.tou.get("peak"),
+            kwh_flat=it.tou.get("flat"),
+            kwh_valley=it.tou.get("valley"),
+            kvarh=it.kvarh,
+            max_demand_kw=it.max_demand_kw,
+            power_factor=it.power_factor,
             ytd_kwh_before=it.ytd,
             estimated=it.estimated,
             amount=it.result.total,
@@ -284,7 +362,7 @@ def _chunk(run: BillingRun, ids: list[int], spans, broken) -> None:
                 run=run, account_id=it.account_id, reason=it.reason, message=it.message[:1000], created_at=now
             )
             for it in items
-            if it.result is None
+            if it.result is None and not it.skipped
         ]
     )
     run.last_account_id = ids[-1]

@@ -264,6 +264,8 @@ def bill_cancel_rebill(*, actor: Actor, bill, reason: str):
             raise ValidationError({"__all__": [_("该账单已作废")]})
         spans, broken = runs.load_spans(old.period_start, old.period_end)
         (item,) = runs.compute([old.account_id], old.period_start, old.period_end, spans, broken)
+        if item.skipped:
+            raise ValidationError({"__all__": [_("该户在本账期内未在用电（已销户或尚未立户），不能重新计费")]})
         if item.result is None:
             raise ValidationError({"__all__": [_("无法重新计费：%(m)s") % {"m": item.message}]})
         now = timezone.now()

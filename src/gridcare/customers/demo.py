@@ -264,6 +264,7 @@ BULK_TABLES: tuple[tuple[type, tuple[str, ...]], ...] = (
             "voltage_level",
             "contract_capacity_kva",
             "tariff_code",
+            "basic_by_demand",
         ),
     ),
     (
@@ -640,7 +641,7 @@ def generate(plan: GenPlan) -> Iterator[Chunk]:
                 n_acc_total += 1
 
                 # Service point and meter by class.
-                digits, multiplier = 6, 1
+                digits, multiplier, by_demand = 6, 1, "0"
                 if cat == CAT_RESIDENTIAL:
                     tou = demo or r() < 0.3
                     voltage, capacity, tariff = "220V", "8.0", "RES-TIER-TOU" if tou else "RES-TIER"
@@ -664,12 +665,14 @@ def generate(plan: GenPlan) -> Iterator[Chunk]:
                     voltage, capacity, digits, tou = "10kV", f"{cap}.0", 8, True
                     # Large industry is always metered by time of use; others at 10 kV choose TOU too.
                     tariff = "LI-TWO-PART" if klass is LI else "COM-TOU"
+                    # Plants above 2,000 kVA pay the basic charge by maximum demand, the rest by capacity.
+                    by_demand = "1" if klass is LI and cap > 2000 else "0"
                     ratios = hv_multipliers[0 if cap <= 630 else 1 if cap <= 2000 else 2]
                     multiplier = ratios[int(r() * len(ratios))]
                 n_tou += tou
                 sid = next_sid
                 next_sid += 1
-                s_out.append(f"{sid}\t{pid}\t{aid}\t{unit}\t{area_id}\t{voltage}\t{capacity}\t{tariff}")
+                s_out.append(f"{sid}\t{pid}\t{aid}\t{unit}\t{area_id}\t{voltage}\t{capacity}\t{tariff}\t{by_demand}")
                 m_out.append(
                     f"{next_mid}\t41{next_mid:014d}\t{sid}\t{unit}\t{digits}\t{multiplier}\t{'1' if tou else '0'}\t"
                     f"{iso[acc_open]}\t{end_iso}"

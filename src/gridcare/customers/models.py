@@ -124,6 +124,8 @@ class ServicePoint(models.Model):
     voltage_level = models.CharField(_("电压等级"), max_length=8, choices=VoltageLevel.choices)
     contract_capacity_kva = models.DecimalField(_("合同容量(kVA)"), max_digits=10, decimal_places=1)
     tariff_code = models.CharField(_("电价代码"), max_length=32, blank=True)
+    # Two-part tariffs: the basic charge by contract capacity (kVA, the default) or by maximum demand (kW).
+    basic_by_demand = models.BooleanField(_("基本电费按最大需量计收"), default=False, db_default=False)
 
     def __str__(self) -> str:
         return f"SP{self.pk}"

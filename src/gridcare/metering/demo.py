@@ -71,9 +71,11 @@ TOU_SPLIT = {
 }
 
 COLUMNS = (
-    "meter_id", "account_id", "unit_id", "read_at", "total", "sharp", "peak", "flat", "valley",
-    "consumption", "source", "status", "flags", "created_at", "entered_by_id",
+    "meter_id", "account_id", "unit_id", "read_at", "total", "sharp", "peak", "flat", "valley", "reactive",
+    "max_demand", "consumption", "kwh_sharp", "kwh_peak", "kwh_flat", "kwh_valley", "kvarh", "demand_kw",
+    "source", "status", "flags", "created_at", "entered_by_id",
 )
+REGS = ("total", "sharp", "peak", "flat", "valley", "reactive")  # the cumulative registers a state carries
 
 
 @dataclass(slots=True)
@@ -279,7 +281,7 @@ def _existing(window_start: datetime, window_end: datetime) -> tuple[dict, dict]
     before: dict[int, tuple] = {}
     if not MeterRead.objects.exists():
         return in_window, before
-    regs = ("total", "sharp", "peak", "flat", "valley")
+    regs = REGS
     q = connection.ops.quote_name
     t = q(MeterRead._meta.db_table)
     if connection.vendor == "postgresql":
@@ -305,7 +307,7 @@ def _existing(window_start: datetime, window_end: datetime) -> tuple[dict, dict]
         in_window.setdefault(mid, {})[(local.year, local.month)] = tuple(_cents(v) for v in values)
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT r.meter_id, r.total, r.sharp, r.peak, r.flat, r.valley FROM {t} r "  # noqa: S608
+            f"SELECT r.meter_id, r.total, r.sharp, r.peak, r.flat, r.valley, r.reactive FROM {t} r "  # noqa: S608
             f"JOIN (SELECT meter_id, max(read_at) AS at FROM {t} WHERE read_at < %s GROUP BY meter_id) l "
             f"ON l.meter_id = r.meter_id AND l.at = r.read_at",
             [window_start],
@@ -322,16 +324,20 @@ def generate(
     in_window: dict,
     before: dict,
 ) -> Iterator[list[tuple]]:
-    """Rows (meter, account, unit, (y, m, day), total, sharp, peak, flat, valley, consumption) in hundredths.
+    """Rows (meter, account, unit, (y, m, day), total, sharp, peak, flat, valley, reactive, max_demand,
+    consumption, kwh_sharp, kwh_peak, kwh_flat, kwh_valley, kvarh, demand_kw), numbers in hundredths.
 
     One `random.Random(seed)` draws a fixed number of values per meter in meter order, so the same meters,
-    window and seed give the same rows (whichever months are skipped)."""
+    window and seed give the same rows (whichever months are skipped). Large-industry meters also carry a
+    reactive register (tan φ 0.30–0.75, i.e. a power factor of about 0.80–0.96) and a maximum-demand register
+    (the month's kWh over 720 h at a load factor of 0.45–0.75)."""
     rand = random.Random(seed).random
     n_draws = len(months)
     first_day = date(months[0][0], months[0][1], 1)
     default_profile = PROFILES[CustomerClass.RESIDENTIAL]
     default_split = TOU_SPLIT[CustomerClass.RESIDENTIAL]
     no_tou = (None, None, None, None)
+    no_derived = (None, None, None, None, None, None)
     chunk: list[tuple] = []
     append = chunk.append
     for mi in meters:
@@ -348,10 +354,13 @@ def generate(
         span = 10**mi.digits * 100
         mult = mi.multiplier
         tou_meter = mi.has_tou
+        reactive_meter = cls == CustomerClass.LARGE_INDUSTRY
+        tan_phi = 300 + int(r_f * 450)  # per mille, reused draw: the draw count per meter stays fixed
+        load_factor = 0.45 + r_s * 0.3
         have = in_window.get(mi.meter_id)
         state = before.get(mi.meter_id)
-        if state is not None and tou_meter and state[1] is None:
-            state = None  # previous read without TOU registers: start afresh
+        if state is not None and ((tou_meter and state[1] is None) or (reactive_meter and state[5] is None)):
+            state = None  # previous read without TOU or reactive registers: start afresh
         check_installed = mi.installed_on > first_day
         day = mi.reading_day
         for k, (y, m) in enumerate(months):
@@ -362,29 +371,45 @@ def generate(
                 continue
             if state is None:
                 total = int(r_start * (span // 100)) * 100  # start value, whole kWh
+                reactive = total * tan_phi // 1000 % span if reactive_meter else None
                 if tou_meter:
                     a, b, c = total * sh // 1000, total * pk // 1000, total * fl // 1000
-                    state = (total, a, b, c, total - a - b - c)
+                    state = (total, a, b, c, total - a - b - c, reactive)
                 else:
-                    state = (total, *no_tou)
-                append((mi.meter_id, mi.account_id, mi.unit_id, (y, m, day), *state, 0))
+                    state = (total, *no_tou, reactive)
+                derived = (0, 0, 0, 0) if tou_meter else no_tou
+                append((mi.meter_id, mi.account_id, mi.unit_id, (y, m, day), *state, None, 0, *derived,
+                        0 if reactive_meter else None, None))
                 continue
             kwh = level * season[m - 1] * noise[k]
             kwh = low if kwh < low else high if kwh > high else kwh
             advance = math.ceil(kwh * 100 / mult)  # consumption = advance × 倍率 stays ≥ the floor
             total = (state[0] + advance) % span
+            kwh_c = advance * mult
+            if reactive_meter:
+                r_adv = advance * tan_phi // 1000
+                reactive = (state[5] + r_adv) % span
+                demand_reg = math.ceil(kwh_c / (720 * load_factor) / mult)
+                extra = (r_adv * mult, demand_reg * mult)
+            else:
+                reactive = demand_reg = None
+                extra = (None, None)
             if tou_meter:
                 a, b, c = advance * sh // 1000, advance * pk // 1000, advance * fl // 1000
+                v = advance - a - b - c
                 state = (
                     total,
                     (state[1] + a) % span,
                     (state[2] + b) % span,
                     (state[3] + c) % span,
-                    (state[4] + advance - a - b - c) % span,
+                    (state[4] + v) % span,
+                    reactive,
                 )
+                derived = (a * mult, b * mult, c * mult, v * mult, *extra)
             else:
-                state = (total, *no_tou)
-            append((mi.meter_id, mi.account_id, mi.unit_id, (y, m, day), *state, advance * mult))
+                state = (total, *no_tou, reactive)
+                derived = (*no_tou, *extra) if reactive_meter else no_derived
+            append((mi.meter_id, mi.account_id, mi.unit_id, (y, m, day), *state, demand_reg, kwh_c, *derived))
         if len(chunk) >= CHUNK:
             yield chunk
             chunk = []
@@ -412,9 +437,9 @@ class _PgReadWriter:
         stamp, tail = self.stamp, self.tail
         out = []
         append = out.append
-        for mid, aid, uid, ymd, t, sh, pk, fl, va, c in rows:
-            regs = "\\N\t\\N\t\\N\t\\N" if sh is None else f"{sh}e-2\t{pk}e-2\t{fl}e-2\t{va}e-2"
-            append(f"{mid}\t{aid}\t{uid}\t{stamp(ymd)}\t{t}e-2\t{regs}\t{c}e-2{tail}")
+        for mid, aid, uid, ymd, *numbers in rows:
+            values = "\t".join("\\N" if v is None else f"{v}e-2" for v in numbers)
+            append(f"{mid}\t{aid}\t{uid}\t{stamp(ymd)}\t{values}{tail}")
         return "".join(out).encode(), len(rows)
 
     def write(self, data: bytes) -> None:
@@ -464,11 +489,8 @@ class _SqliteReadWriter:
 
     def write(self, rows: list[tuple]) -> None:
         stamp, created = self.stamp, self.created
-        values = [
-            (r[0], r[1], r[2], stamp(r[3]), _num(r[4]), _num(r[5]), _num(r[6]), _num(r[7]), _num(r[8]), _num(r[9]),
-             ReadSource.AMI.value, ReadStatus.VALID.value, "[]", created, None)
-            for r in rows
-        ]
+        tail = (ReadSource.AMI.value, ReadStatus.VALID.value, "[]", created, None)
+        values = [(r[0], r[1], r[2], stamp(r[3]), *(_num(v) for v in r[4:]), *tail) for r in rows]
         with connection.cursor() as cur:
             cur.executemany(self.sql, values)
 

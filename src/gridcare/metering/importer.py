@@ -56,6 +56,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "peak": ("峰", "峰示数"),
     "flat": ("平", "平示数"),
     "valley": ("谷", "谷示数"),
+    "reactive": ("无功", "无功示数", "无功总示数"),
+    "max_demand": ("最大需量", "需量示数"),
     "source": ("来源",),
 }
 IMPORT_SOURCES = {ReadSource.AMI, ReadSource.MANUAL, ReadSource.EXCHANGE_FINAL, ReadSource.EXCHANGE_INITIAL}
@@ -248,7 +250,9 @@ def import_readings(*, data: bytes, actor: Actor, dry_run: bool = False, file_na
     account_kwh: dict[int, list[Decimal]] = {
         a: [r.consumption for r in reversed(reads) if _trusted_kwh(r)] for a, reads in history.items()
     }
-    previous: dict[int, tuple[datetime, Decimal]] = {m: (r.read_at, r.total) for m, r in last.items()}
+    previous: dict[int, tuple[datetime, dict]] = {
+        m: (r.read_at, {k: getattr(r, k) for k in vee.REGISTERS}) for m, r in last.items()
+    }
     for p in sorted(parsed, key=lambda p: (p.read_at, p.line)):
         meter = p.meter
         prev = previous.get(meter.pk)
@@ -260,17 +264,17 @@ def import_readings(*, data: bytes, actor: Actor, dry_run: bool = False, file_na
             continue
         account_id = meter.service_point.account_id
         kwh_history = account_kwh.setdefault(account_id, [])
-        kwh, flags = vee.evaluate(
-            previous_total=prev[1] if prev else None, registers=p.registers, source=p.source, digits=meter.digits,
+        kwh, extra, flags = vee.evaluate_read(
+            previous=prev[1] if prev else None, registers=p.registers, source=p.source, digits=meter.digits,
             multiplier=meter.multiplier, history=kwh_history[-depth:], t=t,
         )
         read = MeterRead(
             meter=meter, account_id=account_id, unit_id=meter.service_point.account.unit_id, read_at=p.read_at,
             consumption=kwh, source=p.source, status=ReadStatus.FLAGGED if flags else ReadStatus.VALID, flags=flags,
-            created_at=now, entered_by=user, **p.registers,
+            created_at=now, entered_by=user, **p.registers, **extra,
         )
         plan.append(read)
-        previous[meter.pk] = (p.read_at, p.registers["total"])
+        previous[meter.pk] = (p.read_at, p.registers)
         if not flags and kwh is not None and p.source not in (ReadSource.EXCHANGE_INITIAL, ReadSource.EXCHANGE_FINAL):
             kwh_history.append(kwh)
     errors.sort(key=lambda e: e.row)

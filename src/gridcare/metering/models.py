@@ -61,8 +61,18 @@ class MeterRead(models.Model):
     peak = models.DecimalField(_("峰示数"), null=True, blank=True, **REGISTER)
     flat = models.DecimalField(_("平示数"), null=True, blank=True, **REGISTER)
     valley = models.DecimalField(_("谷示数"), null=True, blank=True, **REGISTER)
+    reactive = models.DecimalField(_("无功总示数(kvarh)"), null=True, blank=True, **REGISTER)
+    max_demand = models.DecimalField(_("最大需量示数(kW)"), null=True, blank=True, **REGISTER)
     # kWh since the meter's previous read (multiplier and rollover applied); None for the first read.
     consumption = models.DecimalField(_("电量(kWh)"), max_digits=16, decimal_places=2, null=True, blank=True)
+    # The same per TOU period (None when this read or the previous one has no TOU registers); they add up
+    # to `consumption` exactly (see vee.derived), reactive energy, and the demand in kW (register × 倍率).
+    kwh_sharp = models.DecimalField(_("尖电量"), max_digits=16, decimal_places=2, null=True, blank=True)
+    kwh_peak = models.DecimalField(_("峰电量"), max_digits=16, decimal_places=2, null=True, blank=True)
+    kwh_flat = models.DecimalField(_("平电量"), max_digits=16, decimal_places=2, null=True, blank=True)
+    kwh_valley = models.DecimalField(_("谷电量"), max_digits=16, decimal_places=2, null=True, blank=True)
+    kvarh = models.DecimalField(_("无功电量(kvarh)"), max_digits=16, decimal_places=2, null=True, blank=True)
+    demand_kw = models.DecimalField(_("最大需量(kW)"), max_digits=16, decimal_places=2, null=True, blank=True)
     source = models.CharField(_("来源"), max_length=16, choices=ReadSource.choices, default=ReadSource.MANUAL)
     status = models.CharField(_("状态"), max_length=12, choices=ReadStatus.choices, default=ReadStatus.VALID)
     flags = models.JSONField(default=list, blank=True)

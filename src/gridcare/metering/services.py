@@ -22,10 +22,11 @@ from .selectors import account_meter
 
 __all__ = ["PermissionDenied"]
 
-READ_FIELDS = ["meter_id", "account_id", "read_at", "total", "sharp", "peak", "flat", "valley",
-               "consumption", "source", "status", "flags"]
+READ_FIELDS = ["meter_id", "account_id", "read_at", "total", "sharp", "peak", "flat", "valley", "reactive",
+               "max_demand", "consumption", *vee.DERIVED, "source", "status", "flags"]
 ENTRY_SOURCES = (ReadSource.MANUAL, ReadSource.AMI, ReadSource.EXCHANGE_FINAL, ReadSource.EXCHANGE_INITIAL)
-REGISTER_LABELS = {"total": "总", "sharp": "尖", "peak": "峰", "flat": "平", "valley": "谷"}
+REGISTER_LABELS = {"total": "总", "sharp": "尖", "peak": "峰", "flat": "平", "valley": "谷", "reactive": "无功",
+                   "max_demand": "最大需量"}
 
 
 # ---------------------------------------------------------------- routes
@@ -175,13 +176,19 @@ def _next(read: MeterRead) -> MeterRead | None:
     return MeterRead.objects.filter(meter_id=read.meter_id, read_at__gt=read.read_at).order_by("read_at").first()
 
 
+def registers_of(read: MeterRead | None) -> dict[str, Decimal | None] | None:
+    return None if read is None else {r: getattr(read, r) for r in vee.REGISTERS}
+
+
 def _refresh_next(read: MeterRead, meter: Meter, t: vee.Thresholds) -> None:
-    """The following read's consumption depends on this read's total: recompute it (its status stays)."""
+    """The following read's consumption depends on this read's registers: recompute it (its status stays)."""
     nxt = _next(read)
     if nxt is None or nxt.source == ReadSource.EXCHANGE_INITIAL:
         return
     kwh, _flags = vee.consumption(read.total, nxt.total, digits=meter.digits, multiplier=meter.multiplier, t=t)
-    MeterRead.objects.filter(pk=nxt.pk).update(consumption=kwh)
+    extra, _more = vee.derived(previous=registers_of(read), registers=registers_of(nxt), source=nxt.source,
+                               consumption_kwh=kwh, digits=meter.digits, multiplier=meter.multiplier, t=t)
+    MeterRead.objects.filter(pk=nxt.pk).update(consumption=kwh, **extra)
 
 
 def _audit_read(actor: Actor, action: str, read: MeterRead, changes: dict[str, Any]) -> None:
@@ -223,8 +230,8 @@ def read_record(
                "last": timezone.localtime(last.read_at).strftime("%Y-%m-%d %H:%M")}
         ]})
     t = vee.thresholds()
-    kwh, flags = vee.evaluate(
-        previous_total=last.total if last is not None else None, registers=clean, source=source,
+    kwh, extra, flags = vee.evaluate_read(
+        previous=registers_of(last), registers=clean, source=source,
         digits=meter.digits, multiplier=meter.multiplier,
         history=history_consumption(account_id=account.pk, before=read_at, limit=max(t.spike_window, t.zero_periods)),
         t=t,
@@ -233,7 +240,7 @@ def read_record(
         meter=meter, account=account, unit_id=account.unit_id, read_at=read_at, consumption=kwh, source=source,
         status=ReadStatus.FLAGGED if flags else ReadStatus.VALID, flags=flags, created_at=timezone.now(),
         entered_by=actor.user if actor.user is not None and actor.user.is_authenticated else None,
-        **clean,
+        **clean, **extra,
     )
     _audit_read(actor, "meter_read.create", read, {"after": snapshot(read, READ_FIELDS)})
     return read
@@ -270,14 +277,14 @@ def read_correct(*, actor: Actor, read: MeterRead, registers: dict[str, Any]) ->
     before = snapshot(read, READ_FIELDS)
     t = vee.thresholds()
     prev = _previous(meter.pk, read.read_at)
-    kwh, flags = vee.evaluate(
-        previous_total=prev.total if prev else None, registers=clean, source=read.source, digits=meter.digits,
+    kwh, extra, flags = vee.evaluate_read(
+        previous=registers_of(prev), registers=clean, source=read.source, digits=meter.digits,
         multiplier=meter.multiplier,
         history=history_consumption(account_id=read.account_id, before=read.read_at,
                                     limit=max(t.spike_window, t.zero_periods)),
         t=t,
     )
-    for name, value in clean.items():
+    for name, value in {**clean, **extra}.items():
         setattr(read, name, value)
     read.consumption, read.flags, read.status = kwh, flags, ReadStatus.CORRECTED
     read.save()
@@ -295,6 +302,39 @@ def _estimate_total(*, account_id: int, meter: Meter, prev: MeterRead, read_at: 
     return total, kwh
 
 
+def _estimate_registers(*, account_id: int, meter: Meter, prev: MeterRead, read_at: datetime, kwh: Decimal,
+                        t: vee.Thresholds) -> dict[str, Decimal | None]:
+    """TOU and reactive registers and kWh of an estimated read: the estimate is split by the shares of the
+    trusted history (the same window as the kWh estimate), and each register advanced by its share.
+    Registers the previous read lacks, or without history, stay empty."""
+    out: dict[str, Decimal | None] = {r: None for r in ("sharp", "peak", "flat", "valley", "reactive", "max_demand")}
+    out.update(dict.fromkeys(vee.DERIVED))
+    rows = list(
+        MeterRead.objects.filter(account_id=account_id, read_at__lt=read_at, status__in=TRUSTED_STATUSES,
+                                 consumption__gt=0)
+        .exclude(source=ReadSource.EXCHANGE_INITIAL)
+        .order_by("-read_at")
+        .values("consumption", *vee.DERIVED)[: t.estimate_window]
+    )
+    def advance(register: str, amount: Decimal) -> Decimal:
+        return vee.advance_register(getattr(prev, register), amount, digits=meter.digits, multiplier=meter.multiplier)
+    tou_rows = [r for r in rows if all(r[vee.TOU_KWH[p]] is not None for p in vee.TOU_REGISTERS
+                                       if getattr(prev, p) is not None)]
+    present = [p for p in vee.TOU_REGISTERS if getattr(prev, p) is not None]
+    if present and tou_rows:
+        shares = {p: sum((r[vee.TOU_KWH[p]] or Decimal(0) for r in tou_rows), Decimal(0)) for p in present}
+        for p, v in vee.estimate_split(kwh, shares).items():
+            out[vee.TOU_KWH[p]] = v
+            out[p] = advance(p, v)
+    kvarh_rows = [r for r in rows if r["kvarh"] is not None]
+    if prev.reactive is not None and kvarh_rows:
+        ratio = (sum((r["kvarh"] for r in kvarh_rows), Decimal(0))
+                 / sum((r["consumption"] for r in kvarh_rows), Decimal(0)))
+        out["kvarh"] = (kwh * ratio).quantize(vee.KWH)
+        out["reactive"] = advance("reactive", out["kvarh"])
+    return out
+
+
 @transaction.atomic
 def read_estimate(*, actor: Actor, read: MeterRead) -> MeterRead:
     """Replace a flagged read by an estimate from history (average daily kWh × days since the previous read)."""
@@ -308,7 +348,9 @@ def read_estimate(*, actor: Actor, read: MeterRead) -> MeterRead:
     t = vee.thresholds()
     total, kwh = _estimate_total(account_id=read.account_id, meter=meter, prev=prev, read_at=read.read_at, t=t)
     read.total, read.consumption = total, kwh
-    read.sharp = read.peak = read.flat = read.valley = None
+    for name, value in _estimate_registers(account_id=read.account_id, meter=meter, prev=prev, read_at=read.read_at,
+                                           kwh=kwh, t=t).items():
+        setattr(read, name, value)
     read.status, read.source = ReadStatus.ESTIMATED, ReadSource.ESTIMATED
     read.save()
     _refresh_next(read, meter, t)
@@ -332,10 +374,11 @@ def read_estimate_missing(*, actor: Actor, account: Account, period_end: date) -
         raise ValidationError({"__all__": [_("该表没有更早的示数，无法估算")]})
     t = vee.thresholds()
     total, kwh = _estimate_total(account_id=account.pk, meter=meter, prev=prev, read_at=read_at, t=t)
+    extra = _estimate_registers(account_id=account.pk, meter=meter, prev=prev, read_at=read_at, kwh=kwh, t=t)
     read = MeterRead.objects.create(
         meter=meter, account=account, unit_id=account.unit_id, read_at=read_at, total=total, consumption=kwh,
         source=ReadSource.ESTIMATED, status=ReadStatus.ESTIMATED, flags=[], created_at=timezone.now(),
-        entered_by=actor.user if actor.user is not None and actor.user.is_authenticated else None,
+        entered_by=actor.user if actor.user is not None and actor.user.is_authenticated else None, **extra,
     )
     read.account = account
     _audit_read(actor, "meter_read.estimate_missing", read, {"after": snapshot(read, READ_FIELDS)})

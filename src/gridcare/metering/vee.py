@@ -14,6 +14,13 @@ Rules (each flag is {"code", "message"}; a flagged read is written and waits in 
   TOU_TOLERANCE_PER_REGISTER (0.01 kWh) × the number of TOU registers given.
 Meter exchange: the new meter's initial read starts its own register chain, so nothing is compared across
 the two meters and no negative flag arises; an `exchange_initial` read has consumption 0.
+
+Derived quantities (`derived`): per TOU period the register advance × 倍率 (rollover as for the total), when
+this read and the previous one both carry that register. The total register is authoritative: the TOU kWh
+are made to add up to `consumption` exactly by putting the difference (at most the `tou_mismatch` tolerance
+on a valid read, usually 0) on the period with the largest kWh of this read (flat, peak, valley, sharp on a
+tie). Reactive energy (kvarh) is the reactive register's advance × 倍率; the demand (kW) is the maximum
+demand register × 倍率. A TOU or reactive register that went down without a rollover is flagged `negative`.
 """
 
 from dataclasses import dataclass
@@ -23,8 +30,12 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-REGISTERS = ("total", "sharp", "peak", "flat", "valley")
+REGISTERS = ("total", "sharp", "peak", "flat", "valley", "reactive", "max_demand")
 TOU_REGISTERS = ("sharp", "peak", "flat", "valley")
+TOU_KWH = {"sharp": "kwh_sharp", "peak": "kwh_peak", "flat": "kwh_flat", "valley": "kwh_valley"}
+DERIVED = ("kwh_sharp", "kwh_peak", "kwh_flat", "kwh_valley", "kvarh", "demand_kw")
+# Where the TOU rounding difference goes on a tie of the largest period.
+TOU_REMAINDER_ORDER = ("flat", "peak", "valley", "sharp")
 KWH = Decimal("0.01")
 
 DEFAULTS = {
@@ -174,3 +185,90 @@ def evaluate(
     if not negative and source != "exchange_final":
         flags = check_history(kwh, history, t) + flags
     return kwh, flags
+
+
+def _advance_kwh(previous: Decimal, current: Decimal, *, digits: int, multiplier: int, t: Thresholds) -> Decimal:
+    advance, _rolled = register_advance(previous, current, digits, t)
+    return (advance * multiplier).quantize(KWH)
+
+
+def balance_tou(kwh: dict[str, Decimal], total: Decimal) -> dict[str, Decimal]:
+    """TOU kWh made to add up to `total`: the difference goes to the largest period (tie: TOU_REMAINDER_ORDER)."""
+    if not kwh:
+        return kwh
+    diff = total - sum(kwh.values(), Decimal(0))
+    if diff:
+        order = {p: n for n, p in enumerate(TOU_REMAINDER_ORDER)}
+        biggest = max(kwh, key=lambda p: (kwh[p], -order[p]))
+        kwh = {**kwh, biggest: kwh[biggest] + diff}
+    return kwh
+
+
+def derived(
+    *,
+    previous: dict[str, Decimal | None] | None,
+    registers: dict[str, Decimal | None],
+    source: str,
+    consumption_kwh: Decimal | None,
+    digits: int,
+    multiplier: int,
+    t: Thresholds,
+) -> tuple[dict[str, Decimal | None], list[dict]]:
+    """({kwh_sharp…kwh_valley, kvarh, demand_kw}, flags) of a read given the previous read's registers."""
+    out: dict[str, Decimal | None] = dict.fromkeys(DERIVED)
+    flags: list[dict] = []
+    if registers.get("max_demand") is not None:
+        out["demand_kw"] = (registers["max_demand"] * multiplier).quantize(KWH)
+    tou_given = [p for p in TOU_REGISTERS if registers.get(p) is not None]
+    if source == "exchange_initial":
+        for p in tou_given:
+            out[TOU_KWH[p]] = Decimal("0.00")
+        if registers.get("reactive") is not None:
+            out["kvarh"] = Decimal("0.00")
+        return out, flags
+    if previous is None or consumption_kwh is None:
+        return out, flags
+    if tou_given and all(previous.get(p) is not None for p in tou_given):
+        tou = {p: _advance_kwh(previous[p], registers[p], digits=digits, multiplier=multiplier, t=t) for p in tou_given}
+        negative = [p for p, v in tou.items() if v < 0]
+        if negative:
+            flags.append(flag("negative", _("分时示数倒走：%(p)s") % {"p": ", ".join(negative)}))
+        elif consumption_kwh >= 0:
+            for p, v in balance_tou(tou, consumption_kwh).items():
+                out[TOU_KWH[p]] = v
+    if registers.get("reactive") is not None and previous.get("reactive") is not None:
+        kvarh = _advance_kwh(previous["reactive"], registers["reactive"], digits=digits, multiplier=multiplier, t=t)
+        if kvarh < 0:
+            flags.append(flag("negative", _("无功示数倒走：本次 %(cur)s 小于上次 %(prev)s")
+                              % {"cur": registers["reactive"], "prev": previous["reactive"]}))
+        else:
+            out["kvarh"] = kvarh
+    return out, flags
+
+
+def evaluate_read(
+    *,
+    previous: dict[str, Decimal | None] | None,
+    registers: dict[str, Decimal | None],
+    source: str,
+    digits: int,
+    multiplier: int,
+    history: list[Decimal],
+    t: Thresholds,
+) -> tuple[Decimal | None, dict[str, Decimal | None], list[dict]]:
+    """`evaluate` plus `derived`: (consumption, derived quantities, flags)."""
+    kwh, flags = evaluate(
+        previous_total=previous["total"] if previous else None, registers=registers, source=source,
+        digits=digits, multiplier=multiplier, history=history, t=t,
+    )
+    extra, more = derived(previous=previous, registers=registers, source=source, consumption_kwh=kwh,
+                          digits=digits, multiplier=multiplier, t=t)
+    return kwh, extra, flags + more
+
+
+def estimate_split(kwh: Decimal, shares: dict[str, Decimal]) -> dict[str, Decimal]:
+    """Split an estimated kWh by historical TOU shares (kWh per period over the history), balanced to `kwh`."""
+    base = sum(shares.values(), Decimal(0))
+    if base <= 0:
+        return {}
+    return balance_tou({p: (kwh * v / base).quantize(KWH) for p, v in shares.items()}, kwh)
