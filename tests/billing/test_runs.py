@@ -104,17 +104,17 @@ def test_resume_after_crash_keeps_first_chunk_and_completes(world, route, monkey
     for acct in world.accts:
         read(acct, at(2026, 10, 5), "100")
     run = start(route)
-    real_rate = runs.rate
+    real_rate = runs.rate_prepared
     victim = world.accts[3]  # in the second chunk of 2 (accounts walked in id order)
 
-    def crashing(**kw):
-        if kw["usage"].total == Decimal("100") and crashing.calls >= 3:
+    def crashing(plan, usage, **kw):
+        if usage.total == Decimal("100") and crashing.calls >= 3:
             raise RuntimeError("power cut")
         crashing.calls += 1
-        return real_rate(**kw)
+        return real_rate(plan, usage, **kw)
 
     crashing.calls = 0
-    monkeypatch.setattr(runs, "rate", crashing)
+    monkeypatch.setattr(runs, "rate_prepared", crashing)
     with pytest.raises(RuntimeError):
         services.billing_run_execute(run.pk, chunk_size=2)
     run.refresh_from_db()
@@ -125,7 +125,7 @@ def test_resume_after_crash_keeps_first_chunk_and_completes(world, route, monkey
     assert sorted(a for _i, a in kept) == first_chunk  # the crashed chunk left nothing behind
     assert not Bill.objects.filter(account=victim).exists()
 
-    monkeypatch.setattr(runs, "rate", real_rate)
+    monkeypatch.setattr(runs, "rate_prepared", real_rate)
     run = services.billing_run_execute(run.pk, chunk_size=2)
     assert run.status == BillingRunStatus.DONE and (run.processed_count, run.billed_count) == (4, 4)
     assert list(Bill.objects.filter(id__in=[i for i, _a in kept]).values_list("id", "account_id")) == kept

@@ -30,8 +30,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from .pf_table import PF_TABLES, adjustment_percent
@@ -250,8 +251,7 @@ class VersionSpan:
     label: str = ""
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     code: str
     label: str
     quantity: Decimal
@@ -262,8 +262,7 @@ class Line:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class Part:
+class Part(NamedTuple):
     start: date
     end: date
     days: int
@@ -341,6 +340,62 @@ def _parts(versions: Sequence[VersionSpan], start: date, end: date) -> list[tupl
 
 # ---------------------------------------------------------------- the engine
 
+_LABELS: dict[str | None, dict[str, str]] = {}
+
+
+def line_labels() -> dict[str, str]:
+    """Line labels in the active language, translated once per language (a run rates a million bills)."""
+    lang = translation.get_language()
+    labels = _LABELS.get(lang)
+    if labels is None:
+        labels = {
+            "energy": _("电度电费"),
+            "basic_demand": _("基本电费（按最大需量）"),
+            "basic_capacity": _("基本电费（按容量）"),
+            "pf_adjust": _("功率因数调整电费"),
+            **{f"energy_{p}": _("电度电费（%(p)s）") % {"p": tou_label(p)} for p in TOU_PERIODS},
+            **{f"tier{n}": _("第%(n)s档加价") % {"n": n} for n in range(2, 10)},
+        }
+        _LABELS[lang] = labels
+    return labels
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a rating of one tariff over one period needs before any usage is known: the parts (version
+    changes, new-year cuts) and their days. A run prepares once per tariff and rates a million accounts."""
+
+    period_start: date
+    period_end: date
+    spans: tuple[tuple[date, date, VersionSpan], ...]
+    days: tuple[int, ...]
+    total_days: int
+    basis_days: int
+    any_tou: bool
+    any_two_part: bool
+    needs_pf: bool
+
+
+def prepare(
+    *, versions: Sequence[VersionSpan], period_start: date, period_end: date, month_days: int | None = None
+) -> Prepared:
+    """Resolve the versions over the period (RatingError when they do not cover it)."""
+    if period_end < period_start:
+        raise RatingError({"period_end": _("结束日期不能早于开始日期")})
+    spans = tuple(_parts(versions, period_start, period_end))
+    total_days = days_between(period_start, period_end)
+    return Prepared(
+        period_start=period_start,
+        period_end=period_end,
+        spans=spans,
+        days=tuple(days_between(lo, hi) for lo, hi, _v in spans),
+        total_days=total_days,
+        basis_days=max(month_days or total_days, total_days),
+        any_tou=any(v.params.is_tou for _lo, _hi, v in spans),
+        any_two_part=any(v.params.two_part for _lo, _hi, v in spans),
+        needs_pf=any(v.params.pf_target is not None for _lo, _hi, v in spans),
+    )
+
 
 def rate(
     *,
@@ -357,9 +412,18 @@ def rate(
     """Rate one bill. Raises RatingError({field: message}) on input the tariff cannot rate.
 
     `month_days`: the length of the billing month when the bill covers only part of it (move-in/out)."""
-    errors: dict[str, str] = {}
     if period_end < period_start:
         raise RatingError({"period_end": _("结束日期不能早于开始日期")})
+    _check_inputs(ytd_kwh_before, capacity_kva, max_demand_kw, power_factor)
+    plan = prepare(versions=versions, period_start=period_start, period_end=period_end, month_days=month_days)
+    return rate_prepared(
+        plan, usage, ytd_kwh_before=ytd_kwh_before, capacity_kva=capacity_kva, max_demand_kw=max_demand_kw,
+        power_factor=power_factor,
+    )
+
+
+def _check_inputs(ytd_kwh_before, capacity_kva, max_demand_kw, power_factor) -> None:
+    errors: dict[str, str] = {}
     for name, value in (
         ("ytd_kwh_before", ytd_kwh_before),
         ("capacity_kva", capacity_kva),
@@ -371,37 +435,58 @@ def rate(
         errors["power_factor"] = _("功率因数须大于 0 且不超过 1")
     if errors:
         raise RatingError(errors)
-    spans = _parts(versions, period_start, period_end)
-    for _lo, _hi, v in spans:
-        p = v.params
-        if p.is_tou:
-            if not usage.periods:
-                errors["kwh"] = _("分时电价须按尖峰、高峰、平段、低谷分别填写电量")
-            for period, q in usage.periods.items():
-                if q and period not in p.tou_prices:
-                    errors[f"kwh.{period}"] = _("该电价没有此时段：%(p)s") % {"p": tou_label(period)}
-        if p.two_part:
-            by_kw = max_demand_kw is not None and p.basic_per_kw is not None
-            by_kva = capacity_kva is not None and p.basic_per_kva is not None
-            if not (by_kw or by_kva):
-                name = "capacity_kva" if p.basic_per_kva is not None else "max_demand_kw"
-                errors[name] = _("两部制电价须填写受电容量（kVA）或最大需量（kW）")
-        if p.pf_target is not None and power_factor is None:
-            errors["power_factor"] = _("该电价须填写功率因数")
-    if errors:
-        raise RatingError(errors)
 
-    total_days = days_between(period_start, period_end)
-    basis_days = max(month_days or total_days, total_days)
-    days = [days_between(lo, hi) for lo, hi, _v in spans]
-    totals = split_by_days(usage.total, days)
-    period_shares = {p: split_by_days(q, days) for p, q in usage.periods.items()}
+
+def rate_prepared(
+    plan: Prepared,
+    usage: Usage,
+    *,
+    ytd_kwh_before: Decimal = ZERO,
+    capacity_kva: Decimal | None = None,
+    max_demand_kw: Decimal | None = None,
+    power_factor: Decimal | None = None,
+    labels: dict[str, str] | None = None,
+) -> RatingResult:
+    """Rate one bill against a prepared tariff and period (the per-account half of `rate`).
+    `labels`: `line_labels()` when the caller rates many bills in one language."""
+    spans, days = plan.spans, plan.days
+    if plan.any_tou or plan.any_two_part or plan.needs_pf:
+        errors: dict[str, str] = {}
+        for _lo, _hi, v in spans:
+            p = v.params
+            if p.is_tou:
+                if not usage.periods:
+                    errors["kwh"] = _("分时电价须按尖峰、高峰、平段、低谷分别填写电量")
+                for period, q in usage.periods.items():
+                    if q and period not in p.tou_prices:
+                        errors[f"kwh.{period}"] = _("该电价没有此时段：%(p)s") % {"p": tou_label(period)}
+            if p.two_part:
+                by_kw = max_demand_kw is not None and p.basic_per_kw is not None
+                by_kva = capacity_kva is not None and p.basic_per_kva is not None
+                if not (by_kw or by_kva):
+                    name = "capacity_kva" if p.basic_per_kva is not None else "max_demand_kw"
+                    errors[name] = _("两部制电价须填写受电容量（kVA）或最大需量（kW）")
+            if p.pf_target is not None and power_factor is None:
+                errors["power_factor"] = _("该电价须填写功率因数")
+        if errors:
+            raise RatingError(errors)
+
+    labels = labels or line_labels()
+    one_part = len(spans) == 1
+    totals = [usage.total] if one_part else split_by_days(usage.total, days)
+    period_shares = (
+        {p: [q] for p, q in usage.periods.items()}
+        if one_part
+        else {p: split_by_days(q, days) for p, q in usage.periods.items()}
+    )
     pf = round_pf(power_factor) if power_factor is not None else None
+    total_days, basis_days = plan.total_days, plan.basis_days
 
     lines: list[Line] = []
+    add = lines.append
     parts: list[Part] = []
     ytd = ytd_kwh_before
-    year = period_start.year
+    year = plan.period_start.year
     bill_kwh_so_far = ZERO
     for i, (lo, hi, v) in enumerate(spans):
         p = v.params
@@ -409,13 +494,7 @@ def rate(
         if lo.year != year:
             ytd, year = ZERO, lo.year
         tier_from = ytd if (p.tiers and p.tiers.basis == "annual") else bill_kwh_so_far
-        parts.append(
-            Part(start=lo, end=hi, days=days[i], kwh=kwh, ytd_before=tier_from, version_label=v.label)
-        )
-
-        def add(code, label, quantity, unit_price, amount, note="", lo=lo, hi=hi):
-            lines.append(Line(code, label, quantity, unit_price, money(amount), lo, hi, note))
-
+        parts.append(Part(lo, hi, days[i], kwh, tier_from, v.label))
         part_lines_start = len(lines)
         if p.two_part:
             share = Decimal(days[i]) / basis_days
@@ -425,36 +504,21 @@ def rate(
                 else _("按天折算 %(d)s/%(t)s 天") % {"d": days[i], "t": basis_days}
             )
             if max_demand_kw is not None and p.basic_per_kw is not None:
-                add(
-                    "basic_demand",
-                    _("基本电费（按最大需量）"),
-                    max_demand_kw,
-                    p.basic_per_kw,
-                    max_demand_kw * p.basic_per_kw * share,
-                    note,
-                )
+                add(Line("basic_demand", labels["basic_demand"], max_demand_kw, p.basic_per_kw,
+                         money(max_demand_kw * p.basic_per_kw * share), lo, hi, note))
             else:
-                add(
-                    "basic_capacity",
-                    _("基本电费（按容量）"),
-                    capacity_kva,
-                    p.basic_per_kva,
-                    capacity_kva * p.basic_per_kva * share,
-                    note,
-                )
+                add(Line("basic_capacity", labels["basic_capacity"], capacity_kva, p.basic_per_kva,
+                         money(capacity_kva * p.basic_per_kva * share), lo, hi, note))
         if p.is_tou:
             for period in TOU_PERIODS:
-                q = period_shares.get(period, [ZERO] * len(spans))[i]
+                shares = period_shares.get(period)
+                q = shares[i] if shares else ZERO
                 if q:
-                    add(
-                        f"energy_{period}",
-                        _("电度电费（%(p)s）") % {"p": tou_label(period)},
-                        q,
-                        p.tou_prices[period],
-                        q * p.tou_prices[period],
-                    )
+                    price = p.tou_prices[period]
+                    code = f"energy_{period}"
+                    add(Line(code, labels[code], q, price, money(q * price), lo, hi))
         else:
-            add("energy", _("电度电费"), kwh, p.energy_price, kwh * p.energy_price)
+            add(Line("energy", labels["energy"], kwh, p.energy_price, money(kwh * p.energy_price), lo, hi))
         if p.tiers is not None:
             thresholds = p.tiers.thresholds
             if p.tiers.basis == "monthly" and basis_days != total_days:
@@ -464,7 +528,9 @@ def rate(
             per_tier = tier_quantities(tier_from, kwh, thresholds)
             for n, (q, surcharge) in enumerate(zip(per_tier[1:], p.tiers.surcharges, strict=True), start=2):
                 if q:
-                    add(f"tier{n}", _("第%(n)s档加价") % {"n": n}, q, surcharge, q * surcharge)
+                    code = f"tier{n}"
+                    add(Line(code, labels.get(code) or _("第%(n)s档加价") % {"n": n}, q, surcharge,
+                             money(q * surcharge), lo, hi))
         if p.pf_target is not None:
             base = sum((ln.amount for ln in lines[part_lines_start:]), ZERO)
             percent = adjustment_percent(p.pf_target, pf)
@@ -473,9 +539,10 @@ def rate(
                 "t": p.pf_target,
                 "pc": f"{percent:+}",
             }
-            add("pf_adjust", _("功率因数调整电费"), base, percent / 100, base * percent / 100, note)
+            add(Line("pf_adjust", labels["pf_adjust"], base, percent / 100, money(base * percent / 100), lo, hi,
+                     note))
         for fund in p.funds:
-            add(f"fund_{fund.code}", fund.label, kwh, fund.price, kwh * fund.price)
+            add(Line(f"fund_{fund.code}", fund.label, kwh, fund.price, money(kwh * fund.price), lo, hi))
         ytd += kwh
         bill_kwh_so_far += kwh
     return RatingResult(lines=lines, total=sum((ln.amount for ln in lines), ZERO), parts=parts)

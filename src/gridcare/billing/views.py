@@ -1,11 +1,13 @@
-"""Billing pages: the console quote and tariff catalogue, and the portal's public quote (电费试算)."""
+"""Billing pages: the console quote, tariff catalogue, billing runs and electronic bills (电子账单), and the
+portal's public quote (电费试算) and the customer's own bills."""
 
 import json
+from urllib.parse import quote as url_quote
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,8 +20,9 @@ from gridcare.core.choices import Channel
 from gridcare.core.permissions import Perm
 from gridcare.core.views import form_errors_from, staff_required
 from gridcare.metering import selectors as metering_selectors
+from gridcare.portal.views import customer_required
 
-from . import selectors, services
+from . import ebill, selectors, services
 from .forms import FIELD_OF_ERROR, QuoteForm, TariffVersionForm
 
 
@@ -147,6 +150,7 @@ def run_detail(request, pk: int):
     context = {"run": run, "exceptions": selectors.run_exceptions(run)[:200]}
     if request.htmx:
         return render(request, "billing/_run_progress.html", context)
+    context["bills"] = [] if run.is_active else ebill.run_bills(user=request.user, run=run)
     return render(request, "billing/run_detail.html", context)
 
 
@@ -157,3 +161,38 @@ def run_issue(request, pk: int):
     n = services.bills_issue(actor=Actor.from_request(request, Channel.CONSOLE), run=run)
     messages.success(request, _("已发行账单 %(n)s 张") % {"n": n})
     return redirect("billing:run_detail", run.pk)
+
+
+# ---------------------------------------------------------------- electronic bill 电子账单
+
+
+def _pdf_response(doc) -> HttpResponse:
+    resp = HttpResponse(ebill.ebill_pdf(None, doc=doc), content_type="application/pdf")
+    # An ASCII name for old clients, the Chinese one (RFC 6266 filename*) for the rest.
+    ascii_name = ebill.pdf_filename(doc)
+    name = _("电费账单-%(n)s-%(p)s.pdf") % {"n": doc["account_number"], "p": doc["period"]}
+    resp["Content-Disposition"] = f"inline; filename=\"{ascii_name}\"; filename*=utf-8''{url_quote(name)}"
+    return resp
+
+
+@staff_required(Perm.CUSTOMER_VIEW)
+def bill_detail(request, pk: int):
+    doc = ebill.bill_document(ebill.bill_get(user=request.user, pk=pk))
+    return render(request, "billing/ebill.html", {"doc": doc})
+
+
+@staff_required(Perm.CUSTOMER_VIEW)
+def bill_pdf(request, pk: int):
+    return _pdf_response(ebill.bill_document(ebill.bill_get(user=request.user, pk=pk)))
+
+
+@customer_required
+def portal_bill_detail(request, pk: int):
+    bill = ebill.portal_bill_get(user=request.user, pk=pk)
+    return render(request, "billing/ebill_portal.html", {"doc": ebill.bill_document(bill, holder=True)})
+
+
+@customer_required
+def portal_bill_pdf(request, pk: int):
+    bill = ebill.portal_bill_get(user=request.user, pk=pk)
+    return _pdf_response(ebill.bill_document(bill, holder=True))
