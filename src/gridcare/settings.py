@@ -142,6 +142,8 @@ GRIDCARE = {
     "PUBLIC_QUERY_WINDOW_SECONDS": int(os.environ.get("GRIDCARE_PUBLIC_QUERY_WINDOW", "60")),
     "IMPORT_MAX_BYTES": int(os.environ.get("GRIDCARE_IMPORT_MAX_BYTES", str(20 * 1024 * 1024))),
     "BIND_MAX_FAILURES": int(os.environ.get("GRIDCARE_BIND_MAX_FAILURES", "5")),
+    # Processes a billing run on PostgreSQL uses (0 = one per core, at most 4).
+    "BILLING_WORKERS": int(os.environ.get("GRIDCARE_BILLING_WORKERS", "0")),
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024

@@ -168,3 +168,20 @@ def test_move_out_rates_only_the_days_held_and_closed_accounts_are_skipped(world
         Bill.objects.create(account=gone, unit=gone.unit, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31),
                             tariff_code="RES-TIER", kwh_total=D(0), amount=D(0), created_at=timezone.now())
         services.bill_cancel_rebill(actor=SYSTEM, bill=Bill.objects.get(account=gone), reason="测试")
+
+
+def test_line_text_with_tabs_and_backslashes_is_stored_as_is(world, route):
+    """The run writes lines with COPY on PostgreSQL: text from the catalogue must survive its escaping."""
+    from gridcare.billing.models import Tariff, TariffVersion
+
+    tariff = Tariff.objects.create(code="ODD\\1", name="x", kind="commercial_flat", customer_class="commercial")
+    label = "基金\t附加\\说明\n第二行"
+    TariffVersion.objects.create(tariff=tariff, valid_from=date(2020, 1, 1), parameters={
+        "energy_price": "0.5", "funds": [{"code": "odd", "label": label, "price": "0.01"}]})
+    acct = world.acct_a
+    acct.service_points.update(tariff_code="ODD\\1")
+    tou_read(acct, at(2026, 10, 5), flat="100")
+    services.billing_run_execute(start(route).pk)
+    bill = Bill.objects.get(account=acct)
+    assert bill.tariff_code == "ODD\\1"
+    assert [(ln.label, ln.amount) for ln in bill.lines.all()][1] == (label, D("1.00"))  # 100 × 0.01

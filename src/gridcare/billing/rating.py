@@ -301,8 +301,10 @@ def split_by_days(quantity: Decimal, days: Sequence[int]) -> list[Decimal]:
 
 def tier_quantities(ytd_before: Decimal, kwh: Decimal, thresholds: Sequence[Decimal]) -> list[Decimal]:
     """kWh of (ytd_before, ytd_before + kwh] in each tier: [tier 1, tier 2, …, last tier]."""
-    bounds = [ZERO, *thresholds, None]
     lo, hi = ytd_before, ytd_before + kwh
+    if ZERO <= lo <= hi <= thresholds[0]:  # the usual case: all of it in tier 1
+        return [kwh, *(ZERO for _t in thresholds)]
+    bounds = [ZERO, *thresholds, None]
     out = []
     for a, b in zip(bounds, bounds[1:], strict=False):
         top = hi if b is None else min(hi, b)

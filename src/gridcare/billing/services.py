@@ -201,12 +201,12 @@ def billing_run_start(*, actor: Actor, period: str, route=None, unit=None):
     return run
 
 
-def billing_run_execute(run_id: int, *, chunk_size: int | None = None, progress=None):
+def billing_run_execute(run_id: int, *, chunk_size: int | None = None, progress=None, workers: int | None = None):
     """Bill the run's accounts chunk by chunk (see `gridcare.billing.runs`). Called inline by the CLI,
     the console and the API; a Celery task later calls this same function with the same id."""
     from . import runs
 
-    return runs.execute(run_id, chunk_size=chunk_size or runs.CHUNK_SIZE, progress=progress)
+    return runs.execute(run_id, chunk_size=chunk_size or runs.CHUNK_SIZE, progress=progress, workers=workers)
 
 
 def on_bills_issued(bill_ids: list[int]) -> None:
