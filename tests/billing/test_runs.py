@@ -286,8 +286,11 @@ def test_pages_start_progress_and_issue(world, route, a_billing):
     frag = c.get(f"/billing/runs/{run.pk}/", HTTP_HX_REQUEST="true").content.decode()
     assert 'hx-trigger="every 1s"' in frag and "<html" not in frag
     BillingRun.objects.filter(pk=run.pk).update(status=BillingRunStatus.DONE)
-    assert c.post(f"/billing/runs/{run.pk}/issue/").status_code == 302
+    issue_url = f"/billing/runs/{run.pk}/issue/"
+    assert f'action="{issue_url}"' in c.get(f"/billing/runs/{run.pk}/").content.decode()  # drafts: the button
+    assert c.post(issue_url).status_code == 302
     assert Bill.objects.get().status == BillStatus.ISSUED
+    assert f'action="{issue_url}"' not in c.get(f"/billing/runs/{run.pk}/").content.decode()  # all issued: gone
 
 
 def test_page_bad_period_shows_error(world, route, a_billing):
@@ -298,10 +301,11 @@ def test_page_bad_period_shows_error(world, route, a_billing):
 def test_pages_refused(world, route, b_billing):
     run = start(route)
     assert Client().get("/billing/runs/").status_code == 302
-    for user in (world.a_agent, world.portal_user):
+    for user in (world.a_agent, world.portal_user, world.a_reader):  # a meter reader reads meters, not bills
         c = client_for(user)
         assert c.get("/billing/runs/").status_code == 404
         assert c.get(f"/billing/runs/{run.pk}/").status_code == 404
+        assert c.post(f"/billing/runs/{run.pk}/issue/").status_code == 404
     c = client_for(b_billing)
     assert c.get(f"/billing/runs/{run.pk}/").status_code == 404
     assert c.post(f"/billing/runs/{run.pk}/issue/").status_code == 404

@@ -164,6 +164,8 @@ def test_move_out_rates_only_the_days_held_and_closed_accounts_are_skipped(world
     assert bill.amount == D("80.70") and bill.lines.get().part_end == date(2026, 10, 20)
     assert not Bill.objects.filter(account=gone).exists()
     assert not BillingException.objects.filter(run=run, account=gone).exists()
+    # 4 accounts: 1 billed (leaving), 1 skipped (gone), 2 without reads (exceptions): nothing unaccounted for
+    assert (run.total_count, run.billed_count, run.skipped_count, run.exception_count) == (4, 1, 1, 2)
     with pytest.raises(ValidationError):  # nor can a cancelled bill of such an account be re-rated
         Bill.objects.create(account=gone, unit=gone.unit, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31),
                             tariff_code="RES-TIER", kwh_total=D(0), amount=D(0), created_at=timezone.now())

@@ -227,6 +227,7 @@ class RunOut(Schema):
     processed_count: int
     billed_count: int
     exception_count: int
+    skipped_count: int
     started_at: datetime | None
     finished_at: datetime | None
 
@@ -266,6 +267,7 @@ def run_row(run) -> dict[str, Any]:
         "processed_count": run.processed_count,
         "billed_count": run.billed_count,
         "exception_count": run.exception_count,
+        "skipped_count": run.skipped_count,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
     }
@@ -295,7 +297,7 @@ def bill_row(b) -> dict[str, Any]:
 @router.post("/billing/runs", response={201: RunOut, **WRITE_ERRORS})
 def billing_run_create(request, payload: RunIn):
     """Start (or continue) the billing run of a month for a route or for all routes of the caller's unit."""
-    require_perm(request, Perm.METER_EDIT)
+    require_perm(request, Perm.BILLING_RUN)
     route = None
     if payload.route_code:
         route = selectors.route_for_billing(user=request.user, code=payload.route_code)

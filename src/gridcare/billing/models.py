@@ -79,6 +79,8 @@ class BillingRun(models.Model):
     processed_count = models.PositiveIntegerField(_("已处理"), default=0)
     billed_count = models.PositiveIntegerField(_("已出账"), default=0)
     exception_count = models.PositiveIntegerField(_("异常"), default=0)
+    # Accounts on the routes that were not supplied in the period (closed before it or opened after it).
+    skipped_count = models.PositiveIntegerField(_("本期未用电"), default=0)
     # Accounts are walked in id order; everything up to this id is committed (resume point).
     last_account_id = models.BigIntegerField(default=0)
     error = models.TextField(blank=True)

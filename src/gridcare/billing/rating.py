@@ -519,6 +519,12 @@ def rate_prepared(
                     price = p.tou_prices[period]
                     code = f"energy_{period}"
                     add(Line(code, labels[code], q, price, money(q * price), lo, hi))
+            if len(lines) == part_lines_start or (p.two_part and len(lines) == part_lines_start + 1):
+                # No energy at all in this part: the bill still shows the energy lines, at 0 kWh.
+                for period in TOU_PERIODS:
+                    if period in p.tou_prices:
+                        code = f"energy_{period}"
+                        add(Line(code, labels[code], ZERO, p.tou_prices[period], ZERO.quantize(CENT), lo, hi))
         else:
             add(Line("energy", labels["energy"], kwh, p.energy_price, money(kwh * p.energy_price), lo, hi))
         if p.tiers is not None:

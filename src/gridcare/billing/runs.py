@@ -507,13 +507,14 @@ def _gc_paused():
             gc.enable()
 
 
-def _chunk_write(run: BillingRun, ids: list[int], spans, broken, plans: dict) -> tuple[int, int]:
-    """Bill one chunk (in the caller's transaction): (bills written, change in the run's exception count)."""
+def _chunk_write(run: BillingRun, ids: list[int], spans, broken, plans: dict) -> tuple[int, int, int]:
+    """Bill one chunk (in the caller's transaction): (bills written, change in the run's exception count,
+    accounts skipped as not supplied in the period)."""
     with _gc_paused():
         return _chunk_write_inner(run, ids, spans, broken, plans)
 
 
-def _chunk_write_inner(run: BillingRun, ids: list[int], spans, broken, plans: dict) -> tuple[int, int]:
+def _chunk_write_inner(run: BillingRun, ids: list[int], spans, broken, plans: dict) -> tuple[int, int, int]:
     billed = set(
         Bill.objects.filter(among("account_id", ids), period_start=run.period_start)
         .exclude(status=BillStatus.CANCELLED)
@@ -541,24 +542,24 @@ def _chunk_write_inner(run: BillingRun, ids: list[int], spans, broken, plans: di
             if it.result is None and not it.skipped
         ]
     )
-    return len(good), len(added) - removed
+    return len(good), len(added) - removed, sum(1 for it in items if it.skipped)
 
 
-def _advance(run: BillingRun, ids: list[int], billed: int, exceptions: int) -> None:
+def _advance(run: BillingRun, ids: list[int], billed: int, exceptions: int, skipped: int) -> None:
     run.last_account_id = ids[-1]
     run.processed_count += len(ids)
     run.billed_count += billed
     run.exception_count += exceptions
-    run.save(update_fields=["last_account_id", "processed_count", "billed_count", "exception_count"])
+    run.skipped_count += skipped
+    run.save(update_fields=["last_account_id", "processed_count", "billed_count", "exception_count", "skipped_count"])
 
 
 def _chunk(run: BillingRun, ids: list[int], spans, broken, plans: dict) -> None:
     """Bill a chunk and move the checkpoint, in one transaction (serial path)."""
-    billed, exceptions = _chunk_write(run, ids, spans, broken, plans)
-    _advance(run, ids, billed, exceptions)
+    _advance(run, ids, *_chunk_write(run, ids, spans, broken, plans))
 
 
-def _write_with_retry(run: BillingRun, ids: list[int], spans, broken, plans: dict) -> tuple[int, int]:
+def _write_with_retry(run: BillingRun, ids: list[int], spans, broken, plans: dict) -> tuple[int, int, int]:
     try:
         with transaction.atomic():
             return _chunk_write(run, ids, spans, broken, plans)
@@ -583,10 +584,9 @@ def _worker(run_id: int, spans, broken, tasks, results) -> None:
         plans: dict = {}
         while (task := tasks.get()) is not None:
             index, ids = task
-            billed, exceptions = _write_with_retry(run, ids, spans, broken, plans)
-            results.put(("done", index, billed, exceptions))
+            results.put(("done", index, _write_with_retry(run, ids, spans, broken, plans)))
     except BaseException as exc:  # noqa: BLE001 — reported to the parent, which fails the run
-        results.put(("error", -1, f"{type(exc).__name__}: {exc}", 0))
+        results.put(("error", -1, f"{type(exc).__name__}: {exc}"))
     finally:
         connections.close_all()
 
@@ -607,23 +607,22 @@ def _execute_parallel(run: BillingRun, chunks: list[list[int]], spans, broken, w
              for _n in range(workers)]
     for proc in procs:
         proc.start()
-    finished: dict[int, tuple[int, int]] = {}
+    finished: dict[int, tuple[int, int, int]] = {}
     following = 0
     try:
         while following < len(chunks):
             try:
-                kind, index, a, b = results.get(timeout=5)
+                kind, index, payload = results.get(timeout=5)
             except queue.Empty:
                 if not any(p.is_alive() for p in procs):
                     raise RuntimeError("billing workers exited without finishing the run") from None
                 continue
             if kind == "error":
-                raise RuntimeError(a)
-            finished[index] = (a, b)
+                raise RuntimeError(payload)
+            finished[index] = payload
             moved = False
             while following in finished:
-                billed, exceptions = finished.pop(following)
-                _advance(run, chunks[following], billed, exceptions)
+                _advance(run, chunks[following], *finished.pop(following))
                 following += 1
                 moved = True
             if moved and progress:
@@ -648,6 +647,7 @@ def execute(
     if run.status == BillingRunStatus.DONE:
         run.last_account_id = 0
         run.processed_count = 0
+        run.skipped_count = 0
     scope = scope_memberships(run)
     run.status = BillingRunStatus.RUNNING
     run.error = ""
@@ -673,13 +673,15 @@ def execute(
             _execute_parallel(run, chunks, spans, broken, min(workers, len(chunks)), progress)
         else:
             for ids in chunks:
-                checkpoint = (run.last_account_id, run.processed_count, run.billed_count, run.exception_count)
+                checkpoint = (run.last_account_id, run.processed_count, run.billed_count, run.exception_count,
+                              run.skipped_count)
                 try:
                     with transaction.atomic():
                         _chunk(run, ids, spans, broken, plans)
                 except IntegrityError:
                     # Another writer billed some of these accounts meanwhile: the re-check skips them.
-                    run.last_account_id, run.processed_count, run.billed_count, run.exception_count = checkpoint
+                    (run.last_account_id, run.processed_count, run.billed_count, run.exception_count,
+                     run.skipped_count) = checkpoint
                     with transaction.atomic():
                         _chunk(run, ids, spans, broken, plans)
                 if progress:

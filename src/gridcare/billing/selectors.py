@@ -56,7 +56,7 @@ def runs_visible(*, user):
 
     from .models import BillingRun
 
-    return restrict(BillingRun.objects.select_related("route", "unit"), user, Perm.METER_EDIT)
+    return restrict(BillingRun.objects.select_related("route", "unit"), user, Perm.BILLING_RUN)
 
 
 def run_get(*, user, pk):
@@ -96,3 +96,11 @@ def bills_of_account(*, user, account_number: str):
         .prefetch_related(Prefetch("lines", queryset=BillLine.objects.order_by("seq")))
         .order_by("-period_start", "-id")
     )
+
+
+def run_has_drafts(run) -> bool:
+    """Whether the run still has draft bills to issue."""
+    from .choices import BillStatus
+    from .models import Bill
+
+    return Bill.objects.filter(run=run, status=BillStatus.DRAFT).exists()

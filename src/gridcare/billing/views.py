@@ -123,7 +123,7 @@ class RunForm(forms.Form):
         self.fields["route"].queryset = metering_selectors.routes_visible(user=user)
 
 
-@staff_required(Perm.METER_EDIT)
+@staff_required(Perm.BILLING_RUN)
 @require_http_methods(["GET", "POST"])
 def runs(request):
     form = RunForm(request.POST or None, user=request.user)
@@ -144,17 +144,18 @@ def runs(request):
     return render(request, "billing/runs.html", {"form": form, "runs": rows})
 
 
-@staff_required(Perm.METER_EDIT)
+@staff_required(Perm.BILLING_RUN)
 def run_detail(request, pk: int):
     run = selectors.run_get(user=request.user, pk=pk)
-    context = {"run": run, "exceptions": selectors.run_exceptions(run)[:200]}
+    context = {"run": run, "exceptions": selectors.run_exceptions(run)[:200],
+               "has_drafts": selectors.run_has_drafts(run)}
     if request.htmx:
         return render(request, "billing/_run_progress.html", context)
     context["bills"] = [] if run.is_active else ebill.run_bills(user=request.user, run=run)
     return render(request, "billing/run_detail.html", context)
 
 
-@staff_required(Perm.METER_EDIT)
+@staff_required(Perm.BILLING_RUN)
 @require_http_methods(["POST"])
 def run_issue(request, pk: int):
     run = selectors.run_get(user=request.user, pk=pk)

@@ -31,6 +31,7 @@ class Perm:
     STATS_VIEW = "stats.view"
     ORG_VIEW = "org.view"
     TARIFF_EDIT = "tariff.edit"
+    BILLING_RUN = "billing.run"  # start billing runs, issue and cancel/rebill bills (核算)
 
 
 _ALL_VIEW = {Perm.CUSTOMER_VIEW, Perm.TOPOLOGY_VIEW, Perm.ORG_VIEW}
@@ -40,7 +41,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.COUNTER_CLERK: frozenset(_ALL_VIEW | {Perm.CUSTOMER_EDIT, Perm.CUSTOMER_VIEW_PII, Perm.AUDIT_VIEW}),
     Role.AGENT: frozenset(_ALL_VIEW | {Perm.AUDIT_VIEW}),
     Role.METER_READER: frozenset(_ALL_VIEW | {Perm.METER_EDIT}),
-    Role.BILLING_CLERK: frozenset(_ALL_VIEW | {Perm.METER_EDIT, Perm.AUDIT_VIEW, Perm.CUSTOMER_EXPORT}),
+    Role.BILLING_CLERK: frozenset(
+        _ALL_VIEW | {Perm.METER_EDIT, Perm.BILLING_RUN, Perm.AUDIT_VIEW, Perm.CUSTOMER_EXPORT}
+    ),
     Role.CASHIER: frozenset(_ALL_VIEW),
     Role.DISPATCHER: frozenset({Perm.TOPOLOGY_VIEW, Perm.ORG_VIEW, Perm.CUSTOMER_VIEW}),
     Role.CUSTOMER_MANAGER: frozenset(
@@ -60,6 +63,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.AUDIT_VIEW,
             Perm.STATS_VIEW,
             Perm.TARIFF_EDIT,
+            Perm.BILLING_RUN,
         }
     ),
 }

@@ -9,7 +9,7 @@ row, and at a million bills each reference cost 4–10 s (measured on PostgreSQL
   when a reference is missing; a DELETE of a referenced account, unit, run or bill raises the same when
   bills or lines still refer to it. Not covered (unlike a foreign key): a concurrent DELETE of the referenced
   row racing the insert. Accounts, units, runs and bills are never deleted by the application (PROTECT).
-- SQLite: row-level BEFORE INSERT / UPDATE triggers (cheap there) on bills and lines.
+- SQLite: nothing (see 0007: SQLite's table rebuilds break triggers that name other tables).
 """
 
 from django.db import migrations
@@ -91,47 +91,16 @@ DROP TRIGGER IF EXISTS billing_bill_refs_insert ON billing_bill;
 DROP FUNCTION IF EXISTS billing_bill_check_refs();
 """
 
-SQLITE_FORWARD = [
-    """CREATE TRIGGER billing_bill_refs_insert BEFORE INSERT ON billing_bill
-    WHEN NOT EXISTS (SELECT 1 FROM customers_account WHERE id = NEW.account_id)
-      OR NOT EXISTS (SELECT 1 FROM org_supplyunit WHERE id = NEW.unit_id)
-      OR (NEW.run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM billing_billingrun WHERE id = NEW.run_id))
-    BEGIN SELECT RAISE(ABORT, 'FOREIGN KEY constraint failed: billing_bill'); END""",
-    """CREATE TRIGGER billing_bill_refs_update BEFORE UPDATE OF account_id, unit_id, run_id ON billing_bill
-    WHEN NOT EXISTS (SELECT 1 FROM customers_account WHERE id = NEW.account_id)
-      OR NOT EXISTS (SELECT 1 FROM org_supplyunit WHERE id = NEW.unit_id)
-      OR (NEW.run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM billing_billingrun WHERE id = NEW.run_id))
-    BEGIN SELECT RAISE(ABORT, 'FOREIGN KEY constraint failed: billing_bill'); END""",
-    """CREATE TRIGGER billing_billline_refs_insert BEFORE INSERT ON billing_billline
-    WHEN NOT EXISTS (SELECT 1 FROM billing_bill WHERE id = NEW.bill_id)
-    BEGIN SELECT RAISE(ABORT, 'FOREIGN KEY constraint failed: billing_billline'); END""",
-    """CREATE TRIGGER billing_billline_refs_update BEFORE UPDATE OF bill_id ON billing_billline
-    WHEN NOT EXISTS (SELECT 1 FROM billing_bill WHERE id = NEW.bill_id)
-    BEGIN SELECT RAISE(ABORT, 'FOREIGN KEY constraint failed: billing_billline'); END""",
-]
-SQLITE_BACKWARD = [
-    f"DROP TRIGGER IF EXISTS {name}"
-    for name in ("billing_bill_refs_insert", "billing_bill_refs_update", "billing_billline_refs_insert",
-                 "billing_billline_refs_update")
-]
-
-
 def forward(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
         schema_editor.execute(PG_FORWARD)
-    elif vendor == "sqlite":
-        for sql in SQLITE_FORWARD:
-            schema_editor.execute(sql)
 
 
 def backward(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
         schema_editor.execute(PG_BACKWARD)
-    elif vendor == "sqlite":
-        for sql in SQLITE_BACKWARD:
-            schema_editor.execute(sql)
 
 
 class Migration(migrations.Migration):
