@@ -7,7 +7,7 @@ export DJANGO_SETTINGS_MODULE ?= gridcare.settings
 SEED_CUSTOMERS ?= 5000
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test setup assets lint migrate seed clean bench-seed bench-lookup
+.PHONY: run test setup assets lint migrate seed clean bench-seed bench-lookup bench-billing
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,3 +51,6 @@ bench-lookup: setup
 
 clean:
 	rm -rf var/*.sqlite3 .pytest_cache
+
+bench-billing: setup
+	$(BIN)/python bench/billing.py

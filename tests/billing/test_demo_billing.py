@@ -17,3 +17,23 @@ def test_billing_cli_unknown_unit_is_a_clear_error(db):
 
     with pytest.raises(CommandError, match="未知的供电单位"):
         call_command("billing", "run", period="2026-10", unit="NOPE")
+
+
+def test_demo_billing_issues_each_month_as_the_bureau_would(world, route, monkeypatch):
+    """October's bills are issued on 5 November 10:00 and due 15 days later (not all on the day of the seed)."""
+    from datetime import datetime
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from gridcare.billing.models import Bill, BillStatus
+    from tests.billing.test_runs import at, read
+
+    monkeypatch.setattr(timezone, "localdate", lambda *a: date(2026, 11, 24) if not a else a[0].astimezone(
+        timezone.get_current_timezone()).date())
+    read(world.acct_a, at(2026, 10, 5), "150")
+    call_command("demo_billing", months=1)
+    bill = Bill.objects.get(account=world.acct_a)
+    assert bill.status == BillStatus.ISSUED and bill.period_start == date(2026, 10, 1)
+    assert timezone.localtime(bill.issued_at).replace(tzinfo=None) == datetime(2026, 11, 5, 10, 0)  # noqa: DTZ001
+    assert bill.due_date == date(2026, 11, 20)

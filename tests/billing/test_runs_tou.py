@@ -187,3 +187,18 @@ def test_line_text_with_tabs_and_backslashes_is_stored_as_is(world, route):
     bill = Bill.objects.get(account=acct)
     assert bill.tariff_code == "ODD\\1"
     assert [(ln.label, ln.amount) for ln in bill.lines.all()][1] == (label, D("1.00"))  # 100 × 0.01
+
+
+def test_new_account_with_only_its_installation_read_is_skipped_not_an_exception(world, route):
+    acct = world.accts[3]
+    acct.opened_on = date(2026, 10, 12)
+    acct.save()
+    MeterRead.objects.create(  # the installation read: no consumption yet
+        meter=Meter.objects.get(service_point__account=acct), account=acct, unit=acct.unit,
+        read_at=at(2026, 10, 12), total=D("0"), consumption=None, created_at=timezone.now(),
+    )
+    run = services.billing_run_execute(start(route).pk)
+    assert not BillingException.objects.filter(run=run, account=acct).exists()
+    assert run.skipped_count == 1 and not Bill.objects.filter(account=acct).exists()
+    # An account opened before the period without a read is still an exception (nobody read its meter).
+    assert BillingException.objects.get(run=run, account=world.acct_a).reason == "no_read"

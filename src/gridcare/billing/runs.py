@@ -21,7 +21,9 @@ reads' reactive energy; a period without kWh has no adjustment (PF = the target)
 
 Move-in / move-out: an account opened after the first day or closed before the last day of the period is
 rated over its own days only (`rate(month_days=…)` shares the basic charge and monthly tiers by days); an
-account closed before the period or opened after it is skipped (neither billed nor an exception).
+account closed before the period or opened after it is skipped (neither billed nor an exception), and so is
+an account opened inside the period that has no billable read yet (its installation read only): its first
+bill comes with its next read.
 """
 
 import gc
@@ -273,6 +275,9 @@ def compute(
             item.message = _("有 %(n)s 条异常示数尚未处理") % {"n": row["flagged"]}
             continue
         if not row or not row["n"]:
+            if opened and opened > period_start:
+                item.skipped = True  # opened in the period and only its installation read so far: bills next time
+                continue
             item.reason = BillingExceptionReason.NO_READ
             item.message = _("本期没有可计费的抄表记录")
             continue

@@ -217,19 +217,23 @@ def on_bills_issued(bill_ids: list[int]) -> None:
     """
 
 
-def bills_issue(*, actor: Actor, run) -> int:
-    """Issue the run's draft bills (due in 15 days from today); returns how many were issued."""
+def bills_issue(*, actor: Actor, run, now=None) -> int:
+    """Issue the run's draft bills, due BILL_DUE_DAYS (15) days after the issue date; returns how many.
+
+    `now` (aware datetime, default the current time) is the issue time: the demo data issues each month's
+    bills a few days after that month, as a bureau would have."""
     from django.utils import timezone
 
     from .choices import BillStatus
     from .models import Bill
 
-    today = timezone.localdate()
+    now = now or timezone.now()
+    today = timezone.localdate(now)
     with transaction.atomic():
         drafts = Bill.objects.select_for_update().filter(run=run, status=BillStatus.DRAFT)
         ids = list(drafts.values_list("pk", flat=True))
-        Bill.objects.filter(pk__in=ids).update(
-            status=BillStatus.ISSUED, issued_at=timezone.now(), due_date=today + timedelta(days=BILL_DUE_DAYS)
+        Bill.objects.filter(pk__any=ids).update(
+            status=BillStatus.ISSUED, issued_at=now, due_date=today + timedelta(days=BILL_DUE_DAYS)
         )
         audit_record(
             actor=actor,

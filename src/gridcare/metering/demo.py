@@ -345,8 +345,9 @@ def generate(
         noise = [0.88 + rand() * 0.24 for _ in range(n_draws)]
         cls = mi.customer_class
         low, high, season = PROFILES.get(cls, default_profile)
-        # Level: log-uniform over the lower part of the range; seasonal factors and noise give the rest.
-        level = low * (high / low) ** (r_level * 0.75)
+        # Level: log-uniform over the range; seasonal factors and noise give the rest (a few residential
+        # households reach tier 3 over a year).
+        level = low * (high / low) ** r_level
         base = TOU_SPLIT.get(cls, default_split)
         sh = base[0] + int((r_s * 2 - 1) * (base[0] // 8))
         pk = base[1] + int((r_p * 2 - 1) * (base[1] // 8))
@@ -382,7 +383,7 @@ def generate(
                         0 if reactive_meter else None, None))
                 continue
             kwh = level * season[m - 1] * noise[k]
-            kwh = low if kwh < low else high if kwh > high else kwh
+            kwh = low * 0.5 if kwh < low * 0.5 else high * 1.5 if kwh > high * 1.5 else kwh
             advance = math.ceil(kwh * 100 / mult)  # consumption = advance × 倍率 stays ≥ the floor
             total = (state[0] + advance) % span
             kwh_c = advance * mult

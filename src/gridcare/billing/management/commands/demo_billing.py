@@ -1,21 +1,23 @@
 """`gridcare demo_billing --months 12`: bill and issue the last N complete months, oldest first (demo data).
 
-Runs `gridcare billing run --period P --issue` for each month so year-to-date tiers build up in order.
+Runs `gridcare billing run --period P --unit BUREAU` for each month and bureau, oldest first, so year-to-date
+tiers build up in order, and issues each run's bills dated the 5th of the following month (due 15 days later).
 Idempotent like the runs themselves: a second call bills nothing new.
 """
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 
 def last_complete_months(n: int, today: date) -> list[str]:
     """The n months before `today`'s month, oldest first, as 'YYYY-MM'."""
     y, m = today.year, today.month
     out = []
-    for _ in range(n):
+    for _n in range(n):
         m -= 1
         if m == 0:
             y, m = y - 1, 12
@@ -35,6 +37,16 @@ class Command(BaseCommand):
 
         # One run per bureau and month, as a bureau's billing clerks would run them (and can see them).
         bureaus = list(SupplyUnit.objects.filter(level=UnitLevel.BUREAU).order_by("path").values_list("code", flat=True))
+        from gridcare.billing import services
+        from gridcare.billing.models import BillingRun
+        from gridcare.core.audit import Actor
+
+        now = timezone.now()
         for period in last_complete_months(months, timezone.localdate()):
             for code in bureaus:
-                call_command("billing", "run", period=period, unit=code, issue=True, stdout=self.stdout)
+                call_command("billing", "run", period=period, unit=code, stdout=self.stdout)
+                run = BillingRun.objects.get(period=period, unit__code=code, route__isnull=True)
+                # Issued on the 5th of the next month at 10:00, as the bureau would have (not all today).
+                issued = datetime.combine(run.period_end + timedelta(days=5), time(10), tzinfo=timezone.get_current_timezone())
+                n = services.bills_issue(actor=Actor(), run=run, now=min(issued, now))
+                self.stdout.write(_("已发行账单 %(n)s 张") % {"n": n})
