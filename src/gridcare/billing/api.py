@@ -19,7 +19,15 @@ from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from gridcare.core import ratelimit
-from gridcare.core.api import WRITE_ERRORS, ErrorOut, Text, ValidationErrorOut, api_actor, require_perm
+from gridcare.core.api import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    ErrorOut,
+    Text,
+    ValidationErrorOut,
+    api_actor,
+    require_perm,
+)
 from gridcare.core.permissions import Perm
 
 from . import selectors, services
@@ -210,6 +218,12 @@ def tariff_version_create(request, code: str, payload: VersionIn):
 # units); the run executes inline and the answer is its final state. Starting it again returns the
 # same run (and continues it). GET /billing/runs/{id}: 404 for missing and forbidden alike.
 # GET /billing/bills?account_number=: bills of a visible account (`customer.view`), else an empty list.
+# GET /billing/bills/{id}: one bill (`customer.view` within its unit; 404 for missing and forbidden alike).
+# POST /billing/bills/{id}/cancel-rebill {"reason"}: 作废重开 → 201 with the new (draft) correcting bill.
+# 403 for a role without `billing.run` (decided on the role alone, before the bill is looked up, so it
+# tells nothing about the bill); 404 for a bill outside the caller's units; 422 for an empty reason, a
+# bill already cancelled or one that cannot be re-rated (nothing is written). Audited as
+# `bill.cancel_rebill`.
 
 
 class RunIn(Schema):
@@ -252,8 +266,14 @@ class BillOut(Schema):
     amount: str
     status: str
     due_date: date | None
-    corrects_id: int | None
+    corrects_id: int | None = Field(..., description="更正账单：被作废的原账单 id")
+    cancelled_at: datetime | None = Field(..., description="作废时间（已作废的账单）")
+    cancel_reason: str = Field(..., description="作废原因")
     lines: list[BillLineOut]
+
+
+class CancelRebillIn(Schema):
+    reason: Text = Field(..., max_length=500, description="作废原因（必填）", examples=["抄表错误，示数已更正"])
 
 
 def run_row(run) -> dict[str, Any]:
@@ -273,6 +293,11 @@ def run_row(run) -> dict[str, Any]:
     }
 
 
+def _plain(value: Decimal) -> str:
+    """120.0000 → "120", 0.538000 → "0.538": never the exponent form ("1.2E+2") of a bare normalize()."""
+    return format(value.normalize(), "f")
+
+
 def bill_row(b) -> dict[str, Any]:
     return {
         "id": b.pk,
@@ -286,9 +311,11 @@ def bill_row(b) -> dict[str, Any]:
         "status": b.status,
         "due_date": b.due_date,
         "corrects_id": b.corrects_id,
+        "cancelled_at": b.cancelled_at,
+        "cancel_reason": b.cancel_reason,
         "lines": [
-            {"seq": ln.seq, "code": ln.code, "label": ln.label, "quantity": str(ln.quantity.normalize()),
-             "unit_price": str(ln.unit_price.normalize()), "amount": str(ln.amount)}
+            {"seq": ln.seq, "code": ln.code, "label": ln.label, "quantity": _plain(ln.quantity),
+             "unit_price": _plain(ln.unit_price), "amount": str(ln.amount)}
             for ln in b.lines.all()
         ],
     }
@@ -319,3 +346,18 @@ def bills(request, account_number: str):
     """An account's bills with their lines, newest first."""
     require_perm(request, Perm.CUSTOMER_VIEW)
     return [bill_row(b) for b in selectors.bills_of_account(user=request.user, account_number=account_number)]
+
+
+@router.get("/billing/bills/{bill_id}", response={200: BillOut, **READ_ERRORS})
+def bill_detail(request, bill_id: int):
+    """One bill with its lines; a cancelled one carries its cancellation time and reason."""
+    return bill_row(selectors.bill_with_lines(user=request.user, pk=bill_id))
+
+
+@router.post("/billing/bills/{bill_id}/cancel-rebill", response={201: BillOut, **WRITE_ERRORS})
+def bill_cancel_rebill(request, bill_id: int, payload: CancelRebillIn):
+    """作废重开: cancel the bill and create its correction (a draft re-rated from the current reads)."""
+    require_perm(request, Perm.BILLING_RUN)
+    bill = selectors.bill_with_lines(user=request.user, pk=bill_id)
+    new = services.bill_cancel_rebill(actor=api_actor(request), bill=bill, reason=payload.reason)
+    return Status(201, bill_row(selectors.bill_with_lines(user=request.user, pk=new.pk)))

@@ -2,6 +2,7 @@
 
 Read-only, selector style. Who may open a bill is decided here too, in one place:
 - console: roles with `customer.view` within the bill's unit (the same rule as `bills_of_account`);
+  作废并重开 is offered to roles with `billing.run` within it (`can_cancel_rebill`);
 - portal: issued bills of accounts bound to the logged-in customer.
 Missing and forbidden answer the same 404.
 
@@ -19,8 +20,8 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from gridcare.core.permissions import Perm
-from gridcare.core.scoping import get_or_404, restrict
+from gridcare.core.permissions import Perm, has_perm
+from gridcare.core.scoping import get_or_404, restrict, visible_unit_ids
 from gridcare.metering.choices import ReadSource, ReadStatus
 from gridcare.metering.models import MeterRead
 
@@ -80,6 +81,33 @@ def portal_bill_get(*, user, pk) -> Bill:
     if not is_portal_user(user):
         raise Http404
     return get_or_404(_bills().filter(status=BillStatus.ISSUED, account__bindings__user=user), pk=_pk(pk))
+
+
+def can_cancel_rebill(*, user, bill: Bill) -> bool:
+    """Whether the console offers 作废并重开 on this bill: `billing.run` within its unit, bill not cancelled.
+    The service checks the same again; this only decides whether the form is shown."""
+    return (
+        bill.status != BillStatus.CANCELLED
+        and has_perm(user, Perm.BILLING_RUN)
+        and bill.unit_id in visible_unit_ids(user)
+    )
+
+
+def bill_corrections(*, user, bill: Bill) -> dict[str, Any]:
+    """The bill this one corrects and the bills correcting it, among those the user may see (one query,
+    none for a bill with neither). Console only: the portal never shows cancelled bills."""
+    if bill.corrects_id is None and bill.status != BillStatus.CANCELLED:
+        return {"corrects": None, "corrected_by": []}
+    rows = list(
+        restrict(Bill.objects.all(), user, Perm.CUSTOMER_VIEW)
+        .filter(Q(pk=bill.corrects_id) | Q(corrects_id=bill.pk))
+        .only("period_start", "amount", "status", "corrects_id", "unit_id")
+        .order_by("id")
+    )
+    return {
+        "corrects": next((b for b in rows if b.pk == bill.corrects_id), None),
+        "corrected_by": [b for b in rows if b.corrects_id == bill.pk],
+    }
 
 
 def run_bills(*, user, run: BillingRun, limit: int = 200) -> list[Bill]:
@@ -354,6 +382,10 @@ def bill_document(bill: Bill, *, holder: bool = False) -> dict[str, Any]:
         "issued_at": bill.issued_at,
         "status": bill.status,
         "status_label": bill.get_status_display(),
+        "cancelled_at": bill.cancelled_at,
+        "cancel_reason": bill.cancel_reason,
+        "corrects_id": bill.corrects_id,
+        "run_id": bill.run_id,
         "estimated": bill.estimated,
         "estimated_notice": _("本账单含估算电量") if bill.estimated else "",
         "how_to_pay": [{"title": t, "text": x} for t, x in HOW_TO_PAY],

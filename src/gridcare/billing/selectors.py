@@ -104,3 +104,64 @@ def run_has_drafts(run) -> bool:
     from .models import Bill
 
     return Bill.objects.filter(run=run, status=BillStatus.DRAFT).exists()
+
+
+def bill_with_lines(*, user, pk):
+    """One bill with its account and lines, as the API shows it; 404 for missing and out of scope alike."""
+    from django.http import Http404
+
+    from gridcare.core.permissions import Perm
+    from gridcare.core.scoping import get_or_404, restrict
+
+    from .models import Bill, BillLine
+
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    return get_or_404(
+        restrict(Bill.objects.all(), user, Perm.CUSTOMER_VIEW)
+        .select_related("account")
+        .prefetch_related(Prefetch("lines", queryset=BillLine.objects.order_by("seq"))),
+        pk=pk,
+    )
+
+
+RECENT_BILLS = 13
+
+
+def recent_bills_by_account(*, user, account_ids, limit: int = RECENT_BILLS) -> dict[int, list]:
+    """{account id: its last `limit` bills that are not drafts, newest first} for the customer 360° page.
+
+    One query whatever the number of accounts (a ROW_NUMBER window per account), and only bills the user
+    may see (`customer.view` within the bill's unit, as for the electronic bill)."""
+    from django.db.models import F, Window
+    from django.db.models.functions import RowNumber
+
+    from gridcare.core.permissions import Perm
+    from gridcare.core.scoping import restrict
+
+    from .choices import BillStatus
+    from .models import Bill
+
+    ids = list(account_ids)
+    out: dict[int, list] = {i: [] for i in ids}
+    if not ids:
+        return out
+    rows = (
+        restrict(Bill.objects.all(), user, Perm.CUSTOMER_VIEW)
+        .filter(account_id__in=ids)
+        .exclude(status=BillStatus.DRAFT)
+        .only("account_id", "unit_id", "period_start", "period_end", "kwh_total", "amount", "status", "due_date",
+              "estimated", "corrects_id")
+        .annotate(
+            recency=Window(
+                RowNumber(), partition_by=[F("account_id")], order_by=[F("period_start").desc(), F("id").desc()]
+            )
+        )
+        .filter(recency__lte=limit)
+        .order_by("account_id", "-period_start", "-id")
+    )
+    for bill in rows:
+        out[bill.account_id].append(bill)
+    return out

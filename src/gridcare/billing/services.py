@@ -141,9 +141,8 @@ def quote_allowed(client_key: str) -> bool:
 
 # ---------------------------------------------------------------- billing runs and bills
 #
-# Who may run billing: roles with `meter.edit` (billing clerks, administrators; meter readers hold it
-# too because it is the metering-and-billing permission until a `billing.run` permission exists in
-# gridcare.core.permissions). Views and the API check it; these services check the object's unit.
+# Who may run billing, issue and cancel/rebill: roles with `billing.run` (billing clerks, administrators;
+# not meter readers). Views and the API check it; these services check the object's unit.
 
 BILL_DUE_DAYS = 15
 
@@ -251,14 +250,20 @@ def bill_cancel_rebill(*, actor: Actor, bill, reason: str):
     """Cancel a bill and create its correction, re-rated from the account's current reads.
 
     Both are kept; the new draft bill has `corrects` = the cancelled one (and the same run, so issuing
-    the run issues it). Refused when the bill is already cancelled or cannot be re-rated.
+    the run issues it). Refused when the bill is already cancelled or cannot be re-rated; an interactive
+    actor needs `billing.run` within the bill's unit (PermissionDenied, answered as 404 like a missing bill).
     """
     from django.utils import timezone
+
+    from gridcare.customers.models import Account
+    from gridcare.customers.services import _check_unit
 
     from . import runs
     from .choices import BillStatus
     from .models import Bill
 
+    # Before any validation: a refused actor learns nothing about the bill. A bill's unit never changes.
+    _check_unit(actor, bill.unit_id, Perm.BILLING_RUN)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": [_("请填写作废原因")]})
@@ -284,6 +289,8 @@ def bill_cancel_rebill(*, actor: Actor, bill, reason: str):
             actor=actor,
             action="bill.cancel_rebill",
             obj=new,
+            # On the account holder's 360° timeline too.
+            customer_id=Account.objects.filter(pk=old.account_id).values_list("customer_id", flat=True).first(),
             unit_id=old.unit_id,
             changes={"cancelled": old.pk, "reason": reason, "old_amount": str(old.amount), "new_amount": str(new.amount)},
         )

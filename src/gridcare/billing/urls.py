@@ -12,4 +12,5 @@ urlpatterns = [
     path("runs/<int:pk>/issue/", views.run_issue, name="run_issue"),
     path("bills/<int:pk>/", views.bill_detail, name="bill_detail"),
     path("bills/<int:pk>/pdf/", views.bill_pdf, name="bill_pdf"),
+    path("bills/<int:pk>/cancel-rebill/", views.bill_cancel_rebill, name="bill_cancel_rebill"),
 ]

@@ -18,6 +18,7 @@ from gridcare.core import ratelimit
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.core.permissions import Perm
+from gridcare.core.scoping import PermissionDenied
 from gridcare.core.views import form_errors_from, staff_required
 from gridcare.metering import selectors as metering_selectors
 from gridcare.portal.views import customer_required
@@ -176,10 +177,56 @@ def _pdf_response(doc) -> HttpResponse:
     return resp
 
 
+class CancelRebillForm(forms.Form):
+    reason = forms.CharField(
+        label=_lazy("原因"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": _lazy("请填写作废原因")},
+    )
+
+
+def _bill_page(request, bill, *, form=None, status: int = 200):
+    """The console bill page; `form` is the 作废并重开 form, bound and with its errors after a refused POST."""
+    can_cancel = ebill.can_cancel_rebill(user=request.user, bill=bill)
+    context = {
+        "doc": ebill.bill_document(bill),
+        "links": ebill.bill_corrections(user=request.user, bill=bill),
+        "can_cancel": can_cancel,
+        "cancel_form": (form or CancelRebillForm()) if can_cancel or form is not None else None,
+    }
+    return render(request, "billing/ebill.html", context, status=status)
+
+
 @staff_required(Perm.CUSTOMER_VIEW)
 def bill_detail(request, pk: int):
-    doc = ebill.bill_document(ebill.bill_get(user=request.user, pk=pk))
-    return render(request, "billing/ebill.html", {"doc": doc})
+    return _bill_page(request, ebill.bill_get(user=request.user, pk=pk))
+
+
+@staff_required(Perm.BILLING_RUN)
+@require_http_methods(["POST"])
+def bill_cancel_rebill(request, pk: int):
+    """作废并重开: cancel the bill and open its re-rated correction; errors stay on the bill page (400)."""
+    bill = ebill.bill_get(user=request.user, pk=pk)
+    form = CancelRebillForm(request.POST)
+    if form.is_valid():
+        try:
+            new = services.bill_cancel_rebill(
+                actor=Actor.from_request(request, Channel.CONSOLE), bill=bill, reason=form.cleaned_data["reason"]
+            )
+        except PermissionDenied:
+            raise Http404 from None
+        except ValidationError as exc:
+            form_errors_from(form, exc)
+        else:
+            messages.success(
+                request,
+                _("原账单已作废，已生成更正账单（草稿）：%(old)s 元 → %(new)s 元")
+                % {"old": bill.amount, "new": new.amount},
+            )
+            return redirect("billing:bill_detail", new.pk)
+        bill = ebill.bill_get(user=request.user, pk=bill.pk)  # as it now is (e.g. cancelled meanwhile)
+    return _bill_page(request, bill, form=form, status=400)
 
 
 @staff_required(Perm.CUSTOMER_VIEW)

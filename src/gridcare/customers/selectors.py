@@ -96,6 +96,12 @@ def customer_detail(*, user, customer: Customer) -> dict[str, Any]:
     past_holdings = list(
         customer.holdings.exclude(account__customer=customer).select_related("account").order_by("-valid_from")
     )
+    # Each account's last 13 bills that are not drafts (only those of units the user may see): one query.
+    from gridcare.billing.selectors import recent_bills_by_account
+
+    bills = recent_bills_by_account(user=user, account_ids=[a.pk for a in accounts])
+    for a in accounts:
+        a.recent_bills = bills[a.pk]
     return {"customer": customer, "accounts": accounts, "past_holdings": past_holdings}
 
 
