@@ -14,6 +14,8 @@ from gridcare.core.api import router as core_router
 from gridcare.customers.api import router as customers_router
 from gridcare.metering.api import router as metering_router
 from gridcare.org.api import router as org_router
+from gridcare.payments.api import router as payments_router
+from gridcare.payments.notify_api import router as notify_router
 
 api = NinjaAPI(
     title="GridCare API",
@@ -28,3 +30,5 @@ api.add_router("", org_router)
 api.add_router("", customers_router)
 api.add_router("", metering_router)
 api.add_router("", billing_router)
+api.add_router("", payments_router)
+api.add_router("", notify_router)

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "gridcare.customers",
     "gridcare.metering",
     "gridcare.billing",
+    "gridcare.payments",
     "gridcare.portal",
 ]
 
@@ -144,6 +145,18 @@ GRIDCARE = {
     "BIND_MAX_FAILURES": int(os.environ.get("GRIDCARE_BIND_MAX_FAILURES", "5")),
     # Processes a billing run on PostgreSQL uses (0 = one per core, at most 4).
     "BILLING_WORKERS": int(os.environ.get("GRIDCARE_BILLING_WORKERS", "0")),
+    # Payment channels: keys come from the environment only (PEM text, or a bare base64 body).
+    "ALIPAY": {
+        "APP_ID": os.environ.get("GRIDCARE_ALIPAY_APP_ID", ""),
+        "PUBLIC_KEY": os.environ.get("GRIDCARE_ALIPAY_PUBLIC_KEY", ""),  # Alipay's public key (验签)
+    },
+    "WECHAT": {
+        "MCHID": os.environ.get("GRIDCARE_WECHAT_MCHID", ""),
+        "APPID": os.environ.get("GRIDCARE_WECHAT_APPID", ""),
+        "PLATFORM_PUBLIC_KEY": os.environ.get("GRIDCARE_WECHAT_PLATFORM_PUBLIC_KEY", ""),
+        "PLATFORM_SERIAL": os.environ.get("GRIDCARE_WECHAT_PLATFORM_SERIAL", ""),
+        "API_V3_KEY": os.environ.get("GRIDCARE_WECHAT_API_V3_KEY", ""),
+    },
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024

@@ -242,6 +242,9 @@ def bills_issue(*, actor: Actor, run, now=None) -> int:
             changes={"count": len(ids), "due_date": (today + timedelta(days=BILL_DUE_DAYS)).isoformat()},
         )
         if ids:
+            from .signals import bills_issued
+
+            bills_issued.send(sender=Bill, bill_ids=ids, run=run, issued_at=now)
             transaction.on_commit(lambda: on_bills_issued(ids))
     return len(ids)
 

@@ -32,6 +32,9 @@ class Perm:
     ORG_VIEW = "org.view"
     TARIFF_EDIT = "tariff.edit"
     BILLING_RUN = "billing.run"  # start billing runs, issue and cancel/rebill bills (核算)
+    PAYMENT_RECORD = "payment.record"  # take payments at the counter (收费)
+    PAYMENT_REVERSE = "payment.reverse"  # reverse a bounced or cancelled payment (冲正)
+    FEE_WAIVE_APPROVE = "fee.waive_approve"  # approve a late-fee waiver (违约金减免审批)
 
 
 _ALL_VIEW = {Perm.CUSTOMER_VIEW, Perm.TOPOLOGY_VIEW, Perm.ORG_VIEW}
@@ -42,15 +45,16 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.AGENT: frozenset(_ALL_VIEW | {Perm.AUDIT_VIEW}),
     Role.METER_READER: frozenset(_ALL_VIEW | {Perm.METER_EDIT}),
     Role.BILLING_CLERK: frozenset(
-        _ALL_VIEW | {Perm.METER_EDIT, Perm.BILLING_RUN, Perm.AUDIT_VIEW, Perm.CUSTOMER_EXPORT}
+        _ALL_VIEW | {Perm.METER_EDIT, Perm.BILLING_RUN, Perm.PAYMENT_REVERSE, Perm.AUDIT_VIEW, Perm.CUSTOMER_EXPORT}
     ),
-    Role.CASHIER: frozenset(_ALL_VIEW),
+    Role.CASHIER: frozenset(_ALL_VIEW | {Perm.PAYMENT_RECORD}),
     Role.DISPATCHER: frozenset({Perm.TOPOLOGY_VIEW, Perm.ORG_VIEW, Perm.CUSTOMER_VIEW}),
     Role.CUSTOMER_MANAGER: frozenset(
         _ALL_VIEW | {Perm.CUSTOMER_EDIT, Perm.CUSTOMER_VIEW_PII, Perm.AUDIT_VIEW, Perm.CUSTOMER_EXPORT, Perm.STATS_VIEW}
     ),
     Role.MANAGER: frozenset(
-        _ALL_VIEW | {Perm.AUDIT_VIEW, Perm.STATS_VIEW, Perm.CUSTOMER_EXPORT, Perm.CUSTOMER_VIEW_PII}
+        _ALL_VIEW
+        | {Perm.AUDIT_VIEW, Perm.STATS_VIEW, Perm.CUSTOMER_EXPORT, Perm.CUSTOMER_VIEW_PII, Perm.FEE_WAIVE_APPROVE}
     ),
     Role.ADMIN: frozenset(
         _ALL_VIEW
@@ -64,6 +68,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.STATS_VIEW,
             Perm.TARIFF_EDIT,
             Perm.BILLING_RUN,
+            Perm.PAYMENT_RECORD,
+            Perm.PAYMENT_REVERSE,
         }
     ),
 }

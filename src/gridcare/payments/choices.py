@@ -1,0 +1,33 @@
+"""Kinds and states of payments and ledger entries."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class PaymentChannel(models.TextChoices):
+    """Where the money came in (SPEC C3)."""
+
+    COUNTER_CASH = "counter_cash", _("柜台现金")
+    COUNTER_CARD = "counter_card", _("柜台刷卡")
+    PORTAL = "portal", _("网上国网/门户在线支付")
+    ALIPAY = "alipay", _("支付宝")
+    WECHAT = "wechat", _("微信支付")
+    BANK = "bank", _("银行代扣")
+    TERMINAL = "terminal", _("自助缴费终端")
+
+
+class PaymentStatus(models.TextChoices):
+    POSTED = "posted", _("已入账")
+    REVERSED = "reversed", _("已冲正")
+
+
+class EntryKind(models.TextChoices):
+    """A ledger entry: positive amounts are owed by the customer, negative ones are credits."""
+
+    BILL = "bill", _("电费")
+    LATE_FEE = "late_fee", _("违约金")
+    PAYMENT = "payment", _("缴费")
+    REVERSAL = "reversal", _("缴费冲正")
+    ADJUSTMENT = "adjustment", _("调整")
+    WAIVER = "waiver", _("违约金减免")
+    REFUND = "refund", _("退费")

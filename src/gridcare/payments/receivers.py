@@ -1,0 +1,13 @@
+"""The payments app listens to billing: an issued bill opens a receivable in the same transaction."""
+
+from django.dispatch import receiver
+from django.utils import timezone
+
+from gridcare.billing.signals import bills_issued
+
+from . import services
+
+
+@receiver(bills_issued, dispatch_uid="payments.open_receivables")
+def open_receivables(sender, bill_ids, run=None, issued_at=None, **kwargs) -> None:
+    services.receivables_open(list(bill_ids), on=timezone.localdate(issued_at) if issued_at else None)

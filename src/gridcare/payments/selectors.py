@@ -1,0 +1,77 @@
+"""Reads of the payments app: the account statement (对账单) with late fees as of a date, balances."""
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import F, Q, Sum
+
+from .models import LedgerEntry, Payment, Receivable
+from .services import accrued_fee
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    receivable_id: int
+    bill_id: int
+    period: str
+    customer_class: str
+    due_date: date
+    principal: Decimal
+    principal_outstanding: Decimal
+    late_fee: Decimal  # charged and unpaid, plus accrued as of the statement date
+    days_overdue: int
+
+    @property
+    def total(self) -> Decimal:
+        return self.principal_outstanding + self.late_fee
+
+
+@dataclass(frozen=True)
+class Statement:
+    account_number: str
+    as_of: date
+    lines: list[StatementLine] = field(default_factory=list)
+    credit: Decimal = ZERO  # unallocated payments (预存余额)
+
+    @property
+    def principal_outstanding(self) -> Decimal:
+        return sum((ln.principal_outstanding for ln in self.lines), ZERO)
+
+    @property
+    def late_fee(self) -> Decimal:
+        return sum((ln.late_fee for ln in self.lines), ZERO)
+
+    @property
+    def amount_due(self) -> Decimal:
+        return self.principal_outstanding + self.late_fee
+
+
+def open_receivables(account_id: int):
+    return (
+        Receivable.objects.filter(account_id=account_id)
+        .filter(Q(principal_paid__lt=F("principal")) | Q(fee_paid__lt=F("fee_charged") - F("fee_waived")))
+        .order_by("due_date", "id")
+    )
+
+
+def statement(account, as_of: date) -> Statement:
+    """Each open bill with its outstanding principal and the late fee owed as of `as_of` (two queries)."""
+    lines = []
+    for r in open_receivables(account.pk):
+        fee = r.fee_charged - r.fee_waived - r.fee_paid + accrued_fee(r, as_of)
+        lines.append(StatementLine(
+            receivable_id=r.pk, bill_id=r.bill_id, period=r.period, customer_class=r.customer_class,
+            due_date=r.due_date, principal=r.principal, principal_outstanding=r.principal - r.principal_paid,
+            late_fee=fee, days_overdue=max(0, (as_of - r.due_date).days),
+        ))
+    credit = Payment.objects.filter(account_id=account.pk, status="posted").aggregate(s=Sum("unallocated"))["s"]
+    return Statement(account_number=account.account_number, as_of=as_of, lines=lines,
+                     credit=Decimal(str(credit or 0)).quantize(Decimal("0.01")))
+
+
+def ledger_balance(account_id: int) -> Decimal:
+    """Sum of the account's ledger (positive: owed, negative: credit), summed in Decimal."""
+    return sum(LedgerEntry.objects.filter(account_id=account_id).values_list("amount", flat=True), ZERO)

@@ -1,0 +1,291 @@
+"""Writes of the payments app: receivables from issued bills, payments with allocation, reversals, waivers.
+
+Every write runs in one transaction and locks the account row first (`SELECT … FOR UPDATE`), so two
+payments of the same account — from two channels at the same moment — are applied one after the other and
+the balance stays right. A payment is unique per (channel, channel transaction id): recording it again
+returns the payment already made (same answer), whether the duplicate arrives later or at the same time.
+
+Allocation (SPEC C3, issue 4 §4): the oldest debt first (by due date, then bill); within a bill, its late
+fee before its principal. Before a receivable is paid, the late fee accrued up to the payment date is
+charged (`Receivable.fee_through` moves to that date). What is left of a payment stays as credit
+(`Payment.unallocated`) and pays the next bills when they are issued.
+
+Late fee in segments: the fee is charged each time a payment reaches a bill, for the days since the last
+charge (`fee_through`) on the principal then outstanding, rounded half-up to the fen; the 1.00 minimum
+applies to a bill's first charge only. A bill paid in parts can therefore differ by a fen from one
+computation over the whole period — the counter settles the fee at each payment, as a receipt shows it.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridcare.core.audit import Actor, audit_record
+from gridcare.core.permissions import Perm
+from gridcare.customers.models import Account
+from gridcare.customers.services import PermissionDenied, _check_unit
+
+from .choices import EntryKind, PaymentChannel, PaymentStatus
+from .latefee import late_fee
+from .models import Allocation, LedgerEntry, Payment, Receivable
+
+__all__ = ["PermissionDenied"]
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+MAX_AMOUNT = Decimal("999999999.99")
+
+
+def clean_amount(raw: Any, field: str = "amount") -> Decimal:
+    """A positive amount in yuan with at most two decimals (ValidationError otherwise)."""
+    try:
+        if isinstance(raw, bool | float):
+            raise InvalidOperation
+        value = Decimal(str(raw).strip())
+        if not value.is_finite():
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        raise ValidationError({field: [_("金额必须是数字：%(v)s") % {"v": str(raw)[:20]}]}) from None
+    if value <= 0:
+        raise ValidationError({field: [_("金额必须大于 0")]})
+    if value != value.quantize(CENT):
+        raise ValidationError({field: [_("金额最多两位小数（分）")]})
+    if value > MAX_AMOUNT:
+        raise ValidationError({field: [_("金额过大")]})
+    return value.quantize(CENT)
+
+
+def _lock_account(account_id: int) -> Account:
+    return Account.objects.select_for_update().select_related("customer").get(pk=account_id)
+
+
+# ---------------------------------------------------------------- receivables
+
+
+def receivables_open(bill_ids: list[int], *, on: date | None = None) -> int:
+    """Receivables and ledger entries for newly issued bills (called inside the issuing transaction), then
+    any credit of those accounts pays them. Bills that already have a receivable are skipped."""
+    from gridcare.billing.models import Bill
+
+    if not bill_ids:
+        return 0
+    now = timezone.now()
+    rows = list(
+        Bill.objects.filter(pk__any=bill_ids, receivable__isnull=True)
+        .values_list("pk", "account_id", "unit_id", "account__customer__customer_class", "period_start",
+                     "due_date", "amount", "issued_at")
+    )
+    receivables, entries = [], []
+    for pk, account_id, unit_id, klass, period_start, due, amount, issued_at in rows:
+        receivables.append(Receivable(
+            bill_id=pk, account_id=account_id, unit_id=unit_id, customer_class=klass, bill_year=period_start.year,
+            period=f"{period_start:%Y-%m}", due_date=due, principal=amount, created_at=now,
+        ))
+        entries.append(LedgerEntry(
+            account_id=account_id, unit_id=unit_id, kind=EntryKind.BILL, amount=amount, bill_id=pk,
+            occurred_on=timezone.localdate(issued_at) if issued_at else (on or timezone.localdate()),
+            note=f"{period_start:%Y-%m}", created_at=now,
+        ))
+    Receivable.objects.bulk_create(receivables, batch_size=5000)
+    LedgerEntry.objects.bulk_create(entries, batch_size=5000)
+    accounts = {r.account_id for r in receivables}
+    with_credit = set(
+        Payment.objects.filter(account_id__any=list(accounts), unallocated__gt=0, status=PaymentStatus.POSTED)
+        .values_list("account_id", flat=True)
+    ) if accounts else set()
+    for account_id in sorted(with_credit):
+        _apply_credit(_lock_account(account_id), on=on or timezone.localdate())
+    return len(receivables)
+
+
+# ---------------------------------------------------------------- late fee
+
+
+def accrued_fee(r: Receivable, as_of: date) -> Decimal:
+    """Late fee of `r` accrued after `fee_through` (or the due date) up to `as_of`, not yet charged."""
+    outstanding = r.principal - r.principal_paid
+    start = max(r.due_date, r.fee_through) if r.fee_through else r.due_date
+    if outstanding <= 0 or as_of <= start:
+        return ZERO
+    first = r.fee_charged == 0 and r.fee_waived == 0
+    return late_fee(principal=outstanding, due_date=start, as_of=as_of, customer_class=r.customer_class,
+                    bill_year=r.bill_year, minimum=Decimal("1.00") if first else ZERO)
+
+
+def _charge_fee(r: Receivable, as_of: date, now: datetime) -> None:
+    fee = accrued_fee(r, as_of)
+    if fee > 0:
+        LedgerEntry.objects.create(
+            account_id=r.account_id, unit_id=r.unit_id, kind=EntryKind.LATE_FEE, amount=fee, bill_id=r.bill_id,
+            occurred_on=as_of, note=_("%(p)s 违约金计至 %(d)s") % {"p": r.period, "d": as_of.isoformat()},
+            created_at=now,
+        )
+        r.fee_charged += fee
+    if r.principal_paid < r.principal and as_of > r.due_date:
+        r.fee_through = max(as_of, r.fee_through or as_of)
+
+
+# ---------------------------------------------------------------- payments
+
+
+@dataclass(frozen=True)
+class Recorded:
+    payment: Payment
+    created: bool  # False: the same (channel, transaction id) was recorded before; nothing new written
+
+
+def payment_record(
+    *,
+    actor: Actor,
+    channel: str,
+    channel_txn_id: str,
+    account_number: str,
+    amount: Any,
+    paid_at: datetime | None = None,
+) -> Recorded:
+    """Record a payment exactly once and allocate it (see the module docstring).
+
+    Refused (ValidationError, nothing written): unknown channel, empty or over-long transaction id, unknown
+    户号, a non-positive or non-numeric amount, or a transaction id already used for a different account or
+    amount. A repeat of the same payment returns it with created=False."""
+    errs: dict[str, list[str]] = {}
+    if channel not in PaymentChannel.values:
+        errs["channel"] = [_("未知的缴费渠道：%(c)s") % {"c": str(channel)[:20]}]
+    txn = str(channel_txn_id or "").strip()
+    if not txn or len(txn) > 64 or "\x00" in txn:
+        errs["channel_txn_id"] = [_("渠道流水号必填，最多64个字符")]
+    try:
+        value = clean_amount(amount)
+    except ValidationError as exc:
+        errs.update(exc.message_dict)
+        value = None
+    account = Account.objects.filter(account_number=str(account_number or "").strip()).first()
+    if account is None:
+        errs["account_number"] = [_("户号不存在：%(n)s") % {"n": str(account_number or "")[:20]}]
+    if errs:
+        raise ValidationError(errs)
+    paid_at = paid_at or timezone.now()
+    existing = _same_payment(channel, txn, account, value)
+    if existing is not None:
+        return Recorded(existing, False)
+    try:
+        with transaction.atomic():
+            return Recorded(_record(actor, channel, txn, account, value, paid_at), True)
+    except IntegrityError:
+        # The same notification arrived at the same moment and the other one won: answer with its payment.
+        existing = _same_payment(channel, txn, account, value)
+        if existing is None:
+            raise
+        return Recorded(existing, False)
+
+
+def _same_payment(channel: str, txn: str, account: Account, amount: Decimal) -> Payment | None:
+    existing = Payment.objects.filter(channel=channel, channel_txn_id=txn).first()
+    if existing is None:
+        return None
+    if existing.account_id != account.pk or existing.amount != amount:
+        raise ValidationError({"channel_txn_id": [
+            _("渠道流水号 %(t)s 已用于另一笔缴费（户号或金额不同）") % {"t": txn}
+        ]})
+    return existing
+
+
+def _record(actor: Actor, channel: str, txn: str, account: Account, amount: Decimal, paid_at: datetime) -> Payment:
+    account = _lock_account(account.pk)
+    now = timezone.now()
+    payment = Payment.objects.create(
+        account=account, unit_id=account.unit_id, channel=channel, channel_txn_id=txn, amount=amount,
+        unallocated=amount, paid_at=paid_at, created_at=now,
+        received_by=actor.user if actor.user is not None and actor.user.is_authenticated else None,
+    )
+    LedgerEntry.objects.create(
+        account=account, unit_id=account.unit_id, kind=EntryKind.PAYMENT, amount=-amount, payment=payment,
+        occurred_on=timezone.localdate(paid_at), note=f"{channel}:{txn}", created_at=now,
+    )
+    _apply_credit(account, on=timezone.localdate(paid_at), only=payment)
+    payment.refresh_from_db()
+    audit_record(actor=actor, action="payment.record", obj=payment, customer_id=account.customer_id,
+                 unit_id=account.unit_id,
+                 changes={"channel": channel, "channel_txn_id": txn, "amount": str(amount),
+                          "account_number": account.account_number, "unallocated": str(payment.unallocated)})
+    return payment
+
+
+def _apply_credit(account: Account, *, on: date, only: Payment | None = None) -> None:
+    """Pay the account's open receivables from its payments' unallocated amounts (oldest debt first, late
+    fee before principal). The caller holds the account lock."""
+    payments = [only] if only is not None else list(
+        Payment.objects.filter(account=account, status=PaymentStatus.POSTED, unallocated__gt=0).order_by("paid_at", "id")
+    )
+    open_rs = list(
+        Receivable.objects.filter(account=account).filter(principal_paid__lt=F("principal"))
+        .order_by("due_date", "id")
+    ) + list(
+        Receivable.objects.filter(account=account, principal_paid=F("principal"))
+        .filter(fee_paid__lt=F("fee_charged") - F("fee_waived")).order_by("due_date", "id")
+    )
+    open_rs.sort(key=lambda r: (r.due_date, r.pk))
+    now = timezone.now()
+    for payment in payments:
+        left = payment.unallocated
+        for r in open_rs:
+            if left <= 0:
+                break
+            _charge_fee(r, on, now)
+            fee_part = min(left, r.fee_charged - r.fee_waived - r.fee_paid)
+            left -= fee_part
+            principal_part = min(left, r.principal - r.principal_paid)
+            left -= principal_part
+            if fee_part or principal_part:
+                r.fee_paid += fee_part
+                r.principal_paid += principal_part
+                Allocation.objects.create(payment=payment, receivable=r, principal=principal_part,
+                                          late_fee=fee_part, created_at=now)
+            r.save(update_fields=["fee_charged", "fee_paid", "principal_paid", "fee_through"])
+        if left != payment.unallocated:
+            Payment.objects.filter(pk=payment.pk).update(unallocated=left)
+            payment.unallocated = left
+
+
+@transaction.atomic
+def payment_reverse(*, actor: Actor, payment: Payment, reason: str) -> Payment:
+    """Reverse a bounced or cancelled payment: its allocations are undone (the debts re-open, late fee
+    accruing again from where it was charged) and a reversal entry restores the balance."""
+    _check_unit(actor, payment.unit_id, Perm.PAYMENT_REVERSE)
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 500 or "\x00" in reason:
+        raise ValidationError({"reason": [_("请填写冲正原因（最多500字）")]})
+    _lock_account(payment.account_id)
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if payment.status == PaymentStatus.REVERSED:
+        raise ValidationError({"__all__": [_("该笔缴费已冲正")]})
+    now = timezone.now()
+    for alloc in payment.allocations.filter(reversed=False).select_related("receivable"):
+        r = alloc.receivable
+        Receivable.objects.filter(pk=r.pk).update(
+            principal_paid=F("principal_paid") - alloc.principal, fee_paid=F("fee_paid") - alloc.late_fee
+        )
+        alloc.reversed = True
+        alloc.save(update_fields=["reversed"])
+    payment.status, payment.reversed_at, payment.reversal_reason, payment.unallocated = (
+        PaymentStatus.REVERSED, now, reason, ZERO)
+    payment.save(update_fields=["status", "reversed_at", "reversal_reason", "unallocated"])
+    LedgerEntry.objects.create(
+        account_id=payment.account_id, unit_id=payment.unit_id, kind=EntryKind.REVERSAL, amount=payment.amount,
+        payment=payment, occurred_on=timezone.localdate(now), note=reason[:200], created_at=now,
+    )
+    audit_record(actor=actor, action="payment.reverse", obj=payment, unit_id=payment.unit_id,
+                 customer_id=payment.account.customer_id,
+                 changes={"amount": str(payment.amount), "reason": reason, "status": ["posted", "reversed"]})
+    return payment
+
+
+def money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)

@@ -1,0 +1,329 @@
+"""The payment channels' own signature schemes: Alipay RSA2 and WeChat Pay API v3.
+
+Pure functions over bytes and strings — no models, no settings, no I/O — so the notification endpoints,
+the local sandbox gateway and the tests all sign and verify exactly the same way.
+
+Verification answers a plain ``bool`` and never raises for anything a caller on the internet controls
+(signature, parameters, headers, body), so an endpoint can reject and log without a try/except.
+A key that cannot be loaded is our own configuration error and raises :class:`SignatureError`.
+Decrypting a WeChat ``resource`` raises :class:`SignatureError`, because there is no useful value to return.
+
+Alipay open platform: "签名与验签" and "异步通知验签". WeChat Pay API v3 interface rules: "签名验证" (验签)
+and "回调报文解密" (AEAD_AES_256_GCM).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Mapping
+from typing import TypeAlias
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = [
+    "ALIPAY_SIGN_TYPE",
+    "WECHAT_AEAD_ALGORITHM",
+    "WECHAT_SIGNATURE_TYPE",
+    "SignatureError",
+    "alipay_sign",
+    "alipay_signing_string",
+    "alipay_verify",
+    "load_private_key",
+    "load_public_key",
+    "wechat_decrypt_resource",
+    "wechat_encrypt_resource",
+    "wechat_message",
+    "wechat_sign",
+    "wechat_verify",
+]
+
+ALIPAY_SIGN_TYPE = "RSA2"
+WECHAT_SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
+WECHAT_AEAD_ALGORITHM = "AEAD_AES_256_GCM"
+WECHAT_API_V3_KEY_BYTES = 32
+WECHAT_NONCE_BYTES = 12
+GCM_TAG_BYTES = 16
+
+KeyInput: TypeAlias = bytes | str
+PublicKeyInput: TypeAlias = bytes | str | rsa.RSAPublicKey
+PrivateKeyInput: TypeAlias = bytes | str | rsa.RSAPrivateKey
+
+
+class SignatureError(ValueError):
+    """A key, signature or encrypted resource that cannot be used; the message says which and why."""
+
+
+# --- keys ---------------------------------------------------------------------------------------------
+
+
+def _as_text(key: KeyInput) -> str:
+    if isinstance(key, bytes):
+        try:
+            return key.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise SignatureError("key is neither PEM nor base64 text") from exc
+    return key
+
+
+def _pem(body: str, label: str) -> str:
+    """Wrap a bare base64 body (as Alipay's console hands it out) in PEM armour."""
+    compact = "".join(body.split())
+    lines = [compact[i : i + 64] for i in range(0, len(compact), 64)]
+    return f"-----BEGIN {label}-----\n" + "\n".join(lines) + f"\n-----END {label}-----\n"
+
+
+def load_public_key(key: PublicKeyInput) -> rsa.RSAPublicKey:
+    """An RSA public key from PEM (SPKI, PKCS#1 or an X.509 certificate) or a bare base64 body.
+
+    WeChat's older "platform certificates" are certificates; its newer "WeChat Pay public key" and
+    Alipay's "支付宝公钥" are SPKI public keys, the latter usually handed out without PEM armour.
+    """
+    if isinstance(key, rsa.RSAPublicKey):
+        return key
+    text = _as_text(key).strip()
+    candidates = [text] if "-----BEGIN" in text else [_pem(text, "PUBLIC KEY"), _pem(text, "RSA PUBLIC KEY")]
+    error: Exception | None = None
+    for candidate in candidates:
+        data = candidate.encode("ascii", errors="replace")
+        try:
+            if "-----BEGIN CERTIFICATE-----" in candidate:
+                loaded = x509.load_pem_x509_certificate(data).public_key()
+            else:
+                loaded = serialization.load_pem_public_key(data)
+        except (ValueError, TypeError) as exc:
+            error = exc
+            continue
+        if not isinstance(loaded, rsa.RSAPublicKey):
+            raise SignatureError(f"the public key is {type(loaded).__name__}, not RSA")
+        return loaded
+    raise SignatureError(f"cannot load the public key: {error}") from error
+
+
+def load_private_key(key: PrivateKeyInput) -> rsa.RSAPrivateKey:
+    """An RSA private key from PEM or a bare base64 body (PKCS#8 ``PRIVATE KEY`` or PKCS#1 ``RSA PRIVATE KEY``)."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key
+    text = _as_text(key).strip()
+    candidates = (
+        [text] if "-----BEGIN" in text else [_pem(text, "PRIVATE KEY"), _pem(text, "RSA PRIVATE KEY")]
+    )
+    error: Exception | None = None
+    for candidate in candidates:
+        try:
+            loaded = serialization.load_pem_private_key(
+                candidate.encode("ascii", errors="replace"), password=None
+            )
+        except (ValueError, TypeError) as exc:
+            error = exc
+            continue
+        if not isinstance(loaded, rsa.RSAPrivateKey):
+            raise SignatureError(f"the private key is {type(loaded).__name__}, not RSA")
+        return loaded
+    raise SignatureError(f"cannot load the private key: {error}") from error
+
+
+def _rsa_sign(message: bytes, private_key: PrivateKeyInput) -> str:
+    signature = load_private_key(private_key).sign(message, padding.PKCS1v15(), hashes.SHA256())
+    return base64.b64encode(signature).decode("ascii")
+
+
+def _rsa_verify(message: bytes, signature_b64: object, public_key: PublicKeyInput) -> bool:
+    """SHA256withRSA (PKCS#1 v1.5); False for anything wrong with the signature itself."""
+    key = load_public_key(public_key)  # a broken key is our configuration error: let it raise
+    if not isinstance(signature_b64, str | bytes) or not signature_b64:
+        return False
+    try:
+        signature = base64.b64decode(signature_b64, validate=True)
+    except (binascii.Error, ValueError):  # ValueError: a str with non-ASCII characters
+        return False
+    try:
+        key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        return False
+    return True
+
+
+# --- Alipay (RSA2) ------------------------------------------------------------------------------------
+
+
+def alipay_signing_string(params: Mapping[str, str]) -> str:
+    """Alipay's 待签名字符串: without ``sign``/``sign_type`` and empty values, keys in ASCII order, ``k=v&…``.
+
+    Values are used exactly as received (already URL-decoded) and are not re-encoded, so a value may
+    itself contain ``=`` or ``&``.
+    """
+    pairs = []
+    for key in sorted(params):
+        if key in ("sign", "sign_type"):
+            continue
+        value = params[key]
+        if value is None or value == "":
+            continue
+        pairs.append(f"{key}={value}")
+    return "&".join(pairs)
+
+
+def _alipay_charset(params: Mapping[str, str]) -> str:
+    # The notification names the charset its signing string was encoded in; UTF-8 unless told otherwise.
+    return params.get("charset") or "utf-8"
+
+
+def alipay_sign(params: Mapping[str, str], private_key_pem: PrivateKeyInput) -> str:
+    """The base64 RSA2 signature of ``params`` (what Alipay puts in ``sign``); for tests and the sandbox."""
+    try:
+        message = alipay_signing_string(params).encode(_alipay_charset(params))
+    except (LookupError, UnicodeEncodeError) as exc:
+        raise SignatureError(f"cannot encode the signing string: {exc}") from exc
+    return _rsa_sign(message, private_key_pem)
+
+
+def alipay_verify(params: Mapping[str, str], public_key_pem: PublicKeyInput) -> bool:
+    """True only if ``params`` carry ``sign_type=RSA2`` and a ``sign`` made by the holder of the key."""
+    if params.get("sign_type") != ALIPAY_SIGN_TYPE:
+        return False
+    try:
+        message = alipay_signing_string(params).encode(_alipay_charset(params))
+    except (LookupError, UnicodeEncodeError):
+        return False
+    return _rsa_verify(message, params.get("sign"), public_key_pem)
+
+
+# --- WeChat Pay API v3 --------------------------------------------------------------------------------
+
+
+def wechat_message(timestamp: str, nonce: str, body: bytes | str) -> bytes:
+    """The signed message: ``timestamp\\nnonce\\nbody\\n``, with the body's bytes exactly as sent."""
+    raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    return f"{timestamp}\n{nonce}\n".encode() + raw + b"\n"
+
+
+def wechat_sign(timestamp: str, nonce: str, body: bytes | str, private_key_pem: PrivateKeyInput) -> str:
+    """The base64 ``Wechatpay-Signature`` of a notification; for tests and the sandbox."""
+    return _rsa_sign(wechat_message(timestamp, nonce, body), private_key_pem)
+
+
+def wechat_verify(
+    headers: Mapping[str, str],
+    body: bytes | str,
+    platform_public_key_pem: PublicKeyInput,
+    *,
+    now: int | None = None,
+    max_skew: int = 300,
+    serial: str | None = None,
+) -> bool:
+    """True only for a notification signed with the platform key, inside the replay window.
+
+    Header names are matched case-insensitively. ``serial``, when given, must equal ``Wechatpay-Serial``
+    (the platform certificate / public key id the notification claims). ``now`` is injectable for tests.
+    """
+    lowered = {str(name).lower(): value for name, value in headers.items()}
+    timestamp = lowered.get("wechatpay-timestamp")
+    nonce = lowered.get("wechatpay-nonce")
+    signature = lowered.get("wechatpay-signature")
+    header_serial = lowered.get("wechatpay-serial")
+    if not (timestamp and nonce and signature and header_serial):
+        return False
+    signature_type = lowered.get("wechatpay-signature-type")
+    if signature_type and signature_type != WECHAT_SIGNATURE_TYPE:
+        return False
+    if serial is not None and header_serial != serial:
+        return False
+    # A short all-digit check first: int() of a huge string is slow or refused outright.
+    if not (len(timestamp) <= 12 and timestamp.isascii() and timestamp.isdigit()):
+        return False
+    current = int(time.time()) if now is None else now
+    if abs(current - int(timestamp)) > max_skew:
+        return False
+    return _rsa_verify(wechat_message(timestamp, nonce, body), signature, platform_public_key_pem)
+
+
+def _api_v3_key(api_v3_key: KeyInput) -> bytes:
+    key = api_v3_key.encode("utf-8") if isinstance(api_v3_key, str) else bytes(api_v3_key)
+    if len(key) != WECHAT_API_V3_KEY_BYTES:
+        raise SignatureError(f"the APIv3 key must be {WECHAT_API_V3_KEY_BYTES} bytes, got {len(key)}")
+    return key
+
+
+def _nonce(nonce: object) -> bytes:
+    if not isinstance(nonce, str):
+        raise SignatureError("resource.nonce is missing or not a string")
+    raw = nonce.encode("utf-8")
+    if len(raw) != WECHAT_NONCE_BYTES:
+        raise SignatureError(f"resource.nonce must be {WECHAT_NONCE_BYTES} bytes, got {len(raw)}")
+    return raw
+
+
+def _associated_data(value: object) -> bytes:
+    if value is None:
+        return b""
+    if not isinstance(value, str):
+        raise SignatureError("resource.associated_data is not a string")
+    return value.encode("utf-8")
+
+
+def wechat_decrypt_resource(resource: Mapping, api_v3_key: KeyInput) -> dict:
+    """The JSON object inside a notification's ``resource`` (AEAD_AES_256_GCM with the APIv3 key).
+
+    Raises :class:`SignatureError` for a wrong algorithm, a key that is not 32 bytes, a malformed field,
+    an authentication-tag mismatch (tampered ciphertext or associated data, or the wrong key) or a
+    plaintext that is not a JSON object.
+    """
+    if not isinstance(resource, Mapping):
+        raise SignatureError("resource is not an object")
+    algorithm = resource.get("algorithm")
+    if algorithm != WECHAT_AEAD_ALGORITHM:
+        raise SignatureError(f"resource.algorithm is {algorithm!r}, expected {WECHAT_AEAD_ALGORITHM!r}")
+    key = _api_v3_key(api_v3_key)
+    nonce = _nonce(resource.get("nonce"))
+    associated_data = _associated_data(resource.get("associated_data"))
+    ciphertext_b64 = resource.get("ciphertext")
+    if not isinstance(ciphertext_b64, str) or not ciphertext_b64:
+        raise SignatureError("resource.ciphertext is missing or not a string")
+    try:
+        sealed = base64.b64decode(ciphertext_b64, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise SignatureError("resource.ciphertext is not valid base64") from exc
+    if len(sealed) < GCM_TAG_BYTES:
+        raise SignatureError("resource.ciphertext is shorter than the 16-byte authentication tag")
+    try:
+        plaintext = AESGCM(key).decrypt(nonce, sealed, associated_data)
+    except InvalidTag as exc:
+        raise SignatureError(
+            "resource failed authentication (tampered ciphertext or associated data, or the wrong APIv3 key)"
+        ) from exc
+    try:
+        decoded = json.loads(plaintext.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SignatureError(f"decrypted resource is not JSON: {exc}") from exc
+    if not isinstance(decoded, dict):
+        raise SignatureError(f"decrypted resource is a JSON {type(decoded).__name__}, not an object")
+    return decoded
+
+
+def wechat_encrypt_resource(
+    plaintext: dict,
+    api_v3_key: KeyInput,
+    *,
+    nonce: str,
+    associated_data: str = "transaction",
+    original_type: str = "transaction",
+) -> dict:
+    """The ``resource`` object WeChat would send for ``plaintext``; for tests and the sandbox."""
+    key = _api_v3_key(api_v3_key)
+    raw_nonce = _nonce(nonce)
+    data = json.dumps(plaintext, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    sealed = AESGCM(key).encrypt(raw_nonce, data, _associated_data(associated_data))
+    return {
+        "original_type": original_type,
+        "algorithm": WECHAT_AEAD_ALGORITHM,
+        "ciphertext": base64.b64encode(sealed).decode("ascii"),
+        "associated_data": associated_data,
+        "nonce": nonce,
+    }

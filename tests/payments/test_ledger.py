@@ -1,0 +1,160 @@
+"""Receivables, payments, allocation order, credit, reversal and idempotency, with hand-computed figures.
+
+张三's account 3100000001 is residential: late fee 0.1 % per day after the due date, at least 1.00 per bill.
+"""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from gridcare.billing.models import Bill, BillStatus
+from gridcare.core.audit import Actor
+from gridcare.core.models import AuditEvent
+from gridcare.payments import selectors, services
+from gridcare.payments.models import Allocation, LedgerEntry, Payment, Receivable
+
+D = Decimal
+SYSTEM = Actor()
+
+
+def issued_bill(account, period: str, amount: str, due: date, issued_on: date | None = None) -> Bill:
+    y, m = (int(x) for x in period.split("-"))
+    bill = Bill.objects.create(
+        account=account, unit=account.unit, period_start=date(y, m, 1), period_end=date(y, m, 28),
+        tariff_code="RES-TIER", kwh_total=D(0), amount=D(amount), status=BillStatus.ISSUED, due_date=due,
+        issued_at=timezone.now(), created_at=timezone.now(),
+    )
+    services.receivables_open([bill.pk], on=issued_on or due.replace(day=5))
+    return bill
+
+
+def pay(amount: str, on: date, txn: str, account_number="3100000001", channel="counter_cash"):
+    when = timezone.make_aware(datetime(on.year, on.month, on.day, 10))  # noqa: DTZ001
+    return services.payment_record(actor=SYSTEM, channel=channel, channel_txn_id=txn,
+                                   account_number=account_number, amount=amount, paid_at=when)
+
+
+@pytest.fixture
+def two_bills(world):
+    a = issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    b = issued_bill(world.acct_a, "2026-09", "80.00", date(2026, 10, 20))
+    return a, b
+
+
+def receivable(bill):
+    return Receivable.objects.get(bill=bill)
+
+
+def test_oldest_debt_first_and_late_fee_before_principal(world, two_bills):
+    a, b = two_bills
+    rec = pay("150.00", date(2026, 10, 10), "T1")
+    assert rec.created
+    # Bill A is 20 days late on 10 October: 100 × 0.001 × 20 = 2.00 fee, paid first, then its 100.00;
+    # the remaining 48.00 goes to bill B (not due yet, no fee): 80 − 48 = 32.00 left.
+    ra, rb = receivable(a), receivable(b)
+    assert (ra.fee_charged, ra.fee_paid, ra.principal_paid) == (D("2.00"), D("2.00"), D("100.00"))
+    assert (rb.fee_charged, rb.principal_paid) == (D("0.00"), D("48.00"))
+    allocs = list(Allocation.objects.order_by("id").values_list("receivable__bill_id", "late_fee", "principal"))
+    assert allocs == [(a.pk, D("2.00"), D("100.00")), (b.pk, D("0.00"), D("48.00"))]
+    assert rec.payment.unallocated == D("0.00")
+    # Ledger: +100 +80 (bills) +2 (fee) −150 (payment) = 32.00 owed
+    assert selectors.ledger_balance(world.acct_a.pk) == D("32.00")
+    assert AuditEvent.objects.filter(action="payment.record", object_id=str(rec.payment.pk)).exists()
+
+
+def test_statement_as_of_a_date(world, two_bills):
+    pay("150.00", date(2026, 10, 10), "T1")
+    st = selectors.statement(world.acct_a, date(2026, 10, 30))
+    # Only B is open: 32.00, 10 days late → 32 × 0.001 × 10 = 0.32 → the 1.00 minimum
+    assert [(ln.period, ln.principal_outstanding, ln.late_fee, ln.days_overdue) for ln in st.lines] == [
+        ("2026-09", D("32.00"), D("1.00"), 10)]
+    assert (st.principal_outstanding, st.late_fee, st.amount_due) == (D("32.00"), D("1.00"), D("33.00"))
+
+
+def test_overpayment_becomes_credit_and_pays_the_next_bill(world, two_bills):
+    _a, b = two_bills
+    pay("150.00", date(2026, 10, 10), "T1")
+    rec = pay("50.00", date(2026, 10, 25), "T2")
+    # B: 5 days late on 32.00 → 0.16 → minimum 1.00, then 32.00; 50 − 33 = 17.00 left as credit
+    rb = receivable(b)
+    assert (rb.fee_charged, rb.fee_paid, rb.principal_paid) == (D("1.00"), D("1.00"), D("80.00"))
+    assert rec.payment.unallocated == D("17.00")
+    assert selectors.ledger_balance(world.acct_a.pk) == D("-17.00")
+    assert selectors.statement(world.acct_a, date(2026, 10, 25)).credit == D("17.00")
+    c = issued_bill(world.acct_a, "2026-10", "60.00", date(2026, 11, 20))
+    # The credit pays 17.00 of the new 60.00 bill the moment it is issued
+    assert receivable(c).principal_paid == D("17.00")
+    assert Payment.objects.get(pk=rec.payment.pk).unallocated == D("0.00")
+    assert selectors.ledger_balance(world.acct_a.pk) == D("43.00")
+
+
+def test_reversal_reopens_the_debts(world, two_bills):
+    a, b = two_bills
+    rec = pay("150.00", date(2026, 10, 10), "T1")
+    services.payment_reverse(actor=SYSTEM, payment=rec.payment, reason="支票退票")
+    ra, rb = receivable(a), receivable(b)
+    # The fee charged on A stays owed (it was due); what the payment paid is undone
+    assert (ra.principal_paid, ra.fee_paid, ra.fee_charged) == (D("0.00"), D("0.00"), D("2.00"))
+    assert rb.principal_paid == D("0.00")
+    assert Allocation.objects.filter(reversed=False).count() == 0
+    # +100 +80 +2 −150 +150 = 182.00 owed
+    assert selectors.ledger_balance(world.acct_a.pk) == D("182.00")
+    with pytest.raises(ValidationError):
+        services.payment_reverse(actor=SYSTEM, payment=rec.payment, reason="again")
+    # As of 30 October: A owes 100.00 and the 2.00 fee charged up to 10 October, plus 20 more days
+    # (10 → 30 October) on 100.00: 100 × 0.001 × 20 = 2.00 (no minimum: A already had a fee) → 4.00.
+    # B owes its 80.00 in full, 10 days late: 80 × 0.001 × 10 = 0.80 → the 1.00 minimum.
+    st = selectors.statement(world.acct_a, date(2026, 10, 30))
+    assert [(ln.period, ln.principal_outstanding, ln.late_fee) for ln in st.lines] == [
+        ("2026-08", D("100.00"), D("4.00")), ("2026-09", D("80.00"), D("1.00"))]
+
+
+def test_same_notification_twice_records_once(world, two_bills):
+    first = pay("150.00", date(2026, 10, 10), "ALI-1", channel="alipay")
+    again = pay("150.00", date(2026, 10, 10), "ALI-1", channel="alipay")
+    assert first.created and not again.created and again.payment.pk == first.payment.pk
+    assert Payment.objects.count() == 1 and LedgerEntry.objects.filter(kind="payment").count() == 1
+    # The same transaction id on another channel is another payment
+    assert pay("10.00", date(2026, 10, 10), "ALI-1", channel="wechat").created
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"amount": "0"}, "amount"),
+        ({"amount": "-5"}, "amount"),
+        ({"amount": "1.001"}, "amount"),
+        ({"amount": "abc"}, "amount"),
+        ({"account_number": "9999999999"}, "account_number"),
+        ({"txn": ""}, "channel_txn_id"),
+        ({"channel": "bitcoin"}, "channel"),
+    ],
+)
+def test_bad_payments_are_refused_and_nothing_written(world, two_bills, kwargs, field):
+    args = {"amount": "10.00", "on": date(2026, 10, 10), "txn": "T9", **kwargs}
+    with pytest.raises(ValidationError) as exc:
+        pay(**args)
+    assert field in exc.value.message_dict
+    assert not Payment.objects.exists() and not LedgerEntry.objects.filter(kind="payment").exists()
+
+
+def test_reused_transaction_id_with_another_amount_is_refused(world, two_bills):
+    pay("150.00", date(2026, 10, 10), "T1")
+    with pytest.raises(ValidationError) as exc:
+        pay("15.00", date(2026, 10, 10), "T1")
+    assert "channel_txn_id" in exc.value.message_dict and Payment.objects.count() == 1
+
+
+def test_issuing_a_run_opens_receivables(world, route):
+    from gridcare.billing import services as billing
+    from tests.billing.test_runs import at, read, start
+
+    read(world.acct_a, at(2026, 10, 5), "150")  # 150 × 0.538 = 80.70
+    run = billing.billing_run_execute(start(route).pk)
+    billing.bills_issue(actor=SYSTEM, run=run)
+    r = Receivable.objects.get(account=world.acct_a)
+    assert (r.principal, r.period, r.customer_class) == (D("80.70"), "2026-10", "residential")
+    assert LedgerEntry.objects.get(account=world.acct_a, kind="bill").amount == D("80.70")
