@@ -158,3 +158,34 @@ def test_issuing_a_run_opens_receivables(world, route):
     r = Receivable.objects.get(account=world.acct_a)
     assert (r.principal, r.period, r.customer_class) == (D("80.70"), "2026-10", "residential")
     assert LedgerEntry.objects.get(account=world.acct_a, kind="bill").amount == D("80.70")
+
+
+def test_cancelled_bill_moves_its_payments_to_the_correcting_bill(world, route):
+    """Bill 80.70 (150 kWh × 0.538) issued 5 Nov, 50.00 paid on 10 Nov, then cancelled and re-billed at
+    64.56 (120 kWh × 0.538): the 50.00 becomes credit, then pays the correcting bill when it is issued."""
+    from gridcare.billing import services as billing
+    from gridcare.metering.models import MeterRead
+    from tests.billing.test_runs import at, read, start
+
+    read(world.acct_a, at(2026, 10, 5), "150")
+    run = billing.billing_run_execute(start(route).pk)
+    issue_at = timezone.make_aware(datetime(2026, 11, 5, 10))  # noqa: DTZ001
+    billing.bills_issue(actor=SYSTEM, run=run, now=issue_at)
+    old = Bill.objects.get(account=world.acct_a)
+    rec = pay("50.00", date(2026, 11, 10), "T1")
+    assert receivable(old).principal_paid == D("50.00")
+    MeterRead.objects.filter(account=world.acct_a).update(consumption=D("120"))
+    new = billing.bill_cancel_rebill(actor=SYSTEM, bill=old, reason="抄表错误")
+    r_old = receivable(old)
+    assert r_old.cancelled_at is not None and r_old.principal_paid == D("0.00")
+    assert Payment.objects.get(pk=rec.payment.pk).unallocated == D("50.00")
+    # +80.70 (bill) −50.00 (payment) −80.70 (cancelled) = −50.00: a credit of 50.00
+    assert selectors.ledger_balance(world.acct_a.pk) == D("-50.00")
+    assert selectors.statement(world.acct_a, date(2026, 11, 12)).lines == []
+    billing.bills_issue(actor=SYSTEM, run=run, now=timezone.make_aware(datetime(2026, 11, 12, 10)))  # noqa: DTZ001
+    r_new = receivable(new)
+    assert (r_new.principal, r_new.principal_paid) == (D("64.56"), D("50.00"))
+    # −50.00 + 64.56 = 14.56 owed, all of it on the correcting bill
+    assert selectors.ledger_balance(world.acct_a.pk) == D("14.56")
+    st = selectors.statement(world.acct_a, date(2026, 11, 12))
+    assert [(ln.period, ln.principal_outstanding) for ln in st.lines] == [("2026-10", D("14.56"))]

@@ -283,6 +283,9 @@ def bill_cancel_rebill(*, actor: Actor, bill, reason: str):
         now = timezone.now()
         old.status, old.cancelled_at, old.cancel_reason = BillStatus.CANCELLED, now, reason
         old.save(update_fields=["status", "cancelled_at", "cancel_reason"])
+        from .signals import bill_cancelled
+
+        bill_cancelled.send(sender=Bill, bill_id=old.pk, reason=reason, cancelled_at=now)
         (new,) = runs.bill_rows(
             [item], run_id=old.run_id, period_start=old.period_start, period_end=old.period_end, now=now,
             corrects_id=old.pk,

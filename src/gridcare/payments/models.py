@@ -86,6 +86,8 @@ class Receivable(models.Model):
     fee_paid = models.DecimalField(_("已收违约金"), default=0, **MONEY)
     fee_waived = models.DecimalField(_("已减免违约金"), default=0, **MONEY)
     fee_through = models.DateField(_("违约金计至"), null=True, blank=True)
+    # Set when the bill is cancelled (作废): the receivable is closed, its payments become credit.
+    cancelled_at = models.DateTimeField(_("作废时间"), null=True, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:

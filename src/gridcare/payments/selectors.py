@@ -51,7 +51,7 @@ class Statement:
 
 def open_receivables(account_id: int):
     return (
-        Receivable.objects.filter(account_id=account_id)
+        Receivable.objects.filter(account_id=account_id, cancelled_at__isnull=True)
         .filter(Q(principal_paid__lt=F("principal")) | Q(fee_paid__lt=F("fee_charged") - F("fee_waived")))
         .order_by("due_date", "id")
     )

@@ -105,6 +105,37 @@ def receivables_open(bill_ids: list[int], *, on: date | None = None) -> int:
     return len(receivables)
 
 
+def receivable_cancel(*, bill_id: int, reason: str = "", cancelled_at: datetime | None = None) -> None:
+    """The bill was cancelled (作废): close its receivable. What payments paid on it goes back to them as
+    credit (and pays the account's other open bills at once, the correcting bill included once issued);
+    the bill and its late fee leave the balance through adjustment entries. Called inside the cancelling
+    transaction; a bill that was never issued has no receivable and nothing happens."""
+    r = Receivable.objects.filter(bill_id=bill_id, cancelled_at__isnull=True).first()
+    if r is None:
+        return
+    account = _lock_account(r.account_id)
+    r = Receivable.objects.select_for_update().get(pk=r.pk)
+    now = cancelled_at or timezone.now()
+    on = timezone.localdate(now)
+    for alloc in r.allocations.filter(reversed=False):
+        Payment.objects.filter(pk=alloc.payment_id).update(
+            unallocated=F("unallocated") + alloc.principal + alloc.late_fee)
+        alloc.reversed = True
+        alloc.save(update_fields=["reversed"])
+    fee = r.fee_charged - r.fee_waived
+    entries = [LedgerEntry(account=account, unit_id=r.unit_id, kind=EntryKind.ADJUSTMENT, amount=-r.principal,
+                           bill_id=r.bill_id, occurred_on=on, note=(_("账单作废：%(r)s") % {"r": reason})[:200],
+                           created_at=now)]
+    if fee:
+        entries.append(LedgerEntry(account=account, unit_id=r.unit_id, kind=EntryKind.ADJUSTMENT, amount=-fee,
+                                   bill_id=r.bill_id, occurred_on=on, note=_("作废账单的违约金"), created_at=now))
+    LedgerEntry.objects.bulk_create(entries)
+    r.principal_paid = r.fee_paid = ZERO
+    r.cancelled_at = now
+    r.save(update_fields=["principal_paid", "fee_paid", "cancelled_at"])
+    _apply_credit(account, on=on)
+
+
 # ---------------------------------------------------------------- late fee
 
 
@@ -224,12 +255,9 @@ def _apply_credit(account: Account, *, on: date, only: Payment | None = None) ->
     payments = [only] if only is not None else list(
         Payment.objects.filter(account=account, status=PaymentStatus.POSTED, unallocated__gt=0).order_by("paid_at", "id")
     )
-    open_rs = list(
-        Receivable.objects.filter(account=account).filter(principal_paid__lt=F("principal"))
-        .order_by("due_date", "id")
-    ) + list(
-        Receivable.objects.filter(account=account, principal_paid=F("principal"))
-        .filter(fee_paid__lt=F("fee_charged") - F("fee_waived")).order_by("due_date", "id")
+    live = Receivable.objects.filter(account=account, cancelled_at__isnull=True)
+    open_rs = list(live.filter(principal_paid__lt=F("principal"))) + list(
+        live.filter(principal_paid=F("principal")).filter(fee_paid__lt=F("fee_charged") - F("fee_waived"))
     )
     open_rs.sort(key=lambda r: (r.due_date, r.pk))
     now = timezone.now()
