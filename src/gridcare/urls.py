@@ -11,6 +11,7 @@ urlpatterns = [
     path("portal/billing/", include("gridcare.billing.portal_urls")),
     path("portal/", include("gridcare.portal.urls")),
     path("billing/", include("gridcare.billing.urls")),
+    path("payments/", include("gridcare.payments.urls")),
     path("metering/", include("gridcare.metering.urls")),
     path("", include("gridcare.customers.urls")),
 ]

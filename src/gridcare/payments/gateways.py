@@ -63,7 +63,7 @@ def _channel_actor(ip: str | None) -> Actor:
 
 
 def _order_no(now: datetime) -> str:
-    """"GC" + Beijing yyyymmddHHMMSS + 8 random digits: 24 characters, within both channels' 32-char limit."""
+    """The order number: GC, Beijing yyyymmddHHMMSS, 8 random digits (24 characters; channels allow 32)."""
     return f"GC{timezone.localtime(now, BEIJING):%Y%m%d%H%M%S}{secrets.randbelow(10**8):08d}"
 
 
@@ -85,14 +85,26 @@ def order_create(*, actor: Actor, account: Account, amount: Any, channel: str) -
         try:
             with transaction.atomic():
                 order = PaymentOrder.objects.create(
-                    order_no=_order_no(now), account=account, channel=channel, amount=value,
+                    order_no=_order_no(now),
+                    account=account,
+                    channel=channel,
+                    amount=value,
                     created_by=actor.user if actor.user is not None and actor.user.is_authenticated else None,
                     created_at=now,
                 )
-                audit_record(actor=actor, action="payment_order.create", obj=order,
-                             customer_id=account.customer_id, unit_id=account.unit_id,
-                             changes={"order_no": order.order_no, "channel": channel, "amount": str(value),
-                                      "account_number": account.account_number})
+                audit_record(
+                    actor=actor,
+                    action="payment_order.create",
+                    obj=order,
+                    customer_id=account.customer_id,
+                    unit_id=account.unit_id,
+                    changes={
+                        "order_no": order.order_no,
+                        "channel": channel,
+                        "amount": str(value),
+                        "account_number": account.account_number,
+                    },
+                )
                 return order
         except IntegrityError:
             # 10⁸ numbers per second: a collision is rare enough that a fresh draw always settles it.
@@ -125,39 +137,56 @@ def notify_paid(
     with transaction.atomic():
         # Locking the order row makes simultaneous duplicates of one notification wait for each other.
         order = (
-            PaymentOrder.objects.select_for_update().select_related("account")
-            .filter(order_no=order_no, channel=channel).first()
-            if order_no and len(order_no) <= 32 else None
+            PaymentOrder.objects.select_for_update()
+            .select_related("account")
+            .filter(order_no=order_no, channel=channel)
+            .first()
+            if order_no and len(order_no) <= 32
+            else None
         )
         if order is None:
             raise ValidationError({"order_no": [_("订单不存在：%(o)s") % {"o": order_no[:32]}]})
         if not isinstance(amount, Decimal):
             amount = clean_amount(amount)
         if amount != order.amount:
-            raise ValidationError({"amount": [
-                _("支付金额 %(a)s 元与订单金额 %(o)s 元不符") % {"a": amount, "o": order.amount}
-            ]})
+            raise ValidationError(
+                {"amount": [_("支付金额 %(a)s 元与订单金额 %(o)s 元不符") % {"a": amount, "o": order.amount}]}
+            )
         if order.status == ORDER_PAID:
             paid = order.payment
             if paid is not None and paid.channel_txn_id == str(channel_txn_id or "").strip():
                 return Recorded(paid, False)
-            raise ValidationError({"channel_txn_id": [
-                _("订单 %(o)s 已由另一笔交易支付") % {"o": order.order_no}
-            ]})
+            raise ValidationError(
+                {"channel_txn_id": [_("订单 %(o)s 已由另一笔交易支付") % {"o": order.order_no}]}
+            )
         if order.status != ORDER_CREATED:
             raise ValidationError({"order_no": [_("订单 %(o)s 已关闭") % {"o": order.order_no}]})
-        rec = payment_record(actor=actor, channel=channel, channel_txn_id=channel_txn_id,
-                             account_number=order.account.account_number, amount=amount, paid_at=paid_at)
+        rec = payment_record(
+            actor=actor,
+            channel=channel,
+            channel_txn_id=channel_txn_id,
+            account_number=order.account.account_number,
+            amount=amount,
+            paid_at=paid_at,
+        )
         if PaymentOrder.objects.filter(payment=rec.payment).exclude(pk=order.pk).exists():
-            raise ValidationError({"channel_txn_id": [
-                _("渠道流水号 %(t)s 已用于另一订单") % {"t": rec.payment.channel_txn_id}
-            ]})
+            raise ValidationError(
+                {"channel_txn_id": [_("渠道流水号 %(t)s 已用于另一订单") % {"t": rec.payment.channel_txn_id}]}
+            )
         order.status, order.payment, order.paid_at = ORDER_PAID, rec.payment, rec.payment.paid_at
         order.save(update_fields=["status", "payment", "paid_at"])
-        audit_record(actor=actor, action="payment_order.paid", obj=order,
-                     customer_id=order.account.customer_id, unit_id=order.account.unit_id,
-                     changes={"status": [ORDER_CREATED, ORDER_PAID], "payment_id": rec.payment.pk,
-                              "channel_txn_id": rec.payment.channel_txn_id})
+        audit_record(
+            actor=actor,
+            action="payment_order.paid",
+            obj=order,
+            customer_id=order.account.customer_id,
+            unit_id=order.account.unit_id,
+            changes={
+                "status": [ORDER_CREATED, ORDER_PAID],
+                "payment_id": rec.payment.pk,
+                "channel_txn_id": rec.payment.channel_txn_id,
+            },
+        )
         return rec
 
 
@@ -190,41 +219,68 @@ def alipay_notification(params: dict[str, str], *, ip: str | None = None) -> str
     conf = settings.GRIDCARE["ALIPAY"]
     order_no = _short(params.get("out_trade_no", ""))
     if not conf.get("PUBLIC_KEY") or not conf.get("APP_ID"):
-        logger.error("alipay notification refused: ALIPAY APP_ID/PUBLIC_KEY not configured (order %r)", order_no)
+        logger.error(
+            "alipay notification refused: ALIPAY APP_ID/PUBLIC_KEY not configured (order %r)", order_no
+        )
         return ALIPAY_FAILURE
     try:
         verified = signatures.alipay_verify(params, conf["PUBLIC_KEY"])
     except signatures.SignatureError as exc:
-        logger.error("alipay notification refused: cannot load ALIPAY PUBLIC_KEY: %s (order %r)", exc, order_no)
+        logger.error(
+            "alipay notification refused: cannot load ALIPAY PUBLIC_KEY: %s (order %r)", exc, order_no
+        )
         return ALIPAY_FAILURE
     if not verified:
-        logger.warning("alipay notification refused: bad signature, order %r, trade %r, from %s",
-                       order_no, _short(params.get("trade_no", "")), ip)
+        logger.warning(
+            "alipay notification refused: bad signature, order %r, trade %r, from %s",
+            order_no,
+            _short(params.get("trade_no", "")),
+            ip,
+        )
         return ALIPAY_FAILURE
     if params.get("app_id") != conf["APP_ID"]:
-        logger.warning("alipay notification refused: app_id %r is not ours, order %r",
-                       _short(params.get("app_id", "")), order_no)
+        logger.warning(
+            "alipay notification refused: app_id %r is not ours, order %r",
+            _short(params.get("app_id", "")),
+            order_no,
+        )
         return ALIPAY_FAILURE
     status = params.get("trade_status", "")
     if status not in ALIPAY_PAID_STATES:
-        logger.info("alipay notification acknowledged without a payment: order %r, trade_status %r",
-                    order_no, _short(status))
+        logger.info(
+            "alipay notification acknowledged without a payment: order %r, trade_status %r",
+            order_no,
+            _short(status),
+        )
         return ALIPAY_SUCCESS
     try:
         paid_at = _alipay_time(params.get("gmt_payment"))
         amount = clean_amount(params.get("total_amount", ""), field="total_amount")
-        rec = notify_paid(channel=PaymentChannel.ALIPAY, order_no=params.get("out_trade_no", ""),
-                          channel_txn_id=params.get("trade_no", ""), amount=amount, paid_at=paid_at,
-                          actor=_channel_actor(ip))
+        rec = notify_paid(
+            channel=PaymentChannel.ALIPAY,
+            order_no=params.get("out_trade_no", ""),
+            channel_txn_id=params.get("trade_no", ""),
+            amount=amount,
+            paid_at=paid_at,
+            actor=_channel_actor(ip),
+        )
     except ValueError as exc:  # ValidationError is not a ValueError; a malformed gmt_payment is
         logger.warning("alipay notification refused: order %r: bad gmt_payment: %s", order_no, exc)
         return ALIPAY_FAILURE
     except ValidationError as exc:
-        logger.warning("alipay notification refused: order %r, trade %r: %s",
-                       order_no, _short(params.get("trade_no", "")), _messages(exc))
+        logger.warning(
+            "alipay notification refused: order %r, trade %r: %s",
+            order_no,
+            _short(params.get("trade_no", "")),
+            _messages(exc),
+        )
         return ALIPAY_FAILURE
-    logger.info("alipay notification %s: order %r, payment %s",
-                "recorded" if rec.created else "repeated", order_no, rec.payment.pk)
+    logger.info(
+        "alipay notification %s: order %r, payment %s",
+        "recorded" if rec.created else "repeated",
+        order_no,
+        rec.payment.pk,
+    )
     return ALIPAY_SUCCESS
 
 
@@ -256,9 +312,14 @@ def _wechat_config() -> dict[str, str]:
 def _wechat_transaction(headers, body: bytes, conf: dict[str, str], now: int | None) -> dict:
     """The decrypted transaction of a verified notification (raises _Refusal)."""
     try:
-        verified = signatures.wechat_verify(headers, body, conf["PLATFORM_PUBLIC_KEY"], now=now,
-                                            max_skew=WECHAT_REPLAY_WINDOW,
-                                            serial=conf.get("PLATFORM_SERIAL") or None)
+        verified = signatures.wechat_verify(
+            headers,
+            body,
+            conf["PLATFORM_PUBLIC_KEY"],
+            now=now,
+            max_skew=WECHAT_REPLAY_WINDOW,
+            serial=conf.get("PLATFORM_SERIAL") or None,
+        )
     except signatures.SignatureError as exc:
         raise _Refusal(500, f"cannot load WECHAT PLATFORM_PUBLIC_KEY: {exc}") from exc
     if not verified:
@@ -311,23 +372,41 @@ def wechat_notification(
             raise _Refusal(400, "商户号或应用 ID 不符")
         state = trade.get("trade_state")
         if state != WECHAT_PAID_STATE:
-            logger.info("wechat notification acknowledged without a payment: order %r, trade_state %r",
-                        order_no, _short(state))
+            logger.info(
+                "wechat notification acknowledged without a payment: order %r, trade_state %r",
+                order_no,
+                _short(state),
+            )
             return 204, None
         amount, paid_at = _wechat_amount(trade), _wechat_time(trade.get("success_time"))
         try:
-            rec = notify_paid(channel=PaymentChannel.WECHAT, order_no=str(trade.get("out_trade_no") or ""),
-                              channel_txn_id=str(trade.get("transaction_id") or ""), amount=amount,
-                              paid_at=paid_at, actor=_channel_actor(ip))
+            rec = notify_paid(
+                channel=PaymentChannel.WECHAT,
+                order_no=str(trade.get("out_trade_no") or ""),
+                channel_txn_id=str(trade.get("transaction_id") or ""),
+                amount=amount,
+                paid_at=paid_at,
+                actor=_channel_actor(ip),
+            )
         except ValidationError as exc:
             raise _Refusal(400, _messages(exc)) from exc
     except _Refusal as refusal:
         log = logger.error if refusal.status >= 500 else logger.warning
-        log("wechat notification refused (%s): %s; order %r, serial %r, from %s", refusal.status,
-            refusal.message, order_no, _short(_header(headers, "wechatpay-serial")), ip)
+        log(
+            "wechat notification refused (%s): %s; order %r, serial %r, from %s",
+            refusal.status,
+            refusal.message,
+            order_no,
+            _short(_header(headers, "wechatpay-serial")),
+            ip,
+        )
         return _fail(refusal.status, refusal.message)
-    logger.info("wechat notification %s: order %r, payment %s",
-                "recorded" if rec.created else "repeated", order_no, rec.payment.pk)
+    logger.info(
+        "wechat notification %s: order %r, payment %s",
+        "recorded" if rec.created else "repeated",
+        order_no,
+        rec.payment.pk,
+    )
     return 204, None
 
 

@@ -37,7 +37,9 @@ def _alipay_params(body: bytes) -> dict[str, str]:
     pairs = []
     for field in fields:
         name, _eq, value = field.partition(b"=")
-        pairs.append((unquote_to_bytes(name.replace(b"+", b" ")), unquote_to_bytes(value.replace(b"+", b" "))))
+        pairs.append(
+            (unquote_to_bytes(name.replace(b"+", b" ")), unquote_to_bytes(value.replace(b"+", b" ")))
+        )
     charset = next((v for k, v in pairs if k == b"charset"), b"").decode("ascii", errors="replace") or "utf-8"
     try:
         return {k.decode(charset): v.decode(charset) for k, v in pairs}
@@ -45,9 +47,14 @@ def _alipay_params(body: bytes) -> dict[str, str]:
         return {}
 
 
-@router.post("/pay/alipay/notify", auth=None, response={200: str}, openapi_extra={
-    "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}},
-})
+@router.post(
+    "/pay/alipay/notify",
+    auth=None,
+    response={200: str},
+    openapi_extra={
+        "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}},
+    },
+)
 def alipay_notify(request):
     """Alipay's asynchronous notification (异步通知): RSA2-verified, then the order is paid once."""
     body = request.body
@@ -56,9 +63,12 @@ def alipay_notify(request):
     return HttpResponse(answer, content_type="text/plain; charset=utf-8")
 
 
-@router.post("/pay/wechat/notify", auth=None,
-             response={204: None, 400: WechatFailOut, 401: WechatFailOut, 500: WechatFailOut},
-             openapi_extra={"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}})
+@router.post(
+    "/pay/wechat/notify",
+    auth=None,
+    response={204: None, 400: WechatFailOut, 401: WechatFailOut, 500: WechatFailOut},
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}},
+)
 def wechat_notify(request):
     """WeChat Pay v3 payment notification (支付通知): signature, AEAD_AES_256_GCM resource, then the order."""
     body = request.body

@@ -1,0 +1,58 @@
+"""The cashier's counter page: look up, pay, receipt; refusals leave nothing written."""
+
+from datetime import date
+
+import pytest
+
+from gridcare.core.permissions import Role
+from gridcare.payments.models import Payment
+from tests.factories import UserFactory
+from tests.payments.test_ledger import issued_bill
+
+
+@pytest.fixture
+def cashier(world):
+    return UserFactory(username="a_cashier", role=Role.CASHIER, unit=world.bureau_a)
+
+
+@pytest.fixture
+def debt(world):
+    # due far ahead so that no late fee depends on the day the test runs
+    return issued_bill(world.acct_a, "2026-09", "80.00", date(2099, 1, 20), issued_on=date(2026, 10, 5))
+
+
+def test_lookup_pay_and_receipt(world, debt, cashier, login):
+    c = login(cashier)
+    page = c.get("/payments/counter/?account_number=3100000001").content.decode()
+    assert 'data-testid="amount-due">80.00<' in page and "张*" in page and "张三" not in page
+    receipt_no = page.split('name="receipt_no" value="')[1].split('"')[0]
+    resp = c.post("/payments/counter/?account_number=3100000001", {
+        "account_number": "3100000001", "amount": "100.00", "channel": "counter_cash", "receipt_no": receipt_no})
+    payment = Payment.objects.get()
+    assert resp.status_code == 302 and resp["Location"] == f"/payments/{payment.pk}/receipt/"
+    receipt = c.get(resp["Location"]).content.decode()
+    # 100.00 paid: 80.00 to the September bill, 20.00 kept as credit
+    assert 'data-testid="receipt-amount">100.00<' in receipt and "2026-09" in receipt and "20.00" in receipt
+    # The same form posted twice (a double click) records one payment
+    again = c.post("/payments/counter/?account_number=3100000001", {
+        "account_number": "3100000001", "amount": "100.00", "channel": "counter_cash", "receipt_no": receipt_no})
+    assert again.status_code == 302 and Payment.objects.count() == 1
+
+
+@pytest.mark.parametrize("amount", ["0", "-5", "abc", "1.001"])
+def test_bad_amount_is_shown_and_nothing_written(world, debt, cashier, login, amount):
+    resp = login(cashier).post("/payments/counter/?account_number=3100000001", {
+        "account_number": "3100000001", "amount": amount, "channel": "counter_cash", "receipt_no": "C1"})
+    assert resp.status_code == 400 and "errorlist" in resp.content.decode()
+    assert not Payment.objects.exists()
+
+
+def test_refusals(world, debt, cashier, login):
+    assert login().get("/payments/counter/").status_code == 302
+    assert login(world.a_agent).get("/payments/counter/").status_code == 404
+    other = login(cashier).get("/payments/counter/?account_number=3200000001").content.decode()
+    assert "errorlist" in other and "amount-due" not in other  # another bureau's account
+    b_cashier = UserFactory(username="b_cashier", role=Role.CASHIER, unit=world.bureau_b)
+    resp = login(b_cashier).post("/payments/counter/?account_number=3100000001", {
+        "account_number": "3100000001", "amount": "10.00", "channel": "counter_cash", "receipt_no": "C2"})
+    assert resp.status_code == 200 and not Payment.objects.exists()
