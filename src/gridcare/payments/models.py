@@ -153,3 +153,27 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.kind} {self.amount}"
+
+
+class FeeWaiver(models.Model):
+    """A late-fee waiver (违约金减免): requested by one person, approved (or rejected) by a manager."""
+
+    receivable = models.ForeignKey(Receivable, on_delete=models.PROTECT, related_name="waivers")
+    amount = models.DecimalField(_("减免金额(元)"), **MONEY)
+    reason = models.TextField(_("减免原因"))
+    status = models.CharField(_("状态"), max_length=10, default="pending")  # pending / approved / rejected
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="fee_waivers_requested"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="fee_waivers_decided"
+    )
+    requested_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payments_waiver_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.receivable_id} −{self.amount} {self.status}"

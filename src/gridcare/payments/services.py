@@ -317,3 +317,61 @@ def payment_reverse(*, actor: Actor, payment: Payment, reason: str) -> Payment:
 
 def money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# ---------------------------------------------------------------- late-fee waivers (违约金减免)
+
+
+@transaction.atomic
+def waiver_request(*, actor: Actor, receivable: Receivable, amount: Any, reason: str, on: date | None = None):
+    """Ask for a late-fee waiver on a bill; it takes effect only when a manager approves it."""
+    from .models import FeeWaiver
+
+    _check_unit(actor, receivable.unit_id, Perm.PAYMENT_REVERSE)
+    value = clean_amount(amount)
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 500 or "\x00" in reason:
+        raise ValidationError({"reason": [_("请填写减免原因（最多500字）")]})
+    r = Receivable.objects.get(pk=receivable.pk)
+    owed = r.fee_charged - r.fee_waived - r.fee_paid + accrued_fee(r, on or timezone.localdate())
+    if value > owed:
+        raise ValidationError({"amount": [_("减免金额 %(a)s 超过该账单应收违约金 %(o)s") % {"a": value, "o": owed}]})
+    waiver = FeeWaiver.objects.create(receivable=r, amount=value, reason=reason, requested_at=timezone.now(),
+                                      requested_by=actor.user if getattr(actor.user, "is_authenticated", False) else None)
+    audit_record(actor=actor, action="fee_waiver.request", obj=waiver, unit_id=r.unit_id,
+                 changes={"receivable": r.pk, "period": r.period, "amount": str(value), "reason": reason})
+    return waiver
+
+
+@transaction.atomic
+def waiver_decide(*, actor: Actor, waiver, approve: bool, on: date | None = None):
+    """A manager approves or rejects a waiver. Approval charges the fee accrued so far, then waives the
+    amount (a waiver entry lowers the balance). The requester cannot approve their own request."""
+    from .models import FeeWaiver
+
+    waiver = FeeWaiver.objects.select_for_update().select_related("receivable").get(pk=waiver.pk)
+    _check_unit(actor, waiver.receivable.unit_id, Perm.FEE_WAIVE_APPROVE)
+    if actor.user is None or waiver.requested_by_id == actor.user.pk:
+        raise PermissionDenied
+    if waiver.status != "pending":
+        raise ValidationError({"__all__": [_("该减免申请已处理")]})
+    now = timezone.now()
+    on = on or timezone.localdate()
+    waiver.status, waiver.decided_by, waiver.decided_at = ("approved" if approve else "rejected"), actor.user, now
+    if approve:
+        _lock_account(waiver.receivable.account_id)
+        r = Receivable.objects.select_for_update().get(pk=waiver.receivable_id)
+        _charge_fee(r, on, now)
+        if waiver.amount > r.fee_charged - r.fee_waived - r.fee_paid:
+            raise ValidationError({"amount": [_("减免金额超过该账单尚未缴纳的违约金")]})
+        r.fee_waived += waiver.amount
+        r.save(update_fields=["fee_charged", "fee_waived", "fee_through"])
+        LedgerEntry.objects.create(
+            account_id=r.account_id, unit_id=r.unit_id, kind=EntryKind.WAIVER, amount=-waiver.amount, bill_id=r.bill_id,
+            occurred_on=on, note=waiver.reason[:200], created_at=now,
+        )
+    waiver.save(update_fields=["status", "decided_by", "decided_at"])
+    audit_record(actor=actor, action="fee_waiver.approve" if approve else "fee_waiver.reject", obj=waiver,
+                 unit_id=waiver.receivable.unit_id,
+                 changes={"amount": str(waiver.amount), "requested_by": waiver.requested_by_id, "status": waiver.status})
+    return waiver
