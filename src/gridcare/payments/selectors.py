@@ -75,3 +75,16 @@ def statement(account, as_of: date) -> Statement:
 def ledger_balance(account_id: int) -> Decimal:
     """Sum of the account's ledger (positive: owed, negative: credit), summed in Decimal."""
     return sum(LedgerEntry.objects.filter(account_id=account_id).values_list("amount", flat=True), ZERO)
+
+
+def statement_of_ids(account_id: int, receivable_ids: list[int], as_of: date) -> list[StatementLine]:
+    """Statement lines of the given receivables of one account as of a date (what paying them would take)."""
+    lines = []
+    for r in Receivable.objects.filter(account_id=account_id, pk__in=receivable_ids, cancelled_at__isnull=True):
+        fee = r.fee_charged - r.fee_waived - r.fee_paid + accrued_fee(r, as_of)
+        lines.append(StatementLine(
+            receivable_id=r.pk, bill_id=r.bill_id, period=r.period, customer_class=r.customer_class,
+            due_date=r.due_date, principal=r.principal, principal_outstanding=r.principal - r.principal_paid,
+            late_fee=fee, days_overdue=max(0, (as_of - r.due_date).days),
+        ))
+    return lines
