@@ -157,6 +157,13 @@ GRIDCARE = {
         "PLATFORM_SERIAL": os.environ.get("GRIDCARE_WECHAT_PLATFORM_SERIAL", ""),
         "API_V3_KEY": os.environ.get("GRIDCARE_WECHAT_API_V3_KEY", ""),
     },
+    # The local sandbox gateway (模拟支付网关) behind the portal's online payment; off in production unless
+    # asked for. Without keys, an RSA-2048 pair is generated once per process.
+    "SANDBOX_PAY": {
+        "ENABLED": os.environ.get("GRIDCARE_SANDBOX_PAY", "1" if DEBUG else "0") == "1",
+        "PRIVATE_KEY": os.environ.get("GRIDCARE_SANDBOX_PRIVATE_KEY", ""),
+        "PUBLIC_KEY": os.environ.get("GRIDCARE_SANDBOX_PUBLIC_KEY", ""),
+    },
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024

@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("portal/billing/", include("gridcare.billing.portal_urls")),
+    path("portal/pay/", include("gridcare.payments.portal_urls")),
     path("portal/", include("gridcare.portal.urls")),
     path("billing/", include("gridcare.billing.urls")),
     path("payments/", include("gridcare.payments.urls")),

@@ -10,6 +10,9 @@ The channel adapters verify the channel's own scheme before reading anything els
 - `alipay_notification`: RSA2 over the sorted parameters with Alipay's public key, then `app_id`. Answers
   exactly ``success`` when the notification is verified and handled (a repeat included), ``failure``
   otherwise, which makes Alipay deliver it again later.
+- `sandbox_notification`: the local sandbox gateway (`sandbox.py`, for the portal's online payment offline)
+  signs exactly as Alipay does with its own key pair (`sandbox_keys`), and its notification goes through
+  the same verification as Alipay's (`_rsa2_notification`) with the sandbox public key, on channel portal.
 - `wechat_notification`: ``Wechatpay-Signature`` over ``timestamp\\nnonce\\nbody\\n`` with the platform
   public key (within 5 minutes), the ``resource`` decrypted with the APIv3 key (AEAD_AES_256_GCM), then
   mchid/appid. Answers 204 when handled; 401 for a bad signature or resource, 400 for a business refusal,
@@ -22,13 +25,16 @@ A refused notification writes nothing (no payment, no order change, no audit row
 import json
 import logging
 import secrets
+import threading
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -217,30 +223,45 @@ def alipay_notification(params: dict[str, str], *, ip: str | None = None) -> str
     Answers "success" when verified and handled — a paid trade recorded or found recorded, or a state that
     records nothing (WAIT_BUYER_PAY, TRADE_CLOSED) — and "failure" for anything refused."""
     conf = settings.GRIDCARE["ALIPAY"]
+    return _rsa2_notification(
+        params,
+        ip=ip,
+        label="alipay",
+        channel=PaymentChannel.ALIPAY,
+        app_id=conf.get("APP_ID", ""),
+        public_key=conf.get("PUBLIC_KEY", ""),
+    )
+
+
+def _rsa2_notification(
+    params: dict[str, str], *, ip: str | None, label: str, channel: str, app_id: str, public_key: str
+) -> str:
+    """Alipay's scheme, for Alipay itself and for the sandbox that imitates it: RSA2 over the sorted
+    parameters with `public_key`, then `app_id`, then the order is paid through `notify_paid` on `channel`."""
     order_no = _short(params.get("out_trade_no", ""))
-    if not conf.get("PUBLIC_KEY") or not conf.get("APP_ID"):
-        logger.error(
-            "alipay notification refused: ALIPAY APP_ID/PUBLIC_KEY not configured (order %r)", order_no
-        )
+    if not public_key or not app_id:
+        logger.error("%s notification refused: APP_ID/PUBLIC_KEY not configured (order %r)", label, order_no)
         return ALIPAY_FAILURE
     try:
-        verified = signatures.alipay_verify(params, conf["PUBLIC_KEY"])
+        verified = signatures.alipay_verify(params, public_key)
     except signatures.SignatureError as exc:
         logger.error(
-            "alipay notification refused: cannot load ALIPAY PUBLIC_KEY: %s (order %r)", exc, order_no
+            "%s notification refused: cannot load the PUBLIC_KEY: %s (order %r)", label, exc, order_no
         )
         return ALIPAY_FAILURE
     if not verified:
         logger.warning(
-            "alipay notification refused: bad signature, order %r, trade %r, from %s",
+            "%s notification refused: bad signature, order %r, trade %r, from %s",
+            label,
             order_no,
             _short(params.get("trade_no", "")),
             ip,
         )
         return ALIPAY_FAILURE
-    if params.get("app_id") != conf["APP_ID"]:
+    if params.get("app_id") != app_id:
         logger.warning(
-            "alipay notification refused: app_id %r is not ours, order %r",
+            "%s notification refused: app_id %r is not ours, order %r",
+            label,
             _short(params.get("app_id", "")),
             order_no,
         )
@@ -248,7 +269,8 @@ def alipay_notification(params: dict[str, str], *, ip: str | None = None) -> str
     status = params.get("trade_status", "")
     if status not in ALIPAY_PAID_STATES:
         logger.info(
-            "alipay notification acknowledged without a payment: order %r, trade_status %r",
+            "%s notification acknowledged without a payment: order %r, trade_status %r",
+            label,
             order_no,
             _short(status),
         )
@@ -257,7 +279,7 @@ def alipay_notification(params: dict[str, str], *, ip: str | None = None) -> str
         paid_at = _alipay_time(params.get("gmt_payment"))
         amount = clean_amount(params.get("total_amount", ""), field="total_amount")
         rec = notify_paid(
-            channel=PaymentChannel.ALIPAY,
+            channel=channel,
             order_no=params.get("out_trade_no", ""),
             channel_txn_id=params.get("trade_no", ""),
             amount=amount,
@@ -265,23 +287,81 @@ def alipay_notification(params: dict[str, str], *, ip: str | None = None) -> str
             actor=_channel_actor(ip),
         )
     except ValueError as exc:  # ValidationError is not a ValueError; a malformed gmt_payment is
-        logger.warning("alipay notification refused: order %r: bad gmt_payment: %s", order_no, exc)
+        logger.warning("%s notification refused: order %r: bad gmt_payment: %s", label, order_no, exc)
         return ALIPAY_FAILURE
     except ValidationError as exc:
         logger.warning(
-            "alipay notification refused: order %r, trade %r: %s",
+            "%s notification refused: order %r, trade %r: %s",
+            label,
             order_no,
             _short(params.get("trade_no", "")),
             _messages(exc),
         )
         return ALIPAY_FAILURE
     logger.info(
-        "alipay notification %s: order %r, payment %s",
+        "%s notification %s: order %r, payment %s",
+        label,
         "recorded" if rec.created else "repeated",
         order_no,
         rec.payment.pk,
     )
     return ALIPAY_SUCCESS
+
+
+# ---------------------------------------------------------------- the local sandbox gateway (模拟支付网关)
+
+SANDBOX_APP_ID = "gridcare-sandbox"
+_sandbox_key_cache: dict[str, str] = {}
+_sandbox_key_lock = threading.Lock()
+
+
+def sandbox_enabled() -> bool:
+    return bool(settings.GRIDCARE.get("SANDBOX_PAY", {}).get("ENABLED"))
+
+
+def sandbox_keys() -> tuple[str, str]:
+    """The sandbox's (private, public) PEM pair: from settings when both are configured, otherwise an
+    RSA-2048 pair generated once per process. The sandbox signs with the first; we verify with the second,
+    exactly as we verify Alipay's notifications with Alipay's public key."""
+    conf = settings.GRIDCARE.get("SANDBOX_PAY", {})
+    private, public = conf.get("PRIVATE_KEY", ""), conf.get("PUBLIC_KEY", "")
+    if private and public:
+        return private, public
+    if private or public:
+        raise ImproperlyConfigured("GRIDCARE_SANDBOX_PRIVATE_KEY and _PUBLIC_KEY must be set together")
+    with _sandbox_key_lock:
+        if not _sandbox_key_cache:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            _sandbox_key_cache["private"] = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ).decode("ascii")
+            _sandbox_key_cache["public"] = (
+                key.public_key()
+                .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+                .decode("ascii")
+            )
+        return _sandbox_key_cache["private"], _sandbox_key_cache["public"]
+
+
+def sandbox_notification(params: dict[str, str], *, ip: str | None = None) -> str:
+    """Handle the sandbox gateway's notification for a portal order: Alipay's very scheme (RSA2 over the
+    sorted parameters, verified with the SANDBOX public key, then app_id), paid on channel "portal".
+
+    Answers "success" or "failure" like `alipay_notification`; refused when the sandbox is disabled."""
+    if not sandbox_enabled():
+        logger.warning(
+            "sandbox notification refused: the sandbox is disabled (order %r)",
+            _short(params.get("out_trade_no", "")),
+        )
+        return ALIPAY_FAILURE
+    return _rsa2_notification(
+        params,
+        ip=ip,
+        label="sandbox",
+        channel=PaymentChannel.PORTAL,
+        app_id=SANDBOX_APP_ID,
+        public_key=sandbox_keys()[1],
+    )
 
 
 # ---------------------------------------------------------------- WeChat Pay v3
