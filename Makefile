@@ -7,7 +7,7 @@ export DJANGO_SETTINGS_MODULE ?= gridcare.settings
 SEED_CUSTOMERS ?= 5000
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test setup assets lint migrate seed clean bench-seed bench-lookup bench-billing
+.PHONY: run test setup assets lint migrate seed clean bench-seed bench-lookup bench-billing bench-payments
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -55,3 +55,6 @@ clean:
 
 bench-billing: setup
 	$(BIN)/python bench/billing.py
+
+bench-payments: setup
+	$(BIN)/python bench/payments.py
