@@ -559,19 +559,26 @@ def _advance(run: BillingRun, ids: list[int], billed: int, exceptions: int, skip
     run.save(update_fields=["last_account_id", "processed_count", "billed_count", "exception_count", "skipped_count"])
 
 
-def _chunk(run: BillingRun, ids: list[int], spans, broken, plans: dict) -> None:
-    """Bill a chunk and move the checkpoint, in one transaction (serial path)."""
-    _advance(run, ids, *_chunk_write(run, ids, spans, broken, plans))
+COUNTERS = ("last_account_id", "processed_count", "billed_count", "exception_count", "skipped_count")
 
 
-def _write_with_retry(run: BillingRun, ids: list[int], spans, broken, plans: dict) -> tuple[int, int, int]:
-    try:
-        with transaction.atomic():
-            return _chunk_write(run, ids, spans, broken, plans)
-    except IntegrityError:
-        # Another writer billed some of these accounts meanwhile: the re-check skips them.
-        with transaction.atomic():
-            return _chunk_write(run, ids, spans, broken, plans)
+def _bill_chunk(run: BillingRun, ids: list[int], spans, broken, plans: dict, *, advance: bool) -> tuple[int, int, int]:
+    """Bill a chunk in one transaction (with the checkpoint moved in it too when `advance`), once more if
+    another writer billed some of these accounts meanwhile: the already-billed re-check skips them."""
+    for attempt in (1, 2):
+        saved = [getattr(run, f) for f in COUNTERS]
+        try:
+            with transaction.atomic():
+                counts = _chunk_write(run, ids, spans, broken, plans)
+                if advance:
+                    _advance(run, ids, *counts)
+                return counts
+        except IntegrityError:
+            for f, v in zip(COUNTERS, saved, strict=True):
+                setattr(run, f, v)
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def default_workers() -> int:
@@ -589,7 +596,7 @@ def _worker(run_id: int, spans, broken, tasks, results) -> None:
         plans: dict = {}
         while (task := tasks.get()) is not None:
             index, ids = task
-            results.put(("done", index, _write_with_retry(run, ids, spans, broken, plans)))
+            results.put(("done", index, _bill_chunk(run, ids, spans, broken, plans, advance=False)))
     except BaseException as exc:  # noqa: BLE001 — reported to the parent, which fails the run
         results.put(("error", -1, f"{type(exc).__name__}: {exc}"))
     finally:
@@ -678,17 +685,7 @@ def execute(
             _execute_parallel(run, chunks, spans, broken, min(workers, len(chunks)), progress)
         else:
             for ids in chunks:
-                checkpoint = (run.last_account_id, run.processed_count, run.billed_count, run.exception_count,
-                              run.skipped_count)
-                try:
-                    with transaction.atomic():
-                        _chunk(run, ids, spans, broken, plans)
-                except IntegrityError:
-                    # Another writer billed some of these accounts meanwhile: the re-check skips them.
-                    (run.last_account_id, run.processed_count, run.billed_count, run.exception_count,
-                     run.skipped_count) = checkpoint
-                    with transaction.atomic():
-                        _chunk(run, ids, spans, broken, plans)
+                _bill_chunk(run, ids, spans, broken, plans, advance=True)
                 if progress:
                     progress(run)
     except Exception as exc:

@@ -49,6 +49,16 @@ class Statement:
         return self.principal_outstanding + self.late_fee
 
 
+def _line(r: Receivable, as_of: date) -> StatementLine:
+    """A receivable as a statement line: the fee charged and unpaid plus the fee accrued up to `as_of`."""
+    return StatementLine(
+        receivable_id=r.pk, bill_id=r.bill_id, period=r.period, customer_class=r.customer_class,
+        due_date=r.due_date, principal=r.principal, principal_outstanding=r.principal - r.principal_paid,
+        late_fee=r.fee_charged - r.fee_waived - r.fee_paid + accrued_fee(r, as_of),
+        days_overdue=max(0, (as_of - r.due_date).days),
+    )
+
+
 def open_receivables(account_id: int):
     return (
         Receivable.objects.filter(account_id=account_id, cancelled_at__isnull=True)
@@ -59,14 +69,7 @@ def open_receivables(account_id: int):
 
 def statement(account, as_of: date) -> Statement:
     """Each open bill with its outstanding principal and the late fee owed as of `as_of` (two queries)."""
-    lines = []
-    for r in open_receivables(account.pk):
-        fee = r.fee_charged - r.fee_waived - r.fee_paid + accrued_fee(r, as_of)
-        lines.append(StatementLine(
-            receivable_id=r.pk, bill_id=r.bill_id, period=r.period, customer_class=r.customer_class,
-            due_date=r.due_date, principal=r.principal, principal_outstanding=r.principal - r.principal_paid,
-            late_fee=fee, days_overdue=max(0, (as_of - r.due_date).days),
-        ))
+    lines = [_line(r, as_of) for r in open_receivables(account.pk)]
     credit = Payment.objects.filter(account_id=account.pk, status="posted").aggregate(s=Sum("unallocated"))["s"]
     return Statement(account_number=account.account_number, as_of=as_of, lines=lines,
                      credit=Decimal(str(credit or 0)).quantize(Decimal("0.01")))
@@ -79,12 +82,5 @@ def ledger_balance(account_id: int) -> Decimal:
 
 def statement_of_ids(account_id: int, receivable_ids: list[int], as_of: date) -> list[StatementLine]:
     """Statement lines of the given receivables of one account as of a date (what paying them would take)."""
-    lines = []
-    for r in Receivable.objects.filter(account_id=account_id, pk__in=receivable_ids, cancelled_at__isnull=True):
-        fee = r.fee_charged - r.fee_waived - r.fee_paid + accrued_fee(r, as_of)
-        lines.append(StatementLine(
-            receivable_id=r.pk, bill_id=r.bill_id, period=r.period, customer_class=r.customer_class,
-            due_date=r.due_date, principal=r.principal, principal_outstanding=r.principal - r.principal_paid,
-            late_fee=fee, days_overdue=max(0, (as_of - r.due_date).days),
-        ))
-    return lines
+    return [_line(r, as_of) for r in Receivable.objects.filter(
+        account_id=account_id, pk__in=receivable_ids, cancelled_at__isnull=True)]

@@ -18,7 +18,7 @@ computation over the whole period — the counter settles the fee at each paymen
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -313,10 +313,6 @@ def payment_reverse(*, actor: Actor, payment: Payment, reason: str) -> Payment:
                  customer_id=payment.account.customer_id,
                  changes={"amount": str(payment.amount), "reason": reason, "status": ["posted", "reversed"]})
     return payment
-
-
-def money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 # ---------------------------------------------------------------- late-fee waivers (违约金减免)
