@@ -35,6 +35,11 @@ class Perm:
     PAYMENT_RECORD = "payment.record"  # take payments at the counter (收费)
     PAYMENT_REVERSE = "payment.reverse"  # reverse a bounced or cancelled payment (冲正)
     FEE_WAIVE_APPROVE = "fee.waive_approve"  # approve a late-fee waiver (违约金减免审批)
+    COLLECTIONS_MANAGE = "collections.manage"  # dunning runs, disconnection/reconnection tasks (催费)
+    DISCONNECT_APPROVE = "collections.disconnect_approve"  # disconnect important/protected
+    REFUND_APPROVE = "refund.approve"  # approve a refund of credit balance (退费审批)
+    PAYMENT_BATCH = "payment.batch"  # bank withholding files, channel statement reconciliation (代扣、对账)
+    NOTIFY_CAMPAIGN = "notify.campaign"  # send a notice campaign to a customer segment (节日问候等)
 
 
 _ALL_VIEW = {Perm.CUSTOMER_VIEW, Perm.TOPOLOGY_VIEW, Perm.ORG_VIEW}
@@ -45,16 +50,43 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.AGENT: frozenset(_ALL_VIEW | {Perm.AUDIT_VIEW}),
     Role.METER_READER: frozenset(_ALL_VIEW | {Perm.METER_EDIT}),
     Role.BILLING_CLERK: frozenset(
-        _ALL_VIEW | {Perm.METER_EDIT, Perm.BILLING_RUN, Perm.PAYMENT_REVERSE, Perm.AUDIT_VIEW, Perm.CUSTOMER_EXPORT}
+        _ALL_VIEW
+        | {
+            Perm.METER_EDIT,
+            Perm.BILLING_RUN,
+            Perm.PAYMENT_REVERSE,
+            Perm.AUDIT_VIEW,
+            Perm.CUSTOMER_EXPORT,
+            Perm.COLLECTIONS_MANAGE,
+            Perm.PAYMENT_BATCH,
+        }
     ),
-    Role.CASHIER: frozenset(_ALL_VIEW | {Perm.PAYMENT_RECORD}),
+    Role.CASHIER: frozenset(_ALL_VIEW | {Perm.PAYMENT_RECORD, Perm.PAYMENT_BATCH}),
     Role.DISPATCHER: frozenset({Perm.TOPOLOGY_VIEW, Perm.ORG_VIEW, Perm.CUSTOMER_VIEW}),
     Role.CUSTOMER_MANAGER: frozenset(
-        _ALL_VIEW | {Perm.CUSTOMER_EDIT, Perm.CUSTOMER_VIEW_PII, Perm.AUDIT_VIEW, Perm.CUSTOMER_EXPORT, Perm.STATS_VIEW}
+        _ALL_VIEW
+        | {
+            Perm.CUSTOMER_EDIT,
+            Perm.CUSTOMER_VIEW_PII,
+            Perm.AUDIT_VIEW,
+            Perm.CUSTOMER_EXPORT,
+            Perm.STATS_VIEW,
+            Perm.COLLECTIONS_MANAGE,
+            Perm.NOTIFY_CAMPAIGN,
+        }
     ),
     Role.MANAGER: frozenset(
         _ALL_VIEW
-        | {Perm.AUDIT_VIEW, Perm.STATS_VIEW, Perm.CUSTOMER_EXPORT, Perm.CUSTOMER_VIEW_PII, Perm.FEE_WAIVE_APPROVE}
+        | {
+            Perm.AUDIT_VIEW,
+            Perm.STATS_VIEW,
+            Perm.CUSTOMER_EXPORT,
+            Perm.CUSTOMER_VIEW_PII,
+            Perm.FEE_WAIVE_APPROVE,
+            Perm.DISCONNECT_APPROVE,
+            Perm.REFUND_APPROVE,
+            Perm.NOTIFY_CAMPAIGN,
+        }
     ),
     Role.ADMIN: frozenset(
         _ALL_VIEW
@@ -70,6 +102,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.BILLING_RUN,
             Perm.PAYMENT_RECORD,
             Perm.PAYMENT_REVERSE,
+            Perm.COLLECTIONS_MANAGE,
+            Perm.PAYMENT_BATCH,
+            Perm.NOTIFY_CAMPAIGN,
         }
     ),
 }
