@@ -175,7 +175,8 @@ def notify_paid(
             amount=amount,
             paid_at=paid_at,
         )
-        if PaymentOrder.objects.filter(payment=rec.payment).exclude(pk=order.pk).exists():
+        # A payment made just now belongs to no other order; a repeated transaction may.
+        if not rec.created and PaymentOrder.objects.filter(payment=rec.payment).exclude(pk=order.pk).exists():
             raise ValidationError(
                 {"channel_txn_id": [_("渠道流水号 %(t)s 已用于另一订单") % {"t": rec.payment.channel_txn_id}]}
             )

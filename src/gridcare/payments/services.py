@@ -23,7 +23,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -240,8 +240,7 @@ def _record(actor: Actor, channel: str, txn: str, account: Account, amount: Deci
         account=account, unit_id=account.unit_id, kind=EntryKind.PAYMENT, amount=-amount, payment=payment,
         occurred_on=timezone.localdate(paid_at), note=f"{channel}:{txn}", created_at=now,
     )
-    _apply_credit(account, on=timezone.localdate(paid_at), only=payment)
-    payment.refresh_from_db()
+    _apply_credit(account, on=timezone.localdate(paid_at), only=payment)  # keeps payment.unallocated current
     audit_record(actor=actor, action="payment.record", obj=payment, customer_id=account.customer_id,
                  unit_id=account.unit_id,
                  changes={"channel": channel, "channel_txn_id": txn, "amount": str(amount),
@@ -255,11 +254,12 @@ def _apply_credit(account: Account, *, on: date, only: Payment | None = None) ->
     payments = [only] if only is not None else list(
         Payment.objects.filter(account=account, status=PaymentStatus.POSTED, unallocated__gt=0).order_by("paid_at", "id")
     )
-    live = Receivable.objects.filter(account=account, cancelled_at__isnull=True)
-    open_rs = list(live.filter(principal_paid__lt=F("principal"))) + list(
-        live.filter(principal_paid=F("principal")).filter(fee_paid__lt=F("fee_charged") - F("fee_waived"))
+    # One query: receivables with principal or an already charged late fee still to pay.
+    open_rs = list(
+        Receivable.objects.filter(account=account, cancelled_at__isnull=True)
+        .filter(Q(principal_paid__lt=F("principal")) | Q(fee_paid__lt=F("fee_charged") - F("fee_waived")))
+        .order_by("due_date", "pk")
     )
-    open_rs.sort(key=lambda r: (r.due_date, r.pk))
     now = timezone.now()
     for payment in payments:
         left = payment.unallocated
