@@ -12,6 +12,7 @@ import io
 from datetime import date
 
 import pytest
+from django.core.management import CommandError, call_command
 from openpyxl import load_workbook
 
 from gridcare.core.permissions import Role
@@ -210,3 +211,61 @@ def test_page_query_count_is_bounded(book, login, django_assert_max_num_queries)
     c = login(book.admin)
     with django_assert_max_num_queries(10):
         assert c.get(URL + QUERY).status_code == 200
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_command_writes_the_same_workbook(book, tmp_path):
+    out = tmp_path / "rate.xlsx"
+    call_command(
+        "payments_report",
+        "collection-rate",
+        "--user",
+        "a_manager",
+        "--period",
+        "2026-09",
+        "-o",
+        str(out),
+        stdout=io.StringIO(),
+    )
+    ws = load_workbook(out).active
+    # Bureau A's manager: 东关 100.00 of 100.00 → 100 %
+    assert ws.title == "电费回收率" and rows_of(ws) == [
+        ["东关供电所", 1, 100, 100, 1],
+        ["合计", 1, 100, 100, 1],
+    ]
+    out = tmp_path / "mix.xlsx"
+    call_command(
+        "payments_report",
+        "channel-mix",
+        "--user",
+        "admin1",
+        "--date-from",
+        "2026-10-01",
+        "--date-to",
+        "2026-10-31",
+        "-o",
+        str(out),
+        stdout=io.StringIO(),
+    )
+    assert rows_of(load_workbook(out).active)[-1] == ["合计", 2, 120, 1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["collection-rate", "--user", "a_manager", "--period", "2026-13"], "账期应为 YYYY-MM"),
+        (
+            ["channel-mix", "--user", "a_manager", "--date-from", "2026-10-31", "--date-to", "2026-10-01"],
+            "晚于结束日期",
+        ),
+        (["arrears-ageing", "--user", "a_clerk"], "无权查看统计报表"),
+        (["arrears-ageing", "--user", "nobody"], "不存在"),
+    ],
+)
+def test_command_refuses_bad_input(book, tmp_path, args, message):
+    out = tmp_path / "x.xlsx"
+    with pytest.raises(CommandError, match=message):
+        call_command("payments_report", *args, "-o", str(out))
+    assert not out.exists()
