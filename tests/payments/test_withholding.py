@@ -23,7 +23,13 @@ from gridcare.core.scoping import PermissionDenied
 from gridcare.customers.choices import CustomerClass
 from gridcare.payments import selectors
 from gridcare.payments import withholding as wh
-from gridcare.payments.models import LedgerEntry, Payment, WithholdingAgreement, WithholdingBatch, WithholdingItem
+from gridcare.payments.models import (
+    LedgerEntry,
+    Payment,
+    WithholdingAgreement,
+    WithholdingBatch,
+    WithholdingItem,
+)
 from tests.factories import CustomerFactory, UserFactory, make_account
 from tests.payments.test_ledger import issued_bill
 
@@ -34,7 +40,9 @@ CARD_A = "6222021234567890128"  # Luhn: valid (a 19-digit 建设银行-style deb
 CARD_A2 = "6217001234567890122"  # Luhn: valid
 CARD_B = "62284800123456782"  # Luhn: valid, 17 digits
 
-postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent imports need row locks")
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="concurrent imports need row locks"
+)
 
 
 @pytest.fixture
@@ -54,12 +62,30 @@ def setup(world, staff):
     issued_bill(acct_a2, "2026-08", "200.00", date(2026, 9, 30))
     issued_bill(world.acct_b, "2026-08", "50.00", date(2026, 9, 20))
     sys = Actor()
-    wh.agreement_create(actor=sys, account_number="3100000001", bank_code="105", bank_account=CARD_A,
-                        holder_name="张三", signed_on=date(2026, 1, 5))
-    wh.agreement_create(actor=sys, account_number="3100000002", bank_code="105", bank_account=CARD_A2,
-                        holder_name="王五", signed_on=date(2026, 1, 5))
-    wh.agreement_create(actor=sys, account_number="3200000001", bank_code="105", bank_account=CARD_B,
-                        holder_name="李四", signed_on=date(2026, 1, 5))
+    wh.agreement_create(
+        actor=sys,
+        account_number="3100000001",
+        bank_code="105",
+        bank_account=CARD_A,
+        holder_name="张三",
+        signed_on=date(2026, 1, 5),
+    )
+    wh.agreement_create(
+        actor=sys,
+        account_number="3100000002",
+        bank_code="105",
+        bank_account=CARD_A2,
+        holder_name="王五",
+        signed_on=date(2026, 1, 5),
+    )
+    wh.agreement_create(
+        actor=sys,
+        account_number="3200000001",
+        bank_code="105",
+        bank_account=CARD_B,
+        holder_name="李四",
+        signed_on=date(2026, 1, 5),
+    )
     return acct_a2
 
 
@@ -79,30 +105,67 @@ def test_agreement_rules_and_masking(world, staff, login):
     cashier = Actor(user=staff["a_cashier"])
     CustomerFactory(name="赵六", unit=world.station_a)
     with pytest.raises(ValidationError) as exc:
-        wh.agreement_create(actor=cashier, account_number="3100000001", bank_code="105",
-                            bank_account="6222021234567890127",  # last digit off by one: Luhn fails
-                            holder_name="张三", signed_on=date(2026, 1, 5))
+        wh.agreement_create(
+            actor=cashier,
+            account_number="3100000001",
+            bank_code="105",
+            bank_account="6222021234567890127",  # last digit off by one: Luhn fails
+            holder_name="张三",
+            signed_on=date(2026, 1, 5),
+        )
     assert "Luhn" in exc.value.message_dict["bank_account"][0]
     with pytest.raises(ValidationError) as exc:
-        wh.agreement_create(actor=cashier, account_number="3100000001", bank_code="999", bank_account="12345",
-                            holder_name="张,三", signed_on=date(2026, 1, 5))
+        wh.agreement_create(
+            actor=cashier,
+            account_number="3100000001",
+            bank_code="999",
+            bank_account="12345",
+            holder_name="张,三",
+            signed_on=date(2026, 1, 5),
+        )
     assert set(exc.value.message_dict) == {"bank_code", "bank_account", "holder_name"}
     # A rural credit passbook (402) has no check digit: 12 digits are enough
-    a = wh.agreement_create(actor=cashier, account_number="3100000001", bank_code="402",
-                            bank_account="123456789012", holder_name="张三", signed_on=date(2026, 1, 5))
+    a = wh.agreement_create(
+        actor=cashier,
+        account_number="3100000001",
+        bank_code="402",
+        bank_account="123456789012",
+        holder_name="张三",
+        signed_on=date(2026, 1, 5),
+    )
     assert a.bank_name == "农村信用社"
     with pytest.raises(ValidationError):  # one active agreement per account
-        wh.agreement_create(actor=cashier, account_number="3100000001", bank_code="105", bank_account=CARD_A,
-                            holder_name="张三", signed_on=date(2026, 1, 5))
+        wh.agreement_create(
+            actor=cashier,
+            account_number="3100000001",
+            bank_code="105",
+            bank_account=CARD_A,
+            holder_name="张三",
+            signed_on=date(2026, 1, 5),
+        )
     with pytest.raises(PermissionDenied):  # bureau B's cashier cannot sign for bureau A's account
-        wh.agreement_create(actor=Actor(user=staff["b_cashier"]), account_number="3100000001", bank_code="105",
-                            bank_account=CARD_A, holder_name="张三", signed_on=date(2026, 1, 5))
+        wh.agreement_create(
+            actor=Actor(user=staff["b_cashier"]),
+            account_number="3100000001",
+            bank_code="105",
+            bank_account=CARD_A,
+            holder_name="张三",
+            signed_on=date(2026, 1, 5),
+        )
     wh.agreement_deactivate(actor=cashier, agreement=a)
-    b = wh.agreement_create(actor=cashier, account_number="3100000001", bank_code="105", bank_account=CARD_A,
-                            holder_name="张三", signed_on=date(2026, 2, 1))
-    assert list(AuditEvent.objects.filter(action__startswith="withholding_agreement").order_by("id")
-                .values_list("action", flat=True)) == [
-        "withholding_agreement.create", "withholding_agreement.deactivate", "withholding_agreement.create"]
+    b = wh.agreement_create(
+        actor=cashier,
+        account_number="3100000001",
+        bank_code="105",
+        bank_account=CARD_A,
+        holder_name="张三",
+        signed_on=date(2026, 2, 1),
+    )
+    assert list(
+        AuditEvent.objects.filter(action__startswith="withholding_agreement")
+        .order_by("id")
+        .values_list("action", flat=True)
+    ) == ["withholding_agreement.create", "withholding_agreement.deactivate", "withholding_agreement.create"]
     # The audit row and a cashier (no customer.view_pii) see 6222****0128; an admin sees the number
     assert AuditEvent.objects.filter(object_id=str(b.pk)).get().changes["bank_account"] == "6222****0128"
     rows = login(staff["a_cashier"]).get(f"{API}/withholding/agreements?active=true").json()
@@ -115,12 +178,20 @@ def test_agreement_rules_and_masking(world, staff, login):
 
 def test_agreement_api_and_page(world, staff, login):
     c = login(staff["a_cashier"])
-    body = {"account_number": "3100000001", "bank_code": "105", "bank_account": CARD_A, "holder_name": "张三",
-            "signed_on": "2026-01-05"}
+    body = {
+        "account_number": "3100000001",
+        "bank_code": "105",
+        "bank_account": CARD_A,
+        "holder_name": "张三",
+        "signed_on": "2026-01-05",
+    }
     r = c.post(f"{API}/withholding/agreements", body, content_type="application/json")
     assert r.status_code == 201 and r.json()["bank_account"] == "6222****0128"
-    bad = c.post(f"{API}/withholding/agreements", {**body, "account_number": "3100000001", "bank_account": "12ab"},
-                 content_type="application/json")
+    bad = c.post(
+        f"{API}/withholding/agreements",
+        {**body, "account_number": "3100000001", "bank_account": "12ab"},
+        content_type="application/json",
+    )
     assert bad.status_code == 422 and {d["field"] for d in bad.json()["detail"]} == {"bank_account"}
     # bureau B cannot see (404) nor end it
     aid = r.json()["id"]
@@ -170,8 +241,10 @@ def test_export_skips_ended_agreements_and_paid_accounts(world, staff, setup):
 
 def test_import_success_failure_and_idempotent_reimport(world, staff, setup):
     batch = export_a(staff)
-    data = result_file(batch, [("1", "3100000001", "102.00", "0000", "成功"),
-                               ("2", "3100000002", "204.00", "3001", "余额不足")])
+    data = result_file(
+        batch,
+        [("1", "3100000001", "102.00", "0000", "成功"), ("2", "3100000002", "204.00", "3001", "余额不足")],
+    )
     cashier = Actor(user=staff["a_cashier"])
     r = wh.withholding_import(actor=cashier, data=data)
     assert (r.debited, r.failed, r.unchanged, r.changed) == (1, 1, 0, True)
@@ -179,7 +252,9 @@ def test_import_success_failure_and_idempotent_reimport(world, staff, setup):
     assert (p.channel, p.channel_txn_id, p.amount) == ("bank", f"{batch.batch_no}-1", D("102.00"))
     # Debited on the batch date: 2.00 fee + 100.00 principal paid; balance 100 + 2 − 102 = 0
     assert selectors.ledger_balance(world.acct_a.pk) == D("0.00")
-    items = list(WithholdingItem.objects.order_by("serial").values_list("status", "result_code", "result_message"))
+    items = list(
+        WithholdingItem.objects.order_by("serial").values_list("status", "result_code", "result_message")
+    )
     assert items == [("debited", "0000", "成功"), ("failed", "3001", "余额不足")]
     batch.refresh_from_db()
     assert batch.status == "settled"
@@ -210,12 +285,14 @@ def test_import_utf8_with_bom_and_partial_results(world, staff, setup):
 
 def test_broken_result_file_lists_every_bad_row_and_writes_nothing(world, staff, setup):
     batch = export_a(staff)
-    data = (f"{batch.batch_no},5,0.00\r\n"
-            "1,3100000001,12.345,0000\r\n"      # row 2: amount with three decimals
-            "9,3100000002,204.00,0000\r\n"      # row 3: no serial 9
-            "2,3100000009,204.00,0000\r\n"      # row 4: wrong 户号 for serial 2
-            "1,3100000001,100.00,00\r\n"        # row 5: duplicate serial, code not 4 digits
-            "2,3100000002\r\n").encode("gbk")   # row 6: two columns
+    data = (
+        f"{batch.batch_no},5,0.00\r\n"
+        "1,3100000001,12.345,0000\r\n"  # row 2: amount with three decimals
+        "9,3100000002,204.00,0000\r\n"  # row 3: no serial 9
+        "2,3100000009,204.00,0000\r\n"  # row 4: wrong 户号 for serial 2
+        "1,3100000001,100.00,00\r\n"  # row 5: duplicate serial, code not 4 digits
+        "2,3100000002\r\n"
+    ).encode("gbk")  # row 6: two columns
     with pytest.raises(ValidationError) as exc:
         wh.withholding_import(actor=Actor(user=staff["a_cashier"]), data=data)
     errs = exc.value.message_dict
@@ -224,24 +301,34 @@ def test_broken_result_file_lists_every_bad_row_and_writes_nothing(world, staff,
     assert not Payment.objects.exists() and not WithholdingItem.objects.exclude(status="pending").exists()
     # A mismatching amount alone, and a header whose total is wrong
     with pytest.raises(ValidationError) as exc:
-        wh.withholding_import(actor=Actor(user=staff["a_cashier"]),
-                              data=result_file(batch, [("1", "3100000001", "101.00", "0000")]))
+        wh.withholding_import(
+            actor=Actor(user=staff["a_cashier"]),
+            data=result_file(batch, [("1", "3100000001", "101.00", "0000")]),
+        )
     assert exc.value.message_dict == {"row2.金额": ["第 2 行「金额」：101.00 与批次中该笔金额 102.00 不符"]}
     with pytest.raises(ValidationError) as exc:
-        wh.withholding_import(actor=Actor(user=staff["a_cashier"]),
-                              data=result_file(batch, [("1", "3100000001", "102.00", "0000")],
-                                               header=f"{batch.batch_no},1,100.00"))
+        wh.withholding_import(
+            actor=Actor(user=staff["a_cashier"]),
+            data=result_file(
+                batch, [("1", "3100000001", "102.00", "0000")], header=f"{batch.batch_no},1,100.00"
+            ),
+        )
     assert list(exc.value.message_dict) == ["row1.总金额"]
     # Unknown batch, header only, an empty file
-    for data, key in [(b"WH000,1,1.00\r\n1,3100000001,1.00,0000\r\n", "row1.批次号"),
-                      (f"{batch.batch_no},0,0.00\r\n".encode(), "row1.明细"), (b"", "row1.批次号")]:
+    for data, key in [
+        (b"WH000,1,1.00\r\n1,3100000001,1.00,0000\r\n", "row1.批次号"),
+        (f"{batch.batch_no},0,0.00\r\n".encode(), "row1.明细"),
+        (b"", "row1.批次号"),
+    ]:
         with pytest.raises(ValidationError) as exc:
             wh.withholding_import(actor=Actor(user=staff["a_cashier"]), data=data)
         assert key in exc.value.message_dict
     # Bureau B's cashier: bureau A's batch looks missing
     with pytest.raises(ValidationError) as exc:
-        wh.withholding_import(actor=Actor(user=staff["b_cashier"]),
-                              data=result_file(batch, [("1", "3100000001", "102.00", "0000")]))
+        wh.withholding_import(
+            actor=Actor(user=staff["b_cashier"]),
+            data=result_file(batch, [("1", "3100000001", "102.00", "0000")]),
+        )
     assert list(exc.value.message_dict) == ["row1.批次号"]
     assert not Payment.objects.exists()
 
@@ -251,17 +338,27 @@ def test_broken_result_file_lists_every_bad_row_and_writes_nothing(world, staff,
 
 def test_api_export_download_import(world, staff, setup, login):
     c = login(staff["a_billing"])
-    r = c.post(f"{API}/withholding/batches", {"bank_code": "105", "as_of": "2026-10-10"},
-               content_type="application/json")
+    r = c.post(
+        f"{API}/withholding/batches",
+        {"bank_code": "105", "as_of": "2026-10-10"},
+        content_type="application/json",
+    )
     assert r.status_code == 201 and (r.json()["item_count"], r.json()["total"]) == (2, "306.00")
     batch_no = r.json()["batch_no"]
     f = c.get(f"{API}/withholding/batches/{batch_no}/file")
     assert f.status_code == 200 and f.content.decode("gbk").splitlines()[0] == f"{batch_no},2,306.00"
     detail = c.get(f"{API}/withholding/batches/{batch_no}").json()
-    assert [(i["serial"], i["bank_account"]) for i in detail["items"]] == [(1, "6222****0128"), (2, "6217****0122")]
+    assert [(i["serial"], i["bank_account"]) for i in detail["items"]] == [
+        (1, "6222****0128"),
+        (2, "6217****0122"),
+    ]
     batch = WithholdingBatch.objects.get(batch_no=batch_no)
-    data = result_file(batch, [("1", "3100000001", "102.00", "0000"), ("2", "3100000002", "204.00", "3001", "户名不符")])
-    bad = c.post(f"{API}/withholding/results", {"file": SimpleUploadedFile("r.csv", data.replace(b"102.00", b"1.2.3"))})
+    data = result_file(
+        batch, [("1", "3100000001", "102.00", "0000"), ("2", "3100000002", "204.00", "3001", "户名不符")]
+    )
+    bad = c.post(
+        f"{API}/withholding/results", {"file": SimpleUploadedFile("r.csv", data.replace(b"102.00", b"1.2.3"))}
+    )
     assert bad.status_code == 422 and {d["field"] for d in bad.json()["detail"]} >= {"row2.金额"}
     ok = c.post(f"{API}/withholding/results", {"file": SimpleUploadedFile("r.csv", data)})
     assert ok.status_code == 200 and (ok.json()["debited"], ok.json()["failed"]) == (1, 1)
@@ -273,21 +370,36 @@ def test_permission_matrix(world, staff, setup, login):
     batch = export_a(staff)
     data = result_file(batch, [("1", "3100000001", "102.00", "0000")])
     export = {"bank_code": "105", "as_of": "2026-10-10"}
-    anon, customer, clerk, other = login(), login(world.portal_user), login(world.a_clerk), login(staff["b_cashier"])
+    anon, customer, clerk, other = (
+        login(),
+        login(world.portal_user),
+        login(world.a_clerk),
+        login(staff["b_cashier"]),
+    )
     for c, code in [(anon, 401), (customer, 403), (clerk, 403)]:
         assert c.get(f"{API}/withholding/batches").status_code == code
-        assert c.post(f"{API}/withholding/batches", export, content_type="application/json").status_code == code
-        assert c.post(f"{API}/withholding/results", {"file": SimpleUploadedFile("r.csv", data)}).status_code == code
+        assert (
+            c.post(f"{API}/withholding/batches", export, content_type="application/json").status_code == code
+        )
+        assert (
+            c.post(f"{API}/withholding/results", {"file": SimpleUploadedFile("r.csv", data)}).status_code
+            == code
+        )
     for c in (customer, clerk, other):
-        assert c.get(f"{API}/withholding/batches/{batch.batch_no}/file").status_code in (403, 404)
+        assert c.get(f"{API}/withholding/batches/{batch.batch_no}/file").status_code == 404
         assert c.get(f"/payments/withholding/{batch.batch_no}/file/").status_code == 404
     assert other.get(f"{API}/withholding/batches").json() == []
-    assert other.post(f"{API}/withholding/results", {"file": SimpleUploadedFile("r.csv", data)}).status_code == 422
+    assert (
+        other.post(f"{API}/withholding/results", {"file": SimpleUploadedFile("r.csv", data)}).status_code
+        == 422
+    )
     assert anon.get("/payments/withholding/").status_code == 302
     assert clerk.get("/payments/withholding/").status_code == 404
     # Bureau B's export only takes bureau B's account
     r = other.post(f"{API}/withholding/batches", export, content_type="application/json")
-    assert r.status_code == 201 and r.json()["total"] == "51.00"  # 50.00 + 20 days × 0.1 % × 50.00 = 1.00 (minimum)
+    assert (
+        r.status_code == 201 and r.json()["total"] == "51.00"
+    )  # 50.00 + 20 days × 0.1 % × 50.00 = 1.00 (minimum)
     assert not Payment.objects.exists() and WithholdingBatch.objects.count() == 2
     assert login(staff["a_cashier"]).get(f"/payments/withholding/{batch.batch_no}/").status_code == 200
 
@@ -297,28 +409,55 @@ def test_pages_and_query_count(world, staff, setup, login, django_assert_max_num
     r = c.post("/payments/withholding/", {"action": "export", "bank_code": "105", "as_of": "2026-10-10"})
     assert r.status_code == 302
     for _ in range(3):
-        WithholdingBatch.objects.create(batch_no=f"X{_}", unit=world.bureau_a, bank_code="105", as_of=AS_OF,
-                                        created_at=WithholdingBatch.objects.first().created_at)
+        WithholdingBatch.objects.create(
+            batch_no=f"X{_}",
+            unit=world.bureau_a,
+            bank_code="105",
+            as_of=AS_OF,
+            created_at=WithholdingBatch.objects.first().created_at,
+        )
     with django_assert_max_num_queries(8):
         page = c.get("/payments/withholding/")
     assert page.status_code == 200 and page.content.decode().count("下载扣款文件") == 4
     batch = WithholdingBatch.objects.exclude(batch_no__startswith="X").get()
-    bad = c.post("/payments/withholding/", {"action": "import", "file": SimpleUploadedFile(
-        "r.csv", result_file(batch, [("7", "3100000001", "102.00", "0000")]))})
+    bad = c.post(
+        "/payments/withholding/",
+        {
+            "action": "import",
+            "file": SimpleUploadedFile("r.csv", result_file(batch, [("7", "3100000001", "102.00", "0000")])),
+        },
+    )
     assert bad.status_code == 400 and "第 2 行「序号」" in bad.content.decode()
-    ok = c.post("/payments/withholding/", {"action": "import", "file": SimpleUploadedFile(
-        "r.csv", result_file(batch, [("1", "3100000001", "102.00", "0000")]))}, follow=True)
+    ok = c.post(
+        "/payments/withholding/",
+        {
+            "action": "import",
+            "file": SimpleUploadedFile("r.csv", result_file(batch, [("1", "3100000001", "102.00", "0000")])),
+        },
+        follow=True,
+    )
     assert "扣款成功 1 笔" in ok.content.decode()
 
 
 def test_cli_export_and_import(world, staff, setup, tmp_path, capsys):
     out = tmp_path / "debit.csv"
-    call_command("withholding_export", "--bank", "105", "--as-of", "2026-10-10", "--user", "a_cashier",
-                 "--out", str(out))
+    call_command(
+        "withholding_export",
+        "--bank",
+        "105",
+        "--as-of",
+        "2026-10-10",
+        "--user",
+        "a_cashier",
+        "--out",
+        str(out),
+    )
     batch = WithholdingBatch.objects.get()
     assert out.read_bytes() == wh.withholding_file(batch)
     res = tmp_path / "result.csv"
-    res.write_bytes(result_file(batch, [("1", "3100000001", "102.00", "0000"), ("2", "3100000002", "204.00", "0000")]))
+    res.write_bytes(
+        result_file(batch, [("1", "3100000001", "102.00", "0000"), ("2", "3100000002", "204.00", "0000")])
+    )
     call_command("withholding_import", str(res), "--user", "a_cashier")
     call_command("withholding_import", str(res))
     text = capsys.readouterr().out
@@ -357,6 +496,8 @@ def test_same_result_file_imported_twice_at_once_records_one_set_of_payments(wor
     assert errors == []
     assert sorted((r.debited, r.unchanged) for r in results) == [(0, 2), (2, 0)]
     assert sorted(Payment.objects.values_list("channel_txn_id", flat=True)) == [
-        f"{batch.batch_no}-1", f"{batch.batch_no}-2"]
+        f"{batch.batch_no}-1",
+        f"{batch.batch_no}-2",
+    ]
     assert LedgerEntry.objects.filter(kind="payment").count() == 2
     assert selectors.ledger_balance(world.acct_a.pk) == D("0.00")

@@ -65,12 +65,24 @@ OPEN, RESOLVED, SUPERSEDED = "open", "resolved", "superseded"
 
 AMOUNT_NAMES = ["金额", "金额(元)", "订单金额", "订单金额(元)", "实收金额(元)", "应结订单金额"]
 COLUMNS: dict[str, dict[str, list[str]]] = {
-    PaymentChannel.ALIPAY: {"txn": ["支付宝交易号"], "order": ["商户订单号"], "amount": AMOUNT_NAMES,
-                            "time": ["交易时间", "完成时间", "付款时间"]},
-    PaymentChannel.WECHAT: {"txn": ["微信支付单号", "微信订单号"], "order": ["商户订单号"], "amount": AMOUNT_NAMES,
-                            "time": ["交易时间"]},
-    PaymentChannel.PORTAL: {"txn": ["交易号", "渠道流水号"], "order": ["商户订单号"], "amount": AMOUNT_NAMES,
-                            "time": ["交易时间"]},
+    PaymentChannel.ALIPAY: {
+        "txn": ["支付宝交易号"],
+        "order": ["商户订单号"],
+        "amount": AMOUNT_NAMES,
+        "time": ["交易时间", "完成时间", "付款时间"],
+    },
+    PaymentChannel.WECHAT: {
+        "txn": ["微信支付单号", "微信订单号"],
+        "order": ["商户订单号"],
+        "amount": AMOUNT_NAMES,
+        "time": ["交易时间"],
+    },
+    PaymentChannel.PORTAL: {
+        "txn": ["交易号", "渠道流水号"],
+        "order": ["商户订单号"],
+        "amount": AMOUNT_NAMES,
+        "time": ["交易时间"],
+    },
 }
 COLUMN_LABELS = {"txn": _l("交易号"), "order": _l("商户订单号"), "amount": _l("金额"), "time": _l("交易时间")}
 
@@ -95,8 +107,16 @@ class Line:
 def parse_statement(channel: str, statement_date: date, data: bytes) -> list[Line]:
     """The rows of a statement file, or ValidationError listing every broken row (see the module docstring)."""
     if channel not in COLUMNS:
-        raise ValidationError({"channel": [_("不支持的对账渠道：%(c)s（可选 alipay、wechat、portal）") % {"c": str(channel)[:16]}]})
-    rows = [(n, r) for n, r in enumerate(csv_rows(data), start=1) if any(r) and not r[0].lstrip().startswith("#")]
+        raise ValidationError(
+            {
+                "channel": [
+                    _("不支持的对账渠道：%(c)s（可选 alipay、wechat、portal）") % {"c": str(channel)[:16]}
+                ]
+            }
+        )
+    rows = [
+        (n, r) for n, r in enumerate(csv_rows(data), start=1) if any(r) and not r[0].lstrip().startswith("#")
+    ]
     if not rows:
         raise refuse([RowError(1, _("表头"), _("文件为空，缺少表头"))])
     head_row, header = rows[0]
@@ -108,15 +128,18 @@ def parse_statement(channel: str, statement_date: date, data: bytes) -> list[Lin
         if found is not None:
             where[key] = found
         elif key != "order":
-            errors.append(RowError(head_row, str(COLUMN_LABELS[key]),
-                                   _("缺少列：%(o)s") % {"o": " / ".join(options)}))
+            errors.append(
+                RowError(head_row, str(COLUMN_LABELS[key]), _("缺少列：%(o)s") % {"o": " / ".join(options)})
+            )
     if errors:
         raise refuse(errors)
     lines: list[Line] = []
     seen: dict[str, int] = {}
     for n, row in rows[1:]:
         if len(row) != len(header):
-            errors.append(RowError(n, _("列数"), _("应为 %(h)d 列，实为 %(c)d 列") % {"h": len(header), "c": len(row)}))
+            errors.append(
+                RowError(n, _("列数"), _("应为 %(h)d 列，实为 %(c)d 列") % {"h": len(header), "c": len(row)})
+            )
             continue
         txn = _cell(row[where["txn"]])
         order_no = _cell(row[where["order"]]) if "order" in where else ""
@@ -142,12 +165,22 @@ def parse_statement(channel: str, statement_date: date, data: bytes) -> list[Lin
         try:
             at = datetime.strptime(raw_time, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
             if at.date() != statement_date:
-                errors.append(RowError(n, str(COLUMN_LABELS["time"]), _("%(t)s 不在对账日期 %(d)s")
-                                       % {"t": raw_time, "d": statement_date.isoformat()}))
+                errors.append(
+                    RowError(
+                        n,
+                        str(COLUMN_LABELS["time"]),
+                        _("%(t)s 不在对账日期 %(d)s") % {"t": raw_time, "d": statement_date.isoformat()},
+                    )
+                )
                 bad = True
         except ValueError:
-            errors.append(RowError(n, str(COLUMN_LABELS["time"]), _("时间格式应为 YYYY-MM-DD HH:MM:SS：%(t)s")
-                                   % {"t": raw_time[:30]}))
+            errors.append(
+                RowError(
+                    n,
+                    str(COLUMN_LABELS["time"]),
+                    _("时间格式应为 YYYY-MM-DD HH:MM:SS：%(t)s") % {"t": raw_time[:30]},
+                )
+            )
             bad = True
         if not bad:
             lines.append(Line(n, txn, order_no, amount, at))
@@ -186,20 +219,31 @@ def reconcile_import(
     digest = hashlib.sha256(data).hexdigest()
     try:
         with transaction.atomic():
-            return _import(actor, channel, statement_date, lines, digest, file_name[:200], home, unit_ids,
-                           now or timezone.now())
+            return _import(
+                actor,
+                channel,
+                statement_date,
+                lines,
+                digest,
+                file_name[:200],
+                home,
+                unit_ids,
+                now or timezone.now(),
+            )
     except IntegrityError:
         # The same file imported at the same moment: the other import won; answer with it.
-        same = StatementImport.objects.filter(channel=channel, statement_date=statement_date, unit=home,
-                                              file_hash=digest).first()
+        same = StatementImport.objects.filter(
+            channel=channel, statement_date=statement_date, unit=home, file_hash=digest
+        ).first()
         if same is None:
             raise ValidationError({"__all__": [_("同一天的另一份对账单正在导入，请稍后重试")]}) from None
         return ReconResult(same, False)
 
 
 def _import(actor, channel, statement_date, lines, digest, file_name, home, unit_ids, now) -> ReconResult:
-    same = StatementImport.objects.filter(channel=channel, statement_date=statement_date, unit=home,
-                                          file_hash=digest).first()
+    same = StatementImport.objects.filter(
+        channel=channel, statement_date=statement_date, unit=home, file_hash=digest
+    ).first()
     if same is not None:
         return ReconResult(same, False)
     previous = (
@@ -214,29 +258,41 @@ def _import(actor, channel, statement_date, lines, digest, file_name, home, unit
     start, end = _day_bounds(statement_date)
     ours = {
         p.channel_txn_id: p
-        for p in Payment.objects.filter(channel=channel, paid_at__gte=start, paid_at__lt=end, unit_id__in=unit_ids)
+        for p in Payment.objects.filter(
+            channel=channel, paid_at__gte=start, paid_at__lt=end, unit_id__in=unit_ids
+        )
     }
     theirs = {ln.txn: ln for ln in lines}
     # Statement rows we did not find on that day in our units: paid elsewhere (another unit), or an order of ours?
     missing = [t for t in theirs if t not in ours]
     elsewhere = dict(
-        Payment.objects.filter(channel=channel, channel_txn_id__in=missing).values_list("channel_txn_id", "unit_id")
+        Payment.objects.filter(channel=channel, channel_txn_id__in=missing).values_list(
+            "channel_txn_id", "unit_id"
+        )
     )
     orders = {
         o.order_no: o
-        for o in PaymentOrder.objects.filter(channel=channel, order_no__in=[theirs[t].order_no for t in missing
-                                                                            if theirs[t].order_no])
-        .select_related("account")
+        for o in PaymentOrder.objects.filter(
+            channel=channel, order_no__in=[theirs[t].order_no for t in missing if theirs[t].order_no]
+        ).select_related("account")
     }
     stmt = StatementImport.objects.create(
-        channel=channel, statement_date=statement_date, unit=home, file_hash=digest, file_name=file_name,
-        row_count=len(lines), total=sum((ln.amount for ln in lines), ZERO), created_at=now,
+        channel=channel,
+        statement_date=statement_date,
+        unit=home,
+        file_hash=digest,
+        file_name=file_name,
+        row_count=len(lines),
+        total=sum((ln.amount for ln in lines), ZERO),
+        created_at=now,
         imported_by=actor.user if getattr(actor.user, "is_authenticated", False) else None,
     )
     exceptions, matched = [], 0
 
     def exc(kind, unit_id, txn, **kw):
-        exceptions.append(ReconciliationException(statement=stmt, unit_id=unit_id, kind=kind, channel_txn_id=txn, **kw))
+        exceptions.append(
+            ReconciliationException(statement=stmt, unit_id=unit_id, kind=kind, channel_txn_id=txn, **kw)
+        )
 
     for txn, p in ours.items():
         ln = theirs.get(txn)
@@ -244,8 +300,14 @@ def _import(actor, channel, statement_date, lines, digest, file_name, home, unit
             if p.status == PaymentStatus.POSTED:
                 exc(ReconKind.OURS_ONLY, p.unit_id, txn, payment=p, our_amount=p.amount)
             continue
-        common = {"payment": p, "our_amount": p.amount, "their_amount": ln.amount, "their_time": ln.at,
-                  "order_no": ln.order_no, "row_number": ln.row}
+        common = {
+            "payment": p,
+            "our_amount": p.amount,
+            "their_amount": ln.amount,
+            "their_time": ln.at,
+            "order_no": ln.order_no,
+            "row_number": ln.row,
+        }
         if p.status == PaymentStatus.REVERSED:
             exc(ReconKind.REVERSED_PAID, p.unit_id, txn, **common)
         elif p.amount != ln.amount:
@@ -259,26 +321,51 @@ def _import(actor, channel, statement_date, lines, digest, file_name, home, unit
         order = orders.get(ln.order_no)
         if order is not None and order.account.unit_id not in unit_ids:
             continue  # another unit's order
-        exc(ReconKind.THEIRS_ONLY, order.account.unit_id if order else home.pk, txn, order=order,
-            order_no=ln.order_no, their_amount=ln.amount, their_time=ln.at, row_number=ln.row)
+        exc(
+            ReconKind.THEIRS_ONLY,
+            order.account.unit_id if order else home.pk,
+            txn,
+            order=order,
+            order_no=ln.order_no,
+            their_amount=ln.amount,
+            their_time=ln.at,
+            row_number=ln.row,
+        )
     exceptions.sort(key=lambda e: (e.row_number or 10**9, e.channel_txn_id))
     ReconciliationException.objects.bulk_create(exceptions, batch_size=2000)
     stmt.matched_count = matched
     stmt.save(update_fields=["matched_count"])
-    audit_record(actor=actor, action="reconciliation.import", obj=stmt, unit_id=home.pk,
-                 changes={"channel": channel, "statement_date": statement_date.isoformat(), "rows": len(lines),
-                          "matched": matched, "exceptions": len(exceptions),
-                          "replaced": previous.pk if previous else None})
+    audit_record(
+        actor=actor,
+        action="reconciliation.import",
+        obj=stmt,
+        unit_id=home.pk,
+        changes={
+            "channel": channel,
+            "statement_date": statement_date.isoformat(),
+            "rows": len(lines),
+            "matched": matched,
+            "exceptions": len(exceptions),
+            "replaced": previous.pk if previous else None,
+        },
+    )
     return ReconResult(stmt, True, previous)
 
 
 def import_message(result: ReconResult) -> str:
     s = result.statement
     if not result.created:
-        return _("该对账单（%(c)s %(d)s）已导入过，未做任何更改") % {"c": s.get_channel_display(), "d": s.statement_date}
+        return _("该对账单（%(c)s %(d)s）已导入过，未做任何更改") % {
+            "c": s.get_channel_display(),
+            "d": s.statement_date,
+        }
     msg = _("对账单 %(c)s %(d)s：%(n)d 笔，对平 %(m)d 笔，差错 %(e)d 笔") % {
-        "c": s.get_channel_display(), "d": s.statement_date, "n": s.row_count, "m": s.matched_count,
-        "e": s.exceptions.count()}
+        "c": s.get_channel_display(),
+        "d": s.statement_date,
+        "n": s.row_count,
+        "m": s.matched_count,
+        "e": s.exceptions.count(),
+    }
     if result.replaced is not None:
         msg += _("（已替换此前导入的对账单，其未处理差错作废）")
     return msg
@@ -303,20 +390,29 @@ def _lock_open(actor: Actor, exception: ReconciliationException) -> Reconciliati
 
 
 @transaction.atomic
-def reconcile_resolve(*, actor: Actor, exception: ReconciliationException, note: str) -> ReconciliationException:
+def reconcile_resolve(
+    *, actor: Actor, exception: ReconciliationException, note: str
+) -> ReconciliationException:
     """Close an exception with the cashier's note (e.g. "渠道次日到账", "已联系渠道更正")."""
     note = _clean_note(note)
     e = _lock_open(actor, exception)
     e.status, e.note, e.resolved_at = RESOLVED, note, timezone.now()
     e.resolved_by = actor.user if getattr(actor.user, "is_authenticated", False) else None
     e.save(update_fields=["status", "note", "resolved_at", "resolved_by"])
-    audit_record(actor=actor, action="reconciliation.resolve", obj=e, unit_id=e.unit_id,
-                 changes={"kind": e.kind, "channel_txn_id": e.channel_txn_id, "note": note})
+    audit_record(
+        actor=actor,
+        action="reconciliation.resolve",
+        obj=e,
+        unit_id=e.unit_id,
+        changes={"kind": e.kind, "channel_txn_id": e.channel_txn_id, "note": note},
+    )
     return e
 
 
 @transaction.atomic
-def reconcile_backfill(*, actor: Actor, exception: ReconciliationException, note: str = "") -> ReconciliationException:
+def reconcile_backfill(
+    *, actor: Actor, exception: ReconciliationException, note: str = ""
+) -> ReconciliationException:
     """补录: record the channel's payment we missed for one of our orders (a "theirs only" exception whose
     商户订单号 is ours), through `notify_paid` → `payment_record`, exactly once; then close the exception."""
     from .gateways import notify_paid
@@ -325,15 +421,31 @@ def reconcile_backfill(*, actor: Actor, exception: ReconciliationException, note
     e = _lock_open(actor, exception)
     if e.kind != ReconKind.THEIRS_ONLY or e.order_id is None:
         raise ValidationError({"__all__": [_("只有“渠道有、我方无”且商户订单号属于我方订单的差错可以补录")]})
-    rec = notify_paid(channel=e.statement.channel, order_no=e.order_no, channel_txn_id=e.channel_txn_id,
-                      amount=e.their_amount, paid_at=e.their_time, actor=actor)
+    rec = notify_paid(
+        channel=e.statement.channel,
+        order_no=e.order_no,
+        channel_txn_id=e.channel_txn_id,
+        amount=e.their_amount,
+        paid_at=e.their_time,
+        actor=actor,
+    )
     e.status, e.backfill_payment, e.resolved_at = RESOLVED, rec.payment, timezone.now()
     e.note = note or _("补录缴费 %(t)s") % {"t": e.channel_txn_id}
     e.resolved_by = actor.user if getattr(actor.user, "is_authenticated", False) else None
     e.save(update_fields=["status", "backfill_payment", "resolved_at", "note", "resolved_by"])
-    audit_record(actor=actor, action="reconciliation.backfill", obj=e, unit_id=e.unit_id,
-                 changes={"channel_txn_id": e.channel_txn_id, "order_no": e.order_no,
-                          "amount": str(e.their_amount), "payment_id": rec.payment.pk, "created": rec.created})
+    audit_record(
+        actor=actor,
+        action="reconciliation.backfill",
+        obj=e,
+        unit_id=e.unit_id,
+        changes={
+            "channel_txn_id": e.channel_txn_id,
+            "order_no": e.order_no,
+            "amount": str(e.their_amount),
+            "payment_id": rec.payment.pk,
+            "created": rec.created,
+        },
+    )
     return e
 
 

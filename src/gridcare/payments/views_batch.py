@@ -44,20 +44,36 @@ def withholding_batches(request):
     if request.method == "POST":
         try:
             if request.POST.get("action") == "export":
-                batch = wh.withholding_export(actor=_actor(request), bank_code=request.POST.get("bank_code", ""),
-                                              as_of=_date(request.POST.get("as_of"), "as_of"))
-                messages.success(request, _("已生成批次 %(b)s：%(n)d 笔，共 %(t)s 元")
-                                 % {"b": batch.batch_no, "n": batch.item_count, "t": batch.total})
+                batch = wh.withholding_export(
+                    actor=_actor(request),
+                    bank_code=request.POST.get("bank_code", ""),
+                    as_of=_date(request.POST.get("as_of"), "as_of"),
+                )
+                messages.success(
+                    request,
+                    _("已生成批次 %(b)s：%(n)d 笔，共 %(t)s 元")
+                    % {"b": batch.batch_no, "n": batch.item_count, "t": batch.total},
+                )
             else:
-                result = wh.withholding_import(actor=_actor(request), data=wh.read_file(request.FILES.get("file")))
+                result = wh.withholding_import(
+                    actor=_actor(request), data=wh.read_file(request.FILES.get("file"))
+                )
                 messages.success(request, wh.import_message(result))
             return redirect("payments:withholding")
         except ValidationError as exc:
             errors = _errors(exc)
     batches = list(wh.batches_visible(request.user)[:100])
-    return render(request, "payments/withholding_batches.html", {
-        "batches": batches, "banks": wh.bank_choices(), "errors": errors, "today": timezone.localdate(),
-    }, status=400 if errors else 200)
+    return render(
+        request,
+        "payments/withholding_batches.html",
+        {
+            "batches": batches,
+            "banks": wh.bank_choices(),
+            "errors": errors,
+            "today": timezone.localdate(),
+        },
+        status=400 if errors else 200,
+    )
 
 
 @staff_required(Perm.PAYMENT_BATCH)
@@ -65,8 +81,10 @@ def withholding_batch(request, batch_no: str):
     batch = wh.batches_visible(request.user).filter(batch_no=batch_no).first()
     if batch is None:
         raise Http404
-    items = [(it, wh.shown_bank_account(request.user, it.bank_account))
-             for it in batch.items.select_related("account").order_by("serial")]
+    items = [
+        (it, wh.shown_bank_account(request.user, it.bank_account))
+        for it in batch.items.select_related("account").order_by("serial")
+    ]
     return render(request, "payments/withholding_batch.html", {"batch": batch, "items": items})
 
 
@@ -87,7 +105,11 @@ def withholding_agreements(request):
     if request.method == "POST":
         try:
             if request.POST.get("action") == "deactivate":
-                a = wh.agreements_visible(request.user).filter(pk=request.POST.get("agreement_id") or 0).first()
+                a = (
+                    wh.agreements_visible(request.user)
+                    .filter(pk=request.POST.get("agreement_id") or 0)
+                    .first()
+                )
                 if a is None:
                     raise Http404
                 wh.agreement_deactivate(actor=_actor(request), agreement=a)
@@ -98,21 +120,34 @@ def withholding_agreements(request):
                 number = request.POST.get("account_number", "").strip()
                 if not accounts_visible(user=request.user).filter(account_number=number).exists():
                     raise ValidationError({"account_number": [_("户号不存在，或不属于本单位")]})
-                wh.agreement_create(actor=_actor(request), account_number=number,
-                                    bank_code=request.POST.get("bank_code", ""),
-                                    bank_account=request.POST.get("bank_account", ""),
-                                    holder_name=request.POST.get("holder_name", ""),
-                                    signed_on=_date(request.POST.get("signed_on"), "signed_on"))
+                wh.agreement_create(
+                    actor=_actor(request),
+                    account_number=number,
+                    bank_code=request.POST.get("bank_code", ""),
+                    bank_account=request.POST.get("bank_account", ""),
+                    holder_name=request.POST.get("holder_name", ""),
+                    signed_on=_date(request.POST.get("signed_on"), "signed_on"),
+                )
                 messages.success(request, _("代扣协议已签订"))
             return redirect("payments:withholding_agreements")
         except ValidationError as exc:
             errors = _errors(exc)
-    rows = [(a, wh.shown_bank_account(request.user, a.bank_account))
-            for a in wh.agreements_visible(request.user)[:200]]
-    return render(request, "payments/withholding_agreements.html", {
-        "rows": rows, "banks": wh.bank_choices(), "errors": errors, "post": request.POST,
-        "today": timezone.localdate(),
-    }, status=400 if errors else 200)
+    rows = [
+        (a, wh.shown_bank_account(request.user, a.bank_account))
+        for a in wh.agreements_visible(request.user)[:200]
+    ]
+    return render(
+        request,
+        "payments/withholding_agreements.html",
+        {
+            "rows": rows,
+            "banks": wh.bank_choices(),
+            "errors": errors,
+            "post": request.POST,
+            "today": timezone.localdate(),
+        },
+        status=400 if errors else 200,
+    )
 
 
 @staff_required(Perm.PAYMENT_BATCH)
@@ -123,18 +158,27 @@ def reconcile_list(request):
         try:
             upload = request.FILES.get("file")
             result = recon.reconcile_import(
-                actor=_actor(request), channel=request.POST.get("channel", ""),
+                actor=_actor(request),
+                channel=request.POST.get("channel", ""),
                 statement_date=_date(request.POST.get("statement_date"), "statement_date"),
-                data=wh.read_file(upload), file_name=getattr(upload, "name", "") or "",
+                data=wh.read_file(upload),
+                file_name=getattr(upload, "name", "") or "",
             )
             messages.success(request, recon.import_message(result))
             return redirect("payments:reconcile_detail", result.statement.pk)
         except ValidationError as exc:
             errors = _errors(exc)
     statements = list(recon.statements_visible(request.user)[:100])
-    return render(request, "payments/reconcile_list.html", {
-        "statements": statements, "channels": list(recon.COLUMNS), "errors": errors,
-    }, status=400 if errors else 200)
+    return render(
+        request,
+        "payments/reconcile_list.html",
+        {
+            "statements": statements,
+            "channels": list(recon.COLUMNS),
+            "errors": errors,
+        },
+        status=400 if errors else 200,
+    )
 
 
 @staff_required(Perm.PAYMENT_BATCH)
@@ -143,9 +187,15 @@ def reconcile_detail(request, pk: int):
     if statement is None:
         raise Http404
     exceptions = list(recon.exceptions_visible(request.user).filter(statement=statement))
-    return render(request, "payments/reconcile_detail.html", {
-        "statement": statement, "exceptions": exceptions, "kinds": dict(ReconKind.choices),
-    })
+    return render(
+        request,
+        "payments/reconcile_detail.html",
+        {
+            "statement": statement,
+            "exceptions": exceptions,
+            "kinds": dict(ReconKind.choices),
+        },
+    )
 
 
 @require_POST

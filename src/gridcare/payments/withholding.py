@@ -101,7 +101,9 @@ def shown_bank_account(user, number: str) -> str:
 # ---------------------------------------------------------------- agreements
 
 
-def _clean_agreement(bank_code: str, bank_account: str, holder_name: str, signed_on: Any) -> dict[str, list[str]]:
+def _clean_agreement(
+    bank_code: str, bank_account: str, holder_name: str, signed_on: Any
+) -> dict[str, list[str]]:
     errs: dict[str, list[str]] = {}
     if bank_code not in BANKS:
         errs["bank_code"] = [_("未知的银行代码：%(c)s") % {"c": str(bank_code)[:8]}]
@@ -128,7 +130,9 @@ def agreement_create(
     """Sign a withholding agreement for an account (one active agreement per account)."""
     account = Account.objects.filter(account_number=str(account_number or "").strip()).first()
     if account is None:
-        raise ValidationError({"account_number": [_("户号不存在：%(n)s") % {"n": str(account_number or "")[:20]}]})
+        raise ValidationError(
+            {"account_number": [_("户号不存在：%(n)s") % {"n": str(account_number or "")[:20]}]}
+        )
     _check_unit(actor, account.unit_id, Perm.PAYMENT_BATCH)
     bank_code, bank_account = str(bank_code or "").strip(), re.sub(r"\s", "", str(bank_account or ""))
     holder_name = str(holder_name or "").strip()
@@ -139,14 +143,29 @@ def agreement_create(
     if WithholdingAgreement.objects.filter(account=account, active=True).exists():
         raise ValidationError({"account_number": [_("该户号已有有效的代扣协议，请先解约")]})
     a = WithholdingAgreement.objects.create(
-        account=account, unit_id=account.unit_id, bank_code=bank_code, bank_name=BANKS[bank_code][0],
-        bank_account=bank_account, holder_name=holder_name, signed_on=signed_on, created_at=timezone.now(),
+        account=account,
+        unit_id=account.unit_id,
+        bank_code=bank_code,
+        bank_name=BANKS[bank_code][0],
+        bank_account=bank_account,
+        holder_name=holder_name,
+        signed_on=signed_on,
+        created_at=timezone.now(),
         created_by=actor.user if getattr(actor.user, "is_authenticated", False) else None,
     )
-    audit_record(actor=actor, action="withholding_agreement.create", obj=a, customer_id=account.customer_id,
-                 unit_id=account.unit_id,
-                 changes={"account_number": account.account_number, "bank_code": bank_code,
-                          "bank_account": mask_bank_account(bank_account), "signed_on": signed_on.isoformat()})
+    audit_record(
+        actor=actor,
+        action="withholding_agreement.create",
+        obj=a,
+        customer_id=account.customer_id,
+        unit_id=account.unit_id,
+        changes={
+            "account_number": account.account_number,
+            "bank_code": bank_code,
+            "bank_account": mask_bank_account(bank_account),
+            "signed_on": signed_on.isoformat(),
+        },
+    )
     return a
 
 
@@ -159,8 +178,13 @@ def agreement_deactivate(*, actor: Actor, agreement: WithholdingAgreement) -> Wi
         raise ValidationError({"__all__": [_("该代扣协议已解约")]})
     a.active, a.deactivated_at = False, timezone.now()
     a.save(update_fields=["active", "deactivated_at"])
-    audit_record(actor=actor, action="withholding_agreement.deactivate", obj=a, unit_id=a.unit_id,
-                 changes={"active": [True, False]})
+    audit_record(
+        actor=actor,
+        action="withholding_agreement.deactivate",
+        obj=a,
+        unit_id=a.unit_id,
+        changes={"active": [True, False]},
+    )
     return a
 
 
@@ -197,7 +221,9 @@ def amounts_due(account_ids: list[int], as_of: date) -> dict[int, Decimal]:
         Q(principal_paid__lt=F("principal")) | Q(fee_paid__lt=F("fee_charged") - F("fee_waived"))
     )
     for r in rs.iterator(chunk_size=2000):
-        owed = r.principal - r.principal_paid + r.fee_charged - r.fee_waived - r.fee_paid + accrued_fee(r, as_of)
+        owed = (
+            r.principal - r.principal_paid + r.fee_charged - r.fee_waived - r.fee_paid + accrued_fee(r, as_of)
+        )
         due[r.account_id] = due.get(r.account_id, ZERO) + owed
     return due
 
@@ -222,37 +248,66 @@ def withholding_export(
         .order_by("account__account_number")
     )
     busy = set(
-        WithholdingItem.objects.filter(status="pending", batch__status="exported",
-                                       account_id__in=[a.account_id for a in agreements])
-        .values_list("account_id", flat=True)
+        WithholdingItem.objects.filter(
+            status="pending", batch__status="exported", account_id__in=[a.account_id for a in agreements]
+        ).values_list("account_id", flat=True)
     )
     agreements = [a for a in agreements if a.account_id not in busy]
     due = amounts_due([a.account_id for a in agreements], as_of)
-    picked = [(a, due[a.account_id].quantize(Decimal("0.01"))) for a in agreements if due.get(a.account_id, ZERO) > 0]
+    picked = [
+        (a, due[a.account_id].quantize(Decimal("0.01")))
+        for a in agreements
+        if due.get(a.account_id, ZERO) > 0
+    ]
     if not picked:
         raise ValidationError({"__all__": [_("没有需要代扣的欠费户（或已在未回盘的批次中）")]})
     batch = WithholdingBatch.objects.create(
-        batch_no=_batch_no(bank_code, now), unit=home, bank_code=bank_code, as_of=as_of, item_count=len(picked),
-        total=sum((amt for _a, amt in picked), ZERO), created_at=now,
+        batch_no=_batch_no(bank_code, now),
+        unit=home,
+        bank_code=bank_code,
+        as_of=as_of,
+        item_count=len(picked),
+        total=sum((amt for _a, amt in picked), ZERO),
+        created_at=now,
         created_by=actor.user if getattr(actor.user, "is_authenticated", False) else None,
     )
-    WithholdingItem.objects.bulk_create([
-        WithholdingItem(batch=batch, serial=i, account_id=a.account_id, unit_id=a.unit_id, agreement=a,
-                        bank_account=a.bank_account, holder_name=a.holder_name, amount=amt)
-        for i, (a, amt) in enumerate(picked, start=1)
-    ], batch_size=2000)
-    audit_record(actor=actor, action="withholding_batch.export", obj=batch, unit_id=home.pk,
-                 changes={"batch_no": batch.batch_no, "bank_code": bank_code, "as_of": as_of.isoformat(),
-                          "count": batch.item_count, "total": str(batch.total)})
+    WithholdingItem.objects.bulk_create(
+        [
+            WithholdingItem(
+                batch=batch,
+                serial=i,
+                account_id=a.account_id,
+                unit_id=a.unit_id,
+                agreement=a,
+                bank_account=a.bank_account,
+                holder_name=a.holder_name,
+                amount=amt,
+            )
+            for i, (a, amt) in enumerate(picked, start=1)
+        ],
+        batch_size=2000,
+    )
+    audit_record(
+        actor=actor,
+        action="withholding_batch.export",
+        obj=batch,
+        unit_id=home.pk,
+        changes={
+            "batch_no": batch.batch_no,
+            "bank_code": bank_code,
+            "as_of": as_of.isoformat(),
+            "count": batch.item_count,
+            "total": str(batch.total),
+        },
+    )
     return batch
 
 
 def withholding_file(batch: WithholdingBatch) -> bytes:
     """The debit file of a batch (layout in the module docstring), GBK."""
     lines = [f"{batch.batch_no},{batch.item_count},{batch.total}"]
-    for serial, number, bank_account, holder, amount in (
-        batch.items.order_by("serial").values_list("serial", "account__account_number", "bank_account",
-                                                   "holder_name", "amount")
+    for serial, number, bank_account, holder, amount in batch.items.order_by("serial").values_list(
+        "serial", "account__account_number", "bank_account", "holder_name", "amount"
     ):
         lines.append(f"{serial},{number},{bank_account},{holder},{amount}")
     return ("\r\n".join(lines) + "\r\n").encode("gbk")
@@ -333,8 +388,13 @@ def _parse_result(actor: Actor, data: bytes):
     total = ZERO
     for n, row in enumerate(rows[1:], start=2):
         if len(row) not in (4, 5):
-            errors.append(RowError(n, _("列数"), _("应为 4 或 5 列（序号,户号,金额,返回码[,返回信息]），实为 %(c)d 列")
-                                   % {"c": len(row)}))
+            errors.append(
+                RowError(
+                    n,
+                    _("列数"),
+                    _("应为 4 或 5 列（序号,户号,金额,返回码[,返回信息]），实为 %(c)d 列") % {"c": len(row)},
+                )
+            )
             continue
         serial_raw, number, amount_raw, code = row[:4]
         message = row[4] if len(row) == 5 else ""
@@ -347,12 +407,20 @@ def _parse_result(actor: Actor, data: bytes):
             item = items[int(serial_raw)]
             seen.add(item.serial)
         if item is not None and number != item.account.account_number:
-            errors.append(RowError(n, _("户号"), _("与批次中该序号的户号 %(a)s 不符") % {"a": item.account.account_number}))
+            errors.append(
+                RowError(
+                    n, _("户号"), _("与批次中该序号的户号 %(a)s 不符") % {"a": item.account.account_number}
+                )
+            )
         try:
             amount = clean_amount(amount_raw)
             total += amount
             if item is not None and amount != item.amount:
-                errors.append(RowError(n, _("金额"), _("%(a)s 与批次中该笔金额 %(b)s 不符") % {"a": amount, "b": item.amount}))
+                errors.append(
+                    RowError(
+                        n, _("金额"), _("%(a)s 与批次中该笔金额 %(b)s 不符") % {"a": amount, "b": item.amount}
+                    )
+                )
         except ValidationError as exc:
             errors.append(RowError(n, _("金额"), "；".join(exc.messages)))
         if not re.fullmatch(r"\d{4}", code):
@@ -360,17 +428,33 @@ def _parse_result(actor: Actor, data: bytes):
         elif item is not None and item.status != "pending":
             now_ok = code == DEBITED
             if (item.status == "debited") != now_ok or (not now_ok and item.result_code != code):
-                errors.append(RowError(n, _("返回码"), _("该笔已回盘（%(c)s），不能改为其他结果") % {"c": item.result_code}))
+                errors.append(
+                    RowError(
+                        n, _("返回码"), _("该笔已回盘（%(c)s），不能改为其他结果") % {"c": item.result_code}
+                    )
+                )
         if len(message) > 100 or "\x00" in message:
             errors.append(RowError(n, _("返回信息"), _("最多100个字符")))
         if item is not None:
             parsed.append((item, code, message))
     if not errors:
         if not head[1].isdigit() or int(head[1]) != len(rows) - 1:
-            errors.append(RowError(1, _("笔数"), _("首行笔数 %(h)s 与明细行数 %(n)d 不符") % {"h": head[1][:10], "n": len(rows) - 1}))
+            errors.append(
+                RowError(
+                    1,
+                    _("笔数"),
+                    _("首行笔数 %(h)s 与明细行数 %(n)d 不符") % {"h": head[1][:10], "n": len(rows) - 1},
+                )
+            )
         try:
             if clean_amount(head[2]) != total:
-                errors.append(RowError(1, _("总金额"), _("首行总金额 %(h)s 与明细合计 %(t)s 不符") % {"h": head[2][:20], "t": total}))
+                errors.append(
+                    RowError(
+                        1,
+                        _("总金额"),
+                        _("首行总金额 %(h)s 与明细合计 %(t)s 不符") % {"h": head[2][:20], "t": total},
+                    )
+                )
         except ValidationError as exc:
             errors.append(RowError(1, _("总金额"), "；".join(exc.messages)))
     if len(rows) == 1:
@@ -388,20 +472,29 @@ def withholding_import(*, actor: Actor, data: bytes, now: datetime | None = None
     with transaction.atomic():
         # One import of a batch at a time: a concurrent copy waits here and then finds the items settled.
         batch = WithholdingBatch.objects.select_for_update().get(pk=batch.pk)
-        current = {it.pk: it for it in batch.items.select_related("account").filter(pk__in=[p[0].pk for p in parsed])}
+        current = {
+            it.pk: it for it in batch.items.select_related("account").filter(pk__in=[p[0].pk for p in parsed])
+        }
         debited = failed = unchanged = 0
         changed: list[WithholdingItem] = []
         for old, code, message in parsed:
             item = current[old.pk]
             if item.status != "pending":
                 if (item.status == "debited") != (code == DEBITED):
-                    raise ValidationError({"__all__": [_("序号 %(s)d 已回盘为其他结果") % {"s": item.serial}]})
+                    raise ValidationError(
+                        {"__all__": [_("序号 %(s)d 已回盘为其他结果") % {"s": item.serial}]}
+                    )
                 unchanged += 1
                 continue
             if code == DEBITED:
-                rec = payment_record(actor=actor, channel=PaymentChannel.BANK,
-                                     channel_txn_id=f"{batch.batch_no}-{item.serial}",
-                                     account_number=item.account.account_number, amount=item.amount, paid_at=paid_at)
+                rec = payment_record(
+                    actor=actor,
+                    channel=PaymentChannel.BANK,
+                    channel_txn_id=f"{batch.batch_no}-{item.serial}",
+                    account_number=item.account.account_number,
+                    amount=item.amount,
+                    paid_at=paid_at,
+                )
                 item.status, item.payment = "debited", rec.payment
                 debited += 1
             else:
@@ -409,24 +502,41 @@ def withholding_import(*, actor: Actor, data: bytes, now: datetime | None = None
                 failed += 1
             item.result_code, item.result_message, item.settled_at = code, message, now
             changed.append(item)
-        WithholdingItem.objects.bulk_update(changed, ["status", "payment", "result_code", "result_message",
-                                                      "settled_at"])
+        WithholdingItem.objects.bulk_update(
+            changed, ["status", "payment", "result_code", "result_message", "settled_at"]
+        )
         if changed and not batch.items.filter(status="pending").exists():
             batch.status, batch.settled_at = "settled", now
             batch.save(update_fields=["status", "settled_at"])
         if changed:
-            audit_record(actor=actor, action="withholding_batch.import", obj=batch, unit_id=batch.unit_id,
-                         changes={"batch_no": batch.batch_no, "debited": debited, "failed": failed,
-                                  "unchanged": unchanged, "status": batch.status})
+            audit_record(
+                actor=actor,
+                action="withholding_batch.import",
+                obj=batch,
+                unit_id=batch.unit_id,
+                changes={
+                    "batch_no": batch.batch_no,
+                    "debited": debited,
+                    "failed": failed,
+                    "unchanged": unchanged,
+                    "status": batch.status,
+                },
+            )
     return ImportResult(batch=batch, debited=debited, failed=failed, unchanged=unchanged)
 
 
 def import_message(result: ImportResult) -> str:
     if not result.changed:
-        return _("批次 %(b)s 的回盘文件已导入过，未做任何更改（%(n)d 笔）") % {"b": result.batch.batch_no,
-                                                                 "n": result.unchanged}
+        return _("批次 %(b)s 的回盘文件已导入过，未做任何更改（%(n)d 笔）") % {
+            "b": result.batch.batch_no,
+            "n": result.unchanged,
+        }
     return _("批次 %(b)s：扣款成功 %(d)d 笔，失败 %(f)d 笔，此前已处理 %(u)d 笔") % {
-        "b": result.batch.batch_no, "d": result.debited, "f": result.failed, "u": result.unchanged}
+        "b": result.batch.batch_no,
+        "d": result.debited,
+        "f": result.failed,
+        "u": result.unchanged,
+    }
 
 
 # ---------------------------------------------------------------- reads

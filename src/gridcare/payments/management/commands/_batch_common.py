@@ -11,8 +11,12 @@ from gridcare.org.models import SupplyUnit
 
 
 def add_common(parser) -> None:
-    parser.add_argument("--user", metavar="USERNAME", help="记在该员工名下（须有代扣对账权限，只限其管辖单位）；缺省为系统")
-    parser.add_argument("--unit", metavar="CODE", help="供电单位编码（缺省：该员工所在单位；系统时为最上级单位）")
+    parser.add_argument(
+        "--user", metavar="USERNAME", help="记在该员工名下（须有代扣对账权限，只限其管辖单位）；缺省为系统"
+    )
+    parser.add_argument(
+        "--unit", metavar="CODE", help="供电单位编码（缺省：该员工所在单位；系统时为最上级单位）"
+    )
 
 
 def actor_and_unit(options) -> tuple[Actor, SupplyUnit | None]:

@@ -29,8 +29,14 @@ class Command(BaseCommand):
         except ValueError:
             raise CommandError(_("日期格式应为 YYYY-MM-DD")) from None
         try:
-            result = recon.reconcile_import(actor=actor, channel=channel, statement_date=day,
-                                            data=wh.read_file(path=file), file_name=file, unit=unit)
+            result = recon.reconcile_import(
+                actor=actor,
+                channel=channel,
+                statement_date=day,
+                data=wh.read_file(path=file),
+                file_name=file,
+                unit=unit,
+            )
         except (ValidationError, PermissionDenied) as exc:
             raise fail(exc) from exc
         self.stdout.write(recon.import_message(result))
