@@ -7,8 +7,9 @@ Bureau B's 3200000001 李四 has one too (bill 50.00), which bureau A never sees
 """
 
 import threading
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -274,6 +275,28 @@ def test_import_success_failure_and_idempotent_reimport(world, staff, setup):
     assert list(nxt.items.values_list("account__account_number", "amount")) == [("3100000002", D("204.00"))]
 
 
+def test_debit_date_in_the_header_sets_the_payment_date(world, staff, setup):
+    batch = export_a(staff)
+    cashier = Actor(user=staff["a_cashier"])
+    rows = [("1", "3100000001", "102.00", "0000")]
+    now = datetime(2026, 10, 12, 18, tzinfo=ZoneInfo("Asia/Shanghai"))
+    for day in ("2026-10-09", "2026-10-13", "2026-13-01"):  # before the batch date, after today, no date
+        with pytest.raises(ValidationError) as exc:
+            wh.withholding_import(
+                actor=cashier,
+                data=result_file(batch, rows, header=f"{batch.batch_no},1,102.00,{day}"),
+                now=now,
+            )
+        assert list(exc.value.message_dict) == ["row1.扣款日期"]
+    wh.withholding_import(
+        actor=cashier, data=result_file(batch, rows, header=f"{batch.batch_no},1,102.00,2026-10-12"), now=now
+    )
+    # Debited on 12 October: 22 days × 0.1 % × 100.00 = 2.20 fee, so 102.00 pays 2.20 + 99.80 and 0.20 stays owed
+    assert selectors.ledger_balance(world.acct_a.pk) == D("0.20")
+    st = selectors.statement(world.acct_a, date(2026, 10, 12))
+    assert (st.principal_outstanding, st.late_fee) == (D("0.20"), D("0.00"))
+
+
 def test_import_utf8_with_bom_and_partial_results(world, staff, setup):
     batch = export_a(staff)
     data = b"\xef\xbb\xbf" + result_file(batch, [("2", "3100000002", "204.00", "0000")], encoding="utf-8")
@@ -402,6 +425,43 @@ def test_permission_matrix(world, staff, setup, login):
     )  # 50.00 + 20 days × 0.1 % × 50.00 = 1.00 (minimum)
     assert not Payment.objects.exists() and WithholdingBatch.objects.count() == 2
     assert login(staff["a_cashier"]).get(f"/payments/withholding/{batch.batch_no}/").status_code == 200
+
+
+def test_agreement_permission_matrix(world, staff, setup, login, django_assert_max_num_queries):
+    body = {
+        "account_number": "3100000001",
+        "bank_code": "105",
+        "bank_account": CARD_A,
+        "holder_name": "张三",
+        "signed_on": "2026-01-05",
+    }
+    aid = WithholdingAgreement.objects.get(account=world.acct_a).pk
+    anon, customer, clerk, other = (
+        login(),
+        login(world.portal_user),
+        login(world.a_clerk),
+        login(staff["b_cashier"]),
+    )
+    for c, code in [(anon, 401), (customer, 403), (clerk, 403)]:
+        assert c.get(f"{API}/withholding/agreements").status_code == code
+        assert (
+            c.post(f"{API}/withholding/agreements", body, content_type="application/json").status_code == code
+        )
+    for c, code in [(anon, 401), (customer, 404), (clerk, 404), (other, 404)]:
+        assert c.post(f"{API}/withholding/agreements/{aid}/deactivate").status_code == code
+    assert (
+        other.post(f"{API}/withholding/agreements", body, content_type="application/json").status_code == 404
+    )
+    assert [a["account_number"] for a in other.get(f"{API}/withholding/agreements").json()] == ["3200000001"]
+    assert (
+        WithholdingAgreement.objects.filter(active=True).count() == 3
+        and WithholdingAgreement.objects.count() == 3
+    )
+    assert clerk.get("/payments/withholding/agreements/").status_code == 404
+    cashier = login(staff["a_cashier"])
+    with django_assert_max_num_queries(8):
+        page = cashier.get("/payments/withholding/agreements/")
+    assert page.content.decode().count("解约</button>") == 2
 
 
 def test_pages_and_query_count(world, staff, setup, login, django_assert_max_num_queries):

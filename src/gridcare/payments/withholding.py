@@ -362,7 +362,7 @@ class ImportResult:
         return bool(self.debited or self.failed)
 
 
-def _parse_result(actor: Actor, data: bytes):
+def _parse_result(actor: Actor, data: bytes, today: date):
     rows = csv_rows(data)
     errors: list[RowError] = []
     if not rows:
@@ -382,6 +382,16 @@ def _parse_result(actor: Actor, data: bytes):
             debit_on = date.fromisoformat(head[3])
         except ValueError:
             errors.append(RowError(1, _("扣款日期"), _("日期格式应为 YYYY-MM-DD")))
+        else:
+            if not batch.as_of <= debit_on <= today:
+                errors.append(
+                    RowError(
+                        1,
+                        _("扣款日期"),
+                        _("扣款日期 %(d)s 应在批次计费日期 %(a)s 与今天之间")
+                        % {"d": debit_on.isoformat(), "a": batch.as_of.isoformat()},
+                    )
+                )
     items = {it.serial: it for it in batch.items.select_related("account")}
     seen: set[int] = set()
     parsed: list[tuple[WithholdingItem, str, str]] = []
@@ -466,8 +476,8 @@ def _parse_result(actor: Actor, data: bytes):
 
 def withholding_import(*, actor: Actor, data: bytes, now: datetime | None = None) -> ImportResult:
     """Apply a bank's result file (layout and rules in the module docstring)."""
-    batch, debit_on, parsed = _parse_result(actor, data)
     now = now or timezone.now()
+    batch, debit_on, parsed = _parse_result(actor, data, timezone.localdate(now, BEIJING))
     paid_at = datetime.combine(debit_on, time(12, 0), tzinfo=BEIJING)
     with transaction.atomic():
         # One import of a batch at a time: a concurrent copy waits here and then finds the items settled.
