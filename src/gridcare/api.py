@@ -15,6 +15,7 @@ from gridcare.customers.api import router as customers_router
 from gridcare.metering.api import router as metering_router
 from gridcare.org.api import router as org_router
 from gridcare.payments.api import router as payments_router
+from gridcare.payments.api_batch import router as payments_batch_router
 from gridcare.payments.api_ledger import router as payments_ledger_router
 from gridcare.payments.notify_api import router as notify_router
 
@@ -33,4 +34,5 @@ api.add_router("", metering_router)
 api.add_router("", billing_router)
 api.add_router("", payments_router)
 api.add_router("", payments_ledger_router)
+api.add_router("", payments_batch_router)
 api.add_router("", notify_router)

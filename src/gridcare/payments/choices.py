@@ -31,3 +31,12 @@ class EntryKind(models.TextChoices):
     ADJUSTMENT = "adjustment", _("调整")
     WAIVER = "waiver", _("违约金减免")
     REFUND = "refund", _("退费")
+
+
+class ReconKind(models.TextChoices):
+    """Kinds of reconciliation exceptions (对账差错)."""
+
+    OURS_ONLY = "ours_only", _("我方有、渠道无")
+    THEIRS_ONLY = "theirs_only", _("渠道有、我方无")
+    AMOUNT_DIFFERS = "amount_differs", _("金额不符")
+    REVERSED_PAID = "reversed_paid", _("我方已冲正、渠道显示已付")

@@ -177,3 +177,142 @@ class FeeWaiver(models.Model):
 
     def __str__(self) -> str:
         return f"{self.receivable_id} −{self.amount} {self.status}"
+
+
+# ---------------------------------------------------------------- bank withholding (代扣) and reconciliation (对账)
+
+
+class WithholdingAgreement(models.Model):
+    """A customer's bank withholding agreement (代扣协议): which bank account pays the account's bills."""
+
+    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="withholding_agreements")
+    unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="+")
+    bank_code = models.CharField(_("银行代码"), max_length=8)
+    bank_name = models.CharField(_("银行名称"), max_length=40)
+    bank_account = models.CharField(_("银行账号"), max_length=19)  # personal data: shown masked
+    holder_name = models.CharField(_("账户名"), max_length=40)
+    active = models.BooleanField(_("有效"), default=True)
+    signed_on = models.DateField(_("签约日期"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField()
+    deactivated_at = models.DateTimeField(_("解约时间"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account"], condition=Q(active=True),
+                                    name="payments_withholding_one_active_per_account"),
+        ]
+        indexes = [models.Index(fields=["bank_code", "active"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.bank_code}"
+
+
+class WithholdingBatch(models.Model):
+    """One debit file sent to a bank (代扣批次): its items, and what the bank's result file said."""
+
+    batch_no = models.CharField(_("批次号"), max_length=32, unique=True)
+    unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="+")
+    bank_code = models.CharField(_("银行代码"), max_length=8)
+    as_of = models.DateField(_("计费日期"))
+    status = models.CharField(_("状态"), max_length=10, default="exported")  # exported / settled
+    item_count = models.PositiveIntegerField(_("笔数"), default=0)
+    total = models.DecimalField(_("总金额(元)"), default=0, **MONEY)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField()
+    settled_at = models.DateTimeField(_("回盘完成时间"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.batch_no
+
+
+class WithholdingItem(models.Model):
+    """One debit line of a batch: the account, the bank account and the amount asked for."""
+
+    batch = models.ForeignKey(WithholdingBatch, on_delete=models.PROTECT, related_name="items")
+    serial = models.PositiveIntegerField(_("序号"))
+    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="+")
+    agreement = models.ForeignKey(WithholdingAgreement, on_delete=models.PROTECT, related_name="items")
+    bank_account = models.CharField(_("银行账号"), max_length=19)
+    holder_name = models.CharField(_("账户名"), max_length=40)
+    amount = models.DecimalField(_("金额(元)"), **MONEY)
+    status = models.CharField(_("状态"), max_length=10, default="pending")  # pending / debited / failed
+    result_code = models.CharField(_("银行返回码"), max_length=8, blank=True)
+    result_message = models.CharField(_("银行返回信息"), max_length=100, blank=True)
+    payment = models.OneToOneField(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["batch", "serial"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "serial"], name="payments_withholding_item_serial_uniq"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_withholding_item_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["account", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}#{self.serial}"
+
+
+class StatementImport(models.Model):
+    """A channel's daily statement (对账单) imported for reconciliation; a corrected file supersedes it."""
+
+    channel = models.CharField(_("缴费渠道"), max_length=16, choices=PaymentChannel.choices)
+    statement_date = models.DateField(_("对账日期"))
+    unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="+")
+    file_hash = models.CharField(max_length=64)
+    file_name = models.CharField(_("文件名"), max_length=200, blank=True)
+    status = models.CharField(_("状态"), max_length=12, default="current")  # current / superseded
+    row_count = models.PositiveIntegerField(_("对账单笔数"), default=0)
+    total = models.DecimalField(_("对账单金额(元)"), default=0, **MONEY)
+    matched_count = models.PositiveIntegerField(_("对平笔数"), default=0)
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-statement_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "statement_date", "unit", "file_hash"],
+                                    name="payments_statement_file_uniq"),
+            models.UniqueConstraint(fields=["channel", "statement_date", "unit"], condition=Q(status="current"),
+                                    name="payments_statement_one_current"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.statement_date}"
+
+
+class ReconciliationException(models.Model):
+    """A difference between a channel's statement and our payments (对账差错), resolved by a cashier."""
+
+    statement = models.ForeignKey(StatementImport, on_delete=models.PROTECT, related_name="exceptions")
+    unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("差错类型"), max_length=16)  # ours_only / theirs_only / amount_differs / reversed_paid
+    channel_txn_id = models.CharField(_("渠道流水号"), max_length=64)
+    order_no = models.CharField(_("商户订单号"), max_length=64, blank=True)
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    order = models.ForeignKey(PaymentOrder, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    our_amount = models.DecimalField(_("我方金额"), null=True, blank=True, **MONEY)
+    their_amount = models.DecimalField(_("渠道金额"), null=True, blank=True, **MONEY)
+    their_time = models.DateTimeField(_("渠道交易时间"), null=True, blank=True)
+    row_number = models.PositiveIntegerField(_("对账单行号"), null=True, blank=True)
+    status = models.CharField(_("状态"), max_length=12, default="open")  # open / resolved / superseded
+    note = models.TextField(_("处理说明"), blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    backfill_payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["statement", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.channel_txn_id}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import sandbox, views, views_ledger, views_reports
+from . import sandbox, views, views_batch, views_ledger, views_reports
 
 app_name = "payments"
 urlpatterns = [
@@ -13,6 +13,13 @@ urlpatterns = [
     path("receivables/<int:pk>/waiver/", views_ledger.waiver_request, name="waiver_request"),
     path("waivers/", views_ledger.waiver_queue, name="waivers"),
     path("waivers/<int:pk>/decide/", views_ledger.waiver_decide, name="waiver_decide"),
+    path("withholding/", views_batch.withholding_batches, name="withholding"),
+    path("withholding/agreements/", views_batch.withholding_agreements, name="withholding_agreements"),
+    path("withholding/<str:batch_no>/", views_batch.withholding_batch, name="withholding_batch"),
+    path("withholding/<str:batch_no>/file/", views_batch.withholding_file, name="withholding_file"),
+    path("reconcile/", views_batch.reconcile_list, name="reconcile"),
+    path("reconcile/<int:pk>/", views_batch.reconcile_detail, name="reconcile_detail"),
+    path("reconcile/exceptions/<int:pk>/", views_batch.reconcile_resolve, name="reconcile_resolve"),
     # The local sandbox gateway (模拟支付网关): 404 unless GRIDCARE["SANDBOX_PAY"]["ENABLED"].
     path("sandbox/<str:order_no>/", sandbox.checkout, name="sandbox"),
     path("sandbox/<str:order_no>/confirm/", sandbox.confirm, name="sandbox_confirm"),

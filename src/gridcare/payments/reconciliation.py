@@ -1,0 +1,460 @@
+"""Reconciliation of a channel's daily statement (渠道对账, issue 4 §7).
+
+Statement files: CSV, UTF-8 (with or without BOM) tried first, then GBK. Lines starting with ``#`` (the
+summary lines Alipay puts above and below its bill) and blank lines are skipped; the first other line is
+the header. Cell values are trimmed, and the backtick WeChat puts before numbers is dropped. Columns by
+channel (header names as the channels' own bills write them; the first of the names found is used):
+
+- alipay: 支付宝交易号 (our `channel_txn_id`, Alipay's ``trade_no``), 商户订单号 (our order number,
+  ``out_trade_no``), 金额 / 订单金额(元) / 实收金额(元), 交易时间 / 完成时间 / 付款时间
+- wechat: 微信支付单号 / 微信订单号 (our `channel_txn_id`, WeChat's ``transaction_id``), 商户订单号,
+  金额 / 订单金额 / 应结订单金额, 交易时间
+- portal (the sandbox gateway): 交易号 / 渠道流水号 (``trade_no``), 商户订单号, 金额, 交易时间
+
+The transaction id, amount and time columns are required; 商户订单号 is optional (without it, 补录 cannot
+be offered). Each row: a transaction id (≤ 64 characters, unique in the file), an amount in yuan with at
+most two decimals, and a time ``YYYY-MM-DD HH:MM:SS`` (Beijing time) on the statement date. A header-only
+file is a valid statement of a day without transactions. Any broken row refuses the file, every bad row
+listed (row number, column, why), nothing written.
+
+Matching, within the importing user's supply unit and its subtree: our payments of the channel whose
+``paid_at`` falls on the statement date (Asia/Shanghai), by transaction id, then amount. Exceptions:
+
+- ``ours_only``: a posted payment of ours the statement does not show;
+- ``theirs_only``: a statement row we have no payment for (its 商户订单号 is linked to our order when it
+  matches one; rows whose order or payment belongs to an account of another unit are left to that unit);
+- ``amount_differs``: both have it, with different amounts;
+- ``reversed_paid``: we reversed the payment but the channel shows it paid.
+
+Re-importing the same file (same channel, date, unit and SHA-256) changes nothing and says so. A different
+file for the same channel and date is a corrected statement: it replaces the previous import, whose open
+exceptions become ``superseded`` (resolved ones stay with their notes), and is matched afresh.
+
+A cashier resolves each exception with a note (audited). A ``theirs_only`` exception linked to one of our
+orders can be settled by 补录: the payment is recorded through `gateways.notify_paid` (→
+`services.payment_record`), which pays the order exactly once however often it is asked.
+"""
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
+
+from gridcare.core.audit import Actor, audit_record
+from gridcare.core.permissions import Perm
+from gridcare.core.scoping import restrict
+from gridcare.customers.services import _check_unit
+from gridcare.org.models import SupplyUnit
+
+from .choices import PaymentChannel, PaymentStatus, ReconKind
+from .models import Payment, PaymentOrder, ReconciliationException, StatementImport
+from .services import ZERO, clean_amount
+from .withholding import RowError, _scope_unit_ids, csv_rows, refuse
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+OPEN, RESOLVED, SUPERSEDED = "open", "resolved", "superseded"
+
+AMOUNT_NAMES = ["金额", "金额(元)", "订单金额", "订单金额(元)", "实收金额(元)", "应结订单金额"]
+COLUMNS: dict[str, dict[str, list[str]]] = {
+    PaymentChannel.ALIPAY: {
+        "txn": ["支付宝交易号"],
+        "order": ["商户订单号"],
+        "amount": AMOUNT_NAMES,
+        "time": ["交易时间", "完成时间", "付款时间"],
+    },
+    PaymentChannel.WECHAT: {
+        "txn": ["微信支付单号", "微信订单号"],
+        "order": ["商户订单号"],
+        "amount": AMOUNT_NAMES,
+        "time": ["交易时间"],
+    },
+    PaymentChannel.PORTAL: {
+        "txn": ["交易号", "渠道流水号"],
+        "order": ["商户订单号"],
+        "amount": AMOUNT_NAMES,
+        "time": ["交易时间"],
+    },
+}
+COLUMN_LABELS = {"txn": _l("交易号"), "order": _l("商户订单号"), "amount": _l("金额"), "time": _l("交易时间")}
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text.replace("\ufeff", "")))
+
+
+def _cell(text: str) -> str:
+    return text.strip().lstrip("`").strip()
+
+
+@dataclass(frozen=True)
+class Line:
+    row: int
+    txn: str
+    order_no: str
+    amount: Decimal
+    at: datetime
+
+
+def parse_statement(channel: str, statement_date: date, data: bytes) -> list[Line]:
+    """The rows of a statement file, or ValidationError listing every broken row (see the module docstring)."""
+    if channel not in COLUMNS:
+        raise ValidationError(
+            {
+                "channel": [
+                    _("不支持的对账渠道：%(c)s（可选 alipay、wechat、portal）") % {"c": str(channel)[:16]}
+                ]
+            }
+        )
+    rows = [
+        (n, r) for n, r in enumerate(csv_rows(data), start=1) if any(r) and not r[0].lstrip().startswith("#")
+    ]
+    if not rows:
+        raise refuse([RowError(1, _("表头"), _("文件为空，缺少表头"))])
+    head_row, header = rows[0]
+    names = [_norm(h) for h in header]
+    where: dict[str, int] = {}
+    errors: list[RowError] = []
+    for key, options in COLUMNS[channel].items():
+        found = next((names.index(_norm(o)) for o in options if _norm(o) in names), None)
+        if found is not None:
+            where[key] = found
+        elif key != "order":
+            errors.append(
+                RowError(head_row, str(COLUMN_LABELS[key]), _("缺少列：%(o)s") % {"o": " / ".join(options)})
+            )
+    if errors:
+        raise refuse(errors)
+    lines: list[Line] = []
+    seen: dict[str, int] = {}
+    for n, row in rows[1:]:
+        if len(row) != len(header):
+            errors.append(
+                RowError(n, _("列数"), _("应为 %(h)d 列，实为 %(c)d 列") % {"h": len(header), "c": len(row)})
+            )
+            continue
+        txn = _cell(row[where["txn"]])
+        order_no = _cell(row[where["order"]]) if "order" in where else ""
+        bad = False
+        if not txn or len(txn) > 64 or "\x00" in txn:
+            errors.append(RowError(n, str(COLUMN_LABELS["txn"]), _("交易号必填，最多64个字符")))
+            bad = True
+        elif txn in seen:
+            errors.append(RowError(n, str(COLUMN_LABELS["txn"]), _("与第 %(r)d 行重复") % {"r": seen[txn]}))
+            bad = True
+        else:
+            seen[txn] = n
+        if len(order_no) > 64 or "\x00" in order_no:
+            errors.append(RowError(n, str(COLUMN_LABELS["order"]), _("最多64个字符")))
+            bad = True
+        raw_amount = _cell(row[where["amount"]]).replace("¥", "").replace(",", "")
+        try:
+            amount = clean_amount(raw_amount)
+        except ValidationError as exc:
+            errors.append(RowError(n, str(COLUMN_LABELS["amount"]), "；".join(exc.messages)))
+            bad = True
+        raw_time = _cell(row[where["time"]]).replace("/", "-")
+        try:
+            at = datetime.strptime(raw_time, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+            if at.date() != statement_date:
+                errors.append(
+                    RowError(
+                        n,
+                        str(COLUMN_LABELS["time"]),
+                        _("%(t)s 不在对账日期 %(d)s") % {"t": raw_time, "d": statement_date.isoformat()},
+                    )
+                )
+                bad = True
+        except ValueError:
+            errors.append(
+                RowError(
+                    n,
+                    str(COLUMN_LABELS["time"]),
+                    _("时间格式应为 YYYY-MM-DD HH:MM:SS：%(t)s") % {"t": raw_time[:30]},
+                )
+            )
+            bad = True
+        if not bad:
+            lines.append(Line(n, txn, order_no, amount, at))
+    if errors:
+        raise refuse(errors)
+    return lines
+
+
+@dataclass(frozen=True)
+class ReconResult:
+    statement: StatementImport
+    created: bool
+    replaced: StatementImport | None = None
+
+
+def _day_bounds(d: date) -> tuple[datetime, datetime]:
+    start = datetime(d.year, d.month, d.day, tzinfo=BEIJING)
+    return start, start + timedelta(days=1)
+
+
+def reconcile_import(
+    *,
+    actor: Actor,
+    channel: str,
+    statement_date: date,
+    data: bytes,
+    file_name: str = "",
+    unit: SupplyUnit | None = None,
+    now: datetime | None = None,
+) -> ReconResult:
+    """Import a statement and list its exceptions (rules in the module docstring)."""
+    if not isinstance(statement_date, date):
+        raise ValidationError({"statement_date": [_("日期格式应为 YYYY-MM-DD")]})
+    home, unit_ids = _scope_unit_ids(actor, unit)
+    lines = parse_statement(channel, statement_date, data)
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        with transaction.atomic():
+            return _import(
+                actor,
+                channel,
+                statement_date,
+                lines,
+                digest,
+                file_name[:200],
+                home,
+                unit_ids,
+                now or timezone.now(),
+            )
+    except IntegrityError:
+        # The same file imported at the same moment: the other import won; answer with it.
+        same = StatementImport.objects.filter(
+            channel=channel, statement_date=statement_date, unit=home, file_hash=digest
+        ).first()
+        if same is None:
+            raise ValidationError({"__all__": [_("同一天的另一份对账单正在导入，请稍后重试")]}) from None
+        return ReconResult(same, False)
+
+
+def _import(actor, channel, statement_date, lines, digest, file_name, home, unit_ids, now) -> ReconResult:
+    same = StatementImport.objects.filter(
+        channel=channel, statement_date=statement_date, unit=home, file_hash=digest
+    ).first()
+    if same is not None:
+        return ReconResult(same, False)
+    previous = (
+        StatementImport.objects.select_for_update()
+        .filter(channel=channel, statement_date=statement_date, unit=home, status="current")
+        .first()
+    )
+    if previous is not None:
+        previous.status = SUPERSEDED
+        previous.save(update_fields=["status"])
+        ReconciliationException.objects.filter(statement=previous, status=OPEN).update(status=SUPERSEDED)
+    start, end = _day_bounds(statement_date)
+    ours = {
+        p.channel_txn_id: p
+        for p in Payment.objects.filter(
+            channel=channel, paid_at__gte=start, paid_at__lt=end, unit_id__in=unit_ids
+        )
+    }
+    theirs = {ln.txn: ln for ln in lines}
+    # Statement rows we did not find on that day in our units: paid elsewhere (another unit), or an order of ours?
+    missing = [t for t in theirs if t not in ours]
+    elsewhere = dict(
+        Payment.objects.filter(channel=channel, channel_txn_id__in=missing).values_list(
+            "channel_txn_id", "unit_id"
+        )
+    )
+    orders = {
+        o.order_no: o
+        for o in PaymentOrder.objects.filter(
+            channel=channel, order_no__in=[theirs[t].order_no for t in missing if theirs[t].order_no]
+        ).select_related("account")
+    }
+    stmt = StatementImport.objects.create(
+        channel=channel,
+        statement_date=statement_date,
+        unit=home,
+        file_hash=digest,
+        file_name=file_name,
+        row_count=len(lines),
+        total=sum((ln.amount for ln in lines), ZERO),
+        created_at=now,
+        imported_by=actor.user if getattr(actor.user, "is_authenticated", False) else None,
+    )
+    exceptions, matched = [], 0
+
+    def exc(kind, unit_id, txn, **kw):
+        exceptions.append(
+            ReconciliationException(statement=stmt, unit_id=unit_id, kind=kind, channel_txn_id=txn, **kw)
+        )
+
+    for txn, p in ours.items():
+        ln = theirs.get(txn)
+        if ln is None:
+            if p.status == PaymentStatus.POSTED:
+                exc(ReconKind.OURS_ONLY, p.unit_id, txn, payment=p, our_amount=p.amount)
+            continue
+        common = {
+            "payment": p,
+            "our_amount": p.amount,
+            "their_amount": ln.amount,
+            "their_time": ln.at,
+            "order_no": ln.order_no,
+            "row_number": ln.row,
+        }
+        if p.status == PaymentStatus.REVERSED:
+            exc(ReconKind.REVERSED_PAID, p.unit_id, txn, **common)
+        elif p.amount != ln.amount:
+            exc(ReconKind.AMOUNT_DIFFERS, p.unit_id, txn, **common)
+        else:
+            matched += 1
+    for txn in missing:
+        ln = theirs[txn]
+        if txn in elsewhere and elsewhere[txn] not in unit_ids:
+            continue  # another unit's payment
+        order = orders.get(ln.order_no)
+        if order is not None and order.account.unit_id not in unit_ids:
+            continue  # another unit's order
+        exc(
+            ReconKind.THEIRS_ONLY,
+            order.account.unit_id if order else home.pk,
+            txn,
+            order=order,
+            order_no=ln.order_no,
+            their_amount=ln.amount,
+            their_time=ln.at,
+            row_number=ln.row,
+        )
+    exceptions.sort(key=lambda e: (e.row_number or 10**9, e.channel_txn_id))
+    ReconciliationException.objects.bulk_create(exceptions, batch_size=2000)
+    stmt.matched_count = matched
+    stmt.save(update_fields=["matched_count"])
+    audit_record(
+        actor=actor,
+        action="reconciliation.import",
+        obj=stmt,
+        unit_id=home.pk,
+        changes={
+            "channel": channel,
+            "statement_date": statement_date.isoformat(),
+            "rows": len(lines),
+            "matched": matched,
+            "exceptions": len(exceptions),
+            "replaced": previous.pk if previous else None,
+        },
+    )
+    return ReconResult(stmt, True, previous)
+
+
+def import_message(result: ReconResult) -> str:
+    s = result.statement
+    if not result.created:
+        return _("该对账单（%(c)s %(d)s）已导入过，未做任何更改") % {
+            "c": s.get_channel_display(),
+            "d": s.statement_date,
+        }
+    msg = _("对账单 %(c)s %(d)s：%(n)d 笔，对平 %(m)d 笔，差错 %(e)d 笔") % {
+        "c": s.get_channel_display(),
+        "d": s.statement_date,
+        "n": s.row_count,
+        "m": s.matched_count,
+        "e": s.exceptions.count(),
+    }
+    if result.replaced is not None:
+        msg += _("（已替换此前导入的对账单，其未处理差错作废）")
+    return msg
+
+
+# ---------------------------------------------------------------- resolving exceptions
+
+
+def _clean_note(note: str, required: bool = True) -> str:
+    note = (note or "").strip()
+    if (required and not note) or len(note) > 500 or "\x00" in note:
+        raise ValidationError({"note": [_("请填写处理说明（最多500字）")]})
+    return note
+
+
+def _lock_open(actor: Actor, exception: ReconciliationException) -> ReconciliationException:
+    _check_unit(actor, exception.unit_id, Perm.PAYMENT_BATCH)
+    e = ReconciliationException.objects.select_for_update().select_related("statement").get(pk=exception.pk)
+    if e.status != OPEN:
+        raise ValidationError({"__all__": [_("该差错已处理或已被新的对账单替换")]})
+    return e
+
+
+@transaction.atomic
+def reconcile_resolve(
+    *, actor: Actor, exception: ReconciliationException, note: str
+) -> ReconciliationException:
+    """Close an exception with the cashier's note (e.g. "渠道次日到账", "已联系渠道更正")."""
+    note = _clean_note(note)
+    e = _lock_open(actor, exception)
+    e.status, e.note, e.resolved_at = RESOLVED, note, timezone.now()
+    e.resolved_by = actor.user if getattr(actor.user, "is_authenticated", False) else None
+    e.save(update_fields=["status", "note", "resolved_at", "resolved_by"])
+    audit_record(
+        actor=actor,
+        action="reconciliation.resolve",
+        obj=e,
+        unit_id=e.unit_id,
+        changes={"kind": e.kind, "channel_txn_id": e.channel_txn_id, "note": note},
+    )
+    return e
+
+
+@transaction.atomic
+def reconcile_backfill(
+    *, actor: Actor, exception: ReconciliationException, note: str = ""
+) -> ReconciliationException:
+    """补录: record the channel's payment we missed for one of our orders (a "theirs only" exception whose
+    商户订单号 is ours), through `notify_paid` → `payment_record`, exactly once; then close the exception."""
+    from .gateways import notify_paid
+
+    note = _clean_note(note, required=False)
+    e = _lock_open(actor, exception)
+    if e.kind != ReconKind.THEIRS_ONLY or e.order_id is None:
+        raise ValidationError({"__all__": [_("只有“渠道有、我方无”且商户订单号属于我方订单的差错可以补录")]})
+    rec = notify_paid(
+        channel=e.statement.channel,
+        order_no=e.order_no,
+        channel_txn_id=e.channel_txn_id,
+        amount=e.their_amount,
+        paid_at=e.their_time,
+        actor=actor,
+    )
+    e.status, e.backfill_payment, e.resolved_at = RESOLVED, rec.payment, timezone.now()
+    e.note = note or _("补录缴费 %(t)s") % {"t": e.channel_txn_id}
+    e.resolved_by = actor.user if getattr(actor.user, "is_authenticated", False) else None
+    e.save(update_fields=["status", "backfill_payment", "resolved_at", "note", "resolved_by"])
+    audit_record(
+        actor=actor,
+        action="reconciliation.backfill",
+        obj=e,
+        unit_id=e.unit_id,
+        changes={
+            "channel_txn_id": e.channel_txn_id,
+            "order_no": e.order_no,
+            "amount": str(e.their_amount),
+            "payment_id": rec.payment.pk,
+            "created": rec.created,
+        },
+    )
+    return e
+
+
+# ---------------------------------------------------------------- reads
+
+
+def statements_visible(user):
+    return restrict(StatementImport.objects.all(), user, Perm.PAYMENT_BATCH)
+
+
+def exceptions_visible(user):
+    return restrict(ReconciliationException.objects.select_related("statement"), user, Perm.PAYMENT_BATCH)

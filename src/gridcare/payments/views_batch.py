@@ -1,0 +1,217 @@
+"""Pages for bank withholding (代扣) and statement reconciliation (对账): thin views over
+`payments.withholding` and `payments.reconciliation` (Perm.PAYMENT_BATCH; other units' rows look missing)."""
+
+from datetime import date
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from gridcare.core.audit import Actor
+from gridcare.core.choices import Channel
+from gridcare.core.permissions import Perm
+from gridcare.core.views import staff_required
+
+from . import reconciliation as recon
+from . import withholding as wh
+from .choices import ReconKind
+
+
+def _actor(request) -> Actor:
+    return Actor.from_request(request, Channel.CONSOLE)
+
+
+def _errors(exc: ValidationError) -> list[str]:
+    detail = getattr(exc, "message_dict", None) or {"__all__": exc.messages}
+    return [m for msgs in detail.values() for m in msgs]
+
+
+def _date(raw: str | None, field: str) -> date:
+    try:
+        return date.fromisoformat((raw or "").strip())
+    except ValueError:
+        raise ValidationError({field: [_("日期格式应为 YYYY-MM-DD")]}) from None
+
+
+@staff_required(Perm.PAYMENT_BATCH)
+def withholding_batches(request):
+    """Batches with download links; forms to export a new batch and import a bank's result file."""
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "export":
+                batch = wh.withholding_export(
+                    actor=_actor(request),
+                    bank_code=request.POST.get("bank_code", ""),
+                    as_of=_date(request.POST.get("as_of"), "as_of"),
+                )
+                messages.success(
+                    request,
+                    _("已生成批次 %(b)s：%(n)d 笔，共 %(t)s 元")
+                    % {"b": batch.batch_no, "n": batch.item_count, "t": batch.total},
+                )
+            else:
+                result = wh.withholding_import(
+                    actor=_actor(request), data=wh.read_file(request.FILES.get("file"))
+                )
+                messages.success(request, wh.import_message(result))
+            return redirect("payments:withholding")
+        except ValidationError as exc:
+            errors = _errors(exc)
+    batches = list(wh.batches_visible(request.user)[:100])
+    return render(
+        request,
+        "payments/withholding_batches.html",
+        {
+            "batches": batches,
+            "banks": wh.bank_choices(),
+            "errors": errors,
+            "today": timezone.localdate(),
+        },
+        status=400 if errors else 200,
+    )
+
+
+@staff_required(Perm.PAYMENT_BATCH)
+def withholding_batch(request, batch_no: str):
+    batch = wh.batches_visible(request.user).filter(batch_no=batch_no).first()
+    if batch is None:
+        raise Http404
+    items = [
+        (it, wh.shown_bank_account(request.user, it.bank_account))
+        for it in batch.items.select_related("account").order_by("serial")
+    ]
+    return render(request, "payments/withholding_batch.html", {"batch": batch, "items": items})
+
+
+@staff_required(Perm.PAYMENT_BATCH)
+def withholding_file(request, batch_no: str):
+    batch = wh.batches_visible(request.user).filter(batch_no=batch_no).first()
+    if batch is None:
+        raise Http404
+    resp = HttpResponse(wh.withholding_file(batch), content_type="text/csv; charset=gbk")
+    resp["Content-Disposition"] = f'attachment; filename="{wh.withholding_file_name(batch)}"'
+    return resp
+
+
+@staff_required(Perm.PAYMENT_BATCH)
+def withholding_agreements(request):
+    """Agreements of the user's units (bank accounts masked without customer.view_pii); sign or end one."""
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "deactivate":
+                a = (
+                    wh.agreements_visible(request.user)
+                    .filter(pk=request.POST.get("agreement_id") or 0)
+                    .first()
+                )
+                if a is None:
+                    raise Http404
+                wh.agreement_deactivate(actor=_actor(request), agreement=a)
+                messages.success(request, _("已解约"))
+            else:
+                from gridcare.customers.selectors import accounts_visible
+
+                number = request.POST.get("account_number", "").strip()
+                if not accounts_visible(user=request.user).filter(account_number=number).exists():
+                    raise ValidationError({"account_number": [_("户号不存在，或不属于本单位")]})
+                wh.agreement_create(
+                    actor=_actor(request),
+                    account_number=number,
+                    bank_code=request.POST.get("bank_code", ""),
+                    bank_account=request.POST.get("bank_account", ""),
+                    holder_name=request.POST.get("holder_name", ""),
+                    signed_on=_date(request.POST.get("signed_on"), "signed_on"),
+                )
+                messages.success(request, _("代扣协议已签订"))
+            return redirect("payments:withholding_agreements")
+        except ValidationError as exc:
+            errors = _errors(exc)
+    rows = [
+        (a, wh.shown_bank_account(request.user, a.bank_account))
+        for a in wh.agreements_visible(request.user)[:200]
+    ]
+    return render(
+        request,
+        "payments/withholding_agreements.html",
+        {
+            "rows": rows,
+            "banks": wh.bank_choices(),
+            "errors": errors,
+            "post": request.POST,
+            "today": timezone.localdate(),
+        },
+        status=400 if errors else 200,
+    )
+
+
+@staff_required(Perm.PAYMENT_BATCH)
+def reconcile_list(request):
+    """Statement imports; the form to import one."""
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            upload = request.FILES.get("file")
+            result = recon.reconcile_import(
+                actor=_actor(request),
+                channel=request.POST.get("channel", ""),
+                statement_date=_date(request.POST.get("statement_date"), "statement_date"),
+                data=wh.read_file(upload),
+                file_name=getattr(upload, "name", "") or "",
+            )
+            messages.success(request, recon.import_message(result))
+            return redirect("payments:reconcile_detail", result.statement.pk)
+        except ValidationError as exc:
+            errors = _errors(exc)
+    statements = list(recon.statements_visible(request.user)[:100])
+    return render(
+        request,
+        "payments/reconcile_list.html",
+        {
+            "statements": statements,
+            "channels": list(recon.COLUMNS),
+            "errors": errors,
+        },
+        status=400 if errors else 200,
+    )
+
+
+@staff_required(Perm.PAYMENT_BATCH)
+def reconcile_detail(request, pk: int):
+    statement = recon.statements_visible(request.user).filter(pk=pk).first()
+    if statement is None:
+        raise Http404
+    exceptions = list(recon.exceptions_visible(request.user).filter(statement=statement))
+    return render(
+        request,
+        "payments/reconcile_detail.html",
+        {
+            "statement": statement,
+            "exceptions": exceptions,
+            "kinds": dict(ReconKind.choices),
+        },
+    )
+
+
+@require_POST
+@staff_required(Perm.PAYMENT_BATCH)
+def reconcile_resolve(request, pk: int):
+    e = recon.exceptions_visible(request.user).filter(pk=pk).first()
+    if e is None:
+        raise Http404
+    try:
+        if request.POST.get("action") == "backfill":
+            recon.reconcile_backfill(actor=_actor(request), exception=e, note=request.POST.get("note", ""))
+            messages.success(request, _("已补录缴费 %(t)s") % {"t": e.channel_txn_id})
+        else:
+            recon.reconcile_resolve(actor=_actor(request), exception=e, note=request.POST.get("note", ""))
+            messages.success(request, _("差错已处理"))
+    except ValidationError as exc:
+        for m in _errors(exc):
+            messages.error(request, m)
+    return redirect("payments:reconcile_detail", e.statement_id)
