@@ -31,3 +31,10 @@ class EntryKind(models.TextChoices):
     ADJUSTMENT = "adjustment", _("调整")
     WAIVER = "waiver", _("违约金减免")
     REFUND = "refund", _("退费")
+
+
+class PrepaidAlertState(models.TextChoices):
+    """A prepaid account's low-balance alert: armed (余额充足) until the estimate drops below the threshold."""
+
+    ARMED = "armed", _("余额充足")
+    LOW = "low", _("余额不足")
