@@ -40,3 +40,8 @@ class ReconKind(models.TextChoices):
     THEIRS_ONLY = "theirs_only", _("渠道有、我方无")
     AMOUNT_DIFFERS = "amount_differs", _("金额不符")
     REVERSED_PAID = "reversed_paid", _("我方已冲正、渠道显示已付")
+class PrepaidAlertState(models.TextChoices):
+    """A prepaid account's low-balance alert: armed (余额充足) until the estimate drops below the threshold."""
+
+    ARMED = "armed", _("余额充足")
+    LOW = "low", _("余额不足")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import sandbox, views, views_batch, views_ledger, views_reports
+from . import sandbox, views, views_batch, views_ledger, views_prepaid, views_reports
 
 app_name = "payments"
 urlpatterns = [
@@ -20,6 +20,10 @@ urlpatterns = [
     path("reconcile/", views_batch.reconcile_list, name="reconcile"),
     path("reconcile/<int:pk>/", views_batch.reconcile_detail, name="reconcile_detail"),
     path("reconcile/exceptions/<int:pk>/", views_batch.reconcile_resolve, name="reconcile_resolve"),
+    path("prepaid/", views_prepaid.prepaid_list, name="prepaid_list"),
+    path("prepaid/enrol/", views_prepaid.prepaid_enrol, name="prepaid_enrol"),
+    path("prepaid/<str:account_number>/", views_prepaid.prepaid_detail, name="prepaid_detail"),
+    path("prepaid/<str:account_number>/unenrol/", views_prepaid.prepaid_unenrol, name="prepaid_unenrol"),
     # The local sandbox gateway (模拟支付网关): 404 unless GRIDCARE["SANDBOX_PAY"]["ENABLED"].
     path("sandbox/<str:order_no>/", sandbox.checkout, name="sandbox"),
     path("sandbox/<str:order_no>/confirm/", sandbox.confirm, name="sandbox_confirm"),
