@@ -15,6 +15,8 @@ from gridcare.customers.api import router as customers_router
 from gridcare.metering.api import router as metering_router
 from gridcare.org.api import router as org_router
 from gridcare.payments.api import router as payments_router
+from gridcare.payments.api_counter import router as counter_router
+from gridcare.payments.api_terminal import router as terminal_router
 from gridcare.payments.notify_api import router as notify_router
 
 api = NinjaAPI(
@@ -32,3 +34,5 @@ api.add_router("", metering_router)
 api.add_router("", billing_router)
 api.add_router("", payments_router)
 api.add_router("", notify_router)
+api.add_router("", counter_router)
+api.add_router("", terminal_router)

@@ -10,6 +10,7 @@ from gridcare.core.permissions import Role
 from gridcare.customers.models import PortalBinding
 from gridcare.payments.models import Payment
 from tests.factories import UserFactory
+from tests.payments.test_shifts import open_shift
 from tests.payments.test_ledger import issued_bill, pay
 
 API = "/api/v1"
@@ -17,7 +18,9 @@ API = "/api/v1"
 
 @pytest.fixture
 def cashier(world):
-    return UserFactory(username="a_cashier", role=Role.CASHIER, unit=world.bureau_a)
+    user = UserFactory(username="a_cashier", role=Role.CASHIER, unit=world.bureau_a)
+    open_shift(user)  # counter payments need an open shift (tests/payments/test_shifts.py)
+    return user
 
 
 @pytest.fixture

@@ -31,3 +31,8 @@ class EntryKind(models.TextChoices):
     ADJUSTMENT = "adjustment", _("调整")
     WAIVER = "waiver", _("违约金减免")
     REFUND = "refund", _("退费")
+
+
+class RefundMethod(models.TextChoices):
+    CASH = "cash", _("现金退还")
+    BANK_TRANSFER = "bank_transfer", _("银行转账")
