@@ -10,8 +10,8 @@ from gridcare.core.permissions import Role
 from gridcare.customers.models import PortalBinding
 from gridcare.payments.models import Payment
 from tests.factories import UserFactory
-from tests.payments.test_shifts import open_shift
 from tests.payments.test_ledger import issued_bill, pay
+from tests.payments.test_shifts import open_shift
 
 API = "/api/v1"
 

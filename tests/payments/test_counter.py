@@ -7,8 +7,8 @@ import pytest
 from gridcare.core.permissions import Role
 from gridcare.payments.models import Payment
 from tests.factories import UserFactory
-from tests.payments.test_shifts import open_shift
 from tests.payments.test_ledger import issued_bill
+from tests.payments.test_shifts import open_shift
 
 
 @pytest.fixture
