@@ -55,6 +55,7 @@ WINDOW = timedelta(minutes=5)
 CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,20}")
 NONCE_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 TXN_RE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+AMOUNT_RE = re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?")  # plain yuan, as the portal takes it: no exponent or sign
 
 
 class TerminalAuthError(Exception):
@@ -215,6 +216,8 @@ def terminal_payment(
     txn = str(terminal_txn_id or "").strip()
     if not TXN_RE.fullmatch(txn):
         raise ValidationError({"terminal_txn_id": [_("终端流水号必填，1–40位字母、数字或 . _ -")]})
+    if not AMOUNT_RE.fullmatch(str(amount or "").strip()):
+        raise ValidationError({"amount": [_("金额格式不正确：%(v)s") % {"v": str(amount)[:20]}]})
     if account_for(terminal, account_number) is None:
         raise ValidationError(
             {"account_number": [_("户号不存在：%(n)s") % {"n": str(account_number or "")[:20]}]}
