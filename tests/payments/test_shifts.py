@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from gridcare.core.audit import Actor
@@ -169,6 +169,7 @@ def test_counter_payment_without_an_open_shift_is_refused(world, debt, cashier, 
         {"account_number": "3100000001", "amount": "10.00", "channel": "counter_cash", "receipt_no": "C1"},
     )
     assert ok.status_code == 302 and Payment.objects.get().shift == CashierShift.objects.get()
+    assert "1号窗口" in c.get(ok["Location"]).content.decode()  # the receipt names the counter
 
 
 def test_bad_shift_open_input(world, cashier, login):
@@ -294,3 +295,49 @@ def test_shift_open_idempotency_key(world, cashier, login):
     )
     assert (first.status_code, again.status_code) == (201, 201) and first.json() == again.json()
     assert CashierShift.objects.count() == 1
+
+
+# ---------------------------------------------------------------- at the same moment (PostgreSQL)
+
+postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_two_opens_at_once_open_one_shift(world, cashier):
+    from tests.payments.test_refunds import _at_once
+
+    results = _at_once([lambda: open_shift(cashier, "1号"), lambda: open_shift(cashier, "2号")])
+    assert sorted(type(r).__name__ for r in results) == ["CashierShift", "ValidationError"], results
+    assert CashierShift.objects.count() == 1
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_payment_at_the_moment_of_the_close(world, debt, cashier):
+    from tests.payments.test_refunds import _at_once
+
+    shift = open_shift(cashier)
+    actor = Actor(user=cashier)
+    counter.counter_payment_record(
+        actor=actor, channel="counter_cash", channel_txn_id="R1", account_number="3100000001", amount="100.00"
+    )
+    results = _at_once(
+        [
+            lambda: counter.shift_close(actor=actor, shift=shift, declared_cash="100.00", declared_card="0"),
+            lambda: counter.counter_payment_record(
+                actor=actor,
+                channel="counter_cash",
+                channel_txn_id="R2",
+                account_number="3100000001",
+                amount="10.00",
+            ),
+        ]
+    )
+    shift.refresh_from_db()
+    if isinstance(results[0], CashierShift):  # closed first: the payment found no open shift
+        assert isinstance(results[1], ValidationError) and shift.expected_cash == D("100.00")
+        assert not Payment.objects.filter(channel_txn_id="R2").exists()
+    else:  # paid first: 100.00 + 10.00 = 110.00 expected, so the close declaring 100.00 is refused
+        assert isinstance(results[0], ValidationError) and shift.status == "open"
+        assert Payment.objects.get(channel_txn_id="R2").shift_id == shift.pk

@@ -107,7 +107,58 @@ def shift_list(request, status: str = "", day: date | None = None):
     return [_shift_out(s, totals.get(s.pk)) for s in shifts]
 
 
-@router.get("/shifts/daily-sheet", response={200: dict, **LIST_ERRORS})
+class SheetShiftOut(Schema):
+    id: int
+    cashier: str
+    counter: str
+    status: str
+    payments: int
+    expected_cash: Decimal
+    declared_cash: Decimal | None
+    diff_cash: Decimal | None = Field(..., description="申报 − 应收；未日结为空")
+    expected_card: Decimal
+    declared_card: Decimal | None
+    diff_card: Decimal | None
+
+
+class SheetReversalOut(Schema):
+    payment_id: int
+    shift_id: int
+    channel: str
+    channel_txn_id: str
+    amount: Decimal = Field(..., description="负数：日结后冲正的金额")
+    reason: str
+
+
+class SheetTerminalOut(Schema):
+    code: str
+    payments: int
+    amount: Decimal
+
+
+class SheetTotalsOut(Schema):
+    payments: int
+    expected_cash: Decimal
+    declared_cash: Decimal
+    expected_card: Decimal
+    declared_card: Decimal
+    reversals: Decimal
+    terminals: Decimal
+    net: Decimal = Field(..., description="柜台应收 + 冲正 + 终端")
+    open_shifts: int
+
+
+class DailySheetOut(Schema):
+    unit_id: int
+    unit_name: str
+    day: date
+    shifts: list[SheetShiftOut]
+    reversals: list[SheetReversalOut]
+    terminals: list[SheetTerminalOut]
+    totals: SheetTotalsOut
+
+
+@router.get("/shifts/daily-sheet", response={200: DailySheetOut, **LIST_ERRORS})
 def shift_daily_sheet(request, day: date | None = None, unit_id: int | None = None):
     """日结单: shifts opened that day with expected/declared/difference, totals, reversals after a close,
     terminal totals."""
@@ -128,7 +179,7 @@ def sheet_dict(sheet: counter.DailySheet) -> dict:
     return {
         "unit_id": sheet.unit.pk,
         "unit_name": sheet.unit.name,
-        "day": sheet.day.isoformat(),
+        "day": sheet.day,
         "shifts": [
             {
                 "id": s.shift.pk,
@@ -136,12 +187,12 @@ def sheet_dict(sheet: counter.DailySheet) -> dict:
                 "counter": s.shift.counter,
                 "status": s.shift.status,
                 "payments": s.count,
-                "expected_cash": str(s.expected_cash),
-                "declared_cash": _s(s.declared_cash),
-                "diff_cash": _s(s.diff_cash),
-                "expected_card": str(s.expected_card),
-                "declared_card": _s(s.declared_card),
-                "diff_card": _s(s.diff_card),
+                "expected_cash": s.expected_cash,
+                "declared_cash": s.declared_cash,
+                "diff_cash": s.diff_cash,
+                "expected_card": s.expected_card,
+                "declared_card": s.declared_card,
+                "diff_card": s.diff_card,
             }
             for s in sheet.shifts
         ],
@@ -151,30 +202,26 @@ def sheet_dict(sheet: counter.DailySheet) -> dict:
                 "shift_id": r.payment.shift_id,
                 "channel": r.payment.channel,
                 "channel_txn_id": r.payment.channel_txn_id,
-                "amount": str(r.amount),
+                "amount": r.amount,
                 "reason": r.payment.reversal_reason,
             }
             for r in sheet.reversals
         ],
         "terminals": [
-            {"code": t.terminal.code, "payments": t.count, "amount": str(t.amount)} for t in sheet.terminals
+            {"code": t.terminal.code, "payments": t.count, "amount": t.amount} for t in sheet.terminals
         ],
         "totals": {
             "payments": sheet.count,
-            "expected_cash": str(sheet.expected_cash),
-            "declared_cash": str(sheet.declared_cash),
-            "expected_card": str(sheet.expected_card),
-            "declared_card": str(sheet.declared_card),
-            "reversals": str(sheet.reversal_total),
-            "terminals": str(sheet.terminal_total),
-            "net": str(sheet.net_total),
+            "expected_cash": sheet.expected_cash,
+            "declared_cash": sheet.declared_cash,
+            "expected_card": sheet.expected_card,
+            "declared_card": sheet.declared_card,
+            "reversals": sheet.reversal_total,
+            "terminals": sheet.terminal_total,
+            "net": sheet.net_total,
             "open_shifts": sheet.open_shifts,
         },
     }
-
-
-def _s(v):
-    return None if v is None else str(v)
 
 
 @router.get("/shifts/{shift_id}", response={200: ShiftOut, **READ_ERRORS})

@@ -316,7 +316,8 @@ def daily_sheet(*, user, unit, day: date) -> DailySheet:
     reversals made that day of payments of shifts closed before, and each terminal's posted payments of
     the day (supervisors only). A fixed number of queries whatever the number of shifts."""
     start, end = _day_range(day)
-    units = [u for u in visible_unit_ids(user) if u in set(_subtree(unit))]
+    subtree = set(_subtree(unit))
+    units = [u for u in visible_unit_ids(user) if u in subtree]
     shifts = list(
         shifts_visible(user=user)
         .filter(unit_id__in=units, opened_at__gte=start, opened_at__lt=end)

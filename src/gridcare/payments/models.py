@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .choices import EntryKind, PaymentChannel, PaymentStatus
+from .choices import EntryKind, PaymentChannel, PaymentStatus, RefundMethod, RefundStatus, ShiftStatus
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -197,7 +197,7 @@ class CashierShift(models.Model):
     )
     counter = models.CharField(_("收费窗口"), max_length=40)
     opening_float = models.DecimalField(_("备用金(元)"), **MONEY)
-    status = models.CharField(_("状态"), max_length=8, default="open")  # open / closed
+    status = models.CharField(_("状态"), max_length=8, choices=ShiftStatus.choices, default=ShiftStatus.OPEN)
     opened_at = models.DateTimeField(_("开班时间"))
     closed_at = models.DateTimeField(_("日结时间"), null=True, blank=True)
     payments_count = models.PositiveIntegerField(_("笔数"), default=0)
@@ -228,8 +228,8 @@ class Refund(models.Model):
     unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(_("退费金额(元)"), **MONEY)
     reason = models.TextField(_("退费原因"))
-    method = models.CharField(_("退费方式"), max_length=16)  # see choices.RefundMethod
-    status = models.CharField(_("状态"), max_length=10, default="pending")  # pending / approved / rejected
+    method = models.CharField(_("退费方式"), max_length=16, choices=RefundMethod.choices)
+    status = models.CharField(_("状态"), max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="refunds_requested"
     )

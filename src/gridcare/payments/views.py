@@ -68,7 +68,7 @@ def counter(request):
 @staff_required(Perm.CUSTOMER_VIEW)
 def receipt(request, pk: int):
     payment = (
-        restrict(Payment.objects.select_related("account__customer", "account__premise", "unit", "received_by"),
+        restrict(Payment.objects.select_related("account__customer", "account__premise", "unit", "received_by", "shift"),
                  request.user, Perm.CUSTOMER_VIEW)
         .filter(pk=pk).first()
     )
