@@ -247,6 +247,8 @@ def test_shift_permission_matrix(world, cashier, login):
         == 401
     )
     assert login().get("/payments/shifts/").status_code == 302
+    assert login().get(f"{API}/shifts/daily-sheet").status_code == 401
+    assert login().get(f"{API}/shifts").status_code == 401
     # customer, staff without the permission
     for user in (world.portal_user, world.a_agent):
         assert (
@@ -260,6 +262,9 @@ def test_shift_permission_matrix(world, cashier, login):
         )
         assert login(user).get("/payments/shifts/").status_code == 404
         assert login(user).get("/payments/shifts/daily/").status_code == 404
+        assert login(user).get(f"{API}/shifts").status_code == 403
+        assert login(user).get(f"{API}/shifts/daily-sheet").status_code == 403
+        assert login(user).get(f"{API}/shifts/{shift.pk}").status_code == 404
     # another unit's cashier, and a supervisor who is not the shift's cashier
     assert (
         login(b_cashier)
