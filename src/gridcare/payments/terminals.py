@@ -55,7 +55,8 @@ WINDOW = timedelta(minutes=5)
 CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,20}")
 NONCE_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 TXN_RE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
-AMOUNT_RE = re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?")  # plain yuan, as the portal takes it: no exponent or sign
+# Plain yuan, as the portal takes it: no exponent or sign.
+AMOUNT_RE = re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?")
 
 
 class TerminalAuthError(Exception):
