@@ -8,11 +8,14 @@ from gridcare.core.permissions import Role
 from gridcare.payments.models import Payment
 from tests.factories import UserFactory
 from tests.payments.test_ledger import issued_bill
+from tests.payments.test_shifts import open_shift
 
 
 @pytest.fixture
 def cashier(world):
-    return UserFactory(username="a_cashier", role=Role.CASHIER, unit=world.bureau_a)
+    user = UserFactory(username="a_cashier", role=Role.CASHIER, unit=world.bureau_a)
+    open_shift(user)  # counter payments need an open shift (tests/payments/test_shifts.py)
+    return user
 
 
 @pytest.fixture

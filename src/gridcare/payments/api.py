@@ -22,7 +22,7 @@ from gridcare.core.idempotency import idempotent
 from gridcare.core.permissions import Perm, Role
 from gridcare.customers.selectors import accounts_visible
 
-from . import reports, selectors, services
+from . import counter, reports, selectors
 from .choices import PaymentChannel
 
 router = Router(tags=["payments"])
@@ -115,14 +115,15 @@ def _payment_out(rec) -> dict:
 @idempotent
 def payment_create(request, payload: PaymentIn):
     """Record a counter payment (cashiers). A repeat of the same channel transaction id answers 200 with
-    the payment already recorded; a different account or amount under that id is refused (422)."""
+    the payment already recorded; a different account or amount under that id is refused (422). The cashier
+    needs an open shift, which the payment is linked to (`counter.counter_payment_record`)."""
     require_perm(request, Perm.PAYMENT_RECORD)
     if payload.channel not in STAFF_CHANNELS:
         raise ValidationError({"channel": [_("柜台只能登记柜台现金或刷卡缴费")]})
     account = accounts_visible(user=request.user).filter(account_number=payload.account_number).first()
     if account is None:
         raise ValidationError({"account_number": [_("户号不存在：%(n)s") % {"n": payload.account_number}]})
-    rec = services.payment_record(
+    rec = counter.counter_payment_record(
         actor=api_actor(request), channel=payload.channel, channel_txn_id=payload.channel_txn_id,
         account_number=account.account_number, amount=payload.amount,
     )

@@ -45,3 +45,17 @@ class PrepaidAlertState(models.TextChoices):
 
     ARMED = "armed", _("余额充足")
     LOW = "low", _("余额不足")
+class RefundMethod(models.TextChoices):
+    CASH = "cash", _("现金退还")
+    BANK_TRANSFER = "bank_transfer", _("银行转账")
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", _("待审批")
+    APPROVED = "approved", _("已批准")
+    REJECTED = "rejected", _("已驳回")
+
+
+class ShiftStatus(models.TextChoices):
+    OPEN = "open", _("未日结")
+    CLOSED = "closed", _("已日结")

@@ -16,7 +16,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .choices import EntryKind, PaymentChannel, PaymentStatus, PrepaidAlertState
+from .choices import (
+    EntryKind,
+    PaymentChannel,
+    PaymentStatus,
+    PrepaidAlertState,
+    RefundMethod,
+    RefundStatus,
+    ShiftStatus,
+)
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -35,6 +43,10 @@ class Payment(models.Model):
     )
     reversed_at = models.DateTimeField(_("冲正时间"), null=True, blank=True)
     reversal_reason = models.TextField(_("冲正原因"), blank=True)
+    # The cashier's shift a counter payment was taken in (收费班次); null for every other channel.
+    shift = models.ForeignKey(
+        "payments.CashierShift", null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -397,3 +409,114 @@ class PrepaidAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prepaid_id} {self.raised_on} {self.remaining}"
+# ---------------------------------------------------------------- counter shifts, refunds, terminals
+
+
+class CashierShift(models.Model):
+    """A cashier's shift at a counter (收费班次): opened with a cash float, closed by the till close (日结)
+    when the counted cash and the card total match the shift's posted payments. At most one open shift per
+    cashier. The expected/declared figures are written at the close."""
+
+    unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="cashier_shifts")
+    cashier = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="cashier_shifts"
+    )
+    counter = models.CharField(_("收费窗口"), max_length=40)
+    opening_float = models.DecimalField(_("备用金(元)"), **MONEY)
+    status = models.CharField(_("状态"), max_length=8, choices=ShiftStatus.choices, default=ShiftStatus.OPEN)
+    opened_at = models.DateTimeField(_("开班时间"))
+    closed_at = models.DateTimeField(_("日结时间"), null=True, blank=True)
+    payments_count = models.PositiveIntegerField(_("笔数"), default=0)
+    expected_cash = models.DecimalField(_("应收现金"), null=True, blank=True, **MONEY)
+    expected_card = models.DecimalField(_("应收刷卡"), null=True, blank=True, **MONEY)
+    declared_cash = models.DecimalField(_("实点现金"), null=True, blank=True, **MONEY)
+    declared_card = models.DecimalField(_("刷卡汇总"), null=True, blank=True, **MONEY)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cashier"], condition=Q(status="open"), name="payments_shift_one_open_per_cashier"
+            ),
+            models.CheckConstraint(condition=Q(opening_float__gte=0), name="payments_shift_float_nonneg"),
+        ]
+        indexes = [models.Index(fields=["unit", "opened_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.cashier_id} {self.counter} {self.opened_at:%Y-%m-%d %H:%M}"
+
+
+class Refund(models.Model):
+    """A refund of an account's credit balance (退费): requested by a cashier or billing clerk, paid out only
+    when a manager approves it. `RefundPart` rows say which payments' credit it took."""
+
+    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="refunds")
+    unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(_("退费金额(元)"), **MONEY)
+    reason = models.TextField(_("退费原因"))
+    method = models.CharField(_("退费方式"), max_length=16, choices=RefundMethod.choices)
+    status = models.CharField(_("状态"), max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="refunds_requested"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="refunds_decided",
+    )
+    decision_note = models.CharField(_("审批意见"), max_length=200, blank=True)
+    requested_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_refund_amount_positive")
+        ]
+        indexes = [models.Index(fields=["unit", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.amount} {self.status}"
+
+
+class RefundPart(models.Model):  # noqa: DJ008
+    refund = models.ForeignKey(Refund, on_delete=models.PROTECT, related_name="parts")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refund_parts")
+    amount = models.DecimalField(**MONEY)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class Terminal(models.Model):
+    """A self-service payment terminal (自助缴费终端). Only its Ed25519 public key is stored."""
+
+    code = models.CharField(_("终端编号"), max_length=20, unique=True)
+    unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="terminals")
+    name = models.CharField(_("名称/位置"), max_length=100, blank=True)
+    public_key = models.TextField(_("公钥(PEM)"))
+    enabled = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class TerminalNonce(models.Model):  # noqa: DJ008
+    """Nonces of accepted terminal requests, kept for the timestamp window so that a replay is refused."""
+
+    terminal = models.ForeignKey(Terminal, on_delete=models.CASCADE, related_name="nonces")
+    nonce = models.CharField(max_length=64)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["terminal", "nonce"], name="payments_terminal_nonce_uniq")
+        ]
+        indexes = [models.Index(fields=["seen_at"])]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import sandbox, views, views_batch, views_ledger, views_prepaid, views_reports
+from . import sandbox, views, views_batch, views_counter, views_ledger, views_prepaid, views_reports
 
 app_name = "payments"
 urlpatterns = [
@@ -24,6 +24,13 @@ urlpatterns = [
     path("prepaid/enrol/", views_prepaid.prepaid_enrol, name="prepaid_enrol"),
     path("prepaid/<str:account_number>/", views_prepaid.prepaid_detail, name="prepaid_detail"),
     path("prepaid/<str:account_number>/unenrol/", views_prepaid.prepaid_unenrol, name="prepaid_unenrol"),
+    path("shifts/", views_counter.shift_list, name="shift_list"),
+    path("shifts/open/", views_counter.shift_open, name="shift_open"),
+    path("shifts/<int:pk>/close/", views_counter.shift_close, name="shift_close"),
+    path("shifts/daily/", views_counter.shift_daily, name="shift_daily"),
+    path("refunds/", views_counter.refund_list, name="refund_list"),
+    path("refunds/new/", views_counter.refund_new, name="refund_new"),
+    path("refunds/<int:pk>/decide/", views_counter.refund_decide, name="refund_decide"),
     # The local sandbox gateway (模拟支付网关): 404 unless GRIDCARE["SANDBOX_PAY"]["ENABLED"].
     path("sandbox/<str:order_no>/", sandbox.checkout, name="sandbox"),
     path("sandbox/<str:order_no>/confirm/", sandbox.confirm, name="sandbox_confirm"),

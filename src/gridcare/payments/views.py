@@ -1,5 +1,6 @@
 """The cashier's counter (柜台收费): look up a 户号, see what is owed as of today, take the payment, print
-the receipt. Every payment goes through `services.payment_record`, like every other channel."""
+the receipt. Every payment goes through `services.payment_record`, like every other channel, via
+`counter.counter_payment_record`: the cashier needs an open shift (收费班次), shown with its running totals."""
 
 import secrets
 
@@ -17,7 +18,8 @@ from gridcare.core.scoping import restrict
 from gridcare.core.views import form_errors_from, staff_required
 from gridcare.customers.selectors import accounts_visible
 
-from . import selectors, services
+from . import counter as counter_services
+from . import selectors, views_counter
 from .forms import CounterPaymentForm, LookupForm
 from .models import Payment
 
@@ -30,7 +32,10 @@ def _receipt_no(user) -> str:
 @staff_required(Perm.PAYMENT_RECORD)
 def counter(request):
     lookup = LookupForm(request.GET or None)
-    context = {"lookup": lookup}
+    shift = counter_services.open_shift_of(request.user)
+    context = {"lookup": lookup, "shift": shift,
+               "shift_totals": counter_services.shift_totals([shift.pk])[shift.pk] if shift else None,
+               "shift_form": views_counter.ShiftOpenForm()}
     number = request.POST.get("account_number") or (lookup.is_valid() and lookup.cleaned_data["account_number"])
     account = accounts_visible(user=request.user).filter(account_number=str(number or "").strip()).first()
     if number and account is None:
@@ -41,7 +46,7 @@ def counter(request):
             pay_form = CounterPaymentForm(request.POST)
             if pay_form.is_valid():
                 try:
-                    rec = services.payment_record(
+                    rec = counter_services.counter_payment_record(
                         actor=Actor.from_request(request, Channel.CONSOLE),
                         channel=pay_form.cleaned_data["channel"],
                         channel_txn_id=pay_form.cleaned_data["receipt_no"],
@@ -63,7 +68,7 @@ def counter(request):
 @staff_required(Perm.CUSTOMER_VIEW)
 def receipt(request, pk: int):
     payment = (
-        restrict(Payment.objects.select_related("account__customer", "account__premise", "unit", "received_by"),
+        restrict(Payment.objects.select_related("account__customer", "account__premise", "unit", "received_by", "shift"),
                  request.user, Perm.CUSTOMER_VIEW)
         .filter(pk=pk).first()
     )

@@ -1,0 +1,377 @@
+"""Cashier shifts (收费班次) and the till close (日结) of the counter.
+
+- `shift_open`: a cashier (payment.record) opens a shift at a counter with an opening cash float. At most
+  one open shift per cashier (a partial unique constraint, so two clicks at once cannot open two).
+- `counter_payment_record`: every counter payment (cash or card) from the counter page and `POST
+  /payments` goes through here: it needs the cashier's open shift, locks it (so a close cannot slip in
+  between) and links the new payment to it (`Payment.shift`), then calls `services.payment_record`.
+- `shift_close`: the cashier declares the counted cash (without the opening float) and the card total; both
+  must equal the shift's posted payments per channel, or the close is refused with expected, declared and
+  the difference per channel, and nothing is written.
+- `daily_sheet` (日结单): one unit and one day — every shift opened that day with expected/declared/
+  difference, the totals, reversals of payments of shifts already closed, and each terminal's totals.
+
+Reversal after the close (decision): a payment of a closed shift may still be reversed by a billing clerk
+(`services.payment_reverse`). The closed shift keeps the figures it balanced with; the reversal appears as
+a reversal line (−amount) on the daily sheet of the day it was reversed, in the shift's unit, and the
+sheet's net total includes it. A payment reversed while its shift is still open simply drops out of the
+shift's expected figures.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridcare.core.audit import Actor, audit_record
+from gridcare.core.permissions import Perm, has_perm
+from gridcare.core.scoping import visible_unit_ids
+from gridcare.customers.services import PermissionDenied, _check_unit
+
+from . import services
+from .choices import PaymentChannel, PaymentStatus
+from .models import CashierShift, Payment, Terminal
+
+__all__ = ["PermissionDenied"]
+
+ZERO = Decimal("0.00")
+COUNTER_CHANNELS = (PaymentChannel.COUNTER_CASH, PaymentChannel.COUNTER_CARD)
+
+
+def _user(actor: Actor):
+    user = actor.user
+    if user is None or not getattr(user, "is_authenticated", False):
+        raise PermissionDenied
+    return user
+
+
+def _money(raw: Any, field: str, *, allow_zero: bool = True) -> Decimal:
+    """A non-negative amount (zero allowed: a shift may take no cash)."""
+    if allow_zero and str(raw).strip() in {"0", "0.0", "0.00"}:
+        return ZERO
+    return services.clean_amount(raw, field)
+
+
+# ---------------------------------------------------------------- writes
+
+
+def shift_open(
+    *, actor: Actor, counter: str, opening_float: Any, now: datetime | None = None
+) -> CashierShift:
+    """Open the cashier's shift. Refused when the cashier already has one open (ValidationError)."""
+    user = _user(actor)
+    _check_unit(actor, user.unit_id, Perm.PAYMENT_RECORD)
+    errs: dict[str, list[str]] = {}
+    counter = (counter or "").strip()
+    if not counter or len(counter) > 40 or "\x00" in counter:
+        errs["counter"] = [_("请填写收费窗口（最多40个字）")]
+    try:
+        value = _money(opening_float, "opening_float")
+    except ValidationError as exc:
+        errs.update(exc.message_dict)
+    if errs:
+        raise ValidationError(errs)
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            shift = CashierShift.objects.create(
+                unit_id=user.unit_id, cashier=user, counter=counter, opening_float=value, opened_at=now
+            )
+            audit_record(
+                actor=actor,
+                action="shift.open",
+                obj=shift,
+                unit_id=shift.unit_id,
+                changes={"counter": counter, "opening_float": str(value)},
+            )
+    except IntegrityError:
+        raise ValidationError({"__all__": [_("您已有一个未日结的收费班次，请先日结")]}) from None
+    return shift
+
+
+def open_shift_of(user) -> CashierShift | None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return CashierShift.objects.filter(cashier=user, status="open").first()
+
+
+def counter_payment_record(
+    *, actor: Actor, channel: str, channel_txn_id: str, account_number: str, amount: Any
+) -> services.Recorded:
+    """A counter payment (cash or card) in the cashier's open shift; refused without one. A repeat of the
+    same receipt number returns the payment already recorded (in whichever shift it was taken)."""
+    user = _user(actor)
+    if channel not in COUNTER_CHANNELS:
+        raise ValidationError({"channel": [_("柜台只能登记柜台现金或刷卡缴费")]})
+    with transaction.atomic():
+        shift = CashierShift.objects.select_for_update().filter(cashier=user, status="open").first()
+        if shift is None:
+            raise ValidationError({"__all__": [_("请先开班（没有未日结的收费班次），再收费")]})
+        rec = services.payment_record(
+            actor=actor,
+            channel=channel,
+            channel_txn_id=channel_txn_id,
+            account_number=account_number,
+            amount=amount,
+        )
+        if rec.created:
+            Payment.objects.filter(pk=rec.payment.pk).update(shift=shift)
+            rec.payment.shift = shift
+    return rec
+
+
+@dataclass(frozen=True)
+class Totals:
+    cash: Decimal = ZERO
+    card: Decimal = ZERO
+    count: int = 0
+
+    @property
+    def total(self) -> Decimal:
+        return self.cash + self.card
+
+
+def shift_totals(shift_ids: list[int]) -> dict[int, Totals]:
+    """Posted payments per shift and channel (one query). Reversed payments do not count."""
+    rows = (
+        Payment.objects.filter(shift_id__in=shift_ids, status=PaymentStatus.POSTED)
+        .values("shift_id", "channel")
+        .annotate(s=Sum("amount"), n=Count("id"))
+    )
+    acc: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        d = acc.setdefault(r["shift_id"], {"cash": ZERO, "card": ZERO, "count": 0})
+        d["cash" if r["channel"] == PaymentChannel.COUNTER_CASH else "card"] += r["s"] or ZERO
+        d["count"] += r["n"]
+    return {sid: Totals(**acc[sid]) if sid in acc else Totals() for sid in shift_ids}
+
+
+def shift_close(
+    *, actor: Actor, shift: CashierShift, declared_cash: Any, declared_card: Any, now: datetime | None = None
+) -> CashierShift:
+    """Till close (日结) of the cashier's own open shift.
+
+    Expected per channel = the shift's payments still posted at the close; a payment of the shift that
+    was reversed before the close does not count (its money went back). The declared cash is what was
+    counted in the drawer minus the opening float. When cash or card does not balance the close is
+    refused (ValidationError naming each channel's expected, declared and difference) and nothing is
+    written; a balanced close records the figures, closes the shift and audits."""
+    user = _user(actor)
+    _check_unit(actor, shift.unit_id, Perm.PAYMENT_RECORD)
+    errs: dict[str, list[str]] = {}
+    values = {}
+    for name, raw in (("declared_cash", declared_cash), ("declared_card", declared_card)):
+        try:
+            values[name] = _money(raw, name)
+        except ValidationError as exc:
+            errs.update(exc.message_dict)
+    if errs:
+        raise ValidationError(errs)
+    with transaction.atomic():
+        shift = CashierShift.objects.select_for_update().get(pk=shift.pk)
+        if shift.cashier_id != user.pk:
+            raise PermissionDenied
+        if shift.status != "open":
+            raise ValidationError({"__all__": [_("该班次已日结")]})
+        t = shift_totals([shift.pk])[shift.pk]
+        for name, label, expected in (
+            ("declared_cash", _("现金"), t.cash),
+            ("declared_card", _("刷卡"), t.card),
+        ):
+            declared = values[name]
+            if declared != expected:
+                errs[name] = [
+                    _("%(c)s不平：应收 %(e)s 元，申报 %(d)s 元，差额 %(x)s 元")
+                    % {"c": label, "e": expected, "d": declared, "x": declared - expected}
+                ]
+        if errs:
+            raise ValidationError(errs)
+        shift.status, shift.closed_at = "closed", now or timezone.now()
+        shift.expected_cash, shift.expected_card, shift.payments_count = t.cash, t.card, t.count
+        shift.declared_cash, shift.declared_card = values["declared_cash"], values["declared_card"]
+        shift.save()
+        audit_record(
+            actor=actor,
+            action="shift.close",
+            obj=shift,
+            unit_id=shift.unit_id,
+            changes={
+                "expected_cash": str(t.cash),
+                "expected_card": str(t.card),
+                "count": t.count,
+                "declared_cash": str(shift.declared_cash),
+                "declared_card": str(shift.declared_card),
+            },
+        )
+    return shift
+
+
+# ---------------------------------------------------------------- reads
+
+
+def shifts_visible(*, user):
+    """A supervisor (stats.view) sees every shift of their units; a cashier only their own."""
+    qs = CashierShift.objects.select_related("cashier", "unit")
+    if has_perm(user, Perm.STATS_VIEW):
+        return qs.filter(unit_id__in=visible_unit_ids(user))
+    if has_perm(user, Perm.PAYMENT_RECORD):
+        return qs.filter(cashier=user, unit_id__in=visible_unit_ids(user))
+    return qs.none()
+
+
+def _day_range(day: date) -> tuple[datetime, datetime]:
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    return start, timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+
+
+@dataclass
+class SheetShift:
+    shift: CashierShift
+    expected_cash: Decimal
+    expected_card: Decimal
+    count: int
+    declared_cash: Decimal | None
+    declared_card: Decimal | None
+
+    @property
+    def diff_cash(self) -> Decimal | None:
+        return None if self.declared_cash is None else self.declared_cash - self.expected_cash
+
+    @property
+    def diff_card(self) -> Decimal | None:
+        return None if self.declared_card is None else self.declared_card - self.expected_card
+
+
+@dataclass
+class SheetReversal:
+    payment: Payment
+    amount: Decimal  # negative
+
+
+@dataclass
+class SheetTerminal:
+    terminal: Terminal
+    count: int
+    amount: Decimal
+
+
+@dataclass
+class DailySheet:
+    unit: Any
+    day: date
+    shifts: list[SheetShift] = field(default_factory=list)
+    reversals: list[SheetReversal] = field(default_factory=list)
+    terminals: list[SheetTerminal] = field(default_factory=list)
+
+    def _sum(self, attr: str) -> Decimal:
+        return sum((getattr(s, attr) or ZERO for s in self.shifts), ZERO)
+
+    @property
+    def expected_cash(self) -> Decimal:
+        return self._sum("expected_cash")
+
+    @property
+    def expected_card(self) -> Decimal:
+        return self._sum("expected_card")
+
+    @property
+    def declared_cash(self) -> Decimal:
+        return self._sum("declared_cash")
+
+    @property
+    def declared_card(self) -> Decimal:
+        return self._sum("declared_card")
+
+    @property
+    def count(self) -> int:
+        return sum(s.count for s in self.shifts)
+
+    @property
+    def reversal_total(self) -> Decimal:
+        return sum((r.amount for r in self.reversals), ZERO)
+
+    @property
+    def terminal_total(self) -> Decimal:
+        return sum((t.amount for t in self.terminals), ZERO)
+
+    @property
+    def net_total(self) -> Decimal:
+        """Counter money of the day after later reversals, plus the terminals."""
+        return self.expected_cash + self.expected_card + self.reversal_total + self.terminal_total
+
+    @property
+    def open_shifts(self) -> int:
+        return sum(1 for s in self.shifts if s.shift.status == "open")
+
+
+def daily_sheet(*, user, unit, day: date) -> DailySheet:
+    """日结单 of `unit` (and the units below it) for a local day, as the user may see it: the shifts opened
+    that day (closed ones with the figures they balanced with, open ones with what they hold so far),
+    reversals made that day of payments of shifts closed before, and each terminal's posted payments of
+    the day (supervisors only). A fixed number of queries whatever the number of shifts."""
+    start, end = _day_range(day)
+    subtree = set(_subtree(unit))
+    units = [u for u in visible_unit_ids(user) if u in subtree]
+    shifts = list(
+        shifts_visible(user=user)
+        .filter(unit_id__in=units, opened_at__gte=start, opened_at__lt=end)
+        .order_by("opened_at", "id")
+    )
+    open_ids = [s.pk for s in shifts if s.status == "open"]
+    live = shift_totals(open_ids) if open_ids else {}
+    sheet = DailySheet(unit=unit, day=day)
+    for s in shifts:
+        if s.status == "open":
+            t = live[s.pk]
+            sheet.shifts.append(SheetShift(s, t.cash, t.card, t.count, None, None))
+        else:
+            sheet.shifts.append(
+                SheetShift(
+                    s, s.expected_cash, s.expected_card, s.payments_count, s.declared_cash, s.declared_card
+                )
+            )
+    visible_shifts = shifts_visible(user=user).filter(unit_id__in=units)
+    reversed_rows = (
+        Payment.objects.filter(
+            status=PaymentStatus.REVERSED,
+            reversed_at__gte=start,
+            reversed_at__lt=end,
+            shift__in=visible_shifts,
+            shift__status="closed",
+            shift__closed_at__lte=F("reversed_at"),
+        )
+        .select_related("shift__cashier", "account")
+        .order_by("reversed_at", "id")
+    )
+    sheet.reversals = [SheetReversal(p, -p.amount) for p in reversed_rows]
+    if has_perm(user, Perm.STATS_VIEW):
+        terminals = list(Terminal.objects.filter(unit_id__in=units).order_by("code"))
+        if terminals:
+            prefix_q = Q()
+            for t in terminals:
+                prefix_q |= Q(channel_txn_id__startswith=f"{t.code}:")
+            sums: dict[str, list] = {t.code: [0, ZERO] for t in terminals}
+            for txn, amount in Payment.objects.filter(
+                prefix_q,
+                channel=PaymentChannel.TERMINAL,
+                status=PaymentStatus.POSTED,
+                paid_at__gte=start,
+                paid_at__lt=end,
+            ).values_list("channel_txn_id", "amount"):
+                acc = sums[txn.split(":", 1)[0]]
+                acc[0] += 1
+                acc[1] += amount
+            sheet.terminals = [SheetTerminal(t, *sums[t.code]) for t in terminals]
+    return sheet
+
+
+def _subtree(unit) -> list[int]:
+    from gridcare.org.models import SupplyUnit
+
+    return list(SupplyUnit.objects.filter(path__startswith=unit.path).values_list("id", flat=True))

@@ -1,0 +1,240 @@
+"""Counter pages: open a shift, the till close (日结), the shift list, the daily close sheet (日结单), the
+refund request form and the managers' refund approval queue. Thin: the rules live in `counter` and
+`refunds`."""
+
+from datetime import date
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from gridcare.core.audit import Actor
+from gridcare.core.choices import Channel
+from gridcare.core.permissions import Perm, has_perm
+from gridcare.core.scoping import visible_unit_ids
+from gridcare.core.views import form_errors_from
+from gridcare.customers.selectors import accounts_visible
+
+from . import counter, refunds
+from .choices import RefundMethod
+
+
+class ShiftOpenForm(forms.Form):
+    counter = forms.CharField(label=gettext_lazy("收费窗口"), max_length=40)
+    opening_float = forms.CharField(label=gettext_lazy("备用金(元)"), max_length=20, initial="0.00")
+
+
+class ShiftCloseForm(forms.Form):
+    declared_cash = forms.CharField(label=gettext_lazy("清点现金(元，不含备用金)"), max_length=20)
+    declared_card = forms.CharField(label=gettext_lazy("刷卡汇总(元)"), max_length=20)
+
+
+class RefundForm(forms.Form):
+    account_number = forms.CharField(label=gettext_lazy("户号"), max_length=10)
+    amount = forms.CharField(label=gettext_lazy("退费金额(元)"), max_length=20)
+    method = forms.ChoiceField(label=gettext_lazy("退费方式"), choices=RefundMethod.choices)
+    reason = forms.CharField(
+        label=gettext_lazy("退费原因"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class RefundDecideForm(forms.Form):
+    note = forms.CharField(label=gettext_lazy("审批意见"), max_length=200, required=False)
+
+
+def _actor(request) -> Actor:
+    return Actor.from_request(request, Channel.CONSOLE)
+
+
+def _login_or_404(request, *perms: str):
+    """Anonymous → login page; staff with none of `perms` → 404 (as `staff_required`)."""
+    from django.contrib.auth.views import redirect_to_login
+
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), "console:login")
+    if not any(has_perm(request.user, p) for p in perms):
+        raise Http404
+    return None
+
+
+# ---------------------------------------------------------------- shifts
+
+
+@require_POST
+def shift_open(request):
+    if (resp := _login_or_404(request, Perm.PAYMENT_RECORD)) is not None:
+        return resp
+    form = ShiftOpenForm(request.POST)
+    if form.is_valid():
+        try:
+            counter.shift_open(
+                actor=_actor(request),
+                counter=form.cleaned_data["counter"],
+                opening_float=form.cleaned_data["opening_float"],
+            )
+        except ValidationError as exc:
+            form_errors_from(form, exc)
+        else:
+            return redirect("payments:counter")
+    return render(request, "payments/shift_open.html", {"form": form}, status=400)
+
+
+def shift_close(request, pk: int):
+    if (resp := _login_or_404(request, Perm.PAYMENT_RECORD)) is not None:
+        return resp
+    shift = (
+        counter.shifts_visible(user=request.user).filter(pk=pk, cashier=request.user, status="open").first()
+    )
+    if shift is None:
+        raise Http404
+    totals = counter.shift_totals([shift.pk])[shift.pk]
+    form = ShiftCloseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            counter.shift_close(
+                actor=_actor(request),
+                shift=shift,
+                declared_cash=form.cleaned_data["declared_cash"],
+                declared_card=form.cleaned_data["declared_card"],
+            )
+        except ValidationError as exc:
+            form_errors_from(form, exc)
+        else:
+            return redirect("payments:shift_daily")
+    return render(
+        request,
+        "payments/shift_close.html",
+        {"shift": shift, "totals": totals, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+def shift_list(request):
+    if (resp := _login_or_404(request, Perm.PAYMENT_RECORD, Perm.STATS_VIEW)) is not None:
+        return resp
+    shifts = list(counter.shifts_visible(user=request.user)[:100])
+    live = counter.shift_totals([s.pk for s in shifts if s.status == "open"])
+    rows = [(s, live.get(s.pk)) for s in shifts]
+    return render(request, "payments/shift_list.html", {"rows": rows})
+
+
+def shift_daily(request):
+    """日结单 of a unit and a day (printable)."""
+    if (resp := _login_or_404(request, Perm.PAYMENT_RECORD, Perm.STATS_VIEW)) is not None:
+        return resp
+    from gridcare.org.models import SupplyUnit
+
+    try:
+        day = date.fromisoformat(request.GET["day"]) if request.GET.get("day") else timezone.localdate()
+        unit_id = int(request.GET.get("unit") or request.user.unit_id)
+    except ValueError:
+        raise Http404 from None
+    visible = visible_unit_ids(request.user)
+    if unit_id not in visible:
+        raise Http404
+    sheet = counter.daily_sheet(user=request.user, unit=SupplyUnit.objects.get(pk=unit_id), day=day)
+    units = SupplyUnit.objects.filter(pk__in=visible).order_by("path")
+    return render(request, "payments/shift_daily.html", {"sheet": sheet, "units": units})
+
+
+# ---------------------------------------------------------------- refunds
+
+
+def refund_new(request):
+    if (resp := _login_or_404(request, Perm.PAYMENT_RECORD, Perm.PAYMENT_REVERSE)) is not None:
+        return resp
+    form = RefundForm(request.POST or None, initial={"account_number": request.GET.get("account_number", "")})
+    account = credit = None
+    number = (request.POST.get("account_number") or request.GET.get("account_number") or "").strip()
+    if number:
+        account = accounts_visible(user=request.user).filter(account_number=number).first()
+        credit = refunds.credit_of(account.pk) - refunds.pending_of(account.pk) if account else None
+    if request.method == "POST" and form.is_valid():
+        if account is None:
+            form.add_error("account_number", _("户号不存在，或不属于本单位"))
+        else:
+            try:
+                refunds.refund_request(
+                    actor=_actor(request),
+                    account=account,
+                    amount=form.cleaned_data["amount"],
+                    reason=form.cleaned_data["reason"],
+                    method=form.cleaned_data["method"],
+                )
+            except ValidationError as exc:
+                form_errors_from(form, exc)
+            except refunds.PermissionDenied:
+                form.add_error("account_number", _("户号不存在，或不属于本单位"))
+            else:
+                return redirect("payments:refund_list")
+    return render(
+        request,
+        "payments/refund_form.html",
+        {"form": form, "account": account, "credit": credit},
+        status=400 if form.errors else 200,
+    )
+
+
+def refund_list(request):
+    """Refunds of the user's units; managers (refund.approve) approve or reject the pending ones here."""
+    if (
+        resp := _login_or_404(request, Perm.REFUND_APPROVE, Perm.PAYMENT_RECORD, Perm.PAYMENT_REVERSE)
+    ) is not None:
+        return resp
+    status = request.GET.get("status", "pending")
+    qs = refunds.refunds_visible(user=request.user)
+    if status in {"pending", "approved", "rejected"}:
+        qs = qs.filter(status=status)
+    return render(
+        request,
+        "payments/refund_queue.html",
+        {
+            "refunds": list(qs[:200]),
+            "status": status,
+            "may_approve": has_perm(request.user, Perm.REFUND_APPROVE),
+            "decide_form": RefundDecideForm(),
+        },
+    )
+
+
+@require_POST
+def refund_decide(request, pk: int):
+    if (resp := _login_or_404(request, Perm.REFUND_APPROVE)) is not None:
+        return resp
+    refund = refunds.refunds_visible(user=request.user).filter(pk=pk).first()
+    if refund is None:
+        raise Http404
+    form = RefundDecideForm(request.POST)
+    error = None
+    if form.is_valid():
+        try:
+            refunds.refund_decide(
+                actor=_actor(request),
+                refund=refund,
+                approve=request.POST.get("decision") == "approve",
+                note=form.cleaned_data["note"],
+            )
+        except refunds.PermissionDenied:
+            error = _("不能审批自己提交的退费申请")
+        except ValidationError as exc:
+            error = "；".join(exc.messages)
+        else:
+            return redirect("payments:refund_list")
+    qs = refunds.refunds_visible(user=request.user).filter(status="pending")
+    return render(
+        request,
+        "payments/refund_queue.html",
+        {
+            "refunds": list(qs[:200]),
+            "status": "pending",
+            "may_approve": True,
+            "decide_form": form,
+            "error": error,
+        },
+        status=400,
+    )
