@@ -528,9 +528,7 @@ def test_cli(world, prepaid_a, capsys):
 def test_two_runs_at_once_raise_one_alert(world):
     import threading
 
-    from django.db import connections
-
-    from django.db import transaction
+    from django.db import connections, transaction
 
     with transaction.atomic():  # issuing locks the account, as the billing run does
         pay("1008.00", date(2026, 5, 1), "PRE-1")

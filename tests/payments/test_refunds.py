@@ -309,3 +309,24 @@ def test_approval_concurrent_with_a_payment_and_a_bill(world, credit, cashier):
     else:  # bill first: 50.00 − 30.00 = 20.00 left, the refund of 50.00 is refused
         assert isinstance(results[0], ValidationError)
         assert credit_left == D("20.00") and selectors.ledger_balance(world.acct_a.pk) == D("-20.00")
+
+
+def test_a_payment_whose_credit_was_refunded_cannot_be_reversed(world, credit, cashier):
+    """P2 (15.00) is all credit; refunding 30.00 takes P1's 20.00 credit first (oldest), then 10.00 of P2's.
+    Reversing P2 now would charge the customer the refunded 10.00 a second time: refused, nothing changed."""
+    from gridcare.payments.services import payment_reverse
+
+    p1, p2 = credit
+    manager = UserFactory(username="a_mgr_rev", role=Role.MANAGER, unit=world.bureau_a)
+    refund = request(cashier, "30.00", world)
+    refunds.refund_decide(actor=Actor(user=manager), refund=refund, approve=True, note="同意")
+    # credit 35.00 − 30.00 = 5.00 left, all on P2 (15.00 − 10.00)
+    assert refunds.credit_of(world.acct_a.pk) == D("5.00")
+    assert refunds.refunded_of(p2.pk) == D("10.00")
+    clerk = UserFactory(username="a_clerk_rev", role=Role.BILLING_CLERK, unit=world.bureau_a)
+    before = snapshot(world)
+    with pytest.raises(ValidationError) as exc:
+        payment_reverse(actor=Actor(user=clerk), payment=p2, reason="退票")
+    assert "10.00" in exc.value.messages[0]
+    assert snapshot(world) == before
+    assert Payment.objects.get(pk=p2.pk).status == "posted"

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -34,7 +34,7 @@ from gridcare.customers.services import PermissionDenied, _check_unit
 
 from .choices import EntryKind, PaymentChannel, PaymentStatus
 from .latefee import late_fee
-from .models import Allocation, LedgerEntry, Payment, Receivable
+from .models import Allocation, LedgerEntry, Payment, Receivable, RefundPart
 
 __all__ = ["PermissionDenied"]
 
@@ -294,6 +294,13 @@ def payment_reverse(*, actor: Actor, payment: Payment, reason: str) -> Payment:
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.status == PaymentStatus.REVERSED:
         raise ValidationError({"__all__": [_("该笔缴费已冲正")]})
+    # Credit of this payment already paid back to the customer cannot be charged to them again by a
+    # reversal: refuse rather than count the refunded amount twice.
+    refunded = RefundPart.objects.filter(payment=payment, refund__status="approved").aggregate(s=Sum("amount"))["s"]
+    if refunded:
+        raise ValidationError({"__all__": [
+            _("该笔缴费已有 %(a)s 元预存退还客户，不能冲正") % {"a": Decimal(refunded).quantize(CENT)}
+        ]})
     now = timezone.now()
     for alloc in payment.allocations.filter(reversed=False).select_related("receivable"):
         r = alloc.receivable
