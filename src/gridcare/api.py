@@ -15,6 +15,7 @@ from gridcare.customers.api import router as customers_router
 from gridcare.metering.api import router as metering_router
 from gridcare.org.api import router as org_router
 from gridcare.payments.api import router as payments_router
+from gridcare.payments.api_collections import router as collections_router
 from gridcare.payments.notify_api import router as notify_router
 
 api = NinjaAPI(
@@ -31,4 +32,5 @@ api.add_router("", customers_router)
 api.add_router("", metering_router)
 api.add_router("", billing_router)
 api.add_router("", payments_router)
+api.add_router("", collections_router)
 api.add_router("", notify_router)
