@@ -53,8 +53,9 @@ def clerk(world):
 
 @pytest.fixture
 def commercial(world):
-    cust = CustomerFactory(name="东关商店", unit=world.station_a, customer_class=CustomerClass.COMMERCIAL,
-                           segment=Segment.SME)
+    cust = CustomerFactory(
+        name="东关商店", unit=world.station_a, customer_class=CustomerClass.COMMERCIAL, segment=Segment.SME
+    )
     return make_account(cust, "3100000002", world.area_a, address="东关镇商业街3号")
 
 
@@ -76,11 +77,20 @@ def test_default_policy_is_seeded(db):
     seed(apps, None)
     seed(apps, None)  # idempotent
     p = DunningPolicy.objects.get(unit__isnull=True)
-    assert (p.reminder_days_before, p.overdue_days_after, p.disconnect_after_days, p.disconnect_min_arrears,
-            p.notice_days_residential, p.notice_days_other, p.reconnect_hours) == (3, 1, 30, D("50.00"), 7, 3, 24)
+    assert (
+        p.reminder_days_before,
+        p.overdue_days_after,
+        p.disconnect_after_days,
+        p.disconnect_min_arrears,
+        p.notice_days_residential,
+        p.notice_days_other,
+        p.reconnect_hours,
+    ) == (3, 1, 30, D("50.00"), 7, 3, 24)
 
 
-def test_residential_timeline_to_disconnection_and_reconnection(world, clerk, seam, django_capture_on_commit_callbacks):
+def test_residential_timeline_to_disconnection_and_reconnection(
+    world, clerk, seam, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         _residential_timeline(world, clerk)
     # The seam got every notice on commit: reminder, overdue, disconnection, then the reconnection notice.
@@ -104,7 +114,10 @@ def _residential_timeline(world, clerk):
     (notice,) = notices(world.acct_a, "disconnect")
     # Residential: 20 Oct + 7 days = 27 October; arrears 100.00 (no fee charged yet).
     assert (notice.notice_date, notice.planned_disconnect_on, notice.arrears) == (
-        date(2026, 10, 20), date(2026, 10, 27), D("100.00"))
+        date(2026, 10, 20),
+        date(2026, 10, 27),
+        D("100.00"),
+    )
     assert run(date(2026, 10, 26))["disconnect_tasks"] == 0  # the day before the planned date: no task
     counts = run(date(2026, 10, 27))
     assert (counts["disconnect_tasks"], counts["awaiting_approval"]) == (1, 0)
@@ -115,8 +128,9 @@ def _residential_timeline(world, clerk):
     assert set(run(date(2026, 10, 27)).values()) == {0}
     assert (DunningNotice.objects.count(), CollectionTask.objects.count()) == n
     # The crew disconnects on 28 October 10:00.
-    collection_task_done(actor=Actor(user=clerk), task=task, done_at=at(date(2026, 10, 28)),
-                         now=at(date(2026, 10, 28), 11))
+    collection_task_done(
+        actor=Actor(user=clerk), task=task, done_at=at(date(2026, 10, 28)), now=at(date(2026, 10, 28), 11)
+    )
     notice.refresh_from_db()
     assert notice.case_status == "disconnected"
     # Paid in full on 29 October 10:00: 100.00 + fee 100 × 0.001 × 39 days (20 Sep → 29 Oct) = 3.90.
@@ -127,12 +141,17 @@ def _residential_timeline(world, clerk):
     assert notice.case_status == "reconnecting"
     assert DunningNotice.objects.filter(stage="reconnect").count() == 1
     assert run(date(2026, 10, 30))["reconnect_tasks"] == 0  # the catch-up finds it done already
-    collection_task_done(actor=Actor(user=clerk), task=reconnect, done_at=at(date(2026, 10, 29), 16),
-                         now=at(date(2026, 10, 29), 17))
+    collection_task_done(
+        actor=Actor(user=clerk),
+        task=reconnect,
+        done_at=at(date(2026, 10, 29), 16),
+        now=at(date(2026, 10, 29), 17),
+    )
     notice.refresh_from_db()
     assert notice.case_status == "closed"
     assert {"collections.disconnect_done", "collections.reconnect_done"} <= set(
-        AuditEvent.objects.values_list("action", flat=True))
+        AuditEvent.objects.values_list("action", flat=True)
+    )
 
 
 def test_commercial_notice_three_days_ahead_and_payment_before_cancels(world, commercial):
@@ -173,8 +192,9 @@ def test_important_or_protected_awaits_approval_and_cannot_be_done_before(world,
         world.cust_a.segment = Segment.IMPORTANT
         world.cust_a.save()
     else:
-        account_protection_set(actor=Actor(user=world.a_clerk), account=world.acct_a, protected=True,
-                               reason="家中有呼吸机")
+        account_protection_set(
+            actor=Actor(user=world.a_clerk), account=world.acct_a, protected=True, reason="家中有呼吸机"
+        )
     issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
     run(date(2026, 10, 20))
     counts = run(date(2026, 10, 27))
@@ -198,8 +218,9 @@ def test_important_or_protected_awaits_approval_and_cannot_be_done_before(world,
     collection_task_approve(actor=Actor(user=world.a_manager), task=task)
     task.refresh_from_db()
     assert task.status == "open" and task.decided_by == world.a_manager
-    collection_task_done(actor=Actor(user=clerk), task=task, done_at=at(date(2026, 10, 28)),
-                         now=at(date(2026, 10, 28), 12))
+    collection_task_done(
+        actor=Actor(user=clerk), task=task, done_at=at(date(2026, 10, 28)), now=at(date(2026, 10, 28), 12)
+    )
     assert CollectionTask.objects.get().status == "done"
 
 
@@ -219,8 +240,9 @@ def test_reject_needs_a_reason_and_closes_the_case(world):
     # The same oldest bill does not trigger the procedure again the next days.
     assert run(date(2026, 10, 28))["disconnect_notices"] == 0
     with pytest.raises(ValidationError):
-        collection_task_done(actor=Actor(user=UserFactory(role=Role.BILLING_CLERK, unit=world.bureau_a)),
-                             task=task)
+        collection_task_done(
+            actor=Actor(user=UserFactory(role=Role.BILLING_CLERK, unit=world.bureau_a)), task=task
+        )
 
 
 def test_done_needs_collections_manage_of_the_unit(world, clerk):
@@ -233,8 +255,9 @@ def test_done_needs_collections_manage_of_the_unit(world, clerk):
         with pytest.raises(PermissionDenied):
             collection_task_done(actor=Actor(user=user), task=task, now=at(date(2026, 10, 28)))
     with pytest.raises(ValidationError):  # in the future
-        collection_task_done(actor=Actor(user=clerk), task=task, done_at=at(date(2026, 10, 29)),
-                             now=at(date(2026, 10, 28)))
+        collection_task_done(
+            actor=Actor(user=clerk), task=task, done_at=at(date(2026, 10, 29)), now=at(date(2026, 10, 28))
+        )
     assert CollectionTask.objects.get().status == "open"
 
 
@@ -245,14 +268,22 @@ def test_payment_hook_is_one_query_without_an_open_case(world, django_assert_num
 
 def test_protection_service(world):
     with pytest.raises(PermissionDenied):  # a 95598 agent may not edit
-        account_protection_set(actor=Actor(user=world.a_agent), account=world.acct_a, protected=True, reason="x")
+        account_protection_set(
+            actor=Actor(user=world.a_agent), account=world.acct_a, protected=True, reason="x"
+        )
     with pytest.raises(PermissionDenied):  # another bureau
-        account_protection_set(actor=Actor(user=world.b_clerk), account=world.acct_a, protected=True, reason="x")
+        account_protection_set(
+            actor=Actor(user=world.b_clerk), account=world.acct_a, protected=True, reason="x"
+        )
     with pytest.raises(ValidationError):
-        account_protection_set(actor=Actor(user=world.a_clerk), account=world.acct_a, protected=True, reason="")
+        account_protection_set(
+            actor=Actor(user=world.a_clerk), account=world.acct_a, protected=True, reason=""
+        )
     world.acct_a.refresh_from_db()
     assert not world.acct_a.protected
-    account_protection_set(actor=Actor(user=world.a_clerk), account=world.acct_a, protected=True, reason="医疗设备")
+    account_protection_set(
+        actor=Actor(user=world.a_clerk), account=world.acct_a, protected=True, reason="医疗设备"
+    )
     world.acct_a.refresh_from_db()
     assert (world.acct_a.protected, world.acct_a.protected_reason) == (True, "医疗设备")
     ev = AuditEvent.objects.get(action="account.protection")
@@ -281,12 +312,15 @@ def test_reconnect_catch_up_by_the_run(world, clerk):
     run(date(2026, 10, 20))
     run(date(2026, 10, 27))
     task = CollectionTask.objects.get()
-    collection_task_done(actor=Actor(user=clerk), task=task, done_at=at(date(2026, 10, 28)),
-                         now=at(date(2026, 10, 28), 11))
+    collection_task_done(
+        actor=Actor(user=clerk), task=task, done_at=at(date(2026, 10, 28)), now=at(date(2026, 10, 28), 11)
+    )
     # A waiver-free way to clear arrears without the hook: cancel the bill; then the run reconnects.
     from gridcare.payments.services import receivable_cancel
 
-    receivable_cancel(bill_id=task.notice.receivable.bill_id, reason="错发", cancelled_at=at(date(2026, 10, 29)))
+    receivable_cancel(
+        bill_id=task.notice.receivable.bill_id, reason="错发", cancelled_at=at(date(2026, 10, 29))
+    )
     assert run(date(2026, 10, 29))["reconnect_tasks"] == 1
     rt = CollectionTask.objects.get(kind="reconnect")
     assert rt.due_at == at(date(2026, 10, 29), 8) + timedelta(hours=24)  # no payment: the run's time + 24 h

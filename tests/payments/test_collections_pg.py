@@ -28,8 +28,14 @@ PAID_AT = timezone.make_aware(datetime(2026, 10, 27, 10))  # noqa: DTZ001
 
 
 def _pay():
-    return services.payment_record(actor=Actor(), channel="counter_cash", channel_txn_id="PG-1",
-                                   account_number="3100000001", amount="103.70", paid_at=PAID_AT)
+    return services.payment_record(
+        actor=Actor(),
+        channel="counter_cash",
+        channel_txn_id="PG-1",
+        account_number="3100000001",
+        amount="103.70",
+        paid_at=PAID_AT,
+    )
 
 
 def _wait_until_blocked(timeout_polls: int = 2000) -> None:
@@ -38,8 +44,10 @@ def _wait_until_blocked(timeout_polls: int = 2000) -> None:
 
     with connection.cursor() as cur:
         for _ in range(timeout_polls):
-            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                        "AND datname = current_database()")
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()"
+            )
             if cur.fetchone()[0]:
                 return
             time.sleep(0.005)
@@ -71,7 +79,9 @@ def noticed(world):
 def _paid_and_no_open_task():
     r = Receivable.objects.get()
     assert r.principal_paid == r.principal and r.fee_paid == r.fee_charged
-    assert not CollectionTask.objects.filter(kind="disconnect", status__in=["open", "awaiting_approval"]).exists()
+    assert not CollectionTask.objects.filter(
+        kind="disconnect", status__in=["open", "awaiting_approval"]
+    ).exists()
     assert DunningNotice.objects.get(stage="disconnect").case_status == "cancelled"
 
 
@@ -132,8 +142,10 @@ def test_run_holding_the_lock_commits_first_the_payment_then_cancels_the_task(no
 def test_two_runs_at_once_write_once(noticed):
     errors: list[Exception] = []
     results: list[dict] = []
-    threads = [_thread(lambda: results.append(collections_run(today=date(2026, 10, 27), actor=Actor())), errors)
-               for _ in range(2)]
+    threads = [
+        _thread(lambda: results.append(collections_run(today=date(2026, 10, 27), actor=Actor())), errors)
+        for _ in range(2)
+    ]
     for t in threads:
         t.join(60)
     assert not errors

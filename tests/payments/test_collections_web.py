@@ -35,8 +35,9 @@ def people(world):
 @pytest.fixture
 def tasks(people):
     w = people
-    vip = CustomerFactory(name="东关医院", unit=w.station_a, customer_class=CustomerClass.COMMERCIAL,
-                          segment=Segment.IMPORTANT)
+    vip = CustomerFactory(
+        name="东关医院", unit=w.station_a, customer_class=CustomerClass.COMMERCIAL, segment=Segment.IMPORTANT
+    )
     w.acct_vip = make_account(vip, "3100000003", w.area_a, address="东关镇健康路1号")
     issued_bill(w.acct_a, "2026-08", "100.00", date(2026, 9, 20))
     issued_bill(w.acct_vip, "2026-08", "200.00", date(2026, 9, 20))
@@ -49,9 +50,11 @@ def tasks(people):
 
 
 def state():
-    return (list(CollectionTask.objects.order_by("id").values_list("status", "decided_by", "done_at")),
-            DunningNotice.objects.count(),
-            AuditEvent.objects.exclude(action="collections.run").count())
+    return (
+        list(CollectionTask.objects.order_by("id").values_list("status", "decided_by", "done_at")),
+        DunningNotice.objects.count(),
+        AuditEvent.objects.exclude(action="collections.run").count(),
+    )
 
 
 # ---------------------------------------------------------------- pages
@@ -68,12 +71,22 @@ def test_task_list_matrix_and_query_guard(tasks, login, django_assert_max_num_qu
     with django_assert_max_num_queries(12):
         page = c.get("/payments/collections/")
     body = page.content.decode()
-    assert page.status_code == 200 and f'data-task="{w.open_task.pk}"' in body and f'data-task="{w.vip_task.pk}"' in body
+    assert (
+        page.status_code == 200
+        and f'data-task="{w.open_task.pk}"' in body
+        and f'data-task="{w.vip_task.pk}"' in body
+    )
     # Today is after 27 Oct 2026 18:00: both are overdue (the machine's clock is later than the test dates).
     assert f'data-testid="overdue-{w.open_task.pk}"' in body
-    assert f'data-testid="done-{w.open_task.pk}"' in body and f'data-testid="approve-{w.vip_task.pk}"' not in body
+    assert (
+        f'data-testid="done-{w.open_task.pk}"' in body
+        and f'data-testid="approve-{w.vip_task.pk}"' not in body
+    )
     manager_page = login(w.a_manager).get("/payments/collections/?status=awaiting_approval").content.decode()
-    assert f'data-testid="approve-{w.vip_task.pk}"' in manager_page and f'data-task="{w.open_task.pk}"' not in manager_page
+    assert (
+        f'data-testid="approve-{w.vip_task.pk}"' in manager_page
+        and f'data-task="{w.open_task.pk}"' not in manager_page
+    )
     kinds = login(w.a_billing).get("/payments/collections/?kind=reconnect").content.decode()
     assert "data-task=" not in kinds
 
@@ -93,8 +106,10 @@ def test_page_actions_matrix(tasks, login):
     assert login(w.a_manager).post(approve).status_code == 302
     w.vip_task.refresh_from_db()
     assert w.vip_task.status == "open" and w.vip_task.decided_by == w.a_manager
-    done = login(w.a_billing).post(f"/payments/collections/tasks/{w.open_task.pk}/done/",
-                                   {"done_at": "2026-10-28T09:30", "note": "已拉闸"})
+    done = login(w.a_billing).post(
+        f"/payments/collections/tasks/{w.open_task.pk}/done/",
+        {"done_at": "2026-10-28T09:30", "note": "已拉闸"},
+    )
     assert done.status_code == 302
     w.open_task.refresh_from_db()
     assert w.open_task.status == "done" and w.open_task.note == "已拉闸"
@@ -133,7 +148,9 @@ def test_account_timeline_page_and_protection(tasks, login, django_assert_max_nu
     assert (w.acct_a.protected, w.acct_a.protected_reason) == (True, "家中有呼吸机")
     # The customer page shows 保护用户 and the dunning state of the account.
     detail = login(w.a_clerk).get(f"/customers/{w.cust_a.pk}/").content.decode()
-    assert 'data-testid="dunning-3100000001"' in detail and "保护用户" in detail and "已生成停电任务" in detail
+    assert (
+        'data-testid="dunning-3100000001"' in detail and "保护用户" in detail and "已生成停电任务" in detail
+    )
 
 
 # ---------------------------------------------------------------- API
@@ -147,7 +164,8 @@ def test_api_task_list_matrix(tasks, login):
     assert login(w.b_billing).get(f"{API}/collections/tasks").json()["count"] == 0
     body = login(w.a_billing).get(f"{API}/collections/tasks?status=awaiting_approval").json()
     assert [(t["account_number"], t["requires_approval"], t["approval_reason"]) for t in body["items"]] == [
-        ("3100000003", True, "重要客户")]
+        ("3100000003", True, "重要客户")
+    ]
     overdue = login(w.a_manager).get(f"{API}/collections/tasks?overdue=true").json()
     assert overdue["count"] == 2 and all(t["overdue"] for t in overdue["items"])
 
@@ -168,12 +186,16 @@ def test_api_approve_reject_done_matrix(tasks, login):
     ok = login(w.a_manager).post(approve)
     assert ok.status_code == 200 and ok.json()["status"] == "open" and ok.json()["decided_by"] == "a_manager"
     assert login(w.a_manager).post(approve).status_code == 422  # no longer awaiting
-    resp = login(w.a_billing).post(done, {"done_at": "2026-10-28T10:00:00", "note": "x"},
-                                   content_type="application/json")
+    resp = login(w.a_billing).post(
+        done, {"done_at": "2026-10-28T10:00:00", "note": "x"}, content_type="application/json"
+    )
     assert resp.status_code == 200 and resp.json()["status"] == "done"
-    assert resp.json()["done_at"].startswith("2026-10-28T10:00:00+08:00") or resp.json()["done_at"].startswith(
-        "2026-10-28T02:00:00")
-    assert AuditEvent.objects.filter(action="collections.disconnect_done", actor=w.a_billing, channel="api").exists()
+    assert resp.json()["done_at"].startswith("2026-10-28T10:00:00+08:00") or resp.json()[
+        "done_at"
+    ].startswith("2026-10-28T02:00:00")
+    assert AuditEvent.objects.filter(
+        action="collections.disconnect_done", actor=w.a_billing, channel="api"
+    ).exists()
 
 
 def test_api_run_matrix_and_idempotent(tasks, login):
@@ -183,7 +205,10 @@ def test_api_run_matrix_and_idempotent(tasks, login):
     assert login().post(url, body, content_type="application/json").status_code == 401
     for user in (w.portal_user, w.a_manager, w.a_agent):
         assert login(user).post(url, body, content_type="application/json").status_code == 403
-    assert login(w.a_billing).post(url, {"date": "2026-02-30"}, content_type="application/json").status_code == 422
+    assert (
+        login(w.a_billing).post(url, {"date": "2026-02-30"}, content_type="application/json").status_code
+        == 422
+    )
     first = login(w.a_billing).post(url, body, content_type="application/json")
     assert first.status_code == 200 and first.json()["date"] == "2026-10-28"
     again = login(w.a_billing).post(url, body, content_type="application/json").json()
@@ -199,20 +224,30 @@ def test_api_timeline_and_protection(tasks, login):
     body = login(w.a_agent).get(url).json()
     assert body["case_status"] == "ordered" and body["disconnected"] is False
     assert [(n["stage"], n["notice_date"], n["planned_disconnect_on"]) for n in body["notices"]][0] == (
-        "disconnect", "2026-10-20", "2026-10-27")
+        "disconnect",
+        "2026-10-20",
+        "2026-10-27",
+    )
     assert [t["kind"] for t in body["tasks"]] == ["disconnect"]
     prot = f"{API}/accounts/3100000001/protection"
     payload = {"protected": True, "reason": "家中有制氧机"}
     assert login().put(prot, payload, content_type="application/json").status_code == 401
     for user in (w.portal_user, w.a_agent, w.b_clerk, w.a_manager):
         assert login(user).put(prot, payload, content_type="application/json").status_code == 404
-    assert login(w.a_clerk).put(prot, {"protected": True, "reason": ""},
-                                content_type="application/json").status_code == 422
+    assert (
+        login(w.a_clerk)
+        .put(prot, {"protected": True, "reason": ""}, content_type="application/json")
+        .status_code
+        == 422
+    )
     w.acct_a.refresh_from_db()
     assert not w.acct_a.protected
     ok = login(w.a_clerk).put(prot, payload, content_type="application/json")
-    assert ok.status_code == 200 and ok.json() == {"account_number": "3100000001", "protected": True,
-                                                   "protected_reason": "家中有制氧机"}
+    assert ok.status_code == 200 and ok.json() == {
+        "account_number": "3100000001",
+        "protected": True,
+        "protected_reason": "家中有制氧机",
+    }
     assert login(w.a_agent).get(url).json()["protected"] is True
 
 

@@ -70,11 +70,24 @@ class TaskFilter(Schema):
 
 
 def _task_out(t) -> dict:
-    return {"id": t.pk, "kind": t.kind, "status": t.status, "account_number": t.account.account_number,
-            "unit_id": t.unit_id, "arrears": t.arrears, "requires_approval": t.requires_approval,
-            "approval_reason": t.approval_reason, "due_at": t.due_at, "overdue": cs.is_overdue(t),
-            "created_at": t.created_at, "decided_by": t.decided_by.username if t.decided_by else None,
-            "decided_at": t.decided_at, "reject_reason": t.reject_reason, "done_at": t.done_at, "note": t.note}
+    return {
+        "id": t.pk,
+        "kind": t.kind,
+        "status": t.status,
+        "account_number": t.account.account_number,
+        "unit_id": t.unit_id,
+        "arrears": t.arrears,
+        "requires_approval": t.requires_approval,
+        "approval_reason": t.approval_reason,
+        "due_at": t.due_at,
+        "overdue": cs.is_overdue(t),
+        "created_at": t.created_at,
+        "decided_by": t.decided_by.username if t.decided_by else None,
+        "decided_at": t.decided_at,
+        "reject_reason": t.reject_reason,
+        "done_at": t.done_at,
+        "note": t.note,
+    }
 
 
 @router.get("/collections/tasks", response={200: TaskPage, **LIST_ERRORS})
@@ -123,8 +136,9 @@ def task_reject(request, task_id: int, payload: RejectIn):
 def task_done(request, task_id: int, payload: DoneIn):
     """Field staff record the disconnection or reconnection as done, with its time."""
     task = _task(request, task_id, Perm.COLLECTIONS_MANAGE)
-    collections.collection_task_done(actor=api_actor(request), task=task, done_at=aware(payload.done_at),
-                                     note=payload.note)
+    collections.collection_task_done(
+        actor=api_actor(request), task=task, done_at=aware(payload.done_at), note=payload.note
+    )
     return _task_out(cs.task_get(user=request.user, pk=task_id))
 
 
@@ -183,14 +197,27 @@ def timeline(request, account_number: str):
     for t in tl.tasks:
         t.account = tl.account
     return {
-        "account_number": tl.account.account_number, "protected": tl.account.protected,
-        "protected_reason": tl.account.protected_reason, "case_status": tl.case.case_status if tl.case else None,
-        "disconnected": tl.disconnected, "amount_due": tl.statement.amount_due,
-        "principal_outstanding": tl.statement.principal_outstanding, "late_fee": tl.statement.late_fee,
-        "notices": [{"id": n.pk, "stage": n.stage, "notice_date": n.notice_date,
-                     "period": n.receivable.period if n.receivable else None, "arrears": n.arrears,
-                     "planned_disconnect_on": n.planned_disconnect_on, "case_status": n.case_status,
-                     "sent_at": n.sent_at} for n in tl.notices],
+        "account_number": tl.account.account_number,
+        "protected": tl.account.protected,
+        "protected_reason": tl.account.protected_reason,
+        "case_status": tl.case.case_status if tl.case else None,
+        "disconnected": tl.disconnected,
+        "amount_due": tl.statement.amount_due,
+        "principal_outstanding": tl.statement.principal_outstanding,
+        "late_fee": tl.statement.late_fee,
+        "notices": [
+            {
+                "id": n.pk,
+                "stage": n.stage,
+                "notice_date": n.notice_date,
+                "period": n.receivable.period if n.receivable else None,
+                "arrears": n.arrears,
+                "planned_disconnect_on": n.planned_disconnect_on,
+                "case_status": n.case_status,
+                "sent_at": n.sent_at,
+            }
+            for n in tl.notices
+        ],
         "tasks": [_task_out(t) for t in tl.tasks],
     }
 
@@ -212,6 +239,11 @@ def protection_set(request, account_number: str, payload: ProtectionIn):
     """Flag or unflag 保护用户 (never disconnected without a manager's approval)."""
     require_object_perm(request, Perm.CUSTOMER_EDIT)
     account = account_get(user=request.user, account_number=account_number)
-    a = collections.account_protection_set(actor=api_actor(request), account=account,
-                                           protected=payload.protected, reason=payload.reason)
-    return {"account_number": a.account_number, "protected": a.protected, "protected_reason": a.protected_reason}
+    a = collections.account_protection_set(
+        actor=api_actor(request), account=account, protected=payload.protected, reason=payload.reason
+    )
+    return {
+        "account_number": a.account_number,
+        "protected": a.protected,
+        "protected_reason": a.protected_reason,
+    }

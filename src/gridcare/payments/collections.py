@@ -96,11 +96,22 @@ class Policy:
     reconnect_hours: int = 24
 
     def notice_days(self, customer_class: str) -> int:
-        return self.notice_days_residential if customer_class == CustomerClass.RESIDENTIAL else self.notice_days_other
+        return (
+            self.notice_days_residential
+            if customer_class == CustomerClass.RESIDENTIAL
+            else self.notice_days_other
+        )
 
 
-_POLICY_FIELDS = ["reminder_days_before", "overdue_days_after", "disconnect_after_days", "disconnect_min_arrears",
-                  "notice_days_residential", "notice_days_other", "reconnect_hours"]
+_POLICY_FIELDS = [
+    "reminder_days_before",
+    "overdue_days_after",
+    "disconnect_after_days",
+    "disconnect_min_arrears",
+    "notice_days_residential",
+    "notice_days_other",
+    "reconnect_hours",
+]
 
 
 class Policies:
@@ -112,7 +123,9 @@ class Policies:
         rows = list(DunningPolicy.objects.select_related("unit").order_by("id"))
         default = next((r for r in rows if r.unit_id is None), None)
         self.default = Policy(**{f: getattr(default, f) for f in _POLICY_FIELDS}) if default else Policy()
-        self.by_path = {r.unit.path: Policy(**{f: getattr(r, f) for f in _POLICY_FIELDS}) for r in rows if r.unit_id}
+        self.by_path = {
+            r.unit.path: Policy(**{f: getattr(r, f) for f in _POLICY_FIELDS}) for r in rows if r.unit_id
+        }
         self.paths = dict(SupplyUnit.objects.values_list("id", "path")) if self.by_path else {}
         self._cache: dict[int, Policy] = {}
 
@@ -145,9 +158,12 @@ def overdue_arrears(account_ids: list[int], today: date) -> dict[int, Decimal]:
     if not account_ids:
         return {}
     rows = (
-        _live().filter(account_id__any=list(account_ids), due_date__lt=today)
+        _live()
+        .filter(account_id__any=list(account_ids), due_date__lt=today)
         .filter(Q(principal_paid__lt=F("principal")) | Q(fee_paid__lt=F("fee_charged") - F("fee_waived")))
-        .values("account_id").annotate(s=Sum(_OUTSTANDING)).values_list("account_id", "s")
+        .values("account_id")
+        .annotate(s=Sum(_OUTSTANDING))
+        .values_list("account_id", "s")
     )
     return {a: Decimal(s).quantize(Decimal("0.01")) for a, s in rows if s and s > 0}
 
@@ -157,8 +173,12 @@ def _oldest_unpaid(account_ids: list[int], today: date) -> dict[int, tuple[int, 
     if not account_ids:
         return {}
     out: dict[int, tuple[int, date]] = {}
-    rows = (_live().filter(account_id__any=list(account_ids), due_date__lt=today, principal_paid__lt=F("principal"))
-            .order_by("account_id", "due_date", "id").values_list("account_id", "pk", "due_date"))
+    rows = (
+        _live()
+        .filter(account_id__any=list(account_ids), due_date__lt=today, principal_paid__lt=F("principal"))
+        .order_by("account_id", "due_date", "id")
+        .values_list("account_id", "pk", "due_date")
+    )
     for account_id, pk, due in rows:
         out.setdefault(account_id, (pk, due))
     return out
@@ -185,7 +205,9 @@ class RunCounts:
         return dict(self.__dict__)
 
 
-def collections_run(*, today: date, actor: Actor | None = None, now: datetime | None = None) -> dict[str, int]:
+def collections_run(
+    *, today: date, actor: Actor | None = None, now: datetime | None = None
+) -> dict[str, int]:
     """The daily dunning job for `today` (see the module docstring); returns the counts per stage.
 
     A person runs it for their units (COLLECTIONS_MANAGE); the scheduled job (no user) runs for all units.
@@ -210,18 +232,30 @@ def collections_run(*, today: date, actor: Actor | None = None, now: datetime | 
         notice_ids += _bill_notices(DunningStage.OVERDUE, today, now, policies, scope, counts)
         notice_ids += _cases(today, now, policies, scope, counts)
         _notify_on_commit(notice_ids)
-        audit_record(actor=actor, action="collections.run", object_type="payments.collections",
-                     object_id=today.isoformat(), changes={"date": today.isoformat(), **counts.as_dict(),
-                                                           "units": "all" if unit_ids is None else len(unit_ids)})
+        audit_record(
+            actor=actor,
+            action="collections.run",
+            object_type="payments.collections",
+            object_id=today.isoformat(),
+            changes={
+                "date": today.isoformat(),
+                **counts.as_dict(),
+                "units": "all" if unit_ids is None else len(unit_ids),
+            },
+        )
     return counts.as_dict()
 
 
-def _bill_notices(stage: str, today: date, now: datetime, policies: Policies, scope: Q, counts: RunCounts) -> list[int]:
+def _bill_notices(
+    stage: str, today: date, now: datetime, policies: Policies, scope: Q, counts: RunCounts
+) -> list[int]:
     """Reminders (due in 0..N days) or overdue notices (due ≥ M days ago), one per unpaid bill."""
     ps = policies.all()
     qs = _live().filter(scope, principal_paid__lt=F("principal"), account__status=AccountStatus.ACTIVE)
     if stage == DunningStage.REMINDER:
-        qs = qs.filter(due_date__gte=today, due_date__lte=today + timedelta(days=max(p.reminder_days_before for p in ps)))
+        qs = qs.filter(
+            due_date__gte=today, due_date__lte=today + timedelta(days=max(p.reminder_days_before for p in ps))
+        )
     else:
         qs = qs.filter(due_date__lte=today - timedelta(days=min(p.overdue_days_after for p in ps)))
     qs = qs.filter(~Exists(DunningNotice.objects.filter(receivable=OuterRef("pk"), stage=stage)))
@@ -233,8 +267,17 @@ def _bill_notices(stage: str, today: date, now: datetime, policies: Policies, sc
             continue
         if stage == DunningStage.OVERDUE and (today - due).days < p.overdue_days_after:
             continue
-        notices.append(DunningNotice(stage=stage, account_id=account_id, unit_id=unit_id, receivable_id=pk,
-                                     notice_date=today, arrears=owed, created_at=now))
+        notices.append(
+            DunningNotice(
+                stage=stage,
+                account_id=account_id,
+                unit_id=unit_id,
+                receivable_id=pk,
+                notice_date=today,
+                arrears=owed,
+                created_at=now,
+            )
+        )
     DunningNotice.objects.bulk_create(notices, batch_size=2000)
     if stage == DunningStage.REMINDER:
         counts.reminders += len(notices)
@@ -247,23 +290,44 @@ def _cases(today: date, now: datetime, policies: Policies, scope: Q, counts: Run
     """Disconnection cases: cancel the paid, order the due, reconnect the paid disconnected, open new ones."""
     min_days = min(p.disconnect_after_days for p in policies.all())
     open_case_accounts = set(
-        DunningNotice.objects.filter(scope, stage=DunningStage.DISCONNECT, case_status__in=HOOK_CASE)
-        .values_list("account_id", flat=True))
+        DunningNotice.objects.filter(
+            scope, stage=DunningStage.DISCONNECT, case_status__in=HOOK_CASE
+        ).values_list("account_id", flat=True)
+    )
     new_candidates = set(
-        _live().filter(scope, principal_paid__lt=F("principal"), due_date__lte=today - timedelta(days=min_days),
-                       account__status=AccountStatus.ACTIVE)
-        .values_list("account_id", flat=True).distinct())
+        _live()
+        .filter(
+            scope,
+            principal_paid__lt=F("principal"),
+            due_date__lte=today - timedelta(days=min_days),
+            account__status=AccountStatus.ACTIVE,
+        )
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
     candidates = sorted(open_case_accounts | new_candidates)
     if not candidates:
         return []
     # Lock the accounts we may act on (id order, like every other writer), then read their state afresh.
-    locked = list(Account.objects.select_for_update().filter(pk__any=candidates).order_by("pk")
-                  .values_list("pk", flat=True))
+    locked = list(
+        Account.objects.select_for_update()
+        .filter(pk__any=candidates)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     arrears = overdue_arrears(locked, today)
-    cases = {c.account_id: c for c in DunningNotice.objects.filter(
-        account_id__any=locked, stage=DunningStage.DISCONNECT, case_status__in=OPEN_CASE)}
-    info = {a: (klass, seg, prot, unit) for a, klass, seg, prot, unit in Account.objects.filter(pk__any=locked)
-            .values_list("pk", "customer__customer_class", "customer__segment", "protected", "unit_id")}
+    cases = {
+        c.account_id: c
+        for c in DunningNotice.objects.filter(
+            account_id__any=locked, stage=DunningStage.DISCONNECT, case_status__in=OPEN_CASE
+        )
+    }
+    info = {
+        a: (klass, seg, prot, unit)
+        for a, klass, seg, prot, unit in Account.objects.filter(pk__any=locked).values_list(
+            "pk", "customer__customer_class", "customer__segment", "protected", "unit_id"
+        )
+    }
     notice_ids: list[int] = []
     tasks: list[CollectionTask] = []
     to_cancel: list[DunningNotice] = []
@@ -273,12 +337,23 @@ def _cases(today: date, now: datetime, policies: Policies, scope: Q, counts: Run
             to_cancel.append(case)
         elif case.case_status == Case.PENDING and case.planned_disconnect_on <= today:
             _klass, segment, protected, _unit = info[account_id]
-            reasons = ([_("重要客户")] if segment == Segment.IMPORTANT else []) + ([_("保护用户")] if protected else [])
-            tasks.append(CollectionTask(
-                kind=TaskKind.DISCONNECT, account_id=account_id, unit_id=case.unit_id, notice=case, arrears=owed,
-                status=TaskStatus.AWAITING_APPROVAL if reasons else TaskStatus.OPEN, requires_approval=bool(reasons),
-                approval_reason="、".join(reasons), due_at=_local_dt(today, DISCONNECT_DUE_TIME), created_at=now,
-            ))
+            reasons = ([_("重要客户")] if segment == Segment.IMPORTANT else []) + (
+                [_("保护用户")] if protected else []
+            )
+            tasks.append(
+                CollectionTask(
+                    kind=TaskKind.DISCONNECT,
+                    account_id=account_id,
+                    unit_id=case.unit_id,
+                    notice=case,
+                    arrears=owed,
+                    status=TaskStatus.AWAITING_APPROVAL if reasons else TaskStatus.OPEN,
+                    requires_approval=bool(reasons),
+                    approval_reason="、".join(reasons),
+                    due_at=_local_dt(today, DISCONNECT_DUE_TIME),
+                    created_at=now,
+                )
+            )
             case.case_status = Case.ORDERED
         elif case.case_status == Case.DISCONNECTED and owed <= 0:
             notice_ids += _reconnect(case, now=now, policy=policies.of(case.unit_id), catch_up=True)
@@ -290,21 +365,39 @@ def _cases(today: date, now: datetime, policies: Policies, scope: Q, counts: Run
     counts.cancelled += _cancel_cases(to_cancel, now)
     # New disconnection notices: accounts without an open case, oldest unpaid bill M days past due.
     oldest = _oldest_unpaid([a for a in locked if a not in cases], today)
-    already = set(DunningNotice.objects.filter(stage=DunningStage.DISCONNECT,
-                                               receivable_id__any=[r for r, _d in oldest.values()])
-                  .values_list("receivable_id", flat=True)) if oldest else set()
+    already = (
+        set(
+            DunningNotice.objects.filter(
+                stage=DunningStage.DISCONNECT, receivable_id__any=[r for r, _d in oldest.values()]
+            ).values_list("receivable_id", flat=True)
+        )
+        if oldest
+        else set()
+    )
     notices = []
     for account_id, (receivable_id, due) in oldest.items():
         klass, _seg, _prot, unit_id = info[account_id]
         p = policies.of(unit_id)
         owed = arrears.get(account_id, ZERO)
-        if receivable_id in already or (today - due).days < p.disconnect_after_days or owed < p.disconnect_min_arrears:
+        if (
+            receivable_id in already
+            or (today - due).days < p.disconnect_after_days
+            or owed < p.disconnect_min_arrears
+        ):
             continue
-        notices.append(DunningNotice(
-            stage=DunningStage.DISCONNECT, account_id=account_id, unit_id=unit_id, receivable_id=receivable_id,
-            notice_date=today, arrears=owed, planned_disconnect_on=today + timedelta(days=p.notice_days(klass)),
-            case_status=Case.PENDING, created_at=now,
-        ))
+        notices.append(
+            DunningNotice(
+                stage=DunningStage.DISCONNECT,
+                account_id=account_id,
+                unit_id=unit_id,
+                receivable_id=receivable_id,
+                notice_date=today,
+                arrears=owed,
+                planned_disconnect_on=today + timedelta(days=p.notice_days(klass)),
+                case_status=Case.PENDING,
+                created_at=now,
+            )
+        )
     DunningNotice.objects.bulk_create(notices, batch_size=2000)
     counts.disconnect_notices += len(notices)
     return notice_ids + [n.pk for n in notices if n.pk]
@@ -316,9 +409,11 @@ def _cancel_cases(cases: list[DunningNotice], now: datetime) -> int:
         return 0
     ids = [c.pk for c in cases]
     DunningNotice.objects.filter(pk__any=ids).update(case_status=Case.CANCELLED, closed_at=now)
-    CollectionTask.objects.filter(notice_id__any=ids, kind=TaskKind.DISCONNECT,
-                                  status__in=[TaskStatus.AWAITING_APPROVAL, TaskStatus.OPEN]).update(
-        status=TaskStatus.CANCELLED, cancelled_at=now)
+    CollectionTask.objects.filter(
+        notice_id__any=ids,
+        kind=TaskKind.DISCONNECT,
+        status__in=[TaskStatus.AWAITING_APPROVAL, TaskStatus.OPEN],
+    ).update(status=TaskStatus.CANCELLED, cancelled_at=now)
     return len(ids)
 
 
@@ -327,15 +422,29 @@ def _reconnect(case: DunningNotice, *, now: datetime, policy: Policy, catch_up: 
     paid_at = now
     last = None
     if catch_up:
-        last = (Payment.objects.filter(account_id=case.account_id, status="posted").order_by("-paid_at", "-id")
-                .values_list("pk", "paid_at").first())
+        last = (
+            Payment.objects.filter(account_id=case.account_id, status="posted")
+            .order_by("-paid_at", "-id")
+            .values_list("pk", "paid_at")
+            .first()
+        )
         if last is not None and last[1] <= now:
             paid_at = last[1]
-    notice = DunningNotice.objects.create(stage=DunningStage.RECONNECT, account_id=case.account_id,
-                                          unit_id=case.unit_id, notice_date=timezone.localdate(now), created_at=now)
+    notice = DunningNotice.objects.create(
+        stage=DunningStage.RECONNECT,
+        account_id=case.account_id,
+        unit_id=case.unit_id,
+        notice_date=timezone.localdate(now),
+        created_at=now,
+    )
     CollectionTask.objects.create(
-        kind=TaskKind.RECONNECT, status=TaskStatus.OPEN, account_id=case.account_id, unit_id=case.unit_id,
-        notice=case, payment_id=last[0] if last else None, due_at=paid_at + timedelta(hours=policy.reconnect_hours),
+        kind=TaskKind.RECONNECT,
+        status=TaskStatus.OPEN,
+        account_id=case.account_id,
+        unit_id=case.unit_id,
+        notice=case,
+        payment_id=last[0] if last else None,
+        due_at=paid_at + timedelta(hours=policy.reconnect_hours),
         created_at=now,
     )
     DunningNotice.objects.filter(pk=case.pk).update(case_status=Case.RECONNECTING)
@@ -351,9 +460,13 @@ def collections_on_payment(*, account_id: int, now: datetime) -> None:
     payment was allocated. Without an open disconnection case this is one indexed query and nothing else.
     With one, once the account has no overdue arrears left: a pending notice or an unexecuted disconnection
     task is cancelled; a disconnected account gets its reconnection task, due `reconnect_hours` after `now`."""
-    case = (DunningNotice.objects.filter(account_id=account_id, stage=DunningStage.DISCONNECT,
-                                         case_status__in=HOOK_CASE)
-            .only("pk", "account_id", "unit_id", "case_status").first())
+    case = (
+        DunningNotice.objects.filter(
+            account_id=account_id, stage=DunningStage.DISCONNECT, case_status__in=HOOK_CASE
+        )
+        .only("pk", "account_id", "unit_id", "case_status")
+        .first()
+    )
     if case is None:
         return
     if overdue_arrears([account_id], timezone.localdate(now)).get(account_id, ZERO) > 0:
@@ -362,12 +475,22 @@ def collections_on_payment(*, account_id: int, now: datetime) -> None:
     if case.case_status == Case.DISCONNECTED:
         ids = _reconnect(case, now=now, policy=Policies().of(case.unit_id))
         _notify_on_commit(ids)
-        audit_record(actor=actor, action="collections.reconnect_order", obj=case, unit_id=case.unit_id,
-                     changes={"account_id": account_id, "paid_at": now.isoformat()})
+        audit_record(
+            actor=actor,
+            action="collections.reconnect_order",
+            obj=case,
+            unit_id=case.unit_id,
+            changes={"account_id": account_id, "paid_at": now.isoformat()},
+        )
     else:
         _cancel_cases([case], timezone.now())
-        audit_record(actor=actor, action="collections.cancel", obj=case, unit_id=case.unit_id,
-                     changes={"account_id": account_id, "case_status": [case.case_status, Case.CANCELLED]})
+        audit_record(
+            actor=actor,
+            action="collections.cancel",
+            obj=case,
+            unit_id=case.unit_id,
+            changes={"account_id": account_id, "case_status": [case.case_status, Case.CANCELLED]},
+        )
 
 
 # ---------------------------------------------------------------- tasks: approval and execution
@@ -387,7 +510,9 @@ def _reason(value, field: str, message: str, *, required: bool = True) -> str:
 
 
 @transaction.atomic
-def collection_task_approve(*, actor: Actor, task: CollectionTask, now: datetime | None = None) -> CollectionTask:
+def collection_task_approve(
+    *, actor: Actor, task: CollectionTask, now: datetime | None = None
+) -> CollectionTask:
     """A manager (DISCONNECT_APPROVE, the task's unit) approves the disconnection of an important customer or
     a protected account: the task becomes open for the field staff."""
     task = _lock_task(task)
@@ -399,14 +524,24 @@ def collection_task_approve(*, actor: Actor, task: CollectionTask, now: datetime
     now = now or timezone.now()
     task.status, task.decided_by, task.decided_at = TaskStatus.OPEN, actor.user, now
     task.save(update_fields=["status", "decided_by", "decided_at"])
-    audit_record(actor=actor, action="collections.task_approve", obj=task, unit_id=task.unit_id,
-                 customer_id=task.account.customer_id,
-                 changes={"status": [TaskStatus.AWAITING_APPROVAL, TaskStatus.OPEN], "account": task.account.account_number})
+    audit_record(
+        actor=actor,
+        action="collections.task_approve",
+        obj=task,
+        unit_id=task.unit_id,
+        customer_id=task.account.customer_id,
+        changes={
+            "status": [TaskStatus.AWAITING_APPROVAL, TaskStatus.OPEN],
+            "account": task.account.account_number,
+        },
+    )
     return task
 
 
 @transaction.atomic
-def collection_task_reject(*, actor: Actor, task: CollectionTask, reason: str, now: datetime | None = None) -> CollectionTask:
+def collection_task_reject(
+    *, actor: Actor, task: CollectionTask, reason: str, now: datetime | None = None
+) -> CollectionTask:
     """A manager refuses the disconnection (reason required): the task and its case are closed."""
     task = _lock_task(task)
     _check_unit(actor, task.unit_id, Perm.DISCONNECT_APPROVE)
@@ -416,19 +551,38 @@ def collection_task_reject(*, actor: Actor, task: CollectionTask, reason: str, n
     if task.status != TaskStatus.AWAITING_APPROVAL:
         raise ValidationError({"status": [_("该任务不在待审批状态")]})
     now = now or timezone.now()
-    task.status, task.decided_by, task.decided_at, task.reject_reason = TaskStatus.REJECTED, actor.user, now, reason
+    task.status, task.decided_by, task.decided_at, task.reject_reason = (
+        TaskStatus.REJECTED,
+        actor.user,
+        now,
+        reason,
+    )
     task.save(update_fields=["status", "decided_by", "decided_at", "reject_reason"])
     DunningNotice.objects.filter(pk=task.notice_id).update(case_status=Case.REJECTED, closed_at=now)
-    audit_record(actor=actor, action="collections.task_reject", obj=task, unit_id=task.unit_id,
-                 customer_id=task.account.customer_id,
-                 changes={"status": [TaskStatus.AWAITING_APPROVAL, TaskStatus.REJECTED], "reason": reason,
-                          "account": task.account.account_number})
+    audit_record(
+        actor=actor,
+        action="collections.task_reject",
+        obj=task,
+        unit_id=task.unit_id,
+        customer_id=task.account.customer_id,
+        changes={
+            "status": [TaskStatus.AWAITING_APPROVAL, TaskStatus.REJECTED],
+            "reason": reason,
+            "account": task.account.account_number,
+        },
+    )
     return task
 
 
 @transaction.atomic
-def collection_task_done(*, actor: Actor, task: CollectionTask, done_at: datetime | None = None, note: str = "",
-                         now: datetime | None = None) -> CollectionTask:
+def collection_task_done(
+    *,
+    actor: Actor,
+    task: CollectionTask,
+    done_at: datetime | None = None,
+    note: str = "",
+    now: datetime | None = None,
+) -> CollectionTask:
     """Field staff (COLLECTIONS_MANAGE) record a disconnection or reconnection as done, with its time.
     A disconnection awaiting a manager's approval cannot be done. Disconnected → the case is `disconnected`
     (and if the arrears were paid meanwhile, a reconnection task follows at once); reconnected → closed."""
@@ -440,7 +594,9 @@ def collection_task_done(*, actor: Actor, task: CollectionTask, done_at: datetim
     if task.status == TaskStatus.AWAITING_APPROVAL or (task.requires_approval and task.decided_by_id is None):
         raise ValidationError({"status": [_("重要客户或保护用户停电须经经理审批后才能执行")]})
     if task.status != TaskStatus.OPEN:
-        raise ValidationError({"status": [_("该任务已关闭（%(s)s），不能再执行") % {"s": task.get_status_display()}]})
+        raise ValidationError(
+            {"status": [_("该任务已关闭（%(s)s），不能再执行") % {"s": task.get_status_display()}]}
+        )
     if timezone.is_naive(done_at):
         done_at = timezone.make_aware(done_at)
     if done_at > now + timedelta(minutes=5):
@@ -451,11 +607,21 @@ def collection_task_done(*, actor: Actor, task: CollectionTask, done_at: datetim
     task.save(update_fields=["status", "done_at", "done_by", "note"])
     new_case = Case.DISCONNECTED if task.kind == TaskKind.DISCONNECT else Case.CLOSED
     DunningNotice.objects.filter(pk=task.notice_id).update(
-        case_status=new_case, closed_at=None if new_case == Case.DISCONNECTED else now)
-    audit_record(actor=actor, action=f"collections.{task.kind}_done", obj=task, unit_id=task.unit_id,
-                 customer_id=task.account.customer_id,
-                 changes={"status": [TaskStatus.OPEN, TaskStatus.DONE], "done_at": done_at.isoformat(), "note": note,
-                          "account": task.account.account_number})
+        case_status=new_case, closed_at=None if new_case == Case.DISCONNECTED else now
+    )
+    audit_record(
+        actor=actor,
+        action=f"collections.{task.kind}_done",
+        obj=task,
+        unit_id=task.unit_id,
+        customer_id=task.account.customer_id,
+        changes={
+            "status": [TaskStatus.OPEN, TaskStatus.DONE],
+            "done_at": done_at.isoformat(),
+            "note": note,
+            "account": task.account.account_number,
+        },
+    )
     if task.kind == TaskKind.DISCONNECT:
         collections_on_payment(account_id=task.account_id, now=now)  # paid while the crew was on its way
     return task
@@ -481,11 +647,18 @@ def account_protection_set(*, actor: Actor, account: Account, protected: bool, r
     if before == {"protected": account.protected, "protected_reason": account.protected_reason}:
         return account
     account.save(update_fields=["protected", "protected_reason"])
-    audit_record(actor=actor, action="account.protection", obj=account, customer_id=account.customer_id,
-                 unit_id=account.unit_id,
-                 changes={"account_number": account.account_number,
-                          "protected": [before["protected"], account.protected],
-                          "protected_reason": [before["protected_reason"], account.protected_reason]})
+    audit_record(
+        actor=actor,
+        action="account.protection",
+        obj=account,
+        customer_id=account.customer_id,
+        unit_id=account.unit_id,
+        changes={
+            "account_number": account.account_number,
+            "protected": [before["protected"], account.protected],
+            "protected_reason": [before["protected_reason"], account.protected_reason],
+        },
+    )
     return account
 
 
@@ -498,4 +671,3 @@ def dunning_days(*, start: date, end: date, actor: Actor | None = None) -> dict[
             total[k] = total.get(k, 0) + v
         day += timedelta(days=1)
     return total
-

@@ -32,11 +32,13 @@ def tasks_visible(*, user) -> QuerySet[CollectionTask]:
     if not can_see_tasks(user):
         return CollectionTask.objects.none()
     return CollectionTask.objects.filter(unit_id__in=visible_unit_ids(user)).select_related(
-        "account__customer", "unit", "notice", "decided_by", "done_by")
+        "account__customer", "unit", "notice", "decided_by", "done_by"
+    )
 
 
-def task_list(*, user, kind: str = "", status: str = "", overdue: bool = False,
-              now: datetime | None = None) -> QuerySet[CollectionTask]:
+def task_list(
+    *, user, kind: str = "", status: str = "", overdue: bool = False, now: datetime | None = None
+) -> QuerySet[CollectionTask]:
     """Tasks of the user's units; `overdue`: still awaiting or open after their due time."""
     qs = tasks_visible(user=user)
     if kind:
@@ -78,8 +80,12 @@ class AccountState:
 
 def account_states(account_ids: list[int]) -> dict[int, DunningNotice]:
     """The open disconnection case of each account, if any (one query)."""
-    return {n.account_id: n for n in DunningNotice.objects.filter(
-        account_id__in=account_ids, stage=DunningStage.DISCONNECT, case_status__in=OPEN_CASE)}
+    return {
+        n.account_id: n
+        for n in DunningNotice.objects.filter(
+            account_id__in=account_ids, stage=DunningStage.DISCONNECT, case_status__in=OPEN_CASE
+        )
+    }
 
 
 @dataclass
@@ -98,21 +104,38 @@ class Timeline:
 def account_timeline(*, user, account_number: str, as_of: date | None = None, limit: int = 200) -> Timeline:
     """An account's notices and tasks (newest first) and its arrears as of a date; 404 if not visible."""
     account = account_get(user=user, account_number=str(account_number or "").strip())
-    notices = list(DunningNotice.objects.filter(account=account).select_related("receivable")
-                   .order_by("-notice_date", "-id")[:limit])
-    tasks = list(CollectionTask.objects.filter(account=account).select_related("decided_by", "done_by")
-                 .order_by("-created_at", "-id")[:limit])
-    case = next((n for n in notices if n.stage == DunningStage.DISCONNECT and n.case_status in OPEN_CASE), None)
-    return Timeline(account=account, notices=notices, tasks=tasks,
-                    statement=selectors.statement(account, as_of or timezone.localdate()), case=case)
+    notices = list(
+        DunningNotice.objects.filter(account=account)
+        .select_related("receivable")
+        .order_by("-notice_date", "-id")[:limit]
+    )
+    tasks = list(
+        CollectionTask.objects.filter(account=account)
+        .select_related("decided_by", "done_by")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    case = next(
+        (n for n in notices if n.stage == DunningStage.DISCONNECT and n.case_status in OPEN_CASE), None
+    )
+    return Timeline(
+        account=account,
+        notices=notices,
+        tasks=tasks,
+        statement=selectors.statement(account, as_of or timezone.localdate()),
+        case=case,
+    )
 
 
 def task_counts(*, user) -> dict[str, int]:
     """Open tasks by kind and the overdue ones, for the list page header (one query)."""
     now = timezone.now()
-    return tasks_visible(user=user).filter(status__in=OPEN_TASK).aggregate(
-        awaiting=Count("id", filter=Q(status=TaskStatus.AWAITING_APPROVAL)),
-        open_disconnect=Count("id", filter=Q(status=TaskStatus.OPEN, kind=TaskKind.DISCONNECT)),
-        open_reconnect=Count("id", filter=Q(status=TaskStatus.OPEN, kind=TaskKind.RECONNECT)),
-        overdue=Count("id", filter=Q(due_at__lt=now)),
+    return (
+        tasks_visible(user=user)
+        .filter(status__in=OPEN_TASK)
+        .aggregate(
+            awaiting=Count("id", filter=Q(status=TaskStatus.AWAITING_APPROVAL)),
+            open_disconnect=Count("id", filter=Q(status=TaskStatus.OPEN, kind=TaskKind.DISCONNECT)),
+            open_reconnect=Count("id", filter=Q(status=TaskStatus.OPEN, kind=TaskKind.RECONNECT)),
+            overdue=Count("id", filter=Q(due_at__lt=now)),
+        )
     )

@@ -16,7 +16,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .choices import DisconnectCaseStatus, DunningStage, EntryKind, PaymentChannel, PaymentStatus, TaskKind, TaskStatus
+from .choices import (
+    DisconnectCaseStatus,
+    DunningStage,
+    EntryKind,
+    PaymentChannel,
+    PaymentStatus,
+    TaskKind,
+    TaskStatus,
+)
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 

@@ -28,10 +28,14 @@ PAGE_SIZE = 50
 
 
 class TaskFilterForm(forms.Form):
-    kind = forms.ChoiceField(label=gettext_lazy("任务类型"), required=False,
-                             choices=[("", gettext_lazy("全部")), *TaskKind.choices])
-    status = forms.ChoiceField(label=gettext_lazy("状态"), required=False,
-                               choices=[("", gettext_lazy("全部")), *TaskStatus.choices])
+    kind = forms.ChoiceField(
+        label=gettext_lazy("任务类型"),
+        required=False,
+        choices=[("", gettext_lazy("全部")), *TaskKind.choices],
+    )
+    status = forms.ChoiceField(
+        label=gettext_lazy("状态"), required=False, choices=[("", gettext_lazy("全部")), *TaskStatus.choices]
+    )
     overdue = forms.BooleanField(label=gettext_lazy("仅看超时"), required=False)
 
 
@@ -40,8 +44,11 @@ class RejectForm(forms.Form):
 
 
 class DoneForm(forms.Form):
-    done_at = forms.DateTimeField(label=gettext_lazy("执行时间"), required=False,
-                                  input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"])
+    done_at = forms.DateTimeField(
+        label=gettext_lazy("执行时间"),
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+    )
     note = forms.CharField(label=gettext_lazy("备注"), max_length=200, required=False)
 
 
@@ -74,19 +81,31 @@ def task_list(request):
     """Disconnection and reconnection tasks of the user's units (filters: kind, status, overdue)."""
     form = TaskFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
-    qs = cs.task_list(user=request.user, kind=data.get("kind", ""), status=data.get("status", ""),
-                      overdue=bool(data.get("overdue")))
+    qs = cs.task_list(
+        user=request.user,
+        kind=data.get("kind", ""),
+        status=data.get("status", ""),
+        overdue=bool(data.get("overdue")),
+    )
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     rows = [{"t": t, "overdue": cs.is_overdue(t, now)} for t in page]
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "payments/collections_tasks.html", {
-        "form": form, "page": page, "rows": rows, "querystring": query.urlencode(),
-        "counts": cs.task_counts(user=request.user), "now_local": timezone.localtime(now),
-        "can_approve": has_perm(request.user, Perm.DISCONNECT_APPROVE),
-        "can_manage": has_perm(request.user, Perm.COLLECTIONS_MANAGE),
-    })
+    return render(
+        request,
+        "payments/collections_tasks.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": rows,
+            "querystring": query.urlencode(),
+            "counts": cs.task_counts(user=request.user),
+            "now_local": timezone.localtime(now),
+            "can_approve": has_perm(request.user, Perm.DISCONNECT_APPROVE),
+            "can_manage": has_perm(request.user, Perm.COLLECTIONS_MANAGE),
+        },
+    )
 
 
 def _back(request, default: str) -> str:
@@ -115,9 +134,12 @@ def task_action(request, pk: int, action: str):
             form = DoneForm(request.POST)
             if not form.is_valid():
                 raise ValidationError({k: v for k, v in form.errors.items()})
-            collections.collection_task_done(actor=_actor(request), task=task,
-                                             done_at=form.cleaned_data.get("done_at"),
-                                             note=form.cleaned_data.get("note", ""))
+            collections.collection_task_done(
+                actor=_actor(request),
+                task=task,
+                done_at=form.cleaned_data.get("done_at"),
+                note=form.cleaned_data.get("note", ""),
+            )
             messages.success(request, _("任务 #%(id)s 已登记完成") % {"id": task.pk})
         else:
             raise Http404
@@ -150,14 +172,21 @@ def _timeline_required(view):
 def account_timeline(request, account_number: str):
     """An account's dunning timeline: notices, tasks, arrears today, and the protected flag."""
     tl = cs.account_timeline(user=request.user, account_number=account_number)
-    return render(request, "payments/collections_account.html", {
-        "tl": tl, "account": tl.account, "now": timezone.now(),
-        "protection_form": ProtectionForm(initial={"protected": tl.account.protected,
-                                                   "reason": tl.account.protected_reason}),
-        "can_edit": has_perm(request.user, Perm.CUSTOMER_EDIT),
-        "can_approve": has_perm(request.user, Perm.DISCONNECT_APPROVE),
-        "can_manage": has_perm(request.user, Perm.COLLECTIONS_MANAGE),
-    })
+    return render(
+        request,
+        "payments/collections_account.html",
+        {
+            "tl": tl,
+            "account": tl.account,
+            "now": timezone.now(),
+            "protection_form": ProtectionForm(
+                initial={"protected": tl.account.protected, "reason": tl.account.protected_reason}
+            ),
+            "can_edit": has_perm(request.user, Perm.CUSTOMER_EDIT),
+            "can_approve": has_perm(request.user, Perm.DISCONNECT_APPROVE),
+            "can_manage": has_perm(request.user, Perm.COLLECTIONS_MANAGE),
+        },
+    )
 
 
 @require_POST
@@ -171,9 +200,12 @@ def account_protect(request, account_number: str):
         messages.error(request, _("保护原因最多200字"))
         return redirect(back)
     try:
-        collections.account_protection_set(actor=_actor(request), account=account,
-                                           protected=form.cleaned_data["protected"],
-                                           reason=form.cleaned_data["reason"])
+        collections.account_protection_set(
+            actor=_actor(request),
+            account=account,
+            protected=form.cleaned_data["protected"],
+            reason=form.cleaned_data["reason"],
+        )
     except PermissionDenied:
         raise Http404 from None
     except ValidationError as exc:

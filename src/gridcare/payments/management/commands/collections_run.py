@@ -13,9 +13,15 @@ from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.payments.collections import dunning_days
 
-LABELS = [("reminders", "缴费提醒"), ("overdue_notices", "逾期通知"), ("disconnect_notices", "停电通知"),
-          ("disconnect_tasks", "停电任务"), ("awaiting_approval", "其中待经理审批"), ("cancelled", "缴清撤销"),
-          ("reconnect_tasks", "复电任务")]
+LABELS = [
+    ("reminders", "缴费提醒"),
+    ("overdue_notices", "逾期通知"),
+    ("disconnect_notices", "停电通知"),
+    ("disconnect_tasks", "停电任务"),
+    ("awaiting_approval", "其中待经理审批"),
+    ("cancelled", "缴清撤销"),
+    ("reconnect_tasks", "复电任务"),
+]
 
 
 def _day(value: str, flag: str) -> date:
