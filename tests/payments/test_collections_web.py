@@ -268,3 +268,26 @@ def test_cli_prints_counts_and_refuses_bad_dates(people):
         call_command("collections_run", "--date", "2026-13-01")
     with pytest.raises(CommandError):
         call_command("collections_run", "--date", "2026-10-02", "--until", "2026-10-01")
+
+
+def test_openapi_lists_the_collections_paths(db, login):
+    paths = set(login().get(f"{API}/openapi.json").json()["paths"])
+    assert {
+        "/api/v1/collections/tasks",
+        "/api/v1/collections/tasks/{task_id}/approve",
+        "/api/v1/collections/tasks/{task_id}/reject",
+        "/api/v1/collections/tasks/{task_id}/done",
+        "/api/v1/collections/runs",
+        "/api/v1/collections/accounts/{account_number}/timeline",
+        "/api/v1/accounts/{account_number}/protection",
+    } <= paths
+
+
+def test_api_approve_with_idempotency_key_replays(tasks, login):
+    w = tasks
+    c = login(w.a_manager)
+    url = f"{API}/collections/tasks/{w.vip_task.pk}/approve"
+    first = c.post(url, HTTP_IDEMPOTENCY_KEY="k-1")
+    again = c.post(url, HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == again.status_code == 200 and first.json() == again.json()
+    assert AuditEvent.objects.filter(action="collections.task_approve").count() == 1
