@@ -324,3 +324,33 @@ def test_reconnect_catch_up_by_the_run(world, clerk):
     assert run(date(2026, 10, 29))["reconnect_tasks"] == 1
     rt = CollectionTask.objects.get(kind="reconnect")
     assert rt.due_at == at(date(2026, 10, 29), 8) + timedelta(hours=24)  # no payment: the run's time + 24 h
+
+
+def test_commercial_task_on_the_planned_date_not_before(world, commercial):
+    issued_bill(commercial, "2026-08", "200.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))  # notice: planned 20 Oct + 3 = 23 October
+    assert run(date(2026, 10, 22))["disconnect_tasks"] == 0
+    assert run(date(2026, 10, 23))["disconnect_tasks"] == 1
+    assert CollectionTask.objects.get().status == "open"  # an SME customer, not protected: no approval
+
+
+def test_a_partial_payment_does_not_cancel(world):
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))
+    # 22 October: fee 100 × 0.001 × 32 days = 3.20 is paid first, then 46.80 of the principal: 53.20 still owed.
+    pay("50.00", date(2026, 10, 22), "P1")
+    assert DunningNotice.objects.get(stage="disconnect").case_status == "pending"
+    run(date(2026, 10, 27))
+    assert CollectionTask.objects.get().arrears == D("53.20")
+
+
+def test_a_missed_day_catches_up_until_the_due_date(world):
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    # The job did not run on the 17th: the 18th still reminds (within 3 days); the 21st is past due.
+    assert run(date(2026, 9, 18))["reminders"] == 1
+    assert run(date(2026, 9, 21))["reminders"] == 0
+
+
+def test_bad_date_is_refused(db):
+    with pytest.raises(ValidationError):
+        collections_run(today="2026-10-01", actor=JOB)
