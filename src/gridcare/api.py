@@ -16,6 +16,7 @@ from gridcare.metering.api import router as metering_router
 from gridcare.org.api import router as org_router
 from gridcare.payments.api import router as payments_router
 from gridcare.payments.api_batch import router as payments_batch_router
+from gridcare.payments.api_collections import router as collections_router
 from gridcare.payments.api_counter import router as counter_router
 from gridcare.payments.api_ledger import router as payments_ledger_router
 from gridcare.payments.api_terminal import router as terminal_router
@@ -37,6 +38,7 @@ api.add_router("", billing_router)
 api.add_router("", payments_router)
 api.add_router("", payments_ledger_router)
 api.add_router("", payments_batch_router)
+api.add_router("", collections_router)
 api.add_router("", notify_router)
 api.add_router("", "gridcare.payments.api_prepaid.router")
 api.add_router("", counter_router)

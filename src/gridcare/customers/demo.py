@@ -250,7 +250,10 @@ BULK_TABLES: tuple[tuple[type, tuple[str, ...]], ...] = (
     (Premise, ("id", "address", "unit_id", "transformer_area_id")),
     (
         Account,
-        ("id", "account_number", "customer_id", "premise_id", "unit_id", "status", "opened_on", "closed_on"),
+        (
+            "id", "account_number", "customer_id", "premise_id", "unit_id", "status", "opened_on", "closed_on",
+            "protected", "protected_reason",
+        ),
     ),
     (AccountHolding, ("id", "account_id", "customer_id", "valid_from", "valid_to", "reason")),
     (
@@ -636,7 +639,7 @@ def generate(plan: GenPlan) -> Iterator[Chunk]:
                 next_hid += 1
                 a_out.append(
                     f"{aid}\t{station_prefix[st]}{acct_seq[st]:07d}\t{cid}\t{pid}\t{unit}\t"
-                    f"{CLOSED if closed else ACTIVE}\t{iso[acc_open]}\t{end_iso}"
+                    f"{CLOSED if closed else ACTIVE}\t{iso[acc_open]}\t{end_iso}\t0\t"
                 )
                 n_acc_total += 1
 

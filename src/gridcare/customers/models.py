@@ -93,6 +93,9 @@ class Account(models.Model):
     status = models.CharField(max_length=8, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
     opened_on = models.DateField(_("立户日期"))
     closed_on = models.DateField(_("销户日期"), null=True, blank=True)
+    # 保护用户 (medical equipment at home and the like): never disconnected without a manager's approval.
+    protected = models.BooleanField(_("保护用户"), default=False, db_default=False)
+    protected_reason = models.CharField(_("保护原因"), max_length=200, blank=True, db_default="")
 
     def __str__(self) -> str:
         return self.account_number

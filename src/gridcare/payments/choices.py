@@ -59,3 +59,35 @@ class RefundStatus(models.TextChoices):
 class ShiftStatus(models.TextChoices):
     OPEN = "open", _("未日结")
     CLOSED = "closed", _("已日结")
+class DunningStage(models.TextChoices):
+    """A dunning notice (催费通知) stage (SPEC C3, issue 4 §6)."""
+
+    REMINDER = "reminder", _("缴费提醒")
+    OVERDUE = "overdue", _("逾期通知")
+    DISCONNECT = "disconnect", _("停电通知")
+    RECONNECT = "reconnect", _("复电通知")
+
+
+class DisconnectCaseStatus(models.TextChoices):
+    """Where a disconnection notice's case stands, from the notice to the account's reconnection."""
+
+    PENDING = "pending", _("已通知待停电")
+    ORDERED = "ordered", _("已生成停电任务")
+    DISCONNECTED = "disconnected", _("已停电")
+    RECONNECTING = "reconnecting", _("待复电")
+    CLOSED = "closed", _("已复电")
+    CANCELLED = "cancelled", _("已缴清撤销")
+    REJECTED = "rejected", _("停电未获批准")
+
+
+class TaskKind(models.TextChoices):
+    DISCONNECT = "disconnect", _("欠费停电")
+    RECONNECT = "reconnect", _("复电")
+
+
+class TaskStatus(models.TextChoices):
+    AWAITING_APPROVAL = "awaiting_approval", _("待经理审批")
+    OPEN = "open", _("待执行")
+    DONE = "done", _("已完成")
+    REJECTED = "rejected", _("审批未通过")
+    CANCELLED = "cancelled", _("已撤销")

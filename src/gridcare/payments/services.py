@@ -33,6 +33,7 @@ from gridcare.customers.models import Account
 from gridcare.customers.services import PermissionDenied, _check_unit
 
 from .choices import EntryKind, PaymentChannel, PaymentStatus
+from .collections import collections_on_payment
 from .latefee import late_fee
 from .models import Allocation, LedgerEntry, Payment, Receivable, RefundPart
 
@@ -241,6 +242,7 @@ def _record(actor: Actor, channel: str, txn: str, account: Account, amount: Deci
         occurred_on=timezone.localdate(paid_at), note=f"{channel}:{txn}", created_at=now,
     )
     _apply_credit(account, on=timezone.localdate(paid_at), only=payment)  # keeps payment.unallocated current
+    collections_on_payment(account_id=account.pk, now=paid_at)  # arrears paid off → reconnection order
     audit_record(actor=actor, action="payment.record", obj=payment, customer_id=account.customer_id,
                  unit_id=account.unit_id,
                  changes={"channel": channel, "channel_txn_id": txn, "amount": str(amount),

@@ -1,0 +1,356 @@
+"""Collections (催费): the dunning timeline with an injected clock, hand-computed dates.
+
+Default policy: reminder 3 days before the due date, overdue notice 1 day after, disconnection notice once
+the oldest unpaid bill is 30 days past due and the overdue arrears are ≥ 50.00, planned 7 days ahead for
+residential customers and 3 for others, reconnection due 24 h after the payment.
+"""
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from gridcare.core.audit import Actor
+from gridcare.core.models import AuditEvent
+from gridcare.core.permissions import Role
+from gridcare.core.scoping import PermissionDenied
+from gridcare.customers.choices import CustomerClass, Segment
+from gridcare.payments import collections
+from gridcare.payments.collections import (
+    account_protection_set,
+    collection_task_approve,
+    collection_task_done,
+    collection_task_reject,
+    collections_run,
+)
+from gridcare.payments.models import CollectionTask, DunningNotice, DunningPolicy
+from tests.factories import CustomerFactory, UserFactory, make_account
+from tests.payments.test_ledger import issued_bill, pay
+
+D = Decimal
+JOB = Actor()
+
+
+def at(day: date, hour: int = 10) -> datetime:
+    return timezone.make_aware(datetime(day.year, day.month, day.day, hour))  # noqa: DTZ001
+
+
+def run(day: date) -> dict[str, int]:
+    return collections_run(today=day, actor=JOB)
+
+
+def notices(account, stage):
+    return list(DunningNotice.objects.filter(account=account, stage=stage).order_by("id"))
+
+
+@pytest.fixture
+def clerk(world):
+    """A billing clerk of bureau A: COLLECTIONS_MANAGE, not DISCONNECT_APPROVE."""
+    return UserFactory(username="a_billing", role=Role.BILLING_CLERK, unit=world.bureau_a)
+
+
+@pytest.fixture
+def commercial(world):
+    cust = CustomerFactory(
+        name="东关商店", unit=world.station_a, customer_class=CustomerClass.COMMERCIAL, segment=Segment.SME
+    )
+    return make_account(cust, "3100000002", world.area_a, address="东关镇商业街3号")
+
+
+@pytest.fixture
+def seam(monkeypatch):
+    """The notice ids handed to the outbox seam."""
+    calls: list[list[int]] = []
+    monkeypatch.setattr(collections, "on_dunning_notices", lambda ids: calls.append(list(ids)))
+    return calls
+
+
+def test_default_policy_is_seeded(db):
+    # Called as the migration calls it (transactional tests elsewhere may have flushed the seeded row).
+    from importlib import import_module
+
+    from django.apps import apps
+
+    seed = import_module("gridcare.payments.migrations.0004_collections").seed_default_policy
+    seed(apps, None)
+    seed(apps, None)  # idempotent
+    p = DunningPolicy.objects.get(unit__isnull=True)
+    assert (
+        p.reminder_days_before,
+        p.overdue_days_after,
+        p.disconnect_after_days,
+        p.disconnect_min_arrears,
+        p.notice_days_residential,
+        p.notice_days_other,
+        p.reconnect_hours,
+    ) == (3, 1, 30, D("50.00"), 7, 3, 24)
+
+
+def test_residential_timeline_to_disconnection_and_reconnection(
+    world, clerk, seam, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _residential_timeline(world, clerk)
+    # The seam got every notice on commit: reminder, overdue, disconnection, then the reconnection notice.
+    flat = [i for ids in seam for i in ids]
+    assert sorted(flat) == sorted(DunningNotice.objects.values_list("pk", flat=True)) and len(flat) == 4
+
+
+def _residential_timeline(world, clerk):
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    # Due 20 September: 4 days before (16th) nothing, 3 days before (17th) the reminder.
+    assert run(date(2026, 9, 16))["reminders"] == 0
+    assert run(date(2026, 9, 17))["reminders"] == 1
+    assert run(date(2026, 9, 20))["reminders"] == 0  # already reminded
+    assert [n.notice_date for n in notices(world.acct_a, "reminder")] == [date(2026, 9, 17)]
+    # The day after the due date: the overdue notice.
+    assert run(date(2026, 9, 20))["overdue_notices"] == 0
+    assert run(date(2026, 9, 21))["overdue_notices"] == 1
+    # 20 Sep + 30 days = 20 October: the disconnection notice, 29 days (19 Oct) is too early.
+    assert run(date(2026, 10, 19))["disconnect_notices"] == 0
+    assert run(date(2026, 10, 20))["disconnect_notices"] == 1
+    (notice,) = notices(world.acct_a, "disconnect")
+    # Residential: 20 Oct + 7 days = 27 October; arrears 100.00 (no fee charged yet).
+    assert (notice.notice_date, notice.planned_disconnect_on, notice.arrears) == (
+        date(2026, 10, 20),
+        date(2026, 10, 27),
+        D("100.00"),
+    )
+    assert run(date(2026, 10, 26))["disconnect_tasks"] == 0  # the day before the planned date: no task
+    counts = run(date(2026, 10, 27))
+    assert (counts["disconnect_tasks"], counts["awaiting_approval"]) == (1, 0)
+    task = CollectionTask.objects.get(kind="disconnect")
+    assert task.status == "open" and timezone.localtime(task.due_at).date() == date(2026, 10, 27)
+    # Idempotent: the same day again writes nothing.
+    n = (DunningNotice.objects.count(), CollectionTask.objects.count())
+    assert set(run(date(2026, 10, 27)).values()) == {0}
+    assert (DunningNotice.objects.count(), CollectionTask.objects.count()) == n
+    # The crew disconnects on 28 October 10:00.
+    collection_task_done(
+        actor=Actor(user=clerk), task=task, done_at=at(date(2026, 10, 28)), now=at(date(2026, 10, 28), 11)
+    )
+    notice.refresh_from_db()
+    assert notice.case_status == "disconnected"
+    # Paid in full on 29 October 10:00: 100.00 + fee 100 × 0.001 × 39 days (20 Sep → 29 Oct) = 3.90.
+    pay("103.90", date(2026, 10, 29), "R1")
+    reconnect = CollectionTask.objects.get(kind="reconnect")
+    assert reconnect.status == "open" and reconnect.due_at == at(date(2026, 10, 30))  # 29 Oct 10:00 + 24 h
+    notice.refresh_from_db()
+    assert notice.case_status == "reconnecting"
+    assert DunningNotice.objects.filter(stage="reconnect").count() == 1
+    assert run(date(2026, 10, 30))["reconnect_tasks"] == 0  # the catch-up finds it done already
+    collection_task_done(
+        actor=Actor(user=clerk),
+        task=reconnect,
+        done_at=at(date(2026, 10, 29), 16),
+        now=at(date(2026, 10, 29), 17),
+    )
+    notice.refresh_from_db()
+    assert notice.case_status == "closed"
+    assert {"collections.disconnect_done", "collections.reconnect_done"} <= set(
+        AuditEvent.objects.values_list("action", flat=True)
+    )
+
+
+def test_commercial_notice_three_days_ahead_and_payment_before_cancels(world, commercial):
+    issued_bill(commercial, "2026-08", "200.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))
+    (notice,) = notices(commercial, "disconnect")
+    assert notice.planned_disconnect_on == date(2026, 10, 23)  # 20 Oct + 3 days
+    # Paid on 22 October: commercial fee 200 × 0.002 × 32 days (20 Sep → 22 Oct) = 12.80 → 212.80.
+    pay("212.80", date(2026, 10, 22), "C1", account_number="3100000002")
+    notice.refresh_from_db()
+    assert notice.case_status == "cancelled"
+    assert run(date(2026, 10, 23))["disconnect_tasks"] == 0
+    assert not CollectionTask.objects.exists()
+
+
+def test_run_cancels_a_task_of_an_account_paid_since(world):
+    bill = issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))
+    run(date(2026, 10, 27))
+    task = CollectionTask.objects.get()
+    # The arrears leave by another way than a payment (the bill is cancelled): the run's catch-up cancels.
+    from gridcare.payments.services import receivable_cancel
+
+    receivable_cancel(bill_id=bill.pk, reason="错发", cancelled_at=at(date(2026, 10, 28)))
+    assert run(date(2026, 10, 28))["cancelled"] == 1
+    task.refresh_from_db()
+    assert task.status == "cancelled"
+
+
+def test_small_arrears_get_no_disconnection_notice(world):
+    issued_bill(world.acct_a, "2026-08", "49.99", date(2026, 9, 20))
+    assert run(date(2026, 10, 20))["disconnect_notices"] == 0  # 49.99 < 50.00
+
+
+@pytest.mark.parametrize("flag", ["important", "protected"])
+def test_important_or_protected_awaits_approval_and_cannot_be_done_before(world, clerk, flag):
+    if flag == "important":
+        world.cust_a.segment = Segment.IMPORTANT
+        world.cust_a.save()
+    else:
+        account_protection_set(
+            actor=Actor(user=world.a_clerk), account=world.acct_a, protected=True, reason="家中有呼吸机"
+        )
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))
+    counts = run(date(2026, 10, 27))
+    assert (counts["disconnect_tasks"], counts["awaiting_approval"]) == (1, 1)
+    task = CollectionTask.objects.get()
+    assert task.status == "awaiting_approval" and task.requires_approval
+    with pytest.raises(ValidationError):
+        collection_task_done(actor=Actor(user=clerk), task=task, now=at(date(2026, 10, 28)))
+    task.refresh_from_db()
+    assert task.status == "awaiting_approval" and task.done_at is None
+    # Approval by the wrong role or unit: refused, nothing changed.
+    b_manager = UserFactory(username="b_manager", role=Role.MANAGER, unit=world.bureau_b)
+    for user in (clerk, b_manager, world.a_clerk, world.admin):
+        with pytest.raises(PermissionDenied):
+            collection_task_approve(actor=Actor(user=user), task=task)
+        with pytest.raises(PermissionDenied):
+            collection_task_reject(actor=Actor(user=user), task=task, reason="x")
+    task.refresh_from_db()
+    assert task.status == "awaiting_approval" and task.decided_by is None
+    assert not AuditEvent.objects.filter(action__startswith="collections.task_").exists()
+    collection_task_approve(actor=Actor(user=world.a_manager), task=task)
+    task.refresh_from_db()
+    assert task.status == "open" and task.decided_by == world.a_manager
+    collection_task_done(
+        actor=Actor(user=clerk), task=task, done_at=at(date(2026, 10, 28)), now=at(date(2026, 10, 28), 12)
+    )
+    assert CollectionTask.objects.get().status == "done"
+
+
+def test_reject_needs_a_reason_and_closes_the_case(world):
+    world.cust_a.segment = Segment.IMPORTANT
+    world.cust_a.save()
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))
+    run(date(2026, 10, 27))
+    task = CollectionTask.objects.get()
+    with pytest.raises(ValidationError):
+        collection_task_reject(actor=Actor(user=world.a_manager), task=task, reason="  ")
+    collection_task_reject(actor=Actor(user=world.a_manager), task=task, reason="医院，协商分期缴费")
+    task.refresh_from_db()
+    assert task.status == "rejected" and task.reject_reason == "医院，协商分期缴费"
+    assert DunningNotice.objects.get(stage="disconnect").case_status == "rejected"
+    # The same oldest bill does not trigger the procedure again the next days.
+    assert run(date(2026, 10, 28))["disconnect_notices"] == 0
+    with pytest.raises(ValidationError):
+        collection_task_done(
+            actor=Actor(user=UserFactory(role=Role.BILLING_CLERK, unit=world.bureau_a)), task=task
+        )
+
+
+def test_done_needs_collections_manage_of_the_unit(world, clerk):
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))
+    run(date(2026, 10, 27))
+    task = CollectionTask.objects.get()
+    b_clerk = UserFactory(role=Role.BILLING_CLERK, unit=world.bureau_b)
+    for user in (b_clerk, world.a_manager, world.a_clerk):
+        with pytest.raises(PermissionDenied):
+            collection_task_done(actor=Actor(user=user), task=task, now=at(date(2026, 10, 28)))
+    with pytest.raises(ValidationError):  # in the future
+        collection_task_done(
+            actor=Actor(user=clerk), task=task, done_at=at(date(2026, 10, 29)), now=at(date(2026, 10, 28))
+        )
+    assert CollectionTask.objects.get().status == "open"
+
+
+def test_payment_hook_is_one_query_without_an_open_case(world, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        collections.collections_on_payment(account_id=world.acct_a.pk, now=timezone.now())
+
+
+def test_protection_service(world):
+    with pytest.raises(PermissionDenied):  # a 95598 agent may not edit
+        account_protection_set(
+            actor=Actor(user=world.a_agent), account=world.acct_a, protected=True, reason="x"
+        )
+    with pytest.raises(PermissionDenied):  # another bureau
+        account_protection_set(
+            actor=Actor(user=world.b_clerk), account=world.acct_a, protected=True, reason="x"
+        )
+    with pytest.raises(ValidationError):
+        account_protection_set(
+            actor=Actor(user=world.a_clerk), account=world.acct_a, protected=True, reason=""
+        )
+    world.acct_a.refresh_from_db()
+    assert not world.acct_a.protected
+    account_protection_set(
+        actor=Actor(user=world.a_clerk), account=world.acct_a, protected=True, reason="医疗设备"
+    )
+    world.acct_a.refresh_from_db()
+    assert (world.acct_a.protected, world.acct_a.protected_reason) == (True, "医疗设备")
+    ev = AuditEvent.objects.get(action="account.protection")
+    assert ev.changes["protected"] == [False, True]
+
+
+def test_unit_policy_overrides_the_default(world, commercial):
+    DunningPolicy.objects.create(unit=world.bureau_a, reminder_days_before=5, notice_days_other=5)
+    issued_bill(commercial, "2026-08", "200.00", date(2026, 9, 20))
+    assert run(date(2026, 9, 15))["reminders"] == 1  # 5 days before
+    run(date(2026, 10, 20))
+    assert DunningNotice.objects.get(stage="disconnect").planned_disconnect_on == date(2026, 10, 25)
+
+
+def test_a_persons_run_covers_their_units_only(world, clerk):
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    issued_bill(world.acct_b, "2026-08", "100.00", date(2026, 9, 20))
+    assert collections_run(today=date(2026, 9, 17), actor=Actor(user=clerk))["reminders"] == 1
+    with pytest.raises(PermissionDenied):
+        collections_run(today=date(2026, 9, 17), actor=Actor(user=world.a_manager))
+    assert run(date(2026, 9, 17))["reminders"] == 1  # the job: bureau B's bill
+
+
+def test_reconnect_catch_up_by_the_run(world, clerk):
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))
+    run(date(2026, 10, 27))
+    task = CollectionTask.objects.get()
+    collection_task_done(
+        actor=Actor(user=clerk), task=task, done_at=at(date(2026, 10, 28)), now=at(date(2026, 10, 28), 11)
+    )
+    # A waiver-free way to clear arrears without the hook: cancel the bill; then the run reconnects.
+    from gridcare.payments.services import receivable_cancel
+
+    receivable_cancel(
+        bill_id=task.notice.receivable.bill_id, reason="错发", cancelled_at=at(date(2026, 10, 29))
+    )
+    assert run(date(2026, 10, 29))["reconnect_tasks"] == 1
+    rt = CollectionTask.objects.get(kind="reconnect")
+    assert rt.due_at == at(date(2026, 10, 29), 8) + timedelta(hours=24)  # no payment: the run's time + 24 h
+
+
+def test_commercial_task_on_the_planned_date_not_before(world, commercial):
+    issued_bill(commercial, "2026-08", "200.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))  # notice: planned 20 Oct + 3 = 23 October
+    assert run(date(2026, 10, 22))["disconnect_tasks"] == 0
+    assert run(date(2026, 10, 23))["disconnect_tasks"] == 1
+    assert CollectionTask.objects.get().status == "open"  # an SME customer, not protected: no approval
+
+
+def test_a_partial_payment_does_not_cancel(world):
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))
+    # 22 October: fee 100 × 0.001 × 32 days = 3.20 is paid first, then 46.80 of the principal: 53.20 still owed.
+    pay("50.00", date(2026, 10, 22), "P1")
+    assert DunningNotice.objects.get(stage="disconnect").case_status == "pending"
+    run(date(2026, 10, 27))
+    assert CollectionTask.objects.get().arrears == D("53.20")
+
+
+def test_a_missed_day_catches_up_until_the_due_date(world):
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    # The job did not run on the 17th: the 18th still reminds (within 3 days); the 21st is past due.
+    assert run(date(2026, 9, 18))["reminders"] == 1
+    assert run(date(2026, 9, 21))["reminders"] == 0
+
+
+def test_bad_date_is_refused(db):
+    with pytest.raises(ValidationError):
+        collections_run(today="2026-10-01", actor=JOB)
