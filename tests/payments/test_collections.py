@@ -73,7 +73,7 @@ def test_default_policy_is_seeded(db):
 
     from django.apps import apps
 
-    seed = import_module("gridcare.payments.migrations.0004_collections").seed_default_policy
+    seed = import_module("gridcare.payments.migrations.0007_collections").seed_default_policy
     seed(apps, None)
     seed(apps, None)  # idempotent
     p = DunningPolicy.objects.get(unit__isnull=True)
