@@ -13,6 +13,7 @@ from gridcare.core.api import DEFAULT_AUTH, install_error_handlers
 from gridcare.core.api import router as core_router
 from gridcare.customers.api import router as customers_router
 from gridcare.metering.api import router as metering_router
+from gridcare.notify.api import router as outbox_router
 from gridcare.org.api import router as org_router
 from gridcare.payments.api import router as payments_router
 from gridcare.payments.notify_api import router as notify_router
@@ -32,3 +33,4 @@ api.add_router("", metering_router)
 api.add_router("", billing_router)
 api.add_router("", payments_router)
 api.add_router("", notify_router)
+api.add_router("", outbox_router)
