@@ -205,3 +205,36 @@ def test_quiet_release_helper_with_equal_bounds():
     assert services.quiet_release(at(2026, 11, 5, 23), time(0, 0), time(0, 0)) is None
     assert services.mask_account_number("3100000001") == "******0001"
     assert at(2026, 11, 5, 22) + timedelta(hours=10) == at(2026, 11, 6, 8)
+
+
+def test_reworded_template_with_tags_and_filters(world):
+    """A bureau's rewording in admin may use tags and filters: Django's engine renders those."""
+    NoticeTemplate.objects.filter(kind=Kind.DUE_REMINDER, channel="sms").update(
+        body="{% if amount %}{{ customer_name|slice:':1' }}先生/女士，{{ account_number }}欠费{{ amount }}元{% endif %}"
+    )
+    [n] = enqueue(world, kind=Kind.DUE_REMINDER, context={"amount": D("7.5"), "due_date": date(2026, 11, 20)})
+    assert n.body == "张先生/女士，3100000001欠费7.50元"
+    subject, body, payload = services.notice_render(
+        kind=Kind.PAYMENT_RECEIPT,
+        channel="wechat",
+        context={
+            "account_number": "3100000001",
+            "amount": D("100"),
+            "paid_at": at(2026, 11, 5, 9, 7),
+            "account_masked": "******0001",
+            "customer_name": "张三",
+        },
+    )
+    assert body == "您户号******0001于2026年11月5日 09:07缴费100.00元成功，感谢您的支持。"
+    assert payload["data"]["keyword3"] == "2026年11月5日 09:07"
+
+
+def test_on_bills_issued_logs_instead_of_failing_the_issue(world, caplog):
+    from gridcare.billing.services import on_bills_issued
+    from tests.payments.test_ledger import issued_bill
+
+    NoticeTemplate.objects.filter(kind=Kind.BILL_ISSUED, channel="sms").delete()
+    a = issued_bill(world.acct_a, "2026-10", "80.70", date(2026, 11, 20))
+    on_bills_issued([a.pk])  # the bills stay issued; the problem is logged for the operator
+    assert "bill issued notices failed (1 bills)" in caplog.text and "缺少通知模板" in caplog.text
+    assert not Notification.objects.exists()

@@ -215,6 +215,8 @@ def on_bills_issued(bill_ids: list[int]) -> None:
     read of the bills with their accounts per chunk and one bulk enqueue (`gridcare.notify`). The dedupe key
     is the bill id, so calling it twice for the same bills writes nothing more.
     """
+    import logging
+
     from gridcare.notify.choices import Kind
     from gridcare.notify.services import notifications_enqueue_bulk
 
@@ -225,16 +227,20 @@ def on_bills_issued(bill_ids: list[int]) -> None:
         rows = Bill.objects.filter(pk__any=bill_ids[start : start + chunk]).values_list(
             "id", "account_id", "account__customer_id", "period_start", "amount", "due_date"
         )
-        notifications_enqueue_bulk(
-            {
-                "kind": Kind.BILL_ISSUED,
-                "customer_id": customer_id,
-                "account_id": account_id,
-                "dedupe_key": f"bill_issued:{bill_id}",
-                "context": {"period": f"{period:%Y}年{period.month}月", "amount": amount, "due_date": due},
-            }
-            for bill_id, account_id, customer_id, period, amount, due in rows
-        )
+        try:
+            notifications_enqueue_bulk(
+                {
+                    "kind": Kind.BILL_ISSUED,
+                    "customer_id": customer_id,
+                    "account_id": account_id,
+                    "dedupe_key": f"bill_issued:{bill_id}",
+                    "context": {"period": f"{period:%Y}年{period.month}月", "amount": amount, "due_date": due},
+                }
+                for bill_id, account_id, customer_id, period, amount, due in rows
+            )
+        except Exception:  # the bills are issued and committed: a notice problem must not hide that
+            log = logging.getLogger("gridcare.notify")
+            log.exception("bill issued notices failed (%s bills)", len(bill_ids))
 
 
 def bills_issue(*, actor: Actor, run, now=None) -> int:
