@@ -238,3 +238,33 @@ def test_on_bills_issued_logs_instead_of_failing_the_issue(world, caplog):
     on_bills_issued([a.pk])  # the bills stay issued; the problem is logged for the operator
     assert "bill issued notices failed (1 bills)" in caplog.text and "缺少通知模板" in caplog.text
     assert not Notification.objects.exists()
+
+
+def test_admin_form_refuses_a_broken_template(world):
+    from gridcare.notify.admin import NoticeTemplateForm
+
+    t = NoticeTemplate.objects.get(kind=Kind.OVERDUE, channel="sms")
+    form = NoticeTemplateForm(
+        {
+            "kind": t.kind,
+            "channel": t.channel,
+            "subject": "",
+            "body": "欠费{% if amount %}",
+            "wechat_template_id": "",
+            "wechat_fields": "{}",
+        },
+        instance=t,
+    )
+    assert not form.is_valid() and "模板语法错误" in str(form.errors["body"])
+    ok = NoticeTemplateForm(
+        {
+            "kind": t.kind,
+            "channel": t.channel,
+            "subject": "",
+            "body": "欠费{{ amount }}元",
+            "wechat_template_id": "",
+            "wechat_fields": "{}",
+        },
+        instance=t,
+    )
+    assert ok.is_valid(), ok.errors

@@ -74,7 +74,7 @@ __all__ = [
     "PermissionDenied",
 ]
 
-CHUNK = 2000
+CHUNK = 5000
 BACKOFF = (
     timedelta(minutes=1),
     timedelta(minutes=5),
@@ -481,38 +481,91 @@ def _build_rows(items: list[dict], *, now: datetime, templates: _Templates, offs
     return rows
 
 
-def _insert(rows: list[tuple]) -> None:
-    """One multi-row INSERT … ON CONFLICT (dedupe_key) DO NOTHING per batch: a retried job's rows are skipped.
+# PostgreSQL array types of COLUMNS, for the one-statement unnest insert.
+PG_TYPES = (
+    "bigint",
+    "bigint",
+    "bigint",
+    "bigint",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "integer",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "text",
+    "timestamptz",
+    "text",
+    "timestamptz",
+)
 
-    Plain SQL rather than bulk_create: the ORM's per-value preparation costs more than rendering the notice."""
+
+def _insert(rows: list[tuple]) -> None:
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING: a retried job's rows are skipped, not duplicated.
+
+    Plain SQL rather than bulk_create: the ORM's per-value preparation costs more than rendering the notice.
+    PostgreSQL gets one array per column (`unnest`), so a 5,000-row statement has 20 parameters, not
+    100,000 for psycopg to parse; SQLite gets multi-row VALUES."""
     table = Notification._meta.db_table
-    ops = connection.ops
-    json_ph = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-    one = "(" + ", ".join(json_ph if c == "payload" else "%s" for c in COLUMNS) + ")"
-    i_payload, dt_cols = (
-        COLUMNS.index("payload"),
-        [COLUMNS.index(c) for c in ("not_before", "next_attempt_at", "created_at")],
-    )
-    adapted: dict[datetime, Any] = {}
-    batch = 500
+    i_payload = COLUMNS.index("payload")
+    dt_cols = [COLUMNS.index(c) for c in ("not_before", "next_attempt_at", "created_at")]
+    cols = ", ".join(COLUMNS)
     with connection.cursor() as cur:
-        for start in range(0, len(rows), batch):
-            part = rows[start : start + batch]
+        if connection.vendor == "postgresql":
+            names = [f"c{k}" for k in range(len(COLUMNS))]
+            select = ", ".join(f"{n}::jsonb" if k == i_payload else n for k, n in enumerate(names))
+            arrays = ", ".join(f"%s::{t}[]" for t in PG_TYPES)
+            sql = (
+                f"INSERT INTO {table} ({cols}) SELECT {select} FROM unnest({arrays}) AS u({', '.join(names)}) "  # noqa: S608 — constants only
+                "ON CONFLICT (dedupe_key) DO NOTHING"
+            )
+            for start in range(0, len(rows), 5000):
+                columns = [list(c) for c in zip(*rows[start : start + 5000], strict=True)]
+                columns[i_payload] = [json.dumps(v, ensure_ascii=False) for v in columns[i_payload]]
+                cur.execute(sql, columns)
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        adapted: dict[datetime, Any] = {}
+        one = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
+        for start in range(0, len(rows), 500):
+            part = rows[start : start + 500]
             params: list[Any] = []
             for r in part:
                 r = list(r)
                 r[i_payload] = json.dumps(r[i_payload], ensure_ascii=False)
-                for j in dt_cols:
-                    v = r[j]
-                    if v not in adapted:
-                        adapted[v] = ops.adapt_datetimefield_value(v)
-                    r[j] = adapted[v]
+                for k in dt_cols:
+                    if r[k] not in adapted:
+                        adapted[r[k]] = adapt(r[k])
+                    r[k] = adapted[r[k]]
                 params.extend(r)
-            sql = (
-                f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES {', '.join([one] * len(part))} "  # noqa: S608 — constants only
-                "ON CONFLICT (dedupe_key) DO NOTHING"
-            )
+            sql = f"INSERT INTO {table} ({cols}) VALUES {', '.join([one] * len(part))} ON CONFLICT (dedupe_key) DO NOTHING"  # noqa: S608
             cur.execute(sql, params)
+
+
+def _existing_keys(keys: list[str]) -> set[str]:
+    """Which of the callers' dedupe keys already have outbox rows (any channel)."""
+    full = [f"{k}:{ch}" for k in keys for ch in ("-", *CHANNEL_ORDER)]
+    table = Notification._meta.db_table
+    found: list[str] = []
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(f"SELECT dedupe_key FROM {table} WHERE dedupe_key = ANY(%s::text[])", [full])  # noqa: S608
+            found = [r[0] for r in cur.fetchall()]
+        else:
+            for start in range(0, len(full), 2000):
+                part = full[start : start + 2000]
+                cur.execute(
+                    f"SELECT dedupe_key FROM {table} WHERE dedupe_key IN ({', '.join(['%s'] * len(part))})",  # noqa: S608
+                    part,
+                )
+                found.extend(r[0] for r in cur.fetchall())
+    return {k.rsplit(":", 1)[0] for k in found}
 
 
 def notifications_enqueue_bulk(items: Iterable[dict], *, now: datetime | None = None) -> int:
@@ -527,16 +580,7 @@ def notifications_enqueue_bulk(items: Iterable[dict], *, now: datetime | None = 
         def flush(chunk: list[dict], offset: int) -> int:
             keys = [str(it["dedupe_key"]) for it in chunk]
             # Rows of keys already enqueued are skipped before rendering (a retried job costs one query).
-            seen = set()
-            for part in range(0, len(keys), 500):
-                prefixes = keys[part : part + 500]
-                full = [f"{k}:{ch}" for k in prefixes for ch in ("-", *CHANNEL_ORDER)]
-                seen.update(
-                    k.rsplit(":", 1)[0]
-                    for k in Notification.objects.filter(dedupe_key__in=full).values_list(
-                        "dedupe_key", flat=True
-                    )
-                )
+            seen = _existing_keys(keys)
             fresh = [it for it in chunk if str(it["dedupe_key"]) not in seen]
             if not fresh:
                 return 0
