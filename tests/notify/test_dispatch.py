@@ -412,3 +412,29 @@ def test_two_concurrent_dispatchers_never_send_a_notice_twice(world, monkeypatch
     assert sorted(sent) == sorted(set(sent)) and len(sent) == 40  # each once, all of them
     assert sum(r.sent for r in results) == 40
     assert Notification.objects.filter(status="sent", attempts=1).count() == 40
+
+
+def test_a_retry_does_not_wake_the_customer(world, monkeypatch):
+    """Failed at 21:45 → retry due 21:46 (1 min) … the 3rd failure at 21:51 would retry at 22:21, inside the
+    quiet hours, so it waits for 08:00; an emergency notice would not."""
+    services.notification_enqueue(
+        kind=Kind.BILL_ISSUED,
+        customer_id=world.cust_a.pk,
+        context=CTX,
+        dedupe_key="bill",
+        now=at(2026, 11, 5, 21, 45),
+    )
+    services.notification_enqueue(
+        kind=Kind.EMERGENCY,
+        customer_id=world.cust_b.pk,
+        context={"text": "台风"},
+        dedupe_key="sos",
+        now=at(2026, 11, 5, 21, 45),
+    )
+    monkeypatch.setattr(backends, "backend_for", lambda channel: Flaky(backends.TemporaryError("busy")))
+    services.outbox_dispatch(now=at(2026, 11, 5, 21, 45))  # +1 min → 21:46
+    services.outbox_dispatch(now=at(2026, 11, 5, 21, 46))  # +5 min → 21:51
+    services.outbox_dispatch(now=at(2026, 11, 5, 21, 51))  # +30 min → 22:21: quiet
+    bill, sos = Notification.objects.get(kind="bill_issued"), Notification.objects.get(kind="emergency")
+    assert (bill.attempts, bill.next_attempt_at) == (3, at(2026, 11, 6, 8, 0))
+    assert (sos.attempts, sos.next_attempt_at) == (3, at(2026, 11, 5, 22, 21))

@@ -8,10 +8,24 @@ notify_email — and write one outbox row per channel, or one `suppressed` row s
         items: iterable of dicts {"kind", "customer_id", "account_id" (optional), "context", "dedupe_key"}
         returns how many new rows were written.
 
-`kind` is a `choices.Kind` value. `context` is a dict for the kind's templates (see the seeded templates in
-admin: e.g. bill_issued uses period, amount, due_date; payment_receipt uses amount, paid_at). Every context
-also gets `customer_name`, `account_number` and `account_masked` (******0001, what SMS shows). Decimals are
-shown with two decimals. `dedupe_key` names the event (e.g. "bill_issued:<bill id>", "receipt:<payment id>"):
+`kind` is a `choices.Kind` value. `context` is a dict for the kind's templates; the seeded templates use:
+
+    bill_issued        period ("2026年10月"), amount, due_date
+    due_reminder       amount, due_date
+    overdue            amount, due_date
+    disconnect_notice  amount, disconnect_date
+    reconnection       (nothing more)
+    payment_receipt    amount, paid_at
+    refund             amount
+    outage             reason, area, start, end
+    emergency          text
+    greeting           text
+
+Every context also gets `customer_name`, `account_number` and `account_masked` (******0001, what SMS shows;
+pass `account_id` for the account ones). Decimals are shown with two decimals (half up), dates as
+2026年11月20日, aware datetimes as 2026年11月5日 09:07 Beijing time. Pass Decimal amounts, not floats.
+
+`dedupe_key` (≤ 180 characters) names the event, e.g. "bill_issued:<bill id>", "receipt:<payment id>":
 enqueuing the same key again (a retried job) writes nothing. A missing or broken template, or a variable
 the template needs and the context lacks, raises ValidationError naming the item; nothing is written.
 
@@ -19,7 +33,7 @@ Call them inside the caller's transaction: the rows commit (or roll back) with t
 (NotifyPreference, default 22:00–08:00 Asia/Shanghai) delay a notice to the end of the quiet period, except
 outage and emergency notices.
 
-Dispatch: `outbox_dispatch(*, now=None, limit=500) -> DispatchResult` claims due rows
+Dispatch: `outbox_dispatch(*, now=None, limit=500, batch=50) -> DispatchResult` claims due rows
 (`select_for_update(skip_locked=True)` on PostgreSQL), sends each through its channel backend and records
 the outcome; failures retry after 1 min, 5 min, 30 min, 2 h, then the row is `dead` after the 5th attempt
 (NOTIFY["MAX_ATTEMPTS"]); a PermanentError is dead at once. `gridcare notify_dispatch [--loop --interval N]`.
@@ -650,6 +664,23 @@ def _fail(n: Notification, now: datetime, error: str, permanent: bool) -> str:
     return n.status
 
 
+def _retries_respect_quiet_hours(rows: list[Notification]) -> None:
+    """A retry that would fall in the customer's quiet hours waits for them to end (outage/emergency excepted)."""
+    later = [n for n in rows if n.status == NotificationStatus.RETRYING and n.kind not in QUIET_HOURS_EXEMPT]
+    if not later:
+        return
+    quiet = {
+        cid: (qs, qe)
+        for cid, qs, qe in NotifyPreference.objects.filter(
+            customer_id__in={n.customer_id for n in later}
+        ).values_list("customer_id", "quiet_start", "quiet_end")
+    }
+    for n in later:
+        n.next_attempt_at = (
+            quiet_release(n.next_attempt_at, *quiet.get(n.customer_id, DEFAULT_QUIET)) or n.next_attempt_at
+        )
+
+
 def outbox_dispatch(*, now: datetime | None = None, limit: int = 500, batch: int = 50) -> DispatchResult:
     """Send the due notices (status pending/retrying, next_attempt_at <= now), at most `limit` of them.
 
@@ -690,6 +721,7 @@ def outbox_dispatch(*, now: datetime | None = None, limit: int = 500, batch: int
                     result.dead += 1
                 else:
                     result.retrying += 1
+            _retries_respect_quiet_hours(rows)
             Notification.objects.bulk_update(rows, fields)
     return result
 
