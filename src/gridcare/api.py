@@ -13,6 +13,7 @@ from gridcare.core.api import DEFAULT_AUTH, install_error_handlers
 from gridcare.core.api import router as core_router
 from gridcare.customers.api import router as customers_router
 from gridcare.metering.api import router as metering_router
+from gridcare.notify.api import router as outbox_router
 from gridcare.org.api import router as org_router
 from gridcare.payments.api import router as payments_router
 from gridcare.payments.api_batch import router as payments_batch_router
@@ -43,3 +44,4 @@ api.add_router("", notify_router)
 api.add_router("", "gridcare.payments.api_prepaid.router")
 api.add_router("", counter_router)
 api.add_router("", terminal_router)
+api.add_router("", outbox_router)

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "gridcare.metering",
     "gridcare.billing",
     "gridcare.payments",
+    "gridcare.notify",
     "gridcare.portal",
 ]
 
@@ -165,6 +166,32 @@ GRIDCARE = {
         "PUBLIC_KEY": os.environ.get("GRIDCARE_SANDBOX_PUBLIC_KEY", ""),
     },
 }
+# Notification outbox (gridcare.notify): a backend per channel — file (default), http_sms, wechat, email.
+NOTIFY = {
+    "BACKENDS": {
+        "sms": os.environ.get("GRIDCARE_NOTIFY_SMS_BACKEND", "file"),
+        "wechat": os.environ.get("GRIDCARE_NOTIFY_WECHAT_BACKEND", "file"),
+        "email": os.environ.get("GRIDCARE_NOTIFY_EMAIL_BACKEND", "file"),
+    },
+    "FILE_PATH": os.environ.get("GRIDCARE_NOTIFY_FILE", str(VAR_DIR / "notify" / "outbox.jsonl")),
+    "SMS_URL": os.environ.get("GRIDCARE_SMS_URL", ""),
+    "SMS_SECRET": os.environ.get("GRIDCARE_SMS_SECRET", ""),
+    "WECHAT_BASE_URL": os.environ.get("GRIDCARE_WECHAT_MP_BASE_URL", "https://api.weixin.qq.com"),
+    "WECHAT_APPID": os.environ.get("GRIDCARE_WECHAT_MP_APPID", ""),
+    "WECHAT_SECRET": os.environ.get("GRIDCARE_WECHAT_MP_SECRET", ""),
+    "HTTP_TIMEOUT": float(os.environ.get("GRIDCARE_NOTIFY_HTTP_TIMEOUT", "10")),
+    "MAX_ATTEMPTS": int(os.environ.get("GRIDCARE_NOTIFY_MAX_ATTEMPTS", "5")),
+    # Development: send right after an enqueue commits (only while every channel uses the file backend).
+    "DISPATCH_ON_COMMIT": os.environ.get("GRIDCARE_NOTIFY_DISPATCH_ON_COMMIT", "1" if DEBUG else "0") == "1",
+}
+EMAIL_BACKEND = os.environ.get("GRIDCARE_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("GRIDCARE_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("GRIDCARE_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("GRIDCARE_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("GRIDCARE_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("GRIDCARE_EMAIL_TLS", "0") == "1"
+DEFAULT_FROM_EMAIL = os.environ.get("GRIDCARE_EMAIL_FROM", "GridCare <noreply@gridcare.local>")
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024
 

@@ -10,9 +10,11 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("portal/billing/", include("gridcare.billing.portal_urls")),
     path("portal/pay/", include("gridcare.payments.portal_urls")),
+    path("portal/notify/", include("gridcare.notify.portal_urls")),
     path("portal/", include("gridcare.portal.urls")),
     path("billing/", include("gridcare.billing.urls")),
     path("payments/", include("gridcare.payments.urls")),
     path("metering/", include("gridcare.metering.urls")),
+    path("notify/", include("gridcare.notify.urls")),
     path("", include("gridcare.customers.urls")),
 ]

@@ -140,6 +140,6 @@ def test_query_count_does_not_grow_with_accounts_and_bills(world, login, django_
         body = page(c, customer)
     assert all(len(bill_links(body, f"31000000{n}")) == 13 for n in range(51, 56))
     with django_assert_max_num_queries(
-        15
-    ):  # session, user, units, customer, accounts and prefetches, bills, the accounts' dunning cases, …
+        16
+    ):  # session, user, units, customer, accounts and prefetches, bills, the dunning cases, the notices card
         page(c, customer)

@@ -211,9 +211,36 @@ def billing_run_execute(run_id: int, *, chunk_size: int | None = None, progress=
 def on_bills_issued(bill_ids: list[int]) -> None:
     """Notification seam: called after commit with the ids of newly issued bills.
 
-    Does nothing yet. The payments/notify issue hooks the "bill issued" notice (电费发行通知) here —
-    enqueue one outbox job carrying the ids, never the objects.
+    Enqueues the "bill issued" notice (电费发行通知) of each bill to its account's customer, set-based: one
+    read of the bills with their accounts per chunk and one bulk enqueue (`gridcare.notify`). The dedupe key
+    is the bill id, so calling it twice for the same bills writes nothing more.
     """
+    import logging
+
+    from gridcare.notify.choices import Kind
+    from gridcare.notify.services import notifications_enqueue_bulk
+
+    from .models import Bill
+
+    chunk = 5000
+    for start in range(0, len(bill_ids), chunk):
+        rows = Bill.objects.filter(pk__any=bill_ids[start : start + chunk]).values_list(
+            "id", "account_id", "account__customer_id", "period_start", "amount", "due_date"
+        )
+        try:
+            notifications_enqueue_bulk(
+                {
+                    "kind": Kind.BILL_ISSUED,
+                    "customer_id": customer_id,
+                    "account_id": account_id,
+                    "dedupe_key": f"bill_issued:{bill_id}",
+                    "context": {"period": f"{period:%Y}年{period.month}月", "amount": amount, "due_date": due},
+                }
+                for bill_id, account_id, customer_id, period, amount, due in rows
+            )
+        except Exception:  # the bills are issued and committed: a notice problem must not hide that
+            log = logging.getLogger("gridcare.notify")
+            log.exception("bill issued notices failed (%s bills)", len(bill_ids))
 
 
 def bills_issue(*, actor: Actor, run, now=None) -> int:

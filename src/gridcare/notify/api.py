@@ -1,0 +1,140 @@
+"""Notification outbox API.
+
+- `GET /notify/notifications?customer_id=…`: a customer's last 20 notices (staff who may view the customer;
+  recipient masked without customer.view_pii). Unknown or not visible customer → 404.
+- `GET /notify/campaigns`, `POST /notify/campaigns`, `GET /notify/campaigns/{id}`,
+  `POST /notify/campaigns/{id}/launch` (notify.campaign, scoped to the user's unit subtree; launching
+  twice answers the launched campaign).
+"""
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from ninja import Field, Router, Schema, Status
+
+from gridcare.core.api import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, Text, api_actor, require_perm
+from gridcare.core.permissions import Perm
+from gridcare.customers import selectors as customer_selectors
+
+from . import selectors, services
+
+router = Router(tags=["notify"])
+
+
+class NotificationOut(Schema):
+    id: int
+    kind: str
+    channel: str
+    recipient: str
+    status: str
+    suppressed_reason: str
+    attempts: int
+    created_at: datetime
+    not_before: datetime
+    sent_at: datetime | None
+    last_error: str
+
+
+@router.get("/notify/notifications", response={200: list[NotificationOut], **READ_ERRORS})
+def notifications_list(request, customer_id: int):
+    """The customer's last 20 notices, newest first."""
+    customer = customer_selectors.customer_get(user=request.user, pk=customer_id)
+    rows = selectors.notifications_for_customer(user=request.user, customer_id=customer.pk)
+    return [
+        {
+            "id": n.pk,
+            "kind": n.kind,
+            "channel": n.channel,
+            "recipient": n.shown_recipient,
+            "status": n.status,
+            "suppressed_reason": n.suppressed_reason,
+            "attempts": n.attempts,
+            "created_at": n.created_at,
+            "not_before": n.not_before,
+            "sent_at": n.sent_at,
+            "last_error": n.last_error,
+        }
+        for n in rows
+    ]
+
+
+class CampaignIn(Schema):
+    name: Text = Field(..., max_length=100, examples=["2027年春节问候"])
+    unit_id: int
+    segment: Text = Field("", max_length=16)
+    customer_class: Text = Field("", max_length=16)
+    text: Text = Field(..., max_length=300, examples=["新春快乐，阖家安康！国网供电服务热线95598。"])
+    scheduled_at: datetime | None = None
+
+
+class CampaignOut(Schema):
+    id: int
+    name: str
+    unit_id: int
+    segment: str
+    customer_class: str
+    text: str
+    scheduled_at: datetime
+    status: str
+    recipients: int
+    sent: int
+    pending: int
+    dead: int
+    suppressed: int
+
+
+def _out(c) -> dict:
+    return {
+        "id": c.pk,
+        "name": c.name,
+        "unit_id": c.unit_id,
+        "segment": c.segment,
+        "customer_class": c.customer_class,
+        "text": c.text,
+        "scheduled_at": c.scheduled_at,
+        "status": c.status,
+        "recipients": c.recipients,
+        "sent": c.n_sent,
+        "pending": c.n_pending,
+        "dead": c.n_dead,
+        "suppressed": c.n_suppressed,
+    }
+
+
+@router.get("/notify/campaigns", response={200: list[CampaignOut], **LIST_ERRORS})
+def campaigns_list(request):
+    """Greeting campaigns of the user's unit subtree with delivery counts (latest 100)."""
+    require_perm(request, Perm.NOTIFY_CAMPAIGN)
+    return [_out(c) for c in selectors.campaigns_visible(user=request.user)[:100]]
+
+
+@router.post("/notify/campaigns", response={201: CampaignOut, **WRITE_ERRORS})
+def campaign_create(request, payload: CampaignIn):
+    """Create a draft greeting campaign for a segment of a unit subtree."""
+    require_perm(request, Perm.NOTIFY_CAMPAIGN)
+    if payload.scheduled_at is not None and payload.scheduled_at.tzinfo is None:
+        raise ValidationError({"scheduled_at": [_("计划发送时间须带时区")]})
+    c = services.campaign_create(
+        actor=api_actor(request),
+        name=payload.name,
+        unit_id=payload.unit_id,
+        segment=payload.segment,
+        customer_class=payload.customer_class,
+        text=payload.text,
+        scheduled_at=payload.scheduled_at,
+    )
+    return Status(201, _out(selectors.campaign_get(user=request.user, pk=c.pk)))
+
+
+@router.get("/notify/campaigns/{campaign_id}", response={200: CampaignOut, **READ_ERRORS})
+def campaign_detail(request, campaign_id: int):
+    return _out(selectors.campaign_get(user=request.user, pk=campaign_id))
+
+
+@router.post("/notify/campaigns/{campaign_id}/launch", response={200: CampaignOut, **WRITE_ERRORS})
+def campaign_launch(request, campaign_id: int):
+    """Send the greeting to the campaign's customers (once; a repeat answers the launched campaign)."""
+    c = selectors.campaign_get(user=request.user, pk=campaign_id)
+    services.campaign_launch(actor=api_actor(request), campaign_id=c.pk)
+    return _out(selectors.campaign_get(user=request.user, pk=c.pk))

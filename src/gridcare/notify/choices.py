@@ -1,0 +1,53 @@
+"""Kinds, channels and statuses of the notification outbox (SPEC C9)."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Kind(models.TextChoices):
+    """What a notice is about; each kind has its zh-CN templates per channel."""
+
+    BILL_ISSUED = "bill_issued", _("电费发行通知")
+    DUE_REMINDER = "due_reminder", _("缴费提醒")
+    OVERDUE = "overdue", _("欠费通知")
+    DISCONNECT_NOTICE = "disconnect_notice", _("欠费停电预告")
+    RECONNECTION = "reconnection", _("复电通知")
+    PAYMENT_RECEIPT = "payment_receipt", _("缴费成功")
+    REFUND = "refund", _("退费通知")
+    OUTAGE = "outage", _("停电通知")
+    EMERGENCY = "emergency", _("紧急通知")
+    GREETING = "greeting", _("节日问候")
+
+
+# Sent at once even inside the customer's quiet hours.
+QUIET_HOURS_EXEMPT = frozenset({Kind.OUTAGE, Kind.EMERGENCY})
+# Marketing-like kinds a customer may opt out of.
+OPT_OUT_KINDS = frozenset({Kind.GREETING})
+
+
+class NotifyChannel(models.TextChoices):
+    SMS = "sms", _("短信")
+    WECHAT = "wechat", _("微信")
+    EMAIL = "email", _("邮件")
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", _("待发送")
+    RETRYING = "retrying", _("发送失败待重试")
+    SENT = "sent", _("已发送")
+    DEAD = "dead", _("发送失败")
+    SUPPRESSED = "suppressed", _("未发送")
+
+
+DUE_STATUSES = (NotificationStatus.PENDING, NotificationStatus.RETRYING)
+
+
+class SuppressReason(models.TextChoices):
+    NO_CHANNEL = "no_channel", _("未开通任何通知方式")
+    OPTED_OUT = "opted_out", _("客户已退订")
+    NO_RECIPIENT = "no_recipient", _("缺少接收号码/地址")
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    LAUNCHED = "launched", _("已发送")

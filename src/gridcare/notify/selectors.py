@@ -1,0 +1,71 @@
+"""Reads of the outbox, scoped to the user's units (missing and forbidden look the same)."""
+
+from django.db.models import Count, Q, QuerySet
+
+from gridcare.core.masking import mask_email, mask_phone
+from gridcare.core.permissions import Perm, has_perm
+from gridcare.core.scoping import get_or_404, restrict
+
+from .choices import NotificationStatus, NotifyChannel
+from .models import Campaign, Notification
+
+RECENT = 20
+
+
+def mask_recipient(channel: str, recipient: str) -> str:
+    if channel == NotifyChannel.SMS:
+        return mask_phone(recipient)
+    if channel == NotifyChannel.EMAIL:
+        return mask_email(recipient)
+    if recipient:
+        return f"{recipient[:4]}****"
+    return ""
+
+
+def notifications_for_customer(*, user, customer_id: int, limit: int = RECENT) -> list[Notification]:
+    """The customer's last `limit` notices, newest first (one query), with `shown_recipient` masked for staff
+    without customer.view_pii. A customer the user may not see has no notices."""
+    rows = list(
+        restrict(Notification.objects.all(), user, Perm.CUSTOMER_VIEW)
+        .filter(customer_id=customer_id)
+        .only(
+            "id",
+            "kind",
+            "channel",
+            "recipient",
+            "status",
+            "suppressed_reason",
+            "attempts",
+            "sent_at",
+            "last_error",
+            "created_at",
+            "not_before",
+            "customer_id",
+            "unit_id",
+        )
+        .order_by("-created_at", "-id")[:limit]
+    )
+    pii = has_perm(user, Perm.CUSTOMER_VIEW_PII)
+    for n in rows:
+        n.shown_recipient = n.recipient if pii else mask_recipient(n.channel, n.recipient)
+    return rows
+
+
+def campaigns_visible(*, user) -> QuerySet[Campaign]:
+    """Campaigns of the user's unit subtree (notify.campaign), with delivery counts."""
+    s = NotificationStatus
+    return (
+        restrict(Campaign.objects.select_related("unit", "created_by"), user, Perm.NOTIFY_CAMPAIGN)
+        .annotate(
+            n_total=Count("notifications"),
+            n_sent=Count("notifications", filter=Q(notifications__status=s.SENT)),
+            n_pending=Count("notifications", filter=Q(notifications__status__in=[s.PENDING, s.RETRYING])),
+            n_dead=Count("notifications", filter=Q(notifications__status=s.DEAD)),
+            n_suppressed=Count("notifications", filter=Q(notifications__status=s.SUPPRESSED)),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def campaign_get(*, user, pk: int) -> Campaign:
+    return get_or_404(campaigns_visible(user=user), pk=pk)

@@ -1,0 +1,149 @@
+"""Console pages of the outbox: a customer's notice preferences, greeting campaigns (create, preview, launch)."""
+
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from gridcare.core.audit import Actor
+from gridcare.core.choices import Channel
+from gridcare.core.permissions import Perm
+from gridcare.core.scoping import visible_unit_ids
+from gridcare.core.views import form_errors_from, staff_required
+from gridcare.customers import selectors as customer_selectors
+from gridcare.org.models import SupplyUnit
+from gridcare.portal.selectors import portal_account_get
+from gridcare.portal.views import customer_required
+
+from . import selectors, services
+from .forms import CampaignForm, PreferenceForm
+from .models import NotifyPreference
+
+
+def _initial(customer) -> dict:
+    pref = NotifyPreference.objects.filter(customer=customer).first() or NotifyPreference()
+    return {
+        "notify_sms": customer.notify_sms,
+        "notify_wechat": customer.notify_wechat,
+        "notify_email": customer.notify_email,
+        "quiet_start": pref.quiet_start,
+        "quiet_end": pref.quiet_end,
+        "wechat_openid": pref.wechat_openid,
+        "greetings_opt_out": pref.greetings_opt_out,
+    }
+
+
+def _preference_flow(request, customer, *, channel, template, done, extra):
+    form = PreferenceForm(request.POST or None, initial=_initial(customer))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.preference_update(
+                actor=Actor.from_request(request, channel), customer_id=customer.pk, **form.cleaned_data
+            )
+        except services.PermissionDenied:
+            raise Http404 from None
+        except ValidationError as exc:
+            form_errors_from(form, exc)
+        else:
+            return redirect(done)
+    return render(
+        request, template, {"form": form, "customer": customer, **extra}, status=400 if form.errors else 200
+    )
+
+
+@staff_required(Perm.CUSTOMER_EDIT)
+@require_http_methods(["GET", "POST"])
+def preferences(request, pk: int):
+    customer = customer_selectors.customer_get(user=request.user, pk=pk)
+    return _preference_flow(
+        request,
+        customer,
+        channel=Channel.CONSOLE,
+        template="notify/preferences.html",
+        done=request.path,
+        extra={},
+    )
+
+
+@customer_required
+@require_http_methods(["GET", "POST"])
+def portal_preferences(request, account_number: str):
+    account = portal_account_get(user=request.user, account_number=account_number)
+    return _preference_flow(
+        request,
+        account.customer,
+        channel=Channel.PORTAL,
+        template="notify/portal_preferences.html",
+        done=request.path,
+        extra={"account": account},
+    )
+
+
+def _units(user):
+    return list(SupplyUnit.objects.filter(pk__in=visible_unit_ids(user)).order_by("path"))
+
+
+@staff_required(Perm.NOTIFY_CAMPAIGN)
+@require_http_methods(["GET", "POST"])
+def campaigns(request):
+    units = _units(request.user)
+    form = CampaignForm(request.POST or None, units=units, initial={"unit": request.user.unit_id})
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        at = d["scheduled_at"]
+        if at is not None and timezone.is_naive(at):
+            at = timezone.make_aware(at)
+        try:
+            c = services.campaign_create(
+                actor=Actor.from_request(request, Channel.CONSOLE),
+                name=d["name"],
+                unit_id=d["unit"],
+                segment=d["segment"],
+                customer_class=d["customer_class"],
+                text=d["text"],
+                scheduled_at=at,
+            )
+        except services.PermissionDenied:
+            raise Http404 from None
+        except ValidationError as exc:
+            form_errors_from(form, exc)
+        else:
+            return redirect("notify:campaign", c.pk)
+    rows = list(selectors.campaigns_visible(user=request.user)[:100])
+    return render(
+        request,
+        "notify/campaigns.html",
+        {"form": form, "campaigns": rows},
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_required(Perm.NOTIFY_CAMPAIGN)
+def campaign(request, pk: int):
+    c = selectors.campaign_get(user=request.user, pk=pk)
+    preview = None
+    if c.status == "draft":
+        preview = services.notice_render(
+            kind=c.kind, channel="sms", context={"customer_name": "张*", "text": c.text}
+        )
+    return render(
+        request,
+        "notify/campaign.html",
+        {
+            "c": c,
+            "recipients": services.campaign_customers(c).count() if c.status == "draft" else c.recipients,
+            "preview": preview,
+        },
+    )
+
+
+@staff_required(Perm.NOTIFY_CAMPAIGN)
+@require_POST
+def campaign_launch(request, pk: int):
+    c = selectors.campaign_get(user=request.user, pk=pk)
+    try:
+        services.campaign_launch(actor=Actor.from_request(request, Channel.CONSOLE), campaign_id=c.pk)
+    except services.PermissionDenied:
+        raise Http404 from None
+    return redirect("notify:campaign", c.pk)
