@@ -14,6 +14,7 @@ class Kind(models.TextChoices):
     RECONNECTION = "reconnection", _("复电通知")
     PAYMENT_RECEIPT = "payment_receipt", _("缴费成功")
     REFUND = "refund", _("退费通知")
+    LOW_BALANCE = "low_balance", _("余额不足提醒")
     OUTAGE = "outage", _("停电通知")
     EMERGENCY = "emergency", _("紧急通知")
     GREETING = "greeting", _("节日问候")

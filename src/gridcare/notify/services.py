@@ -74,6 +74,7 @@ from .choices import (
     NotifyChannel,
     SuppressReason,
 )
+from .defaults import default_templates
 from .models import Campaign, NoticeTemplate, Notification, NotifyPreference
 
 log = logging.getLogger("gridcare.notify")
@@ -205,7 +206,7 @@ class _Templates:
     """The kind × channel templates, compiled once per enqueue call."""
 
     def __init__(self):
-        self._rows = {(t.kind, t.channel): t for t in NoticeTemplate.objects.all()}
+        self._rows = {**default_templates(), **{(t.kind, t.channel): t for t in NoticeTemplate.objects.all()}}
         self._compiled: dict[tuple[str, str], dict[str, Any]] = {}
 
     def get(self, kind: str, channel: str) -> dict[str, Any]:

@@ -71,8 +71,11 @@ DISCONNECT_DUE_TIME = time(18, 0)  # a disconnection task is due by the end of t
 
 def on_dunning_notices(notice_ids: list[int]) -> None:
     """Called on commit with the ids of newly recorded notices (reminder, overdue, disconnection,
-    reconnection). A no-op for now: the lead wires it to the notification outbox, which sends each notice
-    through the customer's channels and sets `DunningNotice.sent_at`."""
+    reconnection): they go to the notification outbox, which sends each through the customer's channels;
+    `DunningNotice.sent_at` records the hand-over."""
+    from .notices import dunning_notices_enqueue
+
+    dunning_notices_enqueue(notice_ids)
 
 
 def _notify_on_commit(notice_ids: list[int]) -> None:

@@ -72,9 +72,11 @@ LOCK_KEY = 4_0101  # pg_advisory_xact_lock key of the daily run (issue 4 §1)
 def on_prepaid_low_balance(alert_ids: list[int]) -> None:
     """Called after the commit of a run that raised low-balance alerts, with the new `PrepaidAlert` ids.
 
-    A no-op for now: the lead wires it to the notification outbox (SPEC C9), which sends the customer
-    "余额不足" with the account number, remaining balance and days left read from the alert rows."""
-    return None
+    The notification outbox (SPEC C9) sends the customer "余额不足提醒" with the account number, remaining
+    balance and days left read from the alert rows."""
+    from .notices import low_balance_enqueue
+
+    low_balance_enqueue(alert_ids)
 
 
 # ---------------------------------------------------------------- input

@@ -29,6 +29,7 @@ from gridcare.customers.services import PermissionDenied, _check_unit
 
 from .choices import EntryKind, PaymentStatus, RefundMethod
 from .models import LedgerEntry, Payment, Refund, RefundPart
+from .notices import refund_enqueue
 from .services import _lock_account, clean_amount
 
 __all__ = ["PermissionDenied"]
@@ -184,6 +185,7 @@ def refund_decide(
                 note=(_("退费：%(r)s") % {"r": refund.reason})[:200],
                 created_at=now,
             )
+            refund_enqueue(refund=refund, customer_id=account.customer_id)  # 退费通知, commits with it
         refund.status = "approved" if approve else "rejected"
         refund.decided_by, refund.decided_at, refund.decision_note = actor.user, now, note
         refund.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])

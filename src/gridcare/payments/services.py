@@ -36,6 +36,7 @@ from .choices import EntryKind, PaymentChannel, PaymentStatus
 from .collections import collections_on_payment
 from .latefee import late_fee
 from .models import Allocation, LedgerEntry, Payment, Receivable, RefundPart
+from .notices import payment_receipt_enqueue
 
 __all__ = ["PermissionDenied"]
 
@@ -243,6 +244,7 @@ def _record(actor: Actor, channel: str, txn: str, account: Account, amount: Deci
     )
     _apply_credit(account, on=timezone.localdate(paid_at), only=payment)  # keeps payment.unallocated current
     collections_on_payment(account_id=account.pk, now=paid_at)  # arrears paid off → reconnection order
+    payment_receipt_enqueue(payment=payment, customer_id=account.customer_id)  # 缴费成功, commits with it
     audit_record(actor=actor, action="payment.record", obj=payment, customer_id=account.customer_id,
                  unit_id=account.unit_id,
                  changes={"channel": channel, "channel_txn_id": txn, "amount": str(amount),

@@ -1,0 +1,29 @@
+"""The default zh-CN templates: what the migrations seeded, used when a kind × channel has no row (deleted
+in admin, or a database flushed by a test). A payment must never fail because its receipt's wording is
+missing, so every kind always has a template; a broken edited one is still a clear error."""
+
+from functools import cache
+from importlib import import_module
+
+from .models import NoticeTemplate
+
+
+@cache
+def default_templates() -> dict[tuple[str, str], NoticeTemplate]:
+    seeded = import_module("gridcare.notify.migrations.0002_seed_templates")
+    low = import_module("gridcare.notify.migrations.0004_low_balance_templates")
+    rows: dict[tuple[str, str], NoticeTemplate] = {}
+    for kind, (sms, subject, email, fields) in seeded.TEMPLATES.items():
+        rows[kind, "sms"] = NoticeTemplate(kind=kind, channel="sms", body=sms)
+        rows[kind, "email"] = NoticeTemplate(kind=kind, channel="email", subject=subject, body=email)
+        rows[kind, "wechat"] = NoticeTemplate(
+            kind=kind, channel="wechat", body=sms.removeprefix(seeded.SIGN), wechat_fields=fields
+        )
+    rows["low_balance", "sms"] = NoticeTemplate(kind="low_balance", channel="sms", body=low.SMS)
+    rows["low_balance", "email"] = NoticeTemplate(
+        kind="low_balance", channel="email", subject=low.SUBJECT, body=low.EMAIL
+    )
+    rows["low_balance", "wechat"] = NoticeTemplate(
+        kind="low_balance", channel="wechat", body=low.SMS.removeprefix(low.SIGN), wechat_fields=low.FIELDS
+    )
+    return rows

@@ -1,0 +1,140 @@
+"""The payments app's notices through the notification outbox (SPEC C9): payment receipts, refunds, dunning
+notices (reminder, overdue, disconnection, reconnection) and prepaid low-balance alerts.
+
+Receipts and refunds are enqueued inside the transaction that records them, so the notice commits (or rolls
+back) with the money. Dunning notices and low-balance alerts are handed over after their job commits (the
+`on_dunning_notices` / `on_prepaid_low_balance` seams); each call reads its rows in bulk and enqueues them
+in one set-based write, in its own transaction. Every notice has a dedupe key naming its event, so a
+retried call writes nothing twice.
+"""
+
+import logging
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from gridcare.notify.choices import Kind
+from gridcare.notify.services import notifications_enqueue_bulk
+
+from .choices import DunningStage
+
+logger = logging.getLogger("gridcare.payments")
+
+STAGE_KIND = {
+    DunningStage.REMINDER: Kind.DUE_REMINDER,
+    DunningStage.OVERDUE: Kind.OVERDUE,
+    DunningStage.DISCONNECT: Kind.DISCONNECT_NOTICE,
+    DunningStage.RECONNECT: Kind.RECONNECTION,
+}
+
+
+def _enqueue_beside_money(what: str, items: list[dict]) -> None:
+    """Enqueue inside a money transaction: a notice problem (an edited template that no longer renders) is
+    logged for the operator and never refuses the payment or refund (the outbox's own savepoint has already
+    undone its partial work)."""
+    try:
+        notifications_enqueue_bulk(items)
+    except ValidationError as exc:
+        logger.error("%s notice not enqueued: %s", what, "; ".join(exc.messages))
+
+
+def payment_receipt_enqueue(*, payment, customer_id: int) -> None:
+    """缴费成功 to the paying account's customer (inside the payment's transaction)."""
+    _enqueue_beside_money(
+        "payment receipt",
+        [
+            {
+                "kind": Kind.PAYMENT_RECEIPT,
+                "customer_id": customer_id,
+                "account_id": payment.account_id,
+                "context": {"amount": payment.amount, "paid_at": payment.paid_at},
+                "dedupe_key": f"receipt:{payment.pk}",
+            }
+        ],
+    )
+
+
+def refund_enqueue(*, refund, customer_id: int) -> None:
+    """退费通知 when a refund is approved (inside the approval's transaction)."""
+    _enqueue_beside_money(
+        "refund",
+        [
+            {
+                "kind": Kind.REFUND,
+                "customer_id": customer_id,
+                "account_id": refund.account_id,
+                "context": {"amount": refund.amount},
+                "dedupe_key": f"refund:{refund.pk}",
+            }
+        ],
+    )
+
+
+def dunning_notices_enqueue(notice_ids: list[int]) -> int:
+    """Enqueue the dunning notices `notice_ids` and mark them sent to the outbox (`sent_at`); returns the
+    number of outbox rows written. Notices already handed over are skipped."""
+    from .models import DunningNotice
+
+    if not notice_ids:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            DunningNotice.objects.filter(pk__in=notice_ids, sent_at__isnull=True)
+            .select_related("account", "receivable")
+            .only(
+                "pk",
+                "stage",
+                "arrears",
+                "planned_disconnect_on",
+                "account__customer_id",
+                "account_id",
+                "receivable__due_date",
+            )
+        )
+        items = []
+        for n in rows:
+            context = {"amount": n.arrears}
+            if n.stage in (DunningStage.REMINDER, DunningStage.OVERDUE) and n.receivable is not None:
+                context["due_date"] = n.receivable.due_date
+            if n.stage == DunningStage.DISCONNECT:
+                context["disconnect_date"] = n.planned_disconnect_on
+            items.append(
+                {
+                    "kind": STAGE_KIND[n.stage],
+                    "customer_id": n.account.customer_id,
+                    "account_id": n.account_id,
+                    "context": context,
+                    "dedupe_key": f"dunning:{n.pk}",
+                }
+            )
+        written = notifications_enqueue_bulk(items, now=now)
+        DunningNotice.objects.filter(pk__in=[n.pk for n in rows]).update(sent_at=now)
+    return written
+
+
+def low_balance_enqueue(alert_ids: list[int]) -> int:
+    """Enqueue 余额不足提醒 for the prepaid alerts `alert_ids` (remaining balance and days left)."""
+    from .models import PrepaidAlert
+
+    if not alert_ids:
+        return 0
+    rows = list(
+        PrepaidAlert.objects.filter(pk__in=alert_ids)
+        .select_related("prepaid__account")
+        .only("pk", "remaining", "days_left", "prepaid__account_id", "prepaid__account__customer_id")
+    )
+    with transaction.atomic():
+        return notifications_enqueue_bulk(
+            [
+                {
+                    "kind": Kind.LOW_BALANCE,
+                    "customer_id": a.prepaid.account.customer_id,
+                    "account_id": a.prepaid.account_id,
+                    "context": {"amount": a.remaining, "days_left": a.days_left},
+                    "dedupe_key": f"low_balance:{a.pk}",
+                }
+                for a in rows
+            ]
+        )
