@@ -265,3 +265,12 @@ def test_admin_form_refuses_a_broken_template(world):
         instance=t,
     )
     assert ok.is_valid(), ok.errors
+
+
+def test_muted_block_enqueues_nothing(world):
+    """Backfilling past events (the demo's year of history, a legacy migration) must not notify customers."""
+    item = {"kind": Kind.OVERDUE, "customer_id": world.cust_a.pk, "context": BILL_CTX, "dedupe_key": "m1"}
+    with services.notices_muted():
+        assert services.notifications_enqueue_bulk([item]) == 0
+    assert not Notification.objects.exists()
+    assert services.notifications_enqueue_bulk([item]) == 1  # outside the block it goes as usual

@@ -44,6 +44,8 @@ Also here: `preference_update` (staff or the bound portal customer), `campaign_c
 import json
 import logging
 from collections.abc import Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -583,8 +585,24 @@ def _existing_keys(keys: list[str]) -> set[str]:
     return {k.rsplit(":", 1)[0] for k in found}
 
 
+_MUTED: ContextVar[bool] = ContextVar("gridcare_notices_muted", default=False)
+
+
+@contextmanager
+def notices_muted():
+    """Enqueue nothing inside this block: for backfills of past events (a legacy data migration, the demo's
+    year of history), where telling customers today about last spring's bill would be wrong."""
+    token = _MUTED.set(True)
+    try:
+        yield
+    finally:
+        _MUTED.reset(token)
+
+
 def notifications_enqueue_bulk(items: Iterable[dict], *, now: datetime | None = None) -> int:
     """Enqueue many notices set-based (see the module docstring); returns how many new rows were written."""
+    if _MUTED.get():
+        return 0
     now = now or timezone.now()
     templates = _Templates()
     written = 0

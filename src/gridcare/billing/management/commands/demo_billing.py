@@ -5,6 +5,7 @@ tiers build up in order, and issues each run's bills dated the 5th of the follow
 Idempotent like the runs themselves: a second call bills nothing new.
 """
 
+from contextlib import nullcontext
 from datetime import date, datetime, time, timedelta
 
 from django.core.management import call_command
@@ -37,16 +38,25 @@ class Command(BaseCommand):
 
         # One run per bureau and month, as a bureau's billing clerks would run them (and can see them).
         bureaus = list(SupplyUnit.objects.filter(level=UnitLevel.BUREAU).order_by("path").values_list("code", flat=True))
+
+        from gridcare.notify.services import notices_muted
+
+        now = timezone.now()
+        periods = last_complete_months(months, timezone.localdate())
+        for period in periods:
+            # Only the latest month's bills are news to the customers; the history is backfilled silently.
+            with notices_muted() if period != periods[-1] else nullcontext():
+                self._bill(period, bureaus, now)
+
+    def _bill(self, period, bureaus, now):
         from gridcare.billing import services
         from gridcare.billing.models import BillingRun
         from gridcare.core.audit import Actor
 
-        now = timezone.now()
-        for period in last_complete_months(months, timezone.localdate()):
-            for code in bureaus:
-                call_command("billing", "run", period=period, unit=code, stdout=self.stdout)
-                run = BillingRun.objects.get(period=period, unit__code=code, route__isnull=True)
-                # Issued on the 5th of the next month at 10:00, as the bureau would have (not all today).
-                issued = datetime.combine(run.period_end + timedelta(days=5), time(10), tzinfo=timezone.get_current_timezone())
-                n = services.bills_issue(actor=Actor(), run=run, now=min(issued, now))
-                self.stdout.write(_("已发行账单 %(n)s 张") % {"n": n})
+        for code in bureaus:
+            call_command("billing", "run", period=period, unit=code, stdout=self.stdout)
+            run = BillingRun.objects.get(period=period, unit__code=code, route__isnull=True)
+            # Issued on the 5th of the next month at 10:00, as the bureau would have (not all today).
+            issued = datetime.combine(run.period_end + timedelta(days=5), time(10), tzinfo=timezone.get_current_timezone())
+            n = services.bills_issue(actor=Actor(), run=run, now=min(issued, now))
+            self.stdout.write(_("已发行账单 %(n)s 张") % {"n": n})

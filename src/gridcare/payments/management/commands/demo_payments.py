@@ -5,11 +5,12 @@ begins: one bank payment (txn "OPEN-<户号>", 期初结清) pays them all, date
 them fell due, so no late fee arises. For the recent months each account follows a profile drawn from its
 own seeded random stream: most pay each bill a few days before it is due (Alipay, WeChat, portal, bank
 withholding, counter, terminal), about 17 % pay late (late fees), about 8 % have not paid (arrears). Every
-payment goes through `services.payment_record`, like a real one. Idempotent: transaction ids are derived
+payment goes through `services.payment_record`, like a real one. Receipts (the notification outbox) go out only for the last week's payments. Idempotent: transaction ids are derived
 from the account and bill, so a second run records nothing new.
 """
 
 import random
+from contextlib import nullcontext
 from datetime import datetime, time, timedelta
 
 from django.core.management.base import BaseCommand
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
+from gridcare.notify.services import notices_muted
 from gridcare.payments import selectors, services
 from gridcare.payments.choices import PaymentChannel
 from gridcare.payments.models import Receivable
@@ -37,6 +39,7 @@ class Command(BaseCommand):
         actor = Actor(channel=Channel.JOB)
         tz = timezone.get_current_timezone()
         now = timezone.now()
+        recent_from = now - timedelta(days=7)
         rows = list(Receivable.objects.filter(cancelled_at__isnull=True)
                     .order_by("account_id", "due_date", "id")
                     .values_list("account_id", "account__account_number", "period", "due_date", "pk"))
@@ -59,9 +62,10 @@ class Command(BaseCommand):
                         services.ZERO,
                     )
                     if owed > 0:
-                        made += services.payment_record(
-                            actor=actor, channel=PaymentChannel.BANK, channel_txn_id=f"OPEN-{number}",
-                            account_number=number, amount=owed, paid_at=paid_at).created
+                        with notices_muted():  # settled long ago: no receipt today
+                            made += services.payment_record(
+                                actor=actor, channel=PaymentChannel.BANK, channel_txn_id=f"OPEN-{number}",
+                                account_number=number, amount=owed, paid_at=paid_at).created
                 profile = rng.random()
                 for _n, period, due, pk in (b for b in bills if b[1] >= cutoff):
                     if profile < 0.08:
@@ -75,7 +79,9 @@ class Command(BaseCommand):
                     if owed <= 0:
                         continue
                     channel = ON_TIME_CHANNELS[rng.randrange(len(ON_TIME_CHANNELS))]
-                    made += services.payment_record(
-                        actor=actor, channel=channel, channel_txn_id=f"DEMO-{number}-{period}", account_number=number,
-                        amount=owed, paid_at=paid_at).created
+                    # Receipts only for the last week's payments: older ones are history, not news.
+                    with notices_muted() if paid_at < recent_from else nullcontext():
+                        made += services.payment_record(
+                            actor=actor, channel=channel, channel_txn_id=f"DEMO-{number}-{period}",
+                            account_number=number, amount=owed, paid_at=paid_at).created
         self.stdout.write(f"{made:,} demo payments recorded for {len(by_account):,} accounts")
