@@ -16,6 +16,7 @@ def test_reports_page_charts_and_export(browser_page, live_server, book, tmp_pat
     page.fill("#password", book.password)
     page.click("button[type=submit]")
     page.wait_for_selector("[data-testid=whoami]")
+    page.get_by_role("link", name="收费", exact=True).hover()  # the 收费 menu opens on hover
     page.get_by_role("link", name="收费报表").click()
     page.wait_for_selector("[data-testid=report-collection-rate]")
     page.goto(f"{live_server.url}/payments/reports/{QUERY}")
