@@ -135,6 +135,8 @@ def receivable_cancel(*, bill_id: int, reason: str = "", cancelled_at: datetime 
     r.principal_paid = r.fee_paid = ZERO
     r.cancelled_at = now
     r.save(update_fields=["principal_paid", "fee_paid", "cancelled_at"])
+    # Pending late-fee waivers of a cancelled bill have nothing left to waive.
+    r.waivers.filter(status="pending").update(status="rejected", decided_at=now)
     _apply_credit(account, on=on)
 
 
@@ -294,7 +296,7 @@ def payment_reverse(*, actor: Actor, payment: Payment, reason: str) -> Payment:
     reason = (reason or "").strip()
     if not reason or len(reason) > 500 or "\x00" in reason:
         raise ValidationError({"reason": [_("请填写冲正原因（最多500字）")]})
-    _lock_account(payment.account_id)
+    account = _lock_account(payment.account_id)
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.status == PaymentStatus.REVERSED:
         raise ValidationError({"__all__": [_("该笔缴费已冲正")]})
@@ -320,6 +322,9 @@ def payment_reverse(*, actor: Actor, payment: Payment, reason: str) -> Payment:
         account_id=payment.account_id, unit_id=payment.unit_id, kind=EntryKind.REVERSAL, amount=payment.amount,
         payment=payment, occurred_on=timezone.localdate(now), note=reason[:200], created_at=now,
     )
+    # The account's other credit (later payments kept as 预存) pays the re-opened debts at once, so the
+    # account never shows arrears and credit side by side.
+    _apply_credit(account, on=timezone.localdate(now))
     audit_record(actor=actor, action="payment.reverse", obj=payment, unit_id=payment.unit_id,
                  customer_id=payment.account.customer_id,
                  changes={"amount": str(payment.amount), "reason": reason, "status": ["posted", "reversed"]})
@@ -368,6 +373,8 @@ def waiver_decide(*, actor: Actor, waiver, approve: bool, on: date | None = None
     if approve:
         _lock_account(waiver.receivable.account_id)
         r = Receivable.objects.select_for_update().get(pk=waiver.receivable_id)
+        if r.cancelled_at is not None:
+            raise ValidationError({"__all__": [_("该账单已作废，其违约金已一并冲销，无需减免")]})
         _charge_fee(r, on, now)
         if waiver.amount > r.fee_charged - r.fee_waived - r.fee_paid:
             raise ValidationError({"amount": [_("减免金额超过该账单尚未缴纳的违约金")]})

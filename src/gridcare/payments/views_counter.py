@@ -211,12 +211,16 @@ def refund_decide(request, pk: int):
         raise Http404
     form = RefundDecideForm(request.POST)
     error = None
-    if form.is_valid():
+    decision = request.POST.get("decision")
+    if decision not in ("approve", "reject"):
+        # Never read a missing or misspelt choice as a rejection: a decision cannot be undone.
+        error = _("请选择批准或驳回")
+    elif form.is_valid():
         try:
             refunds.refund_decide(
                 actor=_actor(request),
                 refund=refund,
-                approve=request.POST.get("decision") == "approve",
+                approve=decision == "approve",
                 note=form.cleaned_data["note"],
             )
         except refunds.PermissionDenied:
