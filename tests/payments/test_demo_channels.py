@@ -9,7 +9,8 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
@@ -57,7 +58,8 @@ def counts() -> dict[str, int]:
 
 
 @pytest.fixture
-def demo(db):
+def county(db):
+    """A small county as `make run` builds it, up to `demo_collections`."""
     for name, kw in (
         ("seed", {"customers": 300, "seed": 42}),
         ("seed_readings", {"months": 3, "seed": 42}),
@@ -66,12 +68,38 @@ def demo(db):
         ("demo_collections", {"days": 3, "seed": 42}),
     ):
         call_command(name, stdout=StringIO(), **kw)
+
+
+def chosen(after: int) -> tuple:
+    """What the seed decides: who paid what through which channel, agreements, refunds, waivers, prepaid, exceptions."""
+    return (
+        sorted(
+            Payment.objects.filter(pk__gt=after).values_list("channel", "account__account_number", "amount")
+        ),
+        sorted(
+            WithholdingAgreement.objects.values_list(
+                "account__account_number", "bank_code", "bank_account", "signed_on"
+            )
+        ),
+        sorted(Refund.objects.values_list("account__account_number", "amount", "status")),
+        sorted(FeeWaiver.objects.values_list("receivable_id", "amount", "status")),
+        sorted(
+            PrepaidAccount.objects.values_list("account__account_number", "threshold_days", "enrolled_on")
+        ),
+        sorted(ReconciliationException.objects.values_list("kind", "channel_txn_id", "their_amount")),
+    )
+
+
+def test_demo_channels(county, client):
+    last = Payment.objects.order_by("-pk").values_list("pk", flat=True).first()
+    with transaction.atomic():  # a first run, undone: the same seed on the same data chooses the same
+        call_command("demo_channels", seed=42, stdout=StringIO())
+        first = chosen(last)
+        transaction.set_rollback(True)
     out = StringIO()
     call_command("demo_channels", seed=42, stdout=out)
-    return out.getvalue()
-
-
-def test_demo_channels(demo, client):
+    demo = out.getvalue()
+    assert chosen(last) == first
     today = timezone.localdate()
     bureau = SupplyUnit.objects.get(code="0101")  # the demo cashier's bureau
     cashier, manager = User.objects.get(username="cashier"), User.objects.get(username="manager")
@@ -146,11 +174,17 @@ def test_demo_channels(demo, client):
     assert PrepaidAccount.objects.filter(alert_state="armed").exists()  # most topped up enough
 
     # The pages show them.
+    client.force_login(cashier)
+    page = client.get(reverse("payments:counter")).content.decode()
+    assert 'data-testid="shift-count">0<' not in page and running.counter in page  # the running shift
     client.force_login(manager)
     day = timezone.localdate(busy.opened_at).isoformat()
     page = client.get(reverse("payments:shift_daily"), {"day": day, "unit": bureau.pk})
     assert page.status_code == 200 and busy.counter in page.content.decode()
-    assert client.get(reverse("payments:refund_list")).status_code == 200
+    assert (
+        refunds["pending"].account.account_number
+        in client.get(reverse("payments:refund_list")).content.decode()
+    )
     assert "演示：" in client.get(reverse("payments:waivers")).content.decode()
     client.force_login(User.objects.get(username="billing"))
     assert (
@@ -159,6 +193,10 @@ def test_demo_channels(demo, client):
     )
     detail = client.get(reverse("payments:reconcile_detail", args=[stmt.pk])).content.decode()
     assert all(e.channel_txn_id in detail for e in ReconciliationException.objects.all())
+    client.force_login(User.objects.get(username="admin"))
+    low = PrepaidAccount.objects.filter(alert_state="low").select_related("account").first()
+    page = client.get(reverse("payments:prepaid_list"), {"alert_state": "low"}).content.decode()
+    assert low.account.account_number in page
 
     # Audited, by the demo staff: nothing bypassed the services.
     actions = set(AuditEvent.objects.values_list("action", flat=True))
@@ -184,6 +222,12 @@ def test_demo_channels(demo, client):
     call_command("demo_channels", seed=42, stdout=out)
     assert counts() == before
     assert "nothing new" in out.getvalue()
+
+
+def test_without_the_demo_logins_the_command_says_what_to_run(db):
+    with pytest.raises(CommandError, match="gridcare seed"):
+        call_command("demo_channels", seed=42, stdout=StringIO())
+    assert not AuditEvent.objects.exists()
 
 
 def test_helpers():
