@@ -128,6 +128,8 @@ def test_same_notification_twice_records_once(world, two_bills):
         ({"amount": "-5"}, "amount"),
         ({"amount": "1.001"}, "amount"),
         ({"amount": "abc"}, "amount"),
+        ({"amount": "1E+2"}, "amount"),  # exponent notation is not an amount a person writes
+        ({"amount": "1,000"}, "amount"),
         ({"account_number": "9999999999"}, "account_number"),
         ({"txn": ""}, "channel_txn_id"),
         ({"channel": "bitcoin"}, "channel"),

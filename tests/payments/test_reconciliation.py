@@ -262,6 +262,20 @@ def test_reimport_is_idempotent_and_a_corrected_statement_replaces_open_exceptio
         "007": "superseded",
         "008": "superseded",
     }
+    # The "correction" was wrong: the original file comes back and is the statement again, matched afresh.
+    back = import_a(staff)
+    assert back.created and back.statement.pk == first.statement.pk and back.replaced.pk == corrected.statement.pk
+    first.statement.refresh_from_db()
+    corrected.statement.refresh_from_db()
+    assert (first.statement.status, corrected.statement.status) == ("current", "superseded")
+    # The same five findings as the first time; 003 keeps its resolution and is not listed again
+    assert dict(first.statement.exceptions.values_list("channel_txn_id", "status")) == {
+        "002": "open",
+        "003": "resolved",
+        "004": "open",
+        "007": "open",
+        "008": "open",
+    }
 
 
 def test_resolve_and_backfill_exactly_once(world, staff, ours):

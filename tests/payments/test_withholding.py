@@ -171,10 +171,12 @@ def test_agreement_rules_and_masking(world, staff, login):
     assert AuditEvent.objects.filter(object_id=str(b.pk)).get().changes["bank_account"] == "6222****0128"
     rows = login(staff["a_cashier"]).get(f"{API}/withholding/agreements?active=true").json()
     assert [(r["account_number"], r["bank_account"]) for r in rows] == [("3100000001", "6222****0128")]
+    assert [r["holder_name"] for r in rows] == ["张*"]  # the holder's name is personal data too
     rows = login(world.admin).get(f"{API}/withholding/agreements?active=true").json()
-    assert [r["bank_account"] for r in rows] == [CARD_A]
-    page = login(staff["a_cashier"]).get("/payments/withholding/agreements/")
-    assert "6222****0128" in page.content.decode() and CARD_A not in page.content.decode()
+    assert [(r["bank_account"], r["holder_name"]) for r in rows] == [(CARD_A, "张三")]
+    page = login(staff["a_cashier"]).get("/payments/withholding/agreements/").content.decode()
+    assert "6222****0128" in page and CARD_A not in page
+    assert "<td>张*</td>" in page and "张三" not in page
 
 
 def test_agreement_api_and_page(world, staff, login):

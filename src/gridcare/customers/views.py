@@ -18,6 +18,7 @@ from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import get_or_404
+from gridcare.core.spreadsheet import as_text_cell
 from gridcare.core.views import form_errors_from, staff_required
 from gridcare.org.selectors import customer_manager_choices
 
@@ -105,7 +106,7 @@ def export(request):
         def stream():
             yield "\ufeff"
             for row in _export_rows(qs.iterator(chunk_size=2000), reveal):
-                yield writer.writerow(row)
+                yield writer.writerow([as_text_cell(v) for v in row])
 
         resp = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
         resp["Content-Disposition"] = f'attachment; filename="customers-{stamp}.csv"'
@@ -115,7 +116,7 @@ def export(request):
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(_("客户"))
     for row in _export_rows(qs.iterator(chunk_size=2000), reveal):
-        ws.append(row)
+        ws.append([as_text_cell(v) for v in row])
     buf = io.BytesIO()
     wb.save(buf)
     resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -63,7 +63,7 @@ def _agreement_out(request, a) -> dict:
         "bank_code": a.bank_code,
         "bank_name": a.bank_name,
         "bank_account": wh.shown_bank_account(request.user, a.bank_account),
-        "holder_name": a.holder_name,
+        "holder_name": wh.shown_holder(request.user, a.holder_name),
         "active": a.active,
         "signed_on": a.signed_on,
     }

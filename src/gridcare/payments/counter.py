@@ -41,6 +41,7 @@ from .models import CashierShift, Payment, Terminal
 __all__ = ["PermissionDenied"]
 
 ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
 COUNTER_CHANNELS = (PaymentChannel.COUNTER_CASH, PaymentChannel.COUNTER_CARD)
 
 
@@ -147,7 +148,8 @@ def shift_totals(shift_ids: list[int]) -> dict[int, Totals]:
     acc: dict[int, dict[str, Any]] = {}
     for r in rows:
         d = acc.setdefault(r["shift_id"], {"cash": ZERO, "card": ZERO, "count": 0})
-        d["cash" if r["channel"] == PaymentChannel.COUNTER_CASH else "card"] += r["s"] or ZERO
+        # SQLite sums decimals as floats-in-text ("60.6100000000000"): back to the fen.
+        d["cash" if r["channel"] == PaymentChannel.COUNTER_CASH else "card"] += Decimal(r["s"] or 0).quantize(CENT)
         d["count"] += r["n"]
     return {sid: Totals(**acc[sid]) if sid in acc else Totals() for sid in shift_ids}
 

@@ -13,6 +13,8 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from gridcare.core.spreadsheet import as_text_cell
+
 MONEY_FORMAT = "0.00"
 PERCENT_FORMAT = "0.00%"
 COUNT_FORMAT = "0"
@@ -39,7 +41,7 @@ def _cell_value(value: Any, kind: str) -> Any:
         return Decimal(value) / 100
     if kind == MONEY:
         return Decimal(value)
-    return value
+    return as_text_cell(value)
 
 
 def report_workbook(

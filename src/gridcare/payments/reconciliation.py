@@ -241,10 +241,12 @@ def reconcile_import(
 
 
 def _import(actor, channel, statement_date, lines, digest, file_name, home, unit_ids, now) -> ReconResult:
-    same = StatementImport.objects.filter(
-        channel=channel, statement_date=statement_date, unit=home, file_hash=digest
-    ).first()
-    if same is not None:
+    same = (
+        StatementImport.objects.select_for_update()
+        .filter(channel=channel, statement_date=statement_date, unit=home, file_hash=digest)
+        .first()
+    )
+    if same is not None and same.status == "current":
         return ReconResult(same, False)
     previous = (
         StatementImport.objects.select_for_update()
@@ -276,7 +278,17 @@ def _import(actor, channel, statement_date, lines, digest, file_name, home, unit
             channel=channel, order_no__in=[theirs[t].order_no for t in missing if theirs[t].order_no]
         ).select_related("account")
     }
-    stmt = StatementImport.objects.create(
+    if same is not None:
+        # This file was replaced by a "corrected" one and comes back: it is the statement again. Its matching
+        # is done afresh against today's payments; its old unresolved exceptions (never acted on) go, resolved
+        # ones keep their notes.
+        ReconciliationException.objects.filter(statement=same, status=SUPERSEDED).delete()
+        same.status = "current"
+        same.save(update_fields=["status"])
+        stmt = same
+    else:
+        stmt = None
+    stmt = stmt or StatementImport.objects.create(
         channel=channel,
         statement_date=statement_date,
         unit=home,
@@ -288,8 +300,12 @@ def _import(actor, channel, statement_date, lines, digest, file_name, home, unit
         imported_by=actor.user if getattr(actor.user, "is_authenticated", False) else None,
     )
     exceptions, matched = [], 0
+    # A reinstated statement keeps its resolved exceptions: the same finding is not listed a second time.
+    settled = set(stmt.exceptions.values_list("kind", "channel_txn_id")) if same is not None else set()
 
     def exc(kind, unit_id, txn, **kw):
+        if (kind, txn) in settled:
+            return
         exceptions.append(
             ReconciliationException(statement=stmt, unit_id=unit_id, kind=kind, channel_txn_id=txn, **kw)
         )

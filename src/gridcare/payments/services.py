@@ -16,6 +16,7 @@ applies to a bill's first charge only. A bill paid in parts can therefore differ
 computation over the whole period — the counter settles the fee at each payment, as a receipt shows it.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -50,9 +51,10 @@ def clean_amount(raw: Any, field: str = "amount") -> Decimal:
     try:
         if isinstance(raw, bool | float):
             raise InvalidOperation
-        value = Decimal(str(raw).strip())
-        if not value.is_finite():
+        text = str(raw).strip()
+        if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text):  # plain decimals only: no "1E+2"
             raise InvalidOperation
+        value = Decimal(text)
     except (InvalidOperation, ValueError):
         raise ValidationError({field: [_("金额必须是数字：%(v)s") % {"v": str(raw)[:20]}]}) from None
     if value <= 0:

@@ -133,7 +133,7 @@ def withholding_agreements(request):
         except ValidationError as exc:
             errors = _errors(exc)
     rows = [
-        (a, wh.shown_bank_account(request.user, a.bank_account))
+        (a, wh.shown_bank_account(request.user, a.bank_account), wh.shown_holder(request.user, a.holder_name))
         for a in wh.agreements_visible(request.user)[:200]
     ]
     return render(

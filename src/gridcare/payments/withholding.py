@@ -45,6 +45,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
+from gridcare.core.masking import mask_name
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import visible_unit_ids
 from gridcare.customers.importer import ImportFileError, decode
@@ -96,6 +97,11 @@ def mask_bank_account(number: str) -> str:
 
 def shown_bank_account(user, number: str) -> str:
     return number if has_perm(user, Perm.CUSTOMER_VIEW_PII) else mask_bank_account(number)
+
+
+def shown_holder(user, name: str) -> str:
+    """The account holder's name is personal data too: 张* unless the user may see it."""
+    return name if has_perm(user, Perm.CUSTOMER_VIEW_PII) else mask_name(name)
 
 
 # ---------------------------------------------------------------- agreements
@@ -487,7 +493,8 @@ def withholding_import(*, actor: Actor, data: bytes, now: datetime | None = None
         }
         debited = failed = unchanged = 0
         changed: list[WithholdingItem] = []
-        for old, code, message in parsed:
+        # Accounts are locked in id order, as billing and the dunning run lock them: no deadlock between them.
+        for old, code, message in sorted(parsed, key=lambda p: (p[0].account_id, p[0].pk)):
             item = current[old.pk]
             if item.status != "pending":
                 if (item.status == "debited") != (code == DEBITED):
