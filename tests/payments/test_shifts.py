@@ -3,7 +3,7 @@
 张三's account 3100000001 owes one bill of 80.00 due far ahead (no late fee depends on the test day).
 """
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -346,3 +346,16 @@ def test_payment_at_the_moment_of_the_close(world, debt, cashier):
     else:  # paid first: 100.00 + 10.00 = 110.00 expected, so the close declaring 100.00 is refused
         assert isinstance(results[0], ValidationError) and shift.status == "open"
         assert Payment.objects.get(channel_txn_id="R2").shift_id == shift.pk
+
+
+def test_paid_at_must_fall_inside_the_open_shift(world, debt, cashier):
+    shift = open_shift(cashier)
+    args = {"actor": Actor(user=cashier), "channel": "counter_cash", "account_number": "3100000001",
+            "amount": "10.00"}
+    for n, when in enumerate((shift.opened_at - timedelta(minutes=1), timezone.now() + timedelta(hours=1))):
+        with pytest.raises(ValidationError) as exc:
+            counter.counter_payment_record(channel_txn_id=f"PA-{n}", paid_at=when, **args)
+        assert "paid_at" in exc.value.message_dict
+    assert not Payment.objects.filter(channel_txn_id__startswith="PA-").exists()
+    ok = counter.counter_payment_record(channel_txn_id="PA-ok", paid_at=shift.opened_at, **args)
+    assert ok.created and ok.payment.paid_at == shift.opened_at and ok.payment.shift_id == shift.pk

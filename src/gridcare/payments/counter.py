@@ -103,10 +103,19 @@ def open_shift_of(user) -> CashierShift | None:
 
 
 def counter_payment_record(
-    *, actor: Actor, channel: str, channel_txn_id: str, account_number: str, amount: Any
+    *,
+    actor: Actor,
+    channel: str,
+    channel_txn_id: str,
+    account_number: str,
+    amount: Any,
+    paid_at: datetime | None = None,
 ) -> services.Recorded:
     """A counter payment (cash or card) in the cashier's open shift; refused without one. A repeat of the
-    same receipt number returns the payment already recorded (in whichever shift it was taken)."""
+    same receipt number returns the payment already recorded (in whichever shift it was taken).
+
+    `paid_at` (default now) is the time the money was taken: inside the open shift and not in the future
+    (the demo's past shifts use it; the page and the API never pass it)."""
     user = _user(actor)
     if channel not in COUNTER_CHANNELS:
         raise ValidationError({"channel": [_("柜台只能登记柜台现金或刷卡缴费")]})
@@ -114,12 +123,15 @@ def counter_payment_record(
         shift = CashierShift.objects.select_for_update().filter(cashier=user, status="open").first()
         if shift is None:
             raise ValidationError({"__all__": [_("请先开班（没有未日结的收费班次），再收费")]})
+        if paid_at is not None and not (shift.opened_at <= paid_at <= timezone.now()):
+            raise ValidationError({"paid_at": [_("缴费时间必须在本班次开班之后，且不晚于当前时间")]})
         rec = services.payment_record(
             actor=actor,
             channel=channel,
             channel_txn_id=channel_txn_id,
             account_number=account_number,
             amount=amount,
+            paid_at=paid_at,
         )
         if rec.created:
             Payment.objects.filter(pk=rec.payment.pk).update(shift=shift)

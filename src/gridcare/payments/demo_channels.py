@@ -38,9 +38,8 @@ idempotent by stable keys: a part is skipped when its demo objects exist (counte
 terminal codes, any withholding agreement, a statement file ``demo-…``, refunds and waivers whose reason
 starts with ``演示：``, any prepaid enrolment, today's estimates). Each part runs in its own transaction.
 
-Clock: `counter_payment_record` and `terminal_payment` take no clock (a real payment is paid now), so the
-counter payments of the past days' shifts carry the time of the run as `paid_at`; the shifts open and close
-on their own days, so each day's close sheet (日结单) shows them.
+Clock: the counter payments of the past days' shifts are dated inside their shifts (`paid_at`); terminal
+payments are today's (`terminal_payment` takes no clock: a real payment is paid now).
 """
 
 import random
@@ -268,6 +267,8 @@ def counter_part(d: Demo) -> None:
                 channel_txn_id=f"{COUNTER_PREFIX}{timezone.localdate(opened):%Y%m%d}-{made:03d}",
                 account_number=debtor.account_number,
                 amount=amount,
+                # Taken during the shift: minutes after it opened, one after the other.
+                paid_at=min(opened + timedelta(minutes=7 * made % 180 + 5), d.now),
             )
         pool = pool[n:]
         if closes is not None:
