@@ -553,3 +553,15 @@ def test_two_runs_at_once_raise_one_alert(world):
     assert errors == []
     assert PrepaidAlert.objects.filter(prepaid=p).count() == 1
     assert PrepaidEstimate.objects.filter(prepaid=p).count() == 1
+
+
+def test_api_put_with_an_idempotency_key_replays_and_refuses_a_reused_key(world, login):
+    c = login(world.a_clerk)
+    url = f"{API}/accounts/3100000001/prepaid"
+    h = {"HTTP_IDEMPOTENCY_KEY": "pp-1"}
+    first = c.put(url, {"threshold": "80.00"}, content_type="application/json", **h)
+    again = c.put(url, {"threshold": "80.00"}, content_type="application/json", **h)
+    assert first.status_code == again.status_code == 200 and first.json() == again.json()
+    other = c.put(url, {"threshold": "90.00"}, content_type="application/json", **h)  # same key, other body
+    assert other.status_code == 422
+    assert PrepaidAccount.objects.get().threshold == D("80.00")

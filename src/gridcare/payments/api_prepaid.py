@@ -28,6 +28,7 @@ from gridcare.core.api import (
     require_object_perm,
     require_perm,
 )
+from gridcare.core.idempotency import idempotent
 from gridcare.core.permissions import Perm
 from gridcare.customers.selectors import accounts_visible
 
@@ -116,6 +117,7 @@ def _staff_account(request, account_number: str):
 
 
 @router.put("/accounts/{account_number}/prepaid", response={200: PrepaidOut, **WRITE_ERRORS})
+@idempotent
 def prepaid_put(request, account_number: str, payload: PrepaidIn):
     """Enrol the account in prepaid (开通智能交费) or change its thresholds."""
     account = _staff_account(request, account_number)
@@ -129,6 +131,7 @@ def prepaid_put(request, account_number: str, payload: PrepaidIn):
 
 
 @router.delete("/accounts/{account_number}/prepaid", response={204: None, **WRITE_ERRORS})
+@idempotent
 def prepaid_delete(request, account_number: str):
     """Unenrol the account (取消智能交费)."""
     account = _staff_account(request, account_number)
