@@ -35,6 +35,7 @@ run: migrate
 	$(BIN)/gridcare demo_payments --recent 2 --seed 42
 	$(BIN)/gridcare demo_collections --seed 42
 	$(BIN)/gridcare demo_channels --seed 42
+	$(BIN)/gridcare notify_dispatch --limit 50000
 	$(BIN)/gridcare demo_logins
 	$(BIN)/gridcare runserver $(HOST)
 
