@@ -96,3 +96,16 @@ def test_a_broken_receipt_template_never_refuses_the_payment(world, caplog):
     assert rec.created and Payment.objects.filter(pk=rec.payment.pk, unallocated=D("0.00")).exists()
     assert sms("payment_receipt") == []
     assert "payment receipt notice not enqueued" in caplog.text
+
+
+def test_overdue_bills_of_one_account_make_one_message(world, django_capture_on_commit_callbacks):
+    # Two bills overdue on the same run: 100.00 due 20 Sep and 80.00 due 20 Oct. On 21 Oct both are overdue;
+    # the 100.00 one has been charged no late fee yet (arrears = principal + fee charged), so one 欠费通知 for
+    # 100.00 + 80.00 = 180.00 with the earliest due date, 20 Sep.
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20), issued_on=date(2026, 9, 5))
+    issued_bill(world.acct_a, "2026-09", "80.00", date(2026, 10, 20), issued_on=date(2026, 10, 5))
+    with django_capture_on_commit_callbacks(execute=True):
+        collections_run(today=date(2026, 10, 21))
+    assert DunningNotice.objects.filter(stage="overdue").count() == 2  # the record stays per bill
+    [n] = sms("overdue")
+    assert "180.00元" in n.body and "2026年9月20日" in n.body

@@ -9,6 +9,7 @@ retried call writes nothing twice.
 """
 
 import logging
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -18,6 +19,8 @@ from gridcare.notify.choices import Kind
 from gridcare.notify.services import notifications_enqueue_bulk
 
 from .choices import DunningStage
+
+ZERO = Decimal("0.00")
 
 logger = logging.getLogger("gridcare.payments")
 
@@ -72,8 +75,12 @@ def refund_enqueue(*, refund, customer_id: int) -> None:
 
 
 def dunning_notices_enqueue(notice_ids: list[int]) -> int:
-    """Enqueue the dunning notices `notice_ids` and mark them sent to the outbox (`sent_at`); returns the
-    number of outbox rows written. Notices already handed over are skipped."""
+    """Enqueue the dunning notices `notice_ids` and mark them handed to the outbox (`sent_at`); returns the
+    number of outbox rows written. Notices already handed over are skipped.
+
+    Reminders and overdue notices of one account from the same call go out as ONE message (a customer
+    with three overdue bills gets one 欠费通知 with their total and the earliest due date, not three);
+    disconnection and reconnection notices go one by one."""
     from .models import DunningNotice
 
     if not notice_ids:
@@ -83,32 +90,30 @@ def dunning_notices_enqueue(notice_ids: list[int]) -> int:
         rows = list(
             DunningNotice.objects.filter(pk__in=notice_ids, sent_at__isnull=True)
             .select_related("account", "receivable")
-            .only(
-                "pk",
-                "stage",
-                "arrears",
-                "planned_disconnect_on",
-                "account__customer_id",
-                "account_id",
-                "receivable__due_date",
-            )
+            .only("pk", "stage", "arrears", "planned_disconnect_on", "account__customer_id", "account_id",
+                  "receivable__due_date")
+            .order_by("pk")
         )
-        items = []
+        groups: dict[tuple, list] = {}
         for n in rows:
-            context = {"amount": n.arrears}
-            if n.stage in (DunningStage.REMINDER, DunningStage.OVERDUE) and n.receivable is not None:
-                context["due_date"] = n.receivable.due_date
-            if n.stage == DunningStage.DISCONNECT:
-                context["disconnect_date"] = n.planned_disconnect_on
-            items.append(
-                {
-                    "kind": STAGE_KIND[n.stage],
-                    "customer_id": n.account.customer_id,
-                    "account_id": n.account_id,
-                    "context": context,
-                    "dedupe_key": f"dunning:{n.pk}",
-                }
-            )
+            per_bill = n.stage in (DunningStage.REMINDER, DunningStage.OVERDUE)
+            groups.setdefault((n.account_id, n.stage) if per_bill else ("one", n.pk), []).append(n)
+        items = []
+        for notices in groups.values():
+            first = notices[0]
+            context = {"amount": sum((n.arrears for n in notices), ZERO)}
+            dues = [n.receivable.due_date for n in notices if n.receivable is not None]
+            if first.stage in (DunningStage.REMINDER, DunningStage.OVERDUE) and dues:
+                context["due_date"] = min(dues)
+            if first.stage == DunningStage.DISCONNECT:
+                context["disconnect_date"] = first.planned_disconnect_on
+            items.append({
+                "kind": STAGE_KIND[first.stage],
+                "customer_id": first.account.customer_id,
+                "account_id": first.account_id,
+                "context": context,
+                "dedupe_key": f"dunning:{first.pk}",  # the group's first notice names it
+            })
         written = notifications_enqueue_bulk(items, now=now)
         DunningNotice.objects.filter(pk__in=[n.pk for n in rows]).update(sent_at=now)
     return written
