@@ -3,7 +3,7 @@
 张三's account 3100000001 owes one bill of 80.00 due far ahead (no late fee depends on the test day).
 """
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -359,3 +359,13 @@ def test_paid_at_must_fall_inside_the_open_shift(world, debt, cashier):
     assert not Payment.objects.filter(channel_txn_id__startswith="PA-").exists()
     ok = counter.counter_payment_record(channel_txn_id="PA-ok", paid_at=shift.opened_at, **args)
     assert ok.created and ok.payment.paid_at == shift.opened_at and ok.payment.shift_id == shift.pk
+
+
+def test_closing_a_shift_past_midnight_shows_the_sheet_of_its_opening_day(world, cashier, login):
+    yesterday = timezone.localdate() - timedelta(days=1)
+    opened = timezone.make_aware(datetime(yesterday.year, yesterday.month, yesterday.day, 23, 50))  # noqa: DTZ001
+    shift = counter.shift_open(actor=Actor(user=cashier), counter="夜班窗口", opening_float="0", now=opened)
+    resp = login(cashier).post(f"/payments/shifts/{shift.pk}/close/", {"declared_cash": "0", "declared_card": "0"})
+    assert resp.status_code == 302 and resp["Location"].endswith(f"?day={yesterday.isoformat()}")
+    sheet = login(cashier).get(resp["Location"]).content.decode()
+    assert "夜班窗口" in sheet

@@ -8,6 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -105,7 +106,9 @@ def shift_close(request, pk: int):
         except ValidationError as exc:
             form_errors_from(form, exc)
         else:
-            return redirect("payments:shift_daily")
+            # The sheet of the day the shift opened (a shift past midnight belongs to its opening day).
+            opened_on = timezone.localdate(shift.opened_at).isoformat()
+            return redirect(f"{reverse('payments:shift_daily')}?day={opened_on}")
     return render(
         request,
         "payments/shift_close.html",
