@@ -112,11 +112,12 @@ def _residential_timeline(world, clerk):
     assert run(date(2026, 10, 19))["disconnect_notices"] == 0
     assert run(date(2026, 10, 20))["disconnect_notices"] == 1
     (notice,) = notices(world.acct_a, "disconnect")
-    # Residential: 20 Oct + 7 days = 27 October; arrears 100.00 (no fee charged yet).
+    # Residential: 20 Oct + 7 days = 27 October; the amount to pay that day: 100.00 + the fee accrued
+    # 20 Sep → 20 Oct, 100 × 0.001 × 30 days = 3.00 → 103.00.
     assert (notice.notice_date, notice.planned_disconnect_on, notice.arrears) == (
         date(2026, 10, 20),
         date(2026, 10, 27),
-        D("100.00"),
+        D("103.00"),
     )
     assert run(date(2026, 10, 26))["disconnect_tasks"] == 0  # the day before the planned date: no task
     counts = run(date(2026, 10, 27))
@@ -354,3 +355,271 @@ def test_a_missed_day_catches_up_until_the_due_date(world):
 def test_bad_date_is_refused(db):
     with pytest.raises(ValidationError):
         collections_run(today="2026-10-01", actor=JOB)
+
+
+# ---------------------------------------------------------------- review fixes: bounced payments, approval,
+# the announced amount, future days, back-dated payments
+
+
+def _reverse(world, payment, reason="支票退票"):
+    from gridcare.payments.services import payment_reverse
+
+    return payment_reverse(actor=Actor(user=world.admin), payment=payment, reason=reason)
+
+
+def test_paying_the_announced_amount_on_the_notice_day_cancels_the_case(world):
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))
+    notice = DunningNotice.objects.get(stage="disconnect")
+    # 100.00 + fee 20 Sep → 20 Oct: 100 × 0.001 × 30 days = 3.00.
+    assert notice.arrears == D("103.00")
+    pay("103.00", date(2026, 10, 20), "N1")  # exactly what the notice said, on its day
+    notice.refresh_from_db()
+    assert notice.case_status == "cancelled"
+    assert run(date(2026, 10, 27))["disconnect_tasks"] == 0
+    r = notice.receivable
+    r.refresh_from_db()
+    assert (r.principal_paid, r.fee_charged, r.fee_paid) == (D("100.00"), D("3.00"), D("3.00"))
+
+
+def test_announced_amount_counts_every_overdue_bill_with_the_fee_minimum_not_bills_not_yet_due(world):
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    issued_bill(world.acct_a, "2026-09", "60.00", date(2026, 10, 10))
+    # Not yet due (neither on 20 Oct nor today, so the payment hook, judging as of today, ignores it too).
+    later = timezone.localdate() + timedelta(days=30)
+    issued_bill(world.acct_a, f"{later:%Y-%m}", "80.00", later)
+    run(date(2026, 10, 20))
+    notice = DunningNotice.objects.get(stage="disconnect")
+    # Aug: 100.00 + 100 × 0.001 × 30 = 3.00; Sep: 60.00 + 60 × 0.001 × 10 = 0.60 → the 1.00 minimum of a first
+    # charge; 100.00 + 3.00 + 60.00 + 1.00 = 164.00.
+    assert notice.arrears == D("164.00")
+    pay("164.00", date(2026, 10, 20), "N2")
+    notice.refresh_from_db()
+    assert notice.case_status == "cancelled"
+
+
+def test_paying_the_announced_amount_later_leaves_the_fee_of_the_extra_days(world):
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))  # announces 103.00 (see above)
+    # Paid on 22 October: the fee is now 100 × 0.001 × 32 = 3.20, paid first; 99.80 of the principal is paid,
+    # 0.20 is still owed: the case goes on and the task of 27 October is for 0.20.
+    pay("103.00", date(2026, 10, 22), "N3")
+    assert DunningNotice.objects.get(stage="disconnect").case_status == "pending"
+    assert run(date(2026, 10, 27))["disconnect_tasks"] == 1
+    assert CollectionTask.objects.get().arrears == D("0.20")
+
+
+def test_bounced_payment_after_a_cancelled_case_restarts_dunning_for_the_same_bill(world, seam):
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))
+    first = DunningNotice.objects.get(stage="disconnect")
+    rec = pay("103.00", date(2026, 10, 20), "CHQ1")
+    first.refresh_from_db()
+    assert first.case_status == "cancelled"
+    _reverse(world, rec.payment)
+    counts = run(date(2026, 10, 21))
+    assert counts["disconnect_notices"] == 1
+    second = DunningNotice.objects.filter(stage="disconnect").exclude(pk=first.pk).get()
+    # The same oldest bill. 21 Oct: principal 100.00 + the fee charged on 20 Oct (3.00, its payment reversed)
+    # + 1 more day 100 × 0.001 × 1 = 0.10 → 103.10; planned 21 Oct + 7 = 28 October.
+    assert (second.receivable_id, second.case_status, second.arrears, second.planned_disconnect_on) == (
+        first.receivable_id,
+        "pending",
+        D("103.10"),
+        date(2026, 10, 28),
+    )
+    assert set(run(date(2026, 10, 22)).values()) == {0}  # one open case: no third notice
+    assert run(date(2026, 10, 28))["disconnect_tasks"] == 1
+
+
+def test_a_rejected_case_still_blocks_the_same_bill_by_constraint(world):
+    from django.db import IntegrityError, transaction
+
+    world.cust_a.segment = Segment.IMPORTANT
+    world.cust_a.save()
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))
+    run(date(2026, 10, 27))
+    collection_task_reject(
+        actor=Actor(user=world.a_manager), task=CollectionTask.objects.get(), reason="医院"
+    )
+    assert run(date(2026, 11, 3))["disconnect_notices"] == 0
+    rejected = DunningNotice.objects.get(stage="disconnect")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DunningNotice.objects.create(
+            stage="disconnect",
+            account=world.acct_a,
+            unit=rejected.unit,
+            receivable=rejected.receivable,
+            notice_date=date(2026, 11, 3),
+            case_status="rejected",
+            created_at=at(date(2026, 11, 3)),
+        )
+
+
+def _disconnected(world, clerk):
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))
+    run(date(2026, 10, 27))
+    collection_task_done(
+        actor=Actor(user=clerk),
+        task=CollectionTask.objects.get(kind="disconnect"),
+        done_at=at(date(2026, 10, 28)),
+        now=at(date(2026, 10, 28), 11),
+    )
+
+
+def test_bounced_payment_cancels_the_open_reconnection_task(world, clerk):
+    _disconnected(world, clerk)
+    # 29 Oct: 100.00 + 100 × 0.001 × 39 days (20 Sep → 29 Oct) = 3.90 → 103.90.
+    rec = pay("103.90", date(2026, 10, 29), "CHQ2")
+    task = CollectionTask.objects.get(kind="reconnect")
+    assert task.status == "open"
+    _reverse(world, rec.payment, reason="支票退票")
+    task.refresh_from_db()
+    case = DunningNotice.objects.get(stage="disconnect")
+    assert (task.status, case.case_status) == ("cancelled", "disconnected")
+    assert task.cancelled_at is not None and "103.90" in task.note and "支票退票" in task.note
+    ev = AuditEvent.objects.get(action="collections.reconnect_cancel")
+    assert ev.changes["case_status"] == ["reconnecting", "disconnected"] and ev.changes["tasks"] == [task.pk]
+    # Paid again on 30 Oct: 103.90 + 1 more day 100 × 0.001 = 0.10 → 104.00: a new reconnection task.
+    pay("104.00", date(2026, 10, 30), "R2")
+    again = CollectionTask.objects.get(kind="reconnect", status="open")
+    assert again.pk != task.pk and again.due_at == at(date(2026, 10, 31))  # 30 Oct 10:00 + 24 h
+    assert DunningNotice.objects.get(stage="disconnect").case_status == "reconnecting"
+
+
+def test_reversal_that_other_credit_covers_keeps_the_reconnection(world, clerk):
+    _disconnected(world, clerk)
+    rec = pay("103.90", date(2026, 10, 29), "CHQ3")  # pays it all (see above)
+    pay("200.00", date(2026, 10, 29), "R3")  # nothing left to pay: 200.00 stays as credit
+    _reverse(world, rec.payment)
+    # The credit pays the re-opened 103.90 (the fee stays charged through 29 Oct; the reversal re-applies the
+    # credit on the real date, charging the days since): no arrears, the reconnection stays.
+    assert CollectionTask.objects.get(kind="reconnect").status == "open"
+    assert DunningNotice.objects.get(stage="disconnect").case_status == "reconnecting"
+
+
+def test_reversal_hook_is_one_query_without_an_open_case(world, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        collections.collections_on_reversal(account_id=world.acct_a.pk, now=timezone.now())
+
+
+def test_protection_flagged_after_the_task_sends_it_to_the_manager(world, clerk):
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))
+    run(date(2026, 10, 27))
+    task = CollectionTask.objects.get()
+    assert task.status == "open"
+    account_protection_set(
+        actor=Actor(user=world.a_clerk), account=world.acct_a, protected=True, reason="家中有呼吸机"
+    )
+    task.refresh_from_db()
+    assert (task.status, task.requires_approval, task.approval_reason) == (
+        "awaiting_approval",
+        True,
+        "保护用户",
+    )
+    assert AuditEvent.objects.get(action="account.protection").changes["tasks_to_approval"] == [task.pk]
+    with pytest.raises(ValidationError):
+        collection_task_done(actor=Actor(user=clerk), task=task, now=at(date(2026, 10, 28)))
+    collection_task_approve(actor=Actor(user=world.a_manager), task=task)
+    collection_task_done(
+        actor=Actor(user=clerk), task=task, done_at=at(date(2026, 10, 28)), now=at(date(2026, 10, 28), 12)
+    )
+    assert CollectionTask.objects.get().status == "done"
+
+
+def test_customer_made_important_after_the_task_is_refused_and_moved_to_approval(world, clerk):
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))
+    run(date(2026, 10, 27))
+    task = CollectionTask.objects.get()
+    world.cust_a.segment = Segment.IMPORTANT  # edited on the customer page since the task was ordered
+    world.cust_a.save()
+    with pytest.raises(ValidationError) as exc:
+        collection_task_done(
+            actor=Actor(user=clerk), task=task, done_at=at(date(2026, 10, 28)), now=at(date(2026, 10, 28), 11)
+        )
+    assert "status" in exc.value.message_dict
+    task.refresh_from_db()
+    # Refused, and the move to the manager is kept: not done, the case still ordered.
+    assert (task.status, task.approval_reason, task.done_at) == ("awaiting_approval", "重要客户", None)
+    assert DunningNotice.objects.get(stage="disconnect").case_status == "ordered"
+    assert AuditEvent.objects.filter(action="collections.task_to_approval").count() == 1
+    assert not AuditEvent.objects.filter(action="collections.disconnect_done").exists()
+
+
+def test_an_approved_task_is_not_sent_back_when_the_account_is_flagged_later(world, clerk):
+    world.cust_a.segment = Segment.IMPORTANT
+    world.cust_a.save()
+    issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
+    run(date(2026, 10, 20))
+    run(date(2026, 10, 27))
+    task = CollectionTask.objects.get()
+    collection_task_approve(actor=Actor(user=world.a_manager), task=task)
+    account_protection_set(
+        actor=Actor(user=world.a_clerk), account=world.acct_a, protected=True, reason="制氧机"
+    )
+    collection_task_done(
+        actor=Actor(user=clerk), task=task, done_at=at(date(2026, 10, 28)), now=at(date(2026, 10, 28), 12)
+    )
+    assert CollectionTask.objects.get().status == "done"
+
+
+def test_a_future_day_is_refused_and_nothing_is_written(world, clerk):
+    from gridcare.core.models import AuditEvent as Audit
+
+    today = timezone.localdate()
+    issued_bill(world.acct_a, f"{today - timedelta(days=70):%Y-%m}", "100.00", today - timedelta(days=40))
+    n = (DunningNotice.objects.count(), Audit.objects.filter(action="collections.run").count())
+    for actor in (JOB, Actor(user=clerk)):
+        with pytest.raises(ValidationError) as exc:
+            collections_run(today=today + timedelta(days=1), actor=actor)
+        assert "date" in exc.value.message_dict
+    # A span that ends tomorrow is refused before its first day runs.
+    with pytest.raises(ValidationError):
+        collections.dunning_days(start=today - timedelta(days=1), end=today + timedelta(days=1))
+    assert (DunningNotice.objects.count(), Audit.objects.filter(action="collections.run").count()) == n
+    # Today itself is allowed: the bill is 40 days past due → its overdue and disconnection notices.
+    counts = collections_run(today=today, actor=JOB)
+    assert (counts["overdue_notices"], counts["disconnect_notices"]) == (1, 1)
+
+
+def test_back_dated_payment_does_not_clear_bills_due_since(world):
+    """A bank debit dated before a newer bill's due date, recorded after it: the case goes on.
+
+    Dates relative to the real today T (residential fee 0.1 %/day in every year)."""
+    t = timezone.localdate()
+    issued_bill(world.acct_a, f"{t - timedelta(days=70):%Y-%m}", "100.00", t - timedelta(days=40))
+    issued_bill(world.acct_a, f"{t - timedelta(days=35):%Y-%m}", "100.00", t - timedelta(days=5))
+    run(t - timedelta(days=10))  # the first bill is 30 days past due; the second not yet due
+    notice = DunningNotice.objects.get(stage="disconnect")
+    assert notice.arrears == D("103.00")  # 100.00 + 100 × 0.001 × 30
+    # Dated T−7 (before the second bill's due date T−5): 100.00 + 100 × 0.001 × 33 days = 3.30 → 103.30 pays
+    # the first bill; the second (due T−5) is overdue today.
+    pay("103.30", t - timedelta(days=7), "BANK1")
+    notice.refresh_from_db()
+    assert notice.case_status == "pending"
+    # Planned T−10 + 7 = T−3: today the task, for the second bill's 100.00 (no fee charged on it yet).
+    assert run(t)["disconnect_tasks"] == 1
+    assert CollectionTask.objects.get().arrears == D("100.00")
+
+
+def test_back_dated_payment_does_not_order_reconnection_while_newer_bills_are_overdue(world, clerk):
+    t = timezone.localdate()
+    issued_bill(world.acct_a, f"{t - timedelta(days=70):%Y-%m}", "100.00", t - timedelta(days=40))
+    issued_bill(world.acct_a, f"{t - timedelta(days=35):%Y-%m}", "100.00", t - timedelta(days=3))
+    run(t - timedelta(days=10))
+    run(t - timedelta(days=3))  # planned T−10 + 7 = T−3: the task
+    collection_task_done(
+        actor=Actor(user=clerk),
+        task=CollectionTask.objects.get(),
+        done_at=at(t - timedelta(days=3), 15),
+        now=at(t - timedelta(days=3), 16),
+    )
+    # Dated T−4: 100.00 + 100 × 0.001 × 36 days = 3.60 → 103.60 pays the first bill only; the second bill
+    # (due T−3) is overdue today: no reconnection.
+    pay("103.60", t - timedelta(days=4), "BANK2")
+    assert not CollectionTask.objects.filter(kind="reconnect").exists()
+    assert DunningNotice.objects.get(stage="disconnect").case_status == "disconnected"

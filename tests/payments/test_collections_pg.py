@@ -151,3 +151,95 @@ def test_two_runs_at_once_write_once(noticed):
     assert not errors
     assert sorted(r["disconnect_tasks"] for r in results) == [0, 1]
     assert CollectionTask.objects.count() == 1
+
+
+# ---------------------------------------------------------------- a bounced payment against the reconnection
+
+
+@pytest.fixture
+def reconnecting(noticed):
+    """Disconnected 28 Oct, paid 29 Oct (100.00 + 100 × 0.001 × 39 days = 3.90 → 103.90): reconnection open."""
+    from gridcare.core.permissions import Role
+    from gridcare.payments.collections import collection_task_done
+    from tests.factories import UserFactory
+    from tests.payments.test_ledger import pay
+
+    w = noticed
+    w.crew = UserFactory(username="a_billing", role=Role.BILLING_CLERK, unit=w.bureau_a)
+    collections_run(today=date(2026, 10, 27), actor=Actor())
+    collection_task_done(
+        actor=Actor(user=w.crew),
+        task=CollectionTask.objects.get(kind="disconnect"),
+        done_at=timezone.make_aware(datetime(2026, 10, 28, 10)),  # noqa: DTZ001
+        now=timezone.make_aware(datetime(2026, 10, 28, 11)),  # noqa: DTZ001
+    )
+    w.payment = pay("103.90", date(2026, 10, 29), "CHQ-PG").payment
+    assert CollectionTask.objects.get(kind="reconnect").status == "open"
+    return w
+
+
+def _reconnect_done(w):
+    from gridcare.payments.collections import collection_task_done
+
+    collection_task_done(actor=Actor(user=w.crew), task=CollectionTask.objects.get(kind="reconnect"))
+
+
+def _reverse(w):
+    services.payment_reverse(actor=Actor(user=w.admin), payment=w.payment, reason="支票退票")
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_reversal_holding_the_lock_then_the_crew_cannot_reconnect(reconnecting):
+    from django.core.exceptions import ValidationError
+
+    w = reconnecting
+    errors: list[Exception] = []
+    reversed_, release = threading.Event(), threading.Event()
+
+    def reversal():
+        with transaction.atomic():
+            _reverse(w)
+            reversed_.set()
+            release.wait(30)
+
+    r = _thread(reversal, errors)
+    assert reversed_.wait(30)
+    d = _thread(lambda: _reconnect_done(w), errors)
+    _wait_until_blocked()  # the crew's record waits for the account the reversal holds
+    release.set()
+    r.join(60)
+    d.join(60)
+    # The reversal cancelled the task; the crew's record, reading it after the lock, is refused.
+    assert len(errors) == 1 and isinstance(errors[0], ValidationError)
+    assert CollectionTask.objects.get(kind="reconnect").status == "cancelled"
+    assert DunningNotice.objects.get(stage="disconnect").case_status == "disconnected"
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_reconnected_first_then_the_bounce_restarts_dunning_for_the_same_bill(reconnecting):
+    w = reconnecting
+    errors: list[Exception] = []
+    done, release = threading.Event(), threading.Event()
+
+    def crew():
+        with transaction.atomic():
+            _reconnect_done(w)
+            done.set()
+            release.wait(30)
+
+    d = _thread(crew, errors)
+    assert done.wait(30)
+    r = _thread(lambda: _reverse(w), errors)
+    _wait_until_blocked()  # the reversal waits for the account the crew's record holds
+    release.set()
+    d.join(60)
+    r.join(60)
+    assert not errors
+    first = DunningNotice.objects.get(stage="disconnect")
+    assert first.case_status == "closed"  # reconnected: the reversal finds no open case
+    # The closed case does not block the same bill: the next run notices again.
+    assert collections_run(today=date(2026, 10, 30), actor=Actor())["disconnect_notices"] == 1
+    second = DunningNotice.objects.filter(stage="disconnect").exclude(pk=first.pk).get()
+    assert (second.receivable_id, second.case_status) == (first.receivable_id, "pending")

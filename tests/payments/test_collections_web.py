@@ -291,3 +291,71 @@ def test_api_approve_with_idempotency_key_replays(tasks, login):
     again = c.post(url, HTTP_IDEMPOTENCY_KEY="k-1")
     assert first.status_code == again.status_code == 200 and first.json() == again.json()
     assert AuditEvent.objects.filter(action="collections.task_approve").count() == 1
+
+
+# ---------------------------------------------------------------- review fixes
+
+
+def test_protection_reason_only_for_pii_viewers(tasks, login):
+    w = tasks
+    from gridcare.payments.collections import account_protection_set
+
+    account_protection_set(
+        actor=Actor(user=w.a_clerk), account=w.acct_a, protected=True, reason="家中有呼吸机"
+    )
+    api = f"{API}/collections/accounts/3100000001/timeline"
+    page = "/payments/collections/accounts/3100000001/"
+    # The 95598 agent (customer.view, no customer.view_pii): 保护用户, not the medical reason.
+    body = login(w.a_agent).get(api).json()
+    assert (body["protected"], body["protected_reason"]) == (True, "")
+    html = login(w.a_agent).get(page).content.decode()
+    assert 'data-testid="protected"' in html and "呼吸机" not in html
+    detail = login(w.a_agent).get(f"/customers/{w.cust_a.pk}/").content.decode()
+    tag = detail[detail.index('data-testid="dunning-3100000001"') :]
+    tag = tag[: tag.index("催费记录</a>")]  # the account's dunning state on the customer page
+    assert "保护用户" in tag and "呼吸机" not in tag
+    # A billing clerk may see customers but not their personal data either.
+    assert login(w.a_billing).get(api).json()["protected_reason"] == ""
+    # The counter clerk and the manager (customer.view_pii) see it.
+    assert login(w.a_clerk).get(api).json()["protected_reason"] == "家中有呼吸机"
+    assert login(w.a_manager).get(api).json()["protected_reason"] == "家中有呼吸机"
+    assert "家中有呼吸机" in login(w.a_clerk).get(page).content.decode()
+
+
+def test_api_done_on_an_account_made_important_since_is_422_and_goes_to_the_manager(tasks, login):
+    w = tasks
+    w.cust_a.segment = Segment.IMPORTANT
+    w.cust_a.save()
+    done = f"{API}/collections/tasks/{w.open_task.pk}/done"
+    resp = login(w.a_billing).post(done, {"done_at": "2026-10-28T10:00:00"}, content_type="application/json")
+    assert resp.status_code == 422 and resp.json()["detail"][0]["field"] == "status"
+    w.open_task.refresh_from_db()
+    assert (w.open_task.status, w.open_task.done_at) == ("awaiting_approval", None)
+    listed = login(w.a_manager).get(f"{API}/collections/tasks?status=awaiting_approval").json()
+    assert {t["account_number"] for t in listed["items"]} == {"3100000001", "3100000003"}
+
+
+def test_api_and_cli_refuse_a_future_day(people, login):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    w = people
+    today = timezone.localdate()
+    issued_bill(w.acct_a, f"{today - timedelta(days=70):%Y-%m}", "100.00", today - timedelta(days=40))
+    before = (DunningNotice.objects.count(), AuditEvent.objects.count())
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    resp = login(w.a_billing).post(
+        f"{API}/collections/runs", {"date": tomorrow}, content_type="application/json"
+    )
+    assert resp.status_code == 422 and resp.json()["detail"][0]["field"] == "date"
+    # The command reports the service's refusal as a command error naming the field.
+    with pytest.raises(CommandError, match="date"):
+        call_command("collections_run", "--date", tomorrow)
+    with pytest.raises(CommandError, match="date"):
+        call_command("collections_run", "--date", today.isoformat(), "--until", tomorrow)
+    assert (DunningNotice.objects.count(), AuditEvent.objects.count()) == before
+    ok = login(w.a_billing).post(
+        f"{API}/collections/runs", {"date": today.isoformat()}, content_type="application/json"
+    )
+    assert ok.status_code == 200 and ok.json()["disconnect_notices"] == 1

@@ -4,8 +4,10 @@
   DISCONNECT_APPROVE; others 403).
 - `POST /collections/tasks/{id}/approve`, `…/reject` `{reason}` (DISCONNECT_APPROVE of the task's unit),
   `…/done` `{done_at, note}` (COLLECTIONS_MANAGE of the task's unit). Another unit or role → 404.
-- `POST /collections/runs` `{date}`: the daily run for the caller's units (COLLECTIONS_MANAGE; 403 otherwise).
-- `GET /collections/accounts/{户号}/timeline`: notices, tasks and arrears (CUSTOMER_VIEW of the unit).
+- `POST /collections/runs` `{date}`: the daily run for the caller's units (COLLECTIONS_MANAGE; 403 otherwise);
+  a future date is refused (422 on `date`).
+- `GET /collections/accounts/{户号}/timeline`: notices, tasks and arrears (CUSTOMER_VIEW of the unit); the
+  protection reason (medical information) only with CUSTOMER_VIEW_PII, else "".
 - `PUT /accounts/{户号}/protection` `{protected, reason}`: 保护用户 (CUSTOMER_EDIT of the unit).
 Writes accept an `Idempotency-Key` header.
 """
@@ -28,7 +30,7 @@ from gridcare.core.api import (
     require_perm,
 )
 from gridcare.core.idempotency import idempotent
-from gridcare.core.permissions import Perm
+from gridcare.core.permissions import Perm, has_perm
 from gridcare.customers.selectors import account_get
 
 from . import collections
@@ -199,7 +201,9 @@ def timeline(request, account_number: str):
     return {
         "account_number": tl.account.account_number,
         "protected": tl.account.protected,
-        "protected_reason": tl.account.protected_reason,
+        "protected_reason": tl.account.protected_reason
+        if has_perm(request.user, Perm.CUSTOMER_VIEW_PII)
+        else "",
         "case_status": tl.case.case_status if tl.case else None,
         "disconnected": tl.disconnected,
         "amount_due": tl.statement.amount_due,

@@ -10,22 +10,39 @@ that unit's subtree, the nearest one wins):
   (30) days past due and its overdue arrears are at least `disconnect_min_arrears` (50.00 yuan). It plans
   the disconnection `notice_days_residential` (7) days ahead for residential customers and
   `notice_days_other` (3) for every other class (the customer's current class). The notice opens a
-  *case* (`DunningNotice.case_status`) that follows the account until reconnection.
+  *case* (`DunningNotice.case_status`) that follows the account until reconnection. The amount it announces
+  (`arrears`) is what the customer must pay on the notice day to stop it: the overdue arrears plus the late
+  fee accrued on them up to that day and not yet charged (a payment charges that fee before the principal).
+  Paying later costs the fee of the extra days too.
 - **Disconnection task** on or after the planned date, if the account still has overdue arrears. Its status
   is `awaiting_approval` when the customer is important (`Customer.segment == "important"`) or the
-  account is protected (`Account.protected`, medical equipment and the like), else `open`.
-  A rejected disconnection ends the case; a new notice needs a *new* oldest unpaid bill (one disconnection
-  notice per triggering bill), so a refusal is not re-asked every day.
-- **Paid before the disconnection**: the pending notice and any awaiting/open task are cancelled.
+  account is protected (`Account.protected`, medical equipment and the like), else `open`. The check is
+  repeated when the account is flagged protected (its open, unapproved disconnection task goes to the
+  manager) and when the field staff record the disconnection: an unapproved task of an account that is
+  protected or important *by then* is refused and moved to `awaiting_approval` (that move is kept).
+  A rejected disconnection ends the case; a new notice needs a *new* oldest unpaid bill (the rejected
+  triggering bill is not asked again), so a refusal is not re-asked every day.
+- **Paid before the disconnection**: the pending notice and any awaiting/open task are cancelled. If the
+  payment is later reversed (a bounced cheque or debit), the cancelled case does not block a new notice for
+  the same bill: the next run starts the procedure again.
 - **Disconnected** (the task marked done, with the time): the account counts as disconnected while its case
   is `disconnected` or `reconnecting` — derived from the case, no extra field on the account.
 - **Reconnection**: once a disconnected account's overdue arrears are all paid, a reconnection task due
-  `reconnect_hours` (24) after the payment is created at once (`collections_on_payment`, called by
-  `services._record` in the payment's transaction) and, as a catch-up, by the daily run.
+  `reconnect_hours` (24) after the payment (`paid_at`, even for a back-dated bank debit: the customer paid
+  then, so a late record makes the task urgent at once) is created at once (`collections_on_payment`, called
+  by `services._record` in the payment's transaction) and, as a catch-up, by the daily run. Whether the
+  arrears are paid is judged as of the real current date, not the payment's date: a back-dated payment does
+  not clear bills that fell due since. If the payment is reversed while the reconnection task is still
+  open (`collections_on_reversal`, called by `services.payment_reverse`), the task is cancelled with the
+  reason and the case is `disconnected` again.
 
 Arrears (欠费) here are the outstanding principal and charged, unpaid late fee of bills whose due date has
-passed. Bills not yet due are not arrears. Late fee accrued but not yet charged is not counted (it is
-charged when a payment reaches the bill).
+passed. Bills not yet due are not arrears. Late fee accrued but not yet charged is not counted in the
+decisions (threshold, task, cancellation: it is charged when a payment reaches the bill), only in the amount
+a disconnection notice announces.
+
+The run never works on a future day (`today` after the real date is refused): it sends real notices now.
+Catch-up and demo runs are for past days; tests inject past dates.
 
 Concurrency: the run locks the accounts it is about to act on (`SELECT … FOR UPDATE`, in id order, one
 query) and re-reads their arrears after the lock, exactly as a payment locks its account. So a payment that
@@ -221,8 +238,7 @@ def collections_run(
         if not has_perm(actor.user, Perm.COLLECTIONS_MANAGE):
             raise PermissionDenied
         unit_ids = visible_unit_ids(actor.user)
-    if not isinstance(today, date) or isinstance(today, datetime):
-        raise ValidationError({"date": [_("日期格式应为 YYYY-MM-DD")]})
+    _check_day(today)
     now = now or (timezone.now() if today == timezone.localdate() else _local_dt(today, time(8, 0)))
     counts = RunCounts()
     with transaction.atomic():
@@ -247,6 +263,21 @@ def collections_run(
             },
         )
     return counts.as_dict()
+
+
+def _check_day(today) -> None:
+    if not isinstance(today, date) or isinstance(today, datetime):
+        raise ValidationError({"date": [_("日期格式应为 YYYY-MM-DD")]})
+    real = timezone.localdate()
+    if today > real:
+        raise ValidationError(
+            {
+                "date": [
+                    _("不能为将来的日期（%(d)s）催费：今天是 %(t)s")
+                    % {"d": today.isoformat(), "t": real.isoformat()}
+                ]
+            }
+        )
 
 
 def _bill_notices(
@@ -340,9 +371,7 @@ def _cases(today: date, now: datetime, policies: Policies, scope: Q, counts: Run
             to_cancel.append(case)
         elif case.case_status == Case.PENDING and case.planned_disconnect_on <= today:
             _klass, segment, protected, _unit = info[account_id]
-            reasons = ([_("重要客户")] if segment == Segment.IMPORTANT else []) + (
-                [_("保护用户")] if protected else []
-            )
+            reasons = _approval_reasons(segment, protected)
             tasks.append(
                 CollectionTask(
                     kind=TaskKind.DISCONNECT,
@@ -371,13 +400,16 @@ def _cases(today: date, now: datetime, policies: Policies, scope: Q, counts: Run
     already = (
         set(
             DunningNotice.objects.filter(
-                stage=DunningStage.DISCONNECT, receivable_id__any=[r for r, _d in oldest.values()]
+                stage=DunningStage.DISCONNECT,
+                case_status=Case.REJECTED,
+                receivable_id__any=[r for r, _d in oldest.values()],
             ).values_list("receivable_id", flat=True)
         )
         if oldest
         else set()
     )
     notices = []
+    due_now: dict[int, Decimal] | None = None
     for account_id, (receivable_id, due) in oldest.items():
         klass, _seg, _prot, unit_id = info[account_id]
         p = policies.of(unit_id)
@@ -388,6 +420,10 @@ def _cases(today: date, now: datetime, policies: Policies, scope: Q, counts: Run
             or owed < p.disconnect_min_arrears
         ):
             continue
+        if due_now is None:  # the accounts getting a notice, in one query
+            due_now = _amount_to_stop(
+                [a for a, (r, d) in oldest.items() if r not in already and arrears.get(a, ZERO) > 0], today
+            )
         notices.append(
             DunningNotice(
                 stage=DunningStage.DISCONNECT,
@@ -395,7 +431,7 @@ def _cases(today: date, now: datetime, policies: Policies, scope: Q, counts: Run
                 unit_id=unit_id,
                 receivable_id=receivable_id,
                 notice_date=today,
-                arrears=owed,
+                arrears=due_now.get(account_id, owed),
                 planned_disconnect_on=today + timedelta(days=p.notice_days(klass)),
                 case_status=Case.PENDING,
                 created_at=now,
@@ -404,6 +440,29 @@ def _cases(today: date, now: datetime, policies: Policies, scope: Q, counts: Run
     DunningNotice.objects.bulk_create(notices, batch_size=2000)
     counts.disconnect_notices += len(notices)
     return notice_ids + [n.pk for n in notices if n.pk]
+
+
+def _amount_to_stop(account_ids: list[int], today: date) -> dict[int, Decimal]:
+    """What each account must pay on `today` to clear its overdue arrears: outstanding principal, charged
+    unpaid late fee, and the late fee accrued up to `today` not yet charged, of bills due before `today`
+    (one query). A payment charges that fee first (`services._charge_fee`), so paying this amount on `today`
+    leaves no arrears."""
+    from .services import accrued_fee  # services imports this module
+
+    if not account_ids:
+        return {}
+    out: dict[int, Decimal] = {}
+    rs = (
+        _live()
+        .filter(account_id__any=list(account_ids), due_date__lt=today)
+        .filter(Q(principal_paid__lt=F("principal")) | Q(fee_paid__lt=F("fee_charged") - F("fee_waived")))
+    )
+    for r in rs.iterator(chunk_size=2000):
+        owed = (
+            r.principal - r.principal_paid + r.fee_charged - r.fee_waived - r.fee_paid + accrued_fee(r, today)
+        )
+        out[r.account_id] = out.get(r.account_id, ZERO) + owed
+    return {a: v.quantize(Decimal("0.01")) for a, v in out.items()}
 
 
 def _cancel_cases(cases: list[DunningNotice], now: datetime) -> int:
@@ -458,11 +517,13 @@ def _reconnect(case: DunningNotice, *, now: datetime, policy: Policy, catch_up: 
 # ---------------------------------------------------------------- the payment hook
 
 
-def collections_on_payment(*, account_id: int, now: datetime) -> None:
+def collections_on_payment(*, account_id: int, now: datetime, today: date | None = None) -> None:
     """Called by `services._record` inside the payment's transaction (the account is locked), after the
-    payment was allocated. Without an open disconnection case this is one indexed query and nothing else.
-    With one, once the account has no overdue arrears left: a pending notice or an unexecuted disconnection
-    task is cancelled; a disconnected account gets its reconnection task, due `reconnect_hours` after `now`."""
+    payment was allocated, with `now` = the payment's `paid_at`. Without an open disconnection case this is
+    one indexed query and nothing else. With one, once the account has no overdue arrears left as of `today`
+    (default: the real current date — a back-dated payment must not clear bills that fell due since its
+    date): a pending notice or an unexecuted disconnection task is cancelled; a disconnected account gets its
+    reconnection task, due `reconnect_hours` after `now` (the payment)."""
     case = (
         DunningNotice.objects.filter(
             account_id=account_id, stage=DunningStage.DISCONNECT, case_status__in=HOOK_CASE
@@ -472,7 +533,8 @@ def collections_on_payment(*, account_id: int, now: datetime) -> None:
     )
     if case is None:
         return
-    if overdue_arrears([account_id], timezone.localdate(now)).get(account_id, ZERO) > 0:
+    today = max(today or timezone.localdate(), timezone.localdate(now))
+    if overdue_arrears([account_id], today).get(account_id, ZERO) > 0:
         return
     actor = Actor(channel=Channel.SYSTEM)
     if case.case_status == Case.DISCONNECTED:
@@ -494,6 +556,52 @@ def collections_on_payment(*, account_id: int, now: datetime) -> None:
             unit_id=case.unit_id,
             changes={"account_id": account_id, "case_status": [case.case_status, Case.CANCELLED]},
         )
+
+
+def collections_on_reversal(*, account_id: int, now: datetime, reason: str = "") -> None:
+    """Called by `services.payment_reverse` inside its transaction (the account is locked), after the
+    reversal re-opened the debts. One indexed query when the account has no open case. If the account's
+    reconnection is still to do and it has overdue arrears again (the payment that paid them bounced), the
+    open reconnection task is cancelled with the reason and the case is back to `disconnected` (a new task
+    follows the next payment). A case cancelled by the payment needs nothing here: it no longer blocks a new
+    disconnection notice, so the next daily run starts the procedure again."""
+    case = (
+        DunningNotice.objects.filter(
+            account_id=account_id, stage=DunningStage.DISCONNECT, case_status__in=OPEN_CASE
+        )
+        .only("pk", "account_id", "unit_id", "case_status")
+        .first()
+    )
+    if case is None or case.case_status != Case.RECONNECTING:
+        return
+    owed = overdue_arrears([account_id], timezone.localdate()).get(account_id, ZERO)
+    if owed <= 0:
+        return
+    note = (_("缴费已冲正，欠费 %(a)s 元未清，暂缓复电") % {"a": owed} + (f"：{reason}" if reason else ""))[
+        :200
+    ]
+    cancelled = list(
+        CollectionTask.objects.filter(
+            notice=case, kind=TaskKind.RECONNECT, status__in=[TaskStatus.AWAITING_APPROVAL, TaskStatus.OPEN]
+        ).values_list("pk", flat=True)
+    )
+    CollectionTask.objects.filter(pk__any=cancelled).update(
+        status=TaskStatus.CANCELLED, cancelled_at=now, note=note
+    )
+    DunningNotice.objects.filter(pk=case.pk).update(case_status=Case.DISCONNECTED)
+    audit_record(
+        actor=Actor(channel=Channel.SYSTEM),
+        action="collections.reconnect_cancel",
+        obj=case,
+        unit_id=case.unit_id,
+        changes={
+            "account_id": account_id,
+            "case_status": [Case.RECONNECTING, Case.DISCONNECTED],
+            "tasks": cancelled,
+            "arrears": str(owed),
+            "reason": note,
+        },
+    )
 
 
 # ---------------------------------------------------------------- tasks: approval and execution
@@ -577,7 +685,17 @@ def collection_task_reject(
     return task
 
 
-@transaction.atomic
+def _approval_reasons(segment: str, protected: bool) -> list[str]:
+    return ([_("重要客户")] if segment == Segment.IMPORTANT else []) + ([_("保护用户")] if protected else [])
+
+
+def _to_approval(task_ids: list[int], reasons: list[str]) -> None:
+    """Open, unapproved disconnection tasks of an account that needs a manager's approval now: to the manager."""
+    CollectionTask.objects.filter(pk__any=task_ids).update(
+        status=TaskStatus.AWAITING_APPROVAL, requires_approval=True, approval_reason="、".join(reasons)[:100]
+    )
+
+
 def collection_task_done(
     *,
     actor: Actor,
@@ -588,7 +706,21 @@ def collection_task_done(
 ) -> CollectionTask:
     """Field staff (COLLECTIONS_MANAGE) record a disconnection or reconnection as done, with its time.
     A disconnection awaiting a manager's approval cannot be done. Disconnected → the case is `disconnected`
-    (and if the arrears were paid meanwhile, a reconnection task follows at once); reconnected → closed."""
+    (and if the arrears were paid meanwhile, a reconnection task follows at once); reconnected → closed.
+
+    An unapproved disconnection of an account that is protected or important *now* (flagged after the task
+    was ordered) is refused, and the task is moved to `awaiting_approval` so that a manager decides: that
+    move is committed even though the call raises (ValidationError on `status`)."""
+    with transaction.atomic():
+        result = _task_done(actor=actor, task=task, done_at=done_at, note=note, now=now)
+    if isinstance(result, CollectionTask):
+        return result
+    raise ValidationError(
+        {"status": [_("该户现为%(r)s，停电须经经理审批：任务已转经理审批") % {"r": "、".join(result)}]}
+    )
+
+
+def _task_done(*, actor, task, done_at, note, now) -> CollectionTask | list[str]:
     task = _lock_task(task)
     _check_unit(actor, task.unit_id, Perm.COLLECTIONS_MANAGE)
     now = now or timezone.now()
@@ -600,6 +732,24 @@ def collection_task_done(
         raise ValidationError(
             {"status": [_("该任务已关闭（%(s)s），不能再执行") % {"s": task.get_status_display()}]}
         )
+    if task.kind == TaskKind.DISCONNECT and task.decided_by_id is None:
+        # Read after the account lock (`_lock_task` loads the account afresh): protected or important since?
+        reasons = _approval_reasons(task.account.customer.segment, task.account.protected)
+        if reasons:
+            _to_approval([task.pk], reasons)
+            audit_record(
+                actor=actor,
+                action="collections.task_to_approval",
+                obj=task,
+                unit_id=task.unit_id,
+                customer_id=task.account.customer_id,
+                changes={
+                    "status": [TaskStatus.OPEN, TaskStatus.AWAITING_APPROVAL],
+                    "reason": "、".join(reasons),
+                    "account": task.account.account_number,
+                },
+            )
+            return reasons
     if timezone.is_naive(done_at):
         done_at = timezone.make_aware(done_at)
     if done_at > now + timedelta(minutes=5):
@@ -650,6 +800,19 @@ def account_protection_set(*, actor: Actor, account: Account, protected: bool, r
     if before == {"protected": account.protected, "protected_reason": account.protected_reason}:
         return account
     account.save(update_fields=["protected", "protected_reason"])
+    # An ordered, not yet approved disconnection of an account flagged now goes to the manager at once.
+    moved = (
+        list(
+            CollectionTask.objects.filter(
+                account=account, kind=TaskKind.DISCONNECT, status=TaskStatus.OPEN, decided_by__isnull=True
+            ).values_list("pk", flat=True)
+        )
+        if account.protected
+        else []
+    )
+    if moved:
+        segment = account.customer.segment
+        _to_approval(moved, _approval_reasons(segment, True))
     audit_record(
         actor=actor,
         action="account.protection",
@@ -660,6 +823,7 @@ def account_protection_set(*, actor: Actor, account: Account, protected: bool, r
             "account_number": account.account_number,
             "protected": [before["protected"], account.protected],
             "protected_reason": [before["protected_reason"], account.protected_reason],
+            **({"tasks_to_approval": moved} if moved else {}),
         },
     )
     return account
@@ -667,6 +831,8 @@ def account_protection_set(*, actor: Actor, account: Account, protected: bool, r
 
 def dunning_days(*, start: date, end: date, actor: Actor | None = None) -> dict[str, int]:
     """Run the daily job for each day from `start` to `end` (inclusive); the summed counts (demo, catch-up)."""
+    _check_day(start)
+    _check_day(end)  # refused before any day is run: nothing half-done
     total: dict[str, int] = {}
     day = start
     while day <= end:

@@ -583,10 +583,13 @@ class DunningNotice(models.Model):
     class Meta:
         ordering = ["-notice_date", "-id"]
         constraints = [
-            # Idempotent runs: one notice of a stage per bill (a reminder, an overdue notice, one disconnection
-            # notice per triggering bill), and one open disconnection case per account.
-            models.UniqueConstraint(fields=["stage", "receivable"], condition=~Q(stage="reconnect"),
+            # Idempotent runs: one reminder and one overdue notice per bill, one open disconnection case per
+            # account. A disconnection the manager refused is not asked again for the same triggering bill; a
+            # cancelled (paid) or closed case may be followed by a new one for that bill once a payment bounces.
+            models.UniqueConstraint(fields=["stage", "receivable"], condition=Q(stage__in=["reminder", "overdue"]),
                                     name="payments_notice_stage_receivable_uniq"),
+            models.UniqueConstraint(fields=["receivable"], condition=Q(stage="disconnect", case_status="rejected"),
+                                    name="payments_notice_rejected_receivable_uniq"),
             models.UniqueConstraint(fields=["account"], condition=Q(stage="disconnect", case_status__in=OPEN_CASE),
                                     name="payments_notice_one_open_case_uniq"),
         ]
@@ -628,7 +631,10 @@ class CollectionTask(models.Model):
     class Meta:
         ordering = ["due_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["notice", "kind"], name="payments_task_notice_kind_uniq"),
+            # One live task of a kind per case: a reconnection cancelled by a bounced payment is followed by a
+            # new one when the customer pays again.
+            models.UniqueConstraint(fields=["notice", "kind"], condition=~Q(status="cancelled"),
+                                    name="payments_task_notice_kind_uniq"),
             models.UniqueConstraint(fields=["account", "kind"], condition=Q(status__in=["awaiting_approval", "open"]),
                                     name="payments_task_one_open_per_account_uniq"),
         ]

@@ -34,7 +34,7 @@ from gridcare.customers.models import Account
 from gridcare.customers.services import PermissionDenied, _check_unit
 
 from .choices import EntryKind, PaymentChannel, PaymentStatus
-from .collections import collections_on_payment
+from .collections import collections_on_payment, collections_on_reversal
 from .latefee import late_fee
 from .models import Allocation, LedgerEntry, Payment, Receivable, RefundPart
 from .notices import payment_receipt_enqueue
@@ -327,6 +327,7 @@ def payment_reverse(*, actor: Actor, payment: Payment, reason: str) -> Payment:
     # The account's other credit (later payments kept as 预存) pays the re-opened debts at once, so the
     # account never shows arrears and credit side by side.
     _apply_credit(account, on=timezone.localdate(now))
+    collections_on_reversal(account_id=account.pk, now=now, reason=reason)  # bounced: no reconnection on it
     audit_record(actor=actor, action="payment.reverse", obj=payment, unit_id=payment.unit_id,
                  customer_id=payment.account.customer_id,
                  changes={"amount": str(payment.amount), "reason": reason, "status": ["posted", "reversed"]})

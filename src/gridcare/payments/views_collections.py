@@ -172,6 +172,8 @@ def _timeline_required(view):
 def account_timeline(request, account_number: str):
     """An account's dunning timeline: notices, tasks, arrears today, and the protected flag."""
     tl = cs.account_timeline(user=request.user, account_number=account_number)
+    # The reason is medical information (家中有呼吸机…): only for those who may see personal data.
+    can_pii = has_perm(request.user, Perm.CUSTOMER_VIEW_PII)
     return render(
         request,
         "payments/collections_account.html",
@@ -180,8 +182,12 @@ def account_timeline(request, account_number: str):
             "account": tl.account,
             "now": timezone.now(),
             "protection_form": ProtectionForm(
-                initial={"protected": tl.account.protected, "reason": tl.account.protected_reason}
+                initial={
+                    "protected": tl.account.protected,
+                    "reason": tl.account.protected_reason if can_pii else "",
+                }
             ),
+            "can_pii": can_pii,
             "can_edit": has_perm(request.user, Perm.CUSTOMER_EDIT),
             "can_approve": has_perm(request.user, Perm.DISCONNECT_APPROVE),
             "can_manage": has_perm(request.user, Perm.COLLECTIONS_MANAGE),

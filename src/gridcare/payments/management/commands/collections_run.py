@@ -6,6 +6,7 @@ Runs `collections.collections_run` for the date (default today, Asia/Shanghai) �
 
 from datetime import date
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
@@ -43,6 +44,9 @@ class Command(BaseCommand):
         end = _day(until, "--until") if until else start
         if end < start:
             raise CommandError("--until 不能早于 --date")
-        counts = dunning_days(start=start, end=end, actor=Actor(channel=Channel.JOB))
+        try:
+            counts = dunning_days(start=start, end=end, actor=Actor(channel=Channel.JOB))
+        except ValidationError as exc:
+            raise CommandError("; ".join(f"{f}: {m}" for f, ms in exc.message_dict.items() for m in ms)) from None
         span = start.isoformat() if end == start else f"{start.isoformat()}..{end.isoformat()}"
         self.stdout.write(f"collections {span}: " + ", ".join(f"{k}={counts.get(k, 0)}" for k, _l in LABELS))
