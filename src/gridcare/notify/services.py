@@ -49,6 +49,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import chain, islice
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -407,12 +408,10 @@ def _build_rows(items: list[dict], *, now: datetime, templates: _Templates, offs
             "notify_preference__greetings_opt_out",
         )
     }
-    account_ids = list({int(it["account_id"]) for it in items if it.get("account_id")})
-    accounts = (
-        dict(Account.objects.filter(pk__any=account_ids).values_list("id", "account_number"))
-        if account_ids
-        else {}
-    )
+    accounts = {int(it["account_id"]): it["account_number"] for it in items if it.get("account_number")}
+    account_ids = list({int(it["account_id"]) for it in items if it.get("account_id")} - set(accounts))
+    if account_ids:
+        accounts.update(Account.objects.filter(pk__any=account_ids).values_list("id", "account_number"))
     release_cache: dict[tuple, datetime] = {}
     rows = []
     pending, suppressed = NotificationStatus.PENDING.value, NotificationStatus.SUPPRESSED.value
@@ -599,37 +598,67 @@ def notices_muted():
         _MUTED.reset(token)
 
 
-def notifications_enqueue_bulk(items: Iterable[dict], *, now: datetime | None = None) -> int:
-    """Enqueue many notices set-based (see the module docstring); returns how many new rows were written."""
+def notifications_enqueue_bulk(
+    items: Iterable[dict], *, now: datetime | None = None, keys_are_new: bool = False
+) -> int:
+    """Enqueue many notices set-based (see the module docstring); returns how many new rows were written.
+
+    `keys_are_new`: the caller knows no row has these dedupe keys yet (a receipt for the payment it just
+    created), so the lookup that spares re-rendering a retried job is skipped — the insert still ignores a
+    conflicting key. An item may carry `account_number` (with `account_id`) to spare the account lookup.
+
+    A call of at most CHUNK items renders everything before its single insert, so a bad item raises before
+    anything is written and no savepoint is needed inside the caller's transaction (two round trips less on
+    the payment path); a larger call runs in its own savepoint so that it is all or nothing."""
     if _MUTED.get():
         return 0
     now = now or timezone.now()
+    items = iter(items)
+    head = list(islice(items, CHUNK + 1))
+    if not head:
+        return 0
     templates = _Templates()
+
+    def render(chunk: list[dict], offset: int) -> list[tuple]:
+        if keys_are_new:
+            fresh = chunk
+        else:
+            # Rows of keys already enqueued are skipped before rendering (a retried job costs one query).
+            seen = _existing_keys([str(it["dedupe_key"]) for it in chunk])
+            fresh = [it for it in chunk if str(it["dedupe_key"]) not in seen]
+        return _build_rows(fresh, now=now, templates=templates, offset=offset) if fresh else []
+
+    if len(head) <= CHUNK:
+        # One chunk: everything is checked and rendered before the one INSERT statement (atomic by itself).
+        for i, item in enumerate(head):
+            _check_item(i, item)
+        rows = render(head, 0)
+        if rows:
+            # No savepoint: nothing can fail here but the database itself, which fails the caller's
+            # transaction anyway; outside one, this is the insert's own transaction.
+            with transaction.atomic(savepoint=False):
+                _insert(rows)
+                _dispatch_on_commit()
+        return len(rows)
     written = 0
     with transaction.atomic():
         chunk: list[dict] = []
         offset = 0
-
-        def flush(chunk: list[dict], offset: int) -> int:
-            keys = [str(it["dedupe_key"]) for it in chunk]
-            # Rows of keys already enqueued are skipped before rendering (a retried job costs one query).
-            seen = _existing_keys(keys)
-            fresh = [it for it in chunk if str(it["dedupe_key"]) not in seen]
-            if not fresh:
-                return 0
-            rows = _build_rows(fresh, now=now, templates=templates, offset=offset)
-            _insert(rows)
-            return len(rows)
-
-        for item in items:
+        for item in chain(head, items):
             _check_item(offset + len(chunk), item)
             chunk.append(item)
             if len(chunk) >= CHUNK:
-                written += flush(chunk, offset)
+                rows = render(chunk, offset)
+                if rows:
+                    _insert(rows)
+                written += len(rows)
                 offset += len(chunk)
                 chunk = []
         if chunk:
-            written += flush(chunk, offset)
+            rows = render(chunk, offset)
+            if rows:
+                _insert(rows)
+            written += len(rows)
         if written:
             _dispatch_on_commit()
     return written

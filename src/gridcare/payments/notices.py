@@ -34,10 +34,10 @@ STAGE_KIND = {
 
 def _enqueue_beside_money(what: str, items: list[dict]) -> None:
     """Enqueue inside a money transaction: a notice problem (an edited template that no longer renders) is
-    logged for the operator and never refuses the payment or refund (the outbox's own savepoint has already
-    undone its partial work)."""
+    logged for the operator and never refuses the payment or refund (a small enqueue renders before it writes,
+    so a refused one has written nothing). The keys name a payment or refund made in this transaction: new."""
     try:
-        notifications_enqueue_bulk(items)
+        notifications_enqueue_bulk(items, keys_are_new=True)
     except ValidationError as exc:
         logger.error("%s notice not enqueued: %s", what, "; ".join(exc.messages))
 
@@ -51,6 +51,7 @@ def payment_receipt_enqueue(*, payment, customer_id: int) -> None:
                 "kind": Kind.PAYMENT_RECEIPT,
                 "customer_id": customer_id,
                 "account_id": payment.account_id,
+                "account_number": payment.account.account_number,  # loaded with the payment: no lookup
                 "context": {"amount": payment.amount, "paid_at": payment.paid_at},
                 "dedupe_key": f"receipt:{payment.pk}",
             }
