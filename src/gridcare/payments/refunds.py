@@ -8,8 +8,11 @@ payment takes), checks the credit again, takes the amount from the payments' `un
 first, with `F()` updates (`RefundPart` rows record which), and writes a REFUND ledger entry of +amount:
 the money leaves, so the balance goes back up towards 0. Rejection changes no money. Both are audited.
 
-Seam: a payment whose credit was partly refunded should not be reversed in full afterwards
-(`services.payment_reverse` does not know about refunds yet) — see `refunded_of`.
+A payment whose credit was refunded (even partly) cannot be reversed afterwards: `services.payment_reverse`
+refuses it (`refunded_of`), since the reversal would charge the refunded money a second time. Credit never
+sits beside open debt (payments, bill issues and reversals all apply credit at once), so the credit is what
+the customer may have back. The method (cash, bank transfer, …) is how finance pays it out: a cash refund is
+not taken from a cashier's till, so no shift's close depends on it.
 """
 
 from datetime import date, datetime
