@@ -1,6 +1,7 @@
 """Console pages: the permission matrix, masking, audit of unmasked views, forms with bad input."""
 
 import csv
+import html
 import io
 from datetime import date
 
@@ -141,6 +142,15 @@ def test_edit_records_before_and_after(client, world):
     ev = AuditEvent.objects.filter(action="customer.update").latest("id")
     assert ev.changes["phone"] == ["13812345678", "13900002222"]
     assert "name" not in ev.changes
+    # The timeline on the customer page shows the change masked, even to the clerk, until they unmask
+    # (audited); an agent, who may not unmask, sees it masked only.
+    detail = reverse("console:customer_detail", args=[world.cust_a.pk])
+    body = html.unescape(client.get(detail).content.decode())
+    assert '"phone": ["138****5678", "139****2222"]' in body and "13900002222" not in body
+    assert '"phone": ["13812345678", "13900002222"]' in html.unescape(client.get(detail + "?reveal=1").content.decode())
+    client.force_login(world.a_agent)
+    body = html.unescape(client.get(detail).content.decode())
+    assert "139****2222" in body and "13900002222" not in body and "13812345678" not in body
 
 
 def test_open_duplicate_and_malformed_account(client, world):

@@ -37,6 +37,7 @@ from gridcare.org.models import ApiToken
 
 from .audit import Actor
 from .choices import Channel
+from .masking import mask_audit_changes
 from .permissions import Perm, has_perm
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -260,7 +261,8 @@ class AuditFilter(Schema):
     since: datetime | None = Field(None, description="此时刻及之后（无时区按北京时间）")
 
 
-def audit_event_row(e) -> dict[str, Any]:
+def audit_event_row(e, *, reveal: bool = False) -> dict[str, Any]:
+    """One audit row for the API; personal data in `changes` masked unless `reveal`."""
     return {
         "id": e.pk,
         "created_at": e.created_at,
@@ -272,7 +274,7 @@ def audit_event_row(e) -> dict[str, Any]:
         "object_id": e.object_id,
         "customer_id": e.customer_id,
         "unit_id": e.unit_id,
-        "changes": e.changes,
+        "changes": e.changes if reveal else mask_audit_changes(e.changes),
         "ip": e.ip,
     }
 
@@ -292,4 +294,6 @@ def audit_events(request, filters: Query[AuditFilter], paging: Query[PageParams]
         qs = qs.filter(action=filters.action)
     if filters.since is not None:
         qs = qs.filter(created_at__gte=aware(filters.since))
-    return paginate(qs.order_by("-created_at", "-id"), paging, audit_event_row)
+    # Personal data inside the changes only for roles that may see it (the audit trail keeps it whole).
+    reveal = has_perm(request.user, Perm.CUSTOMER_VIEW_PII)
+    return paginate(qs.order_by("-created_at", "-id"), paging, lambda e: audit_event_row(e, reveal=reveal))

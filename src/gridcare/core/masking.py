@@ -37,3 +37,46 @@ def mask_email(email: str | None) -> str:
         return ""
     local, _, domain = email.partition("@")
     return f"{local[:1]}***@{domain}"
+
+
+def _hidden(value) -> str:
+    return "***" if value else ""
+
+
+# Keys of audit `changes` that hold personal data, and how each is masked for display.
+AUDIT_PII_KEYS = {
+    "name": mask_name,
+    "holder_name": mask_name,
+    "customer_name": mask_name,
+    "phone": mask_phone,
+    "phone2": mask_phone,
+    "id_number": mask_id_number,
+    "email": mask_email,
+    "address": mask_address,
+    "bank_account": lambda v: f"{v[:4]}****{v[-4:]}" if v and "*" not in v and len(v) > 8 else (v or ""),
+    "protected_reason": _hidden,
+    "wechat_openid": _hidden,
+}
+
+
+def mask_audit_changes(changes):
+    """An audit row's `changes` for a reader who may not see personal data: the values under the keys of
+    AUDIT_PII_KEYS are masked wherever they stand (a [before, after] pair, an "after" snapshot, a list);
+    everything else is as recorded. The stored row is never altered."""
+    if isinstance(changes, dict):
+        out = {}
+        for key, value in changes.items():
+            masker = AUDIT_PII_KEYS.get(key)
+            out[key] = _mask_value(value, masker) if masker else mask_audit_changes(value)
+        return out
+    if isinstance(changes, list):
+        return [mask_audit_changes(v) for v in changes]
+    return changes
+
+
+def _mask_value(value, masker):
+    if isinstance(value, list):
+        return [_mask_value(v, masker) for v in value]
+    if isinstance(value, str):
+        return masker(value)
+    return value

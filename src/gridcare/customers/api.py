@@ -292,8 +292,9 @@ def customer_audit(request, customer_id: int, params: Query[AuditTimelineParams]
     """The customer's timeline of audited events, newest first (requires audit.view)."""
     require_object_perm(request, Perm.AUDIT_VIEW)
     customer = selectors.customer_get(user=request.user, pk=customer_id)
+    reveal = has_perm(request.user, Perm.CUSTOMER_VIEW_PII)  # personal data in the changes only for them
     return [
-        audit_event_row(e)
+        audit_event_row(e, reveal=reveal)
         for e in selectors.customer_timeline(user=request.user, customer=customer, limit=params.limit)
     ]
 

@@ -1,11 +1,19 @@
 """Reads for the customer registry; every one takes the user and applies unit scoping here."""
 
+import json
 import re
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from gridcare.core.masking import mask_address, mask_email, mask_id_number, mask_name, mask_phone
+from gridcare.core.masking import (
+    mask_address,
+    mask_audit_changes,
+    mask_email,
+    mask_id_number,
+    mask_name,
+    mask_phone,
+)
 from gridcare.core.models import AuditEvent
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import get_or_404, restrict
@@ -105,11 +113,19 @@ def customer_detail(*, user, customer: Customer) -> dict[str, Any]:
     return {"customer": customer, "accounts": accounts, "past_holdings": past_holdings}
 
 
-def customer_timeline(*, user, customer: Customer, limit: int = 100) -> list[AuditEvent]:
-    """The customer's timeline; later capabilities (bills, payments, work orders) add their events here."""
+def customer_timeline(*, user, customer: Customer, limit: int = 100, reveal: bool = False) -> list[AuditEvent]:
+    """The customer's timeline; later capabilities (bills, payments, work orders) add their events here.
+
+    Personal data inside the events' `changes` (phones, ID numbers, names, addresses, bank accounts, the
+    protected-account reason) is masked unless `reveal` (the caller checked the role and audited the view).
+    Each event carries `changes_text`, the changes as readable JSON."""
     if not has_perm(user, Perm.AUDIT_VIEW):
         return []
-    return list(AuditEvent.objects.filter(customer_id=customer.pk).select_related("actor")[:limit])
+    events = list(AuditEvent.objects.filter(customer_id=customer.pk).select_related("actor")[:limit])
+    for e in events:
+        shown = e.changes if reveal else mask_audit_changes(e.changes)
+        e.changes_text = json.dumps(shown, ensure_ascii=False, default=str)
+    return events
 
 
 def audit_events_visible(*, user) -> QuerySet[AuditEvent]:

@@ -137,7 +137,7 @@ def customer_detail(request, pk):
     ctx.update({
         "m": selectors.masked_customer(customer, reveal=reveal),
         "reveal": reveal,
-        "timeline": selectors.customer_timeline(user=request.user, customer=customer),
+        "timeline": selectors.customer_timeline(user=request.user, customer=customer, reveal=reveal),
         "can_edit": has_perm(request.user, Perm.CUSTOMER_EDIT),
         "can_meter": has_perm(request.user, Perm.METER_EDIT),
         "can_pii": has_perm(request.user, Perm.CUSTOMER_VIEW_PII),
