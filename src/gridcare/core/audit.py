@@ -32,6 +32,13 @@ class Actor:
         user = request.user if getattr(request, "user", None) and request.user.is_authenticated else None
         return cls(user=user, channel=channel, ip=ip)
 
+    @classmethod
+    def console(cls, request) -> "Actor":
+        """The logged-in staff user acting on a console page."""
+        from .choices import Channel
+
+        return cls.from_request(request, Channel.CONSOLE)
+
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):

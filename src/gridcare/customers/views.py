@@ -15,7 +15,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from gridcare.core.audit import Actor
-from gridcare.core.choices import Channel
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import get_or_404
 from gridcare.core.spreadsheet import as_text_cell
@@ -37,10 +36,6 @@ from .models import Account
 
 PAGE_SIZE = 25
 EXPORT_MAX_ROWS = 100_000
-
-
-def _actor(request) -> Actor:
-    return Actor.from_request(request, Channel.CONSOLE)
 
 
 def _search_qs(request, form):
@@ -98,7 +93,7 @@ def export(request):
     qs = _search_qs(request, form).prefetch_related(
         Prefetch("accounts", queryset=Account.objects.select_related("premise").order_by("account_number"))
     )[:EXPORT_MAX_ROWS]
-    services.customer_export_record(actor=_actor(request), query=request.GET.dict(), fmt=fmt, unmasked=reveal)
+    services.customer_export_record(actor=Actor.console(request), query=request.GET.dict(), fmt=fmt, unmasked=reveal)
     stamp = timezone.localtime().strftime("%Y%m%d%H%M")
     if fmt == "csv":
         writer = csv.writer(_Echo())
@@ -131,7 +126,7 @@ def customer_detail(request, pk):
     if request.GET.get("reveal") == "1":
         if not has_perm(request.user, Perm.CUSTOMER_VIEW_PII):
             raise Http404
-        services.pii_reveal(actor=_actor(request), customer=customer)
+        services.pii_reveal(actor=Actor.console(request), customer=customer)
         reveal = True
     ctx = selectors.customer_detail(user=request.user, customer=customer)
     ctx.update({
@@ -178,7 +173,7 @@ def customer_create(request):
     form = CustomerForm(request.POST or None, units=units, managers=managers, initial={"unit_id": request.user.unit_id})
     return _form_flow(
         request, form, title=_("新建客户"),
-        write=lambda data: services.customer_create(actor=_actor(request), data=data),
+        write=lambda data: services.customer_create(actor=Actor.console(request), data=data),
         done=lambda c: (_("客户已创建"), _to_customer(c.pk)),
     )
 
@@ -193,7 +188,7 @@ def customer_edit(request, pk):
     form = CustomerForm(request.POST or None, units=units, managers=managers, initial=initial)
     return _form_flow(
         request, form, title=_("编辑客户资料"), customer=customer,
-        write=lambda data: services.customer_update(actor=_actor(request), customer=customer, data=data),
+        write=lambda data: services.customer_update(actor=Actor.console(request), customer=customer, data=data),
         done=lambda c: (_("客户资料已保存"), _to_customer(c.pk)),
     )
 
@@ -206,7 +201,7 @@ def account_open(request, pk):
     form = AccountOpenForm(request.POST or None, areas=areas)
     return _form_flow(
         request, form, title=_("立户（新开户号）"), customer=customer,
-        write=lambda data: services.account_open(actor=_actor(request), customer=customer, **data),
+        write=lambda data: services.account_open(actor=Actor.console(request), customer=customer, **data),
         done=lambda a: (_("已立户：户号 %(n)s") % {"n": a.account_number}, _to_customer(customer.pk)),
     )
 
@@ -222,7 +217,7 @@ def account_close(request, account_number):
     return _form_flow(
         request, AccountCloseForm(request.POST or None), customer=account.customer,
         title=_("销户 %(n)s") % {"n": account.account_number},
-        write=lambda data: services.account_close(actor=_actor(request), account=account, closed_on=data["closed_on"]),
+        write=lambda data: services.account_close(actor=Actor.console(request), account=account, closed_on=data["closed_on"]),
         done=lambda a: (_("户号 %(n)s 已销户") % {"n": a.account_number}, _to_customer(a.customer_id)),
     )
 
@@ -237,7 +232,7 @@ def account_transfer(request, account_number):
             new_customer = selectors.customer_get(user=request.user, pk=data["new_customer_id"])
         except Http404:
             raise ValidationError({"new_customer_id": [_("客户不存在")]}) from None
-        return services.account_transfer(actor=_actor(request), account=account, new_customer=new_customer,
+        return services.account_transfer(actor=Actor.console(request), account=account, new_customer=new_customer,
                                          effective_on=data["effective_on"])
 
     return _form_flow(
@@ -253,7 +248,7 @@ def meter_install(request, pk):
     sp = get_or_404(selectors.service_points_visible(user=request.user), pk=pk)
     return _form_flow(
         request, MeterInstallForm(request.POST or None), title=_("装表/换表"), customer=sp.account.customer,
-        write=lambda data: services.meter_install(actor=_actor(request), service_point=sp, data=data),
+        write=lambda data: services.meter_install(actor=Actor.console(request), service_point=sp, data=data),
         done=lambda m: (_("电能表已安装"), _to_customer(sp.account.customer_id)),
     )
 
@@ -267,7 +262,7 @@ def meter_edit(request, pk):
     return _form_flow(
         request, MeterEditForm(request.POST or None, initial=initial), customer=customer,
         title=_("编辑电能表 %(n)s") % {"n": meter.asset_number},
-        write=lambda data: services.meter_update(actor=_actor(request), meter=meter, data=data),
+        write=lambda data: services.meter_update(actor=Actor.console(request), meter=meter, data=data),
         done=lambda m: (_("电能表参数已保存"), _to_customer(customer.pk) if customer else reverse("console:search")),
     )
 

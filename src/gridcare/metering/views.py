@@ -11,16 +11,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from gridcare.core.audit import Actor
-from gridcare.core.choices import Channel
 from gridcare.core.permissions import Perm
 from gridcare.core.views import form_errors_from, staff_required
 
 from . import selectors, services
 from .forms import RegistersForm
-
-
-def _actor(request) -> Actor:
-    return Actor.from_request(request, Channel.CONSOLE)
 
 
 @staff_required(Perm.METER_EDIT)
@@ -45,7 +40,7 @@ def route_walk(request, pk: int):
     if request.method == "POST" and meter is not None and form.is_valid():
         try:
             read = services.read_record(
-                actor=_actor(request), meter=meter, read_at=timezone.now(), registers=form.cleaned_data
+                actor=Actor.console(request), meter=meter, read_at=timezone.now(), registers=form.cleaned_data
             )
         except ValidationError as e:
             form_errors_from(form, e)
@@ -71,7 +66,7 @@ def exception_action(request, pk: int, action: str):
     if action not in ("accept", "estimate", "correct"):
         raise Http404
     read = selectors.read_get(user=request.user, pk=pk)
-    actor = _actor(request)
+    actor = Actor.console(request)
     try:
         if action == "accept":
             services.read_accept(actor=actor, read=read)

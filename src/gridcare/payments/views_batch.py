@@ -12,17 +12,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from gridcare.core.audit import Actor
-from gridcare.core.choices import Channel
 from gridcare.core.permissions import Perm
 from gridcare.core.views import staff_required
 
 from . import reconciliation as recon
 from . import withholding as wh
 from .choices import ReconKind
-
-
-def _actor(request) -> Actor:
-    return Actor.from_request(request, Channel.CONSOLE)
 
 
 def _errors(exc: ValidationError) -> list[str]:
@@ -45,7 +40,7 @@ def withholding_batches(request):
         try:
             if request.POST.get("action") == "export":
                 batch = wh.withholding_export(
-                    actor=_actor(request),
+                    actor=Actor.console(request),
                     bank_code=request.POST.get("bank_code", ""),
                     as_of=_date(request.POST.get("as_of"), "as_of"),
                 )
@@ -56,7 +51,7 @@ def withholding_batches(request):
                 )
             else:
                 result = wh.withholding_import(
-                    actor=_actor(request), data=wh.read_file(request.FILES.get("file"))
+                    actor=Actor.console(request), data=wh.read_file(request.FILES.get("file"))
                 )
                 messages.success(request, wh.import_message(result))
             return redirect("payments:withholding")
@@ -112,7 +107,7 @@ def withholding_agreements(request):
                 )
                 if a is None:
                     raise Http404
-                wh.agreement_deactivate(actor=_actor(request), agreement=a)
+                wh.agreement_deactivate(actor=Actor.console(request), agreement=a)
                 messages.success(request, _("已解约"))
             else:
                 from gridcare.customers.selectors import accounts_visible
@@ -121,7 +116,7 @@ def withholding_agreements(request):
                 if not accounts_visible(user=request.user).filter(account_number=number).exists():
                     raise ValidationError({"account_number": [_("户号不存在，或不属于本单位")]})
                 wh.agreement_create(
-                    actor=_actor(request),
+                    actor=Actor.console(request),
                     account_number=number,
                     bank_code=request.POST.get("bank_code", ""),
                     bank_account=request.POST.get("bank_account", ""),
@@ -158,7 +153,7 @@ def reconcile_list(request):
         try:
             upload = request.FILES.get("file")
             result = recon.reconcile_import(
-                actor=_actor(request),
+                actor=Actor.console(request),
                 channel=request.POST.get("channel", ""),
                 statement_date=_date(request.POST.get("statement_date"), "statement_date"),
                 data=wh.read_file(upload),
@@ -206,10 +201,10 @@ def reconcile_resolve(request, pk: int):
         raise Http404
     try:
         if request.POST.get("action") == "backfill":
-            recon.reconcile_backfill(actor=_actor(request), exception=e, note=request.POST.get("note", ""))
+            recon.reconcile_backfill(actor=Actor.console(request), exception=e, note=request.POST.get("note", ""))
             messages.success(request, _("已补录缴费 %(t)s") % {"t": e.channel_txn_id})
         else:
-            recon.reconcile_resolve(actor=_actor(request), exception=e, note=request.POST.get("note", ""))
+            recon.reconcile_resolve(actor=Actor.console(request), exception=e, note=request.POST.get("note", ""))
             messages.success(request, _("差错已处理"))
     except ValidationError as exc:
         for m in _errors(exc):

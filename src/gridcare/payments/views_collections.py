@@ -15,7 +15,6 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from gridcare.core.audit import Actor
-from gridcare.core.choices import Channel
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import PermissionDenied
 from gridcare.customers.selectors import account_get
@@ -55,10 +54,6 @@ class DoneForm(forms.Form):
 class ProtectionForm(forms.Form):
     protected = forms.BooleanField(label=gettext_lazy("保护用户"), required=False)
     reason = forms.CharField(label=gettext_lazy("保护原因"), max_length=200, required=False)
-
-
-def _actor(request) -> Actor:
-    return Actor.from_request(request, Channel.CONSOLE)
 
 
 def _tasks_required(view):
@@ -123,19 +118,19 @@ def task_action(request, pk: int, action: str):
     back = _back(request, reverse("payments:collections_tasks"))
     try:
         if action == "approve":
-            collections.collection_task_approve(actor=_actor(request), task=task)
+            collections.collection_task_approve(actor=Actor.console(request), task=task)
             messages.success(request, _("已批准停电任务 #%(id)s") % {"id": task.pk})
         elif action == "reject":
             form = RejectForm(request.POST)
             reason = form.cleaned_data["reason"] if form.is_valid() else ""
-            collections.collection_task_reject(actor=_actor(request), task=task, reason=reason)
+            collections.collection_task_reject(actor=Actor.console(request), task=task, reason=reason)
             messages.success(request, _("已驳回停电任务 #%(id)s") % {"id": task.pk})
         elif action == "done":
             form = DoneForm(request.POST)
             if not form.is_valid():
                 raise ValidationError({k: v for k, v in form.errors.items()})
             collections.collection_task_done(
-                actor=_actor(request),
+                actor=Actor.console(request),
                 task=task,
                 done_at=form.cleaned_data.get("done_at"),
                 note=form.cleaned_data.get("note", ""),
@@ -207,7 +202,7 @@ def account_protect(request, account_number: str):
         return redirect(back)
     try:
         collections.account_protection_set(
-            actor=_actor(request),
+            actor=Actor.console(request),
             account=account,
             protected=form.cleaned_data["protected"],
             reason=form.cleaned_data["reason"],

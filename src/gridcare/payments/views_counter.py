@@ -15,7 +15,6 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from gridcare.core.audit import Actor
-from gridcare.core.choices import Channel
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import visible_unit_ids
 from gridcare.core.views import form_errors_from
@@ -48,10 +47,6 @@ class RefundDecideForm(forms.Form):
     note = forms.CharField(label=gettext_lazy("审批意见"), max_length=200, required=False)
 
 
-def _actor(request) -> Actor:
-    return Actor.from_request(request, Channel.CONSOLE)
-
-
 def _login_or_404(request, *perms: str):
     """Anonymous → login page; staff with none of `perms` → 404 (as `staff_required`)."""
     from django.contrib.auth.views import redirect_to_login
@@ -74,7 +69,7 @@ def shift_open(request):
     if form.is_valid():
         try:
             counter.shift_open(
-                actor=_actor(request),
+                actor=Actor.console(request),
                 counter=form.cleaned_data["counter"],
                 opening_float=form.cleaned_data["opening_float"],
             )
@@ -98,7 +93,7 @@ def shift_close(request, pk: int):
     if request.method == "POST" and form.is_valid():
         try:
             counter.shift_close(
-                actor=_actor(request),
+                actor=Actor.console(request),
                 shift=shift,
                 declared_cash=form.cleaned_data["declared_cash"],
                 declared_card=form.cleaned_data["declared_card"],
@@ -163,7 +158,7 @@ def refund_new(request):
         else:
             try:
                 refunds.refund_request(
-                    actor=_actor(request),
+                    actor=Actor.console(request),
                     account=account,
                     amount=form.cleaned_data["amount"],
                     reason=form.cleaned_data["reason"],
@@ -221,7 +216,7 @@ def refund_decide(request, pk: int):
     elif form.is_valid():
         try:
             refunds.refund_decide(
-                actor=_actor(request),
+                actor=Actor.console(request),
                 refund=refund,
                 approve=decision == "approve",
                 note=form.cleaned_data["note"],

@@ -25,7 +25,6 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from gridcare.core.audit import Actor
-from gridcare.core.choices import Channel
 from gridcare.core.masking import mask_address, mask_name
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.views import form_errors_from, staff_required
@@ -63,10 +62,6 @@ class WaiverDecisionForm(forms.Form):
             "invalid_choice": gettext_lazy("请选择批准或驳回"),
         },
     )
-
-
-def _actor(request) -> Actor:
-    return Actor.from_request(request, Channel.CONSOLE)
 
 
 def _ledger_url(account_number: str) -> str:
@@ -126,7 +121,7 @@ def payment_reverse(request, pk: int):
     if form.is_valid():
         try:
             services.payment_reverse(
-                actor=_actor(request), payment=payment, reason=form.cleaned_data["reason"]
+                actor=Actor.console(request), payment=payment, reason=form.cleaned_data["reason"]
             )
         except ValidationError as exc:
             form_errors_from(form, exc)
@@ -151,7 +146,7 @@ def waiver_request(request, pk: int):
     if form.is_valid():
         try:
             services.waiver_request(
-                actor=_actor(request),
+                actor=Actor.console(request),
                 receivable=receivable,
                 amount=form.cleaned_data["amount"],
                 reason=form.cleaned_data["reason"],
@@ -194,7 +189,7 @@ def waiver_decide(request, pk: int):
         else:
             try:
                 services.waiver_decide(
-                    actor=_actor(request), waiver=waiver, approve=approve, on=timezone.localdate()
+                    actor=Actor.console(request), waiver=waiver, approve=approve, on=timezone.localdate()
                 )
             except ValidationError as exc:
                 form_errors_from(form, exc)

@@ -14,7 +14,6 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from gridcare.core.audit import Actor
-from gridcare.core.choices import Channel
 from gridcare.core.masking import mask_name
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.views import form_errors_from, staff_required
@@ -47,10 +46,6 @@ class PrepaidEnrolForm(forms.Form):
         required=False,
         help_text=gettext_lazy("可选：预计可用天数少于该值时也提醒"),
     )
-
-
-def _actor(request) -> Actor:
-    return Actor.from_request(request, Channel.CONSOLE)
 
 
 def _list_page(request, enrol_form, status=200):
@@ -98,7 +93,7 @@ def prepaid_enrol(request):
         else:
             try:
                 prepaid.prepaid_enrol(
-                    actor=_actor(request),
+                    actor=Actor.console(request),
                     account=account,
                     threshold=form.cleaned_data["threshold"],
                     threshold_days=form.cleaned_data["threshold_days"],
@@ -158,7 +153,7 @@ def prepaid_unenrol(request, account_number: str):
     if account is None:
         raise Http404
     try:
-        prepaid.prepaid_unenrol(actor=_actor(request), account=account)
+        prepaid.prepaid_unenrol(actor=Actor.console(request), account=account)
     except ValidationError as exc:
         messages.error(request, "；".join(exc.messages))
     else:
