@@ -209,12 +209,22 @@ class _Templates:
     """The kind × channel templates, compiled once per enqueue call."""
 
     def __init__(self):
-        self._rows = {**default_templates(), **{(t.kind, t.channel): t for t in NoticeTemplate.objects.all()}}
+        # A kind's rows are read when it is first needed (a receipt reads its three, not all thirty-three).
+        self._rows: dict[tuple[str, str], NoticeTemplate] = {}
+        self._kinds: set[str] = set()
         self._compiled: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def _load(self, kind: str) -> None:
+        defaults = default_templates()
+        self._rows.update({k: v for k, v in defaults.items() if k[0] == kind})
+        self._rows.update({(t.kind, t.channel): t for t in NoticeTemplate.objects.filter(kind=kind)})
+        self._kinds.add(kind)
 
     def get(self, kind: str, channel: str) -> dict[str, Any]:
         key = (kind, channel)
         if key not in self._compiled:
+            if kind not in self._kinds:
+                self._load(kind)
             row = self._rows.get(key)
             if row is None:
                 raise ValidationError(
