@@ -173,6 +173,16 @@ def test_demo_channels(county, client):
     assert PrepaidAlert.objects.filter(raised_on=today).exists()
     assert PrepaidAccount.objects.filter(alert_state="armed").exists()  # most topped up enough
 
+    # 8. A New Year greeting to the households, created by the manager, scheduled for 1 January 09:00, not sent.
+    from gridcare.notify.models import Campaign
+
+    greeting = Campaign.objects.get()
+    local = timezone.localtime(greeting.scheduled_at)
+    assert (greeting.segment, greeting.created_by, local.month, local.day, local.hour) == (
+        "household", manager, 1, 1, 9
+    )
+    assert greeting.status != "launched"
+
     # The pages show them.
     client.force_login(cashier)
     page = client.get(reverse("payments:counter")).content.decode()

@@ -200,6 +200,7 @@ def demo_channels(*, seed: int) -> Demo:
         reconciliation_part,
         refunds_part,  # after the counter, whose rounded-up cash payments leave the credit
         prepaid_part,
+        campaign_part,
     ):
         with transaction.atomic():
             part(d)
@@ -628,3 +629,30 @@ def _prepaid_enrol(d: Demo) -> None:
             paid_at=_local(day, rng.randint(8, 21), rng.randint(0, 59)),
         )
     d.counts["prepaid_enrolled"] = len(picked)
+
+
+# ---------------------------------------------------------------- 8. a holiday greeting (notification outbox)
+
+
+CAMPAIGN_NAME = "演示：元旦问候"
+
+
+def campaign_part(d: Demo) -> None:
+    """A New Year greeting to the company's households (seed 004 §3.2), created and previewed by the manager,
+    scheduled for 1 January 09:00 and left to launch: the campaign page shows it with its recipient count."""
+    from gridcare.notify.models import Campaign
+    from gridcare.notify.services import campaign_create
+
+    if Campaign.objects.filter(name=CAMPAIGN_NAME).exists():
+        d.skipped.append("campaign")
+        return
+    new_year = datetime(d.today.year + 1, 1, 1, 9, tzinfo=timezone.get_current_timezone())
+    campaign_create(
+        actor=d.console("manager"),
+        name=CAMPAIGN_NAME,
+        unit_id=d.users["manager"].unit_id,
+        text="新年快乐！感谢您一年来对供电工作的支持，祝您和家人阖家幸福、用电平安。",
+        scheduled_at=new_year,
+        segment="household",
+    )
+    d.counts.update(campaigns=1)
