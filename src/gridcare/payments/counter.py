@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
+from gridcare.core.money import fen
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import visible_unit_ids
 from gridcare.customers.services import PermissionDenied, _check_unit
@@ -41,7 +42,6 @@ from .models import CashierShift, Payment, Terminal
 __all__ = ["PermissionDenied"]
 
 ZERO = Decimal("0.00")
-CENT = Decimal("0.01")
 COUNTER_CHANNELS = (PaymentChannel.COUNTER_CASH, PaymentChannel.COUNTER_CARD)
 
 
@@ -160,8 +160,7 @@ def shift_totals(shift_ids: list[int]) -> dict[int, Totals]:
     acc: dict[int, dict[str, Any]] = {}
     for r in rows:
         d = acc.setdefault(r["shift_id"], {"cash": ZERO, "card": ZERO, "count": 0})
-        # SQLite sums decimals as floats-in-text ("60.6100000000000"): back to the fen.
-        d["cash" if r["channel"] == PaymentChannel.COUNTER_CASH else "card"] += Decimal(r["s"] or 0).quantize(CENT)
+        d["cash" if r["channel"] == PaymentChannel.COUNTER_CASH else "card"] += fen(r["s"])
         d["count"] += r["n"]
     return {sid: Totals(**acc[sid]) if sid in acc else Totals() for sid in shift_ids}
 

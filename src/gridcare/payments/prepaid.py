@@ -44,6 +44,7 @@ from django.utils.translation import gettext as _
 from gridcare.billing.choices import BillStatus
 from gridcare.billing.models import Bill
 from gridcare.core.audit import Actor, audit_record
+from gridcare.core.money import fen
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import restrict
 from gridcare.customers.choices import AccountStatus
@@ -250,14 +251,6 @@ class Estimate:
     is_low: bool
 
 
-def _money(value: Any) -> Decimal:
-    # PostgreSQL answers Decimal; SQLite sums NUMERIC columns as int or float. Two-decimal sums stay far
-    # inside a float's precision, so str → Decimal → the fen is exact.
-    if value is None:
-        return ZERO
-    return Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
-
-
 def _day(value: Any) -> date | None:
     if value is None or isinstance(value, date):
         return value
@@ -353,9 +346,9 @@ def _estimate_rows(today: date, account_id: int | None = None) -> list[_Row]:
         raw = cur.fetchall()
     rows = []
     for pk, acct, threshold, threshold_days, state, latest_on, balance, billed, days, last_end in raw:
-        threshold = _money(threshold)
-        available = -_money(balance)
-        billed_amount, billed_days, last_billed_on = _money(billed), int(days or 0), _day(last_end)
+        threshold = fen(threshold)
+        available = -fen(balance)
+        billed_amount, billed_days, last_billed_on = fen(billed), int(days or 0), _day(last_end)
         daily, spend, remaining, days_left = estimate_figures(
             available=available,
             billed_amount=billed_amount,

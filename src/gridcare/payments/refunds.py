@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
+from gridcare.core.money import fen
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import restrict, visible_unit_ids
 from gridcare.customers.services import PermissionDenied, _check_unit
@@ -33,6 +34,7 @@ from gridcare.customers.services import PermissionDenied, _check_unit
 from .choices import EntryKind, PaymentStatus, RefundMethod
 from .models import LedgerEntry, Payment, Refund, RefundPart
 from .notices import refund_enqueue
+from .selectors import credit_of
 from .services import _lock_account, clean_amount
 
 __all__ = ["PermissionDenied"]
@@ -40,19 +42,11 @@ __all__ = ["PermissionDenied"]
 ZERO = Decimal("0.00")
 
 
-def credit_of(account_id: int) -> Decimal:
-    """Credit balance: the sum of the account's posted payments' unallocated amounts."""
-    s = Payment.objects.filter(account_id=account_id, status=PaymentStatus.POSTED).aggregate(
-        s=Sum("unallocated")
-    )["s"]
-    return (s or ZERO).quantize(Decimal("0.01"))
-
-
 def pending_of(account_id: int, exclude: int | None = None) -> Decimal:
     qs = Refund.objects.filter(account_id=account_id, status="pending")
     if exclude is not None:
         qs = qs.exclude(pk=exclude)
-    return qs.aggregate(s=Sum("amount"))["s"] or ZERO
+    return fen(qs.aggregate(s=Sum("amount"))["s"])
 
 
 def refunded_of(payment_id: int) -> Decimal:

@@ -10,6 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, F, Q, Sum
 
+from gridcare.core.money import fen
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import restrict
 
@@ -17,10 +18,6 @@ from .models import Payment, Receivable
 
 ZERO = Decimal("0.00")
 AGEING_BUCKETS = ((0, 30, "0-30"), (31, 90, "31-90"), (91, 365, "91-365"), (366, None, "365+"))
-
-
-def _money(v) -> Decimal:
-    return Decimal(str(v or 0)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -47,7 +44,7 @@ def collection_rate(*, user, period: str) -> list[CollectionRow]:
         .annotate(billed=Sum("principal"), collected=Sum("principal_paid"), bills=Count("id"))
         .order_by("unit__name")
     )
-    return [CollectionRow(r["unit_id"], r["unit__name"], _money(r["billed"]), _money(r["collected"]), r["bills"])
+    return [CollectionRow(r["unit_id"], r["unit__name"], fen(r["billed"]), fen(r["collected"]), r["bills"])
             for r in rows]
 
 
@@ -65,7 +62,7 @@ def arrears_ageing(*, user, as_of: date) -> list[dict]:
         aggregates[f"amount_{label}"] = Sum(F("principal") - F("principal_paid"), filter=q)
         aggregates[f"count_{label}"] = Count("id", filter=q)
     totals = base.aggregate(**aggregates)
-    return [{"bucket": label, "amount": _money(totals[f"amount_{label}"]), "bills": totals[f"count_{label}"]}
+    return [{"bucket": label, "amount": fen(totals[f"amount_{label}"]), "bills": totals[f"count_{label}"]}
             for _lo, _hi, label in AGEING_BUCKETS]
 
 
@@ -78,4 +75,4 @@ def channel_mix(*, user, date_from: date, date_to: date) -> list[dict]:
         .annotate(n=Count("id"), amount=Sum("amount"))
         .order_by("channel")
     )
-    return [{"channel": r["channel"], "payments": r["n"], "amount": _money(r["amount"])} for r in rows]
+    return [{"channel": r["channel"], "payments": r["n"], "amount": fen(r["amount"])} for r in rows]

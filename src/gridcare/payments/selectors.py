@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from django.db.models import F, Q, Sum
 
+from gridcare.core.money import fen
+
 from .models import LedgerEntry, Payment, Receivable
 from .services import accrued_fee
 
@@ -70,9 +72,12 @@ def open_receivables(account_id: int):
 def statement(account, as_of: date) -> Statement:
     """Each open bill with its outstanding principal and the late fee owed as of `as_of` (two queries)."""
     lines = [_line(r, as_of) for r in open_receivables(account.pk)]
-    credit = Payment.objects.filter(account_id=account.pk, status="posted").aggregate(s=Sum("unallocated"))["s"]
-    return Statement(account_number=account.account_number, as_of=as_of, lines=lines,
-                     credit=Decimal(str(credit or 0)).quantize(Decimal("0.01")))
+    return Statement(account_number=account.account_number, as_of=as_of, lines=lines, credit=credit_of(account.pk))
+
+
+def credit_of(account_id: int) -> Decimal:
+    """Credit balance (预存): the sum of the account's posted payments' unallocated amounts."""
+    return fen(Payment.objects.filter(account_id=account_id, status="posted").aggregate(s=Sum("unallocated"))["s"])
 
 
 def ledger_balance(account_id: int) -> Decimal:
