@@ -225,7 +225,8 @@ def on_bills_issued(bill_ids: list[int]) -> None:
     chunk = 5000
     for start in range(0, len(bill_ids), chunk):
         rows = Bill.objects.filter(pk__any=bill_ids[start : start + chunk]).values_list(
-            "id", "account_id", "account__customer_id", "period_start", "amount", "due_date"
+            "id", "account_id", "account__account_number", "account__customer_id", "period_start", "amount",
+            "due_date",
         )
         try:
             notifications_enqueue_bulk(
@@ -233,10 +234,11 @@ def on_bills_issued(bill_ids: list[int]) -> None:
                     "kind": Kind.BILL_ISSUED,
                     "customer_id": customer_id,
                     "account_id": account_id,
+                    "account_number": number,  # joined here: the outbox need not look it up
                     "dedupe_key": f"bill_issued:{bill_id}",
                     "context": {"period": f"{period:%Y}年{period.month}月", "amount": amount, "due_date": due},
                 }
-                for bill_id, account_id, customer_id, period, amount, due in rows
+                for bill_id, account_id, number, customer_id, period, amount, due in rows
             )
         except Exception:  # the bills are issued and committed: a notice problem must not hide that
             log = logging.getLogger("gridcare.notify")

@@ -135,6 +135,5 @@ def campaign_detail(request, campaign_id: int):
 @router.post("/notify/campaigns/{campaign_id}/launch", response={200: CampaignOut, **WRITE_ERRORS})
 def campaign_launch(request, campaign_id: int):
     """Send the greeting to the campaign's customers (once; a repeat answers the launched campaign)."""
-    c = selectors.campaign_get(user=request.user, pk=campaign_id)
-    services.campaign_launch(actor=api_actor(request), campaign_id=c.pk)
-    return _out(selectors.campaign_get(user=request.user, pk=c.pk))
+    services.campaign_launch(actor=api_actor(request), campaign_id=campaign_id)
+    return _out(selectors.campaign_get(user=request.user, pk=campaign_id))

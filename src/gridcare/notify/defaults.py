@@ -12,18 +12,12 @@ from .models import NoticeTemplate
 def default_templates() -> dict[tuple[str, str], NoticeTemplate]:
     seeded = import_module("gridcare.notify.migrations.0002_seed_templates")
     low = import_module("gridcare.notify.migrations.0004_low_balance_templates")
+    seeds = {**seeded.TEMPLATES, "low_balance": (low.SMS, low.SUBJECT, low.EMAIL, low.FIELDS)}
     rows: dict[tuple[str, str], NoticeTemplate] = {}
-    for kind, (sms, subject, email, fields) in seeded.TEMPLATES.items():
+    for kind, (sms, subject, email, fields) in seeds.items():  # as the migrations' seed() builds them
         rows[kind, "sms"] = NoticeTemplate(kind=kind, channel="sms", body=sms)
         rows[kind, "email"] = NoticeTemplate(kind=kind, channel="email", subject=subject, body=email)
         rows[kind, "wechat"] = NoticeTemplate(
             kind=kind, channel="wechat", body=sms.removeprefix(seeded.SIGN), wechat_fields=fields
         )
-    rows["low_balance", "sms"] = NoticeTemplate(kind="low_balance", channel="sms", body=low.SMS)
-    rows["low_balance", "email"] = NoticeTemplate(
-        kind="low_balance", channel="email", subject=low.SUBJECT, body=low.EMAIL
-    )
-    rows["low_balance", "wechat"] = NoticeTemplate(
-        kind="low_balance", channel="wechat", body=low.SMS.removeprefix(low.SIGN), wechat_fields=low.FIELDS
-    )
     return rows

@@ -975,9 +975,11 @@ def campaign_launch(*, actor: Actor, campaign_id: int, now: datetime | None = No
             return c
         ids = campaign_customers(c).order_by("id").values_list("id", flat=True)
         send_at = max(c.scheduled_at, now)
+        counted = [0]  # the recipients, counted while they are walked (no second scan of the subtree)
 
         def items():
             for cid in ids.iterator(chunk_size=CHUNK):
+                counted[0] += 1
                 yield {
                     "kind": c.kind,
                     "customer_id": cid,
@@ -988,7 +990,7 @@ def campaign_launch(*, actor: Actor, campaign_id: int, now: datetime | None = No
                 }
 
         notifications_enqueue_bulk(items(), now=now)
-        c.recipients = ids.count()
+        c.recipients = counted[0]
         c.status, c.launched_at = CampaignStatus.LAUNCHED, now
         c.save(update_fields=["recipients", "status", "launched_at"])
         audit_record(

@@ -3,7 +3,6 @@
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from gridcare.core.audit import Actor
@@ -91,9 +90,7 @@ def campaigns(request):
     form = CampaignForm(request.POST or None, units=units, initial={"unit": request.user.unit_id})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        at = d["scheduled_at"]
-        if at is not None and timezone.is_naive(at):
-            at = timezone.make_aware(at)
+        at = d["scheduled_at"]  # aware: USE_TZ forms answer aware datetimes
         try:
             c = services.campaign_create(
                 actor=Actor.from_request(request, Channel.CONSOLE),
@@ -141,9 +138,8 @@ def campaign(request, pk: int):
 @staff_required(Perm.NOTIFY_CAMPAIGN)
 @require_POST
 def campaign_launch(request, pk: int):
-    c = selectors.campaign_get(user=request.user, pk=pk)
-    try:
-        services.campaign_launch(actor=Actor.from_request(request, Channel.CONSOLE), campaign_id=c.pk)
-    except services.PermissionDenied:
+    try:  # the service finds the campaign in the actor's units: missing and forbidden are both 404
+        services.campaign_launch(actor=Actor.console(request), campaign_id=pk)
+    except (services.PermissionDenied, ValidationError):
         raise Http404 from None
-    return redirect("notify:campaign", c.pk)
+    return redirect("notify:campaign", pk)

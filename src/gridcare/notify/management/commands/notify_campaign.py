@@ -10,12 +10,10 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
-from gridcare.notify import services
-from gridcare.notify.choices import NotificationStatus
+from gridcare.notify import selectors, services
 from gridcare.notify.models import Campaign
 from gridcare.org.models import SupplyUnit
 
@@ -66,24 +64,13 @@ class Command(BaseCommand):
                 c = services.campaign_launch(actor=actor, campaign_id=o["campaign_id"])
                 self.stdout.write(f"campaign {c.pk} launched: {c.recipients} customers")
             else:
-                s = NotificationStatus
-                for c in Campaign.objects.order_by("-created_at", "-id")[:100]:
-                    counts = c.notifications.aggregate(
-                        sent=_count(Q(status=s.SENT)),
-                        pending=_count(Q(status__in=[s.PENDING, s.RETRYING])),
-                        dead=_count(Q(status=s.DEAD)),
-                    )
+                for c in selectors.with_delivery_counts(Campaign.objects.all())[:100]:
                     self.stdout.write(
                         f"{c.pk}\t{c.name}\t{c.status}\trecipients={c.recipients}\t"
-                        f"sent={counts['sent']}\tpending={counts['pending']}\tdead={counts['dead']}"
+                        f"sent={c.n_sent}\tpending={c.n_pending}\tdead={c.n_dead}"
                     )
         except ValidationError as exc:
             raise CommandError(
                 "; ".join(f"{f}: {m}" for f, ms in exc.message_dict.items() for m in ms)
             ) from None
 
-
-def _count(q):
-    from django.db.models import Count
-
-    return Count("id", filter=q)

@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", metavar="FILE")
-        parser.add_argument("--channel", required=True, choices=list(recon.COLUMNS))
+        parser.add_argument("--channel", required=True, choices=[c.value for c in recon.COLUMNS])
         parser.add_argument("--date", required=True, help="对账日期 YYYY-MM-DD")
         add_common(parser)
 
