@@ -565,3 +565,11 @@ def test_api_put_with_an_idempotency_key_replays_and_refuses_a_reused_key(world,
     other = c.put(url, {"threshold": "90.00"}, content_type="application/json", **h)  # same key, other body
     assert other.status_code == 422
     assert PrepaidAccount.objects.get().threshold == D("80.00")
+
+
+@pytest.mark.parametrize("raw", ["1E+2", "-1", "1.005", "abc"])
+def test_threshold_takes_plain_amounts_only(raw):
+    with pytest.raises(ValidationError) as exc:
+        prepaid.clean_threshold(raw)
+    assert "threshold" in exc.value.message_dict
+    assert prepaid.clean_threshold("0") == D("0.00") and prepaid.clean_threshold("12.5") == D("12.50")

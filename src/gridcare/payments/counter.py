@@ -52,13 +52,6 @@ def _user(actor: Actor):
     return user
 
 
-def _money(raw: Any, field: str, *, allow_zero: bool = True) -> Decimal:
-    """A non-negative amount (zero allowed: a shift may take no cash)."""
-    if allow_zero and str(raw).strip() in {"0", "0.0", "0.00"}:
-        return ZERO
-    return services.clean_amount(raw, field)
-
-
 # ---------------------------------------------------------------- writes
 
 
@@ -73,7 +66,7 @@ def shift_open(
     if not counter or len(counter) > 40 or "\x00" in counter:
         errs["counter"] = [_("请填写收费窗口（最多40个字）")]
     try:
-        value = _money(opening_float, "opening_float")
+        value = services.clean_amount(opening_float, "opening_float", allow_zero=True)
     except ValidationError as exc:
         errs.update(exc.message_dict)
     if errs:
@@ -181,7 +174,7 @@ def shift_close(
     values = {}
     for name, raw in (("declared_cash", declared_cash), ("declared_card", declared_card)):
         try:
-            values[name] = _money(raw, name)
+            values[name] = services.clean_amount(raw, name, allow_zero=True)
         except ValidationError as exc:
             errs.update(exc.message_dict)
     if errs:

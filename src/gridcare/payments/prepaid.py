@@ -32,7 +32,7 @@ two UPDATEs for the alert state changes.
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -53,6 +53,7 @@ from gridcare.customers.services import PermissionDenied, _check_unit
 
 from .choices import EntryKind, PrepaidAlertState
 from .models import LedgerEntry, PrepaidAccount, PrepaidAlert, PrepaidEstimate
+from .services import clean_amount
 
 __all__ = ["PermissionDenied"]
 
@@ -88,19 +89,11 @@ def clean_threshold(raw: Any) -> Decimal:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return DEFAULT_THRESHOLD
     try:
-        if isinstance(raw, bool | float):
-            raise InvalidOperation
-        value = Decimal(str(raw).strip())
-        if not value.is_finite():
-            raise InvalidOperation
-    except (InvalidOperation, ValueError):
+        value = clean_amount(raw, "threshold", allow_zero=True)
+    except ValidationError as exc:
         raise ValidationError(
-            {"threshold": [_("提醒阈值必须是金额数字：%(v)s") % {"v": str(raw)[:20]}]}
-        ) from None
-    if value < 0:
-        raise ValidationError({"threshold": [_("提醒阈值不能为负数")]})
-    if value != value.quantize(CENT):
-        raise ValidationError({"threshold": [_("提醒阈值最多两位小数（分）")]})
+            {"threshold": [_("提醒阈值必须是金额数字（不小于 0，最多两位小数）：%(v)s") % {"v": str(raw)[:20]}]}
+        ) from exc
     if value > MAX_THRESHOLD:
         raise ValidationError({"threshold": [_("提醒阈值过大（最多 %(m)s 元）") % {"m": MAX_THRESHOLD}]})
     return value.quantize(CENT)

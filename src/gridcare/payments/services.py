@@ -46,8 +46,9 @@ ZERO = Decimal("0.00")
 MAX_AMOUNT = Decimal("999999999.99")
 
 
-def clean_amount(raw: Any, field: str = "amount") -> Decimal:
-    """A positive amount in yuan with at most two decimals (ValidationError otherwise)."""
+def clean_amount(raw: Any, field: str = "amount", *, allow_zero: bool = False) -> Decimal:
+    """A positive amount in yuan with at most two decimals (ValidationError otherwise); `allow_zero` also
+    takes 0 (a declared till total, an opening float, a threshold)."""
     try:
         if isinstance(raw, bool | float):
             raise InvalidOperation
@@ -57,8 +58,8 @@ def clean_amount(raw: Any, field: str = "amount") -> Decimal:
         value = Decimal(text)
     except (InvalidOperation, ValueError):
         raise ValidationError({field: [_("金额必须是数字：%(v)s") % {"v": str(raw)[:20]}]}) from None
-    if value <= 0:
-        raise ValidationError({field: [_("金额必须大于 0")]})
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValidationError({field: [_("金额不能为负数") if allow_zero else _("金额必须大于 0")]})
     if value != value.quantize(CENT):
         raise ValidationError({field: [_("金额最多两位小数（分）")]})
     if value > MAX_AMOUNT:
