@@ -563,3 +563,12 @@ def test_same_result_file_imported_twice_at_once_records_one_set_of_payments(wor
     ]
     assert LedgerEntry.objects.filter(kind="payment").count() == 2
     assert selectors.ledger_balance(world.acct_a.pk) == D("0.00")
+
+
+def test_a_field_beyond_the_csv_limit_is_a_clear_error_not_a_crash():
+    from gridcare.payments.withholding import csv_rows
+
+    data = ('批次号,笔数,总金额\n"' + "x" * 200_000 + '"\n').encode()
+    with pytest.raises(ValidationError) as exc:
+        csv_rows(data)
+    assert "file" in exc.value.message_dict and "CSV" in exc.value.message_dict["file"][0]

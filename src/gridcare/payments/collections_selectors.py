@@ -65,19 +65,6 @@ def is_overdue(task: CollectionTask, now: datetime | None = None) -> bool:
     return task.status in OPEN_TASK and task.due_at < (now or timezone.now())
 
 
-@dataclass
-class AccountState:
-    """What the customer page shows per account: protected, and where an open disconnection case stands."""
-
-    protected: bool
-    protected_reason: str
-    case: DunningNotice | None
-
-    @property
-    def disconnected(self) -> bool:
-        return self.case is not None and self.case.case_status in (Case.DISCONNECTED, Case.RECONNECTING)
-
-
 def account_states(account_ids: list[int]) -> dict[int, DunningNotice]:
     """The open disconnection case of each account, if any (one query)."""
     return {

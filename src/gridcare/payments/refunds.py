@@ -35,7 +35,7 @@ from .choices import EntryKind, PaymentStatus, RefundMethod
 from .models import LedgerEntry, Payment, Refund, RefundPart
 from .notices import refund_enqueue
 from .selectors import credit_of
-from .services import _lock_account, clean_amount
+from .services import _lock_account, clean_amount, refunded_of  # noqa: F401 — refunded_of: part of this API
 
 __all__ = ["PermissionDenied"]
 
@@ -47,16 +47,6 @@ def pending_of(account_id: int, exclude: int | None = None) -> Decimal:
     if exclude is not None:
         qs = qs.exclude(pk=exclude)
     return fen(qs.aggregate(s=Sum("amount"))["s"])
-
-
-def refunded_of(payment_id: int) -> Decimal:
-    """What approved refunds took from a payment's credit (for a reversal to take into account)."""
-    return (
-        RefundPart.objects.filter(payment_id=payment_id, refund__status="approved").aggregate(
-            s=Sum("amount")
-        )["s"]
-        or ZERO
-    )
 
 
 def _may_request(actor: Actor, unit_id: int) -> None:

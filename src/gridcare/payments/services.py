@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
+from gridcare.core.money import fen
 from gridcare.core.permissions import Perm
 from gridcare.customers.models import Account
 from gridcare.customers.services import PermissionDenied, _check_unit
@@ -291,6 +292,12 @@ def _apply_credit(account: Account, *, on: date, only: Payment | None = None) ->
             payment.unallocated = left
 
 
+def refunded_of(payment_id: int) -> Decimal:
+    """What approved refunds took from a payment's credit (a reversal must not charge it again)."""
+    return fen(RefundPart.objects.filter(payment_id=payment_id, refund__status="approved").aggregate(
+        s=Sum("amount"))["s"])
+
+
 @transaction.atomic
 def payment_reverse(*, actor: Actor, payment: Payment, reason: str) -> Payment:
     """Reverse a bounced or cancelled payment: its allocations are undone (the debts re-open, late fee
@@ -305,11 +312,9 @@ def payment_reverse(*, actor: Actor, payment: Payment, reason: str) -> Payment:
         raise ValidationError({"__all__": [_("该笔缴费已冲正")]})
     # Credit of this payment already paid back to the customer cannot be charged to them again by a
     # reversal: refuse rather than count the refunded amount twice.
-    refunded = RefundPart.objects.filter(payment=payment, refund__status="approved").aggregate(s=Sum("amount"))["s"]
+    refunded = refunded_of(payment.pk)
     if refunded:
-        raise ValidationError({"__all__": [
-            _("该笔缴费已有 %(a)s 元预存退还客户，不能冲正") % {"a": Decimal(refunded).quantize(CENT)}
-        ]})
+        raise ValidationError({"__all__": [_("该笔缴费已有 %(a)s 元预存退还客户，不能冲正") % {"a": refunded}]})
     now = timezone.now()
     for alloc in payment.allocations.filter(reversed=False).select_related("receivable"):
         r = alloc.receivable

@@ -350,7 +350,10 @@ def csv_rows(data: bytes) -> list[list[str]]:
         text = decode(data)
     except ImportFileError as exc:
         raise ValidationError({"file": [str(exc)]}) from None
-    rows = [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
+    try:
+        rows = [[c.strip() for c in row] for row in csv.reader(io.StringIO(text, newline=""))]
+    except csv.Error as exc:  # e.g. a field over the csv module's limit: the file is refused, not a 500
+        raise ValidationError({"file": [_("文件不是有效的 CSV：%(e)s") % {"e": exc}]}) from None
     while rows and not any(rows[-1]):
         rows.pop()
     return rows
