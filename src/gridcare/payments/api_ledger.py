@@ -209,8 +209,6 @@ def waiver_decide(request, waiver_id: int, payload: DecisionIn):
     """Approve or reject a pending waiver (fee.waive_approve of its unit); not one's own request (422)."""
     require_object_perm(request, Perm.FEE_WAIVE_APPROVE)
     w = ledger_selectors.waiver_for_decision(user=request.user, pk=waiver_id)
-    if w.requested_by_id == request.user.pk:
-        raise ValidationError({"__all__": [_("不能审批本人提交的减免申请，请由其他管理人员审批")]})
     w = services.waiver_decide(
         actor=api_actor(request), waiver=w, approve=payload.approve, on=timezone.localdate()
     )

@@ -372,8 +372,10 @@ def waiver_decide(*, actor: Actor, waiver, approve: bool, on: date | None = None
 
     waiver = FeeWaiver.objects.select_for_update().select_related("receivable").get(pk=waiver.pk)
     _check_unit(actor, waiver.receivable.unit_id, Perm.FEE_WAIVE_APPROVE)
-    if actor.user is None or waiver.requested_by_id == actor.user.pk:
+    if actor.user is None:
         raise PermissionDenied
+    if waiver.requested_by_id == actor.user.pk:  # four eyes: a clear refusal, not a "not found"
+        raise ValidationError({"__all__": [_("不能审批本人提交的减免申请，请由其他管理人员审批")]})
     if waiver.status != "pending":
         raise ValidationError({"__all__": [_("该减免申请已处理")]})
     now = timezone.now()
