@@ -28,6 +28,7 @@ from gridcare.core.api import (
 )
 from gridcare.core.idempotency import idempotent
 from gridcare.core.permissions import Perm
+from gridcare.core.scoping import get_or_404
 
 from . import reconciliation as recon
 from . import withholding as wh
@@ -104,9 +105,7 @@ def agreement_create(request, payload: AgreementIn):
     "/withholding/agreements/{agreement_id}/deactivate", response={200: AgreementOut, **WRITE_ERRORS}
 )
 def agreement_deactivate(request, agreement_id: int):
-    a = wh.agreements_visible(request.user).filter(pk=agreement_id).first()
-    if a is None:
-        raise Http404
+    a = get_or_404(wh.agreements_visible(request.user), pk=agreement_id)
     return _agreement_out(request, wh.agreement_deactivate(actor=api_actor(request), agreement=a))
 
 
@@ -153,9 +152,7 @@ def _batch_out(b) -> dict:
 
 def _batch(request, batch_no: str):
     require_object_perm(request, Perm.PAYMENT_BATCH)
-    b = wh.batches_visible(request.user).filter(batch_no=batch_no).first()
-    if b is None:
-        raise Http404
+    b = get_or_404(wh.batches_visible(request.user), batch_no=batch_no)
     return b
 
 
@@ -312,9 +309,7 @@ def statement_import(request, channel: Form[Text], statement_date: Form[date], f
 @router.get("/reconciliations/{statement_id}", response={200: StatementDetailOut, **READ_ERRORS})
 def statement_detail(request, statement_id: int):
     require_object_perm(request, Perm.PAYMENT_BATCH)
-    s = recon.statements_visible(request.user).filter(pk=statement_id).first()
-    if s is None:
-        raise Http404
+    s = get_or_404(recon.statements_visible(request.user), pk=statement_id)
     excs = recon.exceptions_visible(request.user).filter(statement=s)
     return {**_statement_out(s), "exceptions": [_exception_out(e) for e in excs]}
 
@@ -324,9 +319,7 @@ class NoteIn(Schema):
 
 
 def _exception(request, exception_id: int):
-    e = recon.exceptions_visible(request.user).filter(pk=exception_id).first()
-    if e is None:
-        raise Http404
+    e = get_or_404(recon.exceptions_visible(request.user), pk=exception_id)
     return e
 
 

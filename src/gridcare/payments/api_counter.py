@@ -20,7 +20,7 @@ from ninja import Field, Router, Schema, Status
 from gridcare.core.api import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, Text, api_actor, require_perm
 from gridcare.core.idempotency import idempotent
 from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import visible_unit_ids
+from gridcare.core.scoping import get_or_404, visible_unit_ids
 from gridcare.customers.selectors import accounts_visible
 
 from . import counter, refunds
@@ -74,9 +74,7 @@ def _shift_out(s, totals: counter.Totals | None = None) -> dict:
 
 
 def _shift_get(request, shift_id: int):
-    s = counter.shifts_visible(user=request.user).filter(pk=shift_id).first()
-    if s is None:
-        raise Http404
+    s = get_or_404(counter.shifts_visible(user=request.user), pk=shift_id)
     return s
 
 

@@ -13,7 +13,6 @@
 from datetime import date
 from decimal import Decimal
 
-from django.http import Http404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
@@ -30,6 +29,7 @@ from gridcare.core.api import (
 )
 from gridcare.core.idempotency import idempotent
 from gridcare.core.permissions import Perm
+from gridcare.core.scoping import get_or_404
 from gridcare.customers.selectors import accounts_visible
 
 from . import prepaid
@@ -110,9 +110,7 @@ def prepaid_get(request, account_number: str, as_of: date | None = None):
 
 def _staff_account(request, account_number: str):
     require_object_perm(request, Perm.CUSTOMER_EDIT)
-    account = accounts_visible(user=request.user).filter(account_number=account_number).first()
-    if account is None:
-        raise Http404
+    account = get_or_404(accounts_visible(user=request.user), account_number=account_number)
     return account
 
 

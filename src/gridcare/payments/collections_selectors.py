@@ -13,7 +13,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import visible_unit_ids
+from gridcare.core.scoping import get_or_404, visible_unit_ids
 from gridcare.customers.selectors import account_get
 
 from . import selectors
@@ -55,9 +55,7 @@ def task_get(*, user, pk) -> CollectionTask:
         pk = int(pk)
     except (TypeError, ValueError):
         raise Http404 from None
-    task = tasks_visible(user=user).filter(pk=pk).first()
-    if task is None:
-        raise Http404
+    task = get_or_404(tasks_visible(user=user), pk=pk)
     return task
 
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from gridcare.core.audit import Actor
 from gridcare.core.permissions import Perm
+from gridcare.core.scoping import get_or_404
 from gridcare.core.views import staff_required
 
 from . import reconciliation as recon
@@ -73,9 +74,7 @@ def withholding_batches(request):
 
 @staff_required(Perm.PAYMENT_BATCH)
 def withholding_batch(request, batch_no: str):
-    batch = wh.batches_visible(request.user).filter(batch_no=batch_no).first()
-    if batch is None:
-        raise Http404
+    batch = get_or_404(wh.batches_visible(request.user), batch_no=batch_no)
     items = [
         (it, wh.shown_bank_account(request.user, it.bank_account))
         for it in batch.items.select_related("account").order_by("serial")
@@ -85,9 +84,7 @@ def withholding_batch(request, batch_no: str):
 
 @staff_required(Perm.PAYMENT_BATCH)
 def withholding_file(request, batch_no: str):
-    batch = wh.batches_visible(request.user).filter(batch_no=batch_no).first()
-    if batch is None:
-        raise Http404
+    batch = get_or_404(wh.batches_visible(request.user), batch_no=batch_no)
     resp = HttpResponse(wh.withholding_file(batch), content_type="text/csv; charset=gbk")
     resp["Content-Disposition"] = f'attachment; filename="{wh.withholding_file_name(batch)}"'
     return resp
@@ -178,9 +175,7 @@ def reconcile_list(request):
 
 @staff_required(Perm.PAYMENT_BATCH)
 def reconcile_detail(request, pk: int):
-    statement = recon.statements_visible(request.user).filter(pk=pk).first()
-    if statement is None:
-        raise Http404
+    statement = get_or_404(recon.statements_visible(request.user), pk=pk)
     exceptions = list(recon.exceptions_visible(request.user).filter(statement=statement))
     return render(
         request,
@@ -196,9 +191,7 @@ def reconcile_detail(request, pk: int):
 @require_POST
 @staff_required(Perm.PAYMENT_BATCH)
 def reconcile_resolve(request, pk: int):
-    e = recon.exceptions_visible(request.user).filter(pk=pk).first()
-    if e is None:
-        raise Http404
+    e = get_or_404(recon.exceptions_visible(request.user), pk=pk)
     try:
         if request.POST.get("action") == "backfill":
             recon.reconcile_backfill(actor=Actor.console(request), exception=e, note=request.POST.get("note", ""))

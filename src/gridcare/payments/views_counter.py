@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from gridcare.core.audit import Actor
 from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import visible_unit_ids
+from gridcare.core.scoping import get_or_404, visible_unit_ids
 from gridcare.core.views import form_errors_from
 from gridcare.customers.selectors import accounts_visible
 
@@ -204,9 +204,7 @@ def refund_list(request):
 def refund_decide(request, pk: int):
     if (resp := _login_or_404(request, Perm.REFUND_APPROVE)) is not None:
         return resp
-    refund = refunds.refunds_visible(user=request.user).filter(pk=pk).first()
-    if refund is None:
-        raise Http404
+    refund = get_or_404(refunds.refunds_visible(user=request.user), pk=pk)
     form = RefundDecideForm(request.POST)
     error = None
     decision = request.POST.get("decision")

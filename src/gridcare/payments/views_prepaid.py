@@ -6,7 +6,6 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_POST
 from gridcare.core.audit import Actor
 from gridcare.core.masking import mask_name
 from gridcare.core.permissions import Perm, has_perm
+from gridcare.core.scoping import get_or_404
 from gridcare.core.views import form_errors_from, staff_required
 from gridcare.customers.selectors import accounts_visible
 
@@ -140,18 +140,14 @@ def _detail_page(request, account, enrol_form=None, status=200):
 
 @staff_required(Perm.CUSTOMER_VIEW)
 def prepaid_detail(request, account_number: str):
-    account = accounts_visible(user=request.user).filter(account_number=account_number).first()
-    if account is None:
-        raise Http404
+    account = get_or_404(accounts_visible(user=request.user), account_number=account_number)
     return _detail_page(request, account)
 
 
 @staff_required(Perm.CUSTOMER_EDIT)
 @require_POST
 def prepaid_unenrol(request, account_number: str):
-    account = accounts_visible(user=request.user).filter(account_number=account_number).first()
-    if account is None:
-        raise Http404
+    account = get_or_404(accounts_visible(user=request.user), account_number=account_number)
     try:
         prepaid.prepaid_unenrol(actor=Actor.console(request), account=account)
     except ValidationError as exc:
