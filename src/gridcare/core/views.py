@@ -8,15 +8,15 @@ from django.http import Http404
 from .permissions import has_perm
 
 
-def staff_required(perm: str):
-    """Anonymous users go to the console login; users without `perm` (customers included) get 404."""
+def staff_required(*perms: str):
+    """Anonymous users go to the console login; users with none of `perms` (customers included) get 404."""
 
     def decorator(view):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path(), "console:login")
-            if not has_perm(request.user, perm):
+            if not any(has_perm(request.user, p) for p in perms):
                 raise Http404
             return view(request, *args, **kwargs)
 

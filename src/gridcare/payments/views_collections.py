@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from gridcare.core.audit import Actor
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import PermissionDenied
+from gridcare.core.views import staff_required
 from gridcare.customers.selectors import account_get
 
 from . import collections
@@ -56,22 +57,7 @@ class ProtectionForm(forms.Form):
     reason = forms.CharField(label=gettext_lazy("保护原因"), max_length=200, required=False)
 
 
-def _tasks_required(view):
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            from django.contrib.auth.views import redirect_to_login
-
-            return redirect_to_login(request.get_full_path(), "console:login")
-        if not cs.can_see_tasks(request.user):
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
-
-
-@_tasks_required
+@staff_required(Perm.COLLECTIONS_MANAGE, Perm.DISCONNECT_APPROVE)
 def task_list(request):
     """Disconnection and reconnection tasks of the user's units (filters: kind, status, overdue)."""
     form = TaskFilterForm(request.GET or None)
@@ -111,7 +97,7 @@ def _back(request, default: str) -> str:
 
 
 @require_POST
-@_tasks_required
+@staff_required(Perm.COLLECTIONS_MANAGE, Perm.DISCONNECT_APPROVE)
 def task_action(request, pk: int, action: str):
     """approve / reject (reason) / done (time, note) — each one service call; errors come back as messages."""
     task = cs.task_get(user=request.user, pk=pk)
@@ -149,21 +135,7 @@ def task_action(request, pk: int, action: str):
     return redirect(back)
 
 
-def _timeline_required(view):
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            from django.contrib.auth.views import redirect_to_login
-
-            return redirect_to_login(request.get_full_path(), "console:login")
-        if not has_perm(request.user, Perm.CUSTOMER_VIEW):
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    return wrapped
-
-
-@_timeline_required
+@staff_required(Perm.CUSTOMER_VIEW)
 def account_timeline(request, account_number: str):
     """An account's dunning timeline: notices, tasks, arrears today, and the protected flag."""
     tl = cs.account_timeline(user=request.user, account_number=account_number)
@@ -191,7 +163,7 @@ def account_timeline(request, account_number: str):
 
 
 @require_POST
-@_timeline_required
+@staff_required(Perm.CUSTOMER_VIEW)
 def account_protect(request, account_number: str):
     """Set or clear 保护用户 (CUSTOMER_EDIT); back to where the form was."""
     account = account_get(user=request.user, account_number=account_number)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from gridcare.core.audit import Actor
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import get_or_404, visible_unit_ids
-from gridcare.core.views import form_errors_from
+from gridcare.core.views import form_errors_from, staff_required
 from gridcare.customers.selectors import accounts_visible
 
 from . import counter, refunds
@@ -47,24 +47,12 @@ class RefundDecideForm(forms.Form):
     note = forms.CharField(label=gettext_lazy("审批意见"), max_length=200, required=False)
 
 
-def _login_or_404(request, *perms: str):
-    """Anonymous → login page; staff with none of `perms` → 404 (as `staff_required`)."""
-    from django.contrib.auth.views import redirect_to_login
-
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path(), "console:login")
-    if not any(has_perm(request.user, p) for p in perms):
-        raise Http404
-    return None
-
-
 # ---------------------------------------------------------------- shifts
 
 
 @require_POST
+@staff_required(Perm.PAYMENT_RECORD)
 def shift_open(request):
-    if (resp := _login_or_404(request, Perm.PAYMENT_RECORD)) is not None:
-        return resp
     form = ShiftOpenForm(request.POST)
     if form.is_valid():
         try:
@@ -80,9 +68,8 @@ def shift_open(request):
     return render(request, "payments/shift_open.html", {"form": form}, status=400)
 
 
+@staff_required(Perm.PAYMENT_RECORD)
 def shift_close(request, pk: int):
-    if (resp := _login_or_404(request, Perm.PAYMENT_RECORD)) is not None:
-        return resp
     shift = (
         counter.shifts_visible(user=request.user).filter(pk=pk, cashier=request.user, status="open").first()
     )
@@ -112,19 +99,17 @@ def shift_close(request, pk: int):
     )
 
 
+@staff_required(Perm.PAYMENT_RECORD, Perm.STATS_VIEW)
 def shift_list(request):
-    if (resp := _login_or_404(request, Perm.PAYMENT_RECORD, Perm.STATS_VIEW)) is not None:
-        return resp
     shifts = list(counter.shifts_visible(user=request.user)[:100])
     live = counter.shift_totals([s.pk for s in shifts if s.status == "open"])
     rows = [(s, live.get(s.pk)) for s in shifts]
     return render(request, "payments/shift_list.html", {"rows": rows})
 
 
+@staff_required(Perm.PAYMENT_RECORD, Perm.STATS_VIEW)
 def shift_daily(request):
     """日结单 of a unit and a day (printable)."""
-    if (resp := _login_or_404(request, Perm.PAYMENT_RECORD, Perm.STATS_VIEW)) is not None:
-        return resp
     from gridcare.org.models import SupplyUnit
 
     try:
@@ -143,9 +128,8 @@ def shift_daily(request):
 # ---------------------------------------------------------------- refunds
 
 
+@staff_required(Perm.PAYMENT_RECORD, Perm.PAYMENT_REVERSE)
 def refund_new(request):
-    if (resp := _login_or_404(request, Perm.PAYMENT_RECORD, Perm.PAYMENT_REVERSE)) is not None:
-        return resp
     form = RefundForm(request.POST or None, initial={"account_number": request.GET.get("account_number", "")})
     account = credit = None
     number = (request.POST.get("account_number") or request.GET.get("account_number") or "").strip()
@@ -178,12 +162,9 @@ def refund_new(request):
     )
 
 
+@staff_required(Perm.REFUND_APPROVE, Perm.PAYMENT_RECORD, Perm.PAYMENT_REVERSE)
 def refund_list(request):
     """Refunds of the user's units; managers (refund.approve) approve or reject the pending ones here."""
-    if (
-        resp := _login_or_404(request, Perm.REFUND_APPROVE, Perm.PAYMENT_RECORD, Perm.PAYMENT_REVERSE)
-    ) is not None:
-        return resp
     status = request.GET.get("status", "pending")
     qs = refunds.refunds_visible(user=request.user)
     if status in {"pending", "approved", "rejected"}:
@@ -201,9 +182,8 @@ def refund_list(request):
 
 
 @require_POST
+@staff_required(Perm.REFUND_APPROVE)
 def refund_decide(request, pk: int):
-    if (resp := _login_or_404(request, Perm.REFUND_APPROVE)) is not None:
-        return resp
     refund = get_or_404(refunds.refunds_visible(user=request.user), pk=pk)
     form = RefundDecideForm(request.POST)
     error = None
