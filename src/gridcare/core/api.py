@@ -180,10 +180,10 @@ def api_actor(request: HttpRequest) -> Actor:
     return Actor.from_request(request, Channel.API)
 
 
-def require_perm(request: HttpRequest, perm: str) -> None:
-    """Collection routes: a role without `perm` gets 403 (nothing about any object is revealed)."""
-    if not has_perm(request.user, perm):
-        raise HttpError(403, _("当前角色无此权限：%(perm)s") % {"perm": perm})
+def require_perm(request: HttpRequest, *perms: str) -> None:
+    """Collection routes: a role with none of `perms` gets 403 (nothing about any object is revealed)."""
+    if not any(has_perm(request.user, p) for p in perms):
+        raise HttpError(403, _("当前角色无此权限：%(perm)s") % {"perm": " / ".join(perms)})
 
 
 def require_object_perm(request: HttpRequest, perm: str) -> None:

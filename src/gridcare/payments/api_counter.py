@@ -92,8 +92,7 @@ def shift_open(request, payload: ShiftIn):
 @router.get("/shifts", response={200: list[ShiftOut], **LIST_ERRORS})
 def shift_list(request, status: str = "", day: date | None = None):
     """Shifts the caller may see, newest first (at most 200); `day` filters on the opening day."""
-    if not (has_perm(request.user, Perm.PAYMENT_RECORD) or has_perm(request.user, Perm.STATS_VIEW)):
-        require_perm(request, Perm.PAYMENT_RECORD)
+    require_perm(request, Perm.PAYMENT_RECORD, Perm.STATS_VIEW)
     qs = counter.shifts_visible(user=request.user)
     if status:
         qs = qs.filter(status=status)
@@ -160,8 +159,7 @@ class DailySheetOut(Schema):
 def shift_daily_sheet(request, day: date | None = None, unit_id: int | None = None):
     """日结单: shifts opened that day with expected/declared/difference, totals, reversals after a close,
     terminal totals."""
-    if not (has_perm(request.user, Perm.PAYMENT_RECORD) or has_perm(request.user, Perm.STATS_VIEW)):
-        require_perm(request, Perm.STATS_VIEW)
+    require_perm(request, Perm.PAYMENT_RECORD, Perm.STATS_VIEW)
     from gridcare.org.models import SupplyUnit
 
     uid = unit_id or request.user.unit_id
@@ -292,8 +290,7 @@ def _refund_out(r) -> dict:
 
 
 def _may_request(request) -> None:
-    if not (has_perm(request.user, Perm.PAYMENT_RECORD) or has_perm(request.user, Perm.PAYMENT_REVERSE)):
-        require_perm(request, Perm.PAYMENT_RECORD)
+    require_perm(request, Perm.PAYMENT_RECORD, Perm.PAYMENT_REVERSE)
 
 
 @router.post("/refunds", response={201: RefundOut, **WRITE_ERRORS})

@@ -17,11 +17,18 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError
 
-from gridcare.core.api import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, Text, api_actor, require_object_perm
+from gridcare.core.api import (
+    LIST_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    Text,
+    api_actor,
+    require_object_perm,
+    require_perm,
+)
 from gridcare.core.idempotency import idempotent
-from gridcare.core.permissions import Perm, has_perm
+from gridcare.core.permissions import Perm
 
 from . import ledger_selectors, services
 
@@ -191,8 +198,7 @@ def waiver_create(request, receivable_id: int, payload: WaiverIn):
 @router.get("/waivers", response={200: list[WaiverOut], **LIST_ERRORS})
 def waiver_list(request, status: Text = "pending"):
     """Waivers of the caller's units with the given status (pending, approved, rejected), oldest first."""
-    if not (has_perm(request.user, Perm.FEE_WAIVE_APPROVE) or has_perm(request.user, Perm.PAYMENT_REVERSE)):
-        raise HttpError(403, _("当前角色无此权限：%(perm)s") % {"perm": Perm.FEE_WAIVE_APPROVE})
+    require_perm(request, Perm.FEE_WAIVE_APPROVE, Perm.PAYMENT_REVERSE)
     if status not in ("pending", "approved", "rejected"):
         raise ValidationError({"status": [_("状态应为 pending、approved 或 rejected")]})
     qs = (
