@@ -67,6 +67,7 @@ from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
 from gridcare.core.choices import Channel
+from gridcare.core.money import fen
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import PermissionDenied, visible_unit_ids
 from gridcare.customers.choices import AccountStatus, CustomerClass, Segment
@@ -178,14 +179,13 @@ def overdue_arrears(account_ids: list[int], today: date) -> dict[int, Decimal]:
     if not account_ids:
         return {}
     rows = (
-        _live()
-        .filter(account_id__any=list(account_ids), due_date__lt=today)
-        .filter(Q(principal_paid__lt=F("principal")) | Q(fee_paid__lt=F("fee_charged") - F("fee_waived")))
+        Receivable.objects.filter(account_id__any=list(account_ids), due_date__lt=today)
+        .open()
         .values("account_id")
         .annotate(s=Sum(_OUTSTANDING))
         .values_list("account_id", "s")
     )
-    return {a: Decimal(s).quantize(Decimal("0.01")) for a, s in rows if s and s > 0}
+    return {a: fen(s) for a, s in rows if s and fen(s) > 0}
 
 
 def _oldest_unpaid(account_ids: list[int], today: date) -> dict[int, tuple[int, date]]:
@@ -443,26 +443,12 @@ def _cases(today: date, now: datetime, policies: Policies, scope: Q, counts: Run
 
 
 def _amount_to_stop(account_ids: list[int], today: date) -> dict[int, Decimal]:
-    """What each account must pay on `today` to clear its overdue arrears: outstanding principal, charged
-    unpaid late fee, and the late fee accrued up to `today` not yet charged, of bills due before `today`
-    (one query). A payment charges that fee first (`services._charge_fee`), so paying this amount on `today`
-    leaves no arrears."""
-    from .services import accrued_fee  # services imports this module
+    """What each account must pay on `today` to clear its overdue arrears: the statement total of its bills
+    due before `today`, the late fee accrued up to `today` included (one query). A payment charges that fee
+    first (`services._charge_fee`), so paying this amount on `today` leaves no arrears."""
+    from .selectors import amounts_due  # selectors → services → this module
 
-    if not account_ids:
-        return {}
-    out: dict[int, Decimal] = {}
-    rs = (
-        _live()
-        .filter(account_id__any=list(account_ids), due_date__lt=today)
-        .filter(Q(principal_paid__lt=F("principal")) | Q(fee_paid__lt=F("fee_charged") - F("fee_waived")))
-    )
-    for r in rs.iterator(chunk_size=2000):
-        owed = (
-            r.principal - r.principal_paid + r.fee_charged - r.fee_waived - r.fee_paid + accrued_fee(r, today)
-        )
-        out[r.account_id] = out.get(r.account_id, ZERO) + owed
-    return {a: v.quantize(Decimal("0.01")) for a, v in out.items()}
+    return amounts_due(account_ids, today, due_before=today)
 
 
 def _cancel_cases(cases: list[DunningNotice], now: datetime) -> int:

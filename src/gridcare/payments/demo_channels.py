@@ -49,7 +49,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from gridcare.billing.choices import BillStatus
@@ -117,9 +117,7 @@ def _subtree(unit: SupplyUnit) -> list[int]:
 
 
 def _open_receivables():
-    return Receivable.objects.filter(cancelled_at__isnull=True).filter(
-        Q(principal_paid__lt=F("principal")) | Q(fee_paid__lt=F("fee_charged") - F("fee_waived"))
-    )
+    return Receivable.objects.open()
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,14 @@ class PaymentOrder(models.Model):
         return f"{self.order_no} {self.amount}"
 
 
+class ReceivableQuerySet(models.QuerySet):
+    def open(self):
+        """Receivables not cancelled with principal, or a late fee already charged, still to pay."""
+        return self.filter(cancelled_at__isnull=True).filter(
+            Q(principal_paid__lt=models.F("principal")) | Q(fee_paid__lt=models.F("fee_charged") - models.F("fee_waived"))
+        )
+
+
 class Receivable(models.Model):
     bill = models.OneToOneField("billing.Bill", on_delete=models.PROTECT, related_name="receivable")
     account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="receivables")
@@ -107,6 +115,8 @@ class Receivable(models.Model):
     # Set when the bill is cancelled (作废): the receivable is closed, its payments become credit.
     cancelled_at = models.DateTimeField(_("作废时间"), null=True, blank=True)
     created_at = models.DateTimeField()
+
+    objects = ReceivableQuerySet.as_manager()
 
     class Meta:
         ordering = ["due_date", "id"]

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import F, Q, Sum
+from django.db.models import Sum
 
 from gridcare.core.money import fen
 
@@ -62,11 +62,22 @@ def _line(r: Receivable, as_of: date) -> StatementLine:
 
 
 def open_receivables(account_id: int):
-    return (
-        Receivable.objects.filter(account_id=account_id, cancelled_at__isnull=True)
-        .filter(Q(principal_paid__lt=F("principal")) | Q(fee_paid__lt=F("fee_charged") - F("fee_waived")))
-        .order_by("due_date", "id")
-    )
+    return Receivable.objects.filter(account_id=account_id).open().order_by("due_date", "id")
+
+
+def amounts_due(account_ids: list[int], as_of: date, *, due_before: date | None = None) -> dict[int, Decimal]:
+    """What each account owes as of `as_of` — the statement total: outstanding principal, charged unpaid late
+    fee and the fee accrued up to `as_of` — in one query; `due_before` keeps only bills due before that day
+    (the overdue arrears). Accounts owing nothing are absent."""
+    if not account_ids:
+        return {}
+    rs = Receivable.objects.filter(account_id__any=list(account_ids)).open()
+    if due_before is not None:
+        rs = rs.filter(due_date__lt=due_before)
+    out: dict[int, Decimal] = {}
+    for r in rs.iterator(chunk_size=2000):
+        out[r.account_id] = out.get(r.account_id, ZERO) + _line(r, as_of).total
+    return {a: fen(v) for a, v in out.items() if v > 0}
 
 
 def statement(account, as_of: date) -> Statement:

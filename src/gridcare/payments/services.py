@@ -24,7 +24,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -266,9 +266,7 @@ def _apply_credit(account: Account, *, on: date, only: Payment | None = None) ->
     )
     # One query: receivables with principal or an already charged late fee still to pay.
     open_rs = list(
-        Receivable.objects.filter(account=account, cancelled_at__isnull=True)
-        .filter(Q(principal_paid__lt=F("principal")) | Q(fee_paid__lt=F("fee_charged") - F("fee_waived")))
-        .order_by("due_date", "pk")
+        Receivable.objects.filter(account=account).open().order_by("due_date", "pk")
     )
     now = timezone.now()
     for payment in payments:

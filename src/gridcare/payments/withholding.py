@@ -40,7 +40,6 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -54,8 +53,9 @@ from gridcare.customers.services import PermissionDenied, _check_unit
 from gridcare.org.models import SupplyUnit
 
 from .choices import PaymentChannel
-from .models import Receivable, WithholdingAgreement, WithholdingBatch, WithholdingItem
-from .services import ZERO, accrued_fee, clean_amount, payment_record
+from .models import WithholdingAgreement, WithholdingBatch, WithholdingItem
+from .selectors import amounts_due  # noqa: F401 — also used as withholding.amounts_due
+from .services import ZERO, clean_amount, payment_record
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 DEBITED = "0000"
@@ -218,20 +218,6 @@ def _scope_unit_ids(actor: Actor, unit: SupplyUnit | None) -> tuple[SupplyUnit, 
     if actor.user is not None:
         ids = sorted(set(ids) & set(visible_unit_ids(actor.user)))
     return home, ids
-
-
-def amounts_due(account_ids: list[int], as_of: date) -> dict[int, Decimal]:
-    """Amount due per account as of a date (outstanding principal + late fee), one query for all."""
-    due: dict[int, Decimal] = {}
-    rs = Receivable.objects.filter(account_id__in=account_ids, cancelled_at__isnull=True).filter(
-        Q(principal_paid__lt=F("principal")) | Q(fee_paid__lt=F("fee_charged") - F("fee_waived"))
-    )
-    for r in rs.iterator(chunk_size=2000):
-        owed = (
-            r.principal - r.principal_paid + r.fee_charged - r.fee_waived - r.fee_paid + accrued_fee(r, as_of)
-        )
-        due[r.account_id] = due.get(r.account_id, ZERO) + owed
-    return due
 
 
 @transaction.atomic
