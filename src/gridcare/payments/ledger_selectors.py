@@ -17,7 +17,7 @@ from django.http import Http404
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import restrict, visible_unit_ids
 from gridcare.customers.models import Account
-from gridcare.customers.selectors import accounts_visible
+from gridcare.customers.selectors import account_get
 
 from .choices import PaymentStatus
 from .models import Allocation, FeeWaiver, LedgerEntry, Payment, Receivable
@@ -71,19 +71,6 @@ class Ledger:
     @property
     def amount_due(self) -> Decimal:
         return sum((r.total for r in self.receivables), ZERO)
-
-
-def account_get(*, user, account_number: str) -> Account:
-    """The account by 户号 if the user may view customers of its unit (404 otherwise)."""
-    account = (
-        accounts_visible(user=user)
-        .select_related("customer", "premise", "unit")
-        .filter(account_number=str(account_number or "").strip())
-        .first()
-    )
-    if account is None:
-        raise Http404
-    return account
 
 
 def running_balance(entries) -> list[EntryRow]:
