@@ -281,7 +281,7 @@ def _exception_out(e) -> dict:
         "row_number": e.row_number,
         "status": e.status,
         "note": e.note,
-        "can_backfill": e.status == "open" and e.kind == "theirs_only" and e.order_id is not None,
+        "can_backfill": e.can_backfill,
     }
 
 

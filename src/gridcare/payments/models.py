@@ -342,6 +342,11 @@ class ReconciliationException(models.Model):
     class Meta:
         ordering = ["statement", "id"]
 
+    @property
+    def can_backfill(self) -> bool:
+        """补录 applies to an open "theirs only" row whose 商户订单号 is one of our orders."""
+        return self.status == "open" and self.kind == "theirs_only" and self.order_id is not None
+
     def __str__(self) -> str:
         return f"{self.kind} {self.channel_txn_id}"
 # ---------------------------------------------------------------- prepaid accounts (预存 / 智能交费)

@@ -435,7 +435,7 @@ def reconcile_backfill(
 
     note = _clean_note(note, required=False)
     e = _lock_open(actor, exception)
-    if e.kind != ReconKind.THEIRS_ONLY or e.order_id is None:
+    if not e.can_backfill:
         raise ValidationError({"__all__": [_("只有“渠道有、我方无”且商户订单号属于我方订单的差错可以补录")]})
     rec = notify_paid(
         channel=e.statement.channel,
