@@ -342,13 +342,15 @@ class ReconciliationException(models.Model):
     class Meta:
         ordering = ["statement", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.channel_txn_id}"
+
     @property
     def can_backfill(self) -> bool:
         """补录 applies to an open "theirs only" row whose 商户订单号 is one of our orders."""
         return self.status == "open" and self.kind == "theirs_only" and self.order_id is not None
 
-    def __str__(self) -> str:
-        return f"{self.kind} {self.channel_txn_id}"
+
 # ---------------------------------------------------------------- prepaid accounts (预存 / 智能交费)
 
 
@@ -428,6 +430,8 @@ class PrepaidAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prepaid_id} {self.raised_on} {self.remaining}"
+
+
 # ---------------------------------------------------------------- counter shifts, refunds, terminals
 
 
@@ -539,6 +543,8 @@ class TerminalNonce(models.Model):  # noqa: DJ008
             models.UniqueConstraint(fields=["terminal", "nonce"], name="payments_terminal_nonce_uniq")
         ]
         indexes = [models.Index(fields=["seen_at"])]
+
+
 # ---------------------------------------------------------------- collections (催费): issue 4 §6, SPEC C3
 
 
