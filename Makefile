@@ -7,7 +7,7 @@ export DJANGO_SETTINGS_MODULE ?= gridcare.settings
 SEED_CUSTOMERS ?= 5000
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test setup assets lint migrate seed clean bench-seed bench-lookup bench-billing bench-payments
+.PHONY: run test setup assets lint format migrate seed clean sysdeps-run sysdeps-test bench-seed bench-lookup bench-billing bench-payments
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,9 +21,16 @@ node_modules/echarts/dist/echarts.min.js: package.json
 
 setup: $(STAMP) assets
 
+# System packages (Pango, CJK font, gettext; Chromium for the browser tests): one script for make and CI.
+sysdeps-run:
+	@scripts/sysdeps.sh run
+
+sysdeps-test:
+	@scripts/sysdeps.sh test
+
 assets: node_modules/echarts/dist/echarts.min.js
 
-migrate: setup
+migrate: sysdeps-run setup
 	mkdir -p var
 	$(BIN)/gridcare migrate --noinput -v 0
 	$(BIN)/gridcare compilemessages -v 0 --ignore '.venv/*' --ignore 'node_modules/*'
@@ -39,13 +46,16 @@ run: migrate
 	$(BIN)/gridcare demo_logins
 	$(BIN)/gridcare runserver $(HOST)
 
-test: setup
+test: sysdeps-test setup
 	$(BIN)/gridcare compilemessages -v 0 --ignore '.venv/*' --ignore 'node_modules/*'
 	$(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
 
 bench-seed: setup
 	$(BIN)/python bench/seed.py

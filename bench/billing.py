@@ -35,7 +35,9 @@ def sh(args: list[str], env: dict[str, str], quiet: bool = True) -> float:
     t0 = time.monotonic()
     out = subprocess.run([str(BIN / "gridcare"), *args], env=env, cwd=ROOT, capture_output=quiet, text=True)
     if out.returncode != 0:
-        sys.exit(f"gridcare {' '.join(args)} failed:\n{out.stdout if quiet else ''}{out.stderr if quiet else ''}")
+        sys.exit(
+            f"gridcare {' '.join(args)} failed:\n{out.stdout if quiet else ''}{out.stderr if quiet else ''}"
+        )
     return time.monotonic() - t0
 
 
@@ -55,7 +57,10 @@ def clean_period(conn, period: str) -> None:
         "(SELECT b.id FROM billing_bill b JOIN billing_billingrun r ON r.id = b.run_id WHERE r.period = %s)",
         [period],
     )
-    conn.execute("DELETE FROM billing_bill WHERE run_id IN (SELECT id FROM billing_billingrun WHERE period = %s)", [period])
+    conn.execute(
+        "DELETE FROM billing_bill WHERE run_id IN (SELECT id FROM billing_billingrun WHERE period = %s)",
+        [period],
+    )
     conn.execute(
         "DELETE FROM billing_billingexception WHERE run_id IN (SELECT id FROM billing_billingrun WHERE period = %s)",
         [period],
@@ -84,13 +89,19 @@ def floor(conn, period_start: str, period_end_excl: str, run_id: int) -> dict[st
     conn.commit()
     # The rows to write, fetched and shifted before the clock starts.
     offset = count(conn, "SELECT coalesce(max(id), 0) FROM billing_bill") + 1
-    bill_cols = [r[0] for r in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'billing_bill' ORDER BY ordinal_position"
-    ).fetchall()]
-    line_cols = [r[0] for r in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'billing_billline' AND column_name <> 'id' "
-        "ORDER BY ordinal_position"
-    ).fetchall()]
+    bill_cols = [
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'billing_bill' ORDER BY ordinal_position"
+        ).fetchall()
+    ]
+    line_cols = [
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'billing_billline' AND column_name <> 'id' "
+            "ORDER BY ordinal_position"
+        ).fetchall()
+    ]
     shifted = {c: c for c in bill_cols}
     shifted["id"] = f"id + {offset}"
     shifted["period_start"] = "period_start - interval '100 years'"
@@ -99,7 +110,9 @@ def floor(conn, period_start: str, period_end_excl: str, run_id: int) -> dict[st
     lines = io.BytesIO()
     select_bills = ", ".join(shifted[c] for c in bill_cols)
     select_lines = ", ".join(f"l.bill_id + {offset}" if c == "bill_id" else f"l.{c}" for c in line_cols)
-    with conn.cursor().copy(f"COPY (SELECT {select_bills} FROM billing_bill WHERE run_id = {int(run_id)}) TO STDOUT") as copy:
+    with conn.cursor().copy(
+        f"COPY (SELECT {select_bills} FROM billing_bill WHERE run_id = {int(run_id)}) TO STDOUT"
+    ) as copy:
         for data in copy:
             bills.write(data)
     with conn.cursor().copy(
@@ -136,9 +149,17 @@ def sqlite_figure(customers: int, period: str) -> tuple[float, int]:
         sh(["seed_readings", "--months", "1", "--end", period, "--seed", "42"], env)
         elapsed = sh(["billing", "run", "--period", period], env)
         out = subprocess.run(
-            [str(BIN / "gridcare"), "shell", "-c",
-             "from gridcare.billing.models import Bill; print(Bill.objects.count())"],
-            env=env, cwd=ROOT, capture_output=True, text=True, check=True,
+            [
+                str(BIN / "gridcare"),
+                "shell",
+                "-c",
+                "from gridcare.billing.models import Bill; print(Bill.objects.count())",
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return elapsed, int(out.stdout.strip().splitlines()[-1])
 
@@ -156,12 +177,23 @@ def main() -> int:
     have = 0
     if exists(args.db):
         with psycopg.connect(database_url(args.db)) as conn:
-            if count(conn, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'customers_customer'"):
+            if count(
+                conn, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'customers_customer'"
+            ):
                 have = count(conn, "SELECT count(*) FROM customers_customer")
     if have < args.customers:
         print(f"seeding {args.customers:,} customers into {args.db} (bench/seed.py)…", flush=True)
-        subprocess.run([sys.executable, str(ROOT / "bench" / "seed.py"), "--customers", str(args.customers),
-                        "--db", args.db], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "seed.py"),
+                "--customers",
+                str(args.customers),
+                "--db",
+                args.db,
+            ],
+            check=True,
+        )
     sh(["migrate", "-v", "0"], env)
     t = sh(["seed_readings", "--months", "1", "--end", args.period, "--seed", "42"], env)
     print(f"reads for {args.period} in place ({t:.1f} s)", flush=True)
@@ -169,10 +201,14 @@ def main() -> int:
     with psycopg.connect(database_url(args.db), autocommit=True) as conn:
         clean_period(conn, args.period)
         n_reads = count(
-            conn, "SELECT count(*) FROM metering_meterread WHERE read_at >= %s::timestamptz AND read_at < %s::timestamptz",
+            conn,
+            "SELECT count(*) FROM metering_meterread WHERE read_at >= %s::timestamptz AND read_at < %s::timestamptz",
             [f"{start} 00:00+08", f"{end_excl} 00:00+08"],
         )
-    print(f"billing run --period {args.period} over the whole company ({n_reads:,} reads in the period)…", flush=True)
+    print(
+        f"billing run --period {args.period} over the whole company ({n_reads:,} reads in the period)…",
+        flush=True,
+    )
     t0 = time.monotonic()
     sh(["billing", "run", "--period", args.period], env)
     wall = time.monotonic() - t0
@@ -182,24 +218,36 @@ def main() -> int:
             "extract(epoch FROM finished_at - started_at) FROM billing_billingrun WHERE period = %s AND route_id IS NULL",
             [args.period],
         ).fetchone()
-        lines = count(conn, "SELECT count(*) FROM billing_billline l JOIN billing_bill b ON b.id = l.bill_id "
-                            "WHERE b.run_id = %s", [run_id])
+        lines = count(
+            conn,
+            "SELECT count(*) FROM billing_billline l JOIN billing_bill b ON b.id = l.bill_id "
+            "WHERE b.run_id = %s",
+            [run_id],
+        )
         f = floor(conn, start, end_excl, run_id)
     fl = f["read"] + f["write"]
     print()
-    print(f"accounts in the run:   {total:,} (billed {billed:,}, exceptions {exceptions:,}; {lines:,} bill lines)")
+    print(
+        f"accounts in the run:   {total:,} (billed {billed:,}, exceptions {exceptions:,}; {lines:,} bill lines)"
+    )
     print(f"billing run wall time: {wall:.1f} s (command, incl. start-up); run itself {float(secs):.1f} s")
     print(f"throughput:            {total / wall:,.0f} accounts/s")
-    print(f"I/O floor:             {fl:.1f} s = read {f['read']:.1f} s ({f['read_bytes'] / 1e6:.0f} MB) + "
-          f"COPY write {f['write']:.1f} s ({f['bill_rows']:,} bills, {f['line_rows']:,} lines)")
+    print(
+        f"I/O floor:             {fl:.1f} s = read {f['read']:.1f} s ({f['read_bytes'] / 1e6:.0f} MB) + "
+        f"COPY write {f['write']:.1f} s ({f['bill_rows']:,} bills, {f['line_rows']:,} lines)"
+    )
     ok_time = wall <= 30
     ratio = wall / fl
-    print(f"ratio run / floor:     {ratio:.2f} (target ≤ 2.0) {'OK' if ratio <= 2.0 else 'MISSED'}; "
-          f"time target ≤ 30 s {'OK' if ok_time else 'MISSED'}")
+    print(
+        f"ratio run / floor:     {ratio:.2f} (target ≤ 2.0) {'OK' if ratio <= 2.0 else 'MISSED'}; "
+        f"time target ≤ 30 s {'OK' if ok_time else 'MISSED'}"
+    )
     if not args.skip_sqlite:
         secs, bills = sqlite_figure(args.sqlite_customers, args.period)
-        print(f"SQLite: {args.sqlite_customers:,} customers, {bills:,} bills in {secs:.1f} s "
-              f"({bills / secs:,.0f} accounts/s, command incl. start-up)")
+        print(
+            f"SQLite: {args.sqlite_customers:,} customers, {bills:,} bills in {secs:.1f} s "
+            f"({bills / secs:,.0f} accounts/s, command incl. start-up)"
+        )
     return 0
 
 

@@ -45,15 +45,25 @@ def prepare(db: str, n: int, period: str, seed: int) -> list[tuple[str, str, Dec
     env = {**os.environ, "DATABASE_URL": database_url(db), "GRIDCARE_DEBUG": "1"}
     subprocess.run([str(BIN / "gridcare"), "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
     with psycopg.connect(database_url(db)) as conn:
-        conn.execute("DELETE FROM payments_allocation WHERE payment_id IN "
-                     "(SELECT id FROM payments_payment WHERE channel_txn_id LIKE %s)", [f"{PREFIX}%"])
-        conn.execute("DELETE FROM payments_ledgerentry WHERE payment_id IN "
-                     "(SELECT id FROM payments_payment WHERE channel_txn_id LIKE %s)", [f"{PREFIX}%"])
-        conn.execute("UPDATE payments_paymentorder SET payment_id = NULL WHERE order_no LIKE %s", [f"{PREFIX}%"])
+        conn.execute(
+            "DELETE FROM payments_allocation WHERE payment_id IN "
+            "(SELECT id FROM payments_payment WHERE channel_txn_id LIKE %s)",
+            [f"{PREFIX}%"],
+        )
+        conn.execute(
+            "DELETE FROM payments_ledgerentry WHERE payment_id IN "
+            "(SELECT id FROM payments_payment WHERE channel_txn_id LIKE %s)",
+            [f"{PREFIX}%"],
+        )
+        conn.execute(
+            "UPDATE payments_paymentorder SET payment_id = NULL WHERE order_no LIKE %s", [f"{PREFIX}%"]
+        )
         conn.execute("DELETE FROM payments_payment WHERE channel_txn_id LIKE %s", [f"{PREFIX}%"])
         conn.execute("DELETE FROM payments_paymentorder WHERE order_no LIKE %s", [f"{PREFIX}%"])
-        conn.execute("DELETE FROM core_auditevent WHERE action LIKE 'payment%%' AND changes::text LIKE %s",
-                     [f"%{PREFIX}%"])
+        conn.execute(
+            "DELETE FROM core_auditevent WHERE action LIKE 'payment%%' AND changes::text LIKE %s",
+            [f"%{PREFIX}%"],
+        )
         conn.execute("SELECT setseed(%s)", [(seed % 1000) / 1000.0])
         rows = conn.execute(
             "SELECT b.id, a.account_number, b.amount FROM billing_bill b JOIN customers_account a ON a.id = b.account_id "
@@ -62,22 +72,36 @@ def prepare(db: str, n: int, period: str, seed: int) -> list[tuple[str, str, Dec
         ).fetchall()
         if len(rows) < n:
             sys.exit(f"only {len(rows)} bills of {period}: run bench/billing.py first")
-        conn.execute("UPDATE billing_bill SET status = 'issued', issued_at = now(), due_date = current_date + 15 "
-                     "WHERE id = ANY(%s) AND status = 'draft'", [[r[0] for r in rows]])
+        conn.execute(
+            "UPDATE billing_bill SET status = 'issued', issued_at = now(), due_date = current_date + 15 "
+            "WHERE id = ANY(%s) AND status = 'draft'",
+            [[r[0] for r in rows]],
+        )
         conn.commit()
     ids = ",".join(str(r[0]) for r in rows)
     subprocess.run(
-        [str(BIN / "gridcare"), "shell", "-c",
-         f"from gridcare.payments import services; services.receivables_open([{ids}])"],
-        env=env, cwd=ROOT, check=True,
+        [
+            str(BIN / "gridcare"),
+            "shell",
+            "-c",
+            f"from gridcare.payments import services; services.receivables_open([{ids}])",
+        ],
+        env=env,
+        cwd=ROOT,
+        check=True,
     )
     orders = [(f"{PREFIX}{k:08d}", number, amount) for k, (_b, number, amount) in enumerate(rows)]
     with psycopg.connect(database_url(db)) as conn, conn.cursor() as cur:
-        accounts = dict(conn.execute(
-            "SELECT account_number, id FROM customers_account WHERE account_number = ANY(%s)",
-            [[o[1] for o in orders]]).fetchall())
-        with cur.copy("COPY payments_paymentorder (order_no, account_id, channel, amount, status, created_at) "
-                      "FROM STDIN") as copy:
+        accounts = dict(
+            conn.execute(
+                "SELECT account_number, id FROM customers_account WHERE account_number = ANY(%s)",
+                [[o[1] for o in orders]],
+            ).fetchall()
+        )
+        with cur.copy(
+            "COPY payments_paymentorder (order_no, account_id, channel, amount, status, created_at) "
+            "FROM STDIN"
+        ) as copy:
             for order_no, number, amount in orders:
                 copy.write_row((order_no, accounts[number], "alipay", amount, "created", "now"))
     # Before the clock: vacuum what the billing bench and earlier runs left dead (a million bill rows), so
@@ -88,17 +112,33 @@ def prepare(db: str, n: int, period: str, seed: int) -> list[tuple[str, str, Dec
     return orders
 
 
-VACUUMED = ("billing_bill", "billing_billline", "payments_payment", "payments_paymentorder", "payments_receivable",
-            "payments_allocation", "payments_ledgerentry", "core_auditevent", "notify_notification")
+VACUUMED = (
+    "billing_bill",
+    "billing_billline",
+    "payments_payment",
+    "payments_paymentorder",
+    "payments_receivable",
+    "payments_allocation",
+    "payments_ledgerentry",
+    "core_auditevent",
+    "notify_notification",
+)
 
 
 def signed_bodies(orders, private_pem: bytes) -> list[bytes]:
     bodies = []
     for k, (order_no, _number, amount) in enumerate(orders):
         params = {
-            "app_id": APP_ID, "out_trade_no": order_no, "trade_no": f"{PREFIX}T{k:010d}",
-            "total_amount": str(amount), "trade_status": "TRADE_SUCCESS", "gmt_payment": "2026-11-24 10:00:00",
-            "charset": "utf-8", "sign_type": "RSA2", "notify_id": f"n{k}", "notify_type": "trade_status_sync",
+            "app_id": APP_ID,
+            "out_trade_no": order_no,
+            "trade_no": f"{PREFIX}T{k:010d}",
+            "total_amount": str(amount),
+            "trade_status": "TRADE_SUCCESS",
+            "gmt_payment": "2026-11-24 10:00:00",
+            "charset": "utf-8",
+            "sign_type": "RSA2",
+            "notify_id": f"n{k}",
+            "notify_type": "trade_status_sync",
         }
         params["sign"] = alipay_sign(params, private_pem)
         bodies.append(urlencode(params).encode())
@@ -110,14 +150,21 @@ async def _client(port, bodies, next_index, result: Result, answers: dict) -> No
     try:
         while (i := next_index()) is not None:
             body = bodies[i]
-            head = (f"POST /api/v1/pay/alipay/notify HTTP/1.1\r\nHost: {HOST}\r\n"
-                    f"Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n"
-                    f"Content-Length: {len(body)}\r\n\r\n").encode()
+            head = (
+                f"POST /api/v1/pay/alipay/notify HTTP/1.1\r\nHost: {HOST}\r\n"
+                f"Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode()
             t0 = time.perf_counter()
             writer.write(head + body)
             resp = await reader.readuntil(b"\r\n\r\n")
-            length = int(next(v for k, _, v in (ln.partition(b":") for ln in resp.split(b"\r\n")[1:])
-                              if k.strip().lower() == b"content-length"))
+            length = int(
+                next(
+                    v
+                    for k, _, v in (ln.partition(b":") for ln in resp.split(b"\r\n")[1:])
+                    if k.strip().lower() == b"content-length"
+                )
+            )
             text = (await reader.readexactly(length)).decode()
             result.latencies.append(time.perf_counter() - t0)
             status = int(resp[9:12])
@@ -131,27 +178,54 @@ async def _run(port, bodies, concurrency) -> tuple[Result, dict]:
     result, answers = Result(), {}
     counter = iter(range(len(bodies)))
     t0 = time.perf_counter()
-    await asyncio.gather(*(_client(port, bodies, lambda: next(counter, None), result, answers)
-                           for _ in range(concurrency)))
+    await asyncio.gather(
+        *(_client(port, bodies, lambda: next(counter, None), result, answers) for _ in range(concurrency))
+    )
     result.elapsed = time.perf_counter() - t0
     return result, answers
 
 
 def start_server(db: str, port: int, public_pem: bytes) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": database_url(db), "GRIDCARE_DEBUG": "0", "GRIDCARE_SECRET_KEY": "bench",
-           "GRIDCARE_ALLOWED_HOSTS": HOST, "GRIDCARE_SSL_REDIRECT": "0", "GRIDCARE_LOG_LEVEL": "WARNING",
-           "GRIDCARE_ALIPAY_APP_ID": APP_ID,
-           "GRIDCARE_ALIPAY_PUBLIC_KEY": public_pem.decode()}
-    proc = subprocess.Popen([str(BIN / "gunicorn"), "gridcare.wsgi", "-b", f"{HOST}:{port}", "-w", "2", "-k",
-                             "gthread", "--threads", "2", "--log-level", "warning", "--keep-alive", "30"],
-                            env=env, cwd=ROOT)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(db),
+        "GRIDCARE_DEBUG": "0",
+        "GRIDCARE_SECRET_KEY": "bench",
+        "GRIDCARE_ALLOWED_HOSTS": HOST,
+        "GRIDCARE_SSL_REDIRECT": "0",
+        "GRIDCARE_LOG_LEVEL": "WARNING",
+        "GRIDCARE_ALIPAY_APP_ID": APP_ID,
+        "GRIDCARE_ALIPAY_PUBLIC_KEY": public_pem.decode(),
+    }
+    proc = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "gridcare.wsgi",
+            "-b",
+            f"{HOST}:{port}",
+            "-w",
+            "2",
+            "-k",
+            "gthread",
+            "--threads",
+            "2",
+            "--log-level",
+            "warning",
+            "--keep-alive",
+            "30",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
     import socket
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             with socket.create_connection((HOST, port), timeout=0.5) as s:
-                s.sendall(f"GET /api/v1/health HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+                s.sendall(
+                    f"GET /api/v1/health HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode()
+                )
                 if s.recv(64).startswith(b"HTTP/1.1 200"):
                     return proc
         except OSError:
@@ -169,10 +243,12 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
-    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     print(f"preparing {args.payments:,} orders and signed notifications…", flush=True)
     orders = prepare(args.db, args.payments, args.period, args.seed)
     bodies = signed_bodies(orders, private_pem)
@@ -188,19 +264,29 @@ def main() -> int:
     s = result.summary()
     expected = sum((o[2] for o in orders), Decimal(0))
     with psycopg.connect(database_url(args.db)) as conn:
-        n, total = conn.execute("SELECT count(*), coalesce(sum(amount), 0) FROM payments_payment "
-                                "WHERE channel_txn_id LIKE %s", [f"{PREFIX}%"]).fetchone()
-        ledger = conn.execute("SELECT coalesce(sum(e.amount), 0) FROM payments_ledgerentry e JOIN payments_payment p "
-                              "ON p.id = e.payment_id WHERE p.channel_txn_id LIKE %s AND e.kind = 'payment'",
-                              [f"{PREFIX}%"]).fetchone()[0]
+        n, total = conn.execute(
+            "SELECT count(*), coalesce(sum(amount), 0) FROM payments_payment WHERE channel_txn_id LIKE %s",
+            [f"{PREFIX}%"],
+        ).fetchone()
+        ledger = conn.execute(
+            "SELECT coalesce(sum(e.amount), 0) FROM payments_ledgerentry e JOIN payments_payment p "
+            "ON p.id = e.payment_id WHERE p.channel_txn_id LIKE %s AND e.kind = 'payment'",
+            [f"{PREFIX}%"],
+        ).fetchone()[0]
     ok = answers == {"success": len(sent)} and n == len(orders) and total == expected and ledger == -expected
-    print(f"notifications sent:    {len(sent):,} ({len(orders):,} unique + {len(sent) - len(orders):,} duplicates), "
-          f"{args.concurrency} concurrent clients")
-    print(f"throughput:            {s['rps']:,.0f} notifications/s ({len(orders) / result.elapsed:,.0f} payments/s)")
+    print(
+        f"notifications sent:    {len(sent):,} ({len(orders):,} unique + {len(sent) - len(orders):,} duplicates), "
+        f"{args.concurrency} concurrent clients"
+    )
+    print(
+        f"throughput:            {s['rps']:,.0f} notifications/s ({len(orders) / result.elapsed:,.0f} payments/s)"
+    )
     print(f"latency:               p50 {s['p50']:.1f} ms, p99 {s['p99']:.1f} ms, max {s['max']:.1f} ms")
     print(f"answers:               {answers}; HTTP {result.statuses}")
-    print(f"payments recorded:     {n:,} (expected {len(orders):,}); sum {total} (expected {expected}); "
-          f"ledger {ledger}")
+    print(
+        f"payments recorded:     {n:,} (expected {len(orders):,}); sum {total} (expected {expected}); "
+        f"ledger {ledger}"
+    )
     print("exactly once and to the fen:", "OK" if ok else "MISMATCH")
     return 0 if ok else 1
 

@@ -67,8 +67,17 @@ def world(db):
     acct_a = make_account(cust_a, "3100000001", area_a, address="东关镇人民路18号")
     acct_b = make_account(cust_b, "3200000001", area_b, address="西关镇解放街7号")
     w = SimpleNamespace(
-        company=company, bureau_a=bureau_a, bureau_b=bureau_b, station_a=station_a, station_b=station_b,
-        area_a=area_a, area_b=area_b, cust_a=cust_a, cust_b=cust_b, acct_a=acct_a, acct_b=acct_b,
+        company=company,
+        bureau_a=bureau_a,
+        bureau_b=bureau_b,
+        station_a=station_a,
+        station_b=station_b,
+        area_a=area_a,
+        area_b=area_b,
+        cust_a=cust_a,
+        cust_b=cust_b,
+        acct_a=acct_a,
+        acct_b=acct_b,
         password=PASSWORD,
         admin=UserFactory(username="admin1", role=Role.ADMIN, unit=company),
         a_clerk=UserFactory(username="a_clerk", role=Role.COUNTER_CLERK, unit=bureau_a),

@@ -95,18 +95,40 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     updated_at = factory.LazyFunction(timezone.now)
 
 
-def make_account(customer: Customer, number: str, area: TransformerArea, address: str = "城关镇人民路1号",
-                 tou: bool = False) -> Account:
+def make_account(
+    customer: Customer,
+    number: str,
+    area: TransformerArea,
+    address: str = "城关镇人民路1号",
+    tou: bool = False,
+) -> Account:
     """An account with its premise, service point, holding and meter, all in the area's unit."""
     premise = Premise.objects.create(address=address, unit=area.unit, transformer_area=area)
     account = Account.objects.create(
-        account_number=number, customer=customer, premise=premise, unit=area.unit,
-        status=AccountStatus.ACTIVE, opened_on=date(2020, 1, 1),
+        account_number=number,
+        customer=customer,
+        premise=premise,
+        unit=area.unit,
+        status=AccountStatus.ACTIVE,
+        opened_on=date(2020, 1, 1),
     )
-    AccountHolding.objects.create(account=account, customer=customer, valid_from=date(2020, 1, 1), reason=HoldingReason.MOVE_IN)
+    AccountHolding.objects.create(
+        account=account, customer=customer, valid_from=date(2020, 1, 1), reason=HoldingReason.MOVE_IN
+    )
     sp = ServicePoint.objects.create(
-        premise=premise, account=account, unit=area.unit, transformer_area=area, voltage_level="220V",
-        contract_capacity_kva=Decimal("8"), tariff_code="RES-TIER",
+        premise=premise,
+        account=account,
+        unit=area.unit,
+        transformer_area=area,
+        voltage_level="220V",
+        contract_capacity_kva=Decimal("8"),
+        tariff_code="RES-TIER",
     )
-    Meter.objects.create(asset_number=f"M{number}", service_point=sp, unit=area.unit, installed_on=date(2020, 1, 1), has_tou=tou)
+    Meter.objects.create(
+        asset_number=f"M{number}",
+        service_point=sp,
+        unit=area.unit,
+        installed_on=date(2020, 1, 1),
+        has_tou=tou,
+    )
     return account

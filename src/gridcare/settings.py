@@ -16,7 +16,9 @@ SECRET_KEY = os.environ.get("GRIDCARE_SECRET_KEY") or (
 )
 if not SECRET_KEY:
     raise RuntimeError("GRIDCARE_SECRET_KEY must be set when GRIDCARE_DEBUG=0")
-ALLOWED_HOSTS = [h for h in os.environ.get("GRIDCARE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+ALLOWED_HOSTS = [
+    h for h in os.environ.get("GRIDCARE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -97,7 +99,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["GRIDCARE_REDIS_URL"]}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["GRIDCARE_REDIS_URL"],
+        }
         if os.environ.get("GRIDCARE_REDIS_URL")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "gridcare"}
     )

@@ -37,7 +37,6 @@ def w(world):
     return world
 
 
-
 @pytest.fixture
 def bearer():
     """`bearer(user)` → (clear key, client sending `Authorization: Bearer <key>`)."""

@@ -29,8 +29,11 @@ def test_demo_billing_issues_each_month_as_the_bureau_would(world, route, monkey
     from gridcare.billing.models import Bill, BillStatus
     from tests.billing.test_runs import at, read
 
-    monkeypatch.setattr(timezone, "localdate", lambda *a: date(2026, 11, 24) if not a else a[0].astimezone(
-        timezone.get_current_timezone()).date())
+    monkeypatch.setattr(
+        timezone,
+        "localdate",
+        lambda *a: date(2026, 11, 24) if not a else a[0].astimezone(timezone.get_current_timezone()).date(),
+    )
     read(world.acct_a, at(2026, 10, 5), "150")
     call_command("demo_billing", months=1)
     bill = Bill.objects.get(account=world.acct_a)

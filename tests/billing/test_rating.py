@@ -399,14 +399,26 @@ def test_part_month_scales_monthly_tiers_and_basic_charge():
     }
     r = bill(params, date(2025, 3, 17), date(2025, 3, 31), kwh={"total": 200}, month_days=31)
     assert [(ln.code, ln.quantity, ln.amount) for ln in r.lines] == [
-        ("energy", D(200), D("100.00")), ("tier2", D("82.26"), D("4.11")), ("tier3", D("6.45"), D("1.94"))]
+        ("energy", D(200), D("100.00")),
+        ("tier2", D("82.26"), D("4.11")),
+        ("tier3", D("6.45"), D("1.94")),
+    ]
     assert r.total == D("106.05")
     # Two-part: the month's basic charge 315 kVA × 30 = 9,450 shared 15/31 = 4,572.580… → 4,572.58
-    r = bill(LI, date(2025, 3, 17), date(2025, 3, 31), kwh={"peak": 0}, capacity_kva=D(315), power_factor=D("0.9"),
-             month_days=31)
+    r = bill(
+        LI,
+        date(2025, 3, 17),
+        date(2025, 3, 31),
+        kwh={"peak": 0},
+        capacity_kva=D(315),
+        power_factor=D("0.9"),
+        month_days=31,
+    )
     assert (r.lines[0].code, r.lines[0].amount) == ("basic_capacity", D("4572.58"))
     # Without month_days the same 15 days are a whole bill: the full 9,450.
-    r = bill(LI, date(2025, 3, 17), date(2025, 3, 31), kwh={"peak": 0}, capacity_kva=D(315), power_factor=D("0.9"))
+    r = bill(
+        LI, date(2025, 3, 17), date(2025, 3, 31), kwh={"peak": 0}, capacity_kva=D(315), power_factor=D("0.9")
+    )
     assert r.lines[0].amount == D("9450.00")
 
 
@@ -414,9 +426,16 @@ def test_tou_bill_without_energy_still_has_its_energy_lines():
     """A month with 0 kWh on a TOU tariff: every priced period appears at 0 (a bill never has no lines)."""
     r = bill(RES_TIER_TOU, kwh={"peak": 0, "valley": 0})
     assert [(ln.code, ln.quantity, ln.amount) for ln in r.lines] == [
-        ("energy_peak", D(0), D("0.00")), ("energy_valley", D(0), D("0.00"))]
+        ("energy_peak", D(0), D("0.00")),
+        ("energy_valley", D(0), D("0.00")),
+    ]
     assert r.total == D("0.00")
     r = bill(LI, kwh={"peak": 0}, capacity_kva=D(100), power_factor=D("0.9"))
-    assert [ln.code for ln in r.lines][:5] == ["basic_capacity", "energy_sharp", "energy_peak", "energy_flat",
-                                               "energy_valley"]
+    assert [ln.code for ln in r.lines][:5] == [
+        "basic_capacity",
+        "energy_sharp",
+        "energy_peak",
+        "energy_flat",
+        "energy_valley",
+    ]
     assert r.total == D("3000.00")  # 100 kVA × 30; PF 0.90 at target 0.90: no adjustment

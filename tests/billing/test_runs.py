@@ -290,7 +290,9 @@ def test_pages_start_progress_and_issue(world, route, a_billing):
     assert f'action="{issue_url}"' in c.get(f"/billing/runs/{run.pk}/").content.decode()  # drafts: the button
     assert c.post(issue_url).status_code == 302
     assert Bill.objects.get().status == BillStatus.ISSUED
-    assert f'action="{issue_url}"' not in c.get(f"/billing/runs/{run.pk}/").content.decode()  # all issued: gone
+    assert (
+        f'action="{issue_url}"' not in c.get(f"/billing/runs/{run.pk}/").content.decode()
+    )  # all issued: gone
 
 
 def test_page_bad_period_shows_error(world, route, a_billing):

@@ -23,7 +23,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def many(world, route):
     """The route's 4 accounts plus 6 more: 10 accounts, 9 with a read (the last has none)."""
     importlib.import_module("gridcare.billing.migrations.0002_demo_catalogue").load(apps, None)
-    extra = [make_account(CustomerFactory(unit=world.station_a), f"31000001{n:02d}", world.area_a) for n in range(6)]
+    extra = [
+        make_account(CustomerFactory(unit=world.station_a), f"31000001{n:02d}", world.area_a)
+        for n in range(6)
+    ]
     for seq, acct in enumerate(extra, start=5):
         route.memberships.create(account=acct, sequence=seq)
     accts = [*world.accts, *extra]
@@ -35,9 +38,13 @@ def many(world, route):
 def test_parallel_run_bills_every_account_once(world, route, many, monkeypatch):
     used = []
     real_parallel = runs._execute_parallel
-    monkeypatch.setattr(runs, "_execute_parallel", lambda *a, **k: used.append(a[4]) or real_parallel(*a, **k))
+    monkeypatch.setattr(
+        runs, "_execute_parallel", lambda *a, **k: used.append(a[4]) or real_parallel(*a, **k)
+    )
     run = services.billing_run_execute(start(route).pk, chunk_size=2, workers=2)
-    assert used == ([2] if connection.vendor == "postgresql" else [])  # 2 workers on PostgreSQL, serial on SQLite
+    assert used == (
+        [2] if connection.vendor == "postgresql" else []
+    )  # 2 workers on PostgreSQL, serial on SQLite
     assert run.status == BillingRunStatus.DONE
     assert (run.total_count, run.processed_count, run.billed_count, run.exception_count) == (10, 10, 9, 1)
     assert run.last_account_id == max(a.pk for a in many)

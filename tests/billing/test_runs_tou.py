@@ -29,9 +29,21 @@ def tou_read(account, when, *, sharp=None, peak=None, flat=None, valley=None, kv
     kwh = sum((D(v) for v in parts), D(0))
     meter = Meter.objects.get(service_point__account=account)
     return MeterRead.objects.create(
-        meter=meter, account=account, unit=account.unit, read_at=when, total=D("1000") + kwh, consumption=kwh,
-        kwh_sharp=sharp, kwh_peak=peak, kwh_flat=flat, kwh_valley=valley, kvarh=kvarh, demand_kw=demand,
-        source=ReadSource.AMI, status=ReadStatus.VALID, created_at=timezone.now(),
+        meter=meter,
+        account=account,
+        unit=account.unit,
+        read_at=when,
+        total=D("1000") + kwh,
+        consumption=kwh,
+        kwh_sharp=sharp,
+        kwh_peak=peak,
+        kwh_flat=flat,
+        kwh_valley=valley,
+        kvarh=kvarh,
+        demand_kw=demand,
+        source=ReadSource.AMI,
+        status=ReadStatus.VALID,
+        created_at=timezone.now(),
     )
 
 
@@ -40,25 +52,41 @@ def lines(bill):
 
 
 def two_part(account, *, kva="400", by_demand=False):
-    account.service_points.update(tariff_code="LI-TWO-PART", contract_capacity_kva=D(kva), basic_by_demand=by_demand)
+    account.service_points.update(
+        tariff_code="LI-TWO-PART", contract_capacity_kva=D(kva), basic_by_demand=by_demand
+    )
 
 
 def test_residential_tou_with_tier_crossing(world, route):
     acct = world.acct_a
     acct.service_points.update(tariff_code="RES-TIER-TOU")
     Bill.objects.create(  # September's bill brings the year to 2,700 kWh
-        account=acct, unit=acct.unit, period_start=date(2026, 9, 1), period_end=date(2026, 9, 30),
-        tariff_code="RES-TIER-TOU", kwh_total=D("2700"), amount=D("0"), status=BillStatus.ISSUED,
+        account=acct,
+        unit=acct.unit,
+        period_start=date(2026, 9, 1),
+        period_end=date(2026, 9, 30),
+        tariff_code="RES-TIER-TOU",
+        kwh_total=D("2700"),
+        amount=D("0"),
+        status=BillStatus.ISSUED,
         created_at=timezone.now(),
     )
     tou_read(acct, at(2026, 10, 5), peak="100", valley="60")
     services.billing_run_execute(start(route).pk)
     bill = Bill.objects.get(account=acct, period_start=date(2026, 10, 1))
     # peak 100 × 0.568 = 56.80; valley 60 × 0.288 = 17.28; 2,700 + 160 crosses 2,760 by 100 kWh → 100 × 0.05 = 5.00
-    assert lines(bill) == [("energy_peak", D(100), D("56.80")), ("energy_valley", D(60), D("17.28")),
-                           ("tier2", D(100), D("5.00"))]
+    assert lines(bill) == [
+        ("energy_peak", D(100), D("56.80")),
+        ("energy_valley", D(60), D("17.28")),
+        ("tier2", D(100), D("5.00")),
+    ]
     assert bill.amount == D("79.08")
-    assert (bill.kwh_total, bill.kwh_peak, bill.kwh_valley, bill.ytd_kwh_before) == (D(160), D(100), D(60), D(2700))
+    assert (bill.kwh_total, bill.kwh_peak, bill.kwh_valley, bill.ytd_kwh_before) == (
+        D(160),
+        D(100),
+        D(60),
+        D(2700),
+    )
 
 
 def test_tou_sums_the_periods_of_every_read(world, route):
@@ -70,9 +98,13 @@ def test_tou_sums_the_periods_of_every_read(world, route):
     bill = Bill.objects.get(account=acct)
     # sharp 15 × 1.18 = 17.70; peak 50 × 1.05 = 52.50; flat 40.5 × 0.65 = 26.325 → 26.33; valley 24.5 × 0.32 = 7.84;
     # fund 130 × 0.029 = 3.77; total 108.14
-    assert lines(bill) == [("energy_sharp", D(15), D("17.70")), ("energy_peak", D(50), D("52.50")),
-                           ("energy_flat", D("40.5"), D("26.33")), ("energy_valley", D("24.5"), D("7.84")),
-                           ("fund_gov_fund", D(130), D("3.77"))]
+    assert lines(bill) == [
+        ("energy_sharp", D(15), D("17.70")),
+        ("energy_peak", D(50), D("52.50")),
+        ("energy_flat", D("40.5"), D("26.33")),
+        ("energy_valley", D("24.5"), D("7.84")),
+        ("fund_gov_fund", D(130), D("3.77")),
+    ]
     assert bill.amount == D("108.14") and bill.kwh_total == D(130)
 
 
@@ -86,9 +118,12 @@ def test_large_industry_by_capacity_with_power_factor(world, route):
     # basic 400 × 30 = 12,000; 1000 × 1.14 = 1,140; 3000 × 0.95 = 2,850; 4000 × 0.62 = 2,480; 2000 × 0.30 = 600
     # adjusted base 19,070 × 5 % = 953.50; fund 10,000 × 0.029 = 290; total 19,070 + 953.50 + 290 = 20,313.50
     assert lines(bill) == [
-        ("basic_capacity", D(400), D("12000.00")), ("energy_sharp", D(1000), D("1140.00")),
-        ("energy_peak", D(3000), D("2850.00")), ("energy_flat", D(4000), D("2480.00")),
-        ("energy_valley", D(2000), D("600.00")), ("pf_adjust", D("19070"), D("953.50")),
+        ("basic_capacity", D(400), D("12000.00")),
+        ("energy_sharp", D(1000), D("1140.00")),
+        ("energy_peak", D(3000), D("2850.00")),
+        ("energy_flat", D(4000), D("2480.00")),
+        ("energy_valley", D(2000), D("600.00")),
+        ("pf_adjust", D("19070"), D("953.50")),
         ("fund_gov_fund", D(10000), D("290.00")),
     ]
     assert bill.amount == D("20313.50")
@@ -99,15 +134,28 @@ def test_large_industry_by_maximum_demand(world, route):
     acct = world.accts[2]
     two_part(acct, by_demand=True)
     # Two reads; the period's demand is the larger, 310.5 kW; no reactive energy: PF 1.00 → −0.75 %
-    tou_read(acct, at(2026, 10, 5), sharp="500", peak="1500", flat="2000", valley="1000", kvarh="0", demand="250")
-    tou_read(acct, at(2026, 10, 25), sharp="500", peak="1500", flat="2000", valley="1000", kvarh="0", demand="310.5")
+    tou_read(
+        acct, at(2026, 10, 5), sharp="500", peak="1500", flat="2000", valley="1000", kvarh="0", demand="250"
+    )
+    tou_read(
+        acct,
+        at(2026, 10, 25),
+        sharp="500",
+        peak="1500",
+        flat="2000",
+        valley="1000",
+        kvarh="0",
+        demand="310.5",
+    )
     services.billing_run_execute(start(route).pk)
     bill = Bill.objects.get(account=acct)
     # basic 310.5 × 40 = 12,420; energy as above 7,070; base 19,490 × −0.75 % = −146.175 → −146.18 (half away from 0)
     # total 19,490 − 146.18 + 290 = 19,633.82
     assert lines(bill)[0] == ("basic_demand", D("310.5"), D("12420.00"))
     assert lines(bill)[5] == ("pf_adjust", D("19490"), D("-146.18"))
-    assert bill.amount == D("19633.82") and bill.max_demand_kw == D("310.5") and bill.power_factor == D("1.00")
+    assert (
+        bill.amount == D("19633.82") and bill.max_demand_kw == D("310.5") and bill.power_factor == D("1.00")
+    )
 
 
 @pytest.mark.parametrize(
@@ -123,8 +171,13 @@ def test_missing_meter_data_is_an_exception(world, route, setup, read_kw, messag
     if setup == "RES-TIER-TOU":
         acct.service_points.update(tariff_code="RES-TIER-TOU")
         MeterRead.objects.create(
-            meter=Meter.objects.get(service_point__account=acct), account=acct, unit=acct.unit,
-            read_at=at(2026, 10, 5), total=D("1100"), consumption=D("100"), created_at=timezone.now(),
+            meter=Meter.objects.get(service_point__account=acct),
+            account=acct,
+            unit=acct.unit,
+            read_at=at(2026, 10, 5),
+            total=D("1100"),
+            consumption=D("100"),
+            created_at=timezone.now(),
         )
     else:
         two_part(acct, by_demand=setup == "LI-DEMAND")
@@ -147,9 +200,16 @@ def test_move_in_prorates_the_basic_charge(world, route):
     # total 15,199.03 + 759.95 + 290 = 16,248.98
     first = bill.lines.first()
     assert (first.code, first.amount, first.part_start, first.part_end) == (
-        "basic_capacity", D("8129.03"), date(2026, 10, 11), date(2026, 10, 31))
+        "basic_capacity",
+        D("8129.03"),
+        date(2026, 10, 11),
+        date(2026, 10, 31),
+    )
     assert "21/31" in first.note
-    assert bill.amount == D("16248.98") and (bill.period_start, bill.period_end) == (date(2026, 10, 1), date(2026, 10, 31))
+    assert bill.amount == D("16248.98") and (bill.period_start, bill.period_end) == (
+        date(2026, 10, 1),
+        date(2026, 10, 31),
+    )
 
 
 def test_move_out_rates_only_the_days_held_and_closed_accounts_are_skipped(world, route):
@@ -158,7 +218,9 @@ def test_move_out_rates_only_the_days_held_and_closed_accounts_are_skipped(world
     leaving.save()
     gone.closed_on = date(2026, 9, 15)  # closed before the period: no bill and no exception
     gone.save()
-    tou_read(leaving, at(2026, 10, 20, 8), peak="150")  # RES-TIER: 150 × 0.538 = 80.70, lines end on 20 October
+    tou_read(
+        leaving, at(2026, 10, 20, 8), peak="150"
+    )  # RES-TIER: 150 × 0.538 = 80.70, lines end on 20 October
     run = services.billing_run_execute(start(route).pk)
     bill = Bill.objects.get(account=leaving)
     assert bill.amount == D("80.70") and bill.lines.get().part_end == date(2026, 10, 20)
@@ -167,8 +229,16 @@ def test_move_out_rates_only_the_days_held_and_closed_accounts_are_skipped(world
     # 4 accounts: 1 billed (leaving), 1 skipped (gone), 2 without reads (exceptions): nothing unaccounted for
     assert (run.total_count, run.billed_count, run.skipped_count, run.exception_count) == (4, 1, 1, 2)
     with pytest.raises(ValidationError):  # nor can a cancelled bill of such an account be re-rated
-        Bill.objects.create(account=gone, unit=gone.unit, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31),
-                            tariff_code="RES-TIER", kwh_total=D(0), amount=D(0), created_at=timezone.now())
+        Bill.objects.create(
+            account=gone,
+            unit=gone.unit,
+            period_start=date(2026, 10, 1),
+            period_end=date(2026, 10, 31),
+            tariff_code="RES-TIER",
+            kwh_total=D(0),
+            amount=D(0),
+            created_at=timezone.now(),
+        )
         services.bill_cancel_rebill(actor=SYSTEM, bill=Bill.objects.get(account=gone), reason="测试")
 
 
@@ -176,10 +246,15 @@ def test_line_text_with_tabs_and_backslashes_is_stored_as_is(world, route):
     """The run writes lines with COPY on PostgreSQL: text from the catalogue must survive its escaping."""
     from gridcare.billing.models import Tariff, TariffVersion
 
-    tariff = Tariff.objects.create(code="ODD\\1", name="x", kind="commercial_flat", customer_class="commercial")
+    tariff = Tariff.objects.create(
+        code="ODD\\1", name="x", kind="commercial_flat", customer_class="commercial"
+    )
     label = "基金\t附加\\说明\n第二行"
-    TariffVersion.objects.create(tariff=tariff, valid_from=date(2020, 1, 1), parameters={
-        "energy_price": "0.5", "funds": [{"code": "odd", "label": label, "price": "0.01"}]})
+    TariffVersion.objects.create(
+        tariff=tariff,
+        valid_from=date(2020, 1, 1),
+        parameters={"energy_price": "0.5", "funds": [{"code": "odd", "label": label, "price": "0.01"}]},
+    )
     acct = world.acct_a
     acct.service_points.update(tariff_code="ODD\\1")
     tou_read(acct, at(2026, 10, 5), flat="100")
@@ -194,8 +269,13 @@ def test_new_account_with_only_its_installation_read_is_skipped_not_an_exception
     acct.opened_on = date(2026, 10, 12)
     acct.save()
     MeterRead.objects.create(  # the installation read: no consumption yet
-        meter=Meter.objects.get(service_point__account=acct), account=acct, unit=acct.unit,
-        read_at=at(2026, 10, 12), total=D("0"), consumption=None, created_at=timezone.now(),
+        meter=Meter.objects.get(service_point__account=acct),
+        account=acct,
+        unit=acct.unit,
+        read_at=at(2026, 10, 12),
+        total=D("0"),
+        consumption=None,
+        created_at=timezone.now(),
     )
     run = services.billing_run_execute(start(route).pk)
     assert not BillingException.objects.filter(run=run, account=acct).exists()

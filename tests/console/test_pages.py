@@ -16,40 +16,95 @@ from ..factories import valid_id_number
 
 def snapshot_db():
     return (
-        Customer.objects.count(), Account.objects.count(), AccountHolding.objects.count(), Meter.objects.count(),
-        AuditEvent.objects.count(), list(Customer.objects.order_by("pk").values_list("name", "phone", "unit_id")),
+        Customer.objects.count(),
+        Account.objects.count(),
+        AccountHolding.objects.count(),
+        Meter.objects.count(),
+        AuditEvent.objects.count(),
+        list(Customer.objects.order_by("pk").values_list("name", "phone", "unit_id")),
         list(Account.objects.order_by("pk").values_list("status", "customer_id")),
     )
 
 
 # (name, url-builder, method, permitted user attr, user without the permission, post data builder)
 def _customer_post(w):
-    return {"kind": "person", "name": "王五", "customer_class": "residential", "segment": "household",
-            "id_number": valid_id_number(7), "phone": "13600001111", "unit_id": w.station_a.pk}
+    return {
+        "kind": "person",
+        "name": "王五",
+        "customer_class": "residential",
+        "segment": "household",
+        "id_number": valid_id_number(7),
+        "phone": "13600001111",
+        "unit_id": w.station_a.pk,
+    }
 
 
 PAGES = [
     ("search", lambda w: reverse("console:search") + "?q=张", "get", "a_agent", "dispatcher_none", None),
-    ("detail", lambda w: reverse("console:customer_detail", args=[w.cust_a.pk]), "get", "a_agent", None, None),
-    ("edit", lambda w: reverse("console:customer_edit", args=[w.cust_a.pk]), "post", "a_clerk", "a_agent",
-     lambda w: {**_customer_post(w), "name": "张三丰"}),
+    (
+        "detail",
+        lambda w: reverse("console:customer_detail", args=[w.cust_a.pk]),
+        "get",
+        "a_agent",
+        None,
+        None,
+    ),
+    (
+        "edit",
+        lambda w: reverse("console:customer_edit", args=[w.cust_a.pk]),
+        "post",
+        "a_clerk",
+        "a_agent",
+        lambda w: {**_customer_post(w), "name": "张三丰"},
+    ),
     ("create", lambda w: reverse("console:customer_create"), "post", "a_clerk", "a_agent", _customer_post),
-    ("account_open", lambda w: reverse("console:account_open", args=[w.cust_a.pk]), "post", "a_clerk", "a_agent",
-     lambda w: {"account_number": "3100000099", "address": "东关镇新街1号", "transformer_area_id": w.area_a.pk,
-                "opened_on": "2026-01-05", "voltage_level": "220V", "contract_capacity_kva": "8"}),
-    ("account_close", lambda w: reverse("console:account_close", args=[w.acct_a.account_number]), "post", "a_clerk",
-     "a_agent", lambda w: {"closed_on": "2026-03-01"}),
-    ("meter_install", lambda w: reverse("console:meter_install", args=[w.acct_a.service_points.get().pk]), "post",
-     "a_reader", "a_agent", lambda w: {"asset_number": "NEWMETER01", "digits": 6, "multiplier": 1,
-                                      "installed_on": "2026-02-01"}),
-    ("meter_edit", lambda w: reverse("console:meter_edit", args=[Meter.objects.get(asset_number="M3100000001").pk]),
-     "post", "a_reader", "a_agent", lambda w: {"digits": 8, "multiplier": 1}),
+    (
+        "account_open",
+        lambda w: reverse("console:account_open", args=[w.cust_a.pk]),
+        "post",
+        "a_clerk",
+        "a_agent",
+        lambda w: {
+            "account_number": "3100000099",
+            "address": "东关镇新街1号",
+            "transformer_area_id": w.area_a.pk,
+            "opened_on": "2026-01-05",
+            "voltage_level": "220V",
+            "contract_capacity_kva": "8",
+        },
+    ),
+    (
+        "account_close",
+        lambda w: reverse("console:account_close", args=[w.acct_a.account_number]),
+        "post",
+        "a_clerk",
+        "a_agent",
+        lambda w: {"closed_on": "2026-03-01"},
+    ),
+    (
+        "meter_install",
+        lambda w: reverse("console:meter_install", args=[w.acct_a.service_points.get().pk]),
+        "post",
+        "a_reader",
+        "a_agent",
+        lambda w: {"asset_number": "NEWMETER01", "digits": 6, "multiplier": 1, "installed_on": "2026-02-01"},
+    ),
+    (
+        "meter_edit",
+        lambda w: reverse("console:meter_edit", args=[Meter.objects.get(asset_number="M3100000001").pk]),
+        "post",
+        "a_reader",
+        "a_agent",
+        lambda w: {"digits": 8, "multiplier": 1},
+    ),
     ("export", lambda w: reverse("console:export") + "?q=张&format=csv", "get", "a_manager", "a_clerk", None),
     ("stats", lambda w: reverse("console:stats"), "get", "a_manager", "a_clerk", None),
 ]
 
 
-@pytest.mark.parametrize(("name", "url", "method", "allowed", "denied", "data"), PAGES, ids=[p[0] for p in PAGES])
+@pytest.mark.parametrize(
+    ("name", "url", "method", "allowed", "denied", "data"), PAGES, ids=[p[0] for p in PAGES]
+)
 def test_permission_matrix(client, world, name, url, method, allowed, denied, data):
     target = url(world)
     payload = data(world) if data else None
@@ -136,8 +191,15 @@ def test_create_bad_input_writes_nothing(client, world):
 def test_edit_records_before_and_after(client, world):
     client.force_login(world.a_clerk)
     url = reverse("console:customer_edit", args=[world.cust_a.pk])
-    resp = client.post(url, {**_customer_post(world), "name": "张三", "id_number": world.cust_a.id_number,
-                             "phone": "13900002222"})
+    resp = client.post(
+        url,
+        {
+            **_customer_post(world),
+            "name": "张三",
+            "id_number": world.cust_a.id_number,
+            "phone": "13900002222",
+        },
+    )
     assert resp.status_code == 302
     ev = AuditEvent.objects.filter(action="customer.update").latest("id")
     assert ev.changes["phone"] == ["13812345678", "13900002222"]
@@ -147,7 +209,9 @@ def test_edit_records_before_and_after(client, world):
     detail = reverse("console:customer_detail", args=[world.cust_a.pk])
     body = html.unescape(client.get(detail).content.decode())
     assert '"phone": ["138****5678", "139****2222"]' in body and "13900002222" not in body
-    assert '"phone": ["13812345678", "13900002222"]' in html.unescape(client.get(detail + "?reveal=1").content.decode())
+    assert '"phone": ["13812345678", "13900002222"]' in html.unescape(
+        client.get(detail + "?reveal=1").content.decode()
+    )
     client.force_login(world.a_agent)
     body = html.unescape(client.get(detail).content.decode())
     assert "139****2222" in body and "13900002222" not in body and "13812345678" not in body
@@ -156,23 +220,40 @@ def test_edit_records_before_and_after(client, world):
 def test_open_duplicate_and_malformed_account(client, world):
     client.force_login(world.a_clerk)
     url = reverse("console:account_open", args=[world.cust_a.pk])
-    base = {"address": "东关镇新街1号", "transformer_area_id": world.area_a.pk, "opened_on": "2026-01-05",
-            "voltage_level": "220V", "contract_capacity_kva": "8"}
+    base = {
+        "address": "东关镇新街1号",
+        "transformer_area_id": world.area_a.pk,
+        "opened_on": "2026-01-05",
+        "voltage_level": "220V",
+        "contract_capacity_kva": "8",
+    }
     before = snapshot_db()
     body = client.post(url, {**base, "account_number": "3200000001"}).content.decode()
     assert "已存在" in body
     body = client.post(url, {**base, "account_number": "31000"}).content.decode()
     assert "10位数字" in body
     # another unit's transformer area is not offered to this clerk
-    assert client.post(url, {**base, "account_number": "3100000077", "transformer_area_id": world.area_b.pk}).status_code == 400
+    assert (
+        client.post(
+            url, {**base, "account_number": "3100000077", "transformer_area_id": world.area_b.pk}
+        ).status_code
+        == 400
+    )
     assert snapshot_db() == before
 
 
 def test_transfer_keeps_history(client, world):
     client.force_login(world.a_clerk)
     other = Customer.objects.create(
-        kind="person", name="赵六", customer_class="residential", segment="household", id_number=valid_id_number(99),
-        phone="13500000000", unit=world.station_a, created_at=world.cust_a.created_at, updated_at=world.cust_a.updated_at,
+        kind="person",
+        name="赵六",
+        customer_class="residential",
+        segment="household",
+        id_number=valid_id_number(99),
+        phone="13500000000",
+        unit=world.station_a,
+        created_at=world.cust_a.created_at,
+        updated_at=world.cust_a.updated_at,
     )
     url = reverse("console:account_transfer", args=["3100000001"])
     assert client.post(url, {"new_customer_id": other.pk, "effective_on": "2026-06-01"}).status_code == 302
@@ -236,7 +317,10 @@ def test_login_lockout(client, world, settings):
 
 
 def test_login_ok_redirects_and_rejects_foreign_next(client, world):
-    resp = client.post(reverse("console:login") + "?next=https://evil.example/", {"username": "a_clerk", "password": world.password})
+    resp = client.post(
+        reverse("console:login") + "?next=https://evil.example/",
+        {"username": "a_clerk", "password": world.password},
+    )
     assert resp.status_code == 302 and resp["Location"] == reverse("console:search")
 
 
@@ -262,9 +346,17 @@ def test_assign_customer_manager_from_the_form(client, world):
     url = reverse("console:customer_edit", args=[world.cust_a.pk])
     page = client.get(url).content.decode()
     assert "王经理" in page and "b_cm" not in page  # only managers of the clerk's units are offered
-    data = {**_customer_post(world), "name": "张三", "id_number": world.cust_a.id_number, "phone": "13812345678",
-            "segment": "important", "customer_manager_id": cm.pk}
+    data = {
+        **_customer_post(world),
+        "name": "张三",
+        "id_number": world.cust_a.id_number,
+        "phone": "13812345678",
+        "segment": "important",
+        "customer_manager_id": cm.pk,
+    }
     assert client.post(url, data).status_code == 302
     world.cust_a.refresh_from_db()
     assert world.cust_a.customer_manager_id == cm.pk
-    assert AuditEvent.objects.filter(action="customer.update").latest("id").changes["customer_manager_id"] == [None, cm.pk]
+    assert AuditEvent.objects.filter(action="customer.update").latest("id").changes[
+        "customer_manager_id"
+    ] == [None, cm.pk]

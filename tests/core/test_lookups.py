@@ -8,9 +8,11 @@ from gridcare.customers.models import Account
 
 def test_any_matches_in(world):
     ids = [world.acct_a.pk, world.acct_b.pk, 10**9]
-    assert sorted(Account.objects.filter(pk__any=ids).values_list("pk", flat=True)) == sorted(
-        Account.objects.filter(pk__in=ids).values_list("pk", flat=True)
-    ) == sorted([world.acct_a.pk, world.acct_b.pk])
+    assert (
+        sorted(Account.objects.filter(pk__any=ids).values_list("pk", flat=True))
+        == sorted(Account.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        == sorted([world.acct_a.pk, world.acct_b.pk])
+    )
     assert list(Account.objects.filter(pk__any=[])) == []
     assert Account.objects.filter(customer_id__any=[world.acct_a.customer_id]).get() == world.acct_a
 

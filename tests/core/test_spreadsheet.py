@@ -20,8 +20,11 @@ def test_formula_like_text_is_prefixed_and_other_values_are_left_alone():
 
 def test_report_workbook_writes_formula_like_names_as_text():
     data = report_workbook(
-        title="t", filter_text="f", columns=[Column("单位", TEXT), Column("金额", MONEY)],
-        rows=[["=1+1", "12.50"]], totals=None,
+        title="t",
+        filter_text="f",
+        columns=[Column("单位", TEXT), Column("金额", MONEY)],
+        rows=[["=1+1", "12.50"]],
+        totals=None,
     )
     ws = load_workbook(BytesIO(data)).active
     cell = ws.cell(row=5, column=1)

@@ -21,7 +21,9 @@ SYSTEM = Actor()
 
 
 def record(meter, when, total, source=ReadSource.MANUAL, **tou):
-    return services.read_record(actor=SYSTEM, meter=meter, read_at=when, registers={"total": total, **tou}, source=source)
+    return services.read_record(
+        actor=SYSTEM, meter=meter, read_at=when, registers={"total": total, **tou}, source=source
+    )
 
 
 @pytest.fixture
@@ -29,7 +31,6 @@ def w(world):
     world.meter_a = Meter.objects.get(asset_number="M3100000001")
     world.meter_b = Meter.objects.get(asset_number="M3200000001")
     return world
-
 
 
 def dec(x) -> Decimal:

@@ -55,14 +55,24 @@ def test_api_correct_and_estimate(w, login, flagged):
 
 def test_api_older_read_is_422(w, login, flagged):
     before = state()
-    resp = post(login(w.a_reader), f"{API}/meters/M3100000001/reads", {"read_at": "2024-12-01T09:00:00", "total": "900"})
+    resp = post(
+        login(w.a_reader),
+        f"{API}/meters/M3100000001/reads",
+        {"read_at": "2024-12-01T09:00:00", "total": "900"},
+    )
     assert resp.status_code == 422 and resp.json()["detail"][0]["field"] == "read_at"
     assert state() == before
 
 
-@pytest.mark.parametrize("who,collection,obj", [
-    (None, 401, 401), ("portal_user", 403, 404), ("a_agent", 403, 404), ("b_clerk", 403, 404),
-])
+@pytest.mark.parametrize(
+    "who,collection,obj",
+    [
+        (None, 401, 401),
+        ("portal_user", 403, 404),
+        ("a_agent", 403, 404),
+        ("b_clerk", 403, 404),
+    ],
+)
 def test_api_refusals_change_nothing(w, login, flagged, who, collection, obj):
     c = login(getattr(w, who) if who else None)
     before = state()
@@ -71,7 +81,12 @@ def test_api_refusals_change_nothing(w, login, flagged, who, collection, obj):
     for action in ("accept", "estimate"):
         assert post(c, f"{API}/reads/{flagged.pk}/{action}").status_code == obj
     assert post(c, f"{API}/reads/{flagged.pk}/correct", {"total": "1400"}).status_code == obj
-    assert post(c, f"{API}/meters/M3100000001/reads", {"read_at": "2025-04-01T09:00:00", "total": "1"}).status_code == obj
+    assert (
+        post(
+            c, f"{API}/meters/M3100000001/reads", {"read_at": "2025-04-01T09:00:00", "total": "1"}
+        ).status_code
+        == obj
+    )
     assert state() == before
 
 
@@ -87,8 +102,16 @@ def test_api_other_unit_sees_own_only(w, login, flagged):
 
 @pytest.fixture
 def route(w):
-    r = services.route_create(actor=Actor(), data={"code": "R01", "name": "东关一段", "unit_id": w.station_a.pk,
-                                                  "reading_day": 5, "reader_id": w.a_reader.pk})
+    r = services.route_create(
+        actor=Actor(),
+        data={
+            "code": "R01",
+            "name": "东关一段",
+            "unit_id": w.station_a.pk,
+            "reading_day": 5,
+            "reader_id": w.a_reader.pk,
+        },
+    )
     from tests.factories import CustomerFactory, make_account
 
     second = make_account(CustomerFactory(unit=w.station_a), "3100000002", w.area_a)

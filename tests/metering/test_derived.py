@@ -15,8 +15,15 @@ T = vee.thresholds()
 
 
 def derive(previous, registers, *, kwh, source="manual", digits=6, multiplier=1):
-    return vee.derived(previous=previous, registers=registers, source=source, consumption_kwh=D(kwh),
-                       digits=digits, multiplier=multiplier, t=T)
+    return vee.derived(
+        previous=previous,
+        registers=registers,
+        source=source,
+        consumption_kwh=D(kwh),
+        digits=digits,
+        multiplier=multiplier,
+        t=T,
+    )
 
 
 def test_tou_kwh_are_register_advances():
@@ -24,14 +31,25 @@ def test_tou_kwh_are_register_advances():
     cur = {"total": D("1250"), "sharp": D("120"), "peak": D("500"), "flat": D("380"), "valley": D("250")}
     out, flags = derive(prev, cur, kwh="250")
     assert flags == []
-    assert (out["kwh_sharp"], out["kwh_peak"], out["kwh_flat"], out["kwh_valley"]) == (D(20), D(100), D(80), D(50))
+    assert (out["kwh_sharp"], out["kwh_peak"], out["kwh_flat"], out["kwh_valley"]) == (
+        D(20),
+        D(100),
+        D(80),
+        D(50),
+    )
     assert out["kvarh"] is None and out["demand_kw"] is None
 
 
 def test_rounding_difference_goes_to_the_largest_period():
     # Registers 20 + 100 + 80 + 50.01 = 250.01 against a total advance of 250.02: the 0.01 goes to peak (100).
     prev = {"total": D("1000"), "sharp": D("100"), "peak": D("400"), "flat": D("300"), "valley": D("200")}
-    cur = {"total": D("1250.02"), "sharp": D("120"), "peak": D("500"), "flat": D("380"), "valley": D("250.01")}
+    cur = {
+        "total": D("1250.02"),
+        "sharp": D("120"),
+        "peak": D("500"),
+        "flat": D("380"),
+        "valley": D("250.01"),
+    }
     out, _flags = derive(prev, cur, kwh="250.02")
     assert out["kwh_peak"] == D("100.01") and out["kwh_valley"] == D("50.01")
     assert out["kwh_sharp"] + out["kwh_peak"] + out["kwh_flat"] + out["kwh_valley"] == D("250.02")
@@ -53,7 +71,9 @@ def test_tou_register_going_down_is_flagged_and_not_derived():
     prev = {"total": D("1000"), "peak": D("600"), "valley": D("400")}
     cur = {"total": D("1100"), "peak": D("500"), "valley": D("600")}
     out, flags = derive(prev, cur, kwh="100")
-    assert [f["code"] for f in flags] == ["negative"] and out["kwh_peak"] is None and out["kwh_valley"] is None
+    assert (
+        [f["code"] for f in flags] == ["negative"] and out["kwh_peak"] is None and out["kwh_valley"] is None
+    )
 
 
 def test_reactive_and_demand_use_the_multiplier():
@@ -67,8 +87,9 @@ def test_exchange_initial_starts_at_zero_and_first_read_has_none():
     cur = {"total": D("5"), "peak": D("3"), "valley": D("2"), "reactive": D("1")}
     out, _ = derive(None, cur, kwh="0", source="exchange_initial")
     assert (out["kwh_peak"], out["kwh_valley"], out["kvarh"], out["kwh_sharp"]) == (D(0), D(0), D(0), None)
-    out, _ = vee.derived(previous=None, registers=cur, source="manual", consumption_kwh=None, digits=6,
-                         multiplier=1, t=T)
+    out, _ = vee.derived(
+        previous=None, registers=cur, source="manual", consumption_kwh=None, digits=6, multiplier=1, t=T
+    )
     assert all(v is None for v in out.values())
 
 
@@ -88,7 +109,9 @@ def test_correcting_a_read_recomputes_it_and_the_next_one(w):
     assert bad.status == ReadStatus.FLAGGED
     nxt = record(w.meter_a, at(2026, 3, 1), "1300", peak="780", valley="520")
     assert (nxt.consumption, nxt.kwh_peak, nxt.kwh_valley) == (D(400), D(240), D(160))  # from 900 / 540 / 360
-    fixed = services.read_correct(actor=SYSTEM, read=bad, registers={"total": "1100", "peak": "660", "valley": "440"})
+    fixed = services.read_correct(
+        actor=SYSTEM, read=bad, registers={"total": "1100", "peak": "660", "valley": "440"}
+    )
     assert (fixed.consumption, fixed.kwh_peak, fixed.kwh_valley) == (D(100), D(60), D(40))
     nxt.refresh_from_db()
     assert (nxt.consumption, nxt.kwh_peak, nxt.kwh_valley) == (D(200), D(120), D(80))
@@ -128,4 +151,9 @@ def test_import_reads_reactive_and_demand_columns(w):
     assert result.ok and result.written
     read = MeterRead.objects.get(read_at=at(2026, 2, 1))
     assert (read.consumption, read.kwh_peak, read.kwh_valley) == (D(250), D(160), D(90))
-    assert (read.kvarh, read.demand_kw, read.reactive, read.max_demand) == (D(80), D("2.25"), D(180), D("2.25"))
+    assert (read.kvarh, read.demand_kw, read.reactive, read.max_demand) == (
+        D(80),
+        D("2.25"),
+        D(180),
+        D("2.25"),
+    )

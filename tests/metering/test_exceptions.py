@@ -38,7 +38,11 @@ def test_accept(w, flagged):
 def test_correct_recomputes_consumption(w, flagged):
     read = services.read_correct(actor=Actor(user=w.a_reader), read=flagged, registers={"total": "1890"})
     assert (read.status, read.total, read.consumption, read.flags) == (
-        ReadStatus.CORRECTED, Decimal("1890.00"), Decimal("300.00"), [])
+        ReadStatus.CORRECTED,
+        Decimal("1890.00"),
+        Decimal("300.00"),
+        [],
+    )
     event = AuditEvent.objects.get(action="meter_read.correct")
     assert event.changes["total"] == ["1500.00", "1890.00"]
 
@@ -47,14 +51,20 @@ def test_estimate_from_history(w, flagged):
     # 590 kWh / 59 days = 10 kWh/day; 1 Mar → 31 Mar = 30 days → 300 kWh; register 1590 + 300 = 1890
     read = services.read_estimate(actor=Actor(user=w.a_reader), read=flagged)
     assert (read.status, read.source, read.total, read.consumption) == (
-        ReadStatus.ESTIMATED, ReadSource.ESTIMATED, Decimal("1890.00"), Decimal("300.00"))
+        ReadStatus.ESTIMATED,
+        ReadSource.ESTIMATED,
+        Decimal("1890.00"),
+        Decimal("300.00"),
+    )
     assert AuditEvent.objects.filter(action="meter_read.estimate", object_id=str(read.pk)).exists()
 
 
 def test_estimate_missing(w, flagged):
     services.read_accept(actor=SYSTEM, read=flagged)  # 31 Mar: −90 kWh accepted
     # history: (31, 310), (28, 280), (30, −90) = 500 / 89 days; 31 Mar → 30 Apr = 30 days → 168.54 kWh
-    read = services.read_estimate_missing(actor=Actor(user=w.a_reader), account=w.acct_a, period_end=date(2025, 4, 30))
+    read = services.read_estimate_missing(
+        actor=Actor(user=w.a_reader), account=w.acct_a, period_end=date(2025, 4, 30)
+    )
     assert read.consumption == (Decimal(500) / 89 * 30).quantize(Decimal("0.01")) == Decimal("168.54")
     assert read.total == Decimal("1668.54") and read.status == ReadStatus.ESTIMATED
     assert AuditEvent.objects.filter(action="meter_read.estimate_missing").count() == 1
@@ -79,12 +89,22 @@ def test_staff_of_other_unit_cannot_handle(w, flagged):
 
 
 def test_routes_create_and_assign(w):
-    route = services.route_create(actor=Actor(user=w.a_reader), data={
-        "code": "R01", "name": "东关一段", "unit_id": w.station_a.pk, "reading_day": 5, "reader_id": w.a_reader.pk})
+    route = services.route_create(
+        actor=Actor(user=w.a_reader),
+        data={
+            "code": "R01",
+            "name": "东关一段",
+            "unit_id": w.station_a.pk,
+            "reading_day": 5,
+            "reader_id": w.a_reader.pk,
+        },
+    )
     m = services.route_assign(actor=Actor(user=w.a_reader), route=route, account=w.acct_a, sequence=10)
     assert (m.route, m.sequence) == (route, 10)
     assert AuditEvent.objects.filter(action__in=["route.create", "route.assign"]).count() == 2
     with pytest.raises(ValidationError):
-        services.route_create(actor=SYSTEM, data={"code": "R02", "name": "x", "unit_id": w.station_a.pk, "reading_day": 29})
+        services.route_create(
+            actor=SYSTEM, data={"code": "R02", "name": "x", "unit_id": w.station_a.pk, "reading_day": 29}
+        )
     with pytest.raises(PermissionDenied):
         services.route_assign(actor=Actor(user=w.a_reader), route=route, account=w.acct_b, sequence=1)

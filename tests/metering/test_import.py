@@ -50,13 +50,13 @@ def test_dry_run_writes_nothing(w, tmp_path, capsys):
 def test_bad_rows_listed_and_nothing_written(w, tmp_path):
     record(w.meter_a, at(2025, 3, 1), "500")
     text = HEADER + (
-        "3100000001,,2025-04-01 08:00,600,,,,,\n"   # fine on its own
-        "3999999999,,2025-04-01 08:00,1,,,,,\n"     # 3: unknown account
-        ",MNOPE,2025-04-01 08:00,1,,,,,\n"          # 4: unknown meter
-        "3200000001,,2025-04-01 08:00,abc,,,,,\n"   # 5: non-numeric
-        "3100000001,,2025-02-01 08:00,400,,,,,\n"   # 6: older than the last read in DB
-        "3100000001,,2025-04-01 08:00,600,,,,,\n"   # 7: duplicate in file
-        "3100000001,,2025-03-01 09:00,500,,,,,\n"   # 8: duplicate of the DB read
+        "3100000001,,2025-04-01 08:00,600,,,,,\n"  # fine on its own
+        "3999999999,,2025-04-01 08:00,1,,,,,\n"  # 3: unknown account
+        ",MNOPE,2025-04-01 08:00,1,,,,,\n"  # 4: unknown meter
+        "3200000001,,2025-04-01 08:00,abc,,,,,\n"  # 5: non-numeric
+        "3100000001,,2025-02-01 08:00,400,,,,,\n"  # 6: older than the last read in DB
+        "3100000001,,2025-04-01 08:00,600,,,,,\n"  # 7: duplicate in file
+        "3100000001,,2025-03-01 09:00,500,,,,,\n"  # 8: duplicate of the DB read
     )
     for dry in ([], ["--dry-run"]):
         with pytest.raises(CommandError) as e:
@@ -79,7 +79,9 @@ def test_user_without_permission_refused(w, tmp_path):
     with pytest.raises(CommandError):
         call_command("import", "readings", write(tmp_path, GOOD), "--user", "a_agent")
     with pytest.raises(CommandError, match="管辖"):
-        call_command("import", "readings", write(tmp_path, GOOD), "--user", "a_reader")  # B meter out of scope
+        call_command(
+            "import", "readings", write(tmp_path, GOOD), "--user", "a_reader"
+        )  # B meter out of scope
     assert MeterRead.objects.count() == 0
 
 

@@ -84,7 +84,12 @@ def test_reads(county):
         reads = list(MeterRead.objects.filter(meter=meter).order_by("read_at"))
         assert len(reads) == 4
         day = meter.service_point.account.route_membership.route.reading_day
-        assert [(r.read_at.year, r.read_at.month) for r in reads] == [(2025, 12), (2026, 1), (2026, 2), (2026, 3)]
+        assert [(r.read_at.year, r.read_at.month) for r in reads] == [
+            (2025, 12),
+            (2026, 1),
+            (2026, 2),
+            (2026, 3),
+        ]
         for r in reads:
             local = r.read_at.astimezone(demo.BEIJING)
             assert (local.day, local.hour, local.minute) == (day, 9, 0)

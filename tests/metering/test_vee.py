@@ -69,8 +69,13 @@ def test_thresholds_are_configurable():
 
 
 def test_tou_sum_mismatch_with_tolerance():
-    ok = {"total": Decimal("100.00"), "sharp": Decimal("10"), "peak": Decimal("30"), "flat": Decimal("40"),
-          "valley": Decimal("20.04")}  # off by 0.04 = 4 × 0.01: within tolerance
+    ok = {
+        "total": Decimal("100.00"),
+        "sharp": Decimal("10"),
+        "peak": Decimal("30"),
+        "flat": Decimal("40"),
+        "valley": Decimal("20.04"),
+    }  # off by 0.04 = 4 × 0.01: within tolerance
     assert vee.check_tou(ok, T) == []
     bad = {**ok, "valley": Decimal("20.05")}
     assert codes(vee.check_tou(bad, T)) == ["tou_mismatch"]
@@ -135,14 +140,24 @@ def test_meter_exchange_no_negative_and_period_consumption(w):
     final = record(old, at(2025, 1, 15), "5120", source=ReadSource.EXCHANGE_FINAL)
     old.removed_on = at(2025, 1, 15).date()
     old.save()
-    new = Meter.objects.create(asset_number="MNEW1", service_point=old.service_point, unit=old.unit,
-                               installed_on=at(2025, 1, 15).date())
+    new = Meter.objects.create(
+        asset_number="MNEW1",
+        service_point=old.service_point,
+        unit=old.unit,
+        installed_on=at(2025, 1, 15).date(),
+    )
     initial = record(new, at(2025, 1, 15, 10), "12", source=ReadSource.EXCHANGE_INITIAL)
     nxt = record(new, at(2025, 2, 1), "92")
-    assert (final.consumption, initial.consumption, nxt.consumption) == (Decimal("120.00"), Decimal("0.00"), Decimal("80.00"))
+    assert (final.consumption, initial.consumption, nxt.consumption) == (
+        Decimal("120.00"),
+        Decimal("0.00"),
+        Decimal("80.00"),
+    )
     assert [r.status for r in (final, initial, nxt)] == [ReadStatus.VALID] * 3
     # (5120 − 5000) + (92 − 12) = 200
-    assert account_period_consumption(account=w.acct_a, start=at(2025, 1, 1), end=at(2025, 2, 1)) == Decimal("200.00")
+    assert account_period_consumption(account=w.acct_a, start=at(2025, 1, 1), end=at(2025, 2, 1)) == Decimal(
+        "200.00"
+    )
 
 
 def test_older_read_is_refused_and_nothing_written(w):

@@ -32,10 +32,17 @@ def debts(world):
 def test_statement_as_of(world, debts, login):
     body = login(world.a_clerk).get(f"{API}/accounts/3100000001/statement?as_of=2026-10-30").json()
     # A: 40 days late on 100.00 → 100 × 0.001 × 40 = 4.00; B: 10 days on 80.00 → 0.80 → minimum 1.00
-    assert [(b["period"], b["principal_outstanding"], b["late_fee"], b["days_overdue"]) for b in body["bills"]] == [
-        ("2026-08", "100.00", "4.00", 40), ("2026-09", "80.00", "1.00", 10)]
-    assert (body["principal_outstanding"], body["late_fee"], body["amount_due"]) == ("180.00", "5.00", "185.00")
-    assert body["bills"][0]["customer_class"] == "residential" and body["bills"][0]["due_date"] == "2026-09-20"
+    assert [
+        (b["period"], b["principal_outstanding"], b["late_fee"], b["days_overdue"]) for b in body["bills"]
+    ] == [("2026-08", "100.00", "4.00", 40), ("2026-09", "80.00", "1.00", 10)]
+    assert (body["principal_outstanding"], body["late_fee"], body["amount_due"]) == (
+        "180.00",
+        "5.00",
+        "185.00",
+    )
+    assert (
+        body["bills"][0]["customer_class"] == "residential" and body["bills"][0]["due_date"] == "2026-09-20"
+    )
     # Before any due date: no fee at all
     early = login(world.a_clerk).get(f"{API}/accounts/3100000001/statement?as_of=2026-09-20").json()
     assert early["late_fee"] == "0.00"
@@ -54,11 +61,20 @@ def test_statement_scoping(world, debts, login):
 
 def test_counter_payment_and_repeat(world, debts, cashier, login):
     c = login(cashier)
-    body = {"account_number": "3100000001", "amount": "50.00", "channel": "counter_cash", "channel_txn_id": "R-0001"}
+    body = {
+        "account_number": "3100000001",
+        "amount": "50.00",
+        "channel": "counter_cash",
+        "channel_txn_id": "R-0001",
+    }
     first = c.post(f"{API}/payments", body, content_type="application/json")
     assert first.status_code == 201 and first.json()["created"] is True and first.json()["amount"] == "50.00"
     again = c.post(f"{API}/payments", body, content_type="application/json")
-    assert again.status_code == 200 and again.json()["id"] == first.json()["id"] and again.json()["created"] is False
+    assert (
+        again.status_code == 200
+        and again.json()["id"] == first.json()["id"]
+        and again.json()["created"] is False
+    )
     assert Payment.objects.count() == 1
 
 
@@ -93,7 +109,9 @@ def test_counter_payment_refusals(world, debts, cashier, login, body, field):
 
 def test_only_cashiers_take_payments(world, debts, login):
     body = {"account_number": "3100000001", "amount": "20.00", "channel_txn_id": "R-10"}
-    assert login(world.a_agent).post(f"{API}/payments", body, content_type="application/json").status_code == 403
+    assert (
+        login(world.a_agent).post(f"{API}/payments", body, content_type="application/json").status_code == 403
+    )
     assert login().post(f"{API}/payments", body, content_type="application/json").status_code == 401
     assert not Payment.objects.exists()
 

@@ -36,13 +36,16 @@ def test_cancelling_a_bill_closes_its_pending_waiver(world):
     r = Receivable.objects.get(bill=bill)
     clerk = UserFactory(username="c_billing", role=Role.BILLING_CLERK, unit=world.bureau_a)
     # 100.00 × 0.1 % × 20 days (20 Sep → 10 Oct) = 2.00 accrued: a 2.00 waiver may be asked for
-    w = services.waiver_request(actor=Actor(user=clerk), receivable=r, amount="2.00", reason="困难户",
-                                on=date(2026, 10, 10))
+    w = services.waiver_request(
+        actor=Actor(user=clerk), receivable=r, amount="2.00", reason="困难户", on=date(2026, 10, 10)
+    )
     services.receivable_cancel(bill_id=bill.pk, reason="抄表错误")
     assert FeeWaiver.objects.get(pk=w.pk).status == "rejected"
     entries = LedgerEntry.objects.count()
     with pytest.raises(ValidationError):
-        services.waiver_decide(actor=Actor(user=world.a_manager), waiver=w, approve=True, on=date(2026, 10, 15))
+        services.waiver_decide(
+            actor=Actor(user=world.a_manager), waiver=w, approve=True, on=date(2026, 10, 15)
+        )
     assert LedgerEntry.objects.count() == entries  # no late fee charged to the cancelled bill
     assert selectors.ledger_balance(world.acct_a.pk) == D("0.00")
 
@@ -50,8 +53,9 @@ def test_cancelling_a_bill_closes_its_pending_waiver(world):
 def test_refund_decision_must_be_explicit(world, login):
     pay("60.00", date(2026, 9, 11), "P2")  # no bills: 60.00 credit
     cashier = UserFactory(username="c_cashier", role=Role.CASHIER, unit=world.bureau_a)
-    r = refunds.refund_request(actor=Actor(user=cashier), account=world.acct_a, amount="60.00", reason="多缴",
-                               method="cash")
+    r = refunds.refund_request(
+        actor=Actor(user=cashier), account=world.acct_a, amount="60.00", reason="多缴", method="cash"
+    )
     c = login(world.a_manager)
     for bad in ({"note": "ok"}, {"note": "ok", "decision": "aprove"}):
         resp = c.post(f"/payments/refunds/{r.pk}/decide/", bad)

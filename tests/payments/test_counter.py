@@ -29,23 +29,39 @@ def test_lookup_pay_and_receipt(world, debt, cashier, login):
     page = c.get("/payments/counter/?account_number=3100000001").content.decode()
     assert 'data-testid="amount-due">80.00<' in page and "张*" in page and "张三" not in page
     receipt_no = page.split('name="receipt_no" value="')[1].split('"')[0]
-    resp = c.post("/payments/counter/?account_number=3100000001", {
-        "account_number": "3100000001", "amount": "100.00", "channel": "counter_cash", "receipt_no": receipt_no})
+    resp = c.post(
+        "/payments/counter/?account_number=3100000001",
+        {
+            "account_number": "3100000001",
+            "amount": "100.00",
+            "channel": "counter_cash",
+            "receipt_no": receipt_no,
+        },
+    )
     payment = Payment.objects.get()
     assert resp.status_code == 302 and resp["Location"] == f"/payments/{payment.pk}/receipt/"
     receipt = c.get(resp["Location"]).content.decode()
     # 100.00 paid: 80.00 to the September bill, 20.00 kept as credit
     assert 'data-testid="receipt-amount">100.00<' in receipt and "2026-09" in receipt and "20.00" in receipt
     # The same form posted twice (a double click) records one payment
-    again = c.post("/payments/counter/?account_number=3100000001", {
-        "account_number": "3100000001", "amount": "100.00", "channel": "counter_cash", "receipt_no": receipt_no})
+    again = c.post(
+        "/payments/counter/?account_number=3100000001",
+        {
+            "account_number": "3100000001",
+            "amount": "100.00",
+            "channel": "counter_cash",
+            "receipt_no": receipt_no,
+        },
+    )
     assert again.status_code == 302 and Payment.objects.count() == 1
 
 
 @pytest.mark.parametrize("amount", ["0", "-5", "abc", "1.001"])
 def test_bad_amount_is_shown_and_nothing_written(world, debt, cashier, login, amount):
-    resp = login(cashier).post("/payments/counter/?account_number=3100000001", {
-        "account_number": "3100000001", "amount": amount, "channel": "counter_cash", "receipt_no": "C1"})
+    resp = login(cashier).post(
+        "/payments/counter/?account_number=3100000001",
+        {"account_number": "3100000001", "amount": amount, "channel": "counter_cash", "receipt_no": "C1"},
+    )
     assert resp.status_code == 400 and "errorlist" in resp.content.decode()
     assert not Payment.objects.exists()
 
@@ -56,6 +72,8 @@ def test_refusals(world, debt, cashier, login):
     other = login(cashier).get("/payments/counter/?account_number=3200000001").content.decode()
     assert "errorlist" in other and "amount-due" not in other  # another bureau's account
     b_cashier = UserFactory(username="b_cashier", role=Role.CASHIER, unit=world.bureau_b)
-    resp = login(b_cashier).post("/payments/counter/?account_number=3100000001", {
-        "account_number": "3100000001", "amount": "10.00", "channel": "counter_cash", "receipt_no": "C2"})
+    resp = login(b_cashier).post(
+        "/payments/counter/?account_number=3100000001",
+        {"account_number": "3100000001", "amount": "10.00", "channel": "counter_cash", "receipt_no": "C2"},
+    )
     assert resp.status_code == 200 and not Payment.objects.exists()

@@ -179,7 +179,11 @@ def test_demo_channels(county, client):
     greeting = Campaign.objects.get()
     local = timezone.localtime(greeting.scheduled_at)
     assert (greeting.segment, greeting.created_by, local.month, local.day, local.hour) == (
-        "household", manager, 1, 1, 9
+        "household",
+        manager,
+        1,
+        1,
+        9,
     )
     assert greeting.status != "launched"
 

@@ -11,8 +11,12 @@ from tests.payments.test_ledger import issued_bill
 
 
 def test_demo_payments(world):
-    for period, amount, due in (("2026-05", "10.00", date(2026, 6, 20)), ("2026-06", "20.00", date(2026, 7, 20)),
-                                ("2026-07", "30.00", date(2026, 8, 20)), ("2026-08", "40.00", date(2026, 9, 20))):
+    for period, amount, due in (
+        ("2026-05", "10.00", date(2026, 6, 20)),
+        ("2026-06", "20.00", date(2026, 7, 20)),
+        ("2026-07", "30.00", date(2026, 8, 20)),
+        ("2026-08", "40.00", date(2026, 9, 20)),
+    ):
         issued_bill(world.acct_a, period, amount, due)
     out = StringIO()
     call_command("demo_payments", recent=2, seed=42, stdout=out)

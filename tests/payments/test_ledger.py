@@ -23,9 +23,17 @@ SYSTEM = Actor()
 def issued_bill(account, period: str, amount: str, due: date, issued_on: date | None = None) -> Bill:
     y, m = (int(x) for x in period.split("-"))
     bill = Bill.objects.create(
-        account=account, unit=account.unit, period_start=date(y, m, 1), period_end=date(y, m, 28),
-        tariff_code="RES-TIER", kwh_total=D(0), amount=D(amount), status=BillStatus.ISSUED, due_date=due,
-        issued_at=timezone.now(), created_at=timezone.now(),
+        account=account,
+        unit=account.unit,
+        period_start=date(y, m, 1),
+        period_end=date(y, m, 28),
+        tariff_code="RES-TIER",
+        kwh_total=D(0),
+        amount=D(amount),
+        status=BillStatus.ISSUED,
+        due_date=due,
+        issued_at=timezone.now(),
+        created_at=timezone.now(),
     )
     services.receivables_open([bill.pk], on=issued_on or due.replace(day=5))
     return bill
@@ -33,8 +41,14 @@ def issued_bill(account, period: str, amount: str, due: date, issued_on: date | 
 
 def pay(amount: str, on: date, txn: str, account_number="3100000001", channel="counter_cash"):
     when = timezone.make_aware(datetime(on.year, on.month, on.day, 10))  # noqa: DTZ001
-    return services.payment_record(actor=SYSTEM, channel=channel, channel_txn_id=txn,
-                                   account_number=account_number, amount=amount, paid_at=when)
+    return services.payment_record(
+        actor=SYSTEM,
+        channel=channel,
+        channel_txn_id=txn,
+        account_number=account_number,
+        amount=amount,
+        paid_at=when,
+    )
 
 
 @pytest.fixture
@@ -57,7 +71,9 @@ def test_oldest_debt_first_and_late_fee_before_principal(world, two_bills):
     ra, rb = receivable(a), receivable(b)
     assert (ra.fee_charged, ra.fee_paid, ra.principal_paid) == (D("2.00"), D("2.00"), D("100.00"))
     assert (rb.fee_charged, rb.principal_paid) == (D("0.00"), D("48.00"))
-    allocs = list(Allocation.objects.order_by("id").values_list("receivable__bill_id", "late_fee", "principal"))
+    allocs = list(
+        Allocation.objects.order_by("id").values_list("receivable__bill_id", "late_fee", "principal")
+    )
     assert allocs == [(a.pk, D("2.00"), D("100.00")), (b.pk, D("0.00"), D("48.00"))]
     assert rec.payment.unallocated == D("0.00")
     # Ledger: +100 +80 (bills) +2 (fee) −150 (payment) = 32.00 owed
@@ -70,7 +86,8 @@ def test_statement_as_of_a_date(world, two_bills):
     st = selectors.statement(world.acct_a, date(2026, 10, 30))
     # Only B is open: 32.00, 10 days late → 32 × 0.001 × 10 = 0.32 → the 1.00 minimum
     assert [(ln.period, ln.principal_outstanding, ln.late_fee, ln.days_overdue) for ln in st.lines] == [
-        ("2026-09", D("32.00"), D("1.00"), 10)]
+        ("2026-09", D("32.00"), D("1.00"), 10)
+    ]
     assert (st.principal_outstanding, st.late_fee, st.amount_due) == (D("32.00"), D("1.00"), D("33.00"))
 
 
@@ -109,7 +126,9 @@ def test_reversal_reopens_the_debts(world, two_bills):
     # B owes its 80.00 in full, 10 days late: 80 × 0.001 × 10 = 0.80 → the 1.00 minimum.
     st = selectors.statement(world.acct_a, date(2026, 10, 30))
     assert [(ln.period, ln.principal_outstanding, ln.late_fee) for ln in st.lines] == [
-        ("2026-08", D("100.00"), D("4.00")), ("2026-09", D("80.00"), D("1.00"))]
+        ("2026-08", D("100.00"), D("4.00")),
+        ("2026-09", D("80.00"), D("1.00")),
+    ]
 
 
 def test_same_notification_twice_records_once(world, two_bills):

@@ -264,7 +264,11 @@ def test_reimport_is_idempotent_and_a_corrected_statement_replaces_open_exceptio
     }
     # The "correction" was wrong: the original file comes back and is the statement again, matched afresh.
     back = import_a(staff)
-    assert back.created and back.statement.pk == first.statement.pk and back.replaced.pk == corrected.statement.pk
+    assert (
+        back.created
+        and back.statement.pk == first.statement.pk
+        and back.replaced.pk == corrected.statement.pk
+    )
     first.statement.refresh_from_db()
     corrected.statement.refresh_from_db()
     assert (first.statement.status, corrected.statement.status) == ("current", "superseded")

@@ -42,10 +42,13 @@ def test_collection_rate_and_channel_mix(world, book, login):
     rows = login(world.admin).get(f"{API}/reports/collection-rate?period=2026-09").json()
     # A's 2026-09 bill: 0 of 80.00 collected; B's: 40.00 of 90.00 → 44.44 %
     assert [(r["unit_name"], r["billed"], r["collected"], r["rate_percent"]) for r in rows] == sorted(
-        [(world.station_a.name, "80.00", "0.00", "0.00"), (world.station_b.name, "90.00", "40.00", "44.44")])
+        [(world.station_a.name, "80.00", "0.00", "0.00"), (world.station_b.name, "90.00", "40.00", "44.44")]
+    )
     mix = login(world.admin).get(f"{API}/reports/channel-mix?date_from=2026-10-01&date_to=2026-10-31").json()
-    assert mix == [{"channel": "counter_cash", "payments": 1, "amount": "69.25"},
-                   {"channel": "wechat", "payments": 1, "amount": "40.00"}]
+    assert mix == [
+        {"channel": "counter_cash", "payments": 1, "amount": "69.25"},
+        {"channel": "wechat", "payments": 1, "amount": "40.00"},
+    ]
     assert login(world.a_agent).get(f"{API}/reports/arrears-ageing").status_code == 403
     bad = login(world.admin).get(f"{API}/reports/channel-mix?date_from=2026-10-31&date_to=2026-10-01")
     assert bad.status_code == 422

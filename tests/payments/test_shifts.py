@@ -350,8 +350,12 @@ def test_payment_at_the_moment_of_the_close(world, debt, cashier):
 
 def test_paid_at_must_fall_inside_the_open_shift(world, debt, cashier):
     shift = open_shift(cashier)
-    args = {"actor": Actor(user=cashier), "channel": "counter_cash", "account_number": "3100000001",
-            "amount": "10.00"}
+    args = {
+        "actor": Actor(user=cashier),
+        "channel": "counter_cash",
+        "account_number": "3100000001",
+        "amount": "10.00",
+    }
     for n, when in enumerate((shift.opened_at - timedelta(minutes=1), timezone.now() + timedelta(hours=1))):
         with pytest.raises(ValidationError) as exc:
             counter.counter_payment_record(channel_txn_id=f"PA-{n}", paid_at=when, **args)
@@ -365,7 +369,9 @@ def test_closing_a_shift_past_midnight_shows_the_sheet_of_its_opening_day(world,
     yesterday = timezone.localdate() - timedelta(days=1)
     opened = timezone.make_aware(datetime(yesterday.year, yesterday.month, yesterday.day, 23, 50))  # noqa: DTZ001
     shift = counter.shift_open(actor=Actor(user=cashier), counter="夜班窗口", opening_float="0", now=opened)
-    resp = login(cashier).post(f"/payments/shifts/{shift.pk}/close/", {"declared_cash": "0", "declared_card": "0"})
+    resp = login(cashier).post(
+        f"/payments/shifts/{shift.pk}/close/", {"declared_cash": "0", "declared_card": "0"}
+    )
     assert resp.status_code == 302 and resp["Location"].endswith(f"?day={yesterday.isoformat()}")
     sheet = login(cashier).get(resp["Location"]).content.decode()
     assert "夜班窗口" in sheet

@@ -28,8 +28,13 @@ def setup(world):
 def test_approved_waiver_removes_the_fee(world, setup):
     clerk, r = setup
     # 10 October: 20 days late on 100.00 → 100 × 0.001 × 20 = 2.00 owed
-    w = services.waiver_request(actor=Actor(user=clerk), receivable=r, amount="2.00", reason="系统故障导致未收到账单",
-                                on=date(2026, 10, 10))
+    w = services.waiver_request(
+        actor=Actor(user=clerk),
+        receivable=r,
+        amount="2.00",
+        reason="系统故障导致未收到账单",
+        on=date(2026, 10, 10),
+    )
     assert selectors.statement(world.acct_a, date(2026, 10, 10)).late_fee == D("2.00")  # pending: still owed
     services.waiver_decide(actor=Actor(user=world.a_manager), waiver=w, approve=True, on=date(2026, 10, 10))
     r.refresh_from_db()
@@ -40,18 +45,26 @@ def test_approved_waiver_removes_the_fee(world, setup):
     assert LedgerEntry.objects.get(kind="waiver").amount == D("-2.00")
     # The fee keeps accruing after the waiver: 10 more days → 100 × 0.001 × 10 = 1.00 (no second minimum)
     assert selectors.statement(world.acct_a, date(2026, 10, 20)).late_fee == D("1.00")
-    actions = list(AuditEvent.objects.filter(action__startswith="fee_waiver").values_list("action", "actor__username"))
+    actions = list(
+        AuditEvent.objects.filter(action__startswith="fee_waiver").values_list("action", "actor__username")
+    )
     assert actions == [("fee_waiver.approve", "a_manager"), ("fee_waiver.request", "a_billing2")]
 
 
 def test_waiver_rules(world, setup):
     clerk, r = setup
     with pytest.raises(ValidationError) as exc:  # more than the 2.00 owed on 10 October
-        services.waiver_request(actor=Actor(user=clerk), receivable=r, amount="2.01", reason="x", on=date(2026, 10, 10))
+        services.waiver_request(
+            actor=Actor(user=clerk), receivable=r, amount="2.01", reason="x", on=date(2026, 10, 10)
+        )
     assert "amount" in exc.value.message_dict
     with pytest.raises(ValidationError):
-        services.waiver_request(actor=Actor(user=clerk), receivable=r, amount="1.00", reason=" ", on=date(2026, 10, 10))
-    w = services.waiver_request(actor=Actor(user=clerk), receivable=r, amount="1.00", reason="x", on=date(2026, 10, 10))
+        services.waiver_request(
+            actor=Actor(user=clerk), receivable=r, amount="1.00", reason=" ", on=date(2026, 10, 10)
+        )
+    w = services.waiver_request(
+        actor=Actor(user=clerk), receivable=r, amount="1.00", reason="x", on=date(2026, 10, 10)
+    )
     with pytest.raises(PermissionDenied):  # a billing clerk cannot approve
         services.waiver_decide(actor=Actor(user=clerk), waiver=w, approve=True)
     with pytest.raises(PermissionDenied):  # a manager of the other bureau cannot either

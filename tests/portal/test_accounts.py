@@ -161,9 +161,16 @@ def test_detail_lists_issued_bills_of_the_bound_account_only(customer_client, wo
 
     def bill(account, month, amount, status):
         return Bill.objects.create(
-            account=account, unit=account.unit, period_start=date(2026, month, 1), period_end=date(2026, month, 28),
-            tariff_code="RES-TIER", kwh_total=Decimal("150"), amount=Decimal(amount), status=status,
-            due_date=date(2026, month + 1, 10), created_at=timezone.now(),
+            account=account,
+            unit=account.unit,
+            period_start=date(2026, month, 1),
+            period_end=date(2026, month, 28),
+            tariff_code="RES-TIER",
+            kwh_total=Decimal("150"),
+            amount=Decimal(amount),
+            status=status,
+            due_date=date(2026, month + 1, 10),
+            created_at=timezone.now(),
         )
 
     bill(world.acct_a, 9, "80.70", "issued")

@@ -273,7 +273,9 @@ class BillOut(Schema):
 
 
 class CancelRebillIn(Schema):
-    reason: Text = Field(..., max_length=500, description="作废原因（必填）", examples=["抄表错误，示数已更正"])
+    reason: Text = Field(
+        ..., max_length=500, description="作废原因（必填）", examples=["抄表错误，示数已更正"]
+    )
 
 
 def run_row(run) -> dict[str, Any]:
@@ -314,8 +316,14 @@ def bill_row(b) -> dict[str, Any]:
         "cancelled_at": b.cancelled_at,
         "cancel_reason": b.cancel_reason,
         "lines": [
-            {"seq": ln.seq, "code": ln.code, "label": ln.label, "quantity": _plain(ln.quantity),
-             "unit_price": _plain(ln.unit_price), "amount": str(ln.amount)}
+            {
+                "seq": ln.seq,
+                "code": ln.code,
+                "label": ln.label,
+                "quantity": _plain(ln.quantity),
+                "unit_price": _plain(ln.unit_price),
+                "amount": str(ln.amount),
+            }
             for ln in b.lines.all()
         ],
     }

@@ -88,7 +88,11 @@ class BillingRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="billing_runs"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="billing_runs",
     )
 
     class Meta:
@@ -126,7 +130,11 @@ class Bill(models.Model):
     # checked by set-based triggers (migration 0006: one anti-join per statement) instead of per-row foreign
     # keys, whose row locks cost 4–10 s per reference at a million rows (measured; see README Performance).
     account = models.ForeignKey(
-        "customers.Account", on_delete=models.PROTECT, related_name="bills", db_index=False, db_constraint=False
+        "customers.Account",
+        on_delete=models.PROTECT,
+        related_name="bills",
+        db_index=False,
+        db_constraint=False,
     )
     unit = models.ForeignKey(
         "org.SupplyUnit", on_delete=models.PROTECT, related_name="bills", db_constraint=False
@@ -134,7 +142,12 @@ class Bill(models.Model):
     period_start = models.DateField(_("账期开始"))
     period_end = models.DateField(_("账期结束"))
     run = models.ForeignKey(
-        BillingRun, null=True, blank=True, on_delete=models.PROTECT, related_name="bills", db_index=False,
+        BillingRun,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="bills",
+        db_index=False,
         db_constraint=False,
     )
     tariff_code = models.CharField(_("电价代码"), max_length=32)
@@ -144,7 +157,9 @@ class Bill(models.Model):
     kwh_flat = models.DecimalField(_("平段电量"), max_digits=16, decimal_places=2, null=True, blank=True)
     kwh_valley = models.DecimalField(_("低谷电量"), max_digits=16, decimal_places=2, null=True, blank=True)
     kvarh = models.DecimalField(_("无功电量(kvarh)"), max_digits=16, decimal_places=2, null=True, blank=True)
-    max_demand_kw = models.DecimalField(_("最大需量(kW)"), max_digits=16, decimal_places=2, null=True, blank=True)
+    max_demand_kw = models.DecimalField(
+        _("最大需量(kW)"), max_digits=16, decimal_places=2, null=True, blank=True
+    )
     power_factor = models.DecimalField(_("功率因数"), max_digits=3, decimal_places=2, null=True, blank=True)
     ytd_kwh_before = models.DecimalField(_("年度此前累计电量"), max_digits=16, decimal_places=2, default=0)
     estimated = models.BooleanField(_("含估算电量"), default=False)
@@ -172,7 +187,11 @@ class Bill(models.Model):
             models.Index(fields=["account", "period_start"]),
             models.Index(fields=["run", "status"]),
             # Few bills correct another: index only those.
-            models.Index(fields=["corrects"], condition=models.Q(corrects__isnull=False), name="billing_bill_corrects_idx"),
+            models.Index(
+                fields=["corrects"],
+                condition=models.Q(corrects__isnull=False),
+                name="billing_bill_corrects_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -208,7 +227,9 @@ class BillingException(models.Model):
     """An account a run could not bill, and why (left for a billing clerk)."""
 
     run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="exceptions")
-    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="billing_exceptions")
+    account = models.ForeignKey(
+        "customers.Account", on_delete=models.PROTECT, related_name="billing_exceptions"
+    )
     reason = models.CharField(_("原因"), max_length=20, choices=BillingExceptionReason.choices)
     message = models.TextField(_("说明"), blank=True)
     created_at = models.DateTimeField()

@@ -419,7 +419,11 @@ def rate(
     _check_inputs(ytd_kwh_before, capacity_kva, max_demand_kw, power_factor)
     plan = prepare(versions=versions, period_start=period_start, period_end=period_end, month_days=month_days)
     return rate_prepared(
-        plan, usage, ytd_kwh_before=ytd_kwh_before, capacity_kva=capacity_kva, max_demand_kw=max_demand_kw,
+        plan,
+        usage,
+        ytd_kwh_before=ytd_kwh_before,
+        capacity_kva=capacity_kva,
+        max_demand_kw=max_demand_kw,
         power_factor=power_factor,
     )
 
@@ -506,11 +510,31 @@ def rate_prepared(
                 else _("按天折算 %(d)s/%(t)s 天") % {"d": days[i], "t": basis_days}
             )
             if max_demand_kw is not None and p.basic_per_kw is not None:
-                add(Line("basic_demand", labels["basic_demand"], max_demand_kw, p.basic_per_kw,
-                         money(max_demand_kw * p.basic_per_kw * share), lo, hi, note))
+                add(
+                    Line(
+                        "basic_demand",
+                        labels["basic_demand"],
+                        max_demand_kw,
+                        p.basic_per_kw,
+                        money(max_demand_kw * p.basic_per_kw * share),
+                        lo,
+                        hi,
+                        note,
+                    )
+                )
             else:
-                add(Line("basic_capacity", labels["basic_capacity"], capacity_kva, p.basic_per_kva,
-                         money(capacity_kva * p.basic_per_kva * share), lo, hi, note))
+                add(
+                    Line(
+                        "basic_capacity",
+                        labels["basic_capacity"],
+                        capacity_kva,
+                        p.basic_per_kva,
+                        money(capacity_kva * p.basic_per_kva * share),
+                        lo,
+                        hi,
+                        note,
+                    )
+                )
         if p.is_tou:
             for period in TOU_PERIODS:
                 shares = period_shares.get(period)
@@ -531,14 +555,24 @@ def rate_prepared(
             thresholds = p.tiers.thresholds
             if p.tiers.basis == "monthly" and basis_days != total_days:
                 thresholds = tuple(
-                    (t * total_days / basis_days).quantize(KWH_STEP, rounding=ROUND_HALF_UP) for t in thresholds
+                    (t * total_days / basis_days).quantize(KWH_STEP, rounding=ROUND_HALF_UP)
+                    for t in thresholds
                 )
             per_tier = tier_quantities(tier_from, kwh, thresholds)
             for n, (q, surcharge) in enumerate(zip(per_tier[1:], p.tiers.surcharges, strict=True), start=2):
                 if q:
                     code = f"tier{n}"
-                    add(Line(code, labels.get(code) or _("第%(n)s档加价") % {"n": n}, q, surcharge,
-                             money(q * surcharge), lo, hi))
+                    add(
+                        Line(
+                            code,
+                            labels.get(code) or _("第%(n)s档加价") % {"n": n},
+                            q,
+                            surcharge,
+                            money(q * surcharge),
+                            lo,
+                            hi,
+                        )
+                    )
         if p.pf_target is not None:
             base = sum((ln.amount for ln in lines[part_lines_start:]), ZERO)
             percent = adjustment_percent(p.pf_target, pf)
@@ -547,8 +581,18 @@ def rate_prepared(
                 "t": p.pf_target,
                 "pc": f"{percent:+}",
             }
-            add(Line("pf_adjust", labels["pf_adjust"], base, percent / 100, money(base * percent / 100), lo, hi,
-                     note))
+            add(
+                Line(
+                    "pf_adjust",
+                    labels["pf_adjust"],
+                    base,
+                    percent / 100,
+                    money(base * percent / 100),
+                    lo,
+                    hi,
+                    note,
+                )
+            )
         for fund in p.funds:
             add(Line(f"fund_{fund.code}", fund.label, kwh, fund.price, money(kwh * fund.price), lo, hi))
         ytd += kwh

@@ -276,7 +276,9 @@ def compute(
             continue
         if not row or not row["n"]:
             if opened and opened > period_start:
-                item.skipped = True  # opened in the period and only its installation read so far: bills next time
+                item.skipped = (
+                    True  # opened in the period and only its installation read so far: bills next time
+                )
                 continue
             item.reason = BillingExceptionReason.NO_READ
             item.message = _("本期没有可计费的抄表记录")
@@ -296,9 +298,15 @@ def compute(
             if sum(item.tou.values(), ZERO) != item.kwh:
                 item.reason = BillingExceptionReason.METER_DATA
                 item.message = _("分时段电量之和 %(s)s 与总电量 %(t)s 不符") % {
-                    "s": sum(item.tou.values(), ZERO), "t": item.kwh}
+                    "s": sum(item.tou.values(), ZERO),
+                    "t": item.kwh,
+                }
                 continue
-            usage = Usage(item.kwh, item.tou) if min(item.tou.values(), default=ZERO) >= 0 else Usage.of(**item.tou)
+            usage = (
+                Usage(item.kwh, item.tou)
+                if min(item.tou.values(), default=ZERO) >= 0
+                else Usage.of(**item.tou)
+            )
         else:
             usage = Usage(item.kwh) if item.kwh >= 0 else Usage.of(total=item.kwh)
         if tr.two_part and by_demand.get(acc, False):
@@ -312,7 +320,10 @@ def compute(
             if plan is None:
                 try:
                     plan = plans[key] = prepare(
-                        versions=spans[code], period_start=item.start, period_end=item.end, month_days=month_days
+                        versions=spans[code],
+                        period_start=item.start,
+                        period_end=item.end,
+                        month_days=month_days,
                     )
                 except RatingError as exc:
                     plan = plans[key] = exc
@@ -345,17 +356,54 @@ def _meter_data_missing(row: dict, tr: Traits, by_demand: bool) -> str:
 
 
 BILL_COLUMNS = (
-    "id", "account_id", "unit_id", "period_start", "period_end", "run_id", "tariff_code", "kwh_total", "kwh_sharp",
-    "kwh_peak", "kwh_flat", "kwh_valley", "kvarh", "max_demand_kw", "power_factor", "ytd_kwh_before", "estimated",
-    "amount", "status", "due_date", "issued_at", "cancelled_at", "cancel_reason", "corrects_id", "created_at",
+    "id",
+    "account_id",
+    "unit_id",
+    "period_start",
+    "period_end",
+    "run_id",
+    "tariff_code",
+    "kwh_total",
+    "kwh_sharp",
+    "kwh_peak",
+    "kwh_flat",
+    "kwh_valley",
+    "kvarh",
+    "max_demand_kw",
+    "power_factor",
+    "ytd_kwh_before",
+    "estimated",
+    "amount",
+    "status",
+    "due_date",
+    "issued_at",
+    "cancelled_at",
+    "cancel_reason",
+    "corrects_id",
+    "created_at",
 )
 LINE_COLUMNS = (
-    "bill_id", "seq", "code", "label", "quantity", "unit_price", "amount", "part_start", "part_end", "note",
+    "bill_id",
+    "seq",
+    "code",
+    "label",
+    "quantity",
+    "unit_price",
+    "amount",
+    "part_start",
+    "part_end",
+    "note",
 )
 
 
 def bill_values(
-    it: Rated, *, run_id: int | None, period_start: date, period_end: date, now: datetime, corrects_id: int | None
+    it: Rated,
+    *,
+    run_id: int | None,
+    period_start: date,
+    period_end: date,
+    now: datetime,
+    corrects_id: int | None,
 ) -> dict:
     """A new draft bill's column values (everything but its id)."""
     tou = it.tou
@@ -389,8 +437,18 @@ def bill_values(
 
 def line_values(bill_id: int, item: Rated):
     for n, ln in enumerate(item.result.lines, start=1):
-        yield (bill_id, n, ln.code, str(ln.label)[:100], ln.quantity, ln.unit_price, ln.amount, ln.part_start,
-               ln.part_end, str(ln.note)[:200])
+        yield (
+            bill_id,
+            n,
+            ln.code,
+            str(ln.label)[:100],
+            ln.quantity,
+            ln.unit_price,
+            ln.amount,
+            ln.part_start,
+            ln.part_end,
+            str(ln.note)[:200],
+        )
 
 
 def bill_rows(
@@ -404,8 +462,16 @@ def bill_rows(
 ) -> list[Bill]:
     """Unsaved Bill objects for the rated items (their lines come from `line_rows` once ids exist)."""
     return [
-        Bill(**bill_values(it, run_id=run_id, period_start=period_start, period_end=period_end, now=now,
-                           corrects_id=corrects_id))
+        Bill(
+            **bill_values(
+                it,
+                run_id=run_id,
+                period_start=period_start,
+                period_end=period_end,
+                now=now,
+                corrects_id=corrects_id,
+            )
+        )
         for it in items
     ]
 
@@ -445,8 +511,9 @@ def _n(value) -> str:
     return "\\N" if value is None else str(value)
 
 
-def copy_payloads(items: list[Rated], ids: list[int], *, run_id: int, period_start: date, period_end: date,
-                  now: datetime) -> tuple[str, str]:
+def copy_payloads(
+    items: list[Rated], ids: list[int], *, run_id: int, period_start: date, period_end: date, now: datetime
+) -> tuple[str, str]:
     """COPY text of the bills (columns BILL_COLUMNS, ids given) and their lines (LINE_COLUMNS).
 
     Written by hand rather than per-value adaptation: at a million bills the encoding is a third of the run."""
@@ -473,17 +540,21 @@ def copy_payloads(items: list[Rated], ids: list[int], *, run_id: int, period_sta
     return "".join(bills), "".join(lines)
 
 
-def copy_bills(items: list[Rated], *, run_id: int, period_start: date, period_end: date, now: datetime) -> None:
+def copy_bills(
+    items: list[Rated], *, run_id: int, period_start: date, period_end: date, now: datetime
+) -> None:
     """PostgreSQL: the bills' ids drawn from their sequence in one query, then bills and lines with COPY."""
     q = connection.ops.quote_name
     bill_table, line_table = Bill._meta.db_table, BillLine._meta.db_table
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [bill_table, len(items)]
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [bill_table, len(items)],
         )
         ids = [r[0] for r in cur.fetchall()]
-        bills, lines = copy_payloads(items, ids, run_id=run_id, period_start=period_start, period_end=period_end,
-                                     now=now)
+        bills, lines = copy_payloads(
+            items, ids, run_id=run_id, period_start=period_start, period_end=period_end, now=now
+        )
         raw = cur.cursor
         with raw.copy(f"COPY {q(bill_table)} ({', '.join(BILL_COLUMNS)}) FROM STDIN") as copy:
             copy.write(bills.encode())
@@ -556,13 +627,23 @@ def _advance(run: BillingRun, ids: list[int], billed: int, exceptions: int, skip
     run.billed_count += billed
     run.exception_count += exceptions
     run.skipped_count += skipped
-    run.save(update_fields=["last_account_id", "processed_count", "billed_count", "exception_count", "skipped_count"])
+    run.save(
+        update_fields=[
+            "last_account_id",
+            "processed_count",
+            "billed_count",
+            "exception_count",
+            "skipped_count",
+        ]
+    )
 
 
 COUNTERS = ("last_account_id", "processed_count", "billed_count", "exception_count", "skipped_count")
 
 
-def _bill_chunk(run: BillingRun, ids: list[int], spans, broken, plans: dict, *, advance: bool) -> tuple[int, int, int]:
+def _bill_chunk(
+    run: BillingRun, ids: list[int], spans, broken, plans: dict, *, advance: bool
+) -> tuple[int, int, int]:
     """Bill a chunk in one transaction (with the checkpoint moved in it too when `advance`), once more if
     another writer billed some of these accounts meanwhile: the already-billed re-check skips them."""
     for attempt in (1, 2):
@@ -603,7 +684,9 @@ def _worker(run_id: int, spans, broken, tasks, results) -> None:
         connections.close_all()
 
 
-def _execute_parallel(run: BillingRun, chunks: list[list[int]], spans, broken, workers: int, progress) -> None:
+def _execute_parallel(
+    run: BillingRun, chunks: list[list[int]], spans, broken, workers: int, progress
+) -> None:
     """Chunks billed by forked workers, each with its own connection and transactions (two cores: one
     process computes while the other's COPY is ingested). The checkpoint moves over the chunks finished
     in order, so a crash resumes from the first unfinished chunk; chunks committed beyond it are skipped by
@@ -615,8 +698,10 @@ def _execute_parallel(run: BillingRun, chunks: list[list[int]], spans, broken, w
     for _n in range(workers):
         tasks.put(None)
     connections.close_all()  # children must not share the parent's socket
-    procs = [ctx.Process(target=_worker, args=(run.pk, spans, broken, tasks, results), daemon=True)
-             for _n in range(workers)]
+    procs = [
+        ctx.Process(target=_worker, args=(run.pk, spans, broken, tasks, results), daemon=True)
+        for _n in range(workers)
+    ]
     for proc in procs:
         proc.start()
     finished: dict[int, tuple[int, int, int]] = {}
@@ -676,12 +761,19 @@ def execute(
     if progress:
         progress(run)
     todo = list(
-        scope.filter(account_id__gt=run.last_account_id).order_by("account_id").values_list("account_id", flat=True)
+        scope.filter(account_id__gt=run.last_account_id)
+        .order_by("account_id")
+        .values_list("account_id", flat=True)
     )
     chunks = [todo[k : k + chunk_size] for k in range(0, len(todo), chunk_size)]
     workers = default_workers() if workers is None else workers
     try:
-        if workers > 1 and len(chunks) > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        if (
+            workers > 1
+            and len(chunks) > 1
+            and connection.vendor == "postgresql"
+            and not connection.in_atomic_block
+        ):
             _execute_parallel(run, chunks, spans, broken, min(workers, len(chunks)), progress)
         else:
             for ids in chunks:

@@ -152,11 +152,23 @@ def recent_bills_by_account(*, user, account_ids, limit: int = RECENT_BILLS) -> 
         restrict(Bill.objects.all(), user, Perm.CUSTOMER_VIEW)
         .filter(account_id__in=ids)
         .exclude(status=BillStatus.DRAFT)
-        .only("account_id", "unit_id", "period_start", "period_end", "kwh_total", "amount", "status", "due_date",
-              "estimated", "corrects_id")
+        .only(
+            "account_id",
+            "unit_id",
+            "period_start",
+            "period_end",
+            "kwh_total",
+            "amount",
+            "status",
+            "due_date",
+            "estimated",
+            "corrects_id",
+        )
         .annotate(
             recency=Window(
-                RowNumber(), partition_by=[F("account_id")], order_by=[F("period_start").desc(), F("id").desc()]
+                RowNumber(),
+                partition_by=[F("account_id")],
+                order_by=[F("period_start").desc(), F("id").desc()],
             )
         )
         .filter(recency__lte=limit)

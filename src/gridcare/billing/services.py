@@ -175,7 +175,11 @@ def billing_run_start(*, actor: Actor, period: str, route=None, unit=None):
         unit = getattr(actor.user, "unit", None)
     if unit is None:
         raise ValidationError({"route_code": [_("请选择抄表段")]})
-    lookup = {"period": period, "route": route} if route is not None else {"period": period, "route": None, "unit": unit}
+    lookup = (
+        {"period": period, "route": route}
+        if route is not None
+        else {"period": period, "route": None, "unit": unit}
+    )
     existing = BillingRun.objects.filter(**lookup).first()
     if existing is not None:
         return existing
@@ -200,7 +204,9 @@ def billing_run_start(*, actor: Actor, period: str, route=None, unit=None):
     return run
 
 
-def billing_run_execute(run_id: int, *, chunk_size: int | None = None, progress=None, workers: int | None = None):
+def billing_run_execute(
+    run_id: int, *, chunk_size: int | None = None, progress=None, workers: int | None = None
+):
     """Bill the run's accounts chunk by chunk (see `gridcare.billing.runs`). Called inline by the CLI,
     the console and the API; a Celery task later calls this same function with the same id."""
     from . import runs
@@ -225,7 +231,12 @@ def on_bills_issued(bill_ids: list[int]) -> None:
     chunk = 5000
     for start in range(0, len(bill_ids), chunk):
         rows = Bill.objects.filter(pk__any=bill_ids[start : start + chunk]).values_list(
-            "id", "account_id", "account__account_number", "account__customer_id", "period_start", "amount",
+            "id",
+            "account_id",
+            "account__account_number",
+            "account__customer_id",
+            "period_start",
+            "amount",
             "due_date",
         )
         try:
@@ -236,7 +247,11 @@ def on_bills_issued(bill_ids: list[int]) -> None:
                     "account_id": account_id,
                     "account_number": number,  # joined here: the outbox need not look it up
                     "dedupe_key": f"bill_issued:{bill_id}",
-                    "context": {"period": f"{period:%Y}年{period.month}月", "amount": amount, "due_date": due},
+                    "context": {
+                        "period": f"{period:%Y}年{period.month}月",
+                        "amount": amount,
+                        "due_date": due,
+                    },
                 }
                 for bill_id, account_id, number, customer_id, period, amount, due in rows
             )
@@ -306,7 +321,9 @@ def bill_cancel_rebill(*, actor: Actor, bill, reason: str):
         spans, broken = runs.load_spans(old.period_start, old.period_end)
         (item,) = runs.compute([old.account_id], old.period_start, old.period_end, spans, broken)
         if item.skipped:
-            raise ValidationError({"__all__": [_("该户在本账期内未在用电（已销户或尚未立户），不能重新计费")]})
+            raise ValidationError(
+                {"__all__": [_("该户在本账期内未在用电（已销户或尚未立户），不能重新计费")]}
+            )
         if item.result is None:
             raise ValidationError({"__all__": [_("无法重新计费：%(m)s") % {"m": item.message}]})
         now = timezone.now()
@@ -316,7 +333,11 @@ def bill_cancel_rebill(*, actor: Actor, bill, reason: str):
 
         bill_cancelled.send(sender=Bill, bill_id=old.pk, reason=reason, cancelled_at=now)
         (new,) = runs.bill_rows(
-            [item], run_id=old.run_id, period_start=old.period_start, period_end=old.period_end, now=now,
+            [item],
+            run_id=old.run_id,
+            period_start=old.period_start,
+            period_end=old.period_end,
+            now=now,
             corrects_id=old.pk,
         )
         runs.save_bills([item], [new])
@@ -325,8 +346,15 @@ def bill_cancel_rebill(*, actor: Actor, bill, reason: str):
             action="bill.cancel_rebill",
             obj=new,
             # On the account holder's 360° timeline too.
-            customer_id=Account.objects.filter(pk=old.account_id).values_list("customer_id", flat=True).first(),
+            customer_id=Account.objects.filter(pk=old.account_id)
+            .values_list("customer_id", flat=True)
+            .first(),
             unit_id=old.unit_id,
-            changes={"cancelled": old.pk, "reason": reason, "old_amount": str(old.amount), "new_amount": str(new.amount)},
+            changes={
+                "cancelled": old.pk,
+                "reason": reason,
+                "old_amount": str(old.amount),
+                "new_amount": str(new.amount),
+            },
         )
     return new

@@ -148,8 +148,11 @@ def runs(request):
 @staff_required(Perm.BILLING_RUN)
 def run_detail(request, pk: int):
     run = selectors.run_get(user=request.user, pk=pk)
-    context = {"run": run, "exceptions": selectors.run_exceptions(run)[:200],
-               "has_drafts": selectors.run_has_drafts(run)}
+    context = {
+        "run": run,
+        "exceptions": selectors.run_exceptions(run)[:200],
+        "has_drafts": selectors.run_has_drafts(run),
+    }
     if request.htmx:
         return render(request, "billing/_run_progress.html", context)
     context["bills"] = [] if run.is_active else ebill.run_bills(user=request.user, run=run)
@@ -212,7 +215,9 @@ def bill_cancel_rebill(request, pk: int):
     if form.is_valid():
         try:
             new = services.bill_cancel_rebill(
-                actor=Actor.from_request(request, Channel.CONSOLE), bill=bill, reason=form.cleaned_data["reason"]
+                actor=Actor.from_request(request, Channel.CONSOLE),
+                bill=bill,
+                reason=form.cleaned_data["reason"],
             )
         except PermissionDenied:
             raise Http404 from None

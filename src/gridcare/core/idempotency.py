@@ -32,7 +32,9 @@ def idempotent(view):
         if len(key) > 100:
             raise ValidationError({HEADER: [_("Idempotency-Key 最多100个字符")]})
         user = request.user if getattr(request.user, "is_authenticated", False) else None
-        digest = hashlib.sha256(b"\0".join([request.method.encode(), request.path.encode(), request.body])).hexdigest()
+        digest = hashlib.sha256(
+            b"\0".join([request.method.encode(), request.path.encode(), request.body])
+        ).hexdigest()
         stored = IdempotencyRecord.objects.filter(user=user, key=key).first()
         if stored is not None:
             return _replay(stored, digest)
@@ -42,8 +44,13 @@ def idempotent(view):
             try:
                 with transaction.atomic():
                     IdempotencyRecord.objects.create(
-                        key=key, user=user, route=request.path[:200], request_hash=digest, status_code=status,
-                        body=json.loads(json.dumps(body, cls=DjangoJSONEncoder)), created_at=timezone.now(),
+                        key=key,
+                        user=user,
+                        route=request.path[:200],
+                        request_hash=digest,
+                        status_code=status,
+                        body=json.loads(json.dumps(body, cls=DjangoJSONEncoder)),
+                        created_at=timezone.now(),
                     )
             except IntegrityError:
                 return _replay(IdempotencyRecord.objects.get(user=user, key=key), digest)

@@ -11,14 +11,18 @@ class AuditEvent(models.Model):
     """One write (or one unmasked view of personal data): who, when, through which channel, what changed."""
 
     created_at = models.DateTimeField(db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_label = models.CharField(max_length=150, blank=True)
     channel = models.CharField(max_length=16, choices=Channel.choices)
     action = models.CharField(max_length=64, db_index=True)
     object_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64, blank=True)
     customer_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    unit = models.ForeignKey("org.SupplyUnit", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey(
+        "org.SupplyUnit", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     changes = models.JSONField(default=dict, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
 
@@ -34,7 +38,9 @@ class IdempotencyRecord(models.Model):
     """The first answer to an API write sent with an `Idempotency-Key` header, replayed for repeats."""
 
     key = models.CharField(max_length=100)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     route = models.CharField(max_length=200)
     request_hash = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField()

@@ -12,7 +12,12 @@ class PermissionDenied(Exception):
 
 def visible_unit_ids(user) -> list[int]:
     """Ids of the user's home unit and every unit below it (cached on the user object)."""
-    if user is None or not getattr(user, "is_authenticated", False) or user.role == Role.CUSTOMER or not user.unit_id:
+    if (
+        user is None
+        or not getattr(user, "is_authenticated", False)
+        or user.role == Role.CUSTOMER
+        or not user.unit_id
+    ):
         return []
     cached = getattr(user, "_gridcare_unit_ids", None)
     if cached is None:

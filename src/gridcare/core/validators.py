@@ -47,7 +47,9 @@ def uscc_check_char(first17: str) -> str:
 def validate_uscc(value: str) -> str:
     value = (value or "").strip().upper()
     if len(value) != 18 or any(c not in _USCC_ALPHABET for c in value):
-        raise ValidationError(_("统一社会信用代码必须是18位数字或大写字母（不含I、O、S、V、Z）"), code="uscc_format")
+        raise ValidationError(
+            _("统一社会信用代码必须是18位数字或大写字母（不含I、O、S、V、Z）"), code="uscc_format"
+        )
     if uscc_check_char(value[:17]) != value[17]:
         raise ValidationError(_("统一社会信用代码校验位错误"), code="uscc_check_digit")
     return value

@@ -342,7 +342,10 @@ def account_transfer(request, account_number: Text, payload: AccountTransferIn):
     except Http404:
         raise ValidationError({"new_customer_id": [_("新户主不存在")]}) from None
     services.account_transfer(
-        actor=api_actor(request), account=account, new_customer=new_customer, effective_on=payload.effective_on
+        actor=api_actor(request),
+        account=account,
+        new_customer=new_customer,
+        effective_on=payload.effective_on,
     )
     return account_detail_row(_account(request, account_number, detail=True))
 

@@ -251,8 +251,16 @@ BULK_TABLES: tuple[tuple[type, tuple[str, ...]], ...] = (
     (
         Account,
         (
-            "id", "account_number", "customer_id", "premise_id", "unit_id", "status", "opened_on", "closed_on",
-            "protected", "protected_reason",
+            "id",
+            "account_number",
+            "customer_id",
+            "premise_id",
+            "unit_id",
+            "status",
+            "opened_on",
+            "closed_on",
+            "protected",
+            "protected_reason",
         ),
     ),
     (AccountHolding, ("id", "account_id", "customer_id", "valid_from", "valid_to", "reason")),
@@ -675,7 +683,9 @@ def generate(plan: GenPlan) -> Iterator[Chunk]:
                 n_tou += tou
                 sid = next_sid
                 next_sid += 1
-                s_out.append(f"{sid}\t{pid}\t{aid}\t{unit}\t{area_id}\t{voltage}\t{capacity}\t{tariff}\t{by_demand}")
+                s_out.append(
+                    f"{sid}\t{pid}\t{aid}\t{unit}\t{area_id}\t{voltage}\t{capacity}\t{tariff}\t{by_demand}"
+                )
                 m_out.append(
                     f"{next_mid}\t41{next_mid:014d}\t{sid}\t{unit}\t{digits}\t{multiplier}\t{'1' if tou else '0'}\t"
                     f"{iso[acc_open]}\t{end_iso}"

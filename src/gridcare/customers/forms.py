@@ -11,8 +11,12 @@ DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 class SearchForm(forms.Form):
     q = forms.CharField(label=_("户号/姓名/电话/地址/证件号"), required=False, max_length=100)
-    customer_class = forms.ChoiceField(label=_("用电类别"), required=False, choices=[("", _("全部"))] + CustomerClass.choices)
-    segment = forms.ChoiceField(label=_("客户分群"), required=False, choices=[("", _("全部"))] + Segment.choices)
+    customer_class = forms.ChoiceField(
+        label=_("用电类别"), required=False, choices=[("", _("全部"))] + CustomerClass.choices
+    )
+    segment = forms.ChoiceField(
+        label=_("客户分群"), required=False, choices=[("", _("全部"))] + Segment.choices
+    )
 
 
 class CustomerForm(forms.Form):
@@ -46,12 +50,16 @@ class AccountOpenForm(forms.Form):
     transformer_area_id = forms.TypedChoiceField(label=_("台区"), coerce=int)
     opened_on = forms.DateField(widget=DATE, label=_("立户日期"), initial=lambda: timezone.localdate())
     voltage_level = forms.ChoiceField(label=_("电压等级"), choices=VoltageLevel.choices)
-    contract_capacity_kva = forms.DecimalField(label=_("合同容量(kVA)"), max_digits=10, decimal_places=1, initial=8)
+    contract_capacity_kva = forms.DecimalField(
+        label=_("合同容量(kVA)"), max_digits=10, decimal_places=1, initial=8
+    )
     tariff_code = forms.CharField(label=_("电价代码"), max_length=32, required=False)
 
     def __init__(self, *args, areas=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["transformer_area_id"].choices = [(a.pk, f"{a.name}（{a.get_area_type_display()}）") for a in areas]
+        self.fields["transformer_area_id"].choices = [
+            (a.pk, f"{a.name}（{a.get_area_type_display()}）") for a in areas
+        ]
 
 
 class AccountCloseForm(forms.Form):

@@ -57,7 +57,11 @@ class Customer(models.Model):
     email = models.EmailField(_("电子邮箱"), blank=True)
     unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="customers")
     customer_manager = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="managed_customers"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_customers",
     )
     notify_sms = models.BooleanField(_("短信通知"), default=True)
     notify_wechat = models.BooleanField(_("微信通知"), default=False)
@@ -123,7 +127,9 @@ class ServicePoint(models.Model):
     premise = models.ForeignKey(Premise, on_delete=models.PROTECT, related_name="service_points")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="service_points")
     unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="service_points")
-    transformer_area = models.ForeignKey(TransformerArea, on_delete=models.PROTECT, related_name="service_points")
+    transformer_area = models.ForeignKey(
+        TransformerArea, on_delete=models.PROTECT, related_name="service_points"
+    )
     voltage_level = models.CharField(_("电压等级"), max_length=8, choices=VoltageLevel.choices)
     contract_capacity_kva = models.DecimalField(_("合同容量(kVA)"), max_digits=10, decimal_places=1)
     tariff_code = models.CharField(_("电价代码"), max_length=32, blank=True)

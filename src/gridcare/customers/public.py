@@ -27,7 +27,9 @@ def not_found_payload() -> dict:
 
 def public_query(*, client_key: str, account_number: str, name: str | None = None) -> PublicQueryResult:
     conf = settings.GRIDCARE
-    if not ratelimit.hit("public_query", client_key, conf["PUBLIC_QUERY_RATE"], conf["PUBLIC_QUERY_WINDOW_SECONDS"]):
+    if not ratelimit.hit(
+        "public_query", client_key, conf["PUBLIC_QUERY_RATE"], conf["PUBLIC_QUERY_WINDOW_SECONDS"]
+    ):
         return PublicQueryResult(429, {"found": False, "message": _("查询过于频繁，请稍后再试")})
     account_number = (account_number or "").strip()
     if not ACCOUNT_NUMBER_RE.fullmatch(account_number):

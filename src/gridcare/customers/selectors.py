@@ -29,7 +29,9 @@ def customers_visible(*, user) -> QuerySet[Customer]:
     return restrict(Customer.objects.all(), user, Perm.CUSTOMER_VIEW)
 
 
-def customer_search(*, user, q: str = "", customer_class: str = "", segment: str = "", unit_id: int | None = None) -> QuerySet:
+def customer_search(
+    *, user, q: str = "", customer_class: str = "", segment: str = "", unit_id: int | None = None
+) -> QuerySet:
     """Search by 户号, name, phone, address or ID number (SPEC C1)."""
     qs = customers_visible(user=user).select_related("unit")
     q = (q or "").strip()
@@ -79,7 +81,9 @@ def premises_visible(*, user) -> QuerySet[Premise]:
 
 
 def service_points_visible(*, user) -> QuerySet[ServicePoint]:
-    return restrict(ServicePoint.objects.select_related("account", "transformer_area"), user, Perm.CUSTOMER_VIEW)
+    return restrict(
+        ServicePoint.objects.select_related("account", "transformer_area"), user, Perm.CUSTOMER_VIEW
+    )
 
 
 def meters_visible(*, user) -> QuerySet[Meter]:
@@ -102,7 +106,9 @@ def customer_detail(*, user, customer: Customer) -> dict[str, Any]:
         .order_by("account_number")
     )
     past_holdings = list(
-        customer.holdings.exclude(account__customer=customer).select_related("account").order_by("-valid_from")
+        customer.holdings.exclude(account__customer=customer)
+        .select_related("account")
+        .order_by("-valid_from")
     )
     # Each account's last 13 bills that are not drafts (only those of units the user may see): one query.
     from gridcare.billing.selectors import recent_bills_by_account
@@ -113,7 +119,9 @@ def customer_detail(*, user, customer: Customer) -> dict[str, Any]:
     return {"customer": customer, "accounts": accounts, "past_holdings": past_holdings}
 
 
-def customer_timeline(*, user, customer: Customer, limit: int = 100, reveal: bool = False) -> list[AuditEvent]:
+def customer_timeline(
+    *, user, customer: Customer, limit: int = 100, reveal: bool = False
+) -> list[AuditEvent]:
     """The customer's timeline; later capabilities (bills, payments, work orders) add their events here.
 
     Personal data inside the events' `changes` (phones, ID numbers, names, addresses, bank accounts, the
@@ -135,8 +143,13 @@ def audit_events_visible(*, user) -> QuerySet[AuditEvent]:
 def masked_customer(customer: Customer, *, reveal: bool = False) -> dict[str, str]:
     """Personal fields for display: masked unless `reveal` (the caller checked the role and audited)."""
     if reveal:
-        return {"name": customer.name, "phone": customer.phone, "phone2": customer.phone2,
-                "id_number": customer.id_number, "email": customer.email}
+        return {
+            "name": customer.name,
+            "phone": customer.phone,
+            "phone2": customer.phone2,
+            "id_number": customer.id_number,
+            "email": customer.email,
+        }
     return {
         "name": mask_name(customer.name) if customer.kind == "person" else customer.name,
         "phone": mask_phone(customer.phone),
@@ -154,7 +167,9 @@ def customer_distribution(*, user) -> dict[str, list[dict[str, Any]]]:
     by_unit = list(qs.values("unit_id", "unit__name").annotate(n=Count("id")).order_by("unit__name"))
     by_area = list(
         restrict(Account.objects.filter(status=AccountStatus.ACTIVE), user, Perm.CUSTOMER_VIEW)
-        .values("premise__transformer_area__area_type").annotate(n=Count("id")).order_by("premise__transformer_area__area_type")
+        .values("premise__transformer_area__area_type")
+        .annotate(n=Count("id"))
+        .order_by("premise__transformer_area__area_type")
     )
     return {"by_class": by_class, "by_segment": by_segment, "by_unit": by_unit, "by_area_type": by_area}
 

@@ -34,8 +34,19 @@ from .models import (
 )
 
 CUSTOMER_FIELDS = [
-    "kind", "name", "customer_class", "segment", "id_number", "phone", "phone2", "email",
-    "unit_id", "customer_manager_id", "notify_sms", "notify_wechat", "notify_email",
+    "kind",
+    "name",
+    "customer_class",
+    "segment",
+    "id_number",
+    "phone",
+    "phone2",
+    "email",
+    "unit_id",
+    "customer_manager_id",
+    "notify_sms",
+    "notify_wechat",
+    "notify_email",
 ]
 
 
@@ -53,7 +64,15 @@ MAX_CAPACITY_KVA = Decimal("999999999.9")  # DecimalField(max_digits=10, decimal
 MAX_MULTIPLIER = 2_147_483_647
 
 
-def _text(value: Any, field: str, errs: dict[str, list[str]], max_length: int, *, required: bool = False, label: str = "") -> str:
+def _text(
+    value: Any,
+    field: str,
+    errs: dict[str, list[str]],
+    max_length: int,
+    *,
+    required: bool = False,
+    label: str = "",
+) -> str:
     """Trimmed text within the column's length, without NUL characters (PostgreSQL refuses them)."""
     text = "" if value is None else str(value).strip()
     if "\x00" in text:
@@ -78,7 +97,9 @@ def _check_manager(actor: Actor, value: Any, errs: dict[str, list[str]]) -> int 
     return int(value)
 
 
-def clean_customer_data(data: dict[str, Any], *, errors: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def clean_customer_data(
+    data: dict[str, Any], *, errors: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
     """Normalise and validate customer fields; raises ValidationError({field: [msg]})."""
     errs: dict[str, list[str]] = errors if errors is not None else {}
     out = dict(data)
@@ -137,10 +158,16 @@ def customer_create(*, actor: Actor, data: dict[str, Any]) -> Customer:
         raise ValidationError(errs)
     _check_unit(actor, int(clean["unit_id"]), Perm.CUSTOMER_EDIT)
     now = timezone.now()
-    customer = Customer(created_at=now, updated_at=now, **{k: clean.get(k) for k in CUSTOMER_FIELDS if k in clean})
+    customer = Customer(
+        created_at=now, updated_at=now, **{k: clean.get(k) for k in CUSTOMER_FIELDS if k in clean}
+    )
     customer.save()
     audit_record(
-        actor=actor, action="customer.create", obj=customer, customer_id=customer.pk, unit_id=customer.unit_id,
+        actor=actor,
+        action="customer.create",
+        obj=customer,
+        customer_id=customer.pk,
+        unit_id=customer.unit_id,
         changes={"after": snapshot(customer, CUSTOMER_FIELDS)},
     )
     return customer
@@ -168,8 +195,14 @@ def customer_update(*, actor: Actor, customer: Customer, data: dict[str, Any]) -
     customer.save()
     changes = diff(before, snapshot(customer, CUSTOMER_FIELDS))
     if changes:
-        audit_record(actor=actor, action="customer.update", obj=customer, customer_id=customer.pk,
-                     unit_id=customer.unit_id, changes=changes)
+        audit_record(
+            actor=actor,
+            action="customer.update",
+            obj=customer,
+            customer_id=customer.pk,
+            unit_id=customer.unit_id,
+            changes=changes,
+        )
     return customer
 
 
@@ -180,7 +213,9 @@ class ServicePointSpec:
     tariff_code: str = ""
 
 
-def _decimal(value: Any, field: str, errs: dict[str, list[str]], minimum: Decimal = Decimal("0")) -> Decimal | None:
+def _decimal(
+    value: Any, field: str, errs: dict[str, list[str]], minimum: Decimal = Decimal("0")
+) -> Decimal | None:
     try:
         d = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
@@ -218,7 +253,11 @@ def account_open(
         errs.setdefault("account_number", []).append(e.messages[0])
     address = _text(address, "address", errs, 200, required=True, label=_("用电地址"))
     tariff_code = _text(tariff_code, "tariff_code", errs, 32)
-    area = TransformerArea.objects.filter(pk=transformer_area_id).first() if str(transformer_area_id or "").isdigit() else None
+    area = (
+        TransformerArea.objects.filter(pk=transformer_area_id).first()
+        if str(transformer_area_id or "").isdigit()
+        else None
+    )
     if area is None:
         errs.setdefault("transformer_area_id", []).append(_("台区不存在"))
     if voltage_level not in VoltageLevel.values:
@@ -232,20 +271,42 @@ def account_open(
     try:
         with transaction.atomic():
             account = Account.objects.create(
-                account_number=account_number, customer=customer, premise=premise, unit_id=area.unit_id,
-                status=AccountStatus.ACTIVE, opened_on=opened_on,
+                account_number=account_number,
+                customer=customer,
+                premise=premise,
+                unit_id=area.unit_id,
+                status=AccountStatus.ACTIVE,
+                opened_on=opened_on,
             )
     except IntegrityError:
         raise ValidationError({"account_number": [_("户号 %(n)s 已存在") % {"n": account_number}]}) from None
     sp = ServicePoint.objects.create(
-        premise=premise, account=account, unit_id=area.unit_id, transformer_area=area,
-        voltage_level=voltage_level, contract_capacity_kva=capacity, tariff_code=tariff_code or "",
+        premise=premise,
+        account=account,
+        unit_id=area.unit_id,
+        transformer_area=area,
+        voltage_level=voltage_level,
+        contract_capacity_kva=capacity,
+        tariff_code=tariff_code or "",
     )
-    AccountHolding.objects.create(account=account, customer=customer, valid_from=opened_on, reason=HoldingReason.MOVE_IN)
+    AccountHolding.objects.create(
+        account=account, customer=customer, valid_from=opened_on, reason=HoldingReason.MOVE_IN
+    )
     audit_record(
-        actor=actor, action="account.open", obj=account, customer_id=customer.pk, unit_id=account.unit_id,
-        changes={"after": {"account_number": account_number, "address": address, "opened_on": opened_on.isoformat(),
-                           "transformer_area": area.pk, "service_point": sp.pk}},
+        actor=actor,
+        action="account.open",
+        obj=account,
+        customer_id=customer.pk,
+        unit_id=account.unit_id,
+        changes={
+            "after": {
+                "account_number": account_number,
+                "address": address,
+                "opened_on": opened_on.isoformat(),
+                "transformer_area": area.pk,
+                "service_point": sp.pk,
+            }
+        },
     )
     return account
 
@@ -268,13 +329,21 @@ def account_close(*, actor: Actor, account: Account, closed_on: date) -> Account
     account.status = AccountStatus.CLOSED
     account.closed_on = closed_on
     account.save(update_fields=["status", "closed_on"])
-    audit_record(actor=actor, action="account.close", obj=account, customer_id=account.customer_id,
-                 unit_id=account.unit_id, changes={"status": ["active", "closed"], "closed_on": [None, closed_on.isoformat()]})
+    audit_record(
+        actor=actor,
+        action="account.close",
+        obj=account,
+        customer_id=account.customer_id,
+        unit_id=account.unit_id,
+        changes={"status": ["active", "closed"], "closed_on": [None, closed_on.isoformat()]},
+    )
     return account
 
 
 @transaction.atomic
-def account_transfer(*, actor: Actor, account: Account, new_customer: Customer, effective_on: date) -> Account:
+def account_transfer(
+    *, actor: Actor, account: Account, new_customer: Customer, effective_on: date
+) -> Account:
     """Change of owner (过户): the old holding ends the day before, the new one starts on `effective_on`."""
     account = Account.objects.select_for_update().get(pk=account.pk)
     _check_unit(actor, account.unit_id, Perm.CUSTOMER_EDIT)
@@ -285,27 +354,53 @@ def account_transfer(*, actor: Actor, account: Account, new_customer: Customer, 
         raise ValidationError({"new_customer_id": [_("新户主与当前户主相同")]})
     current = account.holdings.filter(valid_to__isnull=True).first()
     if current and effective_on <= current.valid_from:
-        raise ValidationError({"effective_on": [_("过户日期必须晚于当前户主的起始日期 %(d)s") % {"d": current.valid_from}]})
+        raise ValidationError(
+            {"effective_on": [_("过户日期必须晚于当前户主的起始日期 %(d)s") % {"d": current.valid_from}]}
+        )
     old_customer_id = account.customer_id
     if current:
         current.valid_to = effective_on
         current.save(update_fields=["valid_to"])
-    AccountHolding.objects.create(account=account, customer=new_customer, valid_from=effective_on, reason=HoldingReason.TRANSFER)
+    AccountHolding.objects.create(
+        account=account, customer=new_customer, valid_from=effective_on, reason=HoldingReason.TRANSFER
+    )
     # The previous holder's portal users must not see the new holder's data: their bindings end here.
     dropped = list(PortalBinding.objects.filter(account=account).values_list("user_id", flat=True))
     if dropped:
         PortalBinding.objects.filter(account=account).delete()
-        audit_record(actor=actor, action="portal.unbind", obj=account, customer_id=old_customer_id,
-                     unit_id=account.unit_id, changes={"reason": "transfer", "users": dropped})
+        audit_record(
+            actor=actor,
+            action="portal.unbind",
+            obj=account,
+            customer_id=old_customer_id,
+            unit_id=account.unit_id,
+            changes={"reason": "transfer", "users": dropped},
+        )
     account.customer = new_customer
     account.save(update_fields=["customer"])
     change = {"customer": [old_customer_id, new_customer.pk], "effective_on": effective_on.isoformat()}
     for cid in {old_customer_id, new_customer.pk}:
-        audit_record(actor=actor, action="account.transfer", obj=account, customer_id=cid, unit_id=account.unit_id, changes=change)
+        audit_record(
+            actor=actor,
+            action="account.transfer",
+            obj=account,
+            customer_id=cid,
+            unit_id=account.unit_id,
+            changes=change,
+        )
     return account
 
 
-METER_FIELDS = ["asset_number", "service_point_id", "unit_id", "digits", "multiplier", "has_tou", "installed_on", "removed_on"]
+METER_FIELDS = [
+    "asset_number",
+    "service_point_id",
+    "unit_id",
+    "digits",
+    "multiplier",
+    "has_tou",
+    "installed_on",
+    "removed_on",
+]
 
 
 def _clean_meter(data: dict[str, Any], errs: dict[str, list[str]]) -> dict[str, Any]:
@@ -348,14 +443,31 @@ def meter_install(*, actor: Actor, service_point: ServicePoint, data: dict[str, 
     for old in Meter.objects.select_for_update().filter(service_point=service_point, removed_on__isnull=True):
         old.removed_on = installed_on
         old.save(update_fields=["removed_on"])
-        audit_record(actor=actor, action="meter.remove", obj=old, customer_id=service_point.account.customer_id,
-                     unit_id=old.unit_id, changes={"removed_on": [None, installed_on.isoformat()]})
+        audit_record(
+            actor=actor,
+            action="meter.remove",
+            obj=old,
+            customer_id=service_point.account.customer_id,
+            unit_id=old.unit_id,
+            changes={"removed_on": [None, installed_on.isoformat()]},
+        )
     meter = Meter.objects.create(
-        asset_number=clean["asset_number"], service_point=service_point, unit_id=service_point.unit_id,
-        digits=clean["digits"], multiplier=clean["multiplier"], has_tou=clean["has_tou"], installed_on=installed_on,
+        asset_number=clean["asset_number"],
+        service_point=service_point,
+        unit_id=service_point.unit_id,
+        digits=clean["digits"],
+        multiplier=clean["multiplier"],
+        has_tou=clean["has_tou"],
+        installed_on=installed_on,
     )
-    audit_record(actor=actor, action="meter.install", obj=meter, customer_id=service_point.account.customer_id,
-                 unit_id=meter.unit_id, changes={"after": snapshot(meter, METER_FIELDS)})
+    audit_record(
+        actor=actor,
+        action="meter.install",
+        obj=meter,
+        customer_id=service_point.account.customer_id,
+        unit_id=meter.unit_id,
+        changes={"after": snapshot(meter, METER_FIELDS)},
+    )
     return meter
 
 
@@ -375,18 +487,36 @@ def meter_update(*, actor: Actor, meter: Meter, data: dict[str, Any]) -> Meter:
     changes = diff(before, snapshot(meter, METER_FIELDS))
     if changes:
         customer_id = meter.service_point.account.customer_id if meter.service_point_id else None
-        audit_record(actor=actor, action="meter.update", obj=meter, customer_id=customer_id, unit_id=meter.unit_id, changes=changes)
+        audit_record(
+            actor=actor,
+            action="meter.update",
+            obj=meter,
+            customer_id=customer_id,
+            unit_id=meter.unit_id,
+            changes=changes,
+        )
     return meter
 
 
 def pii_reveal(*, actor: Actor, customer: Customer) -> None:
     """Each unmasked view of personal data is itself audited."""
     _check_unit(actor, customer.unit_id, Perm.CUSTOMER_VIEW_PII)
-    audit_record(actor=actor, action="customer.view_pii", obj=customer, customer_id=customer.pk, unit_id=customer.unit_id)
+    audit_record(
+        actor=actor,
+        action="customer.view_pii",
+        obj=customer,
+        customer_id=customer.pk,
+        unit_id=customer.unit_id,
+    )
 
 
 def customer_export_record(*, actor: Actor, query: dict[str, str], fmt: str, unmasked: bool) -> None:
     """An export of a search result is a bulk read of personal data: it leaves an audit row."""
     unit_id = getattr(actor.user, "unit_id", None)
-    audit_record(actor=actor, action="customer.export", object_type="customers.customer", unit_id=unit_id,
-                 changes={"query": query, "format": fmt, "unmasked": unmasked})
+    audit_record(
+        actor=actor,
+        action="customer.export",
+        object_type="customers.customer",
+        unit_id=unit_id,
+        changes={"query": query, "format": fmt, "unmasked": unmasked},
+    )

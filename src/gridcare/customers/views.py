@@ -41,7 +41,9 @@ EXPORT_MAX_ROWS = 100_000
 def _search_qs(request, form):
     data = form.cleaned_data if form.is_valid() else {}
     return selectors.customer_search(
-        user=request.user, q=data.get("q", ""), customer_class=data.get("customer_class", ""),
+        user=request.user,
+        q=data.get("q", ""),
+        customer_class=data.get("customer_class", ""),
         segment=data.get("segment", ""),
     )
 
@@ -53,28 +55,56 @@ def search(request):
     rows = []
     if request.GET:
         qs = _search_qs(request, form).prefetch_related(
-            Prefetch("accounts", queryset=Account.objects.select_related("premise").order_by("account_number"))
+            Prefetch(
+                "accounts", queryset=Account.objects.select_related("premise").order_by("account_number")
+            )
         )
         page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
         rows = [{"c": c, "m": selectors.masked_customer(c), "accounts": list(c.accounts.all())} for c in page]
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "customers/search.html", {
-        "form": form, "page": page, "rows": rows, "querystring": query.urlencode(),
-        "can_export": has_perm(request.user, Perm.CUSTOMER_EXPORT),
-    })
+    return render(
+        request,
+        "customers/search.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": rows,
+            "querystring": query.urlencode(),
+            "can_export": has_perm(request.user, Perm.CUSTOMER_EXPORT),
+        },
+    )
 
 
 def _export_rows(customers, reveal: bool):
-    header = [_("客户编号"), _("客户名称"), _("客户类型"), _("用电类别"), _("客户分群"), _("证件号码"), _("联系电话"),
-              _("供电单位"), _("户号"), _("用电地址")]
+    header = [
+        _("客户编号"),
+        _("客户名称"),
+        _("客户类型"),
+        _("用电类别"),
+        _("客户分群"),
+        _("证件号码"),
+        _("联系电话"),
+        _("供电单位"),
+        _("户号"),
+        _("用电地址"),
+    ]
     yield header
     for c in customers:
         m = selectors.masked_customer(c, reveal=reveal)
         accounts = list(c.accounts.all())
-        yield [c.pk, m["name"], c.get_kind_display(), c.get_customer_class_display(), c.get_segment_display(),
-               m["id_number"], m["phone"], c.unit.name, " ".join(a.account_number for a in accounts),
-               " | ".join(a.premise.address for a in accounts)]
+        yield [
+            c.pk,
+            m["name"],
+            c.get_kind_display(),
+            c.get_customer_class_display(),
+            c.get_segment_display(),
+            m["id_number"],
+            m["phone"],
+            c.unit.name,
+            " ".join(a.account_number for a in accounts),
+            " | ".join(a.premise.address for a in accounts),
+        ]
 
 
 class _Echo:
@@ -93,7 +123,9 @@ def export(request):
     qs = _search_qs(request, form).prefetch_related(
         Prefetch("accounts", queryset=Account.objects.select_related("premise").order_by("account_number"))
     )[:EXPORT_MAX_ROWS]
-    services.customer_export_record(actor=Actor.console(request), query=request.GET.dict(), fmt=fmt, unmasked=reveal)
+    services.customer_export_record(
+        actor=Actor.console(request), query=request.GET.dict(), fmt=fmt, unmasked=reveal
+    )
     stamp = timezone.localtime().strftime("%Y%m%d%H%M")
     if fmt == "csv":
         writer = csv.writer(_Echo())
@@ -114,7 +146,9 @@ def export(request):
         ws.append([as_text_cell(v) for v in row])
     buf = io.BytesIO()
     wb.save(buf)
-    resp = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp = HttpResponse(
+        buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     resp["Content-Disposition"] = f'attachment; filename="customers-{stamp}.xlsx"'
     return resp
 
@@ -129,15 +163,17 @@ def customer_detail(request, pk):
         services.pii_reveal(actor=Actor.console(request), customer=customer)
         reveal = True
     ctx = selectors.customer_detail(user=request.user, customer=customer)
-    ctx.update({
-        "m": selectors.masked_customer(customer, reveal=reveal),
-        "reveal": reveal,
-        "timeline": selectors.customer_timeline(user=request.user, customer=customer, reveal=reveal),
-        "can_edit": has_perm(request.user, Perm.CUSTOMER_EDIT),
-        "can_meter": has_perm(request.user, Perm.METER_EDIT),
-        "can_pii": has_perm(request.user, Perm.CUSTOMER_VIEW_PII),
-        "can_audit": has_perm(request.user, Perm.AUDIT_VIEW),
-    })
+    ctx.update(
+        {
+            "m": selectors.masked_customer(customer, reveal=reveal),
+            "reveal": reveal,
+            "timeline": selectors.customer_timeline(user=request.user, customer=customer, reveal=reveal),
+            "can_edit": has_perm(request.user, Perm.CUSTOMER_EDIT),
+            "can_meter": has_perm(request.user, Perm.METER_EDIT),
+            "can_pii": has_perm(request.user, Perm.CUSTOMER_VIEW_PII),
+            "can_audit": has_perm(request.user, Perm.AUDIT_VIEW),
+        }
+    )
     return render(request, "customers/detail.html", ctx)
 
 
@@ -170,9 +206,13 @@ def _to_customer(customer_id) -> str:
 def customer_create(request):
     units = selectors.unit_choices(user=request.user)
     managers = customer_manager_choices(user=request.user)
-    form = CustomerForm(request.POST or None, units=units, managers=managers, initial={"unit_id": request.user.unit_id})
+    form = CustomerForm(
+        request.POST or None, units=units, managers=managers, initial={"unit_id": request.user.unit_id}
+    )
     return _form_flow(
-        request, form, title=_("新建客户"),
+        request,
+        form,
+        title=_("新建客户"),
         write=lambda data: services.customer_create(actor=Actor.console(request), data=data),
         done=lambda c: (_("客户已创建"), _to_customer(c.pk)),
     )
@@ -187,8 +227,13 @@ def customer_edit(request, pk):
     initial = {f: getattr(customer, f) for f in CustomerForm.base_fields}
     form = CustomerForm(request.POST or None, units=units, managers=managers, initial=initial)
     return _form_flow(
-        request, form, title=_("编辑客户资料"), customer=customer,
-        write=lambda data: services.customer_update(actor=Actor.console(request), customer=customer, data=data),
+        request,
+        form,
+        title=_("编辑客户资料"),
+        customer=customer,
+        write=lambda data: services.customer_update(
+            actor=Actor.console(request), customer=customer, data=data
+        ),
         done=lambda c: (_("客户资料已保存"), _to_customer(c.pk)),
     )
 
@@ -200,7 +245,10 @@ def account_open(request, pk):
     areas = selectors.areas_visible(user=request.user).order_by("code")[:500]
     form = AccountOpenForm(request.POST or None, areas=areas)
     return _form_flow(
-        request, form, title=_("立户（新开户号）"), customer=customer,
+        request,
+        form,
+        title=_("立户（新开户号）"),
+        customer=customer,
         write=lambda data: services.account_open(actor=Actor.console(request), customer=customer, **data),
         done=lambda a: (_("已立户：户号 %(n)s") % {"n": a.account_number}, _to_customer(customer.pk)),
     )
@@ -215,9 +263,13 @@ def _account_for_edit(request, account_number):
 def account_close(request, account_number):
     account = _account_for_edit(request, account_number)
     return _form_flow(
-        request, AccountCloseForm(request.POST or None), customer=account.customer,
+        request,
+        AccountCloseForm(request.POST or None),
+        customer=account.customer,
         title=_("销户 %(n)s") % {"n": account.account_number},
-        write=lambda data: services.account_close(actor=Actor.console(request), account=account, closed_on=data["closed_on"]),
+        write=lambda data: services.account_close(
+            actor=Actor.console(request), account=account, closed_on=data["closed_on"]
+        ),
         done=lambda a: (_("户号 %(n)s 已销户") % {"n": a.account_number}, _to_customer(a.customer_id)),
     )
 
@@ -232,12 +284,19 @@ def account_transfer(request, account_number):
             new_customer = selectors.customer_get(user=request.user, pk=data["new_customer_id"])
         except Http404:
             raise ValidationError({"new_customer_id": [_("客户不存在")]}) from None
-        return services.account_transfer(actor=Actor.console(request), account=account, new_customer=new_customer,
-                                         effective_on=data["effective_on"])
+        return services.account_transfer(
+            actor=Actor.console(request),
+            account=account,
+            new_customer=new_customer,
+            effective_on=data["effective_on"],
+        )
 
     return _form_flow(
-        request, AccountTransferForm(request.POST or None), customer=account.customer,
-        title=_("过户 %(n)s") % {"n": account.account_number}, write=write,
+        request,
+        AccountTransferForm(request.POST or None),
+        customer=account.customer,
+        title=_("过户 %(n)s") % {"n": account.account_number},
+        write=write,
         done=lambda a: (_("户号 %(n)s 已过户") % {"n": a.account_number}, _to_customer(a.customer_id)),
     )
 
@@ -247,7 +306,10 @@ def account_transfer(request, account_number):
 def meter_install(request, pk):
     sp = get_or_404(selectors.service_points_visible(user=request.user), pk=pk)
     return _form_flow(
-        request, MeterInstallForm(request.POST or None), title=_("装表/换表"), customer=sp.account.customer,
+        request,
+        MeterInstallForm(request.POST or None),
+        title=_("装表/换表"),
+        customer=sp.account.customer,
         write=lambda data: services.meter_install(actor=Actor.console(request), service_point=sp, data=data),
         done=lambda m: (_("电能表已安装"), _to_customer(sp.account.customer_id)),
     )
@@ -260,10 +322,15 @@ def meter_edit(request, pk):
     initial = {"digits": meter.digits, "multiplier": meter.multiplier, "has_tou": meter.has_tou}
     customer = meter.service_point.account.customer if meter.service_point_id else None
     return _form_flow(
-        request, MeterEditForm(request.POST or None, initial=initial), customer=customer,
+        request,
+        MeterEditForm(request.POST or None, initial=initial),
+        customer=customer,
         title=_("编辑电能表 %(n)s") % {"n": meter.asset_number},
         write=lambda data: services.meter_update(actor=Actor.console(request), meter=meter, data=data),
-        done=lambda m: (_("电能表参数已保存"), _to_customer(customer.pk) if customer else reverse("console:search")),
+        done=lambda m: (
+            _("电能表参数已保存"),
+            _to_customer(customer.pk) if customer else reverse("console:search"),
+        ),
     )
 
 
@@ -276,13 +343,19 @@ def stats(request):
 
     area_labels = dict(AreaType.choices)
     chart = {
-        "by_class": [{"name": str(class_labels.get(r["customer_class"], r["customer_class"])), "value": r["n"]}
-                     for r in dist["by_class"]],
-        "by_segment": [{"name": str(segment_labels.get(r["segment"], r["segment"])), "value": r["n"]}
-                       for r in dist["by_segment"]],
+        "by_class": [
+            {"name": str(class_labels.get(r["customer_class"], r["customer_class"])), "value": r["n"]}
+            for r in dist["by_class"]
+        ],
+        "by_segment": [
+            {"name": str(segment_labels.get(r["segment"], r["segment"])), "value": r["n"]}
+            for r in dist["by_segment"]
+        ],
         "by_unit": [{"name": r["unit__name"], "value": r["n"]} for r in dist["by_unit"]],
-        "by_area_type": [{"name": str(area_labels.get(r["premise__transformer_area__area_type"], "?")), "value": r["n"]}
-                         for r in dist["by_area_type"]],
+        "by_area_type": [
+            {"name": str(area_labels.get(r["premise__transformer_area__area_type"], "?")), "value": r["n"]}
+            for r in dist["by_area_type"]
+        ],
     }
     total = sum(r["value"] for r in chart["by_class"])
     return render(request, "customers/stats.html", {"chart": chart, "total": total})

@@ -122,7 +122,10 @@ def meter_read_create(request, asset_number: Text, payload: ReadIn):
     require_object_perm(request, Perm.METER_EDIT)
     meter = selectors.meter_get(user=request.user, asset_number=asset_number)
     read = services.read_record(
-        actor=api_actor(request), meter=meter, read_at=aware(payload.read_at), registers=_registers(payload),
+        actor=api_actor(request),
+        meter=meter,
+        read_at=aware(payload.read_at),
+        registers=_registers(payload),
         source=payload.source,
     )
     return Status(201, read_row(read))
@@ -140,7 +143,9 @@ def read_estimate_missing(request, payload: EstimateMissingIn):
     """Estimate the read of an account nobody could read, at 00:00 of `period_end`."""
     require_perm(request, Perm.METER_EDIT)
     account = account_get(user=request.user, account_number=payload.account_number)
-    read = services.read_estimate_missing(actor=api_actor(request), account=account, period_end=payload.period_end)
+    read = services.read_estimate_missing(
+        actor=api_actor(request), account=account, period_end=payload.period_end
+    )
     return Status(201, read_row(read))
 
 
@@ -148,7 +153,9 @@ def read_estimate_missing(request, payload: EstimateMissingIn):
 def read_accept(request, read_id: int):
     """Accept a flagged read as it is."""
     require_object_perm(request, Perm.METER_EDIT)
-    read = services.read_accept(actor=api_actor(request), read=selectors.read_get(user=request.user, pk=read_id))
+    read = services.read_accept(
+        actor=api_actor(request), read=selectors.read_get(user=request.user, pk=read_id)
+    )
     return read_row(read)
 
 
@@ -157,7 +164,9 @@ def read_correct(request, read_id: int, payload: RegistersIn):
     """Replace a flagged read's registers with corrected values."""
     require_object_perm(request, Perm.METER_EDIT)
     read = services.read_correct(
-        actor=api_actor(request), read=selectors.read_get(user=request.user, pk=read_id), registers=_registers(payload)
+        actor=api_actor(request),
+        read=selectors.read_get(user=request.user, pk=read_id),
+        registers=_registers(payload),
     )
     return read_row(read)
 
@@ -166,7 +175,9 @@ def read_correct(request, read_id: int, payload: RegistersIn):
 def read_estimate(request, read_id: int):
     """Replace a flagged read by an estimate from the account's history."""
     require_object_perm(request, Perm.METER_EDIT)
-    read = services.read_estimate(actor=api_actor(request), read=selectors.read_get(user=request.user, pk=read_id))
+    read = services.read_estimate(
+        actor=api_actor(request), read=selectors.read_get(user=request.user, pk=read_id)
+    )
     return read_row(read)
 
 
@@ -176,7 +187,14 @@ def route_list(request):
     require_perm(request, Perm.METER_EDIT)
     qs = selectors.routes_visible(user=request.user).annotate(n=Count("memberships"))
     return [
-        {"id": r.pk, "code": r.code, "name": r.name, "unit_id": r.unit_id, "reading_day": r.reading_day,
-         "reader": r.reader.get_username() if r.reader else None, "accounts": r.n}
+        {
+            "id": r.pk,
+            "code": r.code,
+            "name": r.name,
+            "unit_id": r.unit_id,
+            "reading_day": r.reading_day,
+            "reader": r.reader.get_username() if r.reader else None,
+            "accounts": r.n,
+        }
         for r in qs
     ]

@@ -71,9 +71,29 @@ TOU_SPLIT = {
 }
 
 COLUMNS = (
-    "meter_id", "account_id", "unit_id", "read_at", "total", "sharp", "peak", "flat", "valley", "reactive",
-    "max_demand", "consumption", "kwh_sharp", "kwh_peak", "kwh_flat", "kwh_valley", "kvarh", "demand_kw",
-    "source", "status", "flags", "created_at", "entered_by_id",
+    "meter_id",
+    "account_id",
+    "unit_id",
+    "read_at",
+    "total",
+    "sharp",
+    "peak",
+    "flat",
+    "valley",
+    "reactive",
+    "max_demand",
+    "consumption",
+    "kwh_sharp",
+    "kwh_peak",
+    "kwh_flat",
+    "kwh_valley",
+    "kvarh",
+    "demand_kw",
+    "source",
+    "status",
+    "flags",
+    "created_at",
+    "entered_by_id",
 )
 REGS = ("total", "sharp", "peak", "flat", "valley", "reactive")  # the cumulative registers a state carries
 
@@ -129,7 +149,10 @@ def _station_prefixes(stations: list[SupplyUnit]) -> dict[int, str]:
     prefixes = {}
     for s in stations:
         first = (
-            Account.objects.filter(unit=s).order_by("account_number").values_list("account_number", flat=True).first()
+            Account.objects.filter(unit=s)
+            .order_by("account_number")
+            .values_list("account_number", flat=True)
+            .first()
         )
         prefixes[s.pk] = (first or "")[:3]
     values = list(prefixes.values())
@@ -234,7 +257,8 @@ def ensure_routes(
                     copy.write("".join(f"{a}\t{r}\t{s}\n" for a, r, s in part).encode())
     else:
         RouteMembership.objects.bulk_create(
-            (RouteMembership(account_id=a, route_id=r, sequence=s) for a, r, s in memberships), batch_size=5000
+            (RouteMembership(account_id=a, route_id=r, sequence=s) for a, r, s in memberships),
+            batch_size=5000,
         )
     progress(
         f"  {new_routes:,} new routes, {len(memberships):,} accounts put on routes ({time.monotonic() - t0:.1f}s)"
@@ -296,11 +320,15 @@ def _existing(window_start: datetime, window_end: datetime) -> tuple[dict, dict]
             )
             for mid, y, m, *values in cur.fetchall():
                 in_window.setdefault(mid, {})[(y, m)] = tuple(values)
-    rows = () if connection.vendor == "postgresql" else (
-        MeterRead.objects.filter(read_at__gte=window_start, read_at__lt=window_end)
-        .order_by("meter_id", "read_at")
-        .values_list("meter_id", "read_at", *regs)
-        .iterator(chunk_size=20_000)
+    rows = (
+        ()
+        if connection.vendor == "postgresql"
+        else (
+            MeterRead.objects.filter(read_at__gte=window_start, read_at__lt=window_end)
+            .order_by("meter_id", "read_at")
+            .values_list("meter_id", "read_at", *regs)
+            .iterator(chunk_size=20_000)
+        )
     )
     for mid, at, *values in rows:
         local = at.astimezone(BEIJING)
@@ -379,8 +407,20 @@ def generate(
                 else:
                     state = (total, *no_tou, reactive)
                 derived = (0, 0, 0, 0) if tou_meter else no_tou
-                append((mi.meter_id, mi.account_id, mi.unit_id, (y, m, day), *state, None, 0, *derived,
-                        0 if reactive_meter else None, None))
+                append(
+                    (
+                        mi.meter_id,
+                        mi.account_id,
+                        mi.unit_id,
+                        (y, m, day),
+                        *state,
+                        None,
+                        0,
+                        *derived,
+                        0 if reactive_meter else None,
+                        None,
+                    )
+                )
                 continue
             kwh = level * season[m - 1] * noise[k]
             kwh = low * 0.5 if kwh < low * 0.5 else high * 1.5 if kwh > high * 1.5 else kwh
@@ -424,7 +464,9 @@ class _PgReadWriter:
         q = connection.ops.quote_name
         cols = ", ".join(q(c) for c in COLUMNS)
         self.sql = f"COPY {q(MeterRead._meta.db_table)} ({cols}) FROM STDIN"
-        self.tail = f"\t{ReadSource.AMI}\t{ReadStatus.VALID}\t[]\t{created_at.astimezone(UTC).isoformat()}\t\\N\n"
+        self.tail = (
+            f"\t{ReadSource.AMI}\t{ReadStatus.VALID}\t[]\t{created_at.astimezone(UTC).isoformat()}\t\\N\n"
+        )
         self.stamps: dict[tuple[int, int, int], str] = {}
 
     def stamp(self, ymd: tuple[int, int, int]) -> str:
@@ -536,12 +578,15 @@ def seed_readings(
                 # Cheap estimate of the reads to come against what the read table holds already.
                 with connection.cursor() as cur:
                     cur.execute(
-                        "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass", [tables[1]]
+                        "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
+                        [tables[1]],
                     )
                     existing_rows = cur.fetchone()[0]
                 expected = Account.objects.filter(status=AccountStatus.ACTIVE).count() * len(window)
                 if existing_rows:
-                    expected -= MeterRead.objects.filter(read_at__gte=window_start, read_at__lt=window_end).count()
+                    expected -= MeterRead.objects.filter(
+                        read_at__gte=window_start, read_at__lt=window_end
+                    ).count()
                 drop_indexes = expected >= DROP_INDEXES_FROM and expected >= existing_rows
             if drop_indexes:
                 saved = _pg_drop_secondary(tables, tables)
@@ -554,8 +599,10 @@ def seed_readings(
         if pg:
             t1 = time.monotonic()
             writer = _PgReadWriter(created_at)
-            source = _forked(meters, window, seed, in_window, before, created_at) if fork else (
-                writer.encode(rows) for rows in generate(meters, window, seed, in_window, before)
+            source = (
+                _forked(meters, window, seed, in_window, before, created_at)
+                if fork
+                else (writer.encode(rows) for rows in generate(meters, window, seed, in_window, before))
             )
             for data, n in source:
                 writer.write(data)

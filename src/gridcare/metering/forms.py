@@ -9,7 +9,9 @@ _NUM = {"inputmode": "decimal", "autocomplete": "off"}
 class RegistersForm(forms.Form):
     """Register values as typed; services.clean_registers() checks them against the meter."""
 
-    total = forms.CharField(label=_("总示数"), max_length=20, widget=forms.TextInput(attrs={**_NUM, "autofocus": True}))
+    total = forms.CharField(
+        label=_("总示数"), max_length=20, widget=forms.TextInput(attrs={**_NUM, "autofocus": True})
+    )
     sharp = forms.CharField(label=_("尖"), max_length=20, required=False, widget=forms.TextInput(attrs=_NUM))
     peak = forms.CharField(label=_("峰"), max_length=20, required=False, widget=forms.TextInput(attrs=_NUM))
     flat = forms.CharField(label=_("平"), max_length=20, required=False, widget=forms.TextInput(attrs=_NUM))

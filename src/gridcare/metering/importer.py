@@ -106,14 +106,20 @@ def _read_rows(text: str) -> tuple[dict[str, int], list[str], list[tuple[int, li
         if key not in index:
             errors.append(RowError(1, key, _("缺少必填列 %(key)s") % {"key": key}))
     if "account_number" not in index and "meter_asset_number" not in index:
-        errors.append(RowError(1, "account_number", _("须有户号（account_number）或电能表资产编号（meter_asset_number）列")))
+        errors.append(
+            RowError(
+                1, "account_number", _("须有户号（account_number）或电能表资产编号（meter_asset_number）列")
+            )
+        )
     rows: list[tuple[int, list[str]]] = []
     try:
         for line, cells in enumerate(records, start=2):
             if any(c.strip() for c in cells):
                 rows.append((line, cells))
     except csv.Error as e:
-        raise ImportFileError(_("CSV 格式错误（第 %(row)d 行附近）：%(err)s") % {"row": records.line_num, "err": e}) from None
+        raise ImportFileError(
+            _("CSV 格式错误（第 %(row)d 行附近）：%(err)s") % {"row": records.line_num, "err": e}
+        ) from None
     if not errors and not rows:
         raise ImportFileError(_("文件中没有数据行：表头之后至少需要一行。"))
     return index, header, rows, errors
@@ -131,15 +137,25 @@ class _Parsed:
 def _meters(raws: list[dict[str, str]]) -> tuple[dict[str, Meter], dict[str, list[Meter]]]:
     """Meters by asset number, and in-service meters by account number, in two set-based queries."""
     base = Meter.objects.select_related("service_point__account").filter(service_point__isnull=False)
-    by_asset = {m.asset_number: m for m in _lookup(base, "asset_number", {r["meter_asset_number"] for r in raws if r.get("meter_asset_number")})}
+    by_asset = {
+        m.asset_number: m
+        for m in _lookup(
+            base, "asset_number", {r["meter_asset_number"] for r in raws if r.get("meter_asset_number")}
+        )
+    }
     by_account: dict[str, list[Meter]] = defaultdict(list)
-    for m in _lookup(base.filter(removed_on__isnull=True), "service_point__account__account_number",
-                     {r["account_number"] for r in raws if r.get("account_number")}):
+    for m in _lookup(
+        base.filter(removed_on__isnull=True),
+        "service_point__account__account_number",
+        {r["account_number"] for r in raws if r.get("account_number")},
+    ):
         by_account[m.service_point.account.account_number].append(m)
     return by_asset, by_account
 
 
-def _recent_reads(meter_ids: set[int], account_ids: set[int], depth: int) -> tuple[dict[int, MeterRead], dict[int, list[MeterRead]]]:
+def _recent_reads(
+    meter_ids: set[int], account_ids: set[int], depth: int
+) -> tuple[dict[int, MeterRead], dict[int, list[MeterRead]]]:
     """Last read per meter, and each account's last `depth` reads (newest first), with window queries."""
     last: dict[int, MeterRead] = {}
     history: dict[int, list[MeterRead]] = defaultdict(list)
@@ -165,11 +181,16 @@ def _chunks(ids: set[int], size: int = 900):
 
 
 def _trusted_kwh(read: MeterRead) -> bool:
-    return (read.status in TRUSTED_STATUSES and read.consumption is not None
-            and read.source not in (ReadSource.EXCHANGE_INITIAL, ReadSource.EXCHANGE_FINAL))
+    return (
+        read.status in TRUSTED_STATUSES
+        and read.consumption is not None
+        and read.source not in (ReadSource.EXCHANGE_INITIAL, ReadSource.EXCHANGE_FINAL)
+    )
 
 
-def import_readings(*, data: bytes, actor: Actor, dry_run: bool = False, file_name: str = "") -> ReadingsResult:
+def import_readings(
+    *, data: bytes, actor: Actor, dry_run: bool = False, file_name: str = ""
+) -> ReadingsResult:
     """Validate `data` and, unless `dry_run` or any row is bad, write every read (VEE flags included).
 
     `actor.user` None is the system (the CLI); a user needs Perm.METER_EDIT and only meters of his units.
@@ -186,7 +207,10 @@ def import_readings(*, data: bytes, actor: Actor, dry_run: bool = False, file_na
     label = {key: header[i] for key, i in index.items()}
     raws: list[tuple[int, dict[str, str]]] = []
     for line, cells in records:
-        raw = {k: unicodedata.normalize("NFKC", cells[i] if i < len(cells) else "").strip() for k, i in index.items()}
+        raw = {
+            k: unicodedata.normalize("NFKC", cells[i] if i < len(cells) else "").strip()
+            for k, i in index.items()
+        }
         raws.append((line, raw))
     by_asset, by_account = _meters([r for _line, r in raws])
 
@@ -211,7 +235,11 @@ def import_readings(*, data: bytes, actor: Actor, dry_run: bool = False, file_na
             if not meters:
                 bad(line, "account_number", _("户号 %(n)s 不存在或没有在用的电能表") % {"n": number})
             elif len(meters) > 1:
-                bad(line, "account_number", _("户号 %(n)s 有多块在用电能表：请填写电能表资产编号") % {"n": number})
+                bad(
+                    line,
+                    "account_number",
+                    _("户号 %(n)s 有多块在用电能表：请填写电能表资产编号") % {"n": number},
+                )
             else:
                 meter = meters[0]
         else:
@@ -228,21 +256,28 @@ def import_readings(*, data: bytes, actor: Actor, dry_run: bool = False, file_na
         if source not in IMPORT_SOURCES:
             bad(line, "source", _("来源无效：应为 %(v)s") % {"v": "/".join(sorted(IMPORT_SOURCES))})
         reg_errors: dict[str, list[str]] = {}
-        registers = clean_registers({k: raw.get(k) for k in vee.REGISTERS}, digits=meter.digits if meter else 14,
-                                    errors=reg_errors)
+        registers = clean_registers(
+            {k: raw.get(k) for k in vee.REGISTERS}, digits=meter.digits if meter else 14, errors=reg_errors
+        )
         for key, messages in reg_errors.items():
             for m in messages:
                 bad(line, key, m)
         if meter is not None and read_at is not None:
             first = seen.setdefault((meter.pk, read_at), line)
             if first != line:
-                bad(line, "read_at", _("同一电能表同一时间的示数在文件中重复：已出现在第 %(row)d 行") % {"row": first})
+                bad(
+                    line,
+                    "read_at",
+                    _("同一电能表同一时间的示数在文件中重复：已出现在第 %(row)d 行") % {"row": first},
+                )
         if len(errors) == before:
             parsed.append(_Parsed(line, meter, read_at, registers, source))
 
     t = vee.thresholds()
     depth = max(t.spike_window, t.zero_periods)
-    last, history = _recent_reads({p.meter.pk for p in parsed}, {p.meter.service_point.account_id for p in parsed}, depth)
+    last, history = _recent_reads(
+        {p.meter.pk for p in parsed}, {p.meter.service_point.account_id for p in parsed}, depth
+    )
     plan: list[MeterRead] = []
     now = timezone.now()
     user = actor.user if actor.user is not None and actor.user.is_authenticated else None
@@ -258,24 +293,49 @@ def import_readings(*, data: bytes, actor: Actor, dry_run: bool = False, file_na
         prev = previous.get(meter.pk)
         if prev is not None and p.read_at <= prev[0]:
             in_db = meter.pk in last and last[meter.pk].read_at >= p.read_at
-            bad(p.line, "read_at",
+            bad(
+                p.line,
+                "read_at",
                 _("抄表时间不晚于该表已有的最近示数（%(last)s）：不能导入更早或重复的示数")
-                % {"last": timezone.localtime(last[meter.pk].read_at if in_db else prev[0]).strftime("%Y-%m-%d %H:%M")})
+                % {
+                    "last": timezone.localtime(last[meter.pk].read_at if in_db else prev[0]).strftime(
+                        "%Y-%m-%d %H:%M"
+                    )
+                },
+            )
             continue
         account_id = meter.service_point.account_id
         kwh_history = account_kwh.setdefault(account_id, [])
         kwh, extra, flags = vee.evaluate_read(
-            previous=prev[1] if prev else None, registers=p.registers, source=p.source, digits=meter.digits,
-            multiplier=meter.multiplier, history=kwh_history[-depth:], t=t,
+            previous=prev[1] if prev else None,
+            registers=p.registers,
+            source=p.source,
+            digits=meter.digits,
+            multiplier=meter.multiplier,
+            history=kwh_history[-depth:],
+            t=t,
         )
         read = MeterRead(
-            meter=meter, account_id=account_id, unit_id=meter.service_point.account.unit_id, read_at=p.read_at,
-            consumption=kwh, source=p.source, status=ReadStatus.FLAGGED if flags else ReadStatus.VALID, flags=flags,
-            created_at=now, entered_by=user, **p.registers, **extra,
+            meter=meter,
+            account_id=account_id,
+            unit_id=meter.service_point.account.unit_id,
+            read_at=p.read_at,
+            consumption=kwh,
+            source=p.source,
+            status=ReadStatus.FLAGGED if flags else ReadStatus.VALID,
+            flags=flags,
+            created_at=now,
+            entered_by=user,
+            **p.registers,
+            **extra,
         )
         plan.append(read)
         previous[meter.pk] = (p.read_at, p.registers)
-        if not flags and kwh is not None and p.source not in (ReadSource.EXCHANGE_INITIAL, ReadSource.EXCHANGE_FINAL):
+        if (
+            not flags
+            and kwh is not None
+            and p.source not in (ReadSource.EXCHANGE_INITIAL, ReadSource.EXCHANGE_FINAL)
+        ):
             kwh_history.append(kwh)
     errors.sort(key=lambda e: e.row)
     result.errors = errors
@@ -287,17 +347,22 @@ def import_readings(*, data: bytes, actor: Actor, dry_run: bool = False, file_na
         with transaction.atomic():
             MeterRead.objects.bulk_create(plan, batch_size=BATCH_SIZE)
             audit_record(
-                actor=actor, action="import.readings", object_type="import", object_id=digest,
+                actor=actor,
+                action="import.readings",
+                object_type="import",
+                object_id=digest,
                 unit_id=getattr(actor.user, "unit_id", None),
                 changes={"file": file_name, "sha256": digest, "rows": len(plan), "flagged": result.flagged},
             )
     except IntegrityError:
-        raise ImportFileError(_("写入时发现同一电能表同一时间的示数已存在（可能有人同时录入），本次未写入任何数据，请重新导入。")) from None
+        raise ImportFileError(
+            _(
+                "写入时发现同一电能表同一时间的示数已存在（可能有人同时录入），本次未写入任何数据，请重新导入。"
+            )
+        ) from None
     result.written = True
     return result
 
 
 def dump_errors(errors: list[RowError]) -> list[str]:
     return [format_error(e) for e in errors]
-
-

@@ -18,7 +18,11 @@ class Route(models.Model):
     unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="reading_routes")
     reading_day = models.PositiveSmallIntegerField(_("抄表例日"))
     reader = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reading_routes"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reading_routes",
     )
     created_at = models.DateTimeField()
 
@@ -37,7 +41,9 @@ class Route(models.Model):
 class RouteMembership(models.Model):
     """An account's place on its (single) route; `sequence` is the walking order."""
 
-    account = models.OneToOneField("customers.Account", on_delete=models.CASCADE, related_name="route_membership")
+    account = models.OneToOneField(
+        "customers.Account", on_delete=models.CASCADE, related_name="route_membership"
+    )
     route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="memberships")
     sequence = models.PositiveIntegerField(_("抄表顺序"))
 
@@ -83,7 +89,9 @@ class MeterRead(models.Model):
 
     class Meta:
         ordering = ["meter", "read_at"]
-        constraints = [models.UniqueConstraint(fields=["meter", "read_at"], name="metering_read_meter_read_at_uniq")]
+        constraints = [
+            models.UniqueConstraint(fields=["meter", "read_at"], name="metering_read_meter_read_at_uniq")
+        ]
         indexes = [
             models.Index(fields=["account", "read_at"]),
             models.Index(fields=["status", "unit"]),

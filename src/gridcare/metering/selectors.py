@@ -46,7 +46,8 @@ def exceptions_visible(*, user) -> QuerySet[MeterRead]:
 
 def meter_get(*, user, asset_number: str, perm: str = Perm.METER_EDIT) -> Meter:
     return get_or_404(
-        restrict(Meter.objects.select_related("service_point__account"), user, perm), asset_number=asset_number
+        restrict(Meter.objects.select_related("service_point__account"), user, perm),
+        asset_number=asset_number,
     )
 
 
@@ -61,8 +62,12 @@ def last_read(*, meter_id: int) -> MeterRead | None:
 
 def account_meter(account: Account) -> Meter | None:
     """The meter in service for an account (the latest installed one not removed)."""
-    return (Meter.objects.filter(service_point__account=account, removed_on__isnull=True)
-            .select_related("service_point__account").order_by("-installed_on", "-id").first())
+    return (
+        Meter.objects.filter(service_point__account=account, removed_on__isnull=True)
+        .select_related("service_point__account")
+        .order_by("-installed_on", "-id")
+        .first()
+    )
 
 
 def route_stop(*, route: Route, position: int) -> dict[str, Any] | None:
@@ -92,7 +97,11 @@ def route_stop(*, route: Route, position: int) -> dict[str, Any] | None:
 def account_period_consumption(*, account: Account, start: datetime, end: datetime) -> Decimal:
     """kWh of an account's reads in (start, end]: across a meter exchange this is the old meter's final
     advance plus the new meter's advance since its initial read."""
-    total = MeterRead.objects.filter(
-        account=account, read_at__gt=start, read_at__lte=end, consumption__isnull=False
-    ).exclude(status=ReadStatus.FLAGGED).aggregate(s=Sum("consumption"))["s"]
+    total = (
+        MeterRead.objects.filter(
+            account=account, read_at__gt=start, read_at__lte=end, consumption__isnull=False
+        )
+        .exclude(status=ReadStatus.FLAGGED)
+        .aggregate(s=Sum("consumption"))["s"]
+    )
     return total or Decimal("0.00")

@@ -22,11 +22,33 @@ from .selectors import account_meter
 
 __all__ = ["PermissionDenied"]
 
-READ_FIELDS = ["meter_id", "account_id", "read_at", "total", "sharp", "peak", "flat", "valley", "reactive",
-               "max_demand", "consumption", *vee.DERIVED, "source", "status", "flags"]
+READ_FIELDS = [
+    "meter_id",
+    "account_id",
+    "read_at",
+    "total",
+    "sharp",
+    "peak",
+    "flat",
+    "valley",
+    "reactive",
+    "max_demand",
+    "consumption",
+    *vee.DERIVED,
+    "source",
+    "status",
+    "flags",
+]
 ENTRY_SOURCES = (ReadSource.MANUAL, ReadSource.AMI, ReadSource.EXCHANGE_FINAL, ReadSource.EXCHANGE_INITIAL)
-REGISTER_LABELS = {"total": "总", "sharp": "尖", "peak": "峰", "flat": "平", "valley": "谷", "reactive": "无功",
-                   "max_demand": "最大需量"}
+REGISTER_LABELS = {
+    "total": "总",
+    "sharp": "尖",
+    "peak": "峰",
+    "flat": "平",
+    "valley": "谷",
+    "reactive": "无功",
+    "max_demand": "最大需量",
+}
 
 
 # ---------------------------------------------------------------- routes
@@ -50,13 +72,22 @@ def route_create(*, actor: Actor, data: dict[str, Any]) -> Route:
         day = 0
     if not 1 <= day <= 28:
         errs.setdefault("reading_day", []).append(_("抄表例日须为 1 到 28 之间的整数"))
-    unit = SupplyUnit.objects.filter(pk=data.get("unit_id")).first() if str(data.get("unit_id") or "").isdigit() else None
+    unit = (
+        SupplyUnit.objects.filter(pk=data.get("unit_id")).first()
+        if str(data.get("unit_id") or "").isdigit()
+        else None
+    )
     if unit is None:
         errs.setdefault("unit_id", []).append(_("供电单位不存在"))
     reader = None
     if data.get("reader_id") not in (None, ""):
         reader = User.objects.filter(pk=data["reader_id"], is_active=True).exclude(role=Role.CUSTOMER).first()
-        if reader is None or unit is None or reader.unit is None or not unit.path.startswith(reader.unit.path):
+        if (
+            reader is None
+            or unit is None
+            or reader.unit is None
+            or not unit.path.startswith(reader.unit.path)
+        ):
             errs.setdefault("reader_id", []).append(_("抄表员不存在或不属于该单位"))
     if errs:
         raise ValidationError(errs)
@@ -64,8 +95,13 @@ def route_create(*, actor: Actor, data: dict[str, Any]) -> Route:
     route = Route.objects.create(
         code=code, name=name, unit=unit, reading_day=day, reader=reader, created_at=timezone.now()
     )
-    audit_record(actor=actor, action="route.create", obj=route, unit_id=unit.pk,
-                 changes={"after": snapshot(route, ["code", "name", "unit_id", "reading_day", "reader_id"])})
+    audit_record(
+        actor=actor,
+        action="route.create",
+        obj=route,
+        unit_id=unit.pk,
+        changes={"after": snapshot(route, ["code", "name", "unit_id", "reading_day", "reader_id"])},
+    )
     return route
 
 
@@ -83,17 +119,26 @@ def route_assign(*, actor: Actor, route: Route, account: Account, sequence: int)
     membership, _created = RouteMembership.objects.update_or_create(
         account=account, defaults={"route": route, "sequence": sequence}
     )
-    audit_record(actor=actor, action="route.assign", obj=membership, customer_id=account.customer_id,
-                 unit_id=account.unit_id,
-                 changes={"account_number": account.account_number,
-                          **diff(before, snapshot(membership, ["route_id", "sequence"]))})
+    audit_record(
+        actor=actor,
+        action="route.assign",
+        obj=membership,
+        customer_id=account.customer_id,
+        unit_id=account.unit_id,
+        changes={
+            "account_number": account.account_number,
+            **diff(before, snapshot(membership, ["route_id", "sequence"])),
+        },
+    )
     return membership
 
 
 # ---------------------------------------------------------------- reads: validation helpers
 
 
-def clean_registers(data: dict[str, Any], *, digits: int, errors: dict[str, list[str]] | None = None) -> dict[str, Decimal | None]:
+def clean_registers(
+    data: dict[str, Any], *, digits: int, errors: dict[str, list[str]] | None = None
+) -> dict[str, Decimal | None]:
     """Decimal register values (total required; TOU optional), each within the meter's range, 2 decimals."""
     errs: dict[str, list[str]] = errors if errors is not None else {}
     out: dict[str, Decimal | None] = {}
@@ -112,7 +157,9 @@ def clean_registers(data: dict[str, Any], *, digits: int, errors: dict[str, list
             if not value.is_finite():
                 raise InvalidOperation
         except (InvalidOperation, ValueError):
-            errs.setdefault(name, []).append(_("%(r)s示数必须是数字：%(v)s") % {"r": _(REGISTER_LABELS[name]), "v": str(raw)[:20]})
+            errs.setdefault(name, []).append(
+                _("%(r)s示数必须是数字：%(v)s") % {"r": _(REGISTER_LABELS[name]), "v": str(raw)[:20]}
+            )
             out[name] = None
             continue
         if value < 0:
@@ -121,17 +168,22 @@ def clean_registers(data: dict[str, Any], *, digits: int, errors: dict[str, list
             errs.setdefault(name, []).append(_("示数超出 %(d)d 位表的量程") % {"d": digits})
         elif value != value.quantize(vee.KWH):
             errs.setdefault(name, []).append(_("示数最多两位小数"))
-        out[name] = value.quantize(vee.KWH) if value.is_finite() and value == value.quantize(vee.KWH) else value
+        out[name] = (
+            value.quantize(vee.KWH) if value.is_finite() and value == value.quantize(vee.KWH) else value
+        )
     if errors is None and errs:
         raise ValidationError(errs)
     return out
 
 
-def history_consumption(*, account_id: int, before: datetime, exclude_pk: int | None = None, limit: int = 12) -> list[Decimal]:
+def history_consumption(
+    *, account_id: int, before: datetime, exclude_pk: int | None = None, limit: int = 12
+) -> list[Decimal]:
     """kWh of the account's trusted full periods before `before`, oldest first (for zero and spike)."""
     qs = (
-        MeterRead.objects.filter(account_id=account_id, read_at__lt=before, status__in=TRUSTED_STATUSES,
-                                 consumption__isnull=False)
+        MeterRead.objects.filter(
+            account_id=account_id, read_at__lt=before, status__in=TRUSTED_STATUSES, consumption__isnull=False
+        )
         .exclude(source__in=[ReadSource.EXCHANGE_INITIAL, ReadSource.EXCHANGE_FINAL])
         .exclude(pk=exclude_pk)
         .order_by("-read_at")
@@ -154,10 +206,19 @@ def estimate_history(*, account_id: int, before: datetime, limit: int = 24) -> l
     for r in rows:
         prev_at = last_at.get(r["meter_id"])
         last_at[r["meter_id"]] = r["read_at"]
-        if (prev_at is None or r["consumption"] is None or r["status"] not in TRUSTED_STATUSES
-                or r["source"] == ReadSource.EXCHANGE_INITIAL):
+        if (
+            prev_at is None
+            or r["consumption"] is None
+            or r["status"] not in TRUSTED_STATUSES
+            or r["source"] == ReadSource.EXCHANGE_INITIAL
+        ):
             continue
-        out.append((vee.days_between(timezone.localdate(prev_at), timezone.localdate(r["read_at"])), r["consumption"]))
+        out.append(
+            (
+                vee.days_between(timezone.localdate(prev_at), timezone.localdate(r["read_at"])),
+                r["consumption"],
+            )
+        )
     return out[-limit:]
 
 
@@ -168,12 +229,18 @@ def _account_of(meter: Meter) -> Account:
 
 
 def _previous(meter_id: int, before: datetime, exclude_pk: int | None = None) -> MeterRead | None:
-    return (MeterRead.objects.filter(meter_id=meter_id, read_at__lt=before).exclude(pk=exclude_pk)
-            .order_by("-read_at").first())
+    return (
+        MeterRead.objects.filter(meter_id=meter_id, read_at__lt=before)
+        .exclude(pk=exclude_pk)
+        .order_by("-read_at")
+        .first()
+    )
 
 
 def _next(read: MeterRead) -> MeterRead | None:
-    return MeterRead.objects.filter(meter_id=read.meter_id, read_at__gt=read.read_at).order_by("read_at").first()
+    return (
+        MeterRead.objects.filter(meter_id=read.meter_id, read_at__gt=read.read_at).order_by("read_at").first()
+    )
 
 
 def registers_of(read: MeterRead | None) -> dict[str, Decimal | None] | None:
@@ -185,15 +252,30 @@ def _refresh_next(read: MeterRead, meter: Meter, t: vee.Thresholds) -> None:
     nxt = _next(read)
     if nxt is None or nxt.source == ReadSource.EXCHANGE_INITIAL:
         return
-    kwh, _flags = vee.consumption(read.total, nxt.total, digits=meter.digits, multiplier=meter.multiplier, t=t)
-    extra, _more = vee.derived(previous=registers_of(read), registers=registers_of(nxt), source=nxt.source,
-                               consumption_kwh=kwh, digits=meter.digits, multiplier=meter.multiplier, t=t)
+    kwh, _flags = vee.consumption(
+        read.total, nxt.total, digits=meter.digits, multiplier=meter.multiplier, t=t
+    )
+    extra, _more = vee.derived(
+        previous=registers_of(read),
+        registers=registers_of(nxt),
+        source=nxt.source,
+        consumption_kwh=kwh,
+        digits=meter.digits,
+        multiplier=meter.multiplier,
+        t=t,
+    )
     MeterRead.objects.filter(pk=nxt.pk).update(consumption=kwh, **extra)
 
 
 def _audit_read(actor: Actor, action: str, read: MeterRead, changes: dict[str, Any]) -> None:
-    audit_record(actor=actor, action=action, obj=read, customer_id=read.account.customer_id,
-                 unit_id=read.unit_id, changes=changes)
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=read,
+        customer_id=read.account.customer_id,
+        unit_id=read.unit_id,
+        changes=changes,
+    )
 
 
 # ---------------------------------------------------------------- reads: entry
@@ -201,7 +283,12 @@ def _audit_read(actor: Actor, action: str, read: MeterRead, changes: dict[str, A
 
 @transaction.atomic
 def read_record(
-    *, actor: Actor, meter: Meter, read_at: datetime, registers: dict[str, Any], source: str = ReadSource.MANUAL
+    *,
+    actor: Actor,
+    meter: Meter,
+    read_at: datetime,
+    registers: dict[str, Any],
+    source: str = ReadSource.MANUAL,
 ) -> MeterRead:
     """Record a register reading; VEE runs and a read breaking a rule is written as flagged.
 
@@ -210,7 +297,11 @@ def read_record(
     """
     _check_unit(actor, meter.unit_id, Perm.METER_EDIT)
     # Serialise reads of one meter so two entries cannot both pass the "later than the last read" check.
-    meter = Meter.objects.select_for_update(of=("self",)).select_related("service_point__account").get(pk=meter.pk)
+    meter = (
+        Meter.objects.select_for_update(of=("self",))
+        .select_related("service_point__account")
+        .get(pk=meter.pk)
+    )
     account = _account_of(meter)
     errs: dict[str, list[str]] = {}
     if source not in ENTRY_SOURCES:
@@ -224,23 +315,42 @@ def read_record(
         raise ValidationError(errs)
     last = MeterRead.objects.filter(meter=meter).order_by("-read_at").first()
     if last is not None and read_at <= last.read_at:
-        raise ValidationError({"read_at": [
-            _("抄表时间 %(at)s 不晚于该表最近一次示数的时间 %(last)s：不能录入更早或重复的示数")
-            % {"at": timezone.localtime(read_at).strftime("%Y-%m-%d %H:%M"),
-               "last": timezone.localtime(last.read_at).strftime("%Y-%m-%d %H:%M")}
-        ]})
+        raise ValidationError(
+            {
+                "read_at": [
+                    _("抄表时间 %(at)s 不晚于该表最近一次示数的时间 %(last)s：不能录入更早或重复的示数")
+                    % {
+                        "at": timezone.localtime(read_at).strftime("%Y-%m-%d %H:%M"),
+                        "last": timezone.localtime(last.read_at).strftime("%Y-%m-%d %H:%M"),
+                    }
+                ]
+            }
+        )
     t = vee.thresholds()
     kwh, extra, flags = vee.evaluate_read(
-        previous=registers_of(last), registers=clean, source=source,
-        digits=meter.digits, multiplier=meter.multiplier,
-        history=history_consumption(account_id=account.pk, before=read_at, limit=max(t.spike_window, t.zero_periods)),
+        previous=registers_of(last),
+        registers=clean,
+        source=source,
+        digits=meter.digits,
+        multiplier=meter.multiplier,
+        history=history_consumption(
+            account_id=account.pk, before=read_at, limit=max(t.spike_window, t.zero_periods)
+        ),
         t=t,
     )
     read = MeterRead.objects.create(
-        meter=meter, account=account, unit_id=account.unit_id, read_at=read_at, consumption=kwh, source=source,
-        status=ReadStatus.FLAGGED if flags else ReadStatus.VALID, flags=flags, created_at=timezone.now(),
+        meter=meter,
+        account=account,
+        unit_id=account.unit_id,
+        read_at=read_at,
+        consumption=kwh,
+        source=source,
+        status=ReadStatus.FLAGGED if flags else ReadStatus.VALID,
+        flags=flags,
+        created_at=timezone.now(),
         entered_by=actor.user if actor.user is not None and actor.user.is_authenticated else None,
-        **clean, **extra,
+        **clean,
+        **extra,
     )
     _audit_read(actor, "meter_read.create", read, {"after": snapshot(read, READ_FIELDS)})
     return read
@@ -250,9 +360,13 @@ def read_record(
 
 
 def _lock_flagged(read: MeterRead) -> MeterRead:
-    read = MeterRead.objects.select_for_update(of=("self",)).select_related("meter", "account").get(pk=read.pk)
+    read = (
+        MeterRead.objects.select_for_update(of=("self",)).select_related("meter", "account").get(pk=read.pk)
+    )
     if read.status != ReadStatus.FLAGGED:
-        raise ValidationError({"status": [_("该示数不在异常待处理状态（当前：%(s)s）") % {"s": read.get_status_display()}]})
+        raise ValidationError(
+            {"status": [_("该示数不在异常待处理状态（当前：%(s)s）") % {"s": read.get_status_display()}]}
+        )
     return read
 
 
@@ -278,10 +392,14 @@ def read_correct(*, actor: Actor, read: MeterRead, registers: dict[str, Any]) ->
     t = vee.thresholds()
     prev = _previous(meter.pk, read.read_at)
     kwh, extra, flags = vee.evaluate_read(
-        previous=registers_of(prev), registers=clean, source=read.source, digits=meter.digits,
+        previous=registers_of(prev),
+        registers=clean,
+        source=read.source,
+        digits=meter.digits,
         multiplier=meter.multiplier,
-        history=history_consumption(account_id=read.account_id, before=read.read_at,
-                                    limit=max(t.spike_window, t.zero_periods)),
+        history=history_consumption(
+            account_id=read.account_id, before=read.read_at, limit=max(t.spike_window, t.zero_periods)
+        ),
         t=t,
     )
     for name, value in {**clean, **extra}.items():
@@ -293,33 +411,48 @@ def read_correct(*, actor: Actor, read: MeterRead, registers: dict[str, Any]) ->
     return read
 
 
-def _estimate_total(*, account_id: int, meter: Meter, prev: MeterRead, read_at: datetime, t: vee.Thresholds) -> tuple[Decimal, Decimal]:
+def _estimate_total(
+    *, account_id: int, meter: Meter, prev: MeterRead, read_at: datetime, t: vee.Thresholds
+) -> tuple[Decimal, Decimal]:
     days = vee.days_between(timezone.localdate(prev.read_at), timezone.localdate(read_at))
-    kwh = vee.estimate_kwh(estimate_history(account_id=account_id, before=read_at, limit=t.estimate_window), days, t)
+    kwh = vee.estimate_kwh(
+        estimate_history(account_id=account_id, before=read_at, limit=t.estimate_window), days, t
+    )
     if kwh is None:
         raise ValidationError({"__all__": [_("该户没有可用的历史电量，无法估算")]})
     total = vee.advance_register(prev.total, kwh, digits=meter.digits, multiplier=meter.multiplier)
     return total, kwh
 
 
-def _estimate_registers(*, account_id: int, meter: Meter, prev: MeterRead, read_at: datetime, kwh: Decimal,
-                        t: vee.Thresholds) -> dict[str, Decimal | None]:
+def _estimate_registers(
+    *, account_id: int, meter: Meter, prev: MeterRead, read_at: datetime, kwh: Decimal, t: vee.Thresholds
+) -> dict[str, Decimal | None]:
     """TOU and reactive registers and kWh of an estimated read: the estimate is split by the shares of the
     trusted history (the same window as the kWh estimate), and each register advanced by its share.
     Registers the previous read lacks, or without history, stay empty."""
-    out: dict[str, Decimal | None] = {r: None for r in ("sharp", "peak", "flat", "valley", "reactive", "max_demand")}
+    out: dict[str, Decimal | None] = {
+        r: None for r in ("sharp", "peak", "flat", "valley", "reactive", "max_demand")
+    }
     out.update(dict.fromkeys(vee.DERIVED))
     rows = list(
-        MeterRead.objects.filter(account_id=account_id, read_at__lt=read_at, status__in=TRUSTED_STATUSES,
-                                 consumption__gt=0)
+        MeterRead.objects.filter(
+            account_id=account_id, read_at__lt=read_at, status__in=TRUSTED_STATUSES, consumption__gt=0
+        )
         .exclude(source=ReadSource.EXCHANGE_INITIAL)
         .order_by("-read_at")
         .values("consumption", *vee.DERIVED)[: t.estimate_window]
     )
+
     def advance(register: str, amount: Decimal) -> Decimal:
-        return vee.advance_register(getattr(prev, register), amount, digits=meter.digits, multiplier=meter.multiplier)
-    tou_rows = [r for r in rows if all(r[vee.TOU_KWH[p]] is not None for p in vee.TOU_REGISTERS
-                                       if getattr(prev, p) is not None)]
+        return vee.advance_register(
+            getattr(prev, register), amount, digits=meter.digits, multiplier=meter.multiplier
+        )
+
+    tou_rows = [
+        r
+        for r in rows
+        if all(r[vee.TOU_KWH[p]] is not None for p in vee.TOU_REGISTERS if getattr(prev, p) is not None)
+    ]
     present = [p for p in vee.TOU_REGISTERS if getattr(prev, p) is not None]
     if present and tou_rows:
         shares = {p: sum((r[vee.TOU_KWH[p]] or Decimal(0) for r in tou_rows), Decimal(0)) for p in present}
@@ -328,8 +461,9 @@ def _estimate_registers(*, account_id: int, meter: Meter, prev: MeterRead, read_
             out[p] = advance(p, v)
     kvarh_rows = [r for r in rows if r["kvarh"] is not None]
     if prev.reactive is not None and kvarh_rows:
-        ratio = (sum((r["kvarh"] for r in kvarh_rows), Decimal(0))
-                 / sum((r["consumption"] for r in kvarh_rows), Decimal(0)))
+        ratio = sum((r["kvarh"] for r in kvarh_rows), Decimal(0)) / sum(
+            (r["consumption"] for r in kvarh_rows), Decimal(0)
+        )
         out["kvarh"] = (kwh * ratio).quantize(vee.KWH)
         out["reactive"] = advance("reactive", out["kvarh"])
     return out
@@ -346,10 +480,13 @@ def read_estimate(*, actor: Actor, read: MeterRead) -> MeterRead:
         raise ValidationError({"__all__": [_("该表没有更早的示数，无法估算")]})
     before = snapshot(read, READ_FIELDS)
     t = vee.thresholds()
-    total, kwh = _estimate_total(account_id=read.account_id, meter=meter, prev=prev, read_at=read.read_at, t=t)
+    total, kwh = _estimate_total(
+        account_id=read.account_id, meter=meter, prev=prev, read_at=read.read_at, t=t
+    )
     read.total, read.consumption = total, kwh
-    for name, value in _estimate_registers(account_id=read.account_id, meter=meter, prev=prev, read_at=read.read_at,
-                                           kwh=kwh, t=t).items():
+    for name, value in _estimate_registers(
+        account_id=read.account_id, meter=meter, prev=prev, read_at=read.read_at, kwh=kwh, t=t
+    ).items():
         setattr(read, name, value)
     read.status, read.source = ReadStatus.ESTIMATED, ReadSource.ESTIMATED
     read.save()
@@ -376,9 +513,18 @@ def read_estimate_missing(*, actor: Actor, account: Account, period_end: date) -
     total, kwh = _estimate_total(account_id=account.pk, meter=meter, prev=prev, read_at=read_at, t=t)
     extra = _estimate_registers(account_id=account.pk, meter=meter, prev=prev, read_at=read_at, kwh=kwh, t=t)
     read = MeterRead.objects.create(
-        meter=meter, account=account, unit_id=account.unit_id, read_at=read_at, total=total, consumption=kwh,
-        source=ReadSource.ESTIMATED, status=ReadStatus.ESTIMATED, flags=[], created_at=timezone.now(),
-        entered_by=actor.user if actor.user is not None and actor.user.is_authenticated else None, **extra,
+        meter=meter,
+        account=account,
+        unit_id=account.unit_id,
+        read_at=read_at,
+        total=total,
+        consumption=kwh,
+        source=ReadSource.ESTIMATED,
+        status=ReadStatus.ESTIMATED,
+        flags=[],
+        created_at=timezone.now(),
+        entered_by=actor.user if actor.user is not None and actor.user.is_authenticated else None,
+        **extra,
     )
     read.account = account
     _audit_read(actor, "meter_read.estimate_missing", read, {"after": snapshot(read, READ_FIELDS)})

@@ -90,15 +90,20 @@ def register_advance(previous: Decimal, current: Decimal, digits: int, t: Thresh
     return current - previous, False
 
 
-def consumption(previous: Decimal, current: Decimal, *, digits: int, multiplier: int, t: Thresholds) -> tuple[Decimal, list[dict]]:
+def consumption(
+    previous: Decimal, current: Decimal, *, digits: int, multiplier: int, t: Thresholds
+) -> tuple[Decimal, list[dict]]:
     """kWh between two reads of one meter, and the `negative` flag when the register went down."""
     advance, _rolled = register_advance(previous, current, digits, t)
     kwh = (advance * multiplier).quantize(KWH)
     flags = []
     if kwh < 0:
         flags.append(
-            flag("negative", _("负电量：本次示数 %(cur)s 小于上次示数 %(prev)s，且不符合表计翻转条件")
-                 % {"cur": current, "prev": previous})
+            flag(
+                "negative",
+                _("负电量：本次示数 %(cur)s 小于上次示数 %(prev)s，且不符合表计翻转条件")
+                % {"cur": current, "prev": previous},
+            )
         )
     return kwh, flags
 
@@ -107,17 +112,25 @@ def check_history(kwh: Decimal, history: list[Decimal], t: Thresholds) -> list[d
     """`zero` and `spike` against earlier periods' consumption (`history`: oldest first, trusted reads only)."""
     flags = []
     need = t.zero_periods - 1
-    if kwh == 0 and need >= 0 and len(history) >= need and all(h == 0 for h in history[len(history) - need:]):
+    if (
+        kwh == 0
+        and need >= 0
+        and len(history) >= need
+        and all(h == 0 for h in history[len(history) - need :])
+    ):
         flags.append(flag("zero", _("连续 %(n)d 个抄表周期零电量") % {"n": t.zero_periods}))
-    window = history[-t.spike_window:] if t.spike_window > 0 else []
+    window = history[-t.spike_window :] if t.spike_window > 0 else []
     if len(window) >= t.spike_min_periods:
         window_sum = sum(window, Decimal(0))
         average = window_sum / len(window)
         # kwh > factor × sum / n, compared without the division so 400 vs 3 × 133.33… is exact.
         if window_sum > 0 and kwh * len(window) > t.spike_factor * window_sum:
             flags.append(
-                flag("spike", _("电量突增：%(kwh)s kWh 超过前 %(n)d 期平均 %(avg)s kWh 的 %(f)s 倍")
-                     % {"kwh": kwh, "n": len(window), "avg": average.quantize(KWH), "f": t.spike_factor})
+                flag(
+                    "spike",
+                    _("电量突增：%(kwh)s kWh 超过前 %(n)d 期平均 %(avg)s kWh 的 %(f)s 倍")
+                    % {"kwh": kwh, "n": len(window), "avg": average.quantize(KWH), "f": t.spike_factor},
+                )
             )
     return flags
 
@@ -131,8 +144,13 @@ def check_tou(registers: dict[str, Decimal | None], t: Thresholds) -> list[dict]
     tou_sum = sum(given, Decimal(0))
     tolerance = t.tou_tolerance_per_register * len(given)
     if abs(tou_sum - total) > tolerance:
-        return [flag("tou_mismatch", _("分时示数之和 %(s)s 与总示数 %(t)s 相差超过 %(tol)s")
-                     % {"s": tou_sum, "t": total, "tol": tolerance})]
+        return [
+            flag(
+                "tou_mismatch",
+                _("分时示数之和 %(s)s 与总示数 %(t)s 相差超过 %(tol)s")
+                % {"s": tou_sum, "t": total, "tol": tolerance},
+            )
+        ]
     return []
 
 
@@ -141,7 +159,7 @@ def estimate_kwh(history: list[tuple[int, Decimal]], days: int, t: Thresholds) -
 
     `history` is (days in period, kWh) per trusted period, oldest first.
     """
-    window = [(d, k) for d, k in history if d > 0][-t.estimate_window:] if t.estimate_window > 0 else []
+    window = [(d, k) for d, k in history if d > 0][-t.estimate_window :] if t.estimate_window > 0 else []
     total_days = sum(d for d, _k in window)
     if not window or total_days <= 0:
         return None
@@ -187,7 +205,9 @@ def evaluate(
     return kwh, flags
 
 
-def _advance_kwh(previous: Decimal, current: Decimal, *, digits: int, multiplier: int, t: Thresholds) -> Decimal:
+def _advance_kwh(
+    previous: Decimal, current: Decimal, *, digits: int, multiplier: int, t: Thresholds
+) -> Decimal:
     advance, _rolled = register_advance(previous, current, digits, t)
     return (advance * multiplier).quantize(KWH)
 
@@ -229,7 +249,10 @@ def derived(
     if previous is None or consumption_kwh is None:
         return out, flags
     if tou_given and all(previous.get(p) is not None for p in tou_given):
-        tou = {p: _advance_kwh(previous[p], registers[p], digits=digits, multiplier=multiplier, t=t) for p in tou_given}
+        tou = {
+            p: _advance_kwh(previous[p], registers[p], digits=digits, multiplier=multiplier, t=t)
+            for p in tou_given
+        }
         negative = [p for p, v in tou.items() if v < 0]
         if negative:
             flags.append(flag("negative", _("分时示数倒走：%(p)s") % {"p": ", ".join(negative)}))
@@ -237,10 +260,17 @@ def derived(
             for p, v in balance_tou(tou, consumption_kwh).items():
                 out[TOU_KWH[p]] = v
     if registers.get("reactive") is not None and previous.get("reactive") is not None:
-        kvarh = _advance_kwh(previous["reactive"], registers["reactive"], digits=digits, multiplier=multiplier, t=t)
+        kvarh = _advance_kwh(
+            previous["reactive"], registers["reactive"], digits=digits, multiplier=multiplier, t=t
+        )
         if kvarh < 0:
-            flags.append(flag("negative", _("无功示数倒走：本次 %(cur)s 小于上次 %(prev)s")
-                              % {"cur": registers["reactive"], "prev": previous["reactive"]}))
+            flags.append(
+                flag(
+                    "negative",
+                    _("无功示数倒走：本次 %(cur)s 小于上次 %(prev)s")
+                    % {"cur": registers["reactive"], "prev": previous["reactive"]},
+                )
+            )
         else:
             out["kvarh"] = kvarh
     return out, flags
@@ -258,11 +288,23 @@ def evaluate_read(
 ) -> tuple[Decimal | None, dict[str, Decimal | None], list[dict]]:
     """`evaluate` plus `derived`: (consumption, derived quantities, flags)."""
     kwh, flags = evaluate(
-        previous_total=previous["total"] if previous else None, registers=registers, source=source,
-        digits=digits, multiplier=multiplier, history=history, t=t,
+        previous_total=previous["total"] if previous else None,
+        registers=registers,
+        source=source,
+        digits=digits,
+        multiplier=multiplier,
+        history=history,
+        t=t,
     )
-    extra, more = derived(previous=previous, registers=registers, source=source, consumption_kwh=kwh,
-                          digits=digits, multiplier=multiplier, t=t)
+    extra, more = derived(
+        previous=previous,
+        registers=registers,
+        source=source,
+        consumption_kwh=kwh,
+        digits=digits,
+        multiplier=multiplier,
+        t=t,
+    )
     return kwh, extra, flags + more
 
 

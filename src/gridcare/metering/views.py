@@ -46,10 +46,15 @@ def route_walk(request, pk: int):
             form_errors_from(form, e)
         else:
             if read.flags:
-                messages.warning(request, _("户号 %(n)s 的示数已保存，但触发校验规则：%(f)s") % {
-                    "n": stop["account"].account_number, "f": "；".join(f["message"] for f in read.flags)})
+                messages.warning(
+                    request,
+                    _("户号 %(n)s 的示数已保存，但触发校验规则：%(f)s")
+                    % {"n": stop["account"].account_number, "f": "；".join(f["message"] for f in read.flags)},
+                )
             else:
-                messages.success(request, _("户号 %(n)s 的示数已保存") % {"n": stop["account"].account_number})
+                messages.success(
+                    request, _("户号 %(n)s 的示数已保存") % {"n": stop["account"].account_number}
+                )
             return redirect(f"{reverse('metering:route_walk', args=[route.pk])}?pos={stop['next_position']}")
     return render(request, "metering/walk.html", {"route": route, "stop": stop, "form": form})
 

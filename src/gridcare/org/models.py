@@ -18,7 +18,9 @@ class SupplyUnit(models.Model):
     code = models.CharField(max_length=16, unique=True)
     name = models.CharField(max_length=100)
     level = models.CharField(max_length=16, choices=UnitLevel.choices)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     # Materialised path ("01.03.07.") so a subtree is one indexed prefix query.
     path = models.CharField(max_length=255, unique=True, editable=False)
 
@@ -61,7 +63,9 @@ class User(AbstractUser):
     """A staff user (with a role and a home unit) or a customer of the portal (role = customer)."""
 
     role = models.CharField(max_length=32, choices=Role.choices, default=Role.CUSTOMER, db_index=True)
-    unit = models.ForeignKey(SupplyUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="staff")
+    unit = models.ForeignKey(
+        SupplyUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
+    )
     display_name = models.CharField(_("姓名"), max_length=50, blank=True)
     phone = models.CharField(max_length=20, blank=True)
     failed_logins = models.PositiveSmallIntegerField(default=0)

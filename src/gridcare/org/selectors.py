@@ -11,7 +11,9 @@ def unit_list(*, user):
 
 
 def hall_list(*, user):
-    return restrict(ServiceHall.objects.select_related("unit").prefetch_related("counters"), user, Perm.ORG_VIEW)
+    return restrict(
+        ServiceHall.objects.select_related("unit").prefetch_related("counters"), user, Perm.ORG_VIEW
+    )
 
 
 def customer_manager_choices(*, user) -> list[User]:
@@ -20,5 +22,6 @@ def customer_manager_choices(*, user) -> list[User]:
 
     return list(
         restrict(User.objects.filter(role=Role.CUSTOMER_MANAGER, is_active=True), user, Perm.ORG_VIEW)
-        .select_related("unit").order_by("unit__path", "username")
+        .select_related("unit")
+        .order_by("unit__path", "username")
     )

@@ -9,33 +9,64 @@ from .models import ApiToken, Counter, ServiceHall, SupplyUnit, User
 
 
 @transaction.atomic
-def unit_create(*, actor: Actor, code: str, name: str, level: str, parent: SupplyUnit | None = None) -> SupplyUnit:
+def unit_create(
+    *, actor: Actor, code: str, name: str, level: str, parent: SupplyUnit | None = None
+) -> SupplyUnit:
     unit = SupplyUnit(code=code, name=name, level=level, parent=parent)
     unit.path = f"{parent.path if parent else ''}{code}."
     unit.save()
-    audit_record(actor=actor, action="unit.create", obj=unit, unit_id=unit.pk, changes={"after": snapshot(unit)})
+    audit_record(
+        actor=actor, action="unit.create", obj=unit, unit_id=unit.pk, changes={"after": snapshot(unit)}
+    )
     return unit
 
 
 @transaction.atomic
-def hall_create(*, actor: Actor, unit: SupplyUnit, code: str, name: str, address: str = "", counters: int = 0) -> ServiceHall:
+def hall_create(
+    *, actor: Actor, unit: SupplyUnit, code: str, name: str, address: str = "", counters: int = 0
+) -> ServiceHall:
     hall = ServiceHall.objects.create(unit=unit, code=code, name=name, address=address)
-    Counter.objects.bulk_create(Counter(hall=hall, number=n, name=f"{n}号窗口") for n in range(1, counters + 1))
-    audit_record(actor=actor, action="hall.create", obj=hall, unit_id=unit.pk, changes={"after": snapshot(hall), "counters": counters})
+    Counter.objects.bulk_create(
+        Counter(hall=hall, number=n, name=f"{n}号窗口") for n in range(1, counters + 1)
+    )
+    audit_record(
+        actor=actor,
+        action="hall.create",
+        obj=hall,
+        unit_id=unit.pk,
+        changes={"after": snapshot(hall), "counters": counters},
+    )
     return hall
 
 
 @transaction.atomic
 def staff_create(
-    *, actor: Actor, username: str, password: str, role: str, unit: SupplyUnit, display_name: str = "", phone: str = ""
+    *,
+    actor: Actor,
+    username: str,
+    password: str,
+    role: str,
+    unit: SupplyUnit,
+    display_name: str = "",
+    phone: str = "",
 ) -> User:
     if role == Role.CUSTOMER:
         raise ValueError("staff_create is for staff roles")
-    user = User(username=username, role=role, unit=unit, display_name=display_name, phone=phone, is_staff=role == Role.ADMIN)
+    user = User(
+        username=username,
+        role=role,
+        unit=unit,
+        display_name=display_name,
+        phone=phone,
+        is_staff=role == Role.ADMIN,
+    )
     user.set_password(password)
     user.save()
     audit_record(
-        actor=actor, action="staff.create", obj=user, unit_id=unit.pk,
+        actor=actor,
+        action="staff.create",
+        obj=user,
+        unit_id=unit.pk,
         changes={"after": {"username": username, "role": role, "unit": unit.pk}},
     )
     return user
@@ -46,7 +77,13 @@ def api_token_create(*, actor: Actor, user: User, name: str) -> tuple[ApiToken, 
     """Create a token; the clear key is returned once and never stored."""
     key = ApiToken.new_key()
     token = ApiToken.objects.create(user=user, name=name, prefix=key[3:11], key_hash=ApiToken.hash_key(key))
-    audit_record(actor=actor, action="api_token.create", obj=token, unit_id=user.unit_id, changes={"name": name, "user": user.pk})
+    audit_record(
+        actor=actor,
+        action="api_token.create",
+        obj=token,
+        unit_id=user.unit_id,
+        changes={"name": name, "user": user.pk},
+    )
     return token, key
 
 
@@ -70,7 +107,10 @@ def login_attempt(*, username: str, password: str, ip: str | None, channel: str,
         User().set_password(password)  # same work as a real check, so timing does not reveal unknown names
         return None
     if user.locked_until and user.locked_until > now:
-        raise LoginLocked(_("登录失败次数过多，账号已锁定，请于 %(t)s 后再试") % {"t": timezone.localtime(user.locked_until).strftime("%H:%M")})
+        raise LoginLocked(
+            _("登录失败次数过多，账号已锁定，请于 %(t)s 后再试")
+            % {"t": timezone.localtime(user.locked_until).strftime("%H:%M")}
+        )
     wrong_kind = (staff and user.is_customer) or (not staff and not user.is_customer)
     if not user.is_active or wrong_kind or not user.check_password(password):
         with transaction.atomic():

@@ -20,8 +20,11 @@ def login_view(request, *, portal: bool = False):
         password = request.POST.get("password", "")
         try:
             user = login_attempt(
-                username=username, password=password, ip=request.META.get("REMOTE_ADDR"),
-                channel=Channel.PORTAL if portal else Channel.CONSOLE, staff=not portal,
+                username=username,
+                password=password,
+                ip=request.META.get("REMOTE_ADDR"),
+                channel=Channel.PORTAL if portal else Channel.CONSOLE,
+                staff=not portal,
             )
         except LoginLocked as e:
             error = str(e)
@@ -35,7 +38,12 @@ def login_view(request, *, portal: bool = False):
                 if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
                     nxt = default
                 return HttpResponseRedirect(nxt)
-    return render(request, template, {"error": error, "next": request.GET.get("next", "")}, status=200 if not error else 400)
+    return render(
+        request,
+        template,
+        {"error": error, "next": request.GET.get("next", "")},
+        status=200 if not error else 400,
+    )
 
 
 @require_POST

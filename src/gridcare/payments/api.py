@@ -73,9 +73,16 @@ def account_statement(request, account_number: str, as_of: date | None = None):
         "account_number": st.account_number,
         "as_of": st.as_of,
         "bills": [
-            {"period": ln.period, "customer_class": ln.customer_class, "due_date": ln.due_date,
-             "principal": ln.principal, "principal_outstanding": ln.principal_outstanding,
-             "late_fee": ln.late_fee, "days_overdue": ln.days_overdue, "total": ln.total}
+            {
+                "period": ln.period,
+                "customer_class": ln.customer_class,
+                "due_date": ln.due_date,
+                "principal": ln.principal,
+                "principal_outstanding": ln.principal_outstanding,
+                "late_fee": ln.late_fee,
+                "days_overdue": ln.days_overdue,
+                "total": ln.total,
+            }
             for ln in st.lines
         ],
         "principal_outstanding": st.principal_outstanding,
@@ -106,9 +113,17 @@ class PaymentOut(Schema):
 
 def _payment_out(rec) -> dict:
     p = rec.payment
-    return {"id": p.pk, "account_number": p.account.account_number, "channel": p.channel,
-            "channel_txn_id": p.channel_txn_id, "amount": p.amount, "unallocated": p.unallocated,
-            "status": p.status, "paid_at": p.paid_at, "created": rec.created}
+    return {
+        "id": p.pk,
+        "account_number": p.account.account_number,
+        "channel": p.channel,
+        "channel_txn_id": p.channel_txn_id,
+        "amount": p.amount,
+        "unallocated": p.unallocated,
+        "status": p.status,
+        "paid_at": p.paid_at,
+        "created": rec.created,
+    }
 
 
 @router.post("/payments", response={201: PaymentOut, 200: PaymentOut, **WRITE_ERRORS})
@@ -124,8 +139,11 @@ def payment_create(request, payload: PaymentIn):
     if account is None:
         raise ValidationError({"account_number": [_("户号不存在：%(n)s") % {"n": payload.account_number}]})
     rec = counter.counter_payment_record(
-        actor=api_actor(request), channel=payload.channel, channel_txn_id=payload.channel_txn_id,
-        account_number=account.account_number, amount=payload.amount,
+        actor=api_actor(request),
+        channel=payload.channel,
+        channel_txn_id=payload.channel_txn_id,
+        account_number=account.account_number,
+        amount=payload.amount,
     )
     if rec.created:
         return Status(201, _payment_out(rec))
@@ -159,9 +177,17 @@ def report_collection_rate(request, period: str):
     require_perm(request, Perm.STATS_VIEW)
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
         raise ValidationError({"period": [_("账期格式应为 YYYY-MM")]})
-    return [{"unit_id": r.unit_id, "unit_name": r.unit_name, "bills": r.bills, "billed": r.billed,
-             "collected": r.collected, "rate_percent": r.rate} for r in reports.collection_rate(user=request.user,
-                                                                                               period=period)]
+    return [
+        {
+            "unit_id": r.unit_id,
+            "unit_name": r.unit_name,
+            "bills": r.bills,
+            "billed": r.billed,
+            "collected": r.collected,
+            "rate_percent": r.rate,
+        }
+        for r in reports.collection_rate(user=request.user, period=period)
+    ]
 
 
 @router.get("/reports/arrears-ageing", response={200: list[AgeingOut], **LIST_ERRORS}, tags=["reports"])

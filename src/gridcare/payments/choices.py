@@ -40,11 +40,15 @@ class ReconKind(models.TextChoices):
     THEIRS_ONLY = "theirs_only", _("渠道有、我方无")
     AMOUNT_DIFFERS = "amount_differs", _("金额不符")
     REVERSED_PAID = "reversed_paid", _("我方已冲正、渠道显示已付")
+
+
 class PrepaidAlertState(models.TextChoices):
     """A prepaid account's low-balance alert: armed (余额充足) until the estimate drops below the threshold."""
 
     ARMED = "armed", _("余额充足")
     LOW = "low", _("余额不足")
+
+
 class RefundMethod(models.TextChoices):
     CASH = "cash", _("现金退还")
     BANK_TRANSFER = "bank_transfer", _("银行转账")
@@ -59,6 +63,8 @@ class RefundStatus(models.TextChoices):
 class ShiftStatus(models.TextChoices):
     OPEN = "open", _("未日结")
     CLOSED = "closed", _("已日结")
+
+
 class DunningStage(models.TextChoices):
     """A dunning notice (催费通知) stage (SPEC C3, issue 4 §6)."""
 

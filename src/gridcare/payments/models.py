@@ -41,9 +41,15 @@ class Payment(models.Model):
     amount = models.DecimalField(_("金额(元)"), **MONEY)
     unallocated = models.DecimalField(_("未分配(预存)金额"), **MONEY)
     paid_at = models.DateTimeField(_("缴费时间"))
-    status = models.CharField(_("状态"), max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.POSTED)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.POSTED
+    )
     received_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="payments_received"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="payments_received",
     )
     reversed_at = models.DateTimeField(_("冲正时间"), null=True, blank=True)
     reversal_reason = models.TextField(_("冲正原因"), blank=True)
@@ -56,9 +62,13 @@ class Payment(models.Model):
     class Meta:
         ordering = ["-paid_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["channel", "channel_txn_id"], name="payments_payment_channel_txn_uniq"),
+            models.UniqueConstraint(
+                fields=["channel", "channel_txn_id"], name="payments_payment_channel_txn_uniq"
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payments_payment_amount_positive"),
-            models.CheckConstraint(condition=Q(unallocated__gte=0), name="payments_payment_unallocated_nonneg"),
+            models.CheckConstraint(
+                condition=Q(unallocated__gte=0), name="payments_payment_unallocated_nonneg"
+            ),
         ]
         indexes = [models.Index(fields=["account", "paid_at"])]
 
@@ -75,16 +85,24 @@ class PaymentOrder(models.Model):
     channel = models.CharField(_("缴费渠道"), max_length=16, choices=PaymentChannel.choices)
     amount = models.DecimalField(_("金额(元)"), **MONEY)
     status = models.CharField(_("状态"), max_length=10, default="created")  # created / paid / closed
-    payment = models.OneToOneField(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="order")
+    payment = models.OneToOneField(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="order"
+    )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="payment_orders"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="payment_orders",
     )
     created_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payments_order_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_order_amount_positive")
+        ]
 
     def __str__(self) -> str:
         return f"{self.order_no} {self.amount}"
@@ -94,7 +112,8 @@ class ReceivableQuerySet(models.QuerySet):
     def open(self):
         """Receivables not cancelled with principal, or a late fee already charged, still to pay."""
         return self.filter(cancelled_at__isnull=True).filter(
-            Q(principal_paid__lt=models.F("principal")) | Q(fee_paid__lt=models.F("fee_charged") - models.F("fee_waived"))
+            Q(principal_paid__lt=models.F("principal"))
+            | Q(fee_paid__lt=models.F("fee_charged") - models.F("fee_waived"))
         )
 
 
@@ -169,8 +188,12 @@ class LedgerEntry(models.Model):
     unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="ledger_entries")
     kind = models.CharField(_("类型"), max_length=12, choices=EntryKind.choices)
     amount = models.DecimalField(_("金额(元)"), **MONEY)  # + owed by the customer, − credit
-    bill = models.ForeignKey("billing.Bill", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="entries")
+    bill = models.ForeignKey(
+        "billing.Bill", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+    )
     occurred_on = models.DateField(_("发生日期"))
     note = models.CharField(_("说明"), max_length=200, blank=True)
     created_at = models.DateTimeField()
@@ -194,14 +217,20 @@ class FeeWaiver(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="fee_waivers_requested"
     )
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="fee_waivers_decided"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="fee_waivers_decided",
     )
     requested_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at"]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payments_waiver_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_waiver_amount_positive")
+        ]
 
     def __str__(self) -> str:
         return f"{self.receivable_id} −{self.amount} {self.status}"
@@ -213,7 +242,9 @@ class FeeWaiver(models.Model):
 class WithholdingAgreement(models.Model):
     """A customer's bank withholding agreement (代扣协议): which bank account pays the account's bills."""
 
-    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="withholding_agreements")
+    account = models.ForeignKey(
+        "customers.Account", on_delete=models.PROTECT, related_name="withholding_agreements"
+    )
     unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="+")
     bank_code = models.CharField(_("银行代码"), max_length=8)
     bank_name = models.CharField(_("银行名称"), max_length=40)
@@ -221,16 +252,20 @@ class WithholdingAgreement(models.Model):
     holder_name = models.CharField(_("账户名"), max_length=40)
     active = models.BooleanField(_("有效"), default=True)
     signed_on = models.DateField(_("签约日期"))
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField()
     deactivated_at = models.DateTimeField(_("解约时间"), null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(fields=["account"], condition=Q(active=True),
-                                    name="payments_withholding_one_active_per_account"),
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(active=True),
+                name="payments_withholding_one_active_per_account",
+            ),
         ]
         indexes = [models.Index(fields=["bank_code", "active"])]
 
@@ -248,8 +283,9 @@ class WithholdingBatch(models.Model):
     status = models.CharField(_("状态"), max_length=10, default="exported")  # exported / settled
     item_count = models.PositiveIntegerField(_("笔数"), default=0)
     total = models.DecimalField(_("总金额(元)"), default=0, **MONEY)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField()
     settled_at = models.DateTimeField(_("回盘完成时间"), null=True, blank=True)
 
@@ -281,7 +317,9 @@ class WithholdingItem(models.Model):
         ordering = ["batch", "serial"]
         constraints = [
             models.UniqueConstraint(fields=["batch", "serial"], name="payments_withholding_item_serial_uniq"),
-            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_withholding_item_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="payments_withholding_item_amount_positive"
+            ),
         ]
         indexes = [models.Index(fields=["account", "status"])]
 
@@ -301,17 +339,22 @@ class StatementImport(models.Model):
     row_count = models.PositiveIntegerField(_("对账单笔数"), default=0)
     total = models.DecimalField(_("对账单金额(元)"), default=0, **MONEY)
     matched_count = models.PositiveIntegerField(_("对平笔数"), default=0)
-    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField()
 
     class Meta:
         ordering = ["-statement_date", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["channel", "statement_date", "unit", "file_hash"],
-                                    name="payments_statement_file_uniq"),
-            models.UniqueConstraint(fields=["channel", "statement_date", "unit"], condition=Q(status="current"),
-                                    name="payments_statement_one_current"),
+            models.UniqueConstraint(
+                fields=["channel", "statement_date", "unit", "file_hash"], name="payments_statement_file_uniq"
+            ),
+            models.UniqueConstraint(
+                fields=["channel", "statement_date", "unit"],
+                condition=Q(status="current"),
+                name="payments_statement_one_current",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -323,7 +366,9 @@ class ReconciliationException(models.Model):
 
     statement = models.ForeignKey(StatementImport, on_delete=models.PROTECT, related_name="exceptions")
     unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(_("差错类型"), max_length=16)  # ours_only / theirs_only / amount_differs / reversed_paid
+    kind = models.CharField(
+        _("差错类型"), max_length=16
+    )  # ours_only / theirs_only / amount_differs / reversed_paid
     channel_txn_id = models.CharField(_("渠道流水号"), max_length=64)
     order_no = models.CharField(_("商户订单号"), max_length=64, blank=True)
     payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -334,10 +379,13 @@ class ReconciliationException(models.Model):
     row_number = models.PositiveIntegerField(_("对账单行号"), null=True, blank=True)
     status = models.CharField(_("状态"), max_length=12, default="open")  # open / resolved / superseded
     note = models.TextField(_("处理说明"), blank=True)
-    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
-    backfill_payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    backfill_payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["statement", "id"]
@@ -405,7 +453,9 @@ class PrepaidEstimate(models.Model):
     class Meta:
         ordering = ["-estimated_on", "prepaid_id"]
         constraints = [
-            models.UniqueConstraint(fields=["prepaid", "estimated_on"], name="payments_prepaid_estimate_day_uniq"),
+            models.UniqueConstraint(
+                fields=["prepaid", "estimated_on"], name="payments_prepaid_estimate_day_uniq"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -478,7 +528,9 @@ class Refund(models.Model):
     amount = models.DecimalField(_("退费金额(元)"), **MONEY)
     reason = models.TextField(_("退费原因"))
     method = models.CharField(_("退费方式"), max_length=16, choices=RefundMethod.choices)
-    status = models.CharField(_("状态"), max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=RefundStatus.choices, default=RefundStatus.PENDING
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="refunds_requested"
     )
@@ -553,13 +605,19 @@ class DunningPolicy(models.Model):
     unit's row overrides it for that unit's subtree (the nearest one wins)."""
 
     unit = models.OneToOneField(
-        "org.SupplyUnit", null=True, blank=True, on_delete=models.CASCADE, related_name="dunning_policy",
+        "org.SupplyUnit",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="dunning_policy",
         verbose_name=_("供电单位（空：默认策略）"),
     )
     reminder_days_before = models.PositiveSmallIntegerField(_("到期前几天提醒"), default=3)
     overdue_days_after = models.PositiveSmallIntegerField(_("逾期几天后发逾期通知"), default=1)
     disconnect_after_days = models.PositiveSmallIntegerField(_("最早欠费逾期几天后发停电通知"), default=30)
-    disconnect_min_arrears = models.DecimalField(_("发停电通知的最低欠费(元)"), default=Decimal("50.00"), **MONEY)
+    disconnect_min_arrears = models.DecimalField(
+        _("发停电通知的最低欠费(元)"), default=Decimal("50.00"), **MONEY
+    )
     notice_days_residential = models.PositiveSmallIntegerField(_("居民停电通知提前天数"), default=7)
     notice_days_other = models.PositiveSmallIntegerField(_("非居民停电通知提前天数"), default=3)
     reconnect_hours = models.PositiveSmallIntegerField(_("缴清后复电时限(小时)"), default=24)
@@ -568,19 +626,36 @@ class DunningPolicy(models.Model):
         verbose_name = _("催费策略")
         verbose_name_plural = _("催费策略")
         constraints = [
-            models.CheckConstraint(condition=Q(notice_days_residential__gte=7), name="payments_policy_res_notice_min7"),
-            models.CheckConstraint(condition=Q(notice_days_other__gte=3), name="payments_policy_other_notice_min3"),
-            models.CheckConstraint(condition=Q(reconnect_hours__lte=24) & Q(reconnect_hours__gte=1),
-                                   name="payments_policy_reconnect_hours_range"),
-            models.CheckConstraint(condition=Q(disconnect_min_arrears__gte=0), name="payments_policy_min_arrears_nonneg"),
+            models.CheckConstraint(
+                condition=Q(notice_days_residential__gte=7), name="payments_policy_res_notice_min7"
+            ),
+            models.CheckConstraint(
+                condition=Q(notice_days_other__gte=3), name="payments_policy_other_notice_min3"
+            ),
+            models.CheckConstraint(
+                condition=Q(reconnect_hours__lte=24) & Q(reconnect_hours__gte=1),
+                name="payments_policy_reconnect_hours_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(disconnect_min_arrears__gte=0), name="payments_policy_min_arrears_nonneg"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.unit or _('默认')}"
 
 
-OPEN_CASE = ["pending", "ordered", "disconnected", "reconnecting"]  # DisconnectCaseStatus values of an open case
-HOOK_CASE = ["pending", "ordered", "disconnected"]  # a payment may change these (cancel or order reconnection)
+OPEN_CASE = [
+    "pending",
+    "ordered",
+    "disconnected",
+    "reconnecting",
+]  # DisconnectCaseStatus values of an open case
+HOOK_CASE = [
+    "pending",
+    "ordered",
+    "disconnected",
+]  # a payment may change these (cancel or order reconnection)
 
 
 class DunningNotice(models.Model):
@@ -591,12 +666,15 @@ class DunningNotice(models.Model):
     account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="dunning_notices")
     unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="dunning_notices")
     # The bill reminded / overdue; for a disconnection notice, the oldest unpaid bill that triggered it.
-    receivable = models.ForeignKey(Receivable, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="dunning_notices")
+    receivable = models.ForeignKey(
+        Receivable, null=True, blank=True, on_delete=models.PROTECT, related_name="dunning_notices"
+    )
     notice_date = models.DateField(_("通知日期"))
     arrears = models.DecimalField(_("欠费金额(元)"), default=0, **MONEY)
     planned_disconnect_on = models.DateField(_("计划停电日期"), null=True, blank=True)
-    case_status = models.CharField(_("停电处理状态"), max_length=12, choices=DisconnectCaseStatus.choices, blank=True)
+    case_status = models.CharField(
+        _("停电处理状态"), max_length=12, choices=DisconnectCaseStatus.choices, blank=True
+    )
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)  # set by the notification outbox
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -607,16 +685,28 @@ class DunningNotice(models.Model):
             # Idempotent runs: one reminder and one overdue notice per bill, one open disconnection case per
             # account. A disconnection the manager refused is not asked again for the same triggering bill; a
             # cancelled (paid) or closed case may be followed by a new one for that bill once a payment bounces.
-            models.UniqueConstraint(fields=["stage", "receivable"], condition=Q(stage__in=["reminder", "overdue"]),
-                                    name="payments_notice_stage_receivable_uniq"),
-            models.UniqueConstraint(fields=["receivable"], condition=Q(stage="disconnect", case_status="rejected"),
-                                    name="payments_notice_rejected_receivable_uniq"),
-            models.UniqueConstraint(fields=["account"], condition=Q(stage="disconnect", case_status__in=OPEN_CASE),
-                                    name="payments_notice_one_open_case_uniq"),
+            models.UniqueConstraint(
+                fields=["stage", "receivable"],
+                condition=Q(stage__in=["reminder", "overdue"]),
+                name="payments_notice_stage_receivable_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["receivable"],
+                condition=Q(stage="disconnect", case_status="rejected"),
+                name="payments_notice_rejected_receivable_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(stage="disconnect", case_status__in=OPEN_CASE),
+                name="payments_notice_one_open_case_uniq",
+            ),
         ]
         indexes = [
-            models.Index(fields=["account"], condition=Q(stage="disconnect", case_status__in=HOOK_CASE),
-                         name="payments_notice_hook_idx"),
+            models.Index(
+                fields=["account"],
+                condition=Q(stage="disconnect", case_status__in=HOOK_CASE),
+                name="payments_notice_hook_idx",
+            ),
             models.Index(fields=["account", "notice_date"]),
             models.Index(fields=["case_status", "planned_disconnect_on"], name="payments_notice_case_idx"),
         ]
@@ -630,7 +720,9 @@ class CollectionTask(models.Model):
 
     kind = models.CharField(_("任务类型"), max_length=12, choices=TaskKind.choices)
     status = models.CharField(_("状态"), max_length=20, choices=TaskStatus.choices)
-    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="collection_tasks")
+    account = models.ForeignKey(
+        "customers.Account", on_delete=models.PROTECT, related_name="collection_tasks"
+    )
     unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="collection_tasks")
     notice = models.ForeignKey(DunningNotice, on_delete=models.PROTECT, related_name="tasks")
     payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -638,12 +730,14 @@ class CollectionTask(models.Model):
     requires_approval = models.BooleanField(_("需经理审批"), default=False)
     approval_reason = models.CharField(_("审批原因"), max_length=100, blank=True)
     due_at = models.DateTimeField(_("应完成时间"))
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     reject_reason = models.TextField(_("驳回原因"), blank=True)
-    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="+")
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     done_at = models.DateTimeField(_("执行时间"), null=True, blank=True)
     note = models.CharField(_("备注"), max_length=200, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
@@ -654,10 +748,16 @@ class CollectionTask(models.Model):
         constraints = [
             # One live task of a kind per case: a reconnection cancelled by a bounced payment is followed by a
             # new one when the customer pays again.
-            models.UniqueConstraint(fields=["notice", "kind"], condition=~Q(status="cancelled"),
-                                    name="payments_task_notice_kind_uniq"),
-            models.UniqueConstraint(fields=["account", "kind"], condition=Q(status__in=["awaiting_approval", "open"]),
-                                    name="payments_task_one_open_per_account_uniq"),
+            models.UniqueConstraint(
+                fields=["notice", "kind"],
+                condition=~Q(status="cancelled"),
+                name="payments_task_notice_kind_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "kind"],
+                condition=Q(status__in=["awaiting_approval", "open"]),
+                name="payments_task_one_open_per_account_uniq",
+            ),
         ]
         indexes = [
             models.Index(fields=["unit", "status", "due_at"]),

@@ -91,8 +91,15 @@ def dunning_notices_enqueue(notice_ids: list[int]) -> int:
         rows = list(
             DunningNotice.objects.filter(pk__in=notice_ids, sent_at__isnull=True)
             .select_related("account", "receivable")
-            .only("pk", "stage", "arrears", "planned_disconnect_on", "account__customer_id", "account_id",
-                  "receivable__due_date")
+            .only(
+                "pk",
+                "stage",
+                "arrears",
+                "planned_disconnect_on",
+                "account__customer_id",
+                "account_id",
+                "receivable__due_date",
+            )
             .order_by("pk")
         )
         groups: dict[tuple, list] = {}
@@ -108,13 +115,15 @@ def dunning_notices_enqueue(notice_ids: list[int]) -> int:
                 context["due_date"] = min(dues)
             if first.stage == DunningStage.DISCONNECT:
                 context["disconnect_date"] = first.planned_disconnect_on
-            items.append({
-                "kind": STAGE_KIND[first.stage],
-                "customer_id": first.account.customer_id,
-                "account_id": first.account_id,
-                "context": context,
-                "dedupe_key": f"dunning:{first.pk}",  # the group's first notice names it
-            })
+            items.append(
+                {
+                    "kind": STAGE_KIND[first.stage],
+                    "customer_id": first.account.customer_id,
+                    "account_id": first.account_id,
+                    "context": context,
+                    "dedupe_key": f"dunning:{first.pk}",  # the group's first notice names it
+                }
+            )
         written = notifications_enqueue_bulk(items, now=now)
         DunningNotice.objects.filter(pk__in=[n.pk for n in rows]).update(sent_at=now)
     return written

@@ -92,7 +92,11 @@ def clean_threshold(raw: Any) -> Decimal:
         value = clean_amount(raw, "threshold", allow_zero=True)
     except ValidationError as exc:
         raise ValidationError(
-            {"threshold": [_("提醒阈值必须是金额数字（不小于 0，最多两位小数）：%(v)s") % {"v": str(raw)[:20]}]}
+            {
+                "threshold": [
+                    _("提醒阈值必须是金额数字（不小于 0，最多两位小数）：%(v)s") % {"v": str(raw)[:20]}
+                ]
+            }
         ) from exc
     if value > MAX_THRESHOLD:
         raise ValidationError({"threshold": [_("提醒阈值过大（最多 %(m)s 元）") % {"m": MAX_THRESHOLD}]})

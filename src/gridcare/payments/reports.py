@@ -44,15 +44,20 @@ def collection_rate(*, user, period: str) -> list[CollectionRow]:
         .annotate(billed=Sum("principal"), collected=Sum("principal_paid"), bills=Count("id"))
         .order_by("unit__name")
     )
-    return [CollectionRow(r["unit_id"], r["unit__name"], fen(r["billed"]), fen(r["collected"]), r["bills"])
-            for r in rows]
+    return [
+        CollectionRow(r["unit_id"], r["unit__name"], fen(r["billed"]), fen(r["collected"]), r["bills"])
+        for r in rows
+    ]
 
 
 def arrears_ageing(*, user, as_of: date) -> list[dict]:
     """Outstanding principal by days past the due date: 0–30, 31–90, 91–365, over 365 (bills due by as_of)."""
     base = restrict(
-        Receivable.objects.filter(cancelled_at__isnull=True, due_date__lt=as_of, principal_paid__lt=F("principal")),
-        user, Perm.STATS_VIEW,
+        Receivable.objects.filter(
+            cancelled_at__isnull=True, due_date__lt=as_of, principal_paid__lt=F("principal")
+        ),
+        user,
+        Perm.STATS_VIEW,
     )
     aggregates = {}
     for lo, hi, label in AGEING_BUCKETS:
@@ -62,15 +67,20 @@ def arrears_ageing(*, user, as_of: date) -> list[dict]:
         aggregates[f"amount_{label}"] = Sum(F("principal") - F("principal_paid"), filter=q)
         aggregates[f"count_{label}"] = Count("id", filter=q)
     totals = base.aggregate(**aggregates)
-    return [{"bucket": label, "amount": fen(totals[f"amount_{label}"]), "bills": totals[f"count_{label}"]}
-            for _lo, _hi, label in AGEING_BUCKETS]
+    return [
+        {"bucket": label, "amount": fen(totals[f"amount_{label}"]), "bills": totals[f"count_{label}"]}
+        for _lo, _hi, label in AGEING_BUCKETS
+    ]
 
 
 def channel_mix(*, user, date_from: date, date_to: date) -> list[dict]:
     """Posted payments by channel between two dates (inclusive): count and amount."""
     rows = (
-        restrict(Payment.objects.filter(status="posted", paid_at__date__gte=date_from, paid_at__date__lte=date_to),
-                 user, Perm.STATS_VIEW)
+        restrict(
+            Payment.objects.filter(status="posted", paid_at__date__gte=date_from, paid_at__date__lte=date_to),
+            user,
+            Perm.STATS_VIEW,
+        )
         .values("channel")
         .annotate(n=Count("id"), amount=Sum("amount"))
         .order_by("channel")

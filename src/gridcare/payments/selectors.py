@@ -54,8 +54,13 @@ class Statement:
 def _line(r: Receivable, as_of: date) -> StatementLine:
     """A receivable as a statement line: the fee charged and unpaid plus the fee accrued up to `as_of`."""
     return StatementLine(
-        receivable_id=r.pk, bill_id=r.bill_id, period=r.period, customer_class=r.customer_class,
-        due_date=r.due_date, principal=r.principal, principal_outstanding=r.principal - r.principal_paid,
+        receivable_id=r.pk,
+        bill_id=r.bill_id,
+        period=r.period,
+        customer_class=r.customer_class,
+        due_date=r.due_date,
+        principal=r.principal,
+        principal_outstanding=r.principal - r.principal_paid,
         late_fee=r.fee_charged - r.fee_waived - r.fee_paid + accrued_fee(r, as_of),
         days_overdue=max(0, (as_of - r.due_date).days),
     )
@@ -83,12 +88,16 @@ def amounts_due(account_ids: list[int], as_of: date, *, due_before: date | None 
 def statement(account, as_of: date) -> Statement:
     """Each open bill with its outstanding principal and the late fee owed as of `as_of` (two queries)."""
     lines = [_line(r, as_of) for r in open_receivables(account.pk)]
-    return Statement(account_number=account.account_number, as_of=as_of, lines=lines, credit=credit_of(account.pk))
+    return Statement(
+        account_number=account.account_number, as_of=as_of, lines=lines, credit=credit_of(account.pk)
+    )
 
 
 def credit_of(account_id: int) -> Decimal:
     """Credit balance (预存): the sum of the account's posted payments' unallocated amounts."""
-    return fen(Payment.objects.filter(account_id=account_id, status="posted").aggregate(s=Sum("unallocated"))["s"])
+    return fen(
+        Payment.objects.filter(account_id=account_id, status="posted").aggregate(s=Sum("unallocated"))["s"]
+    )
 
 
 def ledger_balance(account_id: int) -> Decimal:
@@ -98,5 +107,9 @@ def ledger_balance(account_id: int) -> Decimal:
 
 def statement_of_ids(account_id: int, receivable_ids: list[int], as_of: date) -> list[StatementLine]:
     """Statement lines of the given receivables of one account as of a date (what paying them would take)."""
-    return [_line(r, as_of) for r in Receivable.objects.filter(
-        account_id=account_id, pk__in=receivable_ids, cancelled_at__isnull=True)]
+    return [
+        _line(r, as_of)
+        for r in Receivable.objects.filter(
+            account_id=account_id, pk__in=receivable_ids, cancelled_at__isnull=True
+        )
+    ]

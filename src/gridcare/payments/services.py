@@ -84,28 +84,56 @@ def receivables_open(bill_ids: list[int], *, on: date | None = None) -> int:
         return 0
     now = timezone.now()
     rows = list(
-        Bill.objects.filter(pk__any=bill_ids, receivable__isnull=True)
-        .values_list("pk", "account_id", "unit_id", "account__customer__customer_class", "period_start",
-                     "due_date", "amount", "issued_at")
+        Bill.objects.filter(pk__any=bill_ids, receivable__isnull=True).values_list(
+            "pk",
+            "account_id",
+            "unit_id",
+            "account__customer__customer_class",
+            "period_start",
+            "due_date",
+            "amount",
+            "issued_at",
+        )
     )
     receivables, entries = [], []
     for pk, account_id, unit_id, klass, period_start, due, amount, issued_at in rows:
-        receivables.append(Receivable(
-            bill_id=pk, account_id=account_id, unit_id=unit_id, customer_class=klass, bill_year=period_start.year,
-            period=f"{period_start:%Y-%m}", due_date=due, principal=amount, created_at=now,
-        ))
-        entries.append(LedgerEntry(
-            account_id=account_id, unit_id=unit_id, kind=EntryKind.BILL, amount=amount, bill_id=pk,
-            occurred_on=timezone.localdate(issued_at) if issued_at else (on or timezone.localdate()),
-            note=f"{period_start:%Y-%m}", created_at=now,
-        ))
+        receivables.append(
+            Receivable(
+                bill_id=pk,
+                account_id=account_id,
+                unit_id=unit_id,
+                customer_class=klass,
+                bill_year=period_start.year,
+                period=f"{period_start:%Y-%m}",
+                due_date=due,
+                principal=amount,
+                created_at=now,
+            )
+        )
+        entries.append(
+            LedgerEntry(
+                account_id=account_id,
+                unit_id=unit_id,
+                kind=EntryKind.BILL,
+                amount=amount,
+                bill_id=pk,
+                occurred_on=timezone.localdate(issued_at) if issued_at else (on or timezone.localdate()),
+                note=f"{period_start:%Y-%m}",
+                created_at=now,
+            )
+        )
     Receivable.objects.bulk_create(receivables, batch_size=5000)
     LedgerEntry.objects.bulk_create(entries, batch_size=5000)
     accounts = {r.account_id for r in receivables}
-    with_credit = set(
-        Payment.objects.filter(account_id__any=list(accounts), unallocated__gt=0, status=PaymentStatus.POSTED)
-        .values_list("account_id", flat=True)
-    ) if accounts else set()
+    with_credit = (
+        set(
+            Payment.objects.filter(
+                account_id__any=list(accounts), unallocated__gt=0, status=PaymentStatus.POSTED
+            ).values_list("account_id", flat=True)
+        )
+        if accounts
+        else set()
+    )
     for account_id in sorted(with_credit):
         _apply_credit(_lock_account(account_id), on=on or timezone.localdate())
     return len(receivables)
@@ -125,16 +153,36 @@ def receivable_cancel(*, bill_id: int, reason: str = "", cancelled_at: datetime 
     on = timezone.localdate(now)
     for alloc in r.allocations.filter(reversed=False):
         Payment.objects.filter(pk=alloc.payment_id).update(
-            unallocated=F("unallocated") + alloc.principal + alloc.late_fee)
+            unallocated=F("unallocated") + alloc.principal + alloc.late_fee
+        )
         alloc.reversed = True
         alloc.save(update_fields=["reversed"])
     fee = r.fee_charged - r.fee_waived
-    entries = [LedgerEntry(account=account, unit_id=r.unit_id, kind=EntryKind.ADJUSTMENT, amount=-r.principal,
-                           bill_id=r.bill_id, occurred_on=on, note=(_("账单作废：%(r)s") % {"r": reason})[:200],
-                           created_at=now)]
+    entries = [
+        LedgerEntry(
+            account=account,
+            unit_id=r.unit_id,
+            kind=EntryKind.ADJUSTMENT,
+            amount=-r.principal,
+            bill_id=r.bill_id,
+            occurred_on=on,
+            note=(_("账单作废：%(r)s") % {"r": reason})[:200],
+            created_at=now,
+        )
+    ]
     if fee:
-        entries.append(LedgerEntry(account=account, unit_id=r.unit_id, kind=EntryKind.ADJUSTMENT, amount=-fee,
-                                   bill_id=r.bill_id, occurred_on=on, note=_("作废账单的违约金"), created_at=now))
+        entries.append(
+            LedgerEntry(
+                account=account,
+                unit_id=r.unit_id,
+                kind=EntryKind.ADJUSTMENT,
+                amount=-fee,
+                bill_id=r.bill_id,
+                occurred_on=on,
+                note=_("作废账单的违约金"),
+                created_at=now,
+            )
+        )
     LedgerEntry.objects.bulk_create(entries)
     r.principal_paid = r.fee_paid = ZERO
     r.cancelled_at = now
@@ -154,16 +202,27 @@ def accrued_fee(r: Receivable, as_of: date) -> Decimal:
     if outstanding <= 0 or as_of <= start:
         return ZERO
     first = r.fee_charged == 0 and r.fee_waived == 0
-    return late_fee(principal=outstanding, due_date=start, as_of=as_of, customer_class=r.customer_class,
-                    bill_year=r.bill_year, minimum=Decimal("1.00") if first else ZERO)
+    return late_fee(
+        principal=outstanding,
+        due_date=start,
+        as_of=as_of,
+        customer_class=r.customer_class,
+        bill_year=r.bill_year,
+        minimum=Decimal("1.00") if first else ZERO,
+    )
 
 
 def _charge_fee(r: Receivable, as_of: date, now: datetime) -> None:
     fee = accrued_fee(r, as_of)
     if fee > 0:
         LedgerEntry.objects.create(
-            account_id=r.account_id, unit_id=r.unit_id, kind=EntryKind.LATE_FEE, amount=fee, bill_id=r.bill_id,
-            occurred_on=as_of, note=_("%(p)s 违约金计至 %(d)s") % {"p": r.period, "d": as_of.isoformat()},
+            account_id=r.account_id,
+            unit_id=r.unit_id,
+            kind=EntryKind.LATE_FEE,
+            amount=fee,
+            bill_id=r.bill_id,
+            occurred_on=as_of,
+            note=_("%(p)s 违约金计至 %(d)s") % {"p": r.period, "d": as_of.isoformat()},
             created_at=now,
         )
         r.fee_charged += fee
@@ -230,44 +289,72 @@ def _same_payment(channel: str, txn: str, account: Account, amount: Decimal) -> 
     if existing is None:
         return None
     if existing.account_id != account.pk or existing.amount != amount:
-        raise ValidationError({"channel_txn_id": [
-            _("渠道流水号 %(t)s 已用于另一笔缴费（户号或金额不同）") % {"t": txn}
-        ]})
+        raise ValidationError(
+            {"channel_txn_id": [_("渠道流水号 %(t)s 已用于另一笔缴费（户号或金额不同）") % {"t": txn}]}
+        )
     return existing
 
 
-def _record(actor: Actor, channel: str, txn: str, account: Account, amount: Decimal, paid_at: datetime) -> Payment:
+def _record(
+    actor: Actor, channel: str, txn: str, account: Account, amount: Decimal, paid_at: datetime
+) -> Payment:
     account = _lock_account(account.pk)
     now = timezone.now()
     payment = Payment.objects.create(
-        account=account, unit_id=account.unit_id, channel=channel, channel_txn_id=txn, amount=amount,
-        unallocated=amount, paid_at=paid_at, created_at=now,
+        account=account,
+        unit_id=account.unit_id,
+        channel=channel,
+        channel_txn_id=txn,
+        amount=amount,
+        unallocated=amount,
+        paid_at=paid_at,
+        created_at=now,
         received_by=actor.user if actor.user is not None and actor.user.is_authenticated else None,
     )
     LedgerEntry.objects.create(
-        account=account, unit_id=account.unit_id, kind=EntryKind.PAYMENT, amount=-amount, payment=payment,
-        occurred_on=timezone.localdate(paid_at), note=f"{channel}:{txn}", created_at=now,
+        account=account,
+        unit_id=account.unit_id,
+        kind=EntryKind.PAYMENT,
+        amount=-amount,
+        payment=payment,
+        occurred_on=timezone.localdate(paid_at),
+        note=f"{channel}:{txn}",
+        created_at=now,
     )
     _apply_credit(account, on=timezone.localdate(paid_at), only=payment)  # keeps payment.unallocated current
     collections_on_payment(account_id=account.pk, now=paid_at)  # arrears paid off → reconnection order
     payment_receipt_enqueue(payment=payment, customer_id=account.customer_id)  # 缴费成功, commits with it
-    audit_record(actor=actor, action="payment.record", obj=payment, customer_id=account.customer_id,
-                 unit_id=account.unit_id,
-                 changes={"channel": channel, "channel_txn_id": txn, "amount": str(amount),
-                          "account_number": account.account_number, "unallocated": str(payment.unallocated)})
+    audit_record(
+        actor=actor,
+        action="payment.record",
+        obj=payment,
+        customer_id=account.customer_id,
+        unit_id=account.unit_id,
+        changes={
+            "channel": channel,
+            "channel_txn_id": txn,
+            "amount": str(amount),
+            "account_number": account.account_number,
+            "unallocated": str(payment.unallocated),
+        },
+    )
     return payment
 
 
 def _apply_credit(account: Account, *, on: date, only: Payment | None = None) -> None:
     """Pay the account's open receivables from its payments' unallocated amounts (oldest debt first, late
     fee before principal). The caller holds the account lock."""
-    payments = [only] if only is not None else list(
-        Payment.objects.filter(account=account, status=PaymentStatus.POSTED, unallocated__gt=0).order_by("paid_at", "id")
+    payments = (
+        [only]
+        if only is not None
+        else list(
+            Payment.objects.filter(account=account, status=PaymentStatus.POSTED, unallocated__gt=0).order_by(
+                "paid_at", "id"
+            )
+        )
     )
     # One query: receivables with principal or an already charged late fee still to pay.
-    open_rs = list(
-        Receivable.objects.filter(account=account).open().order_by("due_date", "pk")
-    )
+    open_rs = list(Receivable.objects.filter(account=account).open().order_by("due_date", "pk"))
     now = timezone.now()
     for payment in payments:
         left = payment.unallocated
@@ -282,8 +369,9 @@ def _apply_credit(account: Account, *, on: date, only: Payment | None = None) ->
             if fee_part or principal_part:
                 r.fee_paid += fee_part
                 r.principal_paid += principal_part
-                Allocation.objects.create(payment=payment, receivable=r, principal=principal_part,
-                                          late_fee=fee_part, created_at=now)
+                Allocation.objects.create(
+                    payment=payment, receivable=r, principal=principal_part, late_fee=fee_part, created_at=now
+                )
             r.save(update_fields=["fee_charged", "fee_paid", "principal_paid", "fee_through"])
         if left != payment.unallocated:
             Payment.objects.filter(pk=payment.pk).update(unallocated=left)
@@ -292,8 +380,11 @@ def _apply_credit(account: Account, *, on: date, only: Payment | None = None) ->
 
 def refunded_of(payment_id: int) -> Decimal:
     """What approved refunds took from a payment's credit (a reversal must not charge it again)."""
-    return fen(RefundPart.objects.filter(payment_id=payment_id, refund__status="approved").aggregate(
-        s=Sum("amount"))["s"])
+    return fen(
+        RefundPart.objects.filter(payment_id=payment_id, refund__status="approved").aggregate(
+            s=Sum("amount")
+        )["s"]
+    )
 
 
 @transaction.atomic
@@ -312,7 +403,9 @@ def payment_reverse(*, actor: Actor, payment: Payment, reason: str) -> Payment:
     # reversal: refuse rather than count the refunded amount twice.
     refunded = refunded_of(payment.pk)
     if refunded:
-        raise ValidationError({"__all__": [_("该笔缴费已有 %(a)s 元预存退还客户，不能冲正") % {"a": refunded}]})
+        raise ValidationError(
+            {"__all__": [_("该笔缴费已有 %(a)s 元预存退还客户，不能冲正") % {"a": refunded}]}
+        )
     now = timezone.now()
     for alloc in payment.allocations.filter(reversed=False).select_related("receivable"):
         r = alloc.receivable
@@ -322,19 +415,34 @@ def payment_reverse(*, actor: Actor, payment: Payment, reason: str) -> Payment:
         alloc.reversed = True
         alloc.save(update_fields=["reversed"])
     payment.status, payment.reversed_at, payment.reversal_reason, payment.unallocated = (
-        PaymentStatus.REVERSED, now, reason, ZERO)
+        PaymentStatus.REVERSED,
+        now,
+        reason,
+        ZERO,
+    )
     payment.save(update_fields=["status", "reversed_at", "reversal_reason", "unallocated"])
     LedgerEntry.objects.create(
-        account_id=payment.account_id, unit_id=payment.unit_id, kind=EntryKind.REVERSAL, amount=payment.amount,
-        payment=payment, occurred_on=timezone.localdate(now), note=reason[:200], created_at=now,
+        account_id=payment.account_id,
+        unit_id=payment.unit_id,
+        kind=EntryKind.REVERSAL,
+        amount=payment.amount,
+        payment=payment,
+        occurred_on=timezone.localdate(now),
+        note=reason[:200],
+        created_at=now,
     )
     # The account's other credit (later payments kept as 预存) pays the re-opened debts at once, so the
     # account never shows arrears and credit side by side.
     _apply_credit(account, on=timezone.localdate(now))
     collections_on_reversal(account_id=account.pk, now=now, reason=reason)  # bounced: no reconnection on it
-    audit_record(actor=actor, action="payment.reverse", obj=payment, unit_id=payment.unit_id,
-                 customer_id=payment.account.customer_id,
-                 changes={"amount": str(payment.amount), "reason": reason, "status": ["posted", "reversed"]})
+    audit_record(
+        actor=actor,
+        action="payment.reverse",
+        obj=payment,
+        unit_id=payment.unit_id,
+        customer_id=payment.account.customer_id,
+        changes={"amount": str(payment.amount), "reason": reason, "status": ["posted", "reversed"]},
+    )
     return payment
 
 
@@ -354,11 +462,23 @@ def waiver_request(*, actor: Actor, receivable: Receivable, amount: Any, reason:
     r = Receivable.objects.get(pk=receivable.pk)
     owed = r.fee_charged - r.fee_waived - r.fee_paid + accrued_fee(r, on or timezone.localdate())
     if value > owed:
-        raise ValidationError({"amount": [_("减免金额 %(a)s 超过该账单应收违约金 %(o)s") % {"a": value, "o": owed}]})
-    waiver = FeeWaiver.objects.create(receivable=r, amount=value, reason=reason, requested_at=timezone.now(),
-                                      requested_by=actor.user if getattr(actor.user, "is_authenticated", False) else None)
-    audit_record(actor=actor, action="fee_waiver.request", obj=waiver, unit_id=r.unit_id,
-                 changes={"receivable": r.pk, "period": r.period, "amount": str(value), "reason": reason})
+        raise ValidationError(
+            {"amount": [_("减免金额 %(a)s 超过该账单应收违约金 %(o)s") % {"a": value, "o": owed}]}
+        )
+    waiver = FeeWaiver.objects.create(
+        receivable=r,
+        amount=value,
+        reason=reason,
+        requested_at=timezone.now(),
+        requested_by=actor.user if getattr(actor.user, "is_authenticated", False) else None,
+    )
+    audit_record(
+        actor=actor,
+        action="fee_waiver.request",
+        obj=waiver,
+        unit_id=r.unit_id,
+        changes={"receivable": r.pk, "period": r.period, "amount": str(value), "reason": reason},
+    )
     return waiver
 
 
@@ -378,7 +498,11 @@ def waiver_decide(*, actor: Actor, waiver, approve: bool, on: date | None = None
         raise ValidationError({"__all__": [_("该减免申请已处理")]})
     now = timezone.now()
     on = on or timezone.localdate()
-    waiver.status, waiver.decided_by, waiver.decided_at = ("approved" if approve else "rejected"), actor.user, now
+    waiver.status, waiver.decided_by, waiver.decided_at = (
+        ("approved" if approve else "rejected"),
+        actor.user,
+        now,
+    )
     if approve:
         _lock_account(waiver.receivable.account_id)
         r = Receivable.objects.select_for_update().get(pk=waiver.receivable_id)
@@ -390,11 +514,25 @@ def waiver_decide(*, actor: Actor, waiver, approve: bool, on: date | None = None
         r.fee_waived += waiver.amount
         r.save(update_fields=["fee_charged", "fee_waived", "fee_through"])
         LedgerEntry.objects.create(
-            account_id=r.account_id, unit_id=r.unit_id, kind=EntryKind.WAIVER, amount=-waiver.amount, bill_id=r.bill_id,
-            occurred_on=on, note=waiver.reason[:200], created_at=now,
+            account_id=r.account_id,
+            unit_id=r.unit_id,
+            kind=EntryKind.WAIVER,
+            amount=-waiver.amount,
+            bill_id=r.bill_id,
+            occurred_on=on,
+            note=waiver.reason[:200],
+            created_at=now,
         )
     waiver.save(update_fields=["status", "decided_by", "decided_at"])
-    audit_record(actor=actor, action="fee_waiver.approve" if approve else "fee_waiver.reject", obj=waiver,
-                 unit_id=waiver.receivable.unit_id,
-                 changes={"amount": str(waiver.amount), "requested_by": waiver.requested_by_id, "status": waiver.status})
+    audit_record(
+        actor=actor,
+        action="fee_waiver.approve" if approve else "fee_waiver.reject",
+        obj=waiver,
+        unit_id=waiver.receivable.unit_id,
+        changes={
+            "amount": str(waiver.amount),
+            "requested_by": waiver.requested_by_id,
+            "status": waiver.status,
+        },
+    )
     return waiver

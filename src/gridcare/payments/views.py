@@ -33,10 +33,15 @@ def _receipt_no(user) -> str:
 def counter(request):
     lookup = LookupForm(request.GET or None)
     shift = counter_services.open_shift_of(request.user)
-    context = {"lookup": lookup, "shift": shift,
-               "shift_totals": counter_services.shift_totals([shift.pk])[shift.pk] if shift else None,
-               "shift_form": views_counter.ShiftOpenForm()}
-    number = request.POST.get("account_number") or (lookup.is_valid() and lookup.cleaned_data["account_number"])
+    context = {
+        "lookup": lookup,
+        "shift": shift,
+        "shift_totals": counter_services.shift_totals([shift.pk])[shift.pk] if shift else None,
+        "shift_form": views_counter.ShiftOpenForm(),
+    }
+    number = request.POST.get("account_number") or (
+        lookup.is_valid() and lookup.cleaned_data["account_number"]
+    )
     account = accounts_visible(user=request.user).filter(account_number=str(number or "").strip()).first()
     if number and account is None:
         lookup.add_error("account_number", _("户号不存在，或不属于本单位"))
@@ -50,32 +55,56 @@ def counter(request):
                         actor=Actor.from_request(request, Channel.CONSOLE),
                         channel=pay_form.cleaned_data["channel"],
                         channel_txn_id=pay_form.cleaned_data["receipt_no"],
-                        account_number=account.account_number, amount=pay_form.cleaned_data["amount"],
+                        account_number=account.account_number,
+                        amount=pay_form.cleaned_data["amount"],
                     )
                 except ValidationError as exc:
                     form_errors_from(pay_form, exc)
                 else:
                     return redirect("payments:receipt", rec.payment.pk)
         st = selectors.statement(account, timezone.localdate())
-        pay_form = pay_form or CounterPaymentForm(initial={
-            "account_number": account.account_number, "amount": st.amount_due, "receipt_no": _receipt_no(request.user),
-        })
-        context.update(account=account, name=mask_name(account.customer.name),
-                       address=mask_address(account.premise.address), statement=st, pay_form=pay_form)
-    return render(request, "payments/counter.html", context, status=400 if pay_form and pay_form.errors else 200)
+        pay_form = pay_form or CounterPaymentForm(
+            initial={
+                "account_number": account.account_number,
+                "amount": st.amount_due,
+                "receipt_no": _receipt_no(request.user),
+            }
+        )
+        context.update(
+            account=account,
+            name=mask_name(account.customer.name),
+            address=mask_address(account.premise.address),
+            statement=st,
+            pay_form=pay_form,
+        )
+    return render(
+        request, "payments/counter.html", context, status=400 if pay_form and pay_form.errors else 200
+    )
 
 
 @staff_required(Perm.CUSTOMER_VIEW)
 def receipt(request, pk: int):
     payment = (
-        restrict(Payment.objects.select_related("account__customer", "account__premise", "unit", "received_by", "shift"),
-                 request.user, Perm.CUSTOMER_VIEW)
-        .filter(pk=pk).first()
+        restrict(
+            Payment.objects.select_related(
+                "account__customer", "account__premise", "unit", "received_by", "shift"
+            ),
+            request.user,
+            Perm.CUSTOMER_VIEW,
+        )
+        .filter(pk=pk)
+        .first()
     )
     if payment is None:
         raise Http404
     allocations = list(payment.allocations.select_related("receivable").order_by("id"))
-    return render(request, "payments/receipt.html", {
-        "payment": payment, "allocations": allocations, "name": mask_name(payment.account.customer.name),
-        "statement": selectors.statement(payment.account, timezone.localdate()),
-    })
+    return render(
+        request,
+        "payments/receipt.html",
+        {
+            "payment": payment,
+            "allocations": allocations,
+            "name": mask_name(payment.account.customer.name),
+            "statement": selectors.statement(payment.account, timezone.localdate()),
+        },
+    )

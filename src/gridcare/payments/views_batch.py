@@ -194,10 +194,14 @@ def reconcile_resolve(request, pk: int):
     e = get_or_404(recon.exceptions_visible(request.user), pk=pk)
     try:
         if request.POST.get("action") == "backfill":
-            recon.reconcile_backfill(actor=Actor.console(request), exception=e, note=request.POST.get("note", ""))
+            recon.reconcile_backfill(
+                actor=Actor.console(request), exception=e, note=request.POST.get("note", "")
+            )
             messages.success(request, _("已补录缴费 %(t)s") % {"t": e.channel_txn_id})
         else:
-            recon.reconcile_resolve(actor=Actor.console(request), exception=e, note=request.POST.get("note", ""))
+            recon.reconcile_resolve(
+                actor=Actor.console(request), exception=e, note=request.POST.get("note", "")
+            )
             messages.success(request, _("差错已处理"))
     except ValidationError as exc:
         for m in _errors(exc):

@@ -87,9 +87,14 @@ def accounts(request):
 @customer_required
 def account_detail(request, account_number: str):
     account = selectors.portal_account_get(user=request.user, account_number=account_number)
-    return render(request, "portal/account_detail.html", {
-        "card": selectors.portal_account_card(account), "bills": selectors.portal_recent_bills(account),
-    })
+    return render(
+        request,
+        "portal/account_detail.html",
+        {
+            "card": selectors.portal_account_card(account),
+            "bills": selectors.portal_recent_bills(account),
+        },
+    )
 
 
 @customer_required

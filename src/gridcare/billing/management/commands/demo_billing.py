@@ -37,7 +37,9 @@ class Command(BaseCommand):
         from gridcare.org.models import SupplyUnit
 
         # One run per bureau and month, as a bureau's billing clerks would run them (and can see them).
-        bureaus = list(SupplyUnit.objects.filter(level=UnitLevel.BUREAU).order_by("path").values_list("code", flat=True))
+        bureaus = list(
+            SupplyUnit.objects.filter(level=UnitLevel.BUREAU).order_by("path").values_list("code", flat=True)
+        )
 
         from gridcare.notify.services import notices_muted
 
@@ -57,6 +59,8 @@ class Command(BaseCommand):
             call_command("billing", "run", period=period, unit=code, stdout=self.stdout)
             run = BillingRun.objects.get(period=period, unit__code=code, route__isnull=True)
             # Issued on the 5th of the next month at 10:00, as the bureau would have (not all today).
-            issued = datetime.combine(run.period_end + timedelta(days=5), time(10), tzinfo=timezone.get_current_timezone())
+            issued = datetime.combine(
+                run.period_end + timedelta(days=5), time(10), tzinfo=timezone.get_current_timezone()
+            )
             n = services.bills_issue(actor=Actor(), run=run, now=min(issued, now))
             self.stdout.write(_("已发行账单 %(n)s 张") % {"n": n})

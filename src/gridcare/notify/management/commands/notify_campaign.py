@@ -73,4 +73,3 @@ class Command(BaseCommand):
             raise CommandError(
                 "; ".join(f"{f}: {m}" for f, ms in exc.message_dict.items() for m in ms)
             ) from None
-

@@ -47,6 +47,8 @@ class Command(BaseCommand):
         try:
             counts = dunning_days(start=start, end=end, actor=Actor(channel=Channel.JOB))
         except ValidationError as exc:
-            raise CommandError("; ".join(f"{f}: {m}" for f, ms in exc.message_dict.items() for m in ms)) from None
+            raise CommandError(
+                "; ".join(f"{f}: {m}" for f, ms in exc.message_dict.items() for m in ms)
+            ) from None
         span = start.isoformat() if end == start else f"{start.isoformat()}..{end.isoformat()}"
         self.stdout.write(f"collections {span}: " + ", ".join(f"{k}={counts.get(k, 0)}" for k, _l in LABELS))

@@ -24,15 +24,24 @@ from gridcare.payments import selectors, services
 from gridcare.payments.choices import PaymentChannel
 from gridcare.payments.models import Receivable
 
-ON_TIME_CHANNELS = [PaymentChannel.ALIPAY, PaymentChannel.WECHAT, PaymentChannel.PORTAL, PaymentChannel.BANK,
-                    PaymentChannel.COUNTER_CASH, PaymentChannel.COUNTER_CARD, PaymentChannel.TERMINAL]
+ON_TIME_CHANNELS = [
+    PaymentChannel.ALIPAY,
+    PaymentChannel.WECHAT,
+    PaymentChannel.PORTAL,
+    PaymentChannel.BANK,
+    PaymentChannel.COUNTER_CASH,
+    PaymentChannel.COUNTER_CARD,
+    PaymentChannel.TERMINAL,
+]
 
 
 class Command(BaseCommand):
     help = "演示数据：为已发行的演示账单生成各渠道缴费（含逾期与欠费）"
 
     def add_arguments(self, parser):
-        parser.add_argument("--recent", type=int, default=2, help="billing months simulated payment by payment")
+        parser.add_argument(
+            "--recent", type=int, default=2, help="billing months simulated payment by payment"
+        )
         parser.add_argument("--seed", type=int, default=42)
 
     def handle(self, *args, recent, seed, **options):
@@ -40,9 +49,11 @@ class Command(BaseCommand):
         tz = timezone.get_current_timezone()
         now = timezone.now()
         recent_from = now - timedelta(days=7)
-        rows = list(Receivable.objects.filter(cancelled_at__isnull=True)
-                    .order_by("account_id", "due_date", "id")
-                    .values_list("account_id", "account__account_number", "period", "due_date", "pk"))
+        rows = list(
+            Receivable.objects.filter(cancelled_at__isnull=True)
+            .order_by("account_id", "due_date", "id")
+            .values_list("account_id", "account__account_number", "period", "due_date", "pk")
+        )
         by_account: dict[int, list] = {}
         for account_id, number, period, due, pk in rows:
             by_account.setdefault(account_id, []).append((number, period, due, pk))
@@ -58,30 +69,49 @@ class Command(BaseCommand):
                     first_due = min(b[2] for b in older)
                     paid_at = datetime.combine(first_due - timedelta(days=1), time(9), tzinfo=tz)
                     owed = sum(
-                        (ln.total for ln in selectors.statement_of_ids(account_id, [b[3] for b in older], first_due)),
+                        (
+                            ln.total
+                            for ln in selectors.statement_of_ids(account_id, [b[3] for b in older], first_due)
+                        ),
                         services.ZERO,
                     )
                     if owed > 0:
                         with notices_muted():  # settled long ago: no receipt today
                             made += services.payment_record(
-                                actor=actor, channel=PaymentChannel.BANK, channel_txn_id=f"OPEN-{number}",
-                                account_number=number, amount=owed, paid_at=paid_at).created
+                                actor=actor,
+                                channel=PaymentChannel.BANK,
+                                channel_txn_id=f"OPEN-{number}",
+                                account_number=number,
+                                amount=owed,
+                                paid_at=paid_at,
+                            ).created
                 profile = rng.random()
                 for _n, period, due, pk in (b for b in bills if b[1] >= cutoff):
                     if profile < 0.08:
                         continue  # arrears
                     late = profile < 0.25
-                    day = due + timedelta(days=rng.randint(5, 40)) if late else due - timedelta(days=rng.randint(0, 9))
+                    day = (
+                        due + timedelta(days=rng.randint(5, 40))
+                        if late
+                        else due - timedelta(days=rng.randint(0, 9))
+                    )
                     paid_at = datetime.combine(day, time(rng.randint(8, 20), rng.randint(0, 59)), tzinfo=tz)
                     if paid_at > now:
                         continue
-                    owed = sum((ln.total for ln in selectors.statement_of_ids(account_id, [pk], day)), services.ZERO)
+                    owed = sum(
+                        (ln.total for ln in selectors.statement_of_ids(account_id, [pk], day)), services.ZERO
+                    )
                     if owed <= 0:
                         continue
                     channel = ON_TIME_CHANNELS[rng.randrange(len(ON_TIME_CHANNELS))]
                     # Receipts only for the last week's payments: older ones are history, not news.
                     with notices_muted() if paid_at < recent_from else nullcontext():
                         made += services.payment_record(
-                            actor=actor, channel=channel, channel_txn_id=f"DEMO-{number}-{period}",
-                            account_number=number, amount=owed, paid_at=paid_at).created
+                            actor=actor,
+                            channel=channel,
+                            channel_txn_id=f"DEMO-{number}-{period}",
+                            account_number=number,
+                            amount=owed,
+                            paid_at=paid_at,
+                        ).created
         self.stdout.write(f"{made:,} demo payments recorded for {len(by_account):,} accounts")
