@@ -70,6 +70,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "gridcare.core.context.gridcare",
             ],
+            "builtins": ["gridcare.core.templatetags.money"],
         },
     },
 ]
