@@ -19,6 +19,7 @@ from gridcare.payments.api import router as payments_router
 from gridcare.payments.api_batch import router as payments_batch_router
 from gridcare.payments.api_collections import router as collections_router
 from gridcare.payments.api_counter import router as counter_router
+from gridcare.payments.api_latefee import router as latefee_router
 from gridcare.payments.api_ledger import router as payments_ledger_router
 from gridcare.payments.api_terminal import router as terminal_router
 from gridcare.payments.notify_api import router as notify_router
@@ -44,4 +45,5 @@ api.add_router("", notify_router)
 api.add_router("", "gridcare.payments.api_prepaid.router")
 api.add_router("", counter_router)
 api.add_router("", terminal_router)
+api.add_router("", latefee_router)
 api.add_router("", outbox_router)

@@ -390,8 +390,8 @@ def test_announced_amount_counts_every_overdue_bill_with_the_fee_minimum_not_bil
     issued_bill(world.acct_a, f"{later:%Y-%m}", "80.00", later)
     run(date(2026, 10, 20))
     notice = DunningNotice.objects.get(stage="disconnect")
-    # Aug: 100.00 + 100 × 0.001 × 30 = 3.00; Sep: 60.00 + 60 × 0.001 × 10 = 0.60 → the 1.00 minimum of a first
-    # charge; 100.00 + 3.00 + 60.00 + 1.00 = 164.00.
+    # Aug: 100.00 + 100 × 0.001 × 30 = 3.00; Sep: 60.00 + 60 × 0.001 × 10 = 0.60, nothing charged yet →
+    # max(0.60, 1.00) − 0.00 = 1.00 (the bill's minimum); 100.00 + 3.00 + 60.00 + 1.00 = 164.00.
     assert notice.arrears == D("164.00")
     pay("164.00", date(2026, 10, 20), "N2")
     notice.refresh_from_db()

@@ -260,7 +260,8 @@ def test_rounds_down_below_half_a_cent():
 
 
 def test_zero_minimum_charges_the_rounded_amount():
-    # A later accrual on a bill already charged its minimum: 50 × 0.001 × 3 = 0.15, no minimum
+    # One accrual charged with a payment (the minimum is on the bill's total, not on each charge):
+    # 50 × 0.001 × 3 = 0.15, no minimum
     b = late_fee_breakdown(
         principal=D("50.00"),
         due_date=date(2026, 3, 1),

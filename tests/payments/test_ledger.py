@@ -1,6 +1,8 @@
 """Receivables, payments, allocation order, credit, reversal and idempotency, with hand-computed figures.
 
-张三's account 3100000001 is residential: late fee 0.1 % per day after the due date, at least 1.00 per bill.
+张三's account 3100000001 is residential: late fee 0.1 % per day after the due date. The 1.00 minimum is on a
+bill's cumulative fee (供电营业规则 art. 98): each payment is charged the fee accrued up to its day, and the
+payment that pays off the principal is charged the shortfall to 1.00 (fee before principal).
 """
 
 from datetime import date, datetime
@@ -84,7 +86,8 @@ def test_oldest_debt_first_and_late_fee_before_principal(world, two_bills):
 def test_statement_as_of_a_date(world, two_bills):
     pay("150.00", date(2026, 10, 10), "T1")
     st = selectors.statement(world.acct_a, date(2026, 10, 30))
-    # Only B is open: 32.00, 10 days late → 32 × 0.001 × 10 = 0.32 → the 1.00 minimum
+    # Only B is open: 32.00, 10 days late → 32 × 0.001 × 10 = 0.32 accrued; nothing charged on B yet, so
+    # what is shown due is max(0.32, 1.00) − 0.00 = 1.00
     assert [(ln.period, ln.principal_outstanding, ln.late_fee, ln.days_overdue) for ln in st.lines] == [
         ("2026-09", D("32.00"), D("1.00"), 10)
     ]
@@ -95,9 +98,16 @@ def test_overpayment_becomes_credit_and_pays_the_next_bill(world, two_bills):
     _a, b = two_bills
     pay("150.00", date(2026, 10, 10), "T1")
     rec = pay("50.00", date(2026, 10, 25), "T2")
-    # B: 5 days late on 32.00 → 0.16 → minimum 1.00, then 32.00; 50 − 33 = 17.00 left as credit
+    # B: 5 days late on 32.00 → 32 × 0.001 × 5 = 0.16 accrued. 50.00 ≥ 0.16 + 32.00 pays B's principal in
+    # full, so the same payment is charged the shortfall 1.00 − 0.16 = 0.84 (fee before principal):
+    # fee 1.00, then 32.00; 50 − 33 = 17.00 left as credit
     rb = receivable(b)
     assert (rb.fee_charged, rb.fee_paid, rb.principal_paid) == (D("1.00"), D("1.00"), D("80.00"))
+    fee_entries = LedgerEntry.objects.filter(kind="late_fee", bill=b).order_by("id")
+    assert [(e.amount, e.note) for e in fee_entries] == [
+        (D("0.16"), "2026-09 违约金计至 2026-10-25"),
+        (D("0.84"), "2026-09 违约金不足1元，按1元收取"),
+    ]
     assert rec.payment.unallocated == D("17.00")
     assert selectors.ledger_balance(world.acct_a.pk) == D("-17.00")
     assert selectors.statement(world.acct_a, date(2026, 10, 25)).credit == D("17.00")
@@ -122,13 +132,43 @@ def test_reversal_reopens_the_debts(world, two_bills):
     with pytest.raises(ValidationError):
         services.payment_reverse(actor=SYSTEM, payment=rec.payment, reason="again")
     # As of 30 October: A owes 100.00 and the 2.00 fee charged up to 10 October, plus 20 more days
-    # (10 → 30 October) on 100.00: 100 × 0.001 × 20 = 2.00 (no minimum: A already had a fee) → 4.00.
-    # B owes its 80.00 in full, 10 days late: 80 × 0.001 × 10 = 0.80 → the 1.00 minimum.
+    # (10 → 30 October) on 100.00: 100 × 0.001 × 20 = 2.00; A's fee is 2.00 + 2.00 = 4.00 ≥ 1.00, no
+    # shortfall → 4.00. B owes its 80.00 in full, 10 days late: 80 × 0.001 × 10 = 0.80 accrued, nothing
+    # charged → max(0.80, 1.00) − 0.00 = 1.00.
     st = selectors.statement(world.acct_a, date(2026, 10, 30))
     assert [(ln.period, ln.principal_outstanding, ln.late_fee) for ln in st.lines] == [
         ("2026-08", D("100.00"), D("4.00")),
         ("2026-09", D("80.00"), D("1.00")),
     ]
+
+
+def test_the_minimum_is_on_the_bills_total_fee_not_on_its_first_charge(world):
+    """Issue 10 §3: a residential bill of 100.00 due 20 November, 1.00 paid the day after, the rest 29 days
+    later. Before the fix the first day's 0.10 was raised to 1.00 and took the whole first payment, so
+    100.00 kept accruing: 1.00 + 100 × 0.001 × 29 = 3.90 in all."""
+    bill = issued_bill(world.acct_a, "2026-10", "100.00", date(2026, 11, 20))
+    # 21 November, 1 day late: 100.00 × 0.001 × 1 = 0.10 charged and paid first; 1.00 − 0.10 = 0.90 principal
+    first = pay("1.00", date(2026, 11, 21), "T1")
+    r = receivable(bill)
+    assert (r.fee_charged, r.fee_paid, r.principal_paid) == (D("0.10"), D("0.10"), D("0.90"))
+    # Principal left: 100.00 − 0.90 = 99.10. On 20 December (29 days after 21 November) the statement shows
+    # 99.10 × 0.001 × 29 = 2.8739 → 2.87 (the bill's fee, 0.10 + 2.87, is over 1.00: no shortfall)
+    st = selectors.statement(world.acct_a, date(2026, 12, 20))
+    assert (st.principal_outstanding, st.late_fee, st.amount_due) == (D("99.10"), D("2.87"), D("101.97"))
+    # Paying that 101.97 on 20 December: 2.87 fee, then 99.10 principal, nothing left
+    second = pay("101.97", date(2026, 12, 20), "T2")
+    r = receivable(bill)
+    # Total fee 0.10 + 2.87 = 2.97 (not 3.90)
+    assert (r.fee_charged, r.fee_paid, r.principal_paid) == (D("2.97"), D("2.97"), D("100.00"))
+    allocs = list(Allocation.objects.order_by("id").values_list("payment_id", "late_fee", "principal"))
+    assert allocs == [
+        (first.payment.pk, D("0.10"), D("0.90")),
+        (second.payment.pk, D("2.87"), D("99.10")),
+    ]
+    assert second.payment.unallocated == D("0.00")
+    # +100.00 bill +0.10 fee −1.00 +2.87 fee −101.97 = 0.00
+    assert selectors.ledger_balance(world.acct_a.pk) == D("0.00")
+    assert selectors.statement(world.acct_a, date(2026, 12, 20)).lines == []
 
 
 def test_same_notification_twice_records_once(world, two_bills):

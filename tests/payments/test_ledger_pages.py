@@ -170,7 +170,7 @@ def test_reversal_from_the_page_reopens_the_debt(world, book, billing_a, login):
     assert led.balance == D("181.00") and led.entries[-1].entry.kind == "reversal"
     x, y = led.receivables
     # X re-opens: 100.00 owed; its 1.00 fee charged on T−30 is unpaid again, and 30 more days accrue from
-    # T−30: 100 × 0.001 × 30 = 3.00 (no second minimum) → 4.00 fee owed
+    # T−30: 100 × 0.001 × 30 = 3.00 (1.00 + 3.00 is over the bill's 1.00 minimum) → 4.00 fee owed
     assert (x.principal_outstanding, x.fee_unpaid, x.fee_accrued) == (D("100.00"), D("1.00"), D("3.00"))
     # Y: 80.00, 10 days late: 0.80 → minimum 1.00
     assert (y.principal_outstanding, y.fee_owed) == (D("80.00"), D("1.00"))

@@ -43,7 +43,8 @@ def test_approved_waiver_removes_the_fee(world, setup):
     # +100.00 bill +2.00 fee −2.00 waiver
     assert selectors.ledger_balance(world.acct_a.pk) == D("100.00")
     assert LedgerEntry.objects.get(kind="waiver").amount == D("-2.00")
-    # The fee keeps accruing after the waiver: 10 more days → 100 × 0.001 × 10 = 1.00 (no second minimum)
+    # The fee keeps accruing after the waiver: 10 more days → 100 × 0.001 × 10 = 1.00 (the bill's fee,
+    # 2.00 + 1.00, is over the 1.00 minimum: no shortfall)
     assert selectors.statement(world.acct_a, date(2026, 10, 20)).late_fee == D("1.00")
     actions = list(
         AuditEvent.objects.filter(action__startswith="fee_waiver").values_list("action", "actor__username")

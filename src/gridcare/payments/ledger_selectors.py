@@ -43,7 +43,9 @@ class OpenReceivable:
     receivable: Receivable
     principal_outstanding: Decimal
     fee_unpaid: Decimal  # charged, not waived, not paid
-    fee_accrued: Decimal  # accrued after `fee_through` up to the as-of date, not charged yet
+    # Not charged yet, what settling on the as-of date adds: accrued after `fee_through`, plus the
+    # shortfall to the bill's 1.00 minimum while principal remains (`services.accrued_fee`)
+    fee_accrued: Decimal
     days_overdue: int
 
     @property

@@ -23,7 +23,7 @@ class StatementLine:
     due_date: date
     principal: Decimal
     principal_outstanding: Decimal
-    late_fee: Decimal  # charged and unpaid, plus accrued as of the statement date
+    late_fee: Decimal  # charged and unpaid, plus what settling on the statement date adds (`accrued_fee`)
     days_overdue: int
 
     @property
@@ -52,7 +52,9 @@ class Statement:
 
 
 def _line(r: Receivable, as_of: date) -> StatementLine:
-    """A receivable as a statement line: the fee charged and unpaid plus the fee accrued up to `as_of`."""
+    """A receivable as a statement line: the fee charged and unpaid plus the fee accrued up to `as_of` and,
+    for an open overdue bill, the shortfall to the 1.00 minimum — max(fee accrued so far, 1.00) less the fee
+    already charged (`services.accrued_fee`, i.e. `latefee.fee_due`)."""
     return StatementLine(
         receivable_id=r.pk,
         bill_id=r.bill_id,
@@ -72,7 +74,7 @@ def open_receivables(account_id: int):
 
 def amounts_due(account_ids: list[int], as_of: date, *, due_before: date | None = None) -> dict[int, Decimal]:
     """What each account owes as of `as_of` — the statement total: outstanding principal, charged unpaid late
-    fee and the fee accrued up to `as_of` — in one query; `due_before` keeps only bills due before that day
+    fee and the fee accrued up to `as_of` with the 1.00 minimum of each overdue bill — in one query; `due_before` keeps only bills due before that day
     (the overdue arrears). Accounts owing nothing are absent."""
     if not account_ids:
         return {}

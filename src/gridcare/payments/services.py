@@ -10,10 +10,12 @@ fee before its principal. Before a receivable is paid, the late fee accrued up t
 charged (`Receivable.fee_through` moves to that date). What is left of a payment stays as credit
 (`Payment.unallocated`) and pays the next bills when they are issued.
 
-Late fee in segments: the fee is charged each time a payment reaches a bill, for the days since the last
-charge (`fee_through`) on the principal then outstanding, rounded half-up to the fen; the 1.00 minimum
-applies to a bill's first charge only. A bill paid in parts can therefore differ by a fen from one
-computation over the whole period — the counter settles the fee at each payment, as a receipt shows it.
+Late fee in segments (the rule itself: `latefee.payment_apply`, the same function the what-if endpoint
+uses): the fee is charged each time a payment reaches a bill, for the days since the last charge
+(`fee_through`) on the principal then outstanding, rounded half-up to the fen. The 1.00 minimum is on the
+bill's cumulative fee: the payment that pays off the principal of an overdue bill is charged the shortfall
+to 1.00, fee before principal. A bill paid in parts can therefore differ by a fen from one computation
+over the whole period — the counter settles the fee at each payment, as a receipt shows it.
 """
 
 import re
@@ -36,7 +38,7 @@ from gridcare.customers.services import PermissionDenied, _check_unit
 
 from .choices import EntryKind, PaymentChannel, PaymentStatus
 from .collections import collections_on_payment, collections_on_reversal
-from .latefee import late_fee
+from .latefee import FeeState, FeeTerms, fee_charge, fee_due, payment_apply
 from .models import Allocation, LedgerEntry, Payment, Receivable, RefundPart
 from .notices import payment_receipt_enqueue
 
@@ -195,39 +197,66 @@ def receivable_cancel(*, bill_id: int, reason: str = "", cancelled_at: datetime 
 # ---------------------------------------------------------------- late fee
 
 
-def accrued_fee(r: Receivable, as_of: date) -> Decimal:
-    """Late fee of `r` accrued after `fee_through` (or the due date) up to `as_of`, not yet charged."""
-    outstanding = r.principal - r.principal_paid
-    start = max(r.due_date, r.fee_through) if r.fee_through else r.due_date
-    if outstanding <= 0 or as_of <= start:
-        return ZERO
-    first = r.fee_charged == 0 and r.fee_waived == 0
-    return late_fee(
-        principal=outstanding,
-        due_date=start,
-        as_of=as_of,
-        customer_class=r.customer_class,
-        bill_year=r.bill_year,
-        minimum=Decimal("1.00") if first else ZERO,
+def fee_terms(r: Receivable) -> FeeTerms:
+    """The plain values that fix a receivable's late fee, for the pure rule in `latefee`."""
+    return FeeTerms(customer_class=r.customer_class, bill_year=r.bill_year, due_date=r.due_date)
+
+
+def fee_state(r: Receivable) -> FeeState:
+    """Where a receivable stands, as plain values for the pure rule in `latefee`."""
+    return FeeState(
+        principal=r.principal,
+        principal_paid=r.principal_paid,
+        fee_charged=r.fee_charged,
+        fee_waived=r.fee_waived,
+        fee_paid=r.fee_paid,
+        fee_through=r.fee_through,
     )
 
 
-def _charge_fee(r: Receivable, as_of: date, now: datetime) -> None:
-    fee = accrued_fee(r, as_of)
-    if fee > 0:
+def _set_state(r: Receivable, state: FeeState) -> None:
+    r.principal_paid, r.fee_charged, r.fee_paid, r.fee_through = (
+        state.principal_paid,
+        state.fee_charged,
+        state.fee_paid,
+        state.fee_through,
+    )
+
+
+def accrued_fee(r: Receivable, as_of: date) -> Decimal:
+    """Late fee of `r` not charged yet that settling on `as_of` would add: the fee accrued after
+    `fee_through` (or the due date) plus, while principal remains, the shortfall to the bill's 1.00 minimum
+    (`latefee.fee_due`). Every display of a late fee owed adds this to the fee charged and unpaid."""
+    return fee_due(fee_terms(r), fee_state(r), as_of)
+
+
+def _fee_entry(r: Receivable, amount: Decimal, on: date, now: datetime, *, shortfall: Decimal = ZERO) -> None:
+    """Late-fee ledger entries: the accrual up to `on`, and apart from it the shortfall to the minimum."""
+    entries = []
+    if amount - shortfall > 0:
+        note = _("%(p)s 违约金计至 %(d)s") % {"p": r.period, "d": on.isoformat()}
+        entries.append((amount - shortfall, note))
+    if shortfall > 0:
+        entries.append((shortfall, _("%(p)s 违约金不足1元，按1元收取") % {"p": r.period}))
+    for value, note in entries:
         LedgerEntry.objects.create(
             account_id=r.account_id,
             unit_id=r.unit_id,
             kind=EntryKind.LATE_FEE,
-            amount=fee,
+            amount=value,
             bill_id=r.bill_id,
-            occurred_on=as_of,
-            note=_("%(p)s 违约金计至 %(d)s") % {"p": r.period, "d": as_of.isoformat()},
+            occurred_on=on,
+            note=note,
             created_at=now,
         )
-        r.fee_charged += fee
-    if r.principal_paid < r.principal and as_of > r.due_date:
-        r.fee_through = max(as_of, r.fee_through or as_of)
+
+
+def _charge_fee(r: Receivable, as_of: date, now: datetime) -> None:
+    """Charge what settling on `as_of` would (the accrued fee and any shortfall to the minimum): a waiver
+    is decided on the fee as the statement shows it."""
+    charge = fee_charge(fee_terms(r), fee_state(r), as_of, settle=True)
+    _fee_entry(r, charge.amount, as_of, now, shortfall=charge.shortfall)
+    _set_state(r, charge.state)
 
 
 # ---------------------------------------------------------------- payments
@@ -361,16 +390,17 @@ def _apply_credit(account: Account, *, on: date, only: Payment | None = None) ->
         for r in open_rs:
             if left <= 0:
                 break
-            _charge_fee(r, on, now)
-            fee_part = min(left, r.fee_charged - r.fee_waived - r.fee_paid)
-            left -= fee_part
-            principal_part = min(left, r.principal - r.principal_paid)
-            left -= principal_part
-            if fee_part or principal_part:
-                r.fee_paid += fee_part
-                r.principal_paid += principal_part
+            step = payment_apply(fee_terms(r), fee_state(r), amount=left, on=on)
+            _fee_entry(r, step.fee_charged, on, now, shortfall=step.shortfall)
+            _set_state(r, step.state)
+            left = step.left
+            if step.late_fee or step.principal:
                 Allocation.objects.create(
-                    payment=payment, receivable=r, principal=principal_part, late_fee=fee_part, created_at=now
+                    payment=payment,
+                    receivable=r,
+                    principal=step.principal,
+                    late_fee=step.late_fee,
+                    created_at=now,
                 )
             r.save(update_fields=["fee_charged", "fee_paid", "principal_paid", "fee_through"])
         if left != payment.unallocated:
