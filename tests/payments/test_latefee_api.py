@@ -256,3 +256,11 @@ def test_fuzzed_bodies_never_5xx_and_store_nothing(world, body):
     resp = post(client, body)
     assert resp.status_code in (200, 422), resp.content
     assert state() == before
+
+
+def test_openapi_documents_the_endpoint(db):
+    doc = Client().get("/api/v1/openapi.json").json()
+    op = doc["paths"][URL]["post"]
+    assert {"200", "401", "403", "422"} <= set(op["responses"]) and op.get("security")
+    body = op["requestBody"]["content"]["application/json"]["schema"]
+    assert body

@@ -120,7 +120,10 @@ def late_fee(
     bill_year: int,
     minimum: Decimal = DEFAULT_MINIMUM,
 ) -> Decimal:
-    """The late fee (电费违约金) on ``principal`` accrued as of ``as_of``, in yuan to 0.01."""
+    """The late fee (电费违约金) on ``principal`` accrued as of ``as_of``, in yuan to 0.01, at least
+    ``minimum`` when overdue. With the default minimum it is what one payment of the whole bill on ``as_of``
+    is charged; the ledger charges each payment's accrual without a minimum (`fee_accrued`) and applies the
+    minimum to the bill's total (`payment_apply`)."""
     return late_fee_breakdown(
         principal=principal,
         due_date=due_date,
