@@ -575,3 +575,12 @@ def test_the_page_pay_is_csrf_protected(world, debt):
         PAGE_PAY, {"account_number": "3100000001", "amount": "1.00", "channel": "alipay"}
     )
     assert resp.status_code == 403 and not PaymentOrder.objects.exists()
+
+
+def test_a_logged_in_payer_reaches_a_public_order_only_by_its_link(world, debt, login):
+    customer = login(world.portal_user)
+    resp = customer.post(PAGE_PAY, {"account_number": "3100000001", "amount": "80.70", "channel": "alipay"})
+    o = PaymentOrder.objects.get()
+    assert o.created_by_id == world.portal_user.pk
+    assert customer.get(f"/payments/sandbox/{o.order_no}/").status_code == 404  # the portal's own gateway path
+    assert customer.get(resp["Location"]).status_code == 200

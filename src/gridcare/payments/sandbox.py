@@ -69,7 +69,10 @@ def _order(request, order_no: str) -> PaymentOrder:
     order = (
         PaymentOrder.objects.select_related("account__customer", "account__unit")
         .filter(
-            order_no=(order_no or "").strip()[:32], channel=PaymentChannel.PORTAL, created_by=request.user
+            order_no=(order_no or "").strip()[:32],
+            channel=PaymentChannel.PORTAL,
+            created_by=request.user,
+            public_token_hash__isnull=True,  # an order paid without logging in opens only by its link
         )
         .first()
     )
