@@ -21,6 +21,7 @@ from gridcare.payments.api_collections import router as collections_router
 from gridcare.payments.api_counter import router as counter_router
 from gridcare.payments.api_latefee import router as latefee_router
 from gridcare.payments.api_ledger import router as payments_ledger_router
+from gridcare.payments.api_public import router as public_router
 from gridcare.payments.api_terminal import router as terminal_router
 from gridcare.payments.notify_api import router as notify_router
 
@@ -35,6 +36,7 @@ install_error_handlers(api)
 api.add_router("", core_router)
 api.add_router("", org_router)
 api.add_router("", customers_router)
+api.add_router("", public_router)
 api.add_router("", metering_router)
 api.add_router("", billing_router)
 api.add_router("", payments_router)

@@ -4,7 +4,7 @@ Every read goes through `selectors` (unit scoping and role permission in one pla
 through `services` (permission, unit check, validation, audit row with channel "api").
 
 Who gets what (see also `gridcare.core.api`):
-- anonymous → 401 everywhere except `/public/...` and `/health`;
+- anonymous → 401 everywhere except `/public/...` (payments.api_public) and `/health`;
 - collection routes (`GET /customers`, `POST /customers`, `GET /topology/feeders`) → 403 with a
   message when the caller's role lacks the permission (customer-role users included); staff of
   another unit get only their own units' rows;
@@ -20,7 +20,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
@@ -40,13 +40,11 @@ from gridcare.core.api import (
 )
 from gridcare.core.api import AuditEventOut as AuditEventSchema
 from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.ratelimit import client_key
 from gridcare.core.scoping import get_or_404
 
 from . import selectors, services
 from .choices import AccountStatus
 from .models import Account, Customer, Meter, ServicePoint
-from .public import public_query
 from .schemas import (
     AccountCloseIn,
     AccountDetailOut,
@@ -68,8 +66,6 @@ from .schemas import (
     MeterOut,
     MeterPatch,
     PremiseOut,
-    PublicFoundOut,
-    PublicMessageOut,
     ServicePointOut,
 )
 
@@ -481,23 +477,3 @@ def area_get(request, area_id: int):
         .filter(premise__transformer_area=area, status=AccountStatus.ACTIVE)
         .count(),
     }
-
-
-# ---------------------------------------------------------------- public 户号 query
-
-
-@router.get(
-    "/public/accounts/{account_number}",
-    auth=None,
-    response={200: PublicFoundOut, 404: PublicMessageOut, 429: PublicMessageOut},
-    tags=["public"],
-)
-def public_account(request, account_number: str, name: str | None = None):
-    """Public 户号 query (no login): masked name and address and the supply unit.
-
-    Unknown, malformed, closed and name-mismatch all answer the same 404 body. Rate-limited per client.
-    """
-    result = public_query(client_key=client_key(request), account_number=account_number, name=name)
-    response = JsonResponse(result.payload, status=result.status)
-    response["Cache-Control"] = "no-store"
-    return response

@@ -19,6 +19,7 @@ from .selectors import public_account_lookup
 class PublicQueryResult:
     status: int  # 200 found, 404 not found or mismatch, 429 rate-limited
     payload: dict
+    account_id: int | None = None  # the account found (200 only), for callers that add to the payload
 
 
 def not_found_payload() -> dict:
@@ -38,4 +39,5 @@ def public_query(*, client_key: str, account_number: str, name: str | None = Non
     if row is None or (name is not None and name.strip() != row.pop("_name")):
         return PublicQueryResult(404, not_found_payload())
     row.pop("_name", None)
-    return PublicQueryResult(200, {"found": True, **row})
+    account_id = row.pop("_account_id")
+    return PublicQueryResult(200, {"found": True, **row}, account_id)

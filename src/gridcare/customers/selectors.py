@@ -185,17 +185,18 @@ def _public_lookup_sql() -> str:
 
         a, c, p, u = (m._meta.db_table for m in (Account, Customer, Premise, Unit))
         _PUBLIC_LOOKUP_SQL = (
-            f"SELECT c.name, p.address, u.name FROM {a} a "  # noqa: S608 (table names from model metadata)
+            f"SELECT c.name, p.address, u.name, a.id FROM {a} a "  # noqa: S608 (table names from model metadata)
             f"JOIN {c} c ON c.id = a.customer_id JOIN {p} p ON p.id = a.premise_id JOIN {u} u ON u.id = a.unit_id "
             "WHERE a.account_number = %s AND a.status = %s"
         )
     return _PUBLIC_LOOKUP_SQL
 
 
-def public_account_lookup(account_number: str, *, with_name: bool = False) -> dict[str, str] | None:
+def public_account_lookup(account_number: str, *, with_name: bool = False) -> dict[str, Any] | None:
     """Public 95598-style query: masked name, masked address, supply unit; None when unknown or closed.
 
-    `with_name` adds the clear name under `_name` for the caller's verification; never sent out.
+    `with_name` adds the clear name under `_name` for the caller's verification and the account's id under
+    `_account_id` (for the amounts due); neither is ever sent out.
     """
     from django.db import connection
 
@@ -204,7 +205,7 @@ def public_account_lookup(account_number: str, *, with_name: bool = False) -> di
         row = cursor.fetchone()
     if row is None:
         return None
-    name, address, unit_name = row
+    name, address, unit_name, account_id = row
     out = {
         "account_number": account_number,
         "name": mask_name(name),
@@ -213,6 +214,7 @@ def public_account_lookup(account_number: str, *, with_name: bool = False) -> di
     }
     if with_name:
         out["_name"] = name
+        out["_account_id"] = account_id
     return out
 
 

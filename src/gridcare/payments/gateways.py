@@ -73,10 +73,21 @@ def _order_no(now: datetime) -> str:
     return f"GC{timezone.localtime(now, BEIJING):%Y%m%d%H%M%S}{secrets.randbelow(10**8):08d}"
 
 
-def order_create(*, actor: Actor, account: Account, amount: Any, channel: str) -> PaymentOrder:
+def order_create(
+    *,
+    actor: Actor,
+    account: Account,
+    amount: Any,
+    channel: str,
+    public_token_hash: str | None = None,
+    expires_at: datetime | None = None,
+    wallet: str = "",
+) -> PaymentOrder:
     """An online payment order of `amount` yuan on `account` through `channel` (portal, alipay or wechat).
 
-    Who may start one (the customer bound to the account, or staff of its unit) is the caller's decision."""
+    Who may start one (the customer bound to the account, or staff of its unit, or anyone who knows the 户号
+    in `public_pay`) is the caller's decision, and so is the limit on the amount. `public_token_hash`,
+    `expires_at` and `wallet` are stored as given (orders started without logging in)."""
     errs: dict[str, list[str]] = {}
     if channel not in ONLINE_CHANNELS:
         errs["channel"] = [_("在线支付渠道只能是门户、支付宝或微信支付")]
@@ -97,6 +108,9 @@ def order_create(*, actor: Actor, account: Account, amount: Any, channel: str) -
                     amount=value,
                     created_by=actor.user if actor.user is not None and actor.user.is_authenticated else None,
                     created_at=now,
+                    public_token_hash=public_token_hash,
+                    expires_at=expires_at,
+                    wallet=wallet,
                 )
                 audit_record(
                     actor=actor,
@@ -109,6 +123,8 @@ def order_create(*, actor: Actor, account: Account, amount: Any, channel: str) -
                         "channel": channel,
                         "amount": str(value),
                         "account_number": account.account_number,
+                        **({"public": True, "wallet": wallet} if public_token_hash else {}),
+                        **({"expires_at": expires_at.isoformat()} if expires_at else {}),
                     },
                 )
                 return order

@@ -97,6 +97,12 @@ class PaymentOrder(models.Model):
     )
     created_at = models.DateTimeField()
     paid_at = models.DateTimeField(null=True, blank=True)
+    # Orders started without logging in (query and pay by 户号, `public_pay`): the SHA-256 of the secret in
+    # the payer's pay and receipt links (the secret itself is never stored), when the gateway stops taking
+    # payment, and the wallet the payer chose while the sandbox gateway stands in for it.
+    public_token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(_("支付截止时间"), null=True, blank=True)
+    wallet = models.CharField(_("支付方式"), max_length=16, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

@@ -20,6 +20,7 @@ from functools import wraps
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -68,7 +69,10 @@ def _order(request, order_no: str) -> PaymentOrder:
     order = (
         PaymentOrder.objects.select_related("account__customer", "account__unit")
         .filter(
-            order_no=(order_no or "").strip()[:32], channel=PaymentChannel.PORTAL, created_by=request.user
+            order_no=(order_no or "").strip()[:32],
+            channel=PaymentChannel.PORTAL,
+            created_by=request.user,
+            public_token_hash__isnull=True,  # an order paid without logging in opens only by its link
         )
         .first()
     )
@@ -77,7 +81,21 @@ def _order(request, order_no: str) -> PaymentOrder:
     return order
 
 
-def _page(request, order: PaymentOrder, *, error: str | None = None, status: int = 200):
+def page(
+    request,
+    order: PaymentOrder,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    urls: dict[str, str] | None = None,
+):
+    """The gateway page of `order`; `urls` (confirm, cancel, back) default to the portal order's."""
+    if urls is None:
+        urls = {
+            "confirm": reverse("payments:sandbox_confirm", args=[order.order_no]),
+            "cancel": reverse("payments:sandbox_cancel", args=[order.order_no]),
+            "back": reverse("payments_portal:pay", args=[order.account.account_number]),
+        }
     return render(
         request,
         "payments/sandbox.html",
@@ -88,6 +106,7 @@ def _page(request, order: PaymentOrder, *, error: str | None = None, status: int
             % {"n": order.account.account_number, "name": mask_name(order.account.customer.name)},
             "error": error,
             "payable": order.status == gateways.ORDER_CREATED and error is None,
+            "urls": urls,
         },
         status=status,
     )
@@ -99,7 +118,7 @@ def _not_payable(request, order: PaymentOrder):
     if order.status == gateways.ORDER_PAID:
         messages.info(request, _("该订单已支付，无需重复支付"))
         return redirect("payments_portal:receipt", order.order_no)
-    return _page(request, order, error=_("订单已关闭，不能支付"), status=409)
+    return page(request, order, error=_("订单已关闭，不能支付"), status=409)
 
 
 @sandbox_required
@@ -108,7 +127,7 @@ def checkout(request, order_no: str):
     order = _order(request, order_no)
     if order.status != gateways.ORDER_CREATED:
         return _not_payable(request, order)
-    return _page(request, order)
+    return page(request, order)
 
 
 @sandbox_required
@@ -124,7 +143,7 @@ def confirm(request, order_no: str):
         return redirect("payments_portal:receipt", order.order_no)
     if order.status != gateways.ORDER_CREATED:  # a simultaneous confirm of the same order won
         return _not_payable(request, order)
-    return _page(request, order, error=_("支付结果通知未通过验证，本次支付未入账"), status=502)
+    return page(request, order, error=_("支付结果通知未通过验证，本次支付未入账"), status=502)
 
 
 @sandbox_required

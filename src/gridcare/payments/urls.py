@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import (
+    public_views,
     sandbox,
     views,
     views_batch,
@@ -57,6 +58,10 @@ urlpatterns = [
         name="collections_protect",
     ),
     # The local sandbox gateway (模拟支付网关): 404 unless GRIDCARE["SANDBOX_PAY"]["ENABLED"].
+    # Orders started without logging in are opened by the secret in their link (public_pay).
+    path("sandbox/public/<str:token>/", public_views.sandbox_checkout, name="public_sandbox"),
+    path("sandbox/public/<str:token>/confirm/", public_views.sandbox_confirm, name="public_sandbox_confirm"),
+    path("sandbox/public/<str:token>/cancel/", public_views.sandbox_cancel, name="public_sandbox_cancel"),
     path("sandbox/<str:order_no>/", sandbox.checkout, name="sandbox"),
     path("sandbox/<str:order_no>/confirm/", sandbox.confirm, name="sandbox_confirm"),
     path("sandbox/<str:order_no>/cancel/", sandbox.cancel, name="sandbox_cancel"),

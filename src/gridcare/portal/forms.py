@@ -92,3 +92,24 @@ class PublicQueryForm(forms.Form):
         required=False,
         widget=forms.TextInput(attrs=_attrs(autocomplete="off")),
     )
+
+
+class PublicPayForm(forms.Form):
+    """Pay by 户号 without logging in (the query page). It only renders and carries the input: every rule
+    (the 户号, the amount's limits, the wallet) is checked by payments.public_pay, after its rate limit."""
+
+    account_number = forms.CharField(required=False, widget=forms.HiddenInput)
+    amount = forms.CharField(
+        label=_("缴费金额(元)"),
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    channel = forms.CharField(
+        label=_("支付方式"),
+        required=False,
+        widget=forms.RadioSelect(choices=[("alipay", _("支付宝")), ("wechat", _("微信支付"))]),
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "pay_%s")  # shown under the query form: ids must not collide with it
+        super().__init__(*args, **kwargs)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("login/", views.login, name="login"),
     path("register/", views.register, name="register"),
     path("query/", views.query, name="query"),
+    path("query/pay/", views.query_pay, name="query_pay"),
     path("accounts/", views.accounts, name="accounts"),
     path("bind/", views.bind, name="bind"),
     path("accounts/<str:account_number>/", views.account_detail, name="account_detail"),

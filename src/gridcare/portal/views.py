@@ -1,7 +1,7 @@
 """Customer portal pages (mobile first). Thin: forms parse, services write, selectors read.
 
 Who may open what:
-- public: home, login, register, the 户号 query;
+- public: home, login, register, the 户号 query and paying by 户号 (payments.public_pay);
 - logged-in customers: account list and detail, bind, unbind.
   Anonymous visitors are sent to the portal login; logged-in staff get 404, the same answer the console
   gives customers, so neither side learns about the other's pages (staff use the console).
@@ -21,11 +21,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from gridcare.core import ratelimit
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
-from gridcare.customers.public import public_query
 from gridcare.org.views import login_view
+from gridcare.payments import public_pay
 
 from . import selectors, services
-from .forms import BindForm, PublicQueryForm, RegisterForm, add_service_errors
+from .forms import BindForm, PublicPayForm, PublicQueryForm, RegisterForm, add_service_errors
 
 
 def customer_required(view):
@@ -134,25 +134,79 @@ def unbind(request, account_number: str):
     return HttpResponseRedirect(reverse("portal:accounts"))
 
 
+def _query_page(request, *, form, found=None, pay_form=None, status=200, error=None):
+    return render(
+        request,
+        "portal/query.html",
+        {
+            "form": form,
+            "result": found.payload if found else None,
+            "dues": found.dues if found else None,
+            "pay_form": pay_form,
+            "pay_error": error,
+            "pay_open": public_pay.online_pay_open(),
+        },
+        status=status,
+    )
+
+
+def _pay_form_for(found) -> PublicPayForm:
+    due = found.dues.amount_due
+    return PublicPayForm(
+        initial={
+            "account_number": found.payload["account_number"],
+            "amount": f"{due:.2f}" if due > 0 else "",
+            "channel": "alipay",
+        }
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def query(request):
-    """Public 95598-style query: masked name, masked address and supply unit of an active 户号."""
+    """Public 95598-style query: masked name, address and supply unit of an active 户号, what it owes now
+    (principal, late fee, unpaid months, a prepaid account's estimated balance) and a form to pay it."""
     form = PublicQueryForm(request.POST or None)
-    result = None
+    found = None
     status = 200
     if request.method == "POST" and form.is_valid():
-        result = public_query(
+        found = public_pay.public_account_query(
             client_key=ratelimit.client_key(request),
             account_number=form.cleaned_data["account_number"],
             name=form.cleaned_data["name"] or None,
         )
-        status = result.status
+        status = found.status
         form = PublicQueryForm()  # the answer must not depend on what was typed, beyond the result itself
     elif form.is_bound:
         status = 400
-    return render(
-        request,
-        "portal/query.html",
-        {"form": form, "result": result.payload if result else None},
-        status=status,
-    )
+    pay_form = _pay_form_for(found) if found and found.dues else None
+    return _query_page(request, form=form, found=found, pay_form=pay_form, status=status)
+
+
+@require_POST
+def query_pay(request):
+    """Pay the queried 户号 without logging in: an order, then the payment gateway (public_pay).
+
+    Every submission goes to the service, which counts it against the client's rate limit before anything
+    else, so the amounts shown again after a refusal cost a counted request like a query does."""
+    data = {k: request.POST.get(k, "") for k in ("account_number", "amount", "channel")}
+    try:
+        created = public_pay.public_order_create(
+            actor=_actor(request), client_key=ratelimit.client_key(request), **data
+        )
+    except public_pay.RateLimited as e:
+        return _query_page(request, form=PublicQueryForm(), status=429, error=str(e))
+    except ValidationError as e:
+        found = (
+            None
+            if "account_number" in e.message_dict
+            else public_pay.public_account_view(data["account_number"])
+        )
+        if found is None:  # a 户号 the query would not find: nothing to show but the one message
+            return _query_page(
+                request, form=PublicQueryForm(), status=400, error=public_pay.unknown_account_message()
+            )
+        pay_form = PublicPayForm(data)
+        pay_form.is_valid()
+        add_service_errors(pay_form, e)
+        return _query_page(request, form=PublicQueryForm(), found=found, pay_form=pay_form, status=400)
+    return HttpResponseRedirect(reverse("payments:public_sandbox", args=[created.token]))
