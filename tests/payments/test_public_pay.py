@@ -584,3 +584,15 @@ def test_a_logged_in_payer_reaches_a_public_order_only_by_its_link(world, debt, 
     assert o.created_by_id == world.portal_user.pk
     assert customer.get(f"/payments/sandbox/{o.order_no}/").status_code == 404  # the portal's own gateway path
     assert customer.get(resp["Location"]).status_code == 200
+
+
+def test_query_a_bill_one_day_late_shows_the_one_yuan_minimum(world, on_day):
+    """供电营业规则 art. 98 as issue 10 §3 states it: a bill 1 day late shows 1.00 as its late fee.
+
+    60.00 residential due 20 Nov, queried 21 Nov: accrued 60.00 × 0.001 × 1 = 0.06 < 1.00 → 1.00 is due.
+    amount_due = 60.00 + 1.00 = 61.00."""
+    issued_bill(world.acct_a, "2026-10", "60.00", date(2026, 11, 20), issued_on=date(2026, 11, 5))
+    on_day(date(2026, 11, 21))
+    body = Client().get(f"{QUERY}/3100000001").json()
+    assert (body["principal_due"], body["late_fee"], body["amount_due"]) == ("60.00", "1.00", "61.00")
+    assert body["unpaid_periods"] == ["2026-10"]
