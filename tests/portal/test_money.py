@@ -67,9 +67,7 @@ def disconnection_case(world):
 
 
 @pytest.mark.parametrize("url", [HOME, LIST, DETAIL])
-def test_an_account_in_arrears_with_a_disconnection_task_shows_what_is_due(
-    world, bound, login, on, url
-):
+def test_an_account_in_arrears_with_a_disconnection_task_shows_what_is_due(world, bound, login, on, url):
     disconnection_case(world)
     on(date(2026, 10, 30))
     page = login(bound).get(url).content.decode()
@@ -147,7 +145,7 @@ def test_money_state_most_serious_first():
 
 def test_home_for_visitors_has_no_accounts(client, world):
     page = client.get(HOME).content.decode()
-    assert 'href="/portal/login/"' in page and "data-testid=\"home-account-" not in page
+    assert 'href="/portal/login/"' in page and 'data-testid="home-account-' not in page
 
 
 def test_home_shows_only_the_users_accounts(world, bound, login, on):

@@ -113,7 +113,9 @@ def usage_chart(months: list[UsageMonth]) -> dict[str, Any]:
         {"key": p, "name": tou_label(p), "data": [num(m.tou.get(p)) if m.tou else None for m in months]}
         for p in TOU_PERIODS
     ]
-    bars.append({"key": "total", "name": _("总电量"), "data": [None if m.tou else num(m.kwh) for m in months]})
+    bars.append(
+        {"key": "total", "name": _("总电量"), "data": [None if m.tou else num(m.kwh) for m in months]}
+    )
     return {
         "months": [m.period for m in months],
         "bars": [s for s in bars if any(v is not None for v in s["data"])],

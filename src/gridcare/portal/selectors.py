@@ -225,7 +225,9 @@ class BillPayment:
         return self.status == BillPaymentStatus.PAID
 
 
-def bill_payment_status(*, principal: Decimal, principal_paid: Decimal, fee_paid: Decimal, fee_due: Decimal) -> str:
+def bill_payment_status(
+    *, principal: Decimal, principal_paid: Decimal, fee_paid: Decimal, fee_due: Decimal
+) -> str:
     """Paid (已缴清): the principal and every late fee charged on it are paid; partly paid (部分缴费): some of
     it is; else unpaid (未缴). A reversed payment no longer counts: its allocations were taken back."""
     if principal_paid >= principal and fee_due <= 0:
@@ -235,7 +237,9 @@ def bill_payment_status(*, principal: Decimal, principal_paid: Decimal, fee_paid
     return BillPaymentStatus.UNPAID
 
 
-def bill_payments(account: Account, bills, as_of: date, *, with_payments: bool = False) -> dict[int, BillPayment]:
+def bill_payments(
+    account: Account, bills, as_of: date, *, with_payments: bool = False
+) -> dict[int, BillPayment]:
     """The payment status of issued bills of one account the caller may already see, by bill id: their
     receivables and what is still owed on them today (two queries), and the payments of each (one more, with
     `with_payments`). A bill without a receivable (never handed to payments) is unpaid for its whole amount."""
@@ -303,7 +307,13 @@ def portal_recent_bills(account: Account, limit: int = 13, as_of: date | None = 
     bills = list(
         Bill.objects.filter(account=account, status=BillStatus.ISSUED)
         .only(
-            "account_id", "period_start", "period_end", "kwh_total", "amount", "due_date", "estimated",
+            "account_id",
+            "period_start",
+            "period_end",
+            "kwh_total",
+            "amount",
+            "due_date",
+            "estimated",
             "tariff_code",
         )
         .order_by("-period_start")[:limit]
@@ -324,7 +334,9 @@ def portal_payments(account: Account, *, page: Any = 1) -> Page:
         .prefetch_related(
             Prefetch(
                 "allocations",
-                queryset=Allocation.objects.select_related("receivable").order_by("receivable__due_date", "id"),
+                queryset=Allocation.objects.select_related("receivable").order_by(
+                    "receivable__due_date", "id"
+                ),
             )
         )
         .order_by("-paid_at", "-id")
