@@ -206,13 +206,15 @@ def invoice_of(bill: Bill) -> Invoice | None:
     return Invoice.objects.filter(bill_id=bill.pk).first()
 
 
-def bill_is_paid(bill: Bill) -> bool:
-    """An issued bill whose principal and every late fee charged on it are paid (its receivable says so)."""
+def bill_is_paid(bill: Bill, *, lock: bool = False) -> bool:
+    """An issued bill whose principal and every late fee charged on it are paid (its receivable says so).
+    `lock`: hold the receivable's row until the transaction ends, so no reversal re-opens it meanwhile."""
     from gridcare.payments.models import Receivable
 
     if bill.status != BillStatus.ISSUED:
         return False
-    r = Receivable.objects.filter(bill_id=bill.pk, cancelled_at__isnull=True).first()
+    rs = Receivable.objects.filter(bill_id=bill.pk, cancelled_at__isnull=True)
+    r = (rs.select_for_update() if lock else rs).first()
     return r is not None and r.principal_paid >= r.principal and r.fee_outstanding <= 0
 
 
@@ -268,9 +270,11 @@ def invoice_issue(*, actor: Actor, bill: Bill, today: date | None = None) -> Inv
     service = backend()
     conf = _conf()
     for _attempt in range(ISSUE_ATTEMPTS):
-        numbers = service.issue(draft)
         try:
             with transaction.atomic():
+                if not bill_is_paid(bill, lock=True):  # checked again under the lock: a reversal waits for us
+                    raise ValidationError({"bill": [_("该账单尚未缴清，缴清后方可开具电子发票")]})
+                numbers = service.issue(draft)
                 invoice = Invoice.objects.create(
                     bill=bill,
                     account_id=bill.account_id,
