@@ -157,6 +157,16 @@ GRIDCARE = {
     "BIND_MAX_FAILURES": int(os.environ.get("GRIDCARE_BIND_MAX_FAILURES", "5")),
     # Processes a billing run on PostgreSQL uses (0 = one per core, at most 4).
     "BILLING_WORKERS": int(os.environ.get("GRIDCARE_BILLING_WORKERS", "0")),
+    # Electronic invoices (电子发票) of paid bills: "demo" numbers them here and marks them 演示发票; a real
+    # issuing service is a dotted path to a class (see billing/einvoice.py). Seller fields: blank = demo values.
+    "EINVOICE": {
+        "BACKEND": os.environ.get("GRIDCARE_EINVOICE_BACKEND", "demo"),
+        "SELLER_NAME": os.environ.get("GRIDCARE_EINVOICE_SELLER_NAME", ""),
+        "SELLER_TAX_ID": os.environ.get("GRIDCARE_EINVOICE_SELLER_TAX_ID", ""),
+        "SELLER_ADDRESS": os.environ.get("GRIDCARE_EINVOICE_SELLER_ADDRESS", ""),
+        "SELLER_BANK": os.environ.get("GRIDCARE_EINVOICE_SELLER_BANK", ""),
+        "ISSUER": os.environ.get("GRIDCARE_EINVOICE_ISSUER", ""),
+    },
     # Payment channels: keys come from the environment only (PEM text, or a bare base64 body).
     "ALIPAY": {
         "APP_ID": os.environ.get("GRIDCARE_ALIPAY_APP_ID", ""),

@@ -276,7 +276,7 @@ def test_pdf_has_the_account_and_amount(world, feb_bill):
 
 
 def test_pdf_renderer_fetches_no_url():
-    fetcher = ebill._url_fetcher()
+    fetcher = ebill.refusing_url_fetcher()
     for url in ("https://example.com/x.css", "file:///etc/passwd"):
         with pytest.raises(ValueError, match="protocol|not fetched"):
             fetcher(url)
@@ -338,7 +338,9 @@ def test_portal_bill_page_and_pdf(world, feb_bill, django_assert_max_num_queries
     c = portal_client(world.portal_user)
     detail = c.get("/portal/accounts/3100000001/").content.decode()
     assert f'href="/portal/billing/bills/{feb_bill.pk}/"' in detail
-    with django_assert_max_num_queries(8):  # session, user, the bill, then the document's five
+    # Session, user, the bill, the document's five, then its payment status: the receivable, what is still
+    # owed on it, its payments, its electronic invoice.
+    with django_assert_max_num_queries(12):
         resp = c.get(f"/portal/billing/bills/{feb_bill.pk}/")
     body = resp.content.decode()
     assert resp.status_code == 200

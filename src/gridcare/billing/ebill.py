@@ -398,7 +398,7 @@ def pdf_filename(doc: dict[str, Any]) -> str:
     return f"ebill-{doc['account_number']}-{doc['period']}.pdf"
 
 
-def _url_fetcher():
+def refusing_url_fetcher():
     """A fetcher that fetches nothing: the print template is self-contained, and a bill must never
     make the server open a URL (or a local file) on anyone's behalf."""
     import weasyprint
@@ -417,4 +417,4 @@ def ebill_pdf(bill: Bill, *, holder: bool = False, doc: dict[str, Any] | None = 
     from weasyprint import HTML
 
     html = render_to_string("billing/ebill_print.html", {"doc": doc or bill_document(bill, holder=holder)})
-    return HTML(string=html, base_url=None, url_fetcher=_url_fetcher()).write_pdf()
+    return HTML(string=html, base_url=None, url_fetcher=refusing_url_fetcher()).write_pdf()

@@ -242,3 +242,49 @@ class BillingException(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}: {self.account_id} {self.reason}"
+
+
+class Invoice(models.Model):
+    """The electronic invoice (电子发票, 增值税普通发票) of a fully paid bill: one per bill, frozen at issue."""
+
+    bill = models.OneToOneField(Bill, on_delete=models.PROTECT, related_name="invoice")
+    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="invoices")
+    backend = models.CharField(_("开票服务"), max_length=40)
+    is_demo = models.BooleanField(_("演示发票"), default=True)
+    invoice_code = models.CharField(_("发票代码"), max_length=12)
+    invoice_number = models.CharField(_("发票号码"), max_length=20)
+    check_code = models.CharField(_("校验码"), max_length=20, blank=True)
+    issued_on = models.DateField(_("开票日期"))
+    buyer_name = models.CharField(_("购买方名称"), max_length=100)
+    buyer_tax_id = models.CharField(_("购买方纳税人识别号"), max_length=20, blank=True)  # blank: a person
+    seller_name = models.CharField(_("销售方名称"), max_length=100)
+    seller_tax_id = models.CharField(_("销售方纳税人识别号"), max_length=20)
+    seller_address = models.CharField(_("销售方地址、电话"), max_length=200, blank=True)
+    seller_bank = models.CharField(_("销售方开户行及账号"), max_length=200, blank=True)
+    item_name = models.CharField(_("货物或应税劳务、服务名称"), max_length=100)
+    quantity = models.DecimalField(_("数量(kWh)"), max_digits=16, decimal_places=2)
+    unit_price = models.DecimalField(
+        _("单价(不含税)"), max_digits=20, decimal_places=8, null=True, blank=True
+    )
+    amount = models.DecimalField(_("金额(不含税)"), max_digits=14, decimal_places=2)
+    tax_rate = models.DecimalField(_("税率"), max_digits=4, decimal_places=2)
+    tax_amount = models.DecimalField(_("税额"), max_digits=14, decimal_places=2)
+    total = models.DecimalField(_("价税合计"), max_digits=14, decimal_places=2)
+    issuer = models.CharField(_("开票人"), max_length=40)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-issued_on", "-id"]
+        verbose_name = _("电子发票")
+        verbose_name_plural = _("电子发票")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice_code", "invoice_number"], name="billing_invoice_code_number_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_code}-{self.invoice_number}"

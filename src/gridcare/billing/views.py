@@ -241,8 +241,9 @@ def bill_pdf(request, pk: int):
 
 @customer_required
 def portal_bill_detail(request, pk: int):
-    bill = ebill.portal_bill_get(user=request.user, pk=pk)
-    return render(request, "billing/ebill_portal.html", {"doc": ebill.bill_document(bill, holder=True)})
+    from .portal_views import bill_page  # the portal page also shows the bill's payments and invoice
+
+    return bill_page(request, ebill.portal_bill_get(user=request.user, pk=pk))
 
 
 @customer_required

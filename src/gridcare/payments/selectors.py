@@ -115,3 +115,28 @@ def statement_of_ids(account_id: int, receivable_ids: list[int], as_of: date) ->
             account_id=account_id, pk__in=receivable_ids, cancelled_at__isnull=True
         )
     ]
+
+
+def statements(accounts, as_of: date) -> dict[int, Statement]:
+    """`statement` of several accounts at once, by account id, in two queries whatever their number (the
+    portal's home shows every bound account)."""
+    accounts = list(accounts)
+    ids = [a.pk for a in accounts]
+    if not ids:
+        return {}
+    lines: dict[int, list[StatementLine]] = {i: [] for i in ids}
+    for r in Receivable.objects.filter(account_id__any=ids).open().order_by("account_id", "due_date", "id"):
+        lines[r.account_id].append(_line(r, as_of))
+    credits = dict(
+        Payment.objects.filter(account_id__any=ids, status="posted", unallocated__gt=0)
+        .order_by()
+        .values("account_id")
+        .annotate(s=Sum("unallocated"))
+        .values_list("account_id", "s")
+    )
+    return {
+        a.pk: Statement(
+            account_number=a.account_number, as_of=as_of, lines=lines[a.pk], credit=fen(credits.get(a.pk))
+        )
+        for a in accounts
+    }

@@ -15,4 +15,6 @@ urlpatterns = [
     path("bind/", views.bind, name="bind"),
     path("accounts/<str:account_number>/", views.account_detail, name="account_detail"),
     path("accounts/<str:account_number>/unbind/", views.unbind, name="unbind"),
+    path("accounts/<str:account_number>/payments/", views.payments, name="payments"),
+    path("accounts/<str:account_number>/usage/", views.usage, name="usage"),
 ]

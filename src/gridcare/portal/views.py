@@ -2,7 +2,8 @@
 
 Who may open what:
 - public: home, login, register, the 户号 query and paying by 户号 (payments.public_pay);
-- logged-in customers: account list and detail, bind, unbind.
+- logged-in customers: the home page with each bound account's money and state, account list and detail
+  (bills with their payment status), payment history, usage analysis, bind, unbind.
   Anonymous visitors are sent to the portal login; logged-in staff get 404, the same answer the console
   gives customers, so neither side learns about the other's pages (staff use the console).
 """
@@ -18,6 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from gridcare.billing.usage import monthly_usage
 from gridcare.core import ratelimit
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
@@ -47,7 +49,9 @@ def _actor(request) -> Actor:
 
 
 def home(request):
-    return render(request, "portal/home.html", {"is_customer": selectors.is_portal_user(request.user)})
+    is_customer = selectors.is_portal_user(request.user)
+    cards = selectors.portal_account_cards(user=request.user) if is_customer else []
+    return render(request, "portal/home.html", {"is_customer": is_customer, "cards": cards})
 
 
 @require_http_methods(["GET", "POST"])
@@ -87,13 +91,37 @@ def accounts(request):
 @customer_required
 def account_detail(request, account_number: str):
     account = selectors.portal_account_get(user=request.user, account_number=account_number)
+    as_of = selectors.today()
     return render(
         request,
         "portal/account_detail.html",
         {
             "card": selectors.portal_account_card(account),
-            "bills": selectors.portal_recent_bills(account),
+            "bills": selectors.portal_recent_bills(account, as_of=as_of),
         },
+    )
+
+
+@customer_required
+def payments(request, account_number: str):
+    """缴费记录: the account's payments, newest first, with the bills each one paid."""
+    account = selectors.portal_account_get(user=request.user, account_number=account_number)
+    page = selectors.portal_payments(account, page=request.GET.get("page") or 1)
+    return render(
+        request,
+        "portal/payments.html",
+        {"card": selectors.portal_account_card(account), "page": page},
+    )
+
+
+@customer_required
+def usage(request, account_number: str):
+    """用电分析: monthly kWh of the last two years with the TOU split and the change on the year before."""
+    account = selectors.portal_account_get(user=request.user, account_number=account_number)
+    return render(
+        request,
+        "portal/usage.html",
+        {"account_number": account.account_number, "usage": monthly_usage(account)},
     )
 
 
