@@ -353,6 +353,14 @@ def shift_close(
 # ---------------------------------------------------------------- reads
 
 
+def payment_of_token(token: str) -> Payment | None:
+    """The payment a counter form's token already recorded, if any."""
+    if not token:
+        return None
+    used = CounterReceipt.objects.filter(form_token=token).select_related("payment").first()
+    return used.payment if used else None
+
+
 def shifts_visible(*, user):
     """A supervisor (stats.view) sees every shift of their units; a cashier only their own."""
     qs = CashierShift.objects.select_related("cashier", "unit")

@@ -28,7 +28,6 @@ from gridcare.customers.selectors import accounts_visible
 from . import counter as counter_services
 from . import receipts, selectors, views_counter
 from .forms import CounterPaymentForm, LookupForm
-from .models import CounterReceipt, Payment
 
 
 @staff_required(Perm.PAYMENT_RECORD)
@@ -53,7 +52,7 @@ def counter(request):
         if request.method == "GET":
             # The form's token lives in the page's address: Back (re-fetched or not) shows the same form and
             # token again, and submitting it again shows the first receipt rather than taking the money twice.
-            used = _token_use(token)
+            used = counter_services.payment_of_token(token)
             if not counter_services.TOKEN_RE.fullmatch(token) or (
                 used and used.received_by_id != request.user.pk
             ):
@@ -100,14 +99,6 @@ def counter(request):
 
 def _counter_url(account_number: str, token: str) -> str:
     return f"{reverse('payments:counter')}?{urlencode({'account_number': account_number, 't': token})}"
-
-
-def _token_use(token: str) -> Payment | None:
-    """The payment a counter form's token already recorded, if any."""
-    if not token:
-        return None
-    used = CounterReceipt.objects.filter(form_token=token).select_related("payment").first()
-    return used.payment if used else None
 
 
 @staff_required(Perm.CUSTOMER_VIEW)
