@@ -159,14 +159,24 @@ def test_counter_payment_without_an_open_shift_is_refused(world, debt, cashier, 
     assert resp.status_code == 422 and not Payment.objects.exists()
     page = c.post(
         "/payments/counter/?account_number=3100000001",
-        {"account_number": "3100000001", "amount": "10.00", "channel": "counter_cash", "receipt_no": "C1"},
+        {
+            "account_number": "3100000001",
+            "amount": "10.00",
+            "channel": "counter_cash",
+            "form_token": "tok-0123456789abcdef",
+        },
     )
     assert page.status_code == 400 and "开班" in page.content.decode() and not Payment.objects.exists()
     # Opening the shift from the counter page, then paying, works
     assert c.post("/payments/shifts/open/", {"counter": "1号窗口", "opening_float": "200"}).status_code == 302
     ok = c.post(
         "/payments/counter/?account_number=3100000001",
-        {"account_number": "3100000001", "amount": "10.00", "channel": "counter_cash", "receipt_no": "C1"},
+        {
+            "account_number": "3100000001",
+            "amount": "10.00",
+            "channel": "counter_cash",
+            "form_token": "tok-0123456789abcdef",
+        },
     )
     assert ok.status_code == 302 and Payment.objects.get().shift == CashierShift.objects.get()
     assert "1号窗口" in c.get(ok["Location"]).content.decode()  # the receipt names the counter

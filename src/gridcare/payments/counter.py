@@ -4,7 +4,9 @@
   one open shift per cashier (a partial unique constraint, so two clicks at once cannot open two).
 - `counter_payment_record`: every counter payment (cash or card) from the counter page and `POST
   /payments` goes through here: it needs the cashier's open shift, locks it (so a close cannot slip in
-  between) and links the new payment to it (`Payment.shift`), then calls `services.payment_record`.
+  between) and links the new payment to it (`Payment.shift`), then calls `services.payment_record`. It
+  stores the receipt's figures (`CounterReceipt`: cash tendered, change, what was still owed) and the
+  counter form's token, so that a form submitted twice records one payment.
 - `shift_close`: the cashier declares the counted cash (without the opening float) and the card total; both
   must equal the shift's posted payments per channel, or the close is refused with expected, declared and
   the difference per channel, and nothing is written.
@@ -18,6 +20,8 @@ sheet's net total includes it. A payment reversed while its shift is still open 
 shift's expected figures.
 """
 
+import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -35,9 +39,9 @@ from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import visible_unit_ids
 from gridcare.customers.services import PermissionDenied, _check_unit
 
-from . import services
+from . import selectors, services
 from .choices import PaymentChannel, PaymentStatus
-from .models import CashierShift, Payment, Terminal
+from .models import CashierShift, CounterReceipt, Payment, Terminal
 
 __all__ = ["PermissionDenied"]
 
@@ -99,37 +103,165 @@ def counter_payment_record(
     *,
     actor: Actor,
     channel: str,
-    channel_txn_id: str,
     account_number: str,
     amount: Any,
+    channel_txn_id: str = "",
+    tendered: Any = None,
+    form_token: str = "",
     paid_at: datetime | None = None,
 ) -> services.Recorded:
     """A counter payment (cash or card) in the cashier's open shift; refused without one. A repeat of the
     same receipt number returns the payment already recorded (in whichever shift it was taken).
 
-    `paid_at` (default now) is the time the money was taken: inside the open shift and not in the future
-    (the demo's past shifts use it; the page and the API never pass it)."""
+    - `tendered` (实收, cash only): blank means the exact amount; less than the amount is refused; the change
+      (找零) is tendered − amount. A card payment's tendered is its amount.
+    - `form_token`: the counter form's token (one per rendering). A second submit of the same form — back and
+      submit again, a double click — returns the first payment (created=False) and writes nothing, whether
+      it arrives later or at the same moment (the token is unique in `CounterReceipt`); the same token with
+      another account, amount, method or cashier is refused.
+    - `channel_txn_id`: the receipt number; blank (the counter page) numbers it from the shift:
+      C + the day (yymmdd) + the shift id (6 digits) + the shift's payment count (4 digits).
+    - `paid_at` (default now) is the time the money was taken: inside the open shift and not in the future
+      (the demo's past shifts use it; the page and the API never pass it).
+
+    Every counter payment gets its `CounterReceipt` (tendered, change, what was owed after it), audited as
+    `payment.counter_receipt` beside the payment's own `payment.record`."""
     user = _user(actor)
     if channel not in COUNTER_CHANNELS:
         raise ValidationError({"channel": [_("柜台只能登记柜台现金或刷卡缴费")]})
-    with transaction.atomic():
-        shift = CashierShift.objects.select_for_update().filter(cashier=user, status="open").first()
-        if shift is None:
-            raise ValidationError({"__all__": [_("请先开班（没有未日结的收费班次），再收费")]})
-        if paid_at is not None and not (shift.opened_at <= paid_at <= timezone.now()):
-            raise ValidationError({"paid_at": [_("缴费时间必须在本班次开班之后，且不晚于当前时间")]})
-        rec = services.payment_record(
-            actor=actor,
-            channel=channel,
-            channel_txn_id=channel_txn_id,
-            account_number=account_number,
-            amount=amount,
-            paid_at=paid_at,
-        )
-        if rec.created:
+    token = (form_token or "").strip()
+    if token and not TOKEN_RE.fullmatch(token):
+        raise ValidationError({"form_token": [_("收费表单已失效，请重新查询户号后再收费")]})
+    value, tendered_value = _amount_and_tendered(channel, amount, tendered)
+    number = str(account_number or "").strip()
+    if token and (first := _first_of_token(token, user, number, value, channel)) is not None:
+        return services.Recorded(first, False)
+    try:
+        with transaction.atomic():
+            shift = CashierShift.objects.select_for_update().filter(cashier=user, status="open").first()
+            if shift is None:
+                raise ValidationError({"__all__": [_("请先开班（没有未日结的收费班次），再收费")]})
+            # Checked again under the shift's lock: a second submit that waited for the first sees it here.
+            if token and (first := _first_of_token(token, user, number, value, channel)) is not None:
+                return services.Recorded(first, False)
+            if paid_at is not None and not (shift.opened_at <= paid_at <= timezone.now()):
+                raise ValidationError({"paid_at": [_("缴费时间必须在本班次开班之后，且不晚于当前时间")]})
+            txn = str(channel_txn_id or "").strip() or _receipt_no(shift, paid_at or timezone.now())
+            rec = services.payment_record(
+                actor=actor,
+                channel=channel,
+                channel_txn_id=txn,
+                account_number=number,
+                amount=value,
+                paid_at=paid_at,
+            )
+            if not rec.created:
+                if token:  # a numbered receipt number already taken (by an API client): never its payment
+                    raise ValidationError({"__all__": [_("收据号 %(t)s 已被占用，请重新提交") % {"t": txn}]})
+                return rec
             Payment.objects.filter(pk=rec.payment.pk).update(shift=shift)
             rec.payment.shift = shift
+            _receipt_create(actor, rec.payment, tendered_value, token)
+    except IntegrityError:
+        # The same form submitted at the same moment, and the other submit won: answer with its payment.
+        first = _first_of_token(token, user, number, value, channel) if token else None
+        if first is None:
+            raise
+        return services.Recorded(first, False)
     return rec
+
+
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def new_form_token() -> str:
+    """A counter form's token (unguessable, 32 characters)."""
+    return secrets.token_urlsafe(24)
+
+
+def _amount_and_tendered(channel: str, amount: Any, tendered: Any) -> tuple[Decimal, Decimal]:
+    errs: dict[str, list[str]] = {}
+    value = tendered_value = None
+    try:
+        value = services.clean_amount(amount)
+    except ValidationError as exc:
+        errs.update(exc.message_dict)
+    blank = tendered is None or str(tendered).strip() == ""
+    if not blank:
+        try:
+            tendered_value = services.clean_amount(tendered, "tendered")
+        except ValidationError as exc:
+            errs.update(exc.message_dict)
+    if value is not None and tendered_value is not None:
+        if channel != PaymentChannel.COUNTER_CASH and tendered_value != value:
+            errs["tendered"] = [_("刷卡缴费的实收金额就是缴费金额，请留空")]
+        elif tendered_value < value:
+            errs["tendered"] = [_("实收金额不能少于缴费金额 %(a)s 元") % {"a": value}]
+    if errs:
+        raise ValidationError(errs)
+    return value, value if blank else tendered_value
+
+
+def _first_of_token(token: str, user, account_number: str, amount: Decimal, channel: str) -> Payment | None:
+    """The payment an earlier submit of the same form recorded, if any; refused when this submit differs."""
+    first = (
+        CounterReceipt.objects.filter(form_token=token)
+        .select_related("payment__account", "payment__shift")
+        .first()
+    )
+    if first is None:
+        return None
+    p = first.payment
+    if p.received_by_id != user.pk:
+        raise ValidationError({"form_token": [_("收费表单已失效，请重新查询户号后再收费")]})
+    if (p.account.account_number, p.amount, p.channel) != (account_number, amount, channel):
+        raise ValidationError(
+            {
+                "__all__": [
+                    _(
+                        "此收费表单已提交过（收据号 %(no)s：户号 %(n)s，%(a)s 元），本次提交的户号、金额或收费方式"
+                        "与之不同，未登记。如需再收一笔，请重新查询户号。"
+                    )
+                    % {"no": p.channel_txn_id, "n": p.account.account_number, "a": p.amount}
+                ]
+            }
+        )
+    return p
+
+
+def _receipt_no(shift: CashierShift, when: datetime) -> str:
+    """C + yymmdd + shift id + the shift's payment count (the caller holds the shift's lock)."""
+    n = Payment.objects.filter(shift=shift).count() + 1
+    return f"C{timezone.localtime(when):%y%m%d}{shift.pk:06d}{n:04d}"
+
+
+def _receipt_create(actor: Actor, payment: Payment, tendered: Decimal, token: str) -> CounterReceipt:
+    """The receipt's figures, as of the moment after the payment (inside its transaction)."""
+    owed = selectors.statement(payment.account, timezone.localdate(payment.paid_at)).amount_due
+    receipt = CounterReceipt.objects.create(
+        payment=payment,
+        form_token=token or None,
+        tendered=tendered,
+        change=tendered - payment.amount,
+        owed_after=owed,
+        to_credit=payment.unallocated,
+        created_at=timezone.now(),
+    )
+    audit_record(
+        actor=actor,
+        action="payment.counter_receipt",
+        obj=payment,
+        unit_id=payment.unit_id,
+        customer_id=payment.account.customer_id,
+        changes={
+            "receipt_no": payment.channel_txn_id,
+            "tendered": str(receipt.tendered),
+            "change": str(receipt.change),
+            "owed_after": str(owed),
+            "form_token": token,
+        },
+    )
+    return receipt
 
 
 @dataclass(frozen=True)
@@ -219,6 +351,14 @@ def shift_close(
 
 
 # ---------------------------------------------------------------- reads
+
+
+def payment_of_token(token: str) -> Payment | None:
+    """The payment a counter form's token already recorded, if any."""
+    if not token:
+        return None
+    used = CounterReceipt.objects.filter(form_token=token).select_related("payment").first()
+    return used.payment if used else None
 
 
 def shifts_visible(*, user):

@@ -525,6 +525,30 @@ class CashierShift(models.Model):
         return f"{self.cashier_id} {self.counter} {self.opened_at:%Y-%m-%d %H:%M}"
 
 
+class CounterReceipt(models.Model):
+    """What a counter payment's receipt (电费收据) prints beyond the payment: the cash tendered (实收), the change
+    (找零) and the account's figures right after it, so a reprint (补打) shows the same; and the counter form's
+    token, unique, so that a form submitted twice records one payment."""
+
+    payment = models.OneToOneField(Payment, on_delete=models.PROTECT, related_name="counter_receipt")
+    # One per rendering of the counter form; null for counter payments through the API (no form).
+    form_token = models.CharField(_("收费表单令牌"), max_length=64, null=True, blank=True, unique=True)
+    tendered = models.DecimalField(_("实收(元)"), **MONEY)
+    change = models.DecimalField(_("找零(元)"), **MONEY)
+    owed_after = models.DecimalField(_("缴费后仍欠(元)"), **MONEY)  # the account's amount due just after
+    to_credit = models.DecimalField(_("转为预存(元)"), **MONEY)  # what of this payment was left as credit
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(change__gte=0), name="payments_counter_receipt_change_nonneg"),
+            models.CheckConstraint(condition=Q(tendered__gt=0), name="payments_counter_receipt_tendered_pos"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payment_id} {self.tendered} − {self.change}"
+
+
 class Refund(models.Model):
     """A refund of an account's credit balance (退费): requested by a cashier or billing clerk, paid out only
     when a manager approves it. `RefundPart` rows say which payments' credit it took."""
