@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0008_collections_reversal'),
+        ('payments', '0009_public_pay_orders'),
     ]
 
     operations = [
