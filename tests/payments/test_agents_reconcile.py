@@ -289,7 +289,9 @@ def test_unit_other_than_the_agents_is_refused(world, staff, ours):
     assert list(exc.value.message_dict) == ["unit"] and not StatementImport.objects.exists()
 
 
-def test_api_page_cli_and_permission_matrix(world, staff, ours, login, tmp_path, capsys):
+def test_api_page_cli_and_permission_matrix(
+    world, staff, ours, login, tmp_path, capsys, django_assert_max_num_queries
+):
     form = {"channel": "collection_point", "agent": "CP001", "statement_date": "2026-11-23"}
 
     def upload(cl, **changes):
@@ -329,10 +331,12 @@ def test_api_page_cli_and_permission_matrix(world, staff, ours, login, tmp_path,
     for cl, code in ((anon, 401), (customer, 404), (clerk, 404), (other, 404)):
         assert cl.get(f"{API}/reconciliations/{body['id']}").status_code == code
     # The page: channel labels in Chinese, the agent's name, the 户号 column
-    listing = c.get("/payments/reconcile/").content.decode()
+    with django_assert_max_num_queries(8):  # the agents' select adds one query, not one per statement
+        listing = c.get("/payments/reconcile/").content.decode()
     assert '<option value="collection_point">代收点</option>' in listing
     assert '<option value="phone_bank">电话银行</option>' in listing and "东关邮政代收点（CP001）" in listing
-    shown = c.get(f"/payments/reconcile/{body['id']}/").content.decode()
+    with django_assert_max_num_queries(8):
+        shown = c.get(f"/payments/reconcile/{body['id']}/").content.decode()
     assert (
         "代收点（东关邮政代收点）" in shown
         and "3999999999" in shown

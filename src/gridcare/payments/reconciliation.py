@@ -60,7 +60,7 @@ from django.utils.translation import gettext_lazy as _l
 
 from gridcare.core.audit import Actor, audit_record
 from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import PermissionDenied, restrict, visible_unit_ids
+from gridcare.core.scoping import PermissionDenied, restrict
 from gridcare.core.validators import ACCOUNT_NUMBER_RE
 from gridcare.customers.models import Account
 from gridcare.customers.services import _check_unit
@@ -262,18 +262,12 @@ def reconcile_import(
     collection agent whose settlement file it is (agent channels only)."""
     if not isinstance(statement_date, date):
         raise ValidationError({"statement_date": [_("日期格式应为 YYYY-MM-DD")]})
-    if channel in AGENT_CHANNELS and actor.user is not None and not has_perm(actor.user, Perm.PAYMENT_BATCH):
-        raise PermissionDenied
+    if actor.user is not None and not has_perm(actor.user, Perm.PAYMENT_BATCH):
+        raise PermissionDenied  # before anything is said about agents
     the_agent = settlement_agent(actor, channel, agent)
-    if the_agent is None:
-        home, unit_ids = _scope_unit_ids(actor, unit)
-    else:
-        if unit is not None and unit.pk != the_agent.unit_id:
-            raise ValidationError({"unit": [_("代收机构的对账按其所属单位进行，不能另选单位")]})
-        home = the_agent.unit
-        unit_ids = list(SupplyUnit.objects.filter(path__startswith=home.path).values_list("pk", flat=True))
-        if actor.user is not None:
-            unit_ids = sorted(set(unit_ids) & set(visible_unit_ids(actor.user)))
+    if the_agent is not None and unit is not None and unit.pk != the_agent.unit_id:
+        raise ValidationError({"unit": [_("代收机构的对账按其所属单位进行，不能另选单位")]})
+    home, unit_ids = _scope_unit_ids(actor, the_agent.unit if the_agent else unit)
     lines = parse_statement(channel, statement_date, data)
     if the_agent is not None:
         # Our transaction id of an agent's payment is "<agent code>:<its id>" (`agents`).
