@@ -16,6 +16,7 @@ from gridcare.metering.api import router as metering_router
 from gridcare.notify.api import router as outbox_router
 from gridcare.org.api import router as org_router
 from gridcare.payments.api import router as payments_router
+from gridcare.payments.api_agents import router as agent_router
 from gridcare.payments.api_batch import router as payments_batch_router
 from gridcare.payments.api_collections import router as collections_router
 from gridcare.payments.api_counter import router as counter_router
@@ -48,4 +49,5 @@ api.add_router("", "gridcare.payments.api_prepaid.router")
 api.add_router("", counter_router)
 api.add_router("", terminal_router)
 api.add_router("", latefee_router)
+api.add_router("", agent_router)
 api.add_router("", outbox_router)

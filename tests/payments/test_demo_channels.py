@@ -147,7 +147,7 @@ def test_demo_channels(county, client):
     }
 
     # 4. Reconciliation: one exception of each kind on the Alipay statement.
-    stmt = StatementImport.objects.get()
+    stmt = StatementImport.objects.get(channel="alipay")  # the agents' files: test_agents_demo.py
     assert stmt.channel == "alipay" and stmt.statement_date < today and stmt.unit == bureau
     kinds = sorted(stmt.exceptions.values_list("kind", flat=True))
     assert kinds == ["amount_differs", "ours_only", "theirs_only"]
@@ -206,7 +206,7 @@ def test_demo_channels(county, client):
         in client.get(reverse("payments:withholding_batch", args=[batch.batch_no])).content.decode()
     )
     detail = client.get(reverse("payments:reconcile_detail", args=[stmt.pk])).content.decode()
-    assert all(e.channel_txn_id in detail for e in ReconciliationException.objects.all())
+    assert all(e.channel_txn_id in detail for e in stmt.exceptions.all())
     client.force_login(User.objects.get(username="admin"))
     low = PrepaidAccount.objects.filter(alert_state="low").select_related("account").first()
     page = client.get(reverse("payments:prepaid_list"), {"alert_state": "low"}).content.decode()

@@ -4,7 +4,8 @@
 - `GET/POST /withholding/batches` (POST exports a debit batch), `GET /withholding/batches/{batch_no}`,
   `GET /withholding/batches/{batch_no}/file` (the GBK debit file), `POST /withholding/results` (the bank's
   result file, multipart `file`)
-- `GET/POST /reconciliations` (POST: multipart `channel`, `statement_date`, `file`),
+- `GET/POST /reconciliations` (POST: multipart `channel`, `statement_date`, `file`, and `agent` — the
+  collection agent's code — for channels collection_point and phone_bank),
   `GET /reconciliations/{id}` with its exceptions, `POST /reconciliation-exceptions/{id}/resolve` and
   `/backfill` (补录)
 
@@ -225,6 +226,7 @@ def batch_import(request, file: File[UploadedFile]):
 class StatementOut(Schema):
     id: int
     channel: str
+    agent: str | None = Field(None, description="代收机构编号（代收点、电话银行的对账文件）")
     statement_date: date
     status: str
     row_count: int
@@ -238,6 +240,7 @@ class ExceptionOut(Schema):
     kind: str
     channel_txn_id: str
     order_no: str
+    account_number: str
     our_amount: Decimal | None
     their_amount: Decimal | None
     their_time: datetime | None
@@ -260,6 +263,7 @@ def _statement_out(s) -> dict:
     return {
         "id": s.pk,
         "channel": s.channel,
+        "agent": s.agent.code if s.agent_id else None,
         "statement_date": s.statement_date,
         "status": s.status,
         "row_count": s.row_count,
@@ -275,6 +279,7 @@ def _exception_out(e) -> dict:
         "kind": e.kind,
         "channel_txn_id": e.channel_txn_id,
         "order_no": e.order_no,
+        "account_number": e.account_number,
         "our_amount": e.our_amount,
         "their_amount": e.their_amount,
         "their_time": e.their_time,
@@ -292,7 +297,9 @@ def statement_list(request):
 
 
 @router.post("/reconciliations", response={201: StatementImportOut, 200: StatementImportOut, **WRITE_ERRORS})
-def statement_import(request, channel: Form[Text], statement_date: Form[date], file: File[UploadedFile]):
+def statement_import(
+    request, channel: Form[Text], statement_date: Form[date], file: File[UploadedFile], agent: Form[str] = ""
+):
     """Import a channel's daily statement; 201 when new, 200 when the same file was imported before."""
     require_perm(request, Perm.PAYMENT_BATCH)
     r = recon.reconcile_import(
@@ -301,6 +308,7 @@ def statement_import(request, channel: Form[Text], statement_date: Form[date], f
         statement_date=statement_date,
         data=wh.read_file(file),
         file_name=file.name or "",
+        agent=agent,
     )
     body = {**_statement_out(r.statement), "created": r.created, "message": recon.import_message(r)}
     return Status(201 if r.created else 200, body)

@@ -10,42 +10,17 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.http import Http404
+from django.utils.translation import gettext_noop
 from ninja import Field, Router, Schema
-from ninja.errors import AuthenticationError
 
 from gridcare.core.api import READ_ERRORS, WRITE_ERRORS, Text
 
 from . import terminals
+from .api_signed import SignedAccountOut, SignedAuth
 
-
-class TerminalAuth:
-    """ninja auth: the terminal whose signature verifies, else 401."""
-
-    def __call__(self, request):
-        try:
-            terminal = terminals.authenticate(
-                headers=request.headers,
-                method=request.method,
-                path=request.get_full_path(),
-                body=request.body,
-                ip=request.META.get("REMOTE_ADDR"),
-            )
-        except terminals.TerminalAuthError:
-            raise AuthenticationError(message="终端签名验证失败") from None
-        request.terminal = terminal
-        return terminal
-
-
-router = Router(tags=["terminal"], auth=TerminalAuth())
-
-
-class TerminalAccountOut(Schema):
-    account_number: str
-    name: str
-    address: str
-    supply_unit: str
-    amount_due: Decimal
-    credit: Decimal
+router = Router(
+    tags=["terminal"], auth=SignedAuth(terminals.TERMINALS, "terminal", gettext_noop("终端签名验证失败"))
+)
 
 
 class TerminalPaymentIn(Schema):
@@ -63,7 +38,7 @@ class TerminalPaymentOut(Schema):
     paid_at: datetime
 
 
-@router.get("/terminal/accounts/{account_number}", response={200: TerminalAccountOut, **READ_ERRORS})
+@router.get("/terminal/accounts/{account_number}", response={200: SignedAccountOut, **READ_ERRORS})
 def terminal_account(request, account_number: str):
     """What the terminal shows before paying; 404 for an unknown 户号 or one outside the terminal's units."""
     out = terminals.account_query(request.terminal, account_number)

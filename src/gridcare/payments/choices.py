@@ -14,6 +14,12 @@ class PaymentChannel(models.TextChoices):
     WECHAT = "wechat", _("微信支付")
     BANK = "bank", _("银行代扣")
     TERMINAL = "terminal", _("自助缴费终端")
+    COLLECTION_POINT = "collection_point", _("代收点")
+    PHONE_BANK = "phone_bank", _("电话银行")
+
+
+# Channels of collection agents (代收机构, `payments.agents`): an agent's kind is its payments' channel.
+AGENT_CHANNELS = (PaymentChannel.COLLECTION_POINT, PaymentChannel.PHONE_BANK)
 
 
 class PaymentStatus(models.TextChoices):
@@ -40,6 +46,7 @@ class ReconKind(models.TextChoices):
     THEIRS_ONLY = "theirs_only", _("渠道有、我方无")
     AMOUNT_DIFFERS = "amount_differs", _("金额不符")
     REVERSED_PAID = "reversed_paid", _("我方已冲正、渠道显示已付")
+    ACCOUNT_DIFFERS = "account_differs", _("户号不符")
 
 
 class PrepaidAlertState(models.TextChoices):

@@ -64,6 +64,7 @@ from gridcare.org.models import ServiceHall, SupplyUnit, User
 
 from . import counter, prepaid, reconciliation, refunds, services, terminals, withholding
 from .choices import PaymentChannel, PaymentStatus, RefundMethod
+from .demo_agents import agents_part  # collection agents (代收点, 电话银行): their own module
 from .models import (
     FeeWaiver,
     Payment,
@@ -194,6 +195,7 @@ def demo_channels(*, seed: int) -> Demo:
         waivers_part,  # first: overdue bills with a late fee are the scarcest in a small demo
         counter_part,
         terminal_part,
+        agents_part,
         withholding_part,
         reconciliation_part,
         refunds_part,  # after the counter, whose rounded-up cash payments leave the credit

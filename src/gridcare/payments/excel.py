@@ -1,6 +1,6 @@
 """Excel workbooks of the collection reports (openpyxl).
 
-One sheet per report: the title in A1, the filter used in A2, a header row in Chinese, the rows, a totals
+One sheet per report (and one per detail table of it, such as the channel mix's 代收机构明细): the title in A1, the filter used in A2, a header row in Chinese, the rows, a totals
 row. Money cells are numbers formatted `0.00`, counts `0`, rates are fractions formatted `0.00%` (28.57 %
 is stored as 0.2857) so that Excel can sum and chart them.
 """
@@ -33,6 +33,17 @@ class Column:
     width: int = 14
 
 
+@dataclass(frozen=True)
+class Sheet:
+    """A further sheet of a workbook, laid out as the first one."""
+
+    title: str
+    filter_text: str
+    columns: list[Column]
+    rows: list[list[Any]]
+    totals: list[Any] | None
+
+
 def _cell_value(value: Any, kind: str) -> Any:
     if value is None:
         return None
@@ -45,11 +56,33 @@ def _cell_value(value: Any, kind: str) -> Any:
 
 
 def report_workbook(
-    *, title: str, filter_text: str, columns: list[Column], rows: list[list[Any]], totals: list[Any] | None
+    *,
+    title: str,
+    filter_text: str,
+    columns: list[Column],
+    rows: list[list[Any]],
+    totals: list[Any] | None,
+    more: tuple[Sheet, ...] = (),
 ) -> bytes:
-    """The xlsx bytes of one report sheet (see the module docstring for the layout)."""
+    """The xlsx bytes of one report sheet and the `more` sheets after it (see the module docstring for the
+    layout)."""
     wb = Workbook()
-    ws = wb.active
+    _write_sheet(wb.active, Sheet(title, filter_text, columns, rows, totals))
+    for sheet in more:
+        _write_sheet(wb.create_sheet(), sheet)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _write_sheet(ws, sheet: Sheet) -> None:
+    title, filter_text, columns, rows, totals = (
+        sheet.title,
+        sheet.filter_text,
+        sheet.columns,
+        sheet.rows,
+        sheet.totals,
+    )
     ws.title = title[:31]  # Excel's limit on sheet names
     ws.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
     ws.cell(row=2, column=1, value=filter_text)
@@ -62,9 +95,6 @@ def report_workbook(
     if totals is not None:
         _write_row(ws, r + 1, columns, totals, bold=True)
     ws.freeze_panes = ws.cell(row=HEADER_ROW + 1, column=1)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
 
 
 def _write_row(ws, r: int, columns: list[Column], values: list[Any], bold: bool = False) -> None:

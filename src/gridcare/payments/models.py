@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .choices import (
+    AGENT_CHANNELS,
     DisconnectCaseStatus,
     DunningStage,
     EntryKind,
@@ -349,17 +350,33 @@ class StatementImport(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField()
+    # A collection agent's settlement file (代收对账文件): one statement a day per agent, not per unit.
+    agent = models.ForeignKey(
+        "payments.CollectionAgent", null=True, blank=True, on_delete=models.PROTECT, related_name="statements"
+    )
 
     class Meta:
         ordering = ["-statement_date", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["channel", "statement_date", "unit", "file_hash"], name="payments_statement_file_uniq"
+                fields=["channel", "statement_date", "unit", "file_hash"],
+                condition=Q(agent__isnull=True),
+                name="payments_statement_file_uniq",
             ),
             models.UniqueConstraint(
                 fields=["channel", "statement_date", "unit"],
-                condition=Q(status="current"),
+                condition=Q(status="current", agent__isnull=True),
                 name="payments_statement_one_current",
+            ),
+            models.UniqueConstraint(
+                fields=["agent", "statement_date", "file_hash"],
+                condition=Q(agent__isnull=False),
+                name="payments_statement_agent_file_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["agent", "statement_date"],
+                condition=Q(status="current", agent__isnull=False),
+                name="payments_statement_agent_one_current",
             ),
         ]
 
@@ -374,7 +391,7 @@ class ReconciliationException(models.Model):
     unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(
         _("差错类型"), max_length=16
-    )  # ours_only / theirs_only / amount_differs / reversed_paid
+    )  # ours_only / theirs_only / amount_differs / reversed_paid / account_differs
     channel_txn_id = models.CharField(_("渠道流水号"), max_length=64)
     order_no = models.CharField(_("商户订单号"), max_length=64, blank=True)
     payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -392,6 +409,12 @@ class ReconciliationException(models.Model):
     backfill_payment = models.ForeignKey(
         Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Agents' settlement files name the 户号: as written (`account_number`), and the account when it is one
+    # of ours within the agent's units (`account`, what 补录 pays).
+    account_number = models.CharField(_("户号"), max_length=10, blank=True)
+    account = models.ForeignKey(
+        "customers.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["statement", "id"]
@@ -401,8 +424,13 @@ class ReconciliationException(models.Model):
 
     @property
     def can_backfill(self) -> bool:
-        """补录 applies to an open "theirs only" row whose 商户订单号 is one of our orders."""
-        return self.status == "open" and self.kind == "theirs_only" and self.order_id is not None
+        """补录 applies to an open "theirs only" row whose 商户订单号 is one of our orders, or (a collection
+        agent's file) whose 户号 is one of ours within the agent's units."""
+        return (
+            self.status == "open"
+            and self.kind == "theirs_only"
+            and (self.order_id is not None or self.account_id is not None)
+        )
 
 
 # ---------------------------------------------------------------- prepaid accounts (预存 / 智能交费)
@@ -624,6 +652,41 @@ class TerminalNonce(models.Model):  # noqa: DJ008
         constraints = [
             models.UniqueConstraint(fields=["terminal", "nonce"], name="payments_terminal_nonce_uniq")
         ]
+        indexes = [models.Index(fields=["seen_at"])]
+
+
+class CollectionAgent(models.Model):
+    """A collection agent (代收机构): a 代收点 or a 电话银行 that posts signed payments and settles daily by file.
+
+    Only its Ed25519 public key is stored; its kind is the channel of its payments (`payments.agents`)."""
+
+    code = models.CharField(_("机构编号"), max_length=20, unique=True)
+    name = models.CharField(_("机构名称"), max_length=100)
+    kind = models.CharField(
+        _("渠道类型"), max_length=16, choices=[(c.value, c.label) for c in AGENT_CHANNELS]
+    )
+    unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="collection_agents")
+    public_key = models.TextField(_("公钥(PEM)"))
+    enabled = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class AgentNonce(models.Model):  # noqa: DJ008
+    """Nonces of accepted collection-agent requests, kept for the timestamp window (as `TerminalNonce`)."""
+
+    agent = models.ForeignKey(CollectionAgent, on_delete=models.CASCADE, related_name="nonces")
+    nonce = models.CharField(max_length=64)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "nonce"], name="payments_agent_nonce_uniq")]
         indexes = [models.Index(fields=["seen_at"])]
 
 

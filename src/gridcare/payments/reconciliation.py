@@ -10,35 +10,44 @@ channel (header names as the channels' own bills write them; the first of the na
 - wechat: 微信支付单号 / 微信订单号 (our `channel_txn_id`, WeChat's ``transaction_id``), 商户订单号,
   金额 / 订单金额 / 应结订单金额, 交易时间
 - portal (the sandbox gateway): 交易号 / 渠道流水号 (``trade_no``), 商户订单号, 金额, 交易时间
+- collection_point, phone_bank (a collection agent's settlement file, `agents`; the agent is named with the
+  import): agent_txn_id / 代收流水号 (the agent's transaction id: our `channel_txn_id` is "<agent
+  code>:<it>"), account_number / 户号, amount / 金额, paid_at / 缴费时间
 
-The transaction id, amount and time columns are required; 商户订单号 is optional (without it, 补录 cannot
-be offered). Each row: a transaction id (≤ 64 characters, unique in the file), an amount in yuan with at
+The transaction id, amount and time columns are required, and the 户号 in an agent's file; 商户订单号 is
+optional (without it, 补录 cannot be offered). Each row: a transaction id (≤ 64 characters, unique in the
+file; an agent's: 1–40 letters, digits, ``.``, ``_``, ``-``), a 户号 of 10 digits, an amount in yuan with at
 most two decimals, and a time ``YYYY-MM-DD HH:MM:SS`` (Beijing time) on the statement date. A header-only
 file is a valid statement of a day without transactions. Any broken row refuses the file, every bad row
 listed (row number, column, why), nothing written.
 
-Matching, within the importing user's supply unit and its subtree: our payments of the channel whose
-``paid_at`` falls on the statement date (Asia/Shanghai), by transaction id, then amount. Exceptions:
+Matching, within the importing user's supply unit and its subtree (an agent's file: the agent's unit and its
+subtree, imported by a user whose units include the agent's): our payments of the channel (of that agent)
+whose ``paid_at`` falls on the statement date (Asia/Shanghai), by transaction id, then amount. Exceptions:
 
 - ``ours_only``: a posted payment of ours the statement does not show;
 - ``theirs_only``: a statement row we have no payment for (its 商户订单号 is linked to our order when it
   matches one; rows whose order or payment belongs to an account of another unit are left to that unit);
 - ``amount_differs``: both have it, with different amounts;
-- ``reversed_paid``: we reversed the payment but the channel shows it paid.
+- ``reversed_paid``: we reversed the payment but the channel shows it paid;
+- ``account_differs`` (agents' files): both have it, for different 户号 — the money went to another account.
 
-Re-importing the same file (same channel, date, unit and SHA-256) changes nothing and says so. A different
-file for the same channel and date is a corrected statement: it replaces the previous import, whose open
-exceptions become ``superseded`` (resolved ones stay with their notes), and is matched afresh.
+Re-importing the same file (same channel, date, unit — or agent — and SHA-256) changes nothing and says so.
+A different file for the same channel (agent) and date is a corrected statement: it replaces the previous
+import, whose open exceptions become ``superseded`` (resolved ones stay with their notes), and is matched
+afresh.
 
 A cashier resolves each exception with a note (audited). A ``theirs_only`` exception linked to one of our
 orders can be settled by 补录: the payment is recorded through `gateways.notify_paid` (→
-`services.payment_record`), which pays the order exactly once however often it is asked.
+`services.payment_record`), which pays the order exactly once however often it is asked. In an agent's file
+the row names the 户号: when it is one of ours within the agent's units, 补录 records the agent's payment
+(`services.payment_record`, the statement's amount and time) exactly once.
 """
 
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -50,14 +59,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
 from gridcare.core.audit import Actor, audit_record
-from gridcare.core.permissions import Perm
-from gridcare.core.scoping import restrict
+from gridcare.core.permissions import Perm, has_perm
+from gridcare.core.scoping import PermissionDenied, restrict
+from gridcare.core.validators import ACCOUNT_NUMBER_RE
+from gridcare.customers.models import Account
 from gridcare.customers.services import _check_unit
 from gridcare.org.models import SupplyUnit
 
-from .choices import PaymentChannel, PaymentStatus, ReconKind
+from .agents import settlement_agent
+from .choices import AGENT_CHANNELS, PaymentChannel, PaymentStatus, ReconKind
 from .models import Payment, PaymentOrder, ReconciliationException, StatementImport
-from .services import ZERO, clean_amount
+from .services import ZERO, clean_amount, payment_record
+from .signed_requests import TXN_RE
 from .withholding import RowError, _scope_unit_ids, csv_rows, refuse
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -84,7 +97,25 @@ COLUMNS: dict[str, dict[str, list[str]]] = {
         "time": ["交易时间"],
     },
 }
-COLUMN_LABELS = {"txn": _l("交易号"), "order": _l("商户订单号"), "amount": _l("金额"), "time": _l("交易时间")}
+AGENT_COLUMNS = {
+    "txn": ["agent_txn_id", "代收流水号"],
+    "account": ["account_number", "户号"],
+    "amount": ["amount", "金额"],
+    "time": ["paid_at", "缴费时间"],
+}
+COLUMNS.update(dict.fromkeys(AGENT_CHANNELS, AGENT_COLUMNS))
+COLUMN_LABELS = {
+    "txn": _l("交易号"),
+    "order": _l("商户订单号"),
+    "account": _l("户号"),
+    "amount": _l("金额"),
+    "time": _l("交易时间"),
+}
+
+
+def channel_choices() -> list[tuple[str, str]]:
+    """(value, Chinese label) of the channels a statement can be imported for."""
+    return [(c, str(PaymentChannel(c).label)) for c in COLUMNS]
 
 
 def _norm(text: str) -> str:
@@ -102,6 +133,7 @@ class Line:
     order_no: str
     amount: Decimal
     at: datetime
+    account_number: str = ""
 
 
 def parse_statement(channel: str, statement_date: date, data: bytes) -> list[Line]:
@@ -110,7 +142,8 @@ def parse_statement(channel: str, statement_date: date, data: bytes) -> list[Lin
         raise ValidationError(
             {
                 "channel": [
-                    _("不支持的对账渠道：%(c)s（可选 alipay、wechat、portal）") % {"c": str(channel)[:16]}
+                    _("不支持的对账渠道：%(c)s（可选 %(all)s）")
+                    % {"c": str(channel)[:16], "all": "、".join(COLUMNS)}
                 ]
             }
         )
@@ -127,7 +160,7 @@ def parse_statement(channel: str, statement_date: date, data: bytes) -> list[Lin
         found = next((names.index(_norm(o)) for o in options if _norm(o) in names), None)
         if found is not None:
             where[key] = found
-        elif key != "order":
+        elif key != "order":  # every other column is required
             errors.append(
                 RowError(head_row, str(COLUMN_LABELS[key]), _("缺少列：%(o)s") % {"o": " / ".join(options)})
             )
@@ -143,9 +176,13 @@ def parse_statement(channel: str, statement_date: date, data: bytes) -> list[Lin
             continue
         txn = _cell(row[where["txn"]])
         order_no = _cell(row[where["order"]]) if "order" in where else ""
+        account_number = _cell(row[where["account"]]) if "account" in where else ""
         bad = False
         if not txn or len(txn) > 64 or "\x00" in txn:
             errors.append(RowError(n, str(COLUMN_LABELS["txn"]), _("交易号必填，最多64个字符")))
+            bad = True
+        elif "account" in where and not TXN_RE.fullmatch(txn):
+            errors.append(RowError(n, str(COLUMN_LABELS["txn"]), _("代收流水号应为1–40位字母、数字或 . _ -")))
             bad = True
         elif txn in seen:
             errors.append(RowError(n, str(COLUMN_LABELS["txn"]), _("与第 %(r)d 行重复") % {"r": seen[txn]}))
@@ -154,6 +191,15 @@ def parse_statement(channel: str, statement_date: date, data: bytes) -> list[Lin
             seen[txn] = n
         if len(order_no) > 64 or "\x00" in order_no:
             errors.append(RowError(n, str(COLUMN_LABELS["order"]), _("最多64个字符")))
+            bad = True
+        if "account" in where and not ACCOUNT_NUMBER_RE.fullmatch(account_number):
+            errors.append(
+                RowError(
+                    n,
+                    str(COLUMN_LABELS["account"]),
+                    _("户号应为10位数字：%(v)s") % {"v": account_number[:20]},
+                )
+            )
             bad = True
         raw_amount = _cell(row[where["amount"]]).replace("¥", "").replace(",", "")
         try:
@@ -183,7 +229,7 @@ def parse_statement(channel: str, statement_date: date, data: bytes) -> list[Lin
             )
             bad = True
         if not bad:
-            lines.append(Line(n, txn, order_no, amount, at))
+            lines.append(Line(n, txn, order_no, amount, at, account_number))
     if errors:
         raise refuse(errors)
     return lines
@@ -209,61 +255,65 @@ def reconcile_import(
     data: bytes,
     file_name: str = "",
     unit: SupplyUnit | None = None,
+    agent: str = "",
     now: datetime | None = None,
 ) -> ReconResult:
-    """Import a statement and list its exceptions (rules in the module docstring)."""
+    """Import a statement and list its exceptions (rules in the module docstring). `agent`: the code of the
+    collection agent whose settlement file it is (agent channels only)."""
     if not isinstance(statement_date, date):
         raise ValidationError({"statement_date": [_("日期格式应为 YYYY-MM-DD")]})
-    home, unit_ids = _scope_unit_ids(actor, unit)
+    if actor.user is not None and not has_perm(actor.user, Perm.PAYMENT_BATCH):
+        raise PermissionDenied  # before anything is said about agents
+    the_agent = settlement_agent(actor, channel, agent)
+    if the_agent is not None and unit is not None and unit.pk != the_agent.unit_id:
+        raise ValidationError({"unit": [_("代收机构的对账按其所属单位进行，不能另选单位")]})
+    home, unit_ids = _scope_unit_ids(actor, the_agent.unit if the_agent else unit)
     lines = parse_statement(channel, statement_date, data)
+    if the_agent is not None:
+        # Our transaction id of an agent's payment is "<agent code>:<its id>" (`agents`).
+        lines = [replace(ln, txn=f"{the_agent.code}:{ln.txn}") for ln in lines]
     digest = hashlib.sha256(data).hexdigest()
+    key = {"channel": channel, "statement_date": statement_date, "unit": home, "agent": the_agent}
     try:
         with transaction.atomic():
-            return _import(
-                actor,
-                channel,
-                statement_date,
-                lines,
-                digest,
-                file_name[:200],
-                home,
-                unit_ids,
-                now or timezone.now(),
-            )
+            return _import(actor, key, lines, digest, file_name[:200], unit_ids, now or timezone.now())
     except IntegrityError:
         # The same file imported at the same moment: the other import won; answer with it.
-        same = StatementImport.objects.filter(
-            channel=channel, statement_date=statement_date, unit=home, file_hash=digest
-        ).first()
+        same = StatementImport.objects.filter(**key, file_hash=digest).first()
         if same is None:
             raise ValidationError({"__all__": [_("同一天的另一份对账单正在导入，请稍后重试")]}) from None
         return ReconResult(same, False)
 
 
-def _import(actor, channel, statement_date, lines, digest, file_name, home, unit_ids, now) -> ReconResult:
-    same = (
-        StatementImport.objects.select_for_update()
-        .filter(channel=channel, statement_date=statement_date, unit=home, file_hash=digest)
-        .first()
+def _ours(key: dict, unit_ids: list[int]) -> dict[str, Payment]:
+    """Our payments of the statement's channel (and agent) paid on its day, by transaction id."""
+    start, end = _day_bounds(key["statement_date"])
+    qs = Payment.objects.filter(
+        channel=key["channel"], paid_at__gte=start, paid_at__lt=end, unit_id__in=unit_ids
     )
+    agent = key["agent"]
+    if agent is None:
+        return {p.channel_txn_id: p for p in qs}
+    prefix = f"{agent.code}:"
+    # startswith is case-insensitive on SQLite: the exact prefix is checked here
+    return {
+        p.channel_txn_id: p
+        for p in qs.filter(channel_txn_id__startswith=prefix)
+        if p.channel_txn_id.startswith(prefix)
+    }
+
+
+def _import(actor, key, lines, digest, file_name, unit_ids, now) -> ReconResult:
+    channel, statement_date, home, agent = key["channel"], key["statement_date"], key["unit"], key["agent"]
+    same = StatementImport.objects.select_for_update().filter(**key, file_hash=digest).first()
     if same is not None and same.status == "current":
         return ReconResult(same, False)
-    previous = (
-        StatementImport.objects.select_for_update()
-        .filter(channel=channel, statement_date=statement_date, unit=home, status="current")
-        .first()
-    )
+    previous = StatementImport.objects.select_for_update().filter(**key, status="current").first()
     if previous is not None:
         previous.status = SUPERSEDED
         previous.save(update_fields=["status"])
         ReconciliationException.objects.filter(statement=previous, status=OPEN).update(status=SUPERSEDED)
-    start, end = _day_bounds(statement_date)
-    ours = {
-        p.channel_txn_id: p
-        for p in Payment.objects.filter(
-            channel=channel, paid_at__gte=start, paid_at__lt=end, unit_id__in=unit_ids
-        )
-    }
+    ours = _ours(key, unit_ids)
     theirs = {ln.txn: ln for ln in lines}
     # Statement rows we did not find on that day in our units: paid elsewhere (another unit), or an order of ours?
     missing = [t for t in theirs if t not in ours]
@@ -278,6 +328,14 @@ def _import(actor, channel, statement_date, lines, digest, file_name, home, unit
             channel=channel, order_no__in=[theirs[t].order_no for t in missing if theirs[t].order_no]
         ).select_related("account")
     }
+    # An agent's rows name the 户号: ours within the agent's units can be settled by 补录.
+    accounts = {
+        a.account_number: a
+        for a in Account.objects.filter(
+            account_number__in=[theirs[t].account_number for t in missing if theirs[t].account_number],
+            unit_id__in=unit_ids,
+        )
+    }
     if same is not None:
         # This file was replaced by a "corrected" one and comes back: it is the statement again. Its matching
         # is done afresh against today's payments; its old unresolved exceptions (never acted on) go, resolved
@@ -289,9 +347,7 @@ def _import(actor, channel, statement_date, lines, digest, file_name, home, unit
     else:
         stmt = None
     stmt = stmt or StatementImport.objects.create(
-        channel=channel,
-        statement_date=statement_date,
-        unit=home,
+        **key,
         file_hash=digest,
         file_name=file_name,
         row_count=len(lines),
@@ -310,11 +366,27 @@ def _import(actor, channel, statement_date, lines, digest, file_name, home, unit
             ReconciliationException(statement=stmt, unit_id=unit_id, kind=kind, channel_txn_id=txn, **kw)
         )
 
+    numbers = (
+        dict(
+            Account.objects.filter(pk__in={p.account_id for p in ours.values()}).values_list(
+                "pk", "account_number"
+            )
+        )
+        if agent is not None
+        else {}
+    )
     for txn, p in ours.items():
         ln = theirs.get(txn)
         if ln is None:
             if p.status == PaymentStatus.POSTED:
-                exc(ReconKind.OURS_ONLY, p.unit_id, txn, payment=p, our_amount=p.amount)
+                exc(
+                    ReconKind.OURS_ONLY,
+                    p.unit_id,
+                    txn,
+                    payment=p,
+                    our_amount=p.amount,
+                    account_number=numbers.get(p.account_id, ""),
+                )
             continue
         common = {
             "payment": p,
@@ -323,9 +395,12 @@ def _import(actor, channel, statement_date, lines, digest, file_name, home, unit
             "their_time": ln.at,
             "order_no": ln.order_no,
             "row_number": ln.row,
+            "account_number": ln.account_number,
         }
         if p.status == PaymentStatus.REVERSED:
             exc(ReconKind.REVERSED_PAID, p.unit_id, txn, **common)
+        elif agent is not None and numbers.get(p.account_id) != ln.account_number:
+            exc(ReconKind.ACCOUNT_DIFFERS, p.unit_id, txn, **common)
         elif p.amount != ln.amount:
             exc(ReconKind.AMOUNT_DIFFERS, p.unit_id, txn, **common)
         else:
@@ -337,12 +412,15 @@ def _import(actor, channel, statement_date, lines, digest, file_name, home, unit
         order = orders.get(ln.order_no)
         if order is not None and order.account.unit_id not in unit_ids:
             continue  # another unit's order
+        account = accounts.get(ln.account_number)
         exc(
             ReconKind.THEIRS_ONLY,
-            order.account.unit_id if order else home.pk,
+            order.account.unit_id if order else (account.unit_id if account else home.pk),
             txn,
             order=order,
             order_no=ln.order_no,
+            account=account,
+            account_number=ln.account_number,
             their_amount=ln.amount,
             their_time=ln.at,
             row_number=ln.row,
@@ -358,6 +436,7 @@ def _import(actor, channel, statement_date, lines, digest, file_name, home, unit
         unit_id=home.pk,
         changes={
             "channel": channel,
+            "agent": agent.code if agent else None,
             "statement_date": statement_date.isoformat(),
             "rows": len(lines),
             "matched": matched,
@@ -368,15 +447,21 @@ def _import(actor, channel, statement_date, lines, digest, file_name, home, unit
     return ReconResult(stmt, True, previous)
 
 
+def statement_label(s: StatementImport) -> str:
+    """The channel in Chinese, with the agent's name for a collection agent's file."""
+    label = s.get_channel_display()
+    return f"{label}（{s.agent.name}）" if s.agent_id else label
+
+
 def import_message(result: ReconResult) -> str:
     s = result.statement
     if not result.created:
         return _("该对账单（%(c)s %(d)s）已导入过，未做任何更改") % {
-            "c": s.get_channel_display(),
+            "c": statement_label(s),
             "d": s.statement_date,
         }
     msg = _("对账单 %(c)s %(d)s：%(n)d 笔，对平 %(m)d 笔，差错 %(e)d 笔") % {
-        "c": s.get_channel_display(),
+        "c": statement_label(s),
         "d": s.statement_date,
         "n": s.row_count,
         "m": s.matched_count,
@@ -436,15 +521,31 @@ def reconcile_backfill(
     note = _clean_note(note, required=False)
     e = _lock_open(actor, exception)
     if not e.can_backfill:
-        raise ValidationError({"__all__": [_("只有“渠道有、我方无”且商户订单号属于我方订单的差错可以补录")]})
-    rec = notify_paid(
-        channel=e.statement.channel,
-        order_no=e.order_no,
-        channel_txn_id=e.channel_txn_id,
-        amount=e.their_amount,
-        paid_at=e.their_time,
-        actor=actor,
-    )
+        raise ValidationError(
+            {
+                "__all__": [
+                    _("只有“渠道有、我方无”且商户订单号属于我方订单（或户号属于代收机构辖区）的差错可以补录")
+                ]
+            }
+        )
+    if e.order_id is not None:
+        rec = notify_paid(
+            channel=e.statement.channel,
+            order_no=e.order_no,
+            channel_txn_id=e.channel_txn_id,
+            amount=e.their_amount,
+            paid_at=e.their_time,
+            actor=actor,
+        )
+    else:  # a collection agent's payment, for the 户号 its file names
+        rec = payment_record(
+            actor=actor,
+            channel=e.statement.channel,
+            channel_txn_id=e.channel_txn_id,
+            account_number=e.account.account_number,
+            amount=e.their_amount,
+            paid_at=e.their_time,
+        )
     e.status, e.backfill_payment, e.resolved_at = RESOLVED, rec.payment, timezone.now()
     e.note = note or _("补录缴费 %(t)s") % {"t": e.channel_txn_id}
     e.resolved_by = actor.user if getattr(actor.user, "is_authenticated", False) else None
@@ -457,6 +558,7 @@ def reconcile_backfill(
         changes={
             "channel_txn_id": e.channel_txn_id,
             "order_no": e.order_no,
+            "account_number": e.account_number,
             "amount": str(e.their_amount),
             "payment_id": rec.payment.pk,
             "created": rec.created,
@@ -469,8 +571,10 @@ def reconcile_backfill(
 
 
 def statements_visible(user):
-    return restrict(StatementImport.objects.all(), user, Perm.PAYMENT_BATCH)
+    return restrict(StatementImport.objects.select_related("agent"), user, Perm.PAYMENT_BATCH)
 
 
 def exceptions_visible(user):
-    return restrict(ReconciliationException.objects.select_related("statement"), user, Perm.PAYMENT_BATCH)
+    return restrict(
+        ReconciliationException.objects.select_related("statement", "account"), user, Perm.PAYMENT_BATCH
+    )

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from . import reports
 from .choices import PaymentChannel
-from .excel import COUNT, MONEY, PERCENT, Column, report_workbook
+from .excel import COUNT, MONEY, PERCENT, Column, Sheet, report_workbook
 
 ZERO = Decimal("0.00")
 PERIOD_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -81,6 +81,7 @@ class Table:
     rows: list[list]
     totals: list
     chart: dict
+    detail: "Table | None" = None  # a second table under the first (page) / a second sheet (Excel)
 
 
 def collection_table(user, f: Filters) -> Table:
@@ -168,6 +169,33 @@ def channel_table(user, f: Filters) -> Table:
             Decimal("100.00") if total_amount else ZERO,
         ],
         chart={"items": [{"name": n, "value": float(r["amount"])} for n, r in zip(names, rows, strict=True)]},
+        detail=agent_table(user, f, labels),
+    )
+
+
+def agent_table(user, f: Filters, labels: dict) -> Table | None:
+    """代收机构明细: the collection agents' part of the channel mix, per agent (None when they took nothing)."""
+    rows = reports.agent_mix(user=user, date_from=f.date_from, date_to=f.date_to)
+    if not rows:
+        return None
+    total = sum((r["amount"] for r in rows), ZERO)
+    return Table(
+        title=_("代收机构明细"),
+        filter_text=_("缴费日期：%(a)s 至 %(b)s")
+        % {"a": f.date_from.isoformat(), "b": f.date_to.isoformat()},
+        columns=[
+            Column(_("缴费渠道"), width=12),
+            Column(_("机构编号"), width=12),
+            Column(_("机构名称"), width=24),
+            Column(_("笔数"), COUNT),
+            Column(_("金额(元)"), MONEY),
+        ],
+        rows=[
+            [str(labels.get(r["channel"], r["channel"])), r["agent"], r["name"], r["payments"], r["amount"]]
+            for r in rows
+        ],
+        totals=[_("合计"), "", "", sum(r["payments"] for r in rows), total],
+        chart={},
     )
 
 
@@ -189,10 +217,16 @@ def build(user, f: Filters, report: str) -> Table:
 
 
 def workbook(t: Table) -> bytes:
+    first, *more = (
+        Sheet(s.title, _("筛选条件：%(f)s") % {"f": s.filter_text}, s.columns, s.rows, s.totals)
+        for s in (t, t.detail)
+        if s is not None
+    )
     return report_workbook(
-        title=t.title,
-        filter_text=_("筛选条件：%(f)s") % {"f": t.filter_text},
-        columns=t.columns,
-        rows=t.rows,
-        totals=t.totals,
+        title=first.title,
+        filter_text=first.filter_text,
+        columns=first.columns,
+        rows=first.rows,
+        totals=first.totals,
+        more=tuple(more),
     )

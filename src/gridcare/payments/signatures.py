@@ -1,4 +1,5 @@
-"""The payment channels' own signature schemes: Alipay RSA2 and WeChat Pay API v3.
+"""The payment channels' own signature schemes: Alipay RSA2, WeChat Pay API v3, and the Ed25519 request
+signatures of our own signed APIs (self-service terminals and collection agents, `signed_requests`).
 
 Pure functions over bytes and strings — no models, no settings, no I/O — so the notification endpoints,
 the local sandbox gateway and the tests all sign and verify exactly the same way.
@@ -10,12 +11,15 @@ Decrypting a WeChat ``resource`` raises :class:`SignatureError`, because there i
 
 Alipay open platform: "签名与验签" and "异步通知验签". WeChat Pay API v3 interface rules: "签名验证" (验签)
 and "回调报文解密" (AEAD_AES_256_GCM).
+
+Ed25519 requests: the signature is over ``METHOD\nPATH\nTIMESTAMP\nNONCE\nhex(SHA-256(body))`` (UTF-8).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import time
 from collections.abc import Mapping
@@ -25,6 +29,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = [
@@ -35,8 +40,13 @@ __all__ = [
     "alipay_sign",
     "alipay_signing_string",
     "alipay_verify",
+    "ed25519_key_pair",
+    "ed25519_public_key",
     "load_private_key",
     "load_public_key",
+    "request_sign",
+    "request_signing_string",
+    "request_verify",
     "wechat_decrypt_resource",
     "wechat_encrypt_resource",
     "wechat_message",
@@ -327,3 +337,55 @@ def wechat_encrypt_resource(
         "associated_data": associated_data,
         "nonce": nonce,
     }
+
+
+# --- Ed25519-signed requests (our terminals and collection agents) -------------------------------------
+
+
+def ed25519_key_pair() -> tuple[str, str]:
+    """(private PEM, public PEM) of a new Ed25519 key."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+def ed25519_public_key(pem: str) -> Ed25519PublicKey:
+    """An Ed25519 public key from SPKI PEM; SignatureError saying why not (not PEM, or another algorithm)."""
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except (ValueError, TypeError) as exc:
+        raise SignatureError("not a PEM public key") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise SignatureError(f"the public key is {type(key).__name__}, not Ed25519")
+    return key
+
+
+def request_signing_string(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:
+    return "\n".join([method.upper(), path, timestamp, nonce, hashlib.sha256(body).hexdigest()]).encode()
+
+
+def request_sign(private_pem: str, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
+    """What a terminal or an agent does (tests and the demo use it): the base64 X-Signature."""
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    return base64.b64encode(key.sign(request_signing_string(method, path, timestamp, nonce, body))).decode()
+
+
+def request_verify(
+    public_pem: str, signature_b64: str, method: str, path: str, timestamp: str, nonce: str, body: bytes
+) -> bool:
+    """True only for a signature of this request by the holder of the key; False for anything else."""
+    try:
+        raw = base64.b64decode(signature_b64, validate=True)
+        ed25519_public_key(public_pem).verify(
+            raw, request_signing_string(method, path, timestamp, nonce, body)
+        )
+    except (binascii.Error, ValueError, InvalidSignature, SignatureError):
+        return False
+    return True

@@ -16,6 +16,7 @@ from gridcare.core.permissions import Perm
 from gridcare.core.scoping import get_or_404
 from gridcare.core.views import staff_required
 
+from . import agents
 from . import reconciliation as recon
 from . import withholding as wh
 from .choices import ReconKind
@@ -155,6 +156,7 @@ def reconcile_list(request):
                 statement_date=_date(request.POST.get("statement_date"), "statement_date"),
                 data=wh.read_file(upload),
                 file_name=getattr(upload, "name", "") or "",
+                agent=request.POST.get("agent", ""),
             )
             messages.success(request, recon.import_message(result))
             return redirect("payments:reconcile_detail", result.statement.pk)
@@ -166,7 +168,9 @@ def reconcile_list(request):
         "payments/reconcile_list.html",
         {
             "statements": statements,
-            "channels": list(recon.COLUMNS),
+            "channels": recon.channel_choices(),
+            "agents": list(agents.agents_visible(request.user)),
+            "post": request.POST,
             "errors": errors,
         },
         status=400 if errors else 200,

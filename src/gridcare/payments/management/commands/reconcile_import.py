@@ -1,4 +1,5 @@
-"""`gridcare reconcile_import --channel alipay --date 2026-11-23 FILE`: import a channel's daily statement."""
+"""`gridcare reconcile_import --channel alipay --date 2026-11-23 FILE`: import a channel's daily statement;
+`--channel collection_point|phone_bank --agent CODE`: a collection agent's settlement file."""
 
 import datetime
 
@@ -14,15 +15,19 @@ from ._batch_common import actor_and_unit, add_common, fail
 
 
 class Command(BaseCommand):
-    help = "导入渠道日对账单（alipay / wechat / portal，CSV，UTF-8 或 GBK）并列出差错"
+    help = (
+        "导入渠道日对账单（alipay / wechat / portal；代收点 collection_point、电话银行 phone_bank 须加 --agent；"
+        "CSV，UTF-8 或 GBK）并列出差错"
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", metavar="FILE")
         parser.add_argument("--channel", required=True, choices=[c.value for c in recon.COLUMNS])
         parser.add_argument("--date", required=True, help="对账日期 YYYY-MM-DD")
+        parser.add_argument("--agent", default="", metavar="CODE", help="代收机构编号（代收点、电话银行）")
         add_common(parser)
 
-    def handle(self, *args, file, channel, **options):
+    def handle(self, *args, file, channel, agent, **options):
         actor, unit = actor_and_unit(options)
         try:
             day = datetime.date.fromisoformat(options["date"])
@@ -36,6 +41,7 @@ class Command(BaseCommand):
                 data=wh.read_file(path=file),
                 file_name=file,
                 unit=unit,
+                agent=agent,
             )
         except (ValidationError, PermissionDenied) as exc:
             raise fail(exc) from exc
