@@ -582,7 +582,9 @@ def test_a_logged_in_payer_reaches_a_public_order_only_by_its_link(world, debt, 
     resp = customer.post(PAGE_PAY, {"account_number": "3100000001", "amount": "80.70", "channel": "alipay"})
     o = PaymentOrder.objects.get()
     assert o.created_by_id == world.portal_user.pk
-    assert customer.get(f"/payments/sandbox/{o.order_no}/").status_code == 404  # the portal's own gateway path
+    assert (
+        customer.get(f"/payments/sandbox/{o.order_no}/").status_code == 404
+    )  # the portal's own gateway path
     assert customer.get(resp["Location"]).status_code == 200
 
 
