@@ -103,12 +103,13 @@ def counter_payment_record(
     account_number: str,
     amount: Any,
     paid_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> services.Recorded:
     """A counter payment (cash or card) in the cashier's open shift; refused without one. A repeat of the
     same receipt number returns the payment already recorded (in whichever shift it was taken).
 
-    `paid_at` (default now) is the time the money was taken: inside the open shift and not in the future
-    (the demo's past shifts use it; the page and the API never pass it)."""
+    `paid_at` (default now) is the time the money was taken: inside the open shift and not after `now`
+    (default the real time; the demo builders pass their clock). The page and the API pass neither."""
     user = _user(actor)
     if channel not in COUNTER_CHANNELS:
         raise ValidationError({"channel": [_("柜台只能登记柜台现金或刷卡缴费")]})
@@ -116,7 +117,7 @@ def counter_payment_record(
         shift = CashierShift.objects.select_for_update().filter(cashier=user, status="open").first()
         if shift is None:
             raise ValidationError({"__all__": [_("请先开班（没有未日结的收费班次），再收费")]})
-        if paid_at is not None and not (shift.opened_at <= paid_at <= timezone.now()):
+        if paid_at is not None and not (shift.opened_at <= paid_at <= (now or timezone.now())):
             raise ValidationError({"paid_at": [_("缴费时间必须在本班次开班之后，且不晚于当前时间")]})
         rec = services.payment_record(
             actor=actor,

@@ -214,9 +214,16 @@ class TerminalPaid:
 
 
 def terminal_payment(
-    *, terminal: Terminal, account_number: str, amount: Any, terminal_txn_id: str, ip: str | None = None
+    *,
+    terminal: Terminal,
+    account_number: str,
+    amount: Any,
+    terminal_txn_id: str,
+    ip: str | None = None,
+    now: datetime | None = None,
 ) -> TerminalPaid:
-    """Record a terminal payment exactly once (see the module docstring). Refused (ValidationError): bad
+    """Record a terminal payment exactly once (see the module docstring), paid at `now` (default the real
+    time: the API never passes it; the demo builders pass their clock). Refused (ValidationError): bad
     transaction id, an account outside the terminal's units, and everything `payment_record` refuses."""
     txn = str(terminal_txn_id or "").strip()
     if not TXN_RE.fullmatch(txn):
@@ -233,6 +240,7 @@ def terminal_payment(
         channel_txn_id=f"{terminal.code}:{txn}",
         account_number=account_number,
         amount=amount,
+        paid_at=now,
     )
     p = rec.payment
     return TerminalPaid(
