@@ -161,6 +161,23 @@ def test_demo_as_of_a_day(seeded, db, today, months, working_days, new_year):
     greeting = Campaign.objects.get()
     assert greeting.scheduled_at == local(new_year, 9) and greeting.scheduled_at > now
 
+    # The whole pipeline again, as `make run` does on every start: nothing new, nothing refused.
+    models = (
+        MeterRead,
+        Bill,
+        Payment,
+        DunningNotice,
+        CollectionTask,
+        CashierShift,
+        WithholdingBatch,
+        Campaign,
+    )
+    before = [m.objects.count() for m in models]
+    last = Payment.objects.order_by("-pk").first().pk
+    build(today)
+    assert list(Payment.objects.filter(pk__gt=last).values_list("channel_txn_id", flat=True)) == []
+    assert [m.objects.count() for m in models] == before
+
 
 def test_today_option_is_checked():
     from django.core.management import CommandError

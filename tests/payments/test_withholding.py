@@ -703,7 +703,9 @@ def test_concurrent_exports_of_two_units_in_the_same_second_get_two_numbers(worl
     # B is blocked on A's uncommitted row: a backend waits on a lock (watched, not slept on)
     with connection.cursor() as cur:
         for _ in range(100_000):
-            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
             if cur.fetchone()[0]:
                 break
     b_waiting.set()

@@ -23,7 +23,7 @@ station counter clerks (`clerk<station code>`), or the system/job actor:
    that day, one of the bureau's rows left out, one amount changed and one unknown row added, imported by
    `billing` → one exception of each kind and the other rows matched. A small county early in the month
    may have no such day: then yesterday gets the few Alipay prepayments (预存, 50–200 yuan, accounts of the
-   bureau no part used) that make it three.
+   bureau with nothing overdue that no part used) that make it three.
 5. Refunds (退费): of the whole credit of two accounts of the bureau (at least 5 yuan each when there are
    two such), requested by `cashier`: one approved by `manager`, one pending.
 6. Late-fee waivers (违约金减免): of the whole late fee (at least 5 yuan when possible) of two overdue bills
@@ -422,17 +422,14 @@ def statement_day(d: Demo) -> date | None:
 
 
 def alipay_prepayments(d: Demo, rng: random.Random) -> date | None:
-    """Yesterday's Alipay prepayments (预存) of accounts of the bureau no part used, as many as make
-    yesterday's Alipay payments of the bureau STATEMENT_MIN; yesterday, or None without such accounts."""
+    """Yesterday's Alipay prepayments (预存), as many as make yesterday's Alipay payments of the bureau
+    STATEMENT_MIN, by accounts of the bureau with nothing overdue that no part used; yesterday, or None
+    without enough such accounts."""
     day = d.today - timedelta(days=1)
     missing = STATEMENT_MIN - alipay_days(d).get(day, 0)
-    candidates = [
-        (pk, number)
-        for pk, number in Account.objects.filter(unit_id__in=d.unit_ids, status=AccountStatus.ACTIVE)
-        .order_by("account_number")
-        .values_list("pk", "account_number")
-        if pk not in d.used
-    ]
+    # Accounts with nothing overdue: a prepayment pays at most a bill not due yet (a debtor's would pay part
+    # of its arrears, and `demo_payments` run again would find its opening balance changed).
+    candidates = _not_overdue(d, d.unit_ids)
     if len(candidates) < missing:
         return None
     for pk, number in sorted(rng.sample(candidates, missing), key=lambda c: c[1]):

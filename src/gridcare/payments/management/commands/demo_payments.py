@@ -99,6 +99,9 @@ class Command(BaseCommand):
                         else due - timedelta(days=rng.randint(0, 9))
                     )
                     paid_at = datetime.combine(day, time(rng.randint(8, 20), rng.randint(0, 59)), tzinfo=tz)
+                    # Every draw of a bill comes before any skip: a bill skipped in one run (paid already, or
+                    # not yet paid by now) must not shift the days drawn for the account's later bills.
+                    channel = ON_TIME_CHANNELS[rng.randrange(len(ON_TIME_CHANNELS))]
                     if paid_at > now:
                         continue
                     owed = sum(
@@ -106,7 +109,6 @@ class Command(BaseCommand):
                     )
                     if owed <= 0:
                         continue
-                    channel = ON_TIME_CHANNELS[rng.randrange(len(ON_TIME_CHANNELS))]
                     # Receipts only for the last week's payments: older ones are history, not news.
                     with notices_muted() if paid_at < recent_from else nullcontext():
                         made += services.payment_record(
