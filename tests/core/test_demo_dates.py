@@ -1,6 +1,7 @@
-"""The demo builders as of an injected "today" (`--today` / `today=`): a year's last day, New Year's Day, a leap
-day and the Monday after a public holiday. Each builds a small county (seed → readings → billing → payments →
-collections → channels) and the data must make sense for that day, not merely load.
+"""The demo builders as of an injected "today" (`--today` / `today=`): a year's last day, New Year's Day, a
+leap day and the Monday after a public holiday. Each builds a small county (seed → readings → billing →
+payments → collections → channels) and the data must make sense for that day, not merely load; then the
+whole pipeline runs again and writes nothing.
 
 The customers are seeded once for the module (the seed is date-independent: a fixed reference date); each
 day's pipeline runs inside the test's transaction and is rolled back after it.

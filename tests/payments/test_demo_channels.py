@@ -266,7 +266,7 @@ def test_helpers():
         date(2026, 9, 23),
         date(2026, 9, 24),
     ]
-    # The next New Year greeting: tomorrow's on 31 December; on 1 January at 08:59 today's, at 09:00 next year's
+    # The next New Year greeting: tomorrow's on 31 December; on 1 January at 08:59 today's, at 09:00 the next
     tz = timezone.get_current_timezone()
     assert demo_channels.next_new_year(datetime(2026, 12, 31, 16, tzinfo=tz)) == datetime(
         2027, 1, 1, 9, tzinfo=tz

@@ -590,7 +590,7 @@ def fail_all(batch, now) -> None:
 
 def test_many_batches_in_the_same_second_get_the_next_number_of_the_day(world, staff, setup):
     """Twelve exports at 23:59:59 Beijing time (each re-exporting what the bank refused): 0001 … 0012 of
-    6 December; one second later it is 7 December in Beijing (still the 6th in UTC), and the count restarts."""
+    6 December; one second later it is 7 December in Beijing (still the 6th in UTC): the count restarts."""
     now = datetime(2026, 12, 6, 23, 59, 59, tzinfo=BEIJING)
     numbers = []
     for _ in range(12):
@@ -704,7 +704,8 @@ def test_concurrent_exports_of_two_units_in_the_same_second_get_two_numbers(worl
     with connection.cursor() as cur:
         for _ in range(100_000):
             cur.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
             )
             if cur.fetchone()[0]:
                 break

@@ -16,8 +16,9 @@ station counter clerks (`clerk<station code>`), or the system/job actor:
    accounts of the bureau that owe money.
 3. Bank withholding (银行代扣): 12 agreements for accounts that owe money (ICBC, 102) and 24 for accounts
    with nothing overdue (various banks) — in a small county at most a third of the debtors (at least 2) and
-   half of the others; Luhn-valid card numbers drawn from the seed, holder = the customer's name. One ICBC batch as of yesterday is exported and its result file imported: everything
-   debited (0000) but two items (余额不足, 账户已冻结).
+   half of the others; Luhn-valid card numbers drawn from the seed, holder = the customer's name. One ICBC
+   batch as of yesterday is exported and its result file imported: everything debited (0000) but two items
+   (余额不足, 账户已冻结).
 4. Reconciliation (对账): the Alipay statement of the latest day (within 62 days) with at least 8 Alipay
    payments of the bureau, else of the day with the most (at least 3), built from all our Alipay payments of
    that day, one of the bureau's rows left out, one amount changed and one unknown row added, imported by
@@ -33,6 +34,8 @@ station counter clerks (`clerk<station code>`), or the system/job actor:
    WeChat payments; the top-up pays a bill not due yet first): three in four enough for 2–4 months, one in
    four (and the first) only a few yuan past the spend since the last bill, so the low-balance alert is
    raised. Then `prepaid_estimate_run` for today.
+8. A New Year greeting (节日问候) to the company's households, created by `manager` for the next 1 January
+   09:00 after now and left to launch.
 
 The parts run in the order 6, 3, 1, 2, 4, 5, 7, 8 (overdue bills with a late fee are the scarcest in a small
 county, then the debtors the withholding batch needs; the refunds need the counter's credit), and an account
@@ -698,7 +701,8 @@ def next_new_year(now: datetime) -> datetime:
 
 def campaign_part(d: Demo) -> None:
     """A New Year greeting to the company's households (seed 004 §3.2), created and previewed by the manager,
-    scheduled for the next 1 January 09:00 and left to launch: the campaign page shows it with its recipient count."""
+    scheduled for the next 1 January 09:00 and left to launch: the campaign page shows it with its recipient
+    count."""
     from gridcare.notify.models import Campaign
     from gridcare.notify.services import campaign_create
 

@@ -2,7 +2,8 @@
 `--today` (default: the real date), oldest first (demo data).
 
 Runs `gridcare billing run --period P --unit BUREAU` for each month and bureau, oldest first, so year-to-date
-tiers build up in order, and issues each run's bills dated the 5th of the following month at 10:00, or now when that is later (due 15 days later).
+tiers build up in order, and issues each run's bills dated the 5th of the following month at 10:00, or now
+when that is later (due 15 days later).
 Idempotent like the runs themselves: a second call bills nothing new.
 """
 

@@ -1,5 +1,6 @@
-"""`gridcare seed_readings --months 12 [--end YYYY-MM] [--today YYYY-MM-DD] [--seed S]`: demo reading routes and
-monthly AMI reads (`--end` default: the last complete month before `--today`, default the real date)."""
+"""`gridcare seed_readings --months 12 [--end YYYY-MM] [--today YYYY-MM-DD] [--seed S]`: demo reading
+routes and monthly AMI reads (`--end` default: the last complete month before `--today`, default the real
+date)."""
 
 import re
 import time

@@ -1,6 +1,6 @@
-"""`gridcare demo_channels [--seed 42] [--today YYYY-MM-DD]`: demo data for the counter, terminal, withholding, reconciliation,
-refund, prepaid and waiver pages as of `--today` (default the real date), run after `demo_collections` (what and
-how: `payments/demo_channels.py`).
+"""`gridcare demo_channels [--seed 42] [--today YYYY-MM-DD]`: demo data for the counter, terminal,
+withholding, reconciliation, refund, prepaid and waiver pages as of `--today` (default the real date), run after
+`demo_collections` (what and how: `payments/demo_channels.py`).
 
 Idempotent: a second run writes nothing new."""
 

@@ -1,5 +1,5 @@
-"""`gridcare demo_collections [--days 30] [--accounts 12] [--seed 42] [--today YYYY-MM-DD]`: dunning in progress
-(催费演示) as of `--today` (default the real date: see core.clock), run after `demo_payments`.
+"""`gridcare demo_collections [--days 30] [--accounts 12] [--seed 42] [--today YYYY-MM-DD]`: dunning in
+progress (催费演示) as of `--today` (default the real date: see core.clock), run after `demo_payments`.
 
 The demo bills fall due on the 20th and `demo_payments` leaves about 8 % of the accounts unpaid for the last
 two months, so whether any oldest debt is already 30 days past due depends on the day of the month. To show

@@ -1,5 +1,5 @@
-"""`gridcare demo_payments [--recent 2] [--seed 42] [--today YYYY-MM-DD]`: payments for the demo bills, through
-every channel, up to now (`--today`, default the real date: see core.clock).
+"""`gridcare demo_payments [--recent 2] [--seed 42] [--today YYYY-MM-DD]`: payments for the demo bills,
+through every channel, up to now (`--today`, default the real date: see core.clock).
 
 Each account's bills before the last `--recent` billing months count as settled before the demo's history
 begins: one bank payment (txn "OPEN-<户号>", 期初结清) pays them all, dated the day before the earliest of
