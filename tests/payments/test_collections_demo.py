@@ -10,7 +10,7 @@ from django.utils import timezone
 from gridcare.core.audit import Actor
 from gridcare.customers.choices import CustomerClass, Segment
 from gridcare.payments import services
-from gridcare.payments.models import CollectionTask, DunningNotice
+from gridcare.payments.models import CollectionTask, DunningNotice, Payment
 from tests.factories import CustomerFactory, make_account
 from tests.payments.test_ledger import issued_bill
 
@@ -54,5 +54,9 @@ def test_demo_collections(world):
     assert done.status == "done" and reconnect.status == "open"
     assert reconnect.due_at == NOW - timedelta(hours=2)  # paid 26 h ago, due 24 h later: overdue, as listed
     n = (DunningNotice.objects.count(), CollectionTask.objects.count())
-    call_command("demo_collections", days=30, accounts=2, seed=1, today=TODAY, stdout=StringIO())
+    # Again: nothing new, and the same two accounts named, though the shop has paid everything since.
+    out = StringIO()
+    call_command("demo_collections", days=30, accounts=2, seed=1, today=TODAY, stdout=out)
     assert (DunningNotice.objects.count(), CollectionTask.objects.count()) == n
+    assert "2 accounts with old arrears" in out.getvalue()
+    assert Payment.objects.filter(status="reversed").count() == 2

@@ -28,7 +28,7 @@ from gridcare.core.clock import add_today_argument, demo_clock
 from gridcare.customers.choices import Segment
 from gridcare.customers.models import Account
 from gridcare.payments import selectors, services
-from gridcare.payments.choices import PaymentChannel, PaymentStatus, TaskKind, TaskStatus
+from gridcare.payments.choices import PaymentChannel, TaskKind, TaskStatus
 from gridcare.payments.collections import account_protection_set, collection_task_done, dunning_days
 from gridcare.payments.models import CollectionTask, Payment, Receivable
 
@@ -59,7 +59,13 @@ class Command(BaseCommand):
         )
 
     def _bounce(self, actor: Actor, n: int, seed: int, today: date) -> list[str]:
-        """Reverse the opening payment of `n` accounts that are in arrears now (important customers first)."""
+        """Reverse the opening payment of `n` accounts that are in arrears now (important customers first); on a
+        second run, the accounts the first one chose (whether they have paid since or not)."""
+        bounced = Payment.objects.filter(
+            channel=PaymentChannel.BANK, channel_txn_id__startswith="OPEN-", reversal_reason=BOUNCE_REASON
+        )
+        if bounced.exists():
+            return sorted(bounced.values_list("account__account_number", flat=True))
         in_arrears = set(
             Receivable.objects.filter(
                 cancelled_at__isnull=True, due_date__lt=today, principal_paid__lt=F("principal")
@@ -74,8 +80,6 @@ class Command(BaseCommand):
             .select_related("account__customer")
             .order_by("account__account_number")
         )
-        if any(p.status == PaymentStatus.REVERSED and p.reversal_reason == BOUNCE_REASON for p in opening):
-            return [p.account.account_number for p in opening if p.reversal_reason == BOUNCE_REASON]
         rng = random.Random(seed)
         important = [p for p in opening if p.account.customer.segment == Segment.IMPORTANT][:2]
         others = [p for p in opening if p not in important]
