@@ -35,13 +35,16 @@ migrate: sysdeps-run setup
 	$(BIN)/gridcare migrate --noinput -v 0
 	$(BIN)/gridcare compilemessages -v 0 --ignore '.venv/*' --ignore 'node_modules/*'
 
+# `make run TODAY=2027-01-01` builds the demo as of that day (default: the real date).
+TODAY_ARG = $(if $(TODAY),--today $(TODAY))
+
 run: migrate
 	$(BIN)/gridcare seed --customers $(SEED_CUSTOMERS) --seed 42 --if-empty
-	$(BIN)/gridcare seed_readings --months 12 --seed 42
-	$(BIN)/gridcare demo_billing --months 12
-	$(BIN)/gridcare demo_payments --recent 2 --seed 42
-	$(BIN)/gridcare demo_collections --seed 42
-	$(BIN)/gridcare demo_channels --seed 42
+	$(BIN)/gridcare seed_readings --months 12 --seed 42 $(TODAY_ARG)
+	$(BIN)/gridcare demo_billing --months 12 $(TODAY_ARG)
+	$(BIN)/gridcare demo_payments --recent 2 --seed 42 $(TODAY_ARG)
+	$(BIN)/gridcare demo_collections --seed 42 $(TODAY_ARG)
+	$(BIN)/gridcare demo_channels --seed 42 $(TODAY_ARG)
 	$(BIN)/gridcare notify_dispatch --limit 50000
 	$(BIN)/gridcare demo_logins
 	$(BIN)/gridcare runserver $(HOST)

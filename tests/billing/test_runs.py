@@ -1,6 +1,6 @@
 """Billing runs: set-based, idempotent, resumable; bills, lines, exceptions, issue, cancel/rebill."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -157,10 +157,10 @@ def test_issue_sets_due_date_and_calls_seam(world, route, monkeypatch, django_ca
     seen = []
     monkeypatch.setattr(services, "on_bills_issued", lambda ids: seen.append(ids))
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.bills_issue(actor=SYSTEM, run=run) == 1
+        assert services.bills_issue(actor=SYSTEM, run=run, now=at(2026, 11, 5, 10)) == 1
     bill = Bill.objects.get(account=world.acct_a)
-    assert bill.status == BillStatus.ISSUED and bill.issued_at is not None
-    assert bill.due_date == timezone.localdate() + timedelta(days=15)
+    assert bill.status == BillStatus.ISSUED and bill.issued_at == at(2026, 11, 5, 10)
+    assert bill.due_date == date(2026, 11, 20)  # issued 5 November + 15 days
     assert seen == [[bill.pk]]
     assert AuditEvent.objects.filter(action="bills.issue", changes__count=1).exists()
 

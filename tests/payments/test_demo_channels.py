@@ -1,10 +1,11 @@
 """`gridcare demo_channels`: every payments page of the demo shows something real; a second run adds nothing.
 
 The world is built as `make run` builds it, on a small county: seed → readings → billing → payments →
-collections, then `demo_channels`."""
+collections, then `demo_channels` — all as of TODAY (`--today`), never the wall clock's date: this test failed
+on the real 6 December 2026, when the county's Alipay payments were too few for the reconciliation demo."""
 
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
 
@@ -57,17 +58,20 @@ def counts() -> dict[str, int]:
     return {m.__name__: m.objects.count() for m in MODELS}
 
 
+TODAY = date(2026, 12, 6)  # a Sunday
+
+
 @pytest.fixture
 def county(db):
-    """A small county as `make run` builds it, up to `demo_collections`."""
+    """A small county as `make run` builds it, up to `demo_collections`, as of TODAY."""
+    call_command("seed", customers=300, seed=42, stdout=StringIO())
     for name, kw in (
-        ("seed", {"customers": 300, "seed": 42}),
         ("seed_readings", {"months": 3, "seed": 42}),
         ("demo_billing", {"months": 3}),
         ("demo_payments", {"recent": 2, "seed": 42}),
         ("demo_collections", {"days": 3, "seed": 42}),
     ):
-        call_command(name, stdout=StringIO(), **kw)
+        call_command(name, stdout=StringIO(), today=TODAY, **kw)
 
 
 def chosen(after: int) -> tuple:
@@ -93,14 +97,14 @@ def chosen(after: int) -> tuple:
 def test_demo_channels(county, client):
     last = Payment.objects.order_by("-pk").values_list("pk", flat=True).first()
     with transaction.atomic():  # a first run, undone: the same seed on the same data chooses the same
-        call_command("demo_channels", seed=42, stdout=StringIO())
+        call_command("demo_channels", seed=42, today=TODAY, stdout=StringIO())
         first = chosen(last)
         transaction.set_rollback(True)
     out = StringIO()
-    call_command("demo_channels", seed=42, stdout=out)
+    call_command("demo_channels", seed=42, today=TODAY, stdout=out)
     demo = out.getvalue()
     assert chosen(last) == first
-    today = timezone.localdate()
+    today = TODAY
     bureau = SupplyUnit.objects.get(code="0101")  # the demo cashier's bureau
     cashier, manager = User.objects.get(username="cashier"), User.objects.get(username="manager")
     assert demo.startswith("demo channels: ") and "\n" not in demo.strip()
@@ -233,7 +237,7 @@ def test_demo_channels(county, client):
     # A second run writes nothing new.
     before = counts()
     out = StringIO()
-    call_command("demo_channels", seed=42, stdout=out)
+    call_command("demo_channels", seed=42, today=TODAY, stdout=out)
     assert counts() == before
     assert "nothing new" in out.getvalue()
 
@@ -255,6 +259,24 @@ def test_helpers():
     assert demo_channels.round_up(Decimal("87.30")) == Decimal("90.00")
     assert demo_channels.round_up(Decimal("90.00")) == Decimal("100.00")
     assert demo_channels.round_up(Decimal("87.30"), 100) == Decimal("100.00")
+    # Monday 28 Sep 2026, after 中秋节 (Fri 25 – Sun 27 off): Thu 24, Wed 23, Tue 22, Mon 21
+    assert demo_channels.working_days(date(2026, 9, 28), 4) == [
+        date(2026, 9, 21),
+        date(2026, 9, 22),
+        date(2026, 9, 23),
+        date(2026, 9, 24),
+    ]
+    # The next New Year greeting: tomorrow's on 31 December; on 1 January at 08:59 today's, at 09:00 the next
+    tz = timezone.get_current_timezone()
+    assert demo_channels.next_new_year(datetime(2026, 12, 31, 16, tzinfo=tz)) == datetime(
+        2027, 1, 1, 9, tzinfo=tz
+    )
+    assert demo_channels.next_new_year(datetime(2027, 1, 1, 8, 59, tzinfo=tz)) == datetime(
+        2027, 1, 1, 9, tzinfo=tz
+    )
+    assert demo_channels.next_new_year(datetime(2027, 1, 1, 9, tzinfo=tz)) == datetime(
+        2028, 1, 1, 9, tzinfo=tz
+    )
     # Tuesday 24 Nov 2026: Mon 23, (weekend skipped) Fri 20, Thu 19, Wed 18
     assert demo_channels.working_days(date(2026, 11, 24), 4) == [
         date(2026, 11, 18),

@@ -572,3 +572,145 @@ def test_a_field_beyond_the_csv_limit_is_a_clear_error_not_a_crash():
     with pytest.raises(ValidationError) as exc:
         csv_rows(data)
     assert "file" in exc.value.message_dict and "CSV" in exc.value.message_dict["file"][0]
+
+
+# ---------------------------------------------------------------- batch numbers
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def fail_all(batch, now) -> None:
+    """The bank's answer: every item failed (余额不足), so its accounts can go into the next batch."""
+    rows = [
+        (str(s), n, str(a), "3001", "余额不足")
+        for s, n, a in batch.items.values_list("serial", "account__account_number", "amount")
+    ]
+    wh.withholding_import(actor=Actor(user=batch.created_by), data=result_file(batch, rows), now=now)
+
+
+def test_many_batches_in_the_same_second_get_the_next_number_of_the_day(world, staff, setup):
+    """Twelve exports at 23:59:59 Beijing time (each re-exporting what the bank refused): 0001 … 0012 of
+    6 December; one second later it is 7 December in Beijing (still the 6th in UTC): the count restarts."""
+    now = datetime(2026, 12, 6, 23, 59, 59, tzinfo=BEIJING)
+    numbers = []
+    for _ in range(12):
+        batch = wh.withholding_export(
+            actor=Actor(user=staff["a_cashier"]), bank_code="105", as_of=AS_OF, now=now
+        )
+        numbers.append(batch.batch_no)
+        fail_all(batch, now)
+    assert numbers == [f"WH10520261206{k:04d}" for k in range(1, 13)]
+    later = datetime(2026, 12, 7, 0, 0, 0, tzinfo=BEIJING)
+    first = wh.withholding_export(
+        actor=Actor(user=staff["a_cashier"]), bank_code="105", as_of=AS_OF, now=later
+    )
+    assert first.batch_no == "WH105202612070001"
+    # Bureau B's batch of the same bank and day takes the next number of the day; another bank starts at 0001.
+    b = wh.withholding_export(actor=Actor(user=staff["b_cashier"]), bank_code="105", as_of=AS_OF, now=later)
+    assert b.batch_no == "WH105202612070002"
+    fail_all(b, later)
+    wh.agreement_deactivate(actor=Actor(), agreement=WithholdingAgreement.objects.get(account=world.acct_b))
+    wh.agreement_create(
+        actor=Actor(),
+        account_number="3200000001",
+        bank_code="102",
+        bank_account="6222020000000000000",  # Luhn: 4 + 4 + 4 + 6 + 2 + 0 = 20 → check digit 0
+        holder_name="李四",
+        signed_on=date(2026, 1, 5),
+    )
+    icbc = wh.withholding_export(
+        actor=Actor(user=staff["b_cashier"]), bank_code="102", as_of=AS_OF, now=later
+    )
+    assert icbc.batch_no == "WH102202612070001"
+
+
+def test_two_exports_in_the_same_second_never_collide_whatever_the_random_source(
+    world, staff, setup, monkeypatch
+):
+    """The old number was the second plus a random number below 1,000: two exports of one bank in the same
+    second collided one time in a thousand (here forced), a 500. The number no longer depends on chance."""
+    import secrets
+
+    monkeypatch.setattr(secrets, "randbelow", lambda n: 7)
+    now = datetime(2026, 12, 6, 10, 0, 0, tzinfo=BEIJING)
+    a = wh.withholding_export(actor=Actor(user=staff["a_cashier"]), bank_code="105", as_of=AS_OF, now=now)
+    b = wh.withholding_export(actor=Actor(user=staff["b_cashier"]), bank_code="105", as_of=AS_OF, now=now)
+    assert (a.batch_no, b.batch_no) == ("WH105202612060001", "WH105202612060002")
+    assert WithholdingBatch.objects.count() == 2
+
+
+def test_a_number_taken_meanwhile_is_retried_not_a_500(world, staff, setup, monkeypatch):
+    """Another unit's export committed the number this one had just read: the unique index refuses the row,
+    the export takes the next number (in a savepoint: its items are written once, under the new number)."""
+    now = datetime(2026, 12, 6, 10, 0, 0, tzinfo=BEIJING)
+    real = wh.next_batch_no
+    calls = []
+
+    # Bureau B's export committed 0001 after this export had read the numbers of the day (none yet).
+    WithholdingBatch.objects.create(
+        batch_no="WH105202612060001", unit=world.bureau_b, bank_code="105", as_of=AS_OF, created_at=now
+    )
+
+    def racing(bank_code, day):
+        calls.append("WH105202612060001" if not calls else real(bank_code, day))
+        return calls[-1]
+
+    monkeypatch.setattr(wh, "next_batch_no", racing)
+    batch = wh.withholding_export(actor=Actor(user=staff["a_cashier"]), bank_code="105", as_of=AS_OF, now=now)
+    assert calls == ["WH105202612060001", "WH105202612060002"]
+    assert batch.batch_no == "WH105202612060002" and batch.items.count() == 2
+    assert WithholdingItem.objects.count() == 2
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_exports_of_two_units_in_the_same_second_get_two_numbers(world, staff, setup):
+    """Bureau A's export holds its number uncommitted while bureau B's reads the same number and waits on the
+    unique index; when A commits, B's insert fails inside its savepoint and B takes the next number."""
+    from django.db import transaction
+
+    now = datetime(2026, 12, 6, 10, 0, 0, tzinfo=BEIJING)
+    a_exported, b_waiting, results, errors = threading.Event(), threading.Event(), {}, []
+
+    def export_a_and_hold():
+        try:
+            with transaction.atomic():
+                results["a"] = wh.withholding_export(
+                    actor=Actor(user=staff["a_cashier"]), bank_code="105", as_of=AS_OF, now=now
+                ).batch_no
+                a_exported.set()
+                b_waiting.wait(timeout=60)
+        except Exception as exc:  # noqa: BLE001 — reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def export_b():
+        try:
+            a_exported.wait(timeout=60)
+            results["b"] = wh.withholding_export(
+                actor=Actor(user=staff["b_cashier"]), bank_code="105", as_of=AS_OF, now=now
+            ).batch_no
+        except Exception as exc:  # noqa: BLE001 — reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=export_a_and_hold), threading.Thread(target=export_b)]
+    for t in threads:
+        t.start()
+    a_exported.wait(timeout=60)
+    # B is blocked on A's uncommitted row: a backend waits on a lock (watched, not slept on)
+    with connection.cursor() as cur:
+        for _ in range(100_000):
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            if cur.fetchone()[0]:
+                break
+    b_waiting.set()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert results == {"a": "WH105202612060001", "b": "WH105202612060002"}

@@ -1,6 +1,7 @@
 """Deterministic demo meter reading: reading routes (抄表段) per station and monthly AMI reads.
 
-`seed_readings(months=N, end=(y, m), seed=S)`:
+`seed_readings(months=N, end=(y, m), seed=S, today=D)` (`end` default: the last complete month before `today`,
+default the real date):
 - Routes: for every station (供电所) with active accounts that are on no route yet, the accounts are put on
   routes of ROUTE_SIZE in 户号 order (existing routes of the station are filled up first). A route is
   coded "R311-01" (the station's 户号 prefix), named "城关供电所第1抄表段", its reading day spread over
@@ -35,6 +36,7 @@ from django.utils import timezone
 
 from gridcare.core.audit import Actor, audit_record
 from gridcare.core.choices import Channel
+from gridcare.core.clock import demo_clock
 from gridcare.core.permissions import Role
 from gridcare.customers.choices import AccountStatus, CustomerClass
 from gridcare.customers.demo import _pg_drop_secondary, _pg_restore_secondary, forked_items
@@ -178,7 +180,9 @@ def _reader_for(station: SupplyUnit) -> int | None:
 
 
 def ensure_routes(
-    progress: Callable[[str], None] = lambda s: None, before_write: Callable[[], None] = lambda: None
+    progress: Callable[[str], None] = lambda s: None,
+    before_write: Callable[[], None] = lambda: None,
+    now: datetime | None = None,
 ) -> tuple[int, int]:
     """Routes and memberships for every active account of a station that is on no route. Returns counts.
 
@@ -207,7 +211,7 @@ def ensure_routes(
     all_stations = list(SupplyUnit.objects.filter(level=UnitLevel.STATION).order_by("path"))
     prefixes = _station_prefixes(all_stations)
     station_index = {s.pk: k for k, s in enumerate(all_stations)}
-    now = timezone.now()
+    now = now or timezone.now()
     new_routes = 0
     memberships: list[tuple[int, int, int]] = []  # (account_id, route_id, sequence)
     for station in stations:
@@ -546,12 +550,15 @@ def seed_readings(
     drop_indexes: bool | None = None,
     fork: bool | None = None,
     progress: Callable[[str], None] = lambda s: None,
+    today: date | None = None,
 ) -> ReadingsResult:
-    """Routes, memberships and N months of reads (plus an initial read) in one transaction."""
+    """Routes, memberships and N months of reads (plus an initial read) in one transaction, ending with
+    `end` (default: the last complete month before `today`, default the real date; see core.clock)."""
     if months < 1:
         raise ValueError("months must be at least 1")
     t0 = time.monotonic()
-    end = end or last_complete_month()
+    today, now = demo_clock(today)
+    end = end or last_complete_month(today)
     first = _add_months(*end, -(months - 1))
     window = [_add_months(*first, k - 1) for k in range(months + 1)]  # initial month, then the periods
     window_start = datetime(window[0][0], window[0][1], 1, tzinfo=BEIJING)
@@ -560,7 +567,7 @@ def seed_readings(
     pg = connection.vendor == "postgresql"
     if fork is None:
         fork = pg and "fork" in multiprocessing.get_all_start_methods()
-    created_at = timezone.now()
+    created_at = now
     total_reads = 0
     with transaction.atomic():
         if pg:
@@ -591,7 +598,7 @@ def seed_readings(
             if drop_indexes:
                 saved = _pg_drop_secondary(tables, tables)
 
-        routes, members = ensure_routes(progress, before_write)
+        routes, members = ensure_routes(progress, before_write, now=now)
         t1 = time.monotonic()
         meters = _meters()
         in_window, before = _existing(window_start, window_end)

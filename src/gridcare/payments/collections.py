@@ -42,7 +42,8 @@ decisions (threshold, task, cancellation: it is charged when a payment reaches t
 a disconnection notice announces.
 
 The run never works on a future day (`today` after the real date is refused): it sends real notices now.
-Catch-up and demo runs are for past days; tests inject past dates.
+Catch-up and demo runs are for past days; tests inject past dates. A caller that injects the clock (`now`:
+the demo builders' `--today`, tests) is judged against that clock's date instead.
 
 Concurrency: the run locks the accounts it is about to act on (`SELECT … FOR UPDATE`, in id order, one
 query) and re-reads their arrears after the lock, exactly as a payment locks its account. So a payment that
@@ -238,7 +239,8 @@ def collections_run(
         if not has_perm(actor.user, Perm.COLLECTIONS_MANAGE):
             raise PermissionDenied
         unit_ids = visible_unit_ids(actor.user)
-    _check_day(today)
+    # The clock is `now` when the caller injects one (the demo builders, tests), else the real time.
+    _check_day(today, timezone.localdate(now) if now else None)
     now = now or (timezone.now() if today == timezone.localdate() else _local_dt(today, time(8, 0)))
     counts = RunCounts()
     with transaction.atomic():
@@ -265,10 +267,11 @@ def collections_run(
     return counts.as_dict()
 
 
-def _check_day(today) -> None:
+def _check_day(today, real: date | None = None) -> None:
+    """`today` is a date and not after `real` (the clock's date, default the real one)."""
     if not isinstance(today, date) or isinstance(today, datetime):
         raise ValidationError({"date": [_("日期格式应为 YYYY-MM-DD")]})
-    real = timezone.localdate()
+    real = real or timezone.localdate()
     if today > real:
         raise ValidationError(
             {
@@ -815,14 +818,21 @@ def account_protection_set(*, actor: Actor, account: Account, protected: bool, r
     return account
 
 
-def dunning_days(*, start: date, end: date, actor: Actor | None = None) -> dict[str, int]:
-    """Run the daily job for each day from `start` to `end` (inclusive); the summed counts (demo, catch-up)."""
-    _check_day(start)
-    _check_day(end)  # refused before any day is run: nothing half-done
+def dunning_days(
+    *, start: date, end: date, actor: Actor | None = None, now: datetime | None = None
+) -> dict[str, int]:
+    """Run the daily job for each day from `start` to `end` (inclusive); the summed counts (demo, catch-up).
+
+    `now` (default the real time) is the clock: no day may be after its date; the run of its date happens at
+    `now`, each earlier day's at 08:00 of that day (as `collections_run` does for a past day)."""
+    clock = now or timezone.now()
+    _check_day(start, timezone.localdate(clock))
+    _check_day(end, timezone.localdate(clock))  # refused before any day is run: nothing half-done
     total: dict[str, int] = {}
     day = start
     while day <= end:
-        for k, v in collections_run(today=day, actor=actor).items():
+        at = clock if day == timezone.localdate(clock) else _local_dt(day, time(8, 0))
+        for k, v in collections_run(today=day, actor=actor, now=at).items():
             total[k] = total.get(k, 0) + v
         day += timedelta(days=1)
     return total

@@ -109,6 +109,7 @@ def counter_payment_record(
     tendered: Any = None,
     form_token: str = "",
     paid_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> services.Recorded:
     """A counter payment (cash or card) in the cashier's open shift; refused without one. A repeat of the
     same receipt number returns the payment already recorded (in whichever shift it was taken).
@@ -121,8 +122,8 @@ def counter_payment_record(
       another account, amount, method or cashier is refused.
     - `channel_txn_id`: the receipt number; blank (the counter page) numbers it from the shift:
       C + the day (yymmdd) + the shift id (6 digits) + the shift's payment count (4 digits).
-    - `paid_at` (default now) is the time the money was taken: inside the open shift and not in the future
-      (the demo's past shifts use it; the page and the API never pass it).
+    - `paid_at` (default now) is the time the money was taken: inside the open shift and not after `now`
+      (default the real time; the demo builders pass their clock). The page and the API pass neither.
 
     Every counter payment gets its `CounterReceipt` (tendered, change, what was owed after it), audited as
     `payment.counter_receipt` beside the payment's own `payment.record`."""
@@ -144,9 +145,9 @@ def counter_payment_record(
             # Checked again under the shift's lock: a second submit that waited for the first sees it here.
             if token and (first := _first_of_token(token, user, number, value, channel)) is not None:
                 return services.Recorded(first, False)
-            if paid_at is not None and not (shift.opened_at <= paid_at <= timezone.now()):
+            if paid_at is not None and not (shift.opened_at <= paid_at <= (now or timezone.now())):
                 raise ValidationError({"paid_at": [_("缴费时间必须在本班次开班之后，且不晚于当前时间")]})
-            txn = str(channel_txn_id or "").strip() or _receipt_no(shift, paid_at or timezone.now())
+            txn = str(channel_txn_id or "").strip() or _receipt_no(shift, paid_at or now or timezone.now())
             rec = services.payment_record(
                 actor=actor,
                 channel=channel,

@@ -5,21 +5,26 @@ Everything is written through the services a real user's action goes through (ea
 logins of the demo cashier's bureau (城区供电局: `cashier`, `billing`, and the company `manager`), the
 station counter clerks (`clerk<station code>`), or the system/job actor:
 
-1. Counter (收费班次): for the last 4 working days one or two shifts a day of `cashier`, opened and closed on
-   their day (`counter.shift_open` / `shift_close`, declared = expected), with 2–3 counter payments each
-   (`counter.counter_payment_record`) for accounts that owe money: cash or card, the amount due; the first
-   two cash payments are rounded up to the next 100 yuan and some others to the next 10 (the rest stays as
-   credit — what the refunds use). Today's shift is opened at 08:30 and stays open.
+1. Counter (收费班次): for the last 4 working days (`core.workdays`: public holidays skipped, 调休 weekends
+   worked) one or two shifts a day of `cashier`, opened and closed on their day (`counter.shift_open` /
+   `shift_close`, declared = expected), with 2–3 counter payments each (`counter.counter_payment_record`)
+   for accounts that owe money: cash or card, the amount due; the first two cash payments are rounded up to
+   the next 100 yuan and some others to the next 10 (the rest stays as credit — what the refunds use).
+   Today's shift is opened at 08:30 and stays open.
 2. Terminals (自助缴费终端): one per bureau, code ``T<bureau code>`` (`terminals.terminal_add`, a fresh key
    pair whose private key is not kept), and 2 payments each through `terminals.terminal_payment` for
    accounts of the bureau that owe money.
 3. Bank withholding (银行代扣): 12 agreements for accounts that owe money (ICBC, 102) and 24 for accounts
-   with nothing overdue (various banks); Luhn-valid card numbers drawn from the seed, holder = the
-   customer's name. One ICBC batch as of yesterday is exported and its result file imported: everything
-   debited (0000) but two items (余额不足, 账户已冻结).
+   with nothing overdue (various banks) — in a small county at most a third of the debtors (at least 2) and
+   half of the others; Luhn-valid card numbers drawn from the seed, holder = the customer's name. One ICBC
+   batch as of yesterday is exported and its result file imported: everything debited (0000) but two items
+   (余额不足, 账户已冻结).
 4. Reconciliation (对账): the Alipay statement of the latest day (within 62 days) with at least 8 Alipay
-   payments of the bureau, built from all our Alipay payments of that day, one of the bureau's rows left
-   out, one amount changed and one unknown row added, imported by `billing` → one exception of each kind.
+   payments of the bureau, else of the day with the most (at least 3), built from all our Alipay payments of
+   that day, one of the bureau's rows left out, one amount changed and one unknown row added, imported by
+   `billing` → one exception of each kind and the other rows matched. A small county early in the month
+   may have no such day: then yesterday gets the few Alipay prepayments (预存, 50–200 yuan, accounts of the
+   bureau with nothing overdue that no part used) that make it three.
 5. Refunds (退费): of the whole credit of two accounts of the bureau (at least 5 yuan each when there are
    two such), requested by `cashier`: one approved by `manager`, one pending.
 6. Late-fee waivers (违约金减免): of the whole late fee (at least 5 yuan when possible) of two overdue bills
@@ -29,17 +34,22 @@ station counter clerks (`clerk<station code>`), or the system/job actor:
    WeChat payments; the top-up pays a bill not due yet first): three in four enough for 2–4 months, one in
    four (and the first) only a few yuan past the spend since the last bill, so the low-balance alert is
    raised. Then `prepaid_estimate_run` for today.
+8. A New Year greeting (节日问候) to the company's households, created by `manager` for the next 1 January
+   09:00 after now and left to launch.
 
-The parts run in the order 6, 1, 2, 3, 4, 5, 7 (overdue bills with a late fee are the scarcest in a small
-county; the refunds need the counter's credit), and an account one part used is left to the others.
+The parts run in the order 6, 3, 1, 2, 4, 5, 7, 8 (overdue bills with a late fee are the scarcest in a small
+county, then the debtors the withholding batch needs; the refunds need the counter's credit), and an account
+one part used is left to the others.
 
 Reproducible from the seed (each part draws from its own stream), quick (candidates are read set-based), and
 idempotent by stable keys: a part is skipped when its demo objects exist (counter receipts ``DEMO-CTR-…``,
 terminal codes, any withholding agreement, a statement file ``demo-…``, refunds and waivers whose reason
 starts with ``演示：``, any prepaid enrolment, today's estimates). Each part runs in its own transaction.
 
-Clock: the counter payments of the past days' shifts are dated inside their shifts (`paid_at`); terminal
-payments are today's (`terminal_payment` takes no clock: a real payment is paid now).
+Clock: `demo_channels(seed=…, today=…)` (`gridcare demo_channels --today YYYY-MM-DD`, default the real date;
+see core.clock) builds everything as of that day: "now" is that day's DEMO_HOUR, every service gets that clock
+(`now=` / `on=` / `today=` / `paid_at=`). The counter payments of the past days' shifts are dated inside their
+shifts; terminal payments are today's, before now.
 """
 
 import random
@@ -56,7 +66,9 @@ from gridcare.billing.choices import BillStatus
 from gridcare.billing.models import Bill
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
+from gridcare.core.clock import demo_clock
 from gridcare.core.permissions import Role
+from gridcare.core.workdays import working_days_before
 from gridcare.customers.choices import AccountStatus, CustomerClass
 from gridcare.customers.models import Account
 from gridcare.org.choices import UnitLevel
@@ -178,25 +190,24 @@ class Demo:
         return picked
 
 
-def demo_channels(*, seed: int) -> Demo:
-    """Write the demo data of the module docstring; the counts of what this run wrote are in `.counts`."""
+def demo_channels(*, seed: int, today: date | None = None) -> Demo:
+    """Write the demo data of the module docstring as of `today` (default the real date); the counts of what
+    this run wrote are in `.counts`."""
     users = {
         u.username: u for u in User.objects.filter(username__in=STAFF, is_active=True).select_related("unit")
     }
     missing = [name for name in STAFF if name not in users]
     if missing:
         raise ValueError(f"demo logins missing ({', '.join(missing)}): run `gridcare seed` first")
-    now = timezone.now()
+    today, now = demo_clock(today)
     unit = users["cashier"].unit
-    d = Demo(
-        seed=seed, now=now, today=timezone.localdate(now), unit=unit, unit_ids=_subtree(unit), users=users
-    )
+    d = Demo(seed=seed, now=now, today=today, unit=unit, unit_ids=_subtree(unit), users=users)
     for part in (
         waivers_part,  # first: overdue bills with a late fee are the scarcest in a small demo
+        withholding_part,  # a third of the debtors at most: the counter and the terminals need them too
         counter_part,
         terminal_part,
         agents_part,
-        withholding_part,
         reconciliation_part,
         refunds_part,  # after the counter, whose rounded-up cash payments leave the credit
         prepaid_part,
@@ -211,13 +222,8 @@ def demo_channels(*, seed: int) -> Demo:
 
 
 def working_days(today: date, n: int) -> list[date]:
-    """The n working days (Monday–Friday) before `today`, oldest first."""
-    days, day = [], today
-    while len(days) < n:
-        day -= timedelta(days=1)
-        if day.weekday() < 5:
-            days.append(day)
-    return days[::-1]
+    """The n working days before `today` (public holidays skipped, 调休 weekends worked), oldest first."""
+    return working_days_before(today, n)
 
 
 def counter_part(d: Demo) -> None:
@@ -270,6 +276,7 @@ def counter_part(d: Demo) -> None:
                 amount=amount,
                 # Taken during the shift: minutes after it opened, one after the other.
                 paid_at=min(opened + timedelta(minutes=7 * made % 180 + 5), d.now),
+                now=d.now,
             )
         pool = pool[n:]
         if closes is not None:
@@ -307,6 +314,7 @@ def terminal_part(d: Demo) -> None:
                 account_number=debtor.account_number,
                 amount=str(debtor.owed),
                 terminal_txn_id=f"DEMO{d.today:%Y%m%d}{k:04d}",
+                now=d.now - timedelta(minutes=41 * k),  # this afternoon, before now
             )
             payments += 1
     if not made:
@@ -339,9 +347,10 @@ def withholding_part(d: Demo) -> None:
         return
     rng = d.rng("withholding")
     actor = d.console("billing")
-    debtors = d.take(rng, d.debtors(), WITHHOLDING_DEBTORS)
+    owing = d.debtors()
+    debtors = d.take(rng, owing, min(WITHHOLDING_DEBTORS, max(2, len(owing) // 3)))
     others = _not_overdue(d, d.unit_ids)
-    others = sorted(rng.sample(others, min(WITHHOLDING_OTHERS, len(others))), key=lambda o: o[1])
+    others = sorted(rng.sample(others, min(WITHHOLDING_OTHERS, max(2, len(others) // 2))), key=lambda o: o[1])
     d.used.update(pk for pk, _n in others)
     names = dict(
         Account.objects.filter(
@@ -367,7 +376,7 @@ def withholding_part(d: Demo) -> None:
     d.counts["agreements"] = agreements
     try:
         batch = withholding.withholding_export(
-            actor=actor, bank_code=WITHHOLDING_BANK, as_of=d.today - timedelta(days=1)
+            actor=actor, bank_code=WITHHOLDING_BANK, as_of=d.today - timedelta(days=1), now=d.now
         )
     except ValidationError:
         d.skipped.append("withholding batch (nothing due)")
@@ -379,32 +388,67 @@ def withholding_part(d: Demo) -> None:
     for serial, number, amount in items:
         code, message = failed.get(serial, (withholding.DEBITED, ""))
         lines.append(f"{serial},{number},{amount},{code}" + (f",{message}" if message else ""))
-    result = withholding.withholding_import(actor=actor, data=("\r\n".join(lines) + "\r\n").encode("gbk"))
+    result = withholding.withholding_import(
+        actor=actor, data=("\r\n".join(lines) + "\r\n").encode("gbk"), now=d.now
+    )
     d.counts.update(withheld=result.debited, withholding_failed=result.failed)
 
 
 # ---------------------------------------------------------------- 4. reconciliation
 
 
-def statement_day(d: Demo) -> date | None:
-    """The latest day before today (within 62 days) with at least 8 Alipay payments of the bureau, else the
-    day with the most (at least 2)."""
-    start = _local(d.today - timedelta(days=62), 0)
+STATEMENT_MIN = 3  # a row left out, a row changed, and at least one that matches
+
+
+def alipay_days(d: Demo) -> dict[date, int]:
+    """Posted Alipay payments of the bureau per day, the 62 days before today."""
     per_day: dict[date, int] = {}
     for paid_at in Payment.objects.filter(
         channel=PaymentChannel.ALIPAY,
         status=PaymentStatus.POSTED,
         unit_id__in=d.unit_ids,
-        paid_at__gte=start,
+        paid_at__gte=_local(d.today - timedelta(days=62), 0),
         paid_at__lt=_local(d.today, 0),
     ).values_list("paid_at", flat=True):
         day = timezone.localdate(paid_at, reconciliation.BEIJING)
         per_day[day] = per_day.get(day, 0) + 1
+    return per_day
+
+
+def statement_day(d: Demo) -> date | None:
+    """The latest day before today (within 62 days) with at least 8 Alipay payments of the bureau, else the
+    day with the most (at least STATEMENT_MIN; the latest of those)."""
+    per_day = alipay_days(d)
     busy = [day for day, n in per_day.items() if n >= 8]
     if busy:
         return max(busy)
     best = max(per_day.items(), key=lambda kv: (kv[1], kv[0]), default=None)
-    return best[0] if best and best[1] >= 2 else None
+    return best[0] if best and best[1] >= STATEMENT_MIN else None
+
+
+def alipay_prepayments(d: Demo, rng: random.Random) -> date | None:
+    """Yesterday's Alipay prepayments (预存), as many as make yesterday's Alipay payments of the bureau
+    STATEMENT_MIN, by accounts of the bureau with nothing overdue that no part used; yesterday, or None
+    without enough such accounts."""
+    day = d.today - timedelta(days=1)
+    missing = STATEMENT_MIN - alipay_days(d).get(day, 0)
+    # Accounts with nothing overdue: a prepayment pays at most a bill not due yet (a debtor's would pay part
+    # of its arrears, and `demo_payments` run again would find its opening balance changed).
+    candidates = _not_overdue(d, d.unit_ids)
+    if len(candidates) < missing:
+        return None
+    for pk, number in sorted(rng.sample(candidates, missing), key=lambda c: c[1]):
+        services.payment_record(
+            actor=Actor(channel=Channel.JOB),
+            channel=PaymentChannel.ALIPAY,
+            channel_txn_id=f"{day:%Y%m%d}22001{rng.randrange(10**15):015d}",
+            account_number=number,
+            amount=Decimal(rng.randint(5, 20) * 10).quantize(CENT),
+            paid_at=_local(day, rng.randint(8, 21), rng.randint(0, 59)),
+        )
+        d.used.add(pk)
+    d.counts["alipay_prepayments"] = missing
+    return day
 
 
 def alipay_statement(d: Demo, day: date, rng: random.Random) -> bytes:
@@ -450,7 +494,8 @@ def reconciliation_part(d: Demo) -> None:
     if StatementImport.objects.filter(file_name__startswith=STATEMENT_PREFIX).exists():
         d.skipped.append("reconciliation")
         return
-    day = statement_day(d)
+    rng = d.rng("reconciliation")
+    day = statement_day(d) or alipay_prepayments(d, rng)
     if day is None:
         d.skipped.append("reconciliation (no day with Alipay payments)")
         return
@@ -458,8 +503,9 @@ def reconciliation_part(d: Demo) -> None:
         actor=d.console("billing"),
         channel=PaymentChannel.ALIPAY,
         statement_date=day,
-        data=alipay_statement(d, day, d.rng("reconciliation")),
+        data=alipay_statement(d, day, rng),
         file_name=f"{STATEMENT_PREFIX}alipay-{day:%Y%m%d}.csv",
+        now=d.now,
     )
     d.counts["recon_exceptions"] = result.statement.exceptions.count()
 
@@ -498,11 +544,21 @@ def refunds_part(d: Demo) -> None:
     for (_number, account_id, _s), (approve, method, reason) in zip(picked, plans, strict=False):
         available = refunds.credit_of(account_id) - refunds.pending_of(account_id)
         refund = refunds.refund_request(
-            actor=cashier, account=accounts[account_id], amount=available, reason=MARK + reason, method=method
+            actor=cashier,
+            account=accounts[account_id],
+            amount=available,
+            reason=MARK + reason,
+            method=method,
+            now=d.now,
         )
         if approve:
             refunds.refund_decide(
-                actor=d.console("manager"), refund=refund, approve=True, note="核实无误，同意退费"
+                actor=d.console("manager"),
+                refund=refund,
+                approve=True,
+                note="核实无误，同意退费",
+                now=d.now,
+                on=d.today,
             )
         d.counts["refunds_approved" if approve else "refunds_pending"] = 1
     d.used.update(p[1] for p in picked)
@@ -637,22 +693,31 @@ def _prepaid_enrol(d: Demo) -> None:
 CAMPAIGN_NAME = "演示：元旦问候"
 
 
+def next_new_year(now: datetime) -> datetime:
+    """The first 1 January 09:00 (local time) after `now`: tomorrow's on 31 December, next year's on 1 January
+    afternoon."""
+    tz = timezone.get_current_timezone()
+    this_year = datetime(timezone.localtime(now, tz).year, 1, 1, 9, tzinfo=tz)
+    return this_year if this_year > now else this_year.replace(year=this_year.year + 1)
+
+
 def campaign_part(d: Demo) -> None:
     """A New Year greeting to the company's households (seed 004 §3.2), created and previewed by the manager,
-    scheduled for 1 January 09:00 and left to launch: the campaign page shows it with its recipient count."""
+    scheduled for the next 1 January 09:00 and left to launch: the campaign page shows it with its recipient
+    count."""
     from gridcare.notify.models import Campaign
     from gridcare.notify.services import campaign_create
 
     if Campaign.objects.filter(name=CAMPAIGN_NAME).exists():
         d.skipped.append("campaign")
         return
-    new_year = datetime(d.today.year + 1, 1, 1, 9, tzinfo=timezone.get_current_timezone())
     campaign_create(
         actor=d.console("manager"),
         name=CAMPAIGN_NAME,
         unit_id=d.users["manager"].unit_id,
         text="新年快乐！感谢您一年来对供电工作的支持，祝您和家人阖家幸福、用电平安。",
-        scheduled_at=new_year,
+        scheduled_at=next_new_year(d.now),
         segment="household",
+        now=d.now,
     )
     d.counts.update(campaigns=1)

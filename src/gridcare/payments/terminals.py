@@ -66,9 +66,16 @@ def account_query(terminal: Terminal, account_number: str) -> dict[str, Any] | N
 
 
 def terminal_payment(
-    *, terminal: Terminal, account_number: str, amount: Any, terminal_txn_id: str, ip: str | None = None
+    *,
+    terminal: Terminal,
+    account_number: str,
+    amount: Any,
+    terminal_txn_id: str,
+    ip: str | None = None,
+    now: datetime | None = None,
 ) -> signed_requests.Paid:
-    """Record a terminal payment exactly once (see the module docstring). Refused (ValidationError): bad
+    """Record a terminal payment exactly once (see the module docstring), paid at `now` (default the real
+    time: the API never passes it; the demo builders pass their clock). Refused (ValidationError): bad
     transaction id, an account outside the terminal's units, and everything `payment_record` refuses."""
     return signed_requests.signed_payment(
         channel=PaymentChannel.TERMINAL,
@@ -78,5 +85,6 @@ def terminal_payment(
         txn_label=_("终端流水号"),
         account_number=account_number,
         amount=amount,
+        paid_at=now,
         ip=ip,
     )

@@ -12,6 +12,10 @@ Debit file (扣款文件), GBK, CRLF line ends, no quoting:
     <batch_no>,<count>,<total>                      header: batch number, number of items, total yuan
     <serial>,<户号>,<bank account>,<holder>,<amount>  one line per item, serial 1..count, amount 0.00
 
+The batch number is ``WH`` + bank code + the export's day in Beijing + a sequence of that bank and day from
+0001 (`WH105202612060001`), allocated inside the export's transaction: two exports never share one, however
+close together (a concurrent export that took the number first makes the other take the next).
+
 The amount of an item is what the account's statement shows as due on the batch's `as_of` date: every
 open bill's outstanding principal plus its late fee (charged and unpaid, plus accrued up to `as_of`,
 `services.accrued_fee`). Accounts already in an unfinished batch (an item still pending) are skipped.
@@ -31,7 +35,6 @@ same file again changes nothing and says so; an item cannot get a different resu
 import csv
 import io
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -39,7 +42,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -197,8 +200,33 @@ def agreement_deactivate(*, actor: Actor, agreement: WithholdingAgreement) -> Wi
 # ---------------------------------------------------------------- export
 
 
-def _batch_no(bank_code: str, now: datetime) -> str:
-    return f"WH{bank_code}{timezone.localtime(now, BEIJING):%Y%m%d%H%M%S}{secrets.randbelow(1000):03d}"
+BATCH_NO_TRIES = 5
+
+
+def next_batch_no(bank_code: str, day: date) -> str:
+    """The next number of the bank's batches of `day` (Beijing): ``WH`` + bank code + ``YYYYMMDD`` + a
+    sequence from ``0001`` (``WH10520261206`` ``0001``, ``…0002``). Read inside the export's transaction;
+    an export of another unit that took the same number meanwhile is caught by the unique index and the
+    caller takes the next one."""
+    prefix = f"WH{bank_code}{day:%Y%m%d}"
+    taken = WithholdingBatch.objects.filter(batch_no__startswith=prefix).values_list("batch_no", flat=True)
+    last = max((int(n[len(prefix) :]) for n in taken if n[len(prefix) :].isdigit()), default=0)
+    return f"{prefix}{last + 1:04d}"
+
+
+def _create_batch(*, bank_code: str, now: datetime, **fields) -> WithholdingBatch:
+    """The batch row under the next free number of its bank and day. Each try is a savepoint, so a number
+    taken by a concurrent export (unique violation) is retried with the next one instead of failing."""
+    day = timezone.localdate(now, BEIJING)
+    for _try in range(BATCH_NO_TRIES):
+        try:
+            with transaction.atomic():
+                return WithholdingBatch.objects.create(
+                    batch_no=next_batch_no(bank_code, day), bank_code=bank_code, created_at=now, **fields
+                )
+        except IntegrityError:
+            continue
+    raise ValidationError({"__all__": [_("其他代扣批次正在生成，请稍后重试")]})
 
 
 def _scope_unit_ids(actor: Actor, unit: SupplyUnit | None) -> tuple[SupplyUnit, list[int]]:
@@ -253,14 +281,13 @@ def withholding_export(
     ]
     if not picked:
         raise ValidationError({"__all__": [_("没有需要代扣的欠费户（或已在未回盘的批次中）")]})
-    batch = WithholdingBatch.objects.create(
-        batch_no=_batch_no(bank_code, now),
-        unit=home,
+    batch = _create_batch(
         bank_code=bank_code,
+        now=now,
+        unit=home,
         as_of=as_of,
         item_count=len(picked),
         total=sum((amt for _a, amt in picked), ZERO),
-        created_at=now,
         created_by=actor.user if getattr(actor.user, "is_authenticated", False) else None,
     )
     WithholdingItem.objects.bulk_create(

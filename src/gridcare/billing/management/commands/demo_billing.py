@@ -1,7 +1,9 @@
-"""`gridcare demo_billing --months 12`: bill and issue the last N complete months, oldest first (demo data).
+"""`gridcare demo_billing --months 12 [--today YYYY-MM-DD]`: bill and issue the last N complete months before
+`--today` (default: the real date), oldest first (demo data).
 
 Runs `gridcare billing run --period P --unit BUREAU` for each month and bureau, oldest first, so year-to-date
-tiers build up in order, and issues each run's bills dated the 5th of the following month (due 15 days later).
+tiers build up in order, and issues each run's bills dated the 5th of the following month at 10:00, or now
+when that is later (due 15 days later).
 Idempotent like the runs themselves: a second call bills nothing new.
 """
 
@@ -12,6 +14,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from gridcare.core.clock import add_today_argument, demo_clock
 
 
 def last_complete_months(n: int, today: date) -> list[str]:
@@ -31,8 +35,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--months", type=int, default=12)
+        add_today_argument(parser)
 
-    def handle(self, *args, months, **options):
+    def handle(self, *args, months, today=None, **options):
         from gridcare.org.choices import UnitLevel
         from gridcare.org.models import SupplyUnit
 
@@ -43,8 +48,8 @@ class Command(BaseCommand):
 
         from gridcare.notify.services import notices_muted
 
-        now = timezone.now()
-        periods = last_complete_months(months, timezone.localdate())
+        today, now = demo_clock(today)
+        periods = last_complete_months(months, today)
         for period in periods:
             # Only the latest month's bills are news to the customers; the history is backfilled silently.
             with notices_muted() if period != periods[-1] else nullcontext():

@@ -1,4 +1,6 @@
-"""`gridcare seed_readings --months 12 [--end YYYY-MM] [--seed S]`: demo reading routes and monthly AMI reads."""
+"""`gridcare seed_readings --months 12 [--end YYYY-MM] [--today YYYY-MM-DD] [--seed S]`: demo reading
+routes and monthly AMI reads (`--end` default: the last complete month before `--today`, default the real
+date)."""
 
 import re
 import time
@@ -6,6 +8,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from gridcare.core.clock import add_today_argument, demo_clock
 from gridcare.metering import demo
 
 
@@ -24,7 +27,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--months", type=int, default=12, help="number of monthly periods (default 12)")
-        parser.add_argument("--end", help="last month, YYYY-MM (default: the last complete month)")
+        parser.add_argument(
+            "--end", help="last month, YYYY-MM (default: the last complete month before --today)"
+        )
+        add_today_argument(parser)
         parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
         parser.add_argument(
             "--keep-indexes",
@@ -32,10 +38,10 @@ class Command(BaseCommand):
             help="PostgreSQL: keep the read table's indexes and foreign keys during the load",
         )
 
-    def handle(self, *args, months, end, seed, keep_indexes, **options):
+    def handle(self, *args, months, end, seed, keep_indexes, today=None, **options):
         if months < 1:
             raise CommandError("--months must be at least 1")
-        end_month = _month(end) if end else demo.last_complete_month()
+        end_month = _month(end) if end else demo.last_complete_month(demo_clock(today)[0])
         start = time.monotonic()
         self.stdout.write(
             f"Seeding {months} month(s) of reads ending {end_month[0]:04d}-{end_month[1]:02d} "
@@ -47,6 +53,7 @@ class Command(BaseCommand):
             seed=seed,
             drop_indexes=False if keep_indexes else None,
             progress=self.stdout.write,
+            today=today,
         )
         self.stdout.write(
             self.style.SUCCESS(

@@ -1,10 +1,12 @@
-"""`gridcare demo_channels [--seed 42]`: demo data for the counter, terminal, withholding, reconciliation,
-refund, prepaid and waiver pages, run after `demo_collections` (what and how: `payments/demo_channels.py`).
+"""`gridcare demo_channels [--seed 42] [--today YYYY-MM-DD]`: demo data for the counter, terminal,
+withholding, reconciliation, refund, prepaid and waiver pages as of `--today` (default the real date), run after
+`demo_collections` (what and how: `payments/demo_channels.py`).
 
 Idempotent: a second run writes nothing new."""
 
 from django.core.management.base import BaseCommand, CommandError
 
+from gridcare.core.clock import add_today_argument
 from gridcare.payments.demo_channels import demo_channels
 
 
@@ -13,10 +15,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=42)
+        add_today_argument(parser)
 
-    def handle(self, *args, seed, **options):
+    def handle(self, *args, seed, today=None, **options):
         try:
-            d = demo_channels(seed=seed)
+            d = demo_channels(seed=seed, today=today)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         written = ", ".join(f"{k}={v}" for k, v in d.counts.items() if v) or "nothing new"

@@ -1,5 +1,5 @@
-"""`gridcare demo_collections [--days 30] [--accounts 12] [--seed 42]`: dunning in progress (催费演示), run after
-`demo_payments`.
+"""`gridcare demo_collections [--days 30] [--accounts 12] [--seed 42] [--today YYYY-MM-DD]`: dunning in
+progress (催费演示) as of `--today` (default the real date: see core.clock), run after `demo_payments`.
 
 The demo bills fall due on the 20th and `demo_payments` leaves about 8 % of the accounts unpaid for the last
 two months, so whether any oldest debt is already 30 days past due depends on the day of the month. To show
@@ -15,7 +15,7 @@ Idempotent: a second run reverses nothing already reversed and the daily runs wr
 """
 
 import random
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -24,10 +24,11 @@ from django.utils import timezone
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
+from gridcare.core.clock import add_today_argument, demo_clock
 from gridcare.customers.choices import Segment
 from gridcare.customers.models import Account
 from gridcare.payments import selectors, services
-from gridcare.payments.choices import PaymentChannel, PaymentStatus, TaskKind, TaskStatus
+from gridcare.payments.choices import PaymentChannel, TaskKind, TaskStatus
 from gridcare.payments.collections import account_protection_set, collection_task_done, dunning_days
 from gridcare.payments.models import CollectionTask, Payment, Receivable
 
@@ -41,14 +42,14 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=30)
         parser.add_argument("--accounts", type=int, default=12)
         parser.add_argument("--seed", type=int, default=42)
+        add_today_argument(parser)
 
-    def handle(self, *args, days, accounts, seed, **options):
+    def handle(self, *args, days, accounts, seed, today=None, **options):
         actor = Actor(channel=Channel.JOB)
-        today = timezone.localdate()
-        now = timezone.now()
+        today, now = demo_clock(today)
         with transaction.atomic():
-            bounced = self._bounce(actor, accounts, seed)
-        counts = dunning_days(start=today - timedelta(days=days), end=today, actor=actor)
+            bounced = self._bounce(actor, accounts, seed, today)
+        counts = dunning_days(start=today - timedelta(days=days), end=today, actor=actor, now=now)
         with transaction.atomic():
             reconnect = self._disconnect_and_pay(actor, now)
         self.stdout.write(
@@ -57,9 +58,14 @@ class Command(BaseCommand):
             + (f", reconnection task for {reconnect}" if reconnect else "")
         )
 
-    def _bounce(self, actor: Actor, n: int, seed: int) -> list[str]:
-        """Reverse the opening payment of `n` accounts that are in arrears now (important customers first)."""
-        today = timezone.localdate()
+    def _bounce(self, actor: Actor, n: int, seed: int, today: date) -> list[str]:
+        """Reverse the opening payment of `n` accounts that are in arrears now (important customers first); on a
+        second run, the accounts the first one chose (whether they have paid since or not)."""
+        bounced = Payment.objects.filter(
+            channel=PaymentChannel.BANK, channel_txn_id__startswith="OPEN-", reversal_reason=BOUNCE_REASON
+        )
+        if bounced.exists():
+            return sorted(bounced.values_list("account__account_number", flat=True))
         in_arrears = set(
             Receivable.objects.filter(
                 cancelled_at__isnull=True, due_date__lt=today, principal_paid__lt=F("principal")
@@ -74,8 +80,6 @@ class Command(BaseCommand):
             .select_related("account__customer")
             .order_by("account__account_number")
         )
-        if any(p.status == PaymentStatus.REVERSED and p.reversal_reason == BOUNCE_REASON for p in opening):
-            return [p.account.account_number for p in opening if p.reversal_reason == BOUNCE_REASON]
         rng = random.Random(seed)
         important = [p for p in opening if p.account.customer.segment == Segment.IMPORTANT][:2]
         others = [p for p in opening if p not in important]

@@ -1,4 +1,5 @@
-"""`gridcare demo_payments [--recent 2] [--seed 42]`: payments for the demo bills, through every channel.
+"""`gridcare demo_payments [--recent 2] [--seed 42] [--today YYYY-MM-DD]`: payments for the demo bills,
+through every channel, up to now (`--today`, default the real date: see core.clock).
 
 Each account's bills before the last `--recent` billing months count as settled before the demo's history
 begins: one bank payment (txn "OPEN-<户号>", 期初结清) pays them all, dated the day before the earliest of
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
+from gridcare.core.clock import add_today_argument, demo_clock
 from gridcare.notify.services import notices_muted
 from gridcare.payments import selectors, services
 from gridcare.payments.choices import PaymentChannel
@@ -43,11 +45,12 @@ class Command(BaseCommand):
             "--recent", type=int, default=2, help="billing months simulated payment by payment"
         )
         parser.add_argument("--seed", type=int, default=42)
+        add_today_argument(parser)
 
-    def handle(self, *args, recent, seed, **options):
+    def handle(self, *args, recent, seed, today=None, **options):
         actor = Actor(channel=Channel.JOB)
         tz = timezone.get_current_timezone()
-        now = timezone.now()
+        _today, now = demo_clock(today)
         recent_from = now - timedelta(days=7)
         rows = list(
             Receivable.objects.filter(cancelled_at__isnull=True)
@@ -96,6 +99,9 @@ class Command(BaseCommand):
                         else due - timedelta(days=rng.randint(0, 9))
                     )
                     paid_at = datetime.combine(day, time(rng.randint(8, 20), rng.randint(0, 59)), tzinfo=tz)
+                    # Every draw of a bill comes before any skip: a bill skipped in one run (paid already, or
+                    # not yet paid by now) must not shift the days drawn for the account's later bills.
+                    channel = ON_TIME_CHANNELS[rng.randrange(len(ON_TIME_CHANNELS))]
                     if paid_at > now:
                         continue
                     owed = sum(
@@ -103,7 +109,6 @@ class Command(BaseCommand):
                     )
                     if owed <= 0:
                         continue
-                    channel = ON_TIME_CHANNELS[rng.randrange(len(ON_TIME_CHANNELS))]
                     # Receipts only for the last week's payments: older ones are history, not news.
                     with notices_muted() if paid_at < recent_from else nullcontext():
                         made += services.payment_record(
