@@ -108,7 +108,15 @@ def test_cli_refuses_a_month_that_has_not_ended(world, route, today):
         call_command("billing", "run", "--period", "2031-01", "--route", "R01")
     with pytest.raises(CommandError, match=f"2026-12 {NOT_ENDED}"):
         call_command("billing", "run", "--period", "2026-12")
+    # an injected today (the demo builders' clock) decides, not the machine's date
+    with pytest.raises(CommandError, match=f"2026-11 {NOT_ENDED}"):
+        call_command("billing", "run", "--period", "2026-11", "--today", "2026-11-30")
     assert state() == before
+    with pytest.raises(CommandError, match="日期应为 YYYY-MM-DD：2026-13-01"):
+        call_command("billing", "run", "--period", "2026-11", "--today", "2026-13-01")
+    assert state() == before
+    call_command("billing", "run", "--period", "2026-12", "--route", "R01", "--today", "2027-01-01")
+    assert BillingRun.objects.get().period == "2026-12"
 
 
 @pytest.mark.parametrize(

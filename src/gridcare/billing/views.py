@@ -13,6 +13,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods
 
@@ -119,9 +120,9 @@ class RunForm(forms.Form):
     # A month picker (<input type="month"> sends YYYY-MM); the service checks the format and that the
     # month has ended, so a typed or forged value gets the same message as the API and the CLI.
     period = forms.CharField(
-        label=_lazy("账期（电费年月）"),
+        label=gettext_lazy("账期（电费年月）"),
         widget=forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM"}),
-        error_messages={"required": _lazy("请选择账期")},
+        error_messages={"required": gettext_lazy("请选择账期")},
     )
     route = forms.ModelChoiceField(
         label=_lazy("抄表段"), queryset=None, required=False, empty_label=_lazy("本单位全部抄表段")
