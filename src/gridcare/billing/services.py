@@ -238,7 +238,9 @@ def billing_run_delete(*, actor: Actor, run) -> dict[str, int]:
     from .models import Bill, BillingException, BillingRun, BillLine
 
     with transaction.atomic():
-        run = BillingRun.objects.select_for_update().select_related("route", "unit").get(pk=run.pk)
+        run = (
+            BillingRun.objects.select_for_update(of=("self",)).select_related("route", "unit").get(pk=run.pk)
+        )
         if run.status == BillingRunStatus.RUNNING:
             raise ValidationError({"run": [_("计费批次正在执行，不能删除")]})
         issued = Bill.objects.filter(run=run).exclude(status=BillStatus.DRAFT).count()

@@ -44,7 +44,7 @@ class Figure:
     money: bool = False
 
 
-def staff_todo(*, user, today: date) -> list[TodoItem]:
+def staff_todo(*, user) -> list[TodoItem]:
     """Today's work for the user's role, as counts scoped to the user's units."""
     items: list[TodoItem] = []
     if has_perm(user, Perm.FEE_WAIVE_APPROVE):
@@ -187,7 +187,7 @@ def unit_figures(*, user, today: date) -> list[Figure]:
 @staff_required(Perm.CUSTOMER_VIEW, Perm.ORG_VIEW)
 def staff_home(request):
     today = local_today()
-    todo = staff_todo(user=request.user, today=today)
+    todo = staff_todo(user=request.user)
     return render(
         request,
         "core/home.html",
