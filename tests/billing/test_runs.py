@@ -297,7 +297,7 @@ def test_pages_start_progress_and_issue(world, route, a_billing):
 
 def test_page_bad_period_shows_error(world, route, a_billing):
     resp = client_for(a_billing).post("/billing/runs/", {"period": "2026/10", "route": route.pk})
-    assert resp.status_code == 200 and "YYYY-MM" in resp.content.decode() and not BillingRun.objects.exists()
+    assert resp.status_code == 400 and "YYYY-MM" in resp.content.decode() and not BillingRun.objects.exists()
 
 
 def test_pages_refused(world, route, b_billing):
@@ -312,7 +312,8 @@ def test_pages_refused(world, route, b_billing):
     assert c.get(f"/billing/runs/{run.pk}/").status_code == 404
     assert c.post(f"/billing/runs/{run.pk}/issue/").status_code == 404
     assert "R01" not in c.get("/billing/runs/").content.decode()
-    assert c.post("/billing/runs/", {"period": "2026-11", "route": route.pk}).status_code == 200
+    # another unit's route is not a choice: the form answers 400 and nothing is started
+    assert c.post("/billing/runs/", {"period": "2026-11", "route": route.pk}).status_code == 400
     assert BillingRun.objects.count() == 1
 
 

@@ -321,7 +321,7 @@ def test_login_ok_redirects_and_rejects_foreign_next(client, world):
         reverse("console:login") + "?next=https://evil.example/",
         {"username": "a_clerk", "password": world.password},
     )
-    assert resp.status_code == 302 and resp["Location"] == reverse("console:search")
+    assert resp.status_code == 302 and resp["Location"] == reverse("console:home")  # the staff home (工作台)
 
 
 def test_english_switch(client, world):

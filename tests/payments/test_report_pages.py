@@ -139,7 +139,7 @@ def test_collection_rate_xlsx(book, login):
     }
     # totals: 2 bills, 350.00 billed, 100.00 collected, 100 / 350 = 28.57 % stored as 0.2857
     assert data[-1][:4] == ["合计", 2, 350, 100] and data[-1][4] == pytest.approx(0.2857)
-    assert ws.cell(row=5, column=3).number_format == "0.00"
+    assert ws.cell(row=5, column=3).number_format == "#,##0.00"  # thousands separators
     assert ws.cell(row=5, column=5).number_format == "0.00%"
     assert ws.cell(row=7, column=5).number_format == "0.00%"
     assert isinstance(ws.cell(row=7, column=3).value, int | float)
@@ -173,7 +173,7 @@ def test_channel_mix_xlsx(book, login):
     )
     assert by_channel["支付宝"][:3] == ["支付宝", 1, 20] and by_channel["支付宝"][3] == pytest.approx(0.1667)
     assert data[-1] == ["合计", 2, 120, 1]
-    assert ws.cell(row=5, column=3).number_format == "0.00"
+    assert ws.cell(row=5, column=3).number_format == "#,##0.00"  # thousands separators
 
 
 def test_exports_are_unit_scoped(book, login, b_manager):

@@ -216,7 +216,9 @@ def tariff_version_create(request, code: str, payload: VersionIn):
 # ---------------------------------------------------------------- billing runs and bills
 # POST /billing/runs: roles with `meter.edit` (403 otherwise; 404 for a route outside the caller's
 # units); the run executes inline and the answer is its final state. Starting it again returns the
-# same run (and continues it). GET /billing/runs/{id}: 404 for missing and forbidden alike.
+# same run (and continues it); a month that has not ended (the current month or later) is a 422 on "period".
+# GET /billing/runs/{id}: 404 for missing and forbidden alike. DELETE /billing/runs/{id}: 204 for a run that
+# issued nothing, 422 otherwise (see `billing_run_delete`).
 # GET /billing/bills?account_number=: bills of a visible account (`customer.view`), else an empty list.
 # GET /billing/bills/{id}: one bill (`customer.view` within its unit; 404 for missing and forbidden alike).
 # POST /billing/bills/{id}/cancel-rebill {"reason"}: 作废重开 → 201 with the new (draft) correcting bill.
@@ -227,7 +229,13 @@ def tariff_version_create(request, code: str, payload: VersionIn):
 
 
 class RunIn(Schema):
-    period: Text = Field(..., max_length=7, examples=["2026-10"])
+    # The format (and that the month has ended) is checked by the service, so the 422 says it in Chinese.
+    period: Text = Field(
+        ...,
+        examples=["2026-10"],
+        description="账期 YYYY-MM（已结束的月份）",
+        json_schema_extra={"maxLength": 7},
+    )
     route_code: Text | None = Field(None, max_length=32, description="抄表段编号；不填则为本单位全部抄表段")
 
 
@@ -347,6 +355,17 @@ def billing_run_create(request, payload: RunIn):
 def billing_run_detail(request, run_id: int):
     """A billing run's progress and counts."""
     return run_row(selectors.run_get(user=request.user, pk=run_id))
+
+
+@router.delete("/billing/runs/{run_id}", response={204: None, **WRITE_ERRORS})
+def billing_run_delete(request, run_id: int):
+    """Delete a run that issued nothing (its draft bills and exceptions go with it; audited). 403 without
+    `billing.run`, 404 for a run outside the caller's units, 422 once any bill of the run was issued or
+    while it executes (nothing is deleted)."""
+    require_perm(request, Perm.BILLING_RUN)
+    run = selectors.run_get(user=request.user, pk=run_id)
+    services.billing_run_delete(actor=api_actor(request), run=run)
+    return Status(204, None)
 
 
 @router.get("/billing/bills", response={200: list[BillOut], 401: ErrorOut, 403: ErrorOut})

@@ -59,6 +59,45 @@ def runs_visible(*, user):
     return restrict(BillingRun.objects.select_related("route", "unit"), user, Perm.BILLING_RUN)
 
 
+def runs_to_issue(*, user):
+    """Finished runs of the user's units that still have draft bills to issue (the staff home's to-do)."""
+    from django.db.models import Exists, OuterRef
+
+    from .choices import BillingRunStatus, BillStatus
+    from .models import Bill
+
+    drafts = Bill.objects.filter(run_id=OuterRef("pk"), status=BillStatus.DRAFT)
+    return runs_visible(user=user).filter(status=BillingRunStatus.DONE).filter(Exists(drafts))
+
+
+def run_totals(run_ids) -> dict[int, dict]:
+    """Bills, kWh and amount of each run's bills that are not cancelled: one grouped query for the list."""
+    from django.db.models import Count, Sum
+
+    from .choices import BillStatus
+    from .models import Bill
+
+    ids = list(run_ids)
+    if not ids:
+        return {}
+    rows = (
+        Bill.objects.filter(run_id__in=ids)
+        .exclude(status=BillStatus.CANCELLED)
+        .values("run_id")
+        .annotate(bills=Count("id"), kwh=Sum("kwh_total"), amount=Sum("amount"))
+        .order_by()
+    )
+    return {r["run_id"]: {"bills": r["bills"], "kwh": r["kwh"], "amount": r["amount"]} for r in rows}
+
+
+def run_issued_count(run) -> int:
+    """How many of the run's bills were issued (or issued and then cancelled): a run with any cannot be deleted."""
+    from .choices import BillStatus
+    from .models import Bill
+
+    return Bill.objects.filter(run=run).exclude(status=BillStatus.DRAFT).count()
+
+
 def run_get(*, user, pk):
     from django.http import Http404
 

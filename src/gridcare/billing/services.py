@@ -159,15 +159,38 @@ def parse_period(period: str) -> tuple[date, date]:
     return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
 
 
-def billing_run_start(*, actor: Actor, period: str, route=None, unit=None):
+def local_today() -> date:
+    """Today in Asia/Shanghai: the default `today` of the billing services (tests replace it)."""
+    from django.utils import timezone
+
+    return timezone.localdate()
+
+
+def check_period_ended(start: date, end: date, today: date) -> None:
+    """A billing month is billed once it has ended: its last day is before `today`. The current month and
+    any later one are refused (ValidationError on "period", saying why)."""
+    if end >= today:
+        raise ValidationError(
+            {
+                "period": [
+                    _("%(p)s 尚未结束，不能开账（账期结束后才能计费，今天是 %(t)s）")
+                    % {"p": f"{start:%Y-%m}", "t": today.isoformat()}
+                ]
+            }
+        )
+
+
+def billing_run_start(*, actor: Actor, period: str, route=None, unit=None, today: date | None = None):
     """Create the run of (period, route) — or of (period, unit) for all its routes — or return the
-    existing one: starting twice is harmless."""
+    existing one: starting twice is harmless. A month that has not ended on `today` (default: the local
+    date) is refused."""
     from django.db import IntegrityError
     from django.utils import timezone
 
     from .models import BillingRun
 
     start, end = parse_period(period)
+    check_period_ended(start, end, today or local_today())
     period = f"{start:%Y-%m}"
     if route is not None:
         unit = route.unit
@@ -202,6 +225,62 @@ def billing_run_start(*, actor: Actor, period: str, route=None, unit=None):
     except IntegrityError:
         return BillingRun.objects.get(**lookup)
     return run
+
+
+def billing_run_delete(*, actor: Actor, run) -> dict[str, int]:
+    """Delete a run that issued nothing: its draft bills (with their lines) and its exceptions go with it, and
+    the month can be run again. Refused (ValidationError, nothing written) while the run is executing or once
+    any of its bills was issued (an issued bill is corrected by cancel/rebill, never deleted). Audited as
+    `billing_run.delete` with what was removed."""
+    from django.db import connection
+
+    from .choices import BillingRunStatus, BillStatus
+    from .models import Bill, BillingException, BillingRun, BillLine
+
+    with transaction.atomic():
+        run = (
+            BillingRun.objects.select_for_update(of=("self",)).select_related("route", "unit").get(pk=run.pk)
+        )
+        if run.status == BillingRunStatus.RUNNING:
+            raise ValidationError({"run": [_("计费批次正在执行，不能删除")]})
+        issued = Bill.objects.filter(run=run).exclude(status=BillStatus.DRAFT).count()
+        if issued:
+            raise ValidationError(
+                {
+                    "run": [
+                        _("该批次已发行 %(n)s 张账单，不能删除；已发行的账单请用“作废并重开”更正")
+                        % {"n": issued}
+                    ]
+                }
+            )
+        drafts = Bill.objects.filter(run=run, status=BillStatus.DRAFT)
+        # Set-based: lines by their bills' run, then the bills (nothing else refers to a draft bill).
+        BillLine.objects.filter(bill_id__in=drafts.values("pk")).delete()
+        with connection.cursor() as cur:
+            cur.execute(
+                f"DELETE FROM {Bill._meta.db_table} WHERE run_id = %s AND status = %s",  # noqa: S608
+                [run.pk, BillStatus.DRAFT],
+            )
+            deleted_bills = cur.rowcount
+        if Bill.objects.filter(run=run).exists():  # issued meanwhile by a concurrent request
+            raise ValidationError({"run": [_("该批次的账单刚刚被发行，不能删除")]})
+        exceptions = BillingException.objects.filter(run=run).count()
+        audit_record(
+            actor=actor,
+            action="billing_run.delete",
+            obj=run,
+            unit_id=run.unit_id,
+            changes={
+                "period": run.period,
+                "route": run.route.code if run.route_id else None,
+                "unit": run.unit.code,
+                "status": run.status,
+                "draft_bills_deleted": deleted_bills,
+                "exceptions_deleted": exceptions,
+            },
+        )
+        run.delete()
+    return {"bills": deleted_bills, "exceptions": exceptions}
 
 
 def billing_run_execute(

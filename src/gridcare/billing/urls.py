@@ -10,6 +10,7 @@ urlpatterns = [
     path("runs/", views.runs, name="runs"),
     path("runs/<int:pk>/", views.run_detail, name="run_detail"),
     path("runs/<int:pk>/issue/", views.run_issue, name="run_issue"),
+    path("runs/<int:pk>/delete/", views.run_delete, name="run_delete"),
     path("bills/<int:pk>/", views.bill_detail, name="bill_detail"),
     path("bills/<int:pk>/pdf/", views.bill_pdf, name="bill_pdf"),
     path("bills/<int:pk>/cancel-rebill/", views.bill_cancel_rebill, name="bill_cancel_rebill"),

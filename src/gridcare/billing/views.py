@@ -2,6 +2,8 @@
 portal's public quote (电费试算) and the customer's own bills."""
 
 import json
+from datetime import timedelta
+from decimal import Decimal
 from urllib.parse import quote as url_quote
 
 from django import forms
@@ -11,6 +13,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods
 
@@ -114,26 +117,37 @@ def version_create(request, code: str):
 
 
 class RunForm(forms.Form):
-    period = forms.CharField(label=_lazy("账期（YYYY-MM）"), max_length=7)
+    # A month picker (<input type="month"> sends YYYY-MM); the service checks the format and that the
+    # month has ended, so a typed or forged value gets the same message as the API and the CLI.
+    period = forms.CharField(
+        label=gettext_lazy("账期（电费年月）"),
+        widget=forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM"}),
+        error_messages={"required": gettext_lazy("请选择账期")},
+    )
     route = forms.ModelChoiceField(
         label=_lazy("抄表段"), queryset=None, required=False, empty_label=_lazy("本单位全部抄表段")
     )
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, today, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["route"].queryset = metering_selectors.routes_visible(user=user)
+        # The picker offers ended months only: up to last month.
+        last_month = today.replace(day=1) - timedelta(days=1)
+        self.fields["period"].widget.attrs["max"] = f"{last_month:%Y-%m}"
 
 
 @staff_required(Perm.BILLING_RUN)
 @require_http_methods(["GET", "POST"])
 def runs(request):
-    form = RunForm(request.POST or None, user=request.user)
+    today = services.local_today()
+    form = RunForm(request.POST or None, user=request.user, today=today)
     if request.method == "POST" and form.is_valid():
         try:
             run = services.billing_run_start(
                 actor=Actor.from_request(request, Channel.CONSOLE),
                 period=form.cleaned_data["period"],
                 route=form.cleaned_data["route"],
+                today=today,
             )
         except ValidationError as exc:
             form_errors_from(form, exc)
@@ -141,8 +155,22 @@ def runs(request):
             # Inline until a job queue is configured; the detail page polls the run row either way.
             services.billing_run_execute(run.pk)
             return redirect("billing:run_detail", run.pk)
-    rows = selectors.runs_visible(user=request.user)[:50]
-    return render(request, "billing/runs.html", {"form": form, "runs": rows})
+    rows = list(selectors.runs_visible(user=request.user)[:50])
+    totals = selectors.run_totals(r.pk for r in rows)
+    empty = {"bills": 0, "kwh": None, "amount": None}
+    for r in rows:
+        r.totals = totals.get(r.pk, empty)
+    page_totals = {
+        "bills": sum(t["bills"] for t in totals.values()),
+        "kwh": sum((t["kwh"] or 0 for t in totals.values()), Decimal("0")),
+        "amount": sum((t["amount"] or 0 for t in totals.values()), Decimal("0")),
+    }
+    return render(
+        request,
+        "billing/runs.html",
+        {"form": form, "runs": rows, "page_totals": page_totals},
+        status=400 if form.is_bound and form.errors else 200,
+    )
 
 
 @staff_required(Perm.BILLING_RUN)
@@ -156,6 +184,8 @@ def run_detail(request, pk: int):
     if request.htmx:
         return render(request, "billing/_run_progress.html", context)
     context["bills"] = [] if run.is_active else ebill.run_bills(user=request.user, run=run)
+    context["totals"] = selectors.run_totals([run.pk]).get(run.pk)
+    context["can_delete"] = not run.is_active and selectors.run_issued_count(run) == 0
     return render(request, "billing/run_detail.html", context)
 
 
@@ -166,6 +196,24 @@ def run_issue(request, pk: int):
     n = services.bills_issue(actor=Actor.from_request(request, Channel.CONSOLE), run=run)
     messages.success(request, _("已发行账单 %(n)s 张") % {"n": n})
     return redirect("billing:run_detail", run.pk)
+
+
+@staff_required(Perm.BILLING_RUN)
+@require_http_methods(["POST"])
+def run_delete(request, pk: int):
+    """删除未发行的计费批次; a refusal (bills issued, run executing) comes back as a message, nothing written."""
+    run = selectors.run_get(user=request.user, pk=pk)
+    try:
+        removed = services.billing_run_delete(actor=Actor.from_request(request, Channel.CONSOLE), run=run)
+    except ValidationError as exc:
+        for m in exc.messages:
+            messages.error(request, m)
+        return redirect("billing:run_detail", run.pk)
+    messages.success(
+        request,
+        _("已删除计费批次 %(p)s（草稿账单 %(n)s 张）") % {"p": run.period, "n": removed["bills"]},
+    )
+    return redirect("billing:runs")
 
 
 # ---------------------------------------------------------------- electronic bill 电子账单

@@ -1,22 +1,30 @@
 """Console forms: they parse input; the services validate the rules and write."""
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .choices import CustomerClass, CustomerKind, Segment, VoltageLevel
+from .selectors import search_query_clean
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class SearchForm(forms.Form):
-    q = forms.CharField(label=_("户号/姓名/电话/地址/证件号"), required=False, max_length=100)
+    q = forms.CharField(label=_("户号/姓名/电话/地址/证件号"), required=False)
     customer_class = forms.ChoiceField(
         label=_("用电类别"), required=False, choices=[("", _("全部"))] + CustomerClass.choices
     )
     segment = forms.ChoiceField(
         label=_("客户分群"), required=False, choices=[("", _("全部"))] + Segment.choices
     )
+
+    def clean_q(self):
+        try:
+            return search_query_clean(self.cleaned_data.get("q"))
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict["q"]) from None
 
 
 class CustomerForm(forms.Form):

@@ -50,8 +50,11 @@ class AreaRef(Schema):
 
 
 class CustomerFilter(Schema):
+    # The length limit (100) is checked by the search selector, so the 422 names it in Chinese.
     q: Text = Field(
-        "", max_length=100, description="户号、姓名/名称（前缀）、手机号、手机尾号4位、证件号或用电地址"
+        "",
+        description="户号、姓名/名称（前缀）、手机号、手机尾号4位、证件号或用电地址（最多 100 个字符）",
+        json_schema_extra={"maxLength": 100},
     )
     customer_class: CustomerClass | None = None
     segment: Segment | None = None

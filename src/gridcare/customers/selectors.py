@@ -2,9 +2,12 @@
 
 import json
 import re
+from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from gridcare.core.masking import (
     mask_address,
@@ -23,6 +26,28 @@ from .choices import AccountStatus
 from .models import Account, Customer, Feeder, Meter, Premise, ServicePoint, TransformerArea
 
 ID_LIKE = re.compile(r"^[0-9A-Za-z]{15,18}$")
+SEARCH_MAX_LENGTH = 100
+
+
+def search_query_clean(q: str | None) -> str:
+    """The search text, stripped; ValidationError({"q": …}) when longer than SEARCH_MAX_LENGTH characters
+    (a query that long is a paste gone wrong: answered with a message, never with every customer)."""
+    q = (q or "").strip()
+    if len(q) > SEARCH_MAX_LENGTH:
+        raise ValidationError(
+            {
+                "q": [
+                    _("查询内容最多 %(max)d 个字符，当前 %(n)d 个，请缩短后再查询")
+                    % {"max": SEARCH_MAX_LENGTH, "n": len(q)}
+                ]
+            }
+        )
+    return q
+
+
+def search_has_criteria(*, q: str = "", customer_class: str = "", segment: str = "", **_ignored) -> bool:
+    """Whether the console search was given something to search by (an empty search lists nothing)."""
+    return bool((q or "").strip() or customer_class or segment)
 
 
 def customers_visible(*, user) -> QuerySet[Customer]:
@@ -32,9 +57,9 @@ def customers_visible(*, user) -> QuerySet[Customer]:
 def customer_search(
     *, user, q: str = "", customer_class: str = "", segment: str = "", unit_id: int | None = None
 ) -> QuerySet:
-    """Search by 户号, name, phone, address or ID number (SPEC C1)."""
+    """Search by 户号, name, phone, address or ID number (SPEC C1); an over-long `q` is a ValidationError."""
+    q = search_query_clean(q)
     qs = customers_visible(user=user).select_related("unit")
-    q = (q or "").strip()
     if q:
         if q.isdigit() and len(q) == 10:
             qs = qs.filter(Q(accounts__account_number=q) | Q(phone=q))
@@ -98,8 +123,9 @@ def areas_visible(*, user) -> QuerySet[TransformerArea]:
     return restrict(TransformerArea.objects.select_related("feeder", "unit"), user, Perm.TOPOLOGY_VIEW)
 
 
-def customer_detail(*, user, customer: Customer) -> dict[str, Any]:
-    """Everything the 360° page shows, in a bounded number of queries."""
+def customer_detail(*, user, customer: Customer, today=None) -> dict[str, Any]:
+    """Everything the 360° page shows, in a bounded number of queries; money and collection state as of
+    `today` (default: the local date)."""
     accounts = list(
         customer.accounts.select_related("premise__transformer_area__feeder", "unit")
         .prefetch_related("service_points__meters", "holdings__customer")
@@ -116,7 +142,26 @@ def customer_detail(*, user, customer: Customer) -> dict[str, Any]:
     bills = recent_bills_by_account(user=user, account_ids=[a.pk for a in accounts])
     for a in accounts:
         a.recent_bills = bills[a.pk]
-    return {"customer": customer, "accounts": accounts, "past_holdings": past_holdings}
+    # What each account owes, its last payment and open collection steps (payments; five queries in all).
+    from django.utils import timezone
+
+    from gridcare.payments.account_summary import account_summaries
+
+    today = today or timezone.localdate()
+    money = account_summaries([a.pk for a in accounts], today)
+    for a in accounts:
+        a.money = money[a.pk]
+    totals = {
+        "amount_due": sum((m.amount_due for m in money.values()), Decimal("0.00")),
+        "arrears": sum((m.arrears for m in money.values()), Decimal("0.00")),
+    }
+    return {
+        "customer": customer,
+        "accounts": accounts,
+        "past_holdings": past_holdings,
+        "money_totals": totals,
+        "money_as_of": today,
+    }
 
 
 def customer_timeline(

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from gridcare.core import home
 from gridcare.org import views as org_views
 
 from . import views, views_import
@@ -8,7 +9,8 @@ app_name = "console"
 urlpatterns = [
     path("login/", org_views.login_view, name="login"),
     path("logout/", org_views.logout_view, name="logout"),
-    path("", views.search, name="search"),
+    path("", home.home, name="home"),
+    path("customers/", views.search, name="search"),
     path("customers/export/", views.export, name="export"),
     path("customers/new/", views.customer_create, name="customer_create"),
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),

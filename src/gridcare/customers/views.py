@@ -38,23 +38,40 @@ PAGE_SIZE = 25
 EXPORT_MAX_ROWS = 100_000
 
 
-def _search_qs(request, form):
-    data = form.cleaned_data if form.is_valid() else {}
+def local_today():
+    """Today in Asia/Shanghai (the customer page's arrears and late fees are as of this day); tests pin it."""
+    return timezone.localdate()
+
+
+def _search_criteria(form) -> tuple[dict | None, str, str]:
+    """(criteria, error, hint): the form's cleaned criteria, or why nothing is searched — an error for bad
+    input (e.g. a query over 100 characters, 400), a hint for an empty search (nothing to search by)."""
+    if not form.is_bound:
+        return None, "", _("请输入户号、姓名、手机号、地址或证件号，或选择用电类别、客户分群，然后查询。")
+    if not form.is_valid():
+        return None, " ".join(m for msgs in form.errors.values() for m in msgs), ""
+    if not selectors.search_has_criteria(**form.cleaned_data):
+        return None, "", _("查询条件为空：请输入户号、姓名、手机号、地址或证件号，或选择用电类别、客户分群。")
+    return form.cleaned_data, "", ""
+
+
+def _search_qs(request, criteria: dict):
     return selectors.customer_search(
         user=request.user,
-        q=data.get("q", ""),
-        customer_class=data.get("customer_class", ""),
-        segment=data.get("segment", ""),
+        q=criteria.get("q", ""),
+        customer_class=criteria.get("customer_class", ""),
+        segment=criteria.get("segment", ""),
     )
 
 
 @staff_required(Perm.CUSTOMER_VIEW)
 def search(request):
     form = SearchForm(request.GET or None)
+    criteria, error, hint = _search_criteria(form)
     page = None
     rows = []
-    if request.GET:
-        qs = _search_qs(request, form).prefetch_related(
+    if criteria is not None:
+        qs = _search_qs(request, criteria).prefetch_related(
             Prefetch(
                 "accounts", queryset=Account.objects.select_related("premise").order_by("account_number")
             )
@@ -70,9 +87,12 @@ def search(request):
             "form": form,
             "page": page,
             "rows": rows,
+            "error": error,
+            "hint": hint,
             "querystring": query.urlencode(),
             "can_export": has_perm(request.user, Perm.CUSTOMER_EXPORT),
         },
+        status=400 if error else 200,
     )
 
 
@@ -119,8 +139,11 @@ def export(request):
     fmt = request.GET.get("format", "csv")
     if fmt not in ("csv", "xlsx"):
         raise Http404
+    criteria, error, hint = _search_criteria(form)
+    if criteria is None:  # the same refusal as the search page: never "everything" by accident
+        return HttpResponse(error or hint, status=400, content_type="text/plain; charset=utf-8")
     reveal = request.GET.get("reveal") == "1" and has_perm(request.user, Perm.CUSTOMER_VIEW_PII)
-    qs = _search_qs(request, form).prefetch_related(
+    qs = _search_qs(request, criteria).prefetch_related(
         Prefetch("accounts", queryset=Account.objects.select_related("premise").order_by("account_number"))
     )[:EXPORT_MAX_ROWS]
     services.customer_export_record(
@@ -162,7 +185,7 @@ def customer_detail(request, pk):
             raise Http404
         services.pii_reveal(actor=Actor.console(request), customer=customer)
         reveal = True
-    ctx = selectors.customer_detail(user=request.user, customer=customer)
+    ctx = selectors.customer_detail(user=request.user, customer=customer, today=local_today())
     ctx.update(
         {
             "m": selectors.masked_customer(customer, reveal=reveal),

@@ -33,7 +33,7 @@ def login_view(request, *, portal: bool = False):
                 error = "用户名或密码错误"
             else:
                 login(request, user)
-                default = reverse("portal:accounts") if portal else reverse("console:search")
+                default = reverse("portal:accounts") if portal else reverse("console:home")
                 nxt = request.POST.get("next") or request.GET.get("next") or default
                 if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
                     nxt = default

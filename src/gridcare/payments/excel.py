@@ -1,7 +1,8 @@
 """Excel workbooks of the collection reports (openpyxl).
 
-One sheet per report (and one per detail table of it, such as the channel mix's 代收机构明细): the title in A1, the filter used in A2, a header row in Chinese, the rows, a totals
-row. Money cells are numbers formatted `0.00`, counts `0`, rates are fractions formatted `0.00%` (28.57 %
+One sheet per report (and one per detail table of it, such as the channel mix's 代收机构明细): the title in
+A1, the filter used in A2, a header row in Chinese, the rows, a totals row. Money cells are numbers formatted
+`#,##0.00`, counts `0`, rates are fractions formatted `0.00%` (28.57 %
 is stored as 0.2857) so that Excel can sum and chart them.
 """
 
@@ -15,7 +16,7 @@ from openpyxl.styles import Font
 
 from gridcare.core.spreadsheet import as_text_cell
 
-MONEY_FORMAT = "0.00"
+MONEY_FORMAT = "#,##0.00"  # thousands separators, as on the pages
 PERCENT_FORMAT = "0.00%"
 COUNT_FORMAT = "0"
 TEXT = "text"

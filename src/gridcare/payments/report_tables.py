@@ -42,11 +42,15 @@ def _parse_date(raw: str, name: str, label: str, errors: dict[str, str]) -> date
         return None
 
 
-def parse_filters(params, today: date) -> Filters:
-    """Filters with defaults: last month's bills, ageing as of today, payments of this month so far."""
-    last_month = today.replace(day=1) - timedelta(days=1)
+def parse_filters(params, today: date, *, default_period: str = "") -> Filters:
+    """Filters with defaults: `default_period`'s bills (callers pass `reports.last_due_period`: the last month
+    whose due date has passed; without it, the month before last), ageing as of today, payments of this month
+    so far."""
+    if not default_period:
+        before_last = (today.replace(day=1) - timedelta(days=1)).replace(day=1) - timedelta(days=1)
+        default_period = f"{before_last:%Y-%m}"
     raw = {
-        "period": (params.get("period") or f"{last_month:%Y-%m}").strip(),
+        "period": (params.get("period") or default_period).strip(),
         "as_of": (params.get("as_of") or today.isoformat()).strip(),
         "date_from": (params.get("date_from") or today.replace(day=1).isoformat()).strip(),
         "date_to": (params.get("date_to") or today.isoformat()).strip(),
@@ -62,6 +66,20 @@ def parse_filters(params, today: date) -> Filters:
     if f.date_from and f.date_to and f.date_from > f.date_to:
         f.errors["date_to"] = _("开始日期 %(a)s 晚于结束日期 %(b)s") % {"a": f.date_from, "b": f.date_to}
     return f
+
+
+def period_note(user, period: str, today: date) -> str:
+    """Which billing month the collection rate shows and whether its bills are past their due date, e.g.
+    "显示 2026-10 电费（已过缴费期限）" (a month not yet due shows a low rate that is still rising)."""
+    last_due = reports.period_last_due(user=user, period=period)
+    if last_due is None:
+        return _("显示 %(p)s 电费（该月没有账单）") % {"p": period}
+    if last_due < today:
+        return _("显示 %(p)s 电费（已过缴费期限）") % {"p": period}
+    return _("显示 %(p)s 电费（缴费期限 %(d)s 未到，回收率仍会上升）") % {
+        "p": period,
+        "d": last_due.isoformat(),
+    }
 
 
 def _pct(part: Decimal, whole: Decimal) -> Decimal:
@@ -82,6 +100,18 @@ class Table:
     totals: list
     chart: dict
     detail: "Table | None" = None  # a second table under the first (page) / a second sheet (Excel)
+
+    @property
+    def cells(self) -> list[list[dict]]:
+        """The rows as {"v", "kind"} cells: the page formats money (|yuan), rates and counts by kind."""
+        return [self._cells(row) for row in self.rows]
+
+    @property
+    def total_cells(self) -> list[dict]:
+        return self._cells(self.totals)
+
+    def _cells(self, row: list) -> list[dict]:
+        return [{"v": v, "kind": c.kind} for v, c in zip(row, self.columns, strict=True)]
 
 
 def collection_table(user, f: Filters) -> Table:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, F, Q, Sum, Value
+from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Left, StrIndex
 
 from gridcare.core.money import fen
@@ -51,6 +51,33 @@ def collection_rate(*, user, period: str) -> list[CollectionRow]:
         CollectionRow(r["unit_id"], r["unit__name"], fen(r["billed"]), fen(r["collected"]), r["bills"])
         for r in rows
     ]
+
+
+def last_due_period(*, user, today: date) -> str:
+    """The latest billing month whose bills (of the user's units) are all past their due date on `today`:
+    the month the collection rate means something for. A bill is past due the day after its due date.
+    Without any such bills, the month before last (bills are issued in the following month and due 15
+    days later, so that month is normally the latest one past due)."""
+    row = (
+        restrict(Receivable.objects.filter(cancelled_at__isnull=True), user, Perm.STATS_VIEW)
+        .values("period")
+        .annotate(last_due=Max("due_date"))
+        .filter(last_due__lt=today)
+        .order_by("-period")
+        .values_list("period", flat=True)
+        .first()
+    )
+    if row:
+        return row
+    before_last = (today.replace(day=1) - timedelta(days=1)).replace(day=1) - timedelta(days=1)
+    return f"{before_last:%Y-%m}"
+
+
+def period_last_due(*, user, period: str) -> date | None:
+    """The latest due date among the period's bills of the user's units (None without bills)."""
+    return restrict(
+        Receivable.objects.filter(period=period, cancelled_at__isnull=True), user, Perm.STATS_VIEW
+    ).aggregate(d=Max("due_date"))["d"]
 
 
 def arrears_ageing(*, user, as_of: date) -> list[dict]:

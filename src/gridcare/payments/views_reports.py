@@ -3,7 +3,8 @@ arrears ageing as of a date, channel mix for a date range — each with an EChar
 Excel export (`/payments/reports/<report>/export.xlsx`, same filters as the page).
 
 The figures come from `payments.reports` (through `report_tables`), scoped to the user's units under
-stats.view exactly as the API. Bad filters (period "2026-13", an unparsable date, date_from after date_to)
+stats.view exactly as the API. Without a period, the collection rate shows the last billing month whose due
+date has passed (a month still payable shows a rate that means nothing yet) and the page says which month. Bad filters (period "2026-13", an unparsable date, date_from after date_to)
 show a message next to the report they belong to (page answers 400) and make the export answer 400.
 """
 
@@ -14,14 +15,27 @@ from django.utils import timezone
 from gridcare.core.permissions import Perm
 from gridcare.core.views import staff_required
 
-from .report_tables import BUILDERS, REPORTS, build, filter_errors, parse_filters, workbook
+from .report_tables import BUILDERS, REPORTS, build, filter_errors, parse_filters, period_note, workbook
+from .reports import last_due_period
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def local_today():
+    """Today in Asia/Shanghai (the reports' defaults depend on it); tests replace it."""
+    return timezone.localdate()
+
+
+def _filters(request, today):
+    """The filters of the request; without a period, the last month whose bills are all past due."""
+    default_period = "" if request.GET.get("period") else last_due_period(user=request.user, today=today)
+    return parse_filters(request.GET, today, default_period=default_period)
+
+
 @staff_required(Perm.STATS_VIEW)
 def reports_page(request):
-    f = parse_filters(request.GET, timezone.localdate())
+    today = local_today()
+    f = _filters(request, today)
     sections = []
     for slug in REPORTS:
         errors = filter_errors(f, slug)
@@ -34,6 +48,7 @@ def reports_page(request):
         "payments/reports.html",
         {
             "filters": f.raw,
+            "period_note": period_note(request.user, f.period, today) if f.period else "",
             "sections": sections,
             "charts": charts,
             "query": request.GET.urlencode(),
@@ -46,7 +61,7 @@ def reports_page(request):
 def report_export(request, report: str):
     if report not in BUILDERS:
         raise Http404
-    f = parse_filters(request.GET, timezone.localdate())
+    f = _filters(request, local_today())
     errors = filter_errors(f, report)
     if errors:
         return HttpResponse("\n".join(errors), status=400, content_type="text/plain; charset=utf-8")

@@ -1,8 +1,14 @@
 """`gridcare billing run --period YYYY-MM [--route CODE] [--issue]`: run (or continue) a billing run.
+`gridcare billing delete RUN_ID`: delete a run that issued nothing (its draft bills go with it).
 
 Without --route the run covers every route of the top supply unit. The run is resumable: after a
 crash, the same command continues from the run's checkpoint and never bills an account twice.
+A month that has not ended yet (the current month or a later one) is refused, as on the page and the API;
+`--today YYYY-MM-DD` sets the day it is checked against (the demo builders pass their injected today).
 """
+
+import argparse
+from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -16,6 +22,13 @@ from gridcare.org.models import SupplyUnit
 BAR = 30
 
 
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(_("日期应为 YYYY-MM-DD：%(v)s") % {"v": value[:20]}) from None
+
+
 class Command(BaseCommand):
     help = "Billing runs (电费发行): gridcare billing run --period 2026-10 [--route R01] [--issue]"
 
@@ -27,8 +40,35 @@ class Command(BaseCommand):
         run.add_argument("--issue", action="store_true", help="issue the draft bills when the run is done")
         run.add_argument("--chunk-size", type=int, default=None)
         run.add_argument("--unit", default=None, help="supply unit code: all routes of that unit and below")
+        run.add_argument(
+            "--today",
+            type=_day,
+            default=None,
+            help="YYYY-MM-DD: the day the month must have ended by (default: today; demo builders pass theirs)",
+        )
+        delete = sub.add_parser("delete", help="delete a run that issued nothing (its draft bills too)")
+        delete.add_argument("run_id", type=int)
 
-    def handle(self, *args, action, period, route=None, issue=False, chunk_size=None, unit=None, **options):
+    def handle(self, *args, action, **options):
+        if action == "delete":
+            return self._delete(options["run_id"])
+        return self._run(**options)
+
+    def _delete(self, run_id: int):
+        from gridcare.billing.models import BillingRun
+
+        run = BillingRun.objects.filter(pk=run_id).first()
+        if run is None:
+            raise CommandError(_("没有编号为 %(id)s 的计费批次") % {"id": run_id})
+        try:
+            removed = services.billing_run_delete(actor=Actor(), run=run)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
+        self.stdout.write(
+            _("已删除计费批次 %(p)s（草稿账单 %(n)s 张）") % {"p": run.period, "n": removed["bills"]}
+        )
+
+    def _run(self, *, period, route=None, issue=False, chunk_size=None, unit=None, today=None, **options):
         unit_code = unit
         actor = Actor()
         unit = None
@@ -46,7 +86,9 @@ class Command(BaseCommand):
             if unit is None:
                 raise CommandError(_("系统中还没有供电单位"))
         try:
-            run = services.billing_run_start(actor=actor, period=period, route=route_obj, unit=unit)
+            run = services.billing_run_start(
+                actor=actor, period=period, route=route_obj, unit=unit, today=today
+            )
         except ValidationError as exc:
             raise CommandError("; ".join(m for msgs in exc.message_dict.values() for m in msgs)) from exc
 

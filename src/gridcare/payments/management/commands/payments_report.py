@@ -2,7 +2,7 @@
 write a collection report as an Excel file, the same workbook as the console's export, scoped to the units
 the given staff user may see under stats.view.
 
-Filters: `--period YYYY-MM` (collection rate; default last month), `--as-of YYYY-MM-DD` (ageing; default
+Filters: `--period YYYY-MM` (collection rate; default the last month whose due date has passed), `--as-of YYYY-MM-DD` (ageing; default
 today), `--date-from/--date-to YYYY-MM-DD` (channel mix; default this month so far).
 """
 
@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.org.models import User
 from gridcare.payments.report_tables import REPORTS, build, filter_errors, parse_filters, workbook
+from gridcare.payments.reports import last_due_period
 
 
 class Command(BaseCommand):
@@ -35,9 +36,10 @@ class Command(BaseCommand):
         staff = User.objects.filter(username=user, is_active=True).first()
         if staff is None or not has_perm(staff, Perm.STATS_VIEW):
             raise CommandError(_("用户 %(u)s 不存在或无权查看统计报表") % {"u": user})
-        f = parse_filters(
-            {k: options[k] for k in ("period", "as_of", "date_from", "date_to")}, timezone.localdate()
-        )
+        today = timezone.localdate()
+        params = {k: options[k] for k in ("period", "as_of", "date_from", "date_to")}
+        default_period = "" if params["period"] else last_due_period(user=staff, today=today)
+        f = parse_filters(params, today, default_period=default_period)
         errors = filter_errors(f, report)
         if errors:
             raise CommandError("；".join(errors))
