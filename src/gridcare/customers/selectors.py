@@ -1,14 +1,13 @@
 """Reads for the customer registry; every one takes the user and applies unit scoping here."""
 
-import json
 import re
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
+from gridcare.core.audit_display import action_label, change_rows
 from gridcare.core.masking import (
     mask_address,
-    mask_audit_changes,
     mask_email,
     mask_id_number,
     mask_name,
@@ -126,13 +125,13 @@ def customer_timeline(
 
     Personal data inside the events' `changes` (phones, ID numbers, names, addresses, bank accounts, the
     protected-account reason) is masked unless `reveal` (the caller checked the role and audited the view).
-    Each event carries `changes_text`, the changes as readable JSON."""
+    Each event carries `action_label` (修改客户资料) and `change_rows` (字段 / 原值 / 新值, never JSON)."""
     if not has_perm(user, Perm.AUDIT_VIEW):
         return []
     events = list(AuditEvent.objects.filter(customer_id=customer.pk).select_related("actor")[:limit])
     for e in events:
-        shown = e.changes if reveal else mask_audit_changes(e.changes)
-        e.changes_text = json.dumps(shown, ensure_ascii=False, default=str)
+        e.action_label = action_label(e.action)
+        e.change_rows = change_rows(e, reveal=reveal)
     return events
 
 
