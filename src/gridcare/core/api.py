@@ -39,6 +39,7 @@ from .audit import Actor
 from .choices import Channel
 from .masking import mask_audit_changes
 from .permissions import Perm, has_perm
+from .schema_errors import schema_message
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -160,7 +161,7 @@ def install_error_handlers(api) -> None:
         detail = [
             {
                 "field": _field_of(e.get("loc", ())),
-                "message": str(e.get("msg", "")).removeprefix("Value error, "),
+                "message": schema_message(e),
             }
             for e in exc.errors
         ]

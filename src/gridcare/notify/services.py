@@ -830,9 +830,9 @@ def preference_update(
     qs, qe = _parse_time(quiet_start, "quiet_start", errs), _parse_time(quiet_end, "quiet_end", errs)
     openid = (wechat_openid or "").strip()
     if len(openid) > 64 or any(not (ch.isalnum() or ch in "-_") for ch in openid):
-        errs["wechat_openid"] = [_("微信OpenID格式不正确")]
+        errs["wechat_openid"] = [_("微信用户标识格式不正确")]
     if notify_wechat and not openid:
-        errs["wechat_openid"] = [_("开通微信通知需要填写微信OpenID")]
+        errs["wechat_openid"] = [_("开通微信通知需要填写微信用户标识")]
     if notify_email and not customer.email:
         errs["notify_email"] = [_("客户没有登记电子邮箱，不能开通邮件通知")]
     if errs:
