@@ -32,3 +32,35 @@ def form_errors_from(form, exc) -> None:
         target = field if field in form.fields else None
         for m in messages:
             form.add_error(target, m if target else f"{field}: {m}" if field != "__all__" else m)
+
+
+# ---------------------------------------------------------------- branded error pages (DEBUG off)
+
+
+def _error_page(request, template: str, status: int):
+    """The console's or the portal's frame around the error; the API answers its JSON error shape."""
+    from django.http import JsonResponse
+    from django.shortcuts import render
+    from django.utils.translation import gettext as _
+
+    path = request.path or ""
+    if path.startswith("/api/"):
+        message = _("未找到该对象，或无权访问") if status == 404 else _("当前角色无此权限")
+        return JsonResponse({"detail": message}, status=status)
+    portal = path.startswith("/portal/")
+    context = {
+        "base_template": "portal/base.html" if portal else "base.html",
+        "home_url": "/portal/" if portal else "/",
+        "request_path": path,
+    }
+    return render(request, template, context, status=status)
+
+
+def page_not_found(request, exception=None):
+    """handler404: 页面不存在, in the portal's frame under /portal/, else the console's."""
+    return _error_page(request, "404.html", 404)
+
+
+def permission_denied(request, exception=None):
+    """handler403: 无权访问."""
+    return _error_page(request, "403.html", 403)
