@@ -18,7 +18,7 @@ def test_length_date_and_missing_errors_are_chinese(db):
     assert resp.status_code == 422
     detail = {d["field"]: d["message"] for d in resp.json()["detail"]}
     assert detail["tariff_code"] == "最多 32 个字符"
-    assert detail["period_end"] == "日期格式应为 YYYY-MM-DD"
+    assert detail["period_end"] == "须为有效的日期（YYYY-MM-DD）"
     assert detail["kwh"] == "必填"
     assert not any("should" in m or "Field required" in m for m in detail.values())
 

@@ -38,7 +38,7 @@ def form_errors_from(form, exc) -> None:
 
 
 def _error_page(request, template: str, status: int):
-    """The console's or the portal's frame around the error; the API answers its JSON error shape."""
+    """The console's or the portal's error page (templates/error_base.html); the API answers its JSON shape."""
     from django.http import JsonResponse
     from django.shortcuts import render
     from django.utils.translation import gettext as _
@@ -48,12 +48,10 @@ def _error_page(request, template: str, status: int):
         message = _("未找到该对象，或无权访问") if status == 404 else _("当前角色无此权限")
         return JsonResponse({"detail": message}, status=status)
     portal = path.startswith("/portal/")
-    context = {
-        "base_template": "portal/base.html" if portal else "base.html",
-        "home_url": "/portal/" if portal else "/",
-        "request_path": path,
-    }
-    return render(request, template, context, status=status)
+    # Nothing of the request goes into the page: a missing and a forbidden object answer the same bytes.
+    return render(
+        request, template, {"portal": portal, "home_url": "/portal/" if portal else "/"}, status=status
+    )
 
 
 def page_not_found(request, exception=None):

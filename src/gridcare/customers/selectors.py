@@ -8,9 +8,9 @@ from django.db.models import Count, Q, QuerySet
 from gridcare.core.audit_display import action_label, change_rows
 from gridcare.core.masking import (
     mask_address,
+    mask_customer_name,
     mask_email,
     mask_id_number,
-    mask_name,
     mask_phone,
 )
 from gridcare.core.models import AuditEvent
@@ -150,7 +150,7 @@ def masked_customer(customer: Customer, *, reveal: bool = False) -> dict[str, st
             "email": customer.email,
         }
     return {
-        "name": mask_name(customer.name) if customer.kind == "person" else customer.name,
+        "name": mask_customer_name(customer.name, customer.kind),
         "phone": mask_phone(customer.phone),
         "phone2": mask_phone(customer.phone2),
         "id_number": mask_id_number(customer.id_number),
@@ -184,7 +184,7 @@ def _public_lookup_sql() -> str:
 
         a, c, p, u = (m._meta.db_table for m in (Account, Customer, Premise, Unit))
         _PUBLIC_LOOKUP_SQL = (
-            f"SELECT c.name, p.address, u.name FROM {a} a "  # noqa: S608 (table names from model metadata)
+            f"SELECT c.name, p.address, u.name, c.kind FROM {a} a "  # noqa: S608 (table names from model metadata)
             f"JOIN {c} c ON c.id = a.customer_id JOIN {p} p ON p.id = a.premise_id JOIN {u} u ON u.id = a.unit_id "
             "WHERE a.account_number = %s AND a.status = %s"
         )
@@ -203,10 +203,10 @@ def public_account_lookup(account_number: str, *, with_name: bool = False) -> di
         row = cursor.fetchone()
     if row is None:
         return None
-    name, address, unit_name = row
+    name, address, unit_name, kind = row
     out = {
         "account_number": account_number,
-        "name": mask_name(name),
+        "name": mask_customer_name(name, kind),
         "address": mask_address(address),
         "supply_unit": unit_name,
     }

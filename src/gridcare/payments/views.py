@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
-from gridcare.core.masking import mask_address, mask_name
+from gridcare.core.masking import mask_address, mask_customer_name
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import restrict
 from gridcare.core.views import form_errors_from, staff_required
@@ -72,7 +72,7 @@ def counter(request):
         )
         context.update(
             account=account,
-            name=mask_name(account.customer.name),
+            name=mask_customer_name(account.customer.name, account.customer.kind),
             address=mask_address(account.premise.address),
             statement=st,
             pay_form=pay_form,
@@ -104,7 +104,7 @@ def receipt(request, pk: int):
         {
             "payment": payment,
             "allocations": allocations,
-            "name": mask_name(payment.account.customer.name),
+            "name": mask_customer_name(payment.account.customer.name, payment.account.customer.kind),
             "statement": selectors.statement(payment.account, timezone.localdate()),
         },
     )
