@@ -1,9 +1,11 @@
 """Browser test in real Chromium: an administrator edits a tariff in the form editor — adds tier rows, enters an
 overlapping tier, sees the error naming the row, fixes it, previews the quote and saves a new version."""
 
+import importlib
 from datetime import date
 
 import pytest
+from django.apps import apps
 
 from gridcare.billing.models import TariffVersion
 from gridcare.core.models import AuditEvent
@@ -17,6 +19,8 @@ def page(browser_page):
 
 
 def test_admin_edits_tiers_previews_and_saves(page, live_server, world):
+    # A transactional test before this one flushed the tables, the migration's tariff catalogue included.
+    importlib.import_module("gridcare.billing.migrations.0002_demo_catalogue").load(apps, None)
     page.goto(f"{live_server.url}/login/")
     page.fill("#username", world.admin.username)
     page.fill("#password", world.password)

@@ -21,7 +21,7 @@ from typing import Any
 from django import forms
 from django.forms import BaseFormSet, formset_factory
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from .pf_table import PF_TABLES, TARGETS, adjustment_percent
 from .rating import (
@@ -75,6 +75,11 @@ def number(raw: Any, *, places: int, required: bool = False) -> Decimal | None:
     return value
 
 
+def field_problem(label, problem: str) -> str:
+    """ "加价" + "未填写" → 加价未填写 (in English: "Surcharge: missing")."""
+    return _("%(field)s%(problem)s") % {"field": label, "problem": problem}
+
+
 def _text(label, **attrs):
     return forms.CharField(
         label=label,
@@ -99,7 +104,7 @@ class RowForm(forms.Form):
         self.add_error(name, _("%(row)s：%(msg)s") % {"row": self.row_label, "msg": message})
 
     def field_error(self, name: str, problem: str) -> None:
-        self.row_error(name, f"{self.fields[name].label}{problem}")
+        self.row_error(name, field_problem(self.fields[name].label, problem))
 
     def parse(self, name: str, *, places: int, required: bool = False) -> Decimal | None:
         try:
@@ -125,9 +130,9 @@ class RowFormSet(BaseFormSet):
 
 
 class TierRow(RowForm):
-    start = _text(_lazy("起始电量"))
-    end = _text(_lazy("截止电量"), placeholder=_lazy("留空表示以上"))
-    surcharge = _text(_lazy("加价"))
+    start = _text(gettext_lazy("起始电量"))
+    end = _text(gettext_lazy("截止电量"), placeholder=gettext_lazy("留空表示以上"))
+    surcharge = _text(gettext_lazy("加价"))
 
     def clean(self):
         self.parse("start", places=KWH_PLACES, required=True)
@@ -137,15 +142,15 @@ class TierRow(RowForm):
 
 
 class WindowRow(RowForm):
-    period = forms.CharField(label=_lazy("时段"), required=False, max_length=10, widget=forms.Select)
+    period = forms.CharField(label=gettext_lazy("时段"), required=False, max_length=10, widget=forms.Select)
     start = forms.CharField(
-        label=_lazy("开始时间"),
+        label=gettext_lazy("开始时间"),
         required=False,
         max_length=5,
         widget=forms.TextInput(attrs={"placeholder": "08:00", "inputmode": "numeric", "autocomplete": "off"}),
     )
     end = forms.CharField(
-        label=_lazy("结束时间"),
+        label=gettext_lazy("结束时间"),
         required=False,
         max_length=5,
         widget=forms.TextInput(attrs={"placeholder": "22:00", "inputmode": "numeric", "autocomplete": "off"}),
@@ -175,13 +180,13 @@ class WindowRow(RowForm):
 
 class FundRow(RowForm):
     code = forms.CharField(
-        label=_lazy("代码"),
+        label=gettext_lazy("代码"),
         required=False,
         max_length=32,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
-    label = forms.CharField(label=_lazy("名称"), required=False, max_length=50)
-    price = _text(_lazy("单价"))
+    label = forms.CharField(label=gettext_lazy("名称"), required=False, max_length=50)
+    price = _text(gettext_lazy("单价"))
 
     def clean(self):
         code = (self.cleaned_data.get("code") or "").strip()
@@ -198,13 +203,13 @@ class FundRow(RowForm):
 
 
 TierFormSet = formset_factory(TierRow, formset=RowFormSet, extra=0, max_num=MAX_ROWS, absolute_max=MAX_ROWS)
-TierFormSet.row_format = _lazy("第%(n)s档")
+TierFormSet.row_format = gettext_lazy("第%(n)s档")
 WindowFormSet = formset_factory(
     WindowRow, formset=RowFormSet, extra=0, max_num=MAX_ROWS, absolute_max=MAX_ROWS
 )
-WindowFormSet.row_format = _lazy("第%(n)s个时段")
+WindowFormSet.row_format = gettext_lazy("第%(n)s个时段")
 FundFormSet = formset_factory(FundRow, formset=RowFormSet, extra=0, max_num=MAX_ROWS, absolute_max=MAX_ROWS)
-FundFormSet.row_format = _lazy("第%(n)s项基金")
+FundFormSet.row_format = gettext_lazy("第%(n)s项基金")
 FORMSETS = {"tiers": TierFormSet, "windows": WindowFormSet, "funds": FundFormSet}
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -216,37 +221,43 @@ class VersionForm(forms.Form):
     use_required_attribute = False
 
     valid_from = forms.DateField(
-        label=_lazy("生效日期"),
+        label=gettext_lazy("生效日期"),
         widget=DATE,
-        error_messages={"required": _lazy("请填写生效日期"), "invalid": _lazy("生效日期格式应为 YYYY-MM-DD")},
+        error_messages={
+            "required": gettext_lazy("请填写生效日期"),
+            "invalid": gettext_lazy("生效日期格式应为 YYYY-MM-DD"),
+        },
     )
     valid_to = forms.DateField(
-        label=_lazy("失效日期（含，可空）"),
+        label=gettext_lazy("失效日期（含，可空）"),
         widget=DATE,
         required=False,
-        error_messages={"invalid": _lazy("失效日期格式应为 YYYY-MM-DD")},
+        error_messages={"invalid": gettext_lazy("失效日期格式应为 YYYY-MM-DD")},
     )
     close_current = forms.BooleanField(
-        label=_lazy("将长期有效的现行版本截止到新版本生效日的前一天"), required=False
+        label=gettext_lazy("将长期有效的现行版本截止到新版本生效日的前一天"), required=False
     )
     energy_mode = forms.ChoiceField(
-        label=_lazy("电度电价"),
-        choices=[("single", _lazy("单一电价")), ("tou", _lazy("分时电价（峰谷）"))],
+        label=gettext_lazy("电度电价"),
+        choices=[("single", gettext_lazy("单一电价")), ("tou", gettext_lazy("分时电价（峰谷）"))],
         widget=forms.RadioSelect,
-        error_messages={"required": _lazy("请选择单一电价或分时电价")},
+        error_messages={"required": gettext_lazy("请选择单一电价或分时电价")},
     )
-    energy_price = _text(_lazy("电度电价（元/kWh）"))
+    energy_price = _text(gettext_lazy("电度电价（元/kWh）"))
     tier_basis = forms.ChoiceField(
-        label=_lazy("阶梯周期"),
+        label=gettext_lazy("阶梯周期"),
         required=False,
-        choices=[("annual", _lazy("年阶梯（每年 1 月重新累计）")), ("monthly", _lazy("月阶梯"))],
+        choices=[
+            ("annual", gettext_lazy("年阶梯（每年 1 月重新累计）")),
+            ("monthly", gettext_lazy("月阶梯")),
+        ],
     )
-    basic_per_kva = _text(_lazy("按容量（元/千伏安·月）"))
-    basic_per_kw = _text(_lazy("按最大需量（元/千瓦·月）"))
+    basic_per_kva = _text(gettext_lazy("按容量（元/千伏安·月）"))
+    basic_per_kw = _text(gettext_lazy("按最大需量（元/千瓦·月）"))
     pf_target = forms.ChoiceField(
-        label=_lazy("功率因数考核标准"),
+        label=gettext_lazy("功率因数考核标准"),
         required=False,
-        choices=[("", _lazy("不考核")), *((str(t), str(t)) for t in TARGETS[::-1])],
+        choices=[("", gettext_lazy("不考核")), *((str(t), str(t)) for t in TARGETS[::-1])],
     )
 
     def __init__(self, *args, **kwargs):
@@ -261,7 +272,7 @@ class VersionForm(forms.Form):
         try:
             value = number(self.cleaned_data.get(name), places=places)
         except Bad as exc:
-            self.add_error(name, f"{label}{exc.problem}")
+            self.add_error(name, field_problem(label, exc.problem))
             value = None
         self.values[name] = value
         return value
@@ -298,15 +309,15 @@ class SampleForm(forms.Form):
 
     use_required_attribute = False
 
-    kwh_total = _text(_lazy("总电量（kWh，单一电价）"))
-    kwh_sharp = _text(_lazy("尖峰电量（kWh）"))
-    kwh_peak = _text(_lazy("高峰电量（kWh）"))
-    kwh_flat = _text(_lazy("平段电量（kWh）"))
-    kwh_valley = _text(_lazy("低谷电量（kWh）"))
-    ytd_kwh_before = _text(_lazy("本年此前累计电量（kWh，年阶梯）"))
-    capacity_kva = _text(_lazy("受电容量（kVA）"))
-    max_demand_kw = _text(_lazy("最大需量（kW）"))
-    power_factor = _text(_lazy("功率因数"))
+    kwh_total = _text(gettext_lazy("总电量（kWh，单一电价）"))
+    kwh_sharp = _text(gettext_lazy("尖峰电量（kWh）"))
+    kwh_peak = _text(gettext_lazy("高峰电量（kWh）"))
+    kwh_flat = _text(gettext_lazy("平段电量（kWh）"))
+    kwh_valley = _text(gettext_lazy("低谷电量（kWh）"))
+    ytd_kwh_before = _text(gettext_lazy("本年此前累计电量（kWh，年阶梯）"))
+    capacity_kva = _text(gettext_lazy("受电容量（kVA）"))
+    max_demand_kw = _text(gettext_lazy("最大需量（kW）"))
+    power_factor = _text(gettext_lazy("功率因数"))
 
     PLACES = {"power_factor": PF_PLACES}
 
@@ -318,7 +329,9 @@ class SampleForm(forms.Form):
                     self.cleaned_data.get(name), places=self.PLACES.get(name, KWH_PLACES)
                 )
             except Bad as exc:
-                self.add_error(name, _("试算：%(f)s%(p)s") % {"f": self.fields[name].label, "p": exc.problem})
+                self.add_error(
+                    name, _("试算：%(m)s") % {"m": field_problem(self.fields[name].label, exc.problem)}
+                )
         return self.cleaned_data
 
 
