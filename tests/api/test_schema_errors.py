@@ -48,3 +48,12 @@ def test_our_own_validators_keep_their_message(db):
 )
 def test_schema_messages(error, message):
     assert schema_message(error) == message
+
+
+def test_framework_answers_are_chinese_too(db):
+    resp = Client().post(QUOTE, data=b"{not json", content_type="application/json")
+    assert resp.status_code == 400
+    assert resp.json() == {"detail": "请求体不是有效的 JSON"}
+    resp = Client().get("/api/v1/customers")
+    assert resp.status_code == 401
+    assert resp.json()["detail"].startswith("请先登录")

@@ -95,3 +95,15 @@ def schema_message(error: dict[str, Any]) -> str:
     if kind in ("literal_error", "enum"):
         return _("只能是以下之一：%(e)s") % {"e": _n(ctx, "expected")}
     return _("输入无效")
+
+
+def http_error_message(message: str) -> str:
+    """django-ninja's own English answers ("Unauthorized", "Cannot parse request body") in the user's language;
+    our messages (already translated) pass through."""
+    if message == "Unauthorized":
+        return _("请先登录，或在请求头中提供访问令牌（Authorization: Bearer …）")
+    if message == "Forbidden":
+        return _("当前角色无此权限")
+    if message.startswith("Cannot parse request body"):
+        return _("请求体不是有效的 JSON")
+    return message
