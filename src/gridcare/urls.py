@@ -18,3 +18,8 @@ urlpatterns = [
     path("notify/", include("gridcare.notify.urls")),
     path("", include("gridcare.customers.urls")),
 ]
+
+# Branded error pages when DEBUG is off (templates/403.html, 404.html; 500.html via Django's server_error,
+# which renders it without a request context or the database).
+handler403 = "gridcare.core.views.permission_denied"
+handler404 = "gridcare.core.views.page_not_found"

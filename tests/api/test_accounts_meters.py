@@ -123,8 +123,8 @@ def test_account_open(w, login):
         ({"address": " "}, "address", "不能为空"),
         ({"voltage_level": "9V"}, "voltage_level", "电压等级无效"),
         ({"contract_capacity_kva": "0"}, "contract_capacity_kva", "大于"),
-        ({"contract_capacity_kva": "lots"}, "contract_capacity_kva", "decimal"),
-        ({"opened_on": "2026-02-30"}, "opened_on", "date"),
+        ({"contract_capacity_kva": "lots"}, "contract_capacity_kva", "须为数字"),
+        ({"opened_on": "2026-02-30"}, "opened_on", "有效的日期"),
     ],
 )
 def test_account_open_bad_input_is_422_and_writes_nothing(w, login, over, field, fragment):

@@ -165,8 +165,8 @@ def _bad_id_check_digit() -> str:
         ({"name": "  "}, "name", "不能为空"),
         ({"email": "nobody"}, "email", "邮箱"),
         ({"kind": "organisation", "id_number": "91110105000000001X"}, "id_number", "统一社会信用代码"),
-        ({"phone": 13600001111}, "phone", "string"),
-        ({"unit_id": "east"}, "unit_id", "integer"),
+        ({"phone": 13600001111}, "phone", "须为文本"),
+        ({"unit_id": "east"}, "unit_id", "须为整数"),
     ],
 )
 def test_create_with_bad_input_is_422_and_writes_nothing(w, login, over, field, fragment):

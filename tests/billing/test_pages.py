@@ -1,4 +1,4 @@
-"""Console and portal pages: quote form, tariff catalogue, version form."""
+"""Console and portal pages: quote form, tariff catalogue, the raw JSON version form (administrators)."""
 
 from datetime import date
 
@@ -57,14 +57,14 @@ def test_admin_creates_version_in_console(world):
     TariffVersion.objects.filter(tariff__code="AGR-FLAT").update(valid_to=date(2029, 12, 31))
     c = Client()
     c.force_login(world.admin)
-    assert c.get("/billing/tariffs/AGR-FLAT/versions/new/").status_code == 200
+    assert c.get("/billing/tariffs/AGR-FLAT/versions/new/json/").status_code == 200
     resp = c.post(
-        "/billing/tariffs/AGR-FLAT/versions/new/",
+        "/billing/tariffs/AGR-FLAT/versions/new/json/",
         {"valid_from": "2029-06-01", "parameters": '{"energy_price": "0.55"}'},
     )
     assert resp.status_code == 200 and "重叠" in resp.content.decode()
     resp = c.post(
-        "/billing/tariffs/AGR-FLAT/versions/new/",
+        "/billing/tariffs/AGR-FLAT/versions/new/json/",
         {"valid_from": "2030-01-01", "parameters": '{"energy_price": "0.55"}'},
     )
     assert resp.status_code == 302

@@ -39,4 +39,4 @@ def test_login_search_customer_page(page, live_server, world):
     page.click("[data-testid=reveal]")
     page.wait_for_selector("[data-testid=timeline]")
     assert page.inner_text("[data-testid=phone]").startswith("13812345678")
-    assert "customer.view_pii" in page.inner_text("[data-testid=timeline]")
+    assert "查看完整个人信息" in page.inner_text("[data-testid=timeline]")

@@ -206,10 +206,12 @@ def test_edit_records_before_and_after(client, world):
     assert "name" not in ev.changes
     # The timeline on the customer page shows the change masked, even to the clerk, until they unmask
     # (audited); an agent, who may not unmask, sees it masked only.
+    # It is a table 字段 / 原值 / 新值 with the field's Chinese name, never raw JSON.
     detail = reverse("console:customer_detail", args=[world.cust_a.pk])
     body = html.unescape(client.get(detail).content.decode())
-    assert '"phone": ["138****5678", "139****2222"]' in body and "13900002222" not in body
-    assert '"phone": ["13812345678", "13900002222"]' in html.unescape(
+    assert "<td>联系电话</td><td>138****5678</td><td>139****2222</td>" in body and "13900002222" not in body
+    assert '"phone": [' not in body and "<td>修改客户资料</td>" in body
+    assert "<td>联系电话</td><td>13812345678</td><td>13900002222</td>" in html.unescape(
         client.get(detail + "?reveal=1").content.decode()
     )
     client.force_login(world.a_agent)

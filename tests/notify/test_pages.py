@@ -103,7 +103,7 @@ def test_staff_edits_preferences_and_it_is_audited(world, login):
     c = login(world.a_clerk)
     url = f"/notify/customers/{world.cust_a.pk}/preferences/"
     bad = c.post(url, {"notify_wechat": "on", "quiet_start": "23:00", "quiet_end": "07:00"})
-    assert bad.status_code == 400 and "开通微信通知需要填写微信OpenID" in bad.content.decode()
+    assert bad.status_code == 400 and "开通微信通知需要填写微信用户标识" in bad.content.decode()
     assert not NotifyPreference.objects.exists()
     r = c.post(
         url,
@@ -166,3 +166,17 @@ def test_portal_customer_edits_own_preferences(world, login):
     assert ev.channel == "portal" and ev.actor_id == world.portal_user.pk
     assert "notify-prefs" in c.get("/portal/accounts/3100000001/").content.decode()
     assert Notification.objects.count() == 0
+
+
+def test_wechat_field_is_labelled_in_chinese_without_openid(world, login):
+    """微信OpenID was the label on the console and portal preference pages; it reads 微信用户标识 now."""
+    PortalBinding.objects.create(user=world.portal_user, account=world.acct_a, created_at=timezone.now())
+    pages = [
+        login(world.a_clerk).get(f"/notify/customers/{world.cust_a.pk}/preferences/"),
+        login(world.portal_user).get("/portal/notify/3100000001/"),
+    ]
+    for resp in pages:
+        body = resp.content.decode()
+        assert resp.status_code == 200
+        assert '<label for="id_wechat_openid">微信用户标识</label>' in body
+        assert "OpenID" not in body

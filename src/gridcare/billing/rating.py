@@ -26,6 +26,7 @@ A quote and a billing run call the same `rate()`; the run resolves versions in b
   funds are not adjusted. The measured PF is rounded half-up to 0.01 before the look-up.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -43,6 +44,9 @@ PF_STEP = Decimal("0.01")
 ZERO = Decimal(0)
 TOU_PERIODS = ("sharp", "peak", "flat", "valley")
 TIER_BASES = ("annual", "monthly")
+PRICE_PLACES = 4  # yuan per kWh / kVA·month / kW·month: at most 4 decimals (0.5383)
+KWH_PLACES = 2  # tier bounds in kWh
+DAY_MINUTES = 24 * 60
 
 
 def money(value: Decimal) -> Decimal:
@@ -91,6 +95,8 @@ class TariffParams:
     basic_per_kw: Decimal | None = None
     pf_target: Decimal | None = None
     funds: tuple[Fund, ...] = ()
+    # Clock windows of each TOU period, in minutes from midnight [start, end) (end may wrap past midnight).
+    tou_windows: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
 
     @property
     def is_tou(self) -> bool:
@@ -101,7 +107,9 @@ class TariffParams:
         return self.basic_per_kva is not None or self.basic_per_kw is not None
 
 
-def _dec(raw: Any, name: str, errors: dict[str, str], *, allow_negative: bool = False) -> Decimal | None:
+def _dec(
+    raw: Any, name: str, errors: dict[str, str], *, allow_negative: bool = False, places: int | None = None
+) -> Decimal | None:
     if raw is None or isinstance(raw, bool):
         errors[name] = _("缺少数值")
         return None
@@ -116,7 +124,106 @@ def _dec(raw: Any, name: str, errors: dict[str, str], *, allow_negative: bool = 
     if value < 0 and not allow_negative:
         errors[name] = _("不能为负数")
         return None
+    if places is not None and value.as_tuple().exponent < -places:
+        errors[name] = _("最多 %(n)s 位小数") % {"n": places}
+        return None
     return value
+
+
+def _price(raw: Any, name: str, errors: dict[str, str]) -> Decimal | None:
+    return _dec(raw, name, errors, places=PRICE_PLACES)
+
+
+# ---------------------------------------------------------------- TOU clock windows
+
+
+def parse_clock(text: Any, *, end: bool = False) -> int | None:
+    """ "08:00" → 480 minutes; "24:00" only as an end. None when malformed."""
+    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", str(text or ""))
+    if not m:
+        return None
+    hours, minutes = int(m[1]), int(m[2])
+    if minutes > 59 or hours > 24 or (hours == 24 and (minutes or not end)):
+        return None
+    return hours * 60 + minutes
+
+
+def clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def window_minutes(start: int, end: int) -> range | tuple[range, range]:
+    """The minutes of [start, end); a window whose end is not after its start wraps past midnight."""
+    if end > start:
+        return range(start, end)
+    return (range(start, DAY_MINUTES), range(0, end))
+
+
+def tou_window_check(windows: Sequence[tuple[int, int]]) -> tuple[dict[int, int], list[tuple[int, int]]]:
+    """Which windows overlap an earlier one ({index: index of the earlier window}) and which stretches of the
+    day no window covers ([(start, end)] in minutes). One rule for the JSON parameters and the editor's rows."""
+    owner: list[int | None] = [None] * DAY_MINUTES
+    overlaps: dict[int, int] = {}
+    for i, (start, end) in enumerate(windows):
+        spans = window_minutes(start, end)
+        for span in spans if isinstance(spans, tuple) else (spans,):
+            for minute in span:
+                if owner[minute] is None:
+                    owner[minute] = i
+                elif i not in overlaps:
+                    overlaps[i] = owner[minute]
+    gaps: list[tuple[int, int]] = []
+    minute = 0
+    while minute < DAY_MINUTES:
+        if owner[minute] is None:
+            start = minute
+            while minute < DAY_MINUTES and owner[minute] is None:
+                minute += 1
+            gaps.append((start, minute))
+        minute += 1
+    return overlaps, gaps
+
+
+def _windows(
+    raw: Any, prices: dict[str, Decimal], errors: dict[str, str]
+) -> dict[str, tuple[tuple[int, int], ...]]:
+    name = "params.tou_windows"
+    if not isinstance(raw, dict):
+        errors[name] = _('分时时段必须是对象，如 {"peak": "08:00-22:00"}')
+        return {}
+    out: dict[str, list[tuple[int, int]]] = {}
+    flat: list[tuple[int, int]] = []
+    for period, value in raw.items():
+        if period not in TOU_PERIODS:
+            errors[f"{name}.{period}"] = _("时段只能是 sharp/peak/flat/valley")
+            continue
+        if prices and period not in prices:
+            errors[f"{name}.{period}"] = _("该时段没有电价")
+            continue
+        for text in value if isinstance(value, list) else [value]:
+            start_text, _sep, end_text = str(text).partition("-")
+            start, end = parse_clock(start_text), parse_clock(end_text, end=True)
+            if start is None or end is None or start == end:
+                errors[f"{name}.{period}"] = _("时段格式应为 HH:MM-HH:MM，如 08:00-22:00")
+                break
+            out.setdefault(period, []).append((start, end))
+            flat.append((start, end))
+    if any(k.startswith(name) for k in errors):
+        return {}
+    missing = [p for p in TOU_PERIODS if p in prices and p not in out]
+    if missing:
+        errors[name] = _("以下时段有电价但未划分时间：%(p)s") % {
+            "p": "、".join(tou_label(p) for p in missing)
+        }
+        return {}
+    overlaps, gaps = tou_window_check(flat)
+    if overlaps:
+        errors[name] = _("分时时段相互重叠")
+    elif gaps:
+        errors[name] = _("分时时段未覆盖全天 24 小时，缺少：%(g)s") % {
+            "g": "、".join(f"{clock(a)}-{clock(b)}" for a, b in gaps)
+        }
+    return {p: tuple(v) for p, v in out.items()}
 
 
 def parse_params(raw: Any) -> TariffParams:
@@ -126,7 +233,10 @@ def parse_params(raw: Any) -> TariffParams:
     {"energy_price": "0.538"}  or  {"tou_prices": {"peak": "0.568", "valley": "0.288"}},
     "tiers": {"basis": "annual", "thresholds": ["2760", "4800"], "surcharges": ["0.05", "0.30"]},
     "basic": {"per_kva": "30", "per_kw": "40"}, "pf_target": "0.90",
-    "funds": [{"code": "gov_fund", "label": "政府性基金及附加", "price": "0.029"}]
+    "funds": [{"code": "gov_fund", "label": "政府性基金及附加", "price": "0.029"}],
+    "tou_windows": {"peak": "08:00-22:00", "valley": ["22:00-24:00", "00:00-08:00"]}
+    Prices have at most 4 decimals, tier bounds at most 2. TOU windows (optional; the meter's registers carry
+    the kWh per period, the windows say which hours each period is) cover the day exactly once.
     """
     errors: dict[str, str] = {}
     if not isinstance(raw, dict):
@@ -141,7 +251,7 @@ def parse_params(raw: Any) -> TariffParams:
     if has_flat == has_tou:
         errors["params.energy_price"] = _("须且只能填写单一电价（energy_price）或分时电价（tou_prices）之一")
     if has_flat:
-        energy_price = _dec(raw["energy_price"], "params.energy_price", errors)
+        energy_price = _price(raw["energy_price"], "params.energy_price", errors)
     if has_tou:
         if not isinstance(raw["tou_prices"], dict):
             errors["params.tou_prices"] = _("分时电价必须是对象")
@@ -150,7 +260,7 @@ def parse_params(raw: Any) -> TariffParams:
                 if period not in TOU_PERIODS:
                     errors[f"params.tou_prices.{period}"] = _("时段只能是 sharp/peak/flat/valley")
                     continue
-                value = _dec(price, f"params.tou_prices.{period}", errors)
+                value = _price(price, f"params.tou_prices.{period}", errors)
                 if value is not None:
                     tou_prices[period] = value
     tiers = None
@@ -162,8 +272,11 @@ def parse_params(raw: Any) -> TariffParams:
             basis = t.get("basis", "annual")
             if basis not in TIER_BASES:
                 errors["params.tiers.basis"] = _("阶梯周期只能是 annual（年）或 monthly（月）")
-            thresholds = [_dec(v, "params.tiers.thresholds", errors) for v in t.get("thresholds") or []]
-            surcharges = [_dec(v, "params.tiers.surcharges", errors) for v in t.get("surcharges") or []]
+            thresholds = [
+                _dec(v, "params.tiers.thresholds", errors, places=KWH_PLACES)
+                for v in t.get("thresholds") or []
+            ]
+            surcharges = [_price(v, "params.tiers.surcharges", errors) for v in t.get("surcharges") or []]
             if not thresholds or len(thresholds) != len(surcharges):
                 errors["params.tiers"] = _("阶梯分档电量与加价数目必须相同且至少一档")
             elif None not in thresholds and any(
@@ -179,9 +292,9 @@ def parse_params(raw: Any) -> TariffParams:
             errors["params.basic"] = _("基本电价须填写 per_kva（元/千伏安·月）或 per_kw（元/千瓦·月）")
         else:
             if b.get("per_kva") is not None:
-                basic_per_kva = _dec(b["per_kva"], "params.basic.per_kva", errors)
+                basic_per_kva = _price(b["per_kva"], "params.basic.per_kva", errors)
             if b.get("per_kw") is not None:
-                basic_per_kw = _dec(b["per_kw"], "params.basic.per_kw", errors)
+                basic_per_kw = _price(b["per_kw"], "params.basic.per_kw", errors)
     pf_target = None
     if raw.get("pf_target") is not None:
         pf_target = _dec(raw["pf_target"], "params.pf_target", errors)
@@ -196,9 +309,15 @@ def parse_params(raw: Any) -> TariffParams:
         ):
             errors[f"params.funds.{i}"] = _("基金及附加须有代码（code）、名称（label）和单价（price）")
             continue
-        price = _dec(f.get("price"), f"params.funds.{i}.price", errors)
+        price = _price(f.get("price"), f"params.funds.{i}.price", errors)
         if price is not None:
             funds.append(Fund(code=str(f["code"]).strip(), label=str(f["label"]).strip(), price=price))
+    tou_windows: dict[str, tuple[tuple[int, int], ...]] = {}
+    if raw.get("tou_windows") is not None:
+        if not has_tou:
+            errors["params.tou_windows"] = _("单一电价不能划分分时时段")
+        else:
+            tou_windows = _windows(raw["tou_windows"], tou_prices, errors)
     if errors:
         raise RatingError(errors)
     return TariffParams(
@@ -209,6 +328,7 @@ def parse_params(raw: Any) -> TariffParams:
         basic_per_kw=basic_per_kw,
         pf_target=pf_target,
         funds=tuple(funds),
+        tou_windows=tou_windows,
     )
 
 

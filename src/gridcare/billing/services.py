@@ -20,7 +20,7 @@ from gridcare.core.permissions import Perm, has_perm
 
 from . import selectors
 from .models import Tariff, TariffVersion
-from .rating import RatingError, RatingResult, Usage, parse_params, rate
+from .rating import RatingError, RatingResult, Usage, VersionSpan, parse_params, rate
 
 
 def can_edit_tariffs(user) -> bool:
@@ -40,9 +40,18 @@ def _normalised(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def tariff_version_create(
-    *, actor: Actor, tariff: Tariff, valid_from: date, valid_to: date | None, params: dict[str, Any]
+    *,
+    actor: Actor,
+    tariff: Tariff,
+    valid_from: date,
+    valid_to: date | None,
+    params: dict[str, Any],
+    close_open_version: bool = False,
 ) -> TariffVersion:
-    """Add a version; refuses bad prices and any overlap with the tariff's other versions."""
+    """Add a version; refuses bad prices and any overlap with the tariff's other versions.
+
+    `close_open_version`: when the only version in the way is the open-ended one that started before
+    `valid_from`, it is closed the day before (audited as `tariff_version.close`) instead of refused."""
     if actor.user is not None and not can_edit_tariffs(actor.user):
         raise ValidationError({"__all__": [_("只有系统管理员可以维护电价")]})
     errors: dict[str, list[str]] = {}
@@ -60,7 +69,23 @@ def tariff_version_create(
         overlapping = TariffVersion.objects.filter(tariff=tariff)
         if valid_to is not None:
             overlapping = overlapping.filter(valid_from__lte=valid_to)
-        other = overlapping.exclude(valid_to__lt=valid_from).order_by("valid_from").first()
+        in_the_way = list(overlapping.exclude(valid_to__lt=valid_from).order_by("valid_from")[:2])
+        other = in_the_way[0] if in_the_way else None
+        if (
+            close_open_version
+            and len(in_the_way) == 1
+            and other.valid_to is None
+            and other.valid_from < valid_from
+        ):
+            other.valid_to = valid_from - timedelta(days=1)
+            other.save(update_fields=["valid_to"])
+            audit_record(
+                actor=actor,
+                action="tariff_version.close",
+                obj=other,
+                changes={"tariff": tariff.code, "valid_to": [None, other.valid_to.isoformat()]},
+            )
+            other = None
         if other is not None:
             raise ValidationError(
                 {
@@ -131,6 +156,37 @@ def bill_quote(
     except RatingError as exc:
         raise ValidationError({k: [v] for k, v in exc.errors.items()}) from exc
     return Quote(tariff=tariff, result=result)
+
+
+def tariff_version_preview(
+    *,
+    valid_from: date,
+    valid_to: date | None,
+    params: dict[str, Any],
+    period_start: date,
+    period_end: date,
+    kwh: dict[str, Decimal | None],
+    ytd_kwh_before: Decimal | None = None,
+    capacity_kva: Decimal | None = None,
+    max_demand_kw: Decimal | None = None,
+    power_factor: Decimal | None = None,
+) -> RatingResult:
+    """The bill an unsaved version would give a sample consumption, through the same engine as a run.
+    Writes nothing. Bad parameters or input → ValidationError({field: [message]}) with the quote's names."""
+    try:
+        span = VersionSpan(valid_from=valid_from, valid_to=valid_to, params=parse_params(_normalised(params)))
+        return rate(
+            versions=[span],
+            period_start=period_start,
+            period_end=period_end,
+            usage=Usage.of(**kwh),
+            ytd_kwh_before=ytd_kwh_before or Decimal(0),
+            capacity_kva=capacity_kva,
+            max_demand_kw=max_demand_kw,
+            power_factor=power_factor,
+        )
+    except RatingError as exc:
+        raise ValidationError({k: [v] for k, v in exc.errors.items()}) from exc
 
 
 def quote_allowed(client_key: str) -> bool:

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from . import views
+from . import views, views_tariffs
 
 app_name = "billing"
 urlpatterns = [
     path("quote/", views.quote, name="quote"),
-    path("tariffs/", views.tariffs, name="tariffs"),
-    path("tariffs/<str:code>/versions/new/", views.version_create, name="version_create"),
+    path("tariffs/", views_tariffs.tariffs, name="tariffs"),
+    path("tariffs/<str:code>/versions/new/", views_tariffs.version_editor, name="version_create"),
+    path("tariffs/<str:code>/versions/new/json/", views_tariffs.version_json, name="version_json"),
     path("runs/", views.runs, name="runs"),
     path("runs/<int:pk>/", views.run_detail, name="run_detail"),
     path("runs/<int:pk>/issue/", views.run_issue, name="run_issue"),

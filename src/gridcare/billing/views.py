@@ -1,7 +1,6 @@
-"""Billing pages: the console quote, tariff catalogue, billing runs and electronic bills (电子账单), and the
+"""Billing pages: the console quote, billing runs and electronic bills (电子账单), and the
 portal's public quote (电费试算) and the customer's own bills."""
 
-import json
 from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import quote as url_quote
@@ -11,7 +10,6 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _lazy
@@ -27,7 +25,7 @@ from gridcare.metering import selectors as metering_selectors
 from gridcare.portal.views import customer_required
 
 from . import ebill, selectors, services
-from .forms import FIELD_OF_ERROR, QuoteForm, TariffVersionForm
+from .forms import FIELD_OF_ERROR, QuoteForm
 
 
 def _add_errors(form, exc: ValidationError) -> None:
@@ -61,56 +59,6 @@ def quote(request):
 @require_http_methods(["GET", "POST"])
 def portal_quote(request):
     return _quote_page(request, "billing/portal_quote.html", rate_limited=True)
-
-
-@staff_required(Perm.CUSTOMER_VIEW)
-def tariffs(request):
-    today = timezone.localdate()
-    rows = [
-        {
-            "tariff": t,
-            "current": selectors.current_version(t, today),
-            "versions": [
-                {"v": v, "json": json.dumps(v.parameters, ensure_ascii=False, indent=1)}
-                for v in t.versions.all()
-            ],
-        }
-        for t in selectors.tariffs_with_versions()
-    ]
-    return render(
-        request, "billing/tariffs.html", {"rows": rows, "can_edit": services.can_edit_tariffs(request.user)}
-    )
-
-
-@staff_required(Perm.CUSTOMER_VIEW)
-@require_http_methods(["GET", "POST"])
-def version_create(request, code: str):
-    if not services.can_edit_tariffs(request.user):
-        raise Http404
-    tariff = selectors.tariff_by_code(code)
-    if tariff is None:
-        raise Http404
-    form = TariffVersionForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.tariff_version_create(
-                actor=Actor.from_request(request, Channel.CONSOLE),
-                tariff=tariff,
-                valid_from=form.cleaned_data["valid_from"],
-                valid_to=form.cleaned_data["valid_to"],
-                params=form.cleaned_data["parameters"],
-            )
-        except ValidationError as exc:
-            for field, msgs in exc.message_dict.items():
-                for m in msgs:
-                    form.add_error(
-                        field if field in form.fields else None,
-                        m if field in form.fields or field == "__all__" else f"{field}: {m}",
-                    )
-        else:
-            messages.success(request, _("已新增电价版本"))
-            return redirect("billing:tariffs")
-    return render(request, "billing/version_form.html", {"form": form, "tariff": tariff})
 
 
 # ---------------------------------------------------------------- billing runs (核算员: `meter.edit`)

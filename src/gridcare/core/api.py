@@ -39,6 +39,7 @@ from .audit import Actor
 from .choices import Channel
 from .masking import mask_audit_changes
 from .permissions import Perm, has_perm
+from .schema_errors import http_error_message, schema_message
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -146,7 +147,7 @@ def install_error_handlers(api) -> None:
     """The answers of SPEC §4: clear 422s, one 404 for missing and forbidden."""
 
     def unauthenticated(request, exc):
-        response = api.create_response(request, {"detail": str(exc)}, status=401)
+        response = api.create_response(request, {"detail": http_error_message(str(exc))}, status=401)
         response["WWW-Authenticate"] = 'Bearer realm="gridcare"'
         return response
 
@@ -160,12 +161,16 @@ def install_error_handlers(api) -> None:
         detail = [
             {
                 "field": _field_of(e.get("loc", ())),
-                "message": str(e.get("msg", "")).removeprefix("Value error, "),
+                "message": schema_message(e),
             }
             for e in exc.errors
         ]
         return api.create_response(request, {"detail": detail}, status=422)
 
+    def http_error(request, exc):
+        return api.create_response(request, {"detail": http_error_message(str(exc))}, status=exc.status_code)
+
+    api.add_exception_handler(HttpError, http_error)
     api.add_exception_handler(AuthenticationError, unauthenticated)
     api.add_exception_handler(Http404, not_found)
     api.add_exception_handler(PermissionDenied, not_found)

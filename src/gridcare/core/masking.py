@@ -1,4 +1,10 @@
-"""Masking of personal data as SPEC C1 says: phone 138****5678, ID first 6 + last 4, name 张*."""
+"""Masking of personal data as SPEC C1 says: phone 138****5678, ID first 6 + last 4, name 张*.
+
+The one place personal data is masked: the console, the portal, the public 户号 query, the terminals, the API,
+notices and the audit trail all call these functions, so the same value reads the same everywhere. A customer's
+name goes through `mask_customer_name`: a person's name is masked, an organisation's name (a registered
+business name, not personal data) is shown as it is — in the console and the portal alike.
+"""
 
 
 def mask_phone(phone: str | None) -> str:
@@ -24,6 +30,13 @@ def mask_name(name: str | None) -> str:
     return name[0] + "*" * max(1, len(name) - 1)
 
 
+def mask_customer_name(name: str | None, kind: str | None) -> str:
+    """A customer's name for display: a person's masked (张*), an organisation's in full."""
+    if kind == "organisation":
+        return name or ""
+    return mask_name(name)
+
+
 def mask_address(address: str | None) -> str:
     """Keep the district part, hide the house: 某某县城关镇****."""
     if not address:
@@ -37,6 +50,28 @@ def mask_email(email: str | None) -> str:
         return ""
     local, _, domain = email.partition("@")
     return f"{local[:1]}***@{domain}"
+
+
+def mask_bank_account(number: str | None) -> str:
+    """6222021234561234 → 6222****1234; a short number is all stars; an already masked one stays as it is."""
+    number = (number or "").strip()
+    if not number or "*" in number:
+        return number
+    return f"{number[:4]}****{number[-4:]}" if len(number) > 8 else "*" * len(number)
+
+
+def mask_account_number(number: str | None) -> str:
+    """What an SMS shows of a 户号: only the last four digits (******0001)."""
+    number = (number or "").strip()
+    return "*" * max(0, len(number) - 4) + number[-4:]
+
+
+def mask_openid(openid: str | None) -> str:
+    """A WeChat user id (微信用户标识): the first four characters (oAbc****); an already masked one stays."""
+    openid = (openid or "").strip()
+    if not openid or "*" in openid:
+        return openid
+    return f"{openid[:4]}****"
 
 
 def _hidden(value) -> str:
@@ -53,9 +88,9 @@ AUDIT_PII_KEYS = {
     "id_number": mask_id_number,
     "email": mask_email,
     "address": mask_address,
-    "bank_account": lambda v: f"{v[:4]}****{v[-4:]}" if v and "*" not in v and len(v) > 8 else (v or ""),
+    "bank_account": mask_bank_account,
     "protected_reason": _hidden,
-    "wechat_openid": _hidden,
+    "wechat_openid": mask_openid,
 }
 
 

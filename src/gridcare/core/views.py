@@ -32,3 +32,33 @@ def form_errors_from(form, exc) -> None:
         target = field if field in form.fields else None
         for m in messages:
             form.add_error(target, m if target else f"{field}: {m}" if field != "__all__" else m)
+
+
+# ---------------------------------------------------------------- branded error pages (DEBUG off)
+
+
+def _error_page(request, template: str, status: int):
+    """The console's or the portal's error page (templates/error_base.html); the API answers its JSON shape."""
+    from django.http import JsonResponse
+    from django.shortcuts import render
+    from django.utils.translation import gettext as _
+
+    path = request.path or ""
+    if path.startswith("/api/"):
+        message = _("未找到该对象，或无权访问") if status == 404 else _("当前角色无此权限")
+        return JsonResponse({"detail": message}, status=status)
+    portal = path.startswith("/portal/")
+    # Nothing of the request goes into the page: a missing and a forbidden object answer the same bytes.
+    return render(
+        request, template, {"portal": portal, "home_url": "/portal/" if portal else "/"}, status=status
+    )
+
+
+def page_not_found(request, exception=None):
+    """handler404: 页面不存在, in the portal's frame under /portal/, else the console's."""
+    return _error_page(request, "404.html", 404)
+
+
+def permission_denied(request, exception=None):
+    """handler403: 无权访问."""
+    return _error_page(request, "403.html", 403)

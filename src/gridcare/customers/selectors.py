@@ -1,6 +1,5 @@
 """Reads for the customer registry; every one takes the user and applies unit scoping here."""
 
-import json
 import re
 from decimal import Decimal
 from typing import Any
@@ -9,12 +8,12 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
+from gridcare.core.audit_display import action_label, change_rows
 from gridcare.core.masking import (
     mask_address,
-    mask_audit_changes,
+    mask_customer_name,
     mask_email,
     mask_id_number,
-    mask_name,
     mask_phone,
 )
 from gridcare.core.models import AuditEvent
@@ -171,13 +170,13 @@ def customer_timeline(
 
     Personal data inside the events' `changes` (phones, ID numbers, names, addresses, bank accounts, the
     protected-account reason) is masked unless `reveal` (the caller checked the role and audited the view).
-    Each event carries `changes_text`, the changes as readable JSON."""
+    Each event carries `action_label` (修改客户资料) and `change_rows` (字段 / 原值 / 新值, never JSON)."""
     if not has_perm(user, Perm.AUDIT_VIEW):
         return []
     events = list(AuditEvent.objects.filter(customer_id=customer.pk).select_related("actor")[:limit])
     for e in events:
-        shown = e.changes if reveal else mask_audit_changes(e.changes)
-        e.changes_text = json.dumps(shown, ensure_ascii=False, default=str)
+        e.action_label = action_label(e.action)
+        e.change_rows = change_rows(e, reveal=reveal)
     return events
 
 
@@ -196,7 +195,7 @@ def masked_customer(customer: Customer, *, reveal: bool = False) -> dict[str, st
             "email": customer.email,
         }
     return {
-        "name": mask_name(customer.name) if customer.kind == "person" else customer.name,
+        "name": mask_customer_name(customer.name, customer.kind),
         "phone": mask_phone(customer.phone),
         "phone2": mask_phone(customer.phone2),
         "id_number": mask_id_number(customer.id_number),
@@ -230,7 +229,7 @@ def _public_lookup_sql() -> str:
 
         a, c, p, u = (m._meta.db_table for m in (Account, Customer, Premise, Unit))
         _PUBLIC_LOOKUP_SQL = (
-            f"SELECT c.name, p.address, u.name, a.id FROM {a} a "  # noqa: S608 (table names from model metadata)
+            f"SELECT c.name, p.address, u.name, a.id, c.kind FROM {a} a "  # noqa: S608 (table names from model metadata)
             f"JOIN {c} c ON c.id = a.customer_id JOIN {p} p ON p.id = a.premise_id JOIN {u} u ON u.id = a.unit_id "
             "WHERE a.account_number = %s AND a.status = %s"
         )
@@ -250,10 +249,10 @@ def public_account_lookup(account_number: str, *, with_name: bool = False) -> di
         row = cursor.fetchone()
     if row is None:
         return None
-    name, address, unit_name, account_id = row
+    name, address, unit_name, account_id, kind = row
     out = {
         "account_number": account_number,
-        "name": mask_name(name),
+        "name": mask_customer_name(name, kind),
         "address": mask_address(address),
         "supply_unit": unit_name,
     }

@@ -16,7 +16,12 @@ class PreferenceForm(forms.Form):
     quiet_end = forms.TimeField(
         label=_("免打扰结束"), widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"})
     )
-    wechat_openid = forms.CharField(label=_("微信OpenID"), max_length=64, required=False)
+    wechat_openid = forms.CharField(
+        label=_("微信用户标识"),
+        max_length=64,
+        required=False,
+        help_text=_("关注供电公司公众号后获得的用户标识，用于发送微信通知"),
+    )
     greetings_opt_out = forms.BooleanField(label=_("不接收节日问候等营销信息"), required=False)
 
 

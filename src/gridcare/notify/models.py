@@ -41,7 +41,7 @@ class NotifyPreference(models.Model):
     )
     quiet_start = models.TimeField(_("免打扰开始"), default=time(22, 0))
     quiet_end = models.TimeField(_("免打扰结束"), default=time(8, 0))
-    wechat_openid = models.CharField(_("微信OpenID"), max_length=64, blank=True)
+    wechat_openid = models.CharField(_("微信用户标识"), max_length=64, blank=True)
     greetings_opt_out = models.BooleanField(_("不接收节日问候等营销信息"), default=False)
     updated_at = models.DateTimeField()
 

@@ -2,7 +2,7 @@
 
 from django.db.models import Count, Q, QuerySet
 
-from gridcare.core.masking import mask_email, mask_phone
+from gridcare.core.masking import mask_email, mask_openid, mask_phone
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import get_or_404, restrict
 
@@ -17,9 +17,7 @@ def mask_recipient(channel: str, recipient: str) -> str:
         return mask_phone(recipient)
     if channel == NotifyChannel.EMAIL:
         return mask_email(recipient)
-    if recipient:
-        return f"{recipient[:4]}****"
-    return ""
+    return mask_openid(recipient)
 
 
 def notifications_for_customer(*, user, customer_id: int, limit: int = RECENT) -> list[Notification]:

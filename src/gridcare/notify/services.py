@@ -62,6 +62,7 @@ from django.utils.formats import localize
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
+from gridcare.core.masking import mask_account_number
 from gridcare.core.permissions import Perm, Role
 from gridcare.customers.models import Account, Customer
 from gridcare.customers.services import PermissionDenied, _check_unit
@@ -124,13 +125,6 @@ class _StrictInvalid(str):
 
 # Plain text out (SMS, WeChat fields, e-mail text): no HTML escaping.
 ENGINE = Engine(autoescape=False, string_if_invalid=_StrictInvalid("%s"), libraries={}, builtins=[])
-
-
-def mask_account_number(number: str | None) -> str:
-    """What a 95598 SMS shows of a 户号: only the last four digits (******0001)."""
-    if not number:
-        return ""
-    return "*" * max(0, len(number) - 4) + number[-4:]
 
 
 def _plain(value: Any) -> Any:
@@ -830,9 +824,9 @@ def preference_update(
     qs, qe = _parse_time(quiet_start, "quiet_start", errs), _parse_time(quiet_end, "quiet_end", errs)
     openid = (wechat_openid or "").strip()
     if len(openid) > 64 or any(not (ch.isalnum() or ch in "-_") for ch in openid):
-        errs["wechat_openid"] = [_("微信OpenID格式不正确")]
+        errs["wechat_openid"] = [_("微信用户标识格式不正确")]
     if notify_wechat and not openid:
-        errs["wechat_openid"] = [_("开通微信通知需要填写微信OpenID")]
+        errs["wechat_openid"] = [_("开通微信通知需要填写微信用户标识")]
     if notify_email and not customer.email:
         errs["notify_email"] = [_("客户没有登记电子邮箱，不能开通邮件通知")]
     if errs:

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
-from gridcare.core.masking import mask_address, mask_name
+from gridcare.core.masking import mask_address, mask_customer_name
 from gridcare.core.views import form_errors_from
 from gridcare.portal import selectors as portal_selectors
 from gridcare.portal.views import customer_required
@@ -54,7 +54,7 @@ def _account_view(account) -> dict:
     """What the pay and receipt pages show of the account: 95598's masked name and address."""
     return {
         "account_number": account.account_number,
-        "name": mask_name(account.customer.name),
+        "name": mask_customer_name(account.customer.name, account.customer.kind),
         "address": mask_address(account.premise.address),
         "supply_unit": account.unit.name,
     }

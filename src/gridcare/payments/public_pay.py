@@ -42,7 +42,7 @@ from django.utils.translation import gettext as _
 
 from gridcare.core import ratelimit
 from gridcare.core.audit import Actor
-from gridcare.core.masking import mask_address, mask_name
+from gridcare.core.masking import mask_address, mask_customer_name
 from gridcare.core.validators import ACCOUNT_NUMBER_RE
 from gridcare.customers.choices import AccountStatus
 from gridcare.customers.models import Account
@@ -178,7 +178,7 @@ def _active_account(account_number: Any) -> Account | None:
 def masked_account(account: Account) -> dict[str, str]:
     return {
         "account_number": account.account_number,
-        "name": mask_name(account.customer.name),
+        "name": mask_customer_name(account.customer.name, account.customer.kind),
         "address": mask_address(account.premise.address),
         "supply_unit": account.unit.name,
     }

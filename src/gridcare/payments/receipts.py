@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from gridcare.core.masking import mask_name
+from gridcare.core.masking import mask_customer_name
 from gridcare.core.money import rmb_upper
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import restrict
@@ -75,7 +75,7 @@ def receipt_of(payment: Payment, *, today=None) -> Receipt:
         allocations = allocations.filter(created_at__lte=counter.created_at)
     r = Receipt(
         payment=payment,
-        name=mask_name(payment.account.customer.name),
+        name=mask_customer_name(payment.account.customer.name, payment.account.customer.kind),
         amount_upper=rmb_upper(payment.amount),
         is_counter=payment.channel in COUNTER_CHANNELS,
         counter=counter,

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from gridcare.core.masking import mask_name
+from gridcare.core.masking import mask_customer_name
 from gridcare.portal.views import customer_required
 
 from . import gateways, signatures
@@ -103,7 +103,10 @@ def page(
             "order": order,
             "merchant": f"{MERCHANT}（{order.account.unit.name}）",
             "subject": _("电费 户号%(n)s %(name)s")
-            % {"n": order.account.account_number, "name": mask_name(order.account.customer.name)},
+            % {
+                "n": order.account.account_number,
+                "name": mask_customer_name(order.account.customer.name, order.account.customer.kind),
+            },
             "error": error,
             "payable": order.status == gateways.ORDER_CREATED and error is None,
             "urls": urls,

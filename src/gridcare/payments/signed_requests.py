@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
-from gridcare.core.masking import mask_address, mask_name
+from gridcare.core.masking import mask_address, mask_customer_name
 from gridcare.customers.models import Account
 
 from . import selectors, services, signatures
@@ -174,7 +174,7 @@ def account_query(unit, account_number: str) -> dict[str, Any] | None:
     st = selectors.statement(account, timezone.localdate())
     return {
         "account_number": account.account_number,
-        "name": mask_name(account.customer.name),
+        "name": mask_customer_name(account.customer.name, account.customer.kind),
         "address": mask_address(account.premise.address),
         "supply_unit": account.unit.name,
         "amount_due": st.amount_due,

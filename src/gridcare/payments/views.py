@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
-from gridcare.core.masking import mask_address, mask_name
+from gridcare.core.masking import mask_address, mask_customer_name
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import get_or_404
 from gridcare.core.views import form_errors_from, staff_required
@@ -86,7 +86,7 @@ def counter(request):
         )
         context.update(
             account=account,
-            name=mask_name(account.customer.name),
+            name=mask_customer_name(account.customer.name, account.customer.kind),
             address=mask_address(account.premise.address),
             statement=st,
             pay_form=pay_form,

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from gridcare.core.audit import Actor
-from gridcare.core.masking import mask_address, mask_name
+from gridcare.core.masking import mask_address, mask_customer_name
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.views import form_errors_from, staff_required
 
@@ -96,7 +96,7 @@ def _render_ledger(request, account_number: str, *, failed: dict | None = None, 
         {
             "ledger": led,
             "account": led.account,
-            "name": mask_name(led.account.customer.name),
+            "name": mask_customer_name(led.account.customer.name, led.account.customer.kind),
             "address": mask_address(led.account.premise.address),
             "payments": payments,
             "receivables": receivables,

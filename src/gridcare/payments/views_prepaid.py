@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from gridcare.core.audit import Actor
-from gridcare.core.masking import mask_name
+from gridcare.core.masking import mask_customer_name
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import get_or_404
 from gridcare.core.views import form_errors_from, staff_required
@@ -58,7 +58,14 @@ def _list_page(request, enrol_form, status=200):
         q=(data.get("q") or "").strip(),
     )
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [{"p": p, "e": p.last_estimate, "name": mask_name(p.account.customer.name)} for p in page]
+    rows = [
+        {
+            "p": p,
+            "e": p.last_estimate,
+            "name": mask_customer_name(p.account.customer.name, p.account.customer.kind),
+        }
+        for p in page
+    ]
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -124,7 +131,7 @@ def _detail_page(request, account, enrol_form=None, status=200):
         "payments/prepaid_detail.html",
         {
             "account": account,
-            "name": mask_name(account.customer.name),
+            "name": mask_customer_name(account.customer.name, account.customer.kind),
             "p": p,
             "enrolled": enrolled,
             "estimate": prepaid.prepaid_estimate_live(account, today=today) if enrolled else None,

@@ -47,7 +47,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
-from gridcare.core.masking import mask_name
+from gridcare.core.masking import mask_bank_account, mask_name
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import visible_unit_ids
 from gridcare.customers.importer import ImportFileError, decode
@@ -89,13 +89,6 @@ def luhn_ok(number: str) -> bool:
                 d -= 9
         total += d
     return total % 10 == 0
-
-
-def mask_bank_account(number: str) -> str:
-    """6222021234561234 → 6222****1234."""
-    if not number:
-        return ""
-    return f"{number[:4]}****{number[-4:]}" if len(number) > 8 else "*" * len(number)
 
 
 def shown_bank_account(user, number: str) -> str:

@@ -53,15 +53,15 @@ class Command(BaseCommand):
         for period in periods:
             # Only the latest month's bills are news to the customers; the history is backfilled silently.
             with notices_muted() if period != periods[-1] else nullcontext():
-                self._bill(period, bureaus, now)
+                self._bill(period, bureaus, now, today)
 
-    def _bill(self, period, bureaus, now):
+    def _bill(self, period, bureaus, now, today):
         from gridcare.billing import services
         from gridcare.billing.models import BillingRun
         from gridcare.core.audit import Actor
 
         for code in bureaus:
-            call_command("billing", "run", period=period, unit=code, stdout=self.stdout)
+            call_command("billing", "run", period=period, unit=code, today=today, stdout=self.stdout)
             run = BillingRun.objects.get(period=period, unit__code=code, route__isnull=True)
             # Issued on the 5th of the next month at 10:00, as the bureau would have (not all today).
             issued = datetime.combine(
