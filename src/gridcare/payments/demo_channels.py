@@ -207,8 +207,8 @@ def demo_channels(*, seed: int, today: date | None = None) -> Demo:
         withholding_part,  # a third of the debtors at most: the counter and the terminals need them too
         counter_part,
         terminal_part,
-        agents_part,
         reconciliation_part,
+        agents_part,  # after the Alipay statement, which needs the bureau's accounts with nothing overdue
         refunds_part,  # after the counter, whose rounded-up cash payments leave the credit
         prepaid_part,
         campaign_part,
