@@ -39,6 +39,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
+from gridcare.core.money import rmb_upper
 from gridcare.core.validators import uscc_check_char
 from gridcare.customers.choices import CustomerKind
 from gridcare.org.models import SupplyUnit
@@ -75,64 +76,6 @@ def unit_price(amount: Decimal, kwh: Decimal) -> Decimal | None:
     if not kwh:
         return None
     return (amount / kwh).quantize(UNIT_PRICE_PLACES, ROUND_HALF_UP)
-
-
-_DIGITS = "零壹贰叁肆伍陆柒捌玖"
-_PLACES = ("", "拾", "佰", "仟")
-_SECTIONS = ("", "万", "亿", "万亿")
-
-
-def _section(n: int) -> str:
-    """0 < n < 10000 in capitals, zeros inside read once (1005 → 壹仟零伍), none at the end."""
-    out, zero = "", False
-    for place in range(3, -1, -1):
-        d = n // 10**place % 10
-        if d == 0:
-            zero = bool(out)
-            continue
-        if zero:
-            out += "零"
-            zero = False
-        out += _DIGITS[d] + _PLACES[place]
-    return out
-
-
-def _integer(n: int) -> str:
-    sections = []
-    while n:
-        n, rest = divmod(n, 10000)
-        sections.append(rest)
-    out, zero = "", False
-    for i in range(len(sections) - 1, -1, -1):
-        s = sections[i]
-        if s == 0:
-            zero = bool(out)
-            continue
-        if out and (zero or s < 1000):
-            out += "零"
-        out += _section(s) + _SECTIONS[i]
-        zero = False
-    return out
-
-
-def rmb_upper(value: Decimal) -> str:
-    """An amount in Chinese capitals (人民币大写): 123.45 → 壹佰贰拾叁元肆角伍分, 100 → 壹佰元整,
-    1000.05 → 壹仟元零伍分, 0.50 → 伍角. Half-up to the fen first."""
-    value = Decimal(value).quantize(CENT, ROUND_HALF_UP)
-    sign = "负" if value < 0 else ""
-    fen_total = int(abs(value) * 100)
-    yuan, rest = divmod(fen_total, 100)
-    jiao, fen = divmod(rest, 10)
-    out = _integer(yuan) + "元" if yuan else ""
-    if not jiao and not fen:
-        return sign + (out or "零元") + "整"
-    if jiao:
-        out += _DIGITS[jiao] + "角"
-    elif yuan:
-        out += "零"
-    if fen:
-        out += _DIGITS[fen] + "分"
-    return sign + out
 
 
 # ---------------------------------------------------------------- issuing services
