@@ -67,6 +67,18 @@ def portal_account_get(*, user, account_number: str) -> Account:
     return get_or_404(portal_accounts(user=user), account_number=(account_number or "").strip())
 
 
+def portal_payment_get(*, user, account_number: str, payment_id: int):
+    """One payment of one of the user's bound accounts, whatever its channel; 404 for any other alike."""
+    from gridcare.payments.models import Payment
+
+    account = portal_account_get(user=user, account_number=account_number)
+    return get_or_404(
+        Payment.objects.select_related("account__customer", "unit", "received_by", "shift"),
+        account=account,
+        pk=payment_id,
+    )
+
+
 # ---------------------------------------------------------------- money: what is due, and the account's state
 
 

@@ -16,5 +16,10 @@ urlpatterns = [
     path("accounts/<str:account_number>/", views.account_detail, name="account_detail"),
     path("accounts/<str:account_number>/unbind/", views.unbind, name="unbind"),
     path("accounts/<str:account_number>/payments/", views.payments, name="payments"),
+    path(
+        "accounts/<str:account_number>/payments/<int:payment_id>/receipt/",
+        views.payment_receipt,
+        name="payment_receipt",
+    ),
     path("accounts/<str:account_number>/usage/", views.usage, name="usage"),
 ]

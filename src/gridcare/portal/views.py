@@ -24,7 +24,7 @@ from gridcare.core import ratelimit
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.org.views import login_view
-from gridcare.payments import public_pay
+from gridcare.payments import public_pay, receipts
 
 from . import selectors, services
 from .forms import BindForm, PublicPayForm, PublicQueryForm, RegisterForm, add_service_errors
@@ -112,6 +112,15 @@ def payments(request, account_number: str):
         "portal/payments.html",
         {"card": selectors.portal_account_card(account), "page": page},
     )
+
+
+@customer_required
+def payment_receipt(request, account_number: str, payment_id: int):
+    """缴费凭证 of any payment of a bound account (counter, bank, terminal, agents, online alike)."""
+    payment = selectors.portal_payment_get(
+        user=request.user, account_number=account_number, payment_id=payment_id
+    )
+    return render(request, "portal/payment_receipt.html", {"r": receipts.receipt_of(payment)})
 
 
 @customer_required
