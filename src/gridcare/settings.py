@@ -152,6 +152,9 @@ GRIDCARE = {
     # prepaid account at least up to the cap; the pay link stays open this many minutes.
     "PUBLIC_PAY_MARGIN": os.environ.get("GRIDCARE_PUBLIC_PAY_MARGIN", "1000.00"),
     "PUBLIC_PREPAID_CAP": os.environ.get("GRIDCARE_PUBLIC_PREPAID_CAP", "5000.00"),
+    # The counter (payments.counter): one payment at most the amount due plus this margin (预存上限), against a
+    # mistyped amount.
+    "COUNTER_MARGIN": os.environ.get("GRIDCARE_COUNTER_MARGIN", "10000.00"),
     "PUBLIC_ORDER_MINUTES": int(os.environ.get("GRIDCARE_PUBLIC_ORDER_MINUTES", "30")),
     "IMPORT_MAX_BYTES": int(os.environ.get("GRIDCARE_IMPORT_MAX_BYTES", str(20 * 1024 * 1024))),
     "BIND_MAX_FAILURES": int(os.environ.get("GRIDCARE_BIND_MAX_FAILURES", "5")),

@@ -119,9 +119,7 @@ def test_cli_refuses_a_month_that_has_not_ended(world, route, today):
     assert BillingRun.objects.get().period == "2026-12"
 
 
-@pytest.mark.parametrize(
-    "period", ["2026-13", "2026-00", "abc", "2026-1", "2026/10", "1999-12", "2026-100", "9" * 500]
-)
+@pytest.mark.parametrize("period", ["2026-13", "2026-00", "abc", "2026-1", "2026/10", "2026-100", "9" * 500])
 def test_malformed_period_is_a_clear_error_on_page_and_api(world, route, a_billing, today, period):
     c = client_for(a_billing)
     before = state()
@@ -130,6 +128,25 @@ def test_malformed_period_is_a_clear_error_on_page_and_api(world, route, a_billi
     resp = post_json(c, "/api/v1/billing/runs", {"period": period, "route_code": "R01"})
     assert resp.status_code == 422
     assert resp.json()["detail"] == [{"field": "period", "message": "账期格式应为 YYYY-MM，例如 2026-10"}]
+    assert state() == before
+
+
+@pytest.mark.parametrize("period", ["1999-01", "1999-12", "0001-01"])
+def test_period_before_the_earliest_billable_month_says_so_on_page_api_and_cli(
+    world, route, a_billing, today, period
+):
+    """A well-formed month before 2000-01 (core.validators.DATE_MIN) is refused as too early, not as malformed."""
+    reason = f"{period} 早于系统可计费的最早账期 2000-01"
+    c = client_for(a_billing)
+    before = state()
+    resp = c.post("/billing/runs/", {"period": period, "route": route.pk})
+    page = resp.content.decode()
+    assert resp.status_code == 400 and reason in page and MALFORMED not in page
+    resp = post_json(c, "/api/v1/billing/runs", {"period": period, "route_code": "R01"})
+    assert resp.status_code == 422
+    assert resp.json()["detail"] == [{"field": "period", "message": reason}]
+    with pytest.raises(CommandError, match=reason):
+        call_command("billing", "run", "--period", period, "--route", "R01")
     assert state() == before
 
 

@@ -204,14 +204,27 @@ BILL_DUE_DAYS = 15
 
 
 def parse_period(period: str) -> tuple[date, date]:
-    """'YYYY-MM' → (first day, last day); ValidationError({"period": …}) when malformed."""
+    """'YYYY-MM' → (first day, last day); ValidationError({"period": …}) when malformed or before the
+    earliest billable month, the month of core.validators.DATE_MIN (2000-01: the system's dates start there;
+    later months are refused by `check_period_ended` until they have ended)."""
     import calendar
     import re
 
+    from gridcare.core.validators import DATE_MIN
+
     m = re.fullmatch(r"(\d{4})-(\d{2})", (period or "").strip())
-    if not m or not (1 <= int(m[2]) <= 12) or int(m[1]) < 2000:
+    if not m or not (1 <= int(m[2]) <= 12):
         raise ValidationError({"period": [_("账期格式应为 YYYY-MM，例如 2026-10")]})
     year, month = int(m[1]), int(m[2])
+    if (year, month) < (DATE_MIN.year, DATE_MIN.month):
+        raise ValidationError(
+            {
+                "period": [
+                    _("%(p)s 早于系统可计费的最早账期 %(min)s")
+                    % {"p": m[0], "min": f"{DATE_MIN.year:04d}-{DATE_MIN.month:02d}"}
+                ]
+            }
+        )
     return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
 
 

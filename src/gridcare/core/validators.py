@@ -2,9 +2,11 @@
 
 import re
 from datetime import date
+from typing import Annotated
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from pydantic import AfterValidator
 
 ACCOUNT_NUMBER_RE = re.compile(r"^\d{10}$")
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
@@ -70,3 +72,58 @@ def validate_account_number(value: str) -> str:
     if not ACCOUNT_NUMBER_RE.fullmatch(value):
         raise ValidationError(_("户号格式错误：应为10位数字"), code="account_number")
     return value
+
+
+# ---------------------------------------------------------------- dates people type into a query or a form
+
+# The dates the system accepts from a query string, a form or an API field (as_of, day, date_from, date_to,
+# statement_date, …). Far outside it, `date ± timedelta` overflows (0001-01-01 − 30 days, 9999-12-31 + 1 day)
+# and a typo such as 0206-10-01 would return an empty report instead of an error. The earliest billing period
+# (billing.services.parse_period) is the month of DATE_MIN.
+DATE_MIN = date(2000, 1, 1)
+DATE_MAX = date(2100, 12, 31)
+
+
+def date_range_message(value: date) -> str | None:
+    """Why `value` is outside DATE_MIN..DATE_MAX (Chinese), or None when it is inside."""
+    if DATE_MIN <= value <= DATE_MAX:
+        return None
+    return _("日期须在 %(lo)s 至 %(hi)s 之间：%(v)s") % {
+        "lo": DATE_MIN.isoformat(),
+        "hi": DATE_MAX.isoformat(),
+        "v": value.isoformat(),
+    }
+
+
+def validate_date_range(value: date, field: str | None = None) -> date:
+    """`value` when inside DATE_MIN..DATE_MAX, else a ValidationError (on `field` when given)."""
+    message = date_range_message(value)
+    if message is None:
+        return value
+    raise ValidationError({field: [message]} if field else message, code="date_range")
+
+
+def clean_date(raw, field: str | None = None) -> date:
+    """A YYYY-MM-DD text (or a date) inside DATE_MIN..DATE_MAX; a ValidationError (on `field`) otherwise."""
+    if isinstance(raw, date):
+        return validate_date_range(raw, field)
+    text = str(raw or "").strip()
+    try:
+        value = date.fromisoformat(text) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else None
+    except ValueError:
+        value = None
+    if value is None:
+        message = _("日期格式应为 YYYY-MM-DD：%(v)s") % {"v": text[:20]}
+        raise ValidationError({field: [message]} if field else message, code="date_format")
+    return validate_date_range(value, field)
+
+
+def _pydantic_date_range(value: date) -> date:
+    message = date_range_message(value)
+    if message is not None:
+        raise ValueError(message)  # reported as a value_error on the field (core.schema_errors)
+    return value
+
+
+# An API date (query parameter or body field) inside DATE_MIN..DATE_MAX: `as_of: BoundedDate | None = None`.
+BoundedDate = Annotated[date, AfterValidator(_pydantic_date_range)]

@@ -20,6 +20,7 @@ from ninja import Field, Router, Schema, Status
 from gridcare.core.api import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, Text, api_actor, require_perm
 from gridcare.core.idempotency import idempotent
 from gridcare.core.permissions import Perm, Role
+from gridcare.core.validators import BoundedDate
 from gridcare.customers.selectors import accounts_visible
 
 from . import counter, reports, selectors
@@ -65,7 +66,7 @@ def _account_for(request, account_number: str):
 
 
 @router.get("/accounts/{account_number}/statement", response={200: StatementOut, **READ_ERRORS})
-def account_statement(request, account_number: str, as_of: date | None = None):
+def account_statement(request, account_number: str, as_of: BoundedDate | None = None):
     """Open bills with the late fee accrued as of `as_of` (default today)."""
     account = _account_for(request, account_number)
     st = selectors.statement(account, as_of or timezone.localdate())
@@ -191,14 +192,14 @@ def report_collection_rate(request, period: str):
 
 
 @router.get("/reports/arrears-ageing", response={200: list[AgeingOut], **LIST_ERRORS}, tags=["reports"])
-def report_arrears_ageing(request, as_of: date | None = None):
+def report_arrears_ageing(request, as_of: BoundedDate | None = None):
     """Outstanding principal by days past due: 0–30, 31–90, 91–365, over 365."""
     require_perm(request, Perm.STATS_VIEW)
     return reports.arrears_ageing(user=request.user, as_of=as_of or timezone.localdate())
 
 
 @router.get("/reports/channel-mix", response={200: list[ChannelOut], **LIST_ERRORS}, tags=["reports"])
-def report_channel_mix(request, date_from: date, date_to: date):
+def report_channel_mix(request, date_from: BoundedDate, date_to: BoundedDate):
     """Posted payments by channel between two dates (inclusive)."""
     require_perm(request, Perm.STATS_VIEW)
     if date_to < date_from:

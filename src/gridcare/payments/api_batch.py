@@ -30,6 +30,7 @@ from gridcare.core.api import (
 from gridcare.core.idempotency import idempotent
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import get_or_404
+from gridcare.core.validators import BoundedDate
 
 from . import reconciliation as recon
 from . import withholding as wh
@@ -112,7 +113,7 @@ def agreement_deactivate(request, agreement_id: int):
 
 class BatchIn(Schema):
     bank_code: Text = Field(..., max_length=8)
-    as_of: date
+    as_of: BoundedDate
 
 
 class BatchOut(Schema):
@@ -298,7 +299,11 @@ def statement_list(request):
 
 @router.post("/reconciliations", response={201: StatementImportOut, 200: StatementImportOut, **WRITE_ERRORS})
 def statement_import(
-    request, channel: Form[Text], statement_date: Form[date], file: File[UploadedFile], agent: Form[str] = ""
+    request,
+    channel: Form[Text],
+    statement_date: Form[BoundedDate],
+    file: File[UploadedFile],
+    agent: Form[str] = "",
 ):
     """Import a channel's daily statement; 201 when new, 200 when the same file was imported before."""
     require_perm(request, Perm.PAYMENT_BATCH)

@@ -21,6 +21,7 @@ from gridcare.core.api import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, Text, api_
 from gridcare.core.idempotency import idempotent
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import get_or_404, visible_unit_ids
+from gridcare.core.validators import BoundedDate
 from gridcare.customers.selectors import accounts_visible
 
 from . import counter, refunds
@@ -90,7 +91,7 @@ def shift_open(request, payload: ShiftIn):
 
 
 @router.get("/shifts", response={200: list[ShiftOut], **LIST_ERRORS})
-def shift_list(request, status: str = "", day: date | None = None):
+def shift_list(request, status: str = "", day: BoundedDate | None = None):
     """Shifts the caller may see, newest first (at most 200); `day` filters on the opening day."""
     require_perm(request, Perm.PAYMENT_RECORD, Perm.STATS_VIEW)
     qs = counter.shifts_visible(user=request.user)
@@ -156,7 +157,7 @@ class DailySheetOut(Schema):
 
 
 @router.get("/shifts/daily-sheet", response={200: DailySheetOut, **LIST_ERRORS})
-def shift_daily_sheet(request, day: date | None = None, unit_id: int | None = None):
+def shift_daily_sheet(request, day: BoundedDate | None = None, unit_id: int | None = None):
     """日结单: shifts opened that day with expected/declared/difference, totals, reversals after a close,
     terminal totals."""
     require_perm(request, Perm.PAYMENT_RECORD, Perm.STATS_VIEW)

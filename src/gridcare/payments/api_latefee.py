@@ -24,6 +24,7 @@ from ninja import Field, Router, Schema
 from ninja.errors import HttpError
 
 from gridcare.core.api import ErrorOut, Text, ValidationErrorOut
+from gridcare.core.validators import date_range_message
 from gridcare.customers.choices import CustomerClass
 
 from .latefee import MAX_PAYMENTS, late_fee_calculate
@@ -73,10 +74,15 @@ def _parse_date(raw: str, field: str, errs: dict[str, list[str]]) -> date | None
     try:
         if not _DATE.fullmatch(text):
             raise ValueError
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
         errs.setdefault(field, []).append(_("日期格式应为 YYYY-MM-DD：%(v)s") % {"v": text[:10]})
         return None
+    out_of_range = date_range_message(value)
+    if out_of_range:
+        errs.setdefault(field, []).append(out_of_range)
+        return None
+    return value
 
 
 def _parse_amount(raw: str, field: str, errs: dict[str, list[str]]) -> Decimal | None:

@@ -29,6 +29,7 @@ from gridcare.core.api import (
 )
 from gridcare.core.idempotency import idempotent
 from gridcare.core.permissions import Perm
+from gridcare.core.validators import BoundedDate
 
 from . import ledger_selectors, services
 
@@ -67,7 +68,7 @@ class LedgerOut(Schema):
 
 
 @router.get("/accounts/{account_number}/ledger", response={200: LedgerOut, **READ_ERRORS})
-def account_ledger(request, account_number: str, as_of: date | None = None):
+def account_ledger(request, account_number: str, as_of: BoundedDate | None = None):
     """Ledger entries with the running balance and the open bills as of `as_of` (default today)."""
     led = ledger_selectors.account_ledger(
         user=request.user, account_number=account_number, as_of=as_of or timezone.localdate()

@@ -30,6 +30,7 @@ from gridcare.core.api import (
 from gridcare.core.idempotency import idempotent
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import get_or_404
+from gridcare.core.validators import BoundedDate
 from gridcare.customers.selectors import accounts_visible
 
 from . import prepaid
@@ -102,7 +103,7 @@ def _prepaid_out(account, as_of: date) -> dict:
 
 
 @router.get("/accounts/{account_number}/prepaid", response={200: PrepaidOut, **READ_ERRORS})
-def prepaid_get(request, account_number: str, as_of: date | None = None):
+def prepaid_get(request, account_number: str, as_of: BoundedDate | None = None):
     """Prepaid enrolment and the balance estimate as of `as_of` (default today)."""
     account = _account_for(request, account_number)
     return _prepaid_out(account, as_of or timezone.localdate())

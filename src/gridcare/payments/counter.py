@@ -39,7 +39,7 @@ from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import visible_unit_ids
 from gridcare.customers.services import PermissionDenied, _check_unit
 
-from . import selectors, services
+from . import public_pay, selectors, services
 from .choices import PaymentChannel, PaymentStatus
 from .models import CashierShift, CounterReceipt, Payment, Terminal
 
@@ -122,6 +122,8 @@ def counter_payment_record(
       another account, amount, method or cashier is refused.
     - `channel_txn_id`: the receipt number; blank (the counter page) numbers it from the shift:
       C + the day (yymmdd) + the shift id (6 digits) + the shift's payment count (4 digits).
+    - `amount` is at most the amount due on the payment's day plus `counter_margin()` (`_check_cap`; a retry of
+      a recorded receipt number is answered as before).
     - `paid_at` (default now) is the time the money was taken: inside the open shift and not after `now`
       (default the real time; the demo builders pass their clock). The page and the API pass neither.
 
@@ -148,6 +150,8 @@ def counter_payment_record(
             if paid_at is not None and not (shift.opened_at <= paid_at <= (now or timezone.now())):
                 raise ValidationError({"paid_at": [_("缴费时间必须在本班次开班之后，且不晚于当前时间")]})
             txn = str(channel_txn_id or "").strip() or _receipt_no(shift, paid_at or now or timezone.now())
+            if not Payment.objects.filter(channel=channel, channel_txn_id=txn).exists():  # a retry: as before
+                _check_cap(number, value, timezone.localdate(paid_at or now or timezone.now()))
             rec = services.payment_record(
                 actor=actor,
                 channel=channel,
@@ -170,6 +174,36 @@ def counter_payment_record(
             raise
         return services.Recorded(first, False)
     return rec
+
+
+DEFAULT_COUNTER_MARGIN = Decimal("10000.00")
+
+
+def counter_margin() -> Decimal:
+    """How much more than the amount due one counter payment may be (预存上限): GRIDCARE["COUNTER_MARGIN"]."""
+    return public_pay.conf_money("COUNTER_MARGIN", DEFAULT_COUNTER_MARGIN)
+
+
+def _check_cap(number: str, amount: Decimal, as_of: date) -> None:
+    """A sanity cap against a mistyped amount (99999999 for 99.99): at most the amount due as of `as_of` —
+    principal and late fee, computed as the public payment computes it (`public_pay.account_dues`) — plus
+    the counter margin. An unknown 户号 is left to `services.payment_record` to refuse."""
+    from gridcare.customers.models import Account
+
+    account = Account.objects.filter(account_number=number).first()
+    if account is None:
+        return
+    due = public_pay.account_dues(account, as_of).amount_due
+    margin = counter_margin()
+    if amount > due + margin:
+        raise ValidationError(
+            {
+                "amount": [
+                    _("超过本次可收上限 ¥%(cap)s（应缴 ¥%(due)s + 预存上限 ¥%(margin)s）")
+                    % {"cap": f"{due + margin:,.2f}", "due": f"{due:,.2f}", "margin": f"{margin:,.2f}"}
+                ]
+            }
+        )
 
 
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")

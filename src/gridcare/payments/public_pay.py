@@ -68,17 +68,18 @@ def today() -> date:
     return timezone.localdate()
 
 
-def _conf_money(key: str, default: Decimal) -> Decimal:
+def conf_money(key: str, default: Decimal) -> Decimal:
+    """An amount from settings.GRIDCARE[key] (blank or missing: `default`); also the counter's margin."""
     raw = settings.GRIDCARE.get(key)
     return default if raw in (None, "") else clean_amount(raw, key, allow_zero=True)
 
 
 def pay_margin() -> Decimal:
-    return _conf_money("PUBLIC_PAY_MARGIN", DEFAULT_MARGIN)
+    return conf_money("PUBLIC_PAY_MARGIN", DEFAULT_MARGIN)
 
 
 def prepaid_cap() -> Decimal:
-    return _conf_money("PUBLIC_PREPAID_CAP", DEFAULT_PREPAID_CAP)
+    return conf_money("PUBLIC_PREPAID_CAP", DEFAULT_PREPAID_CAP)
 
 
 def online_pay_open() -> bool:

@@ -9,6 +9,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils.translation import gettext as _
 
+from gridcare.core.validators import date_range_message
+
 from . import reports
 from .choices import PaymentChannel
 from .excel import COUNT, MONEY, PERCENT, Column, Sheet, report_workbook
@@ -36,10 +38,15 @@ class Filters:
 
 def _parse_date(raw: str, name: str, label: str, errors: dict[str, str]) -> date | None:
     try:
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
     except ValueError:
         errors[name] = _("%(label)s不是有效日期（YYYY-MM-DD）：%(v)s") % {"label": label, "v": raw[:20]}
         return None
+    out_of_range = date_range_message(value)
+    if out_of_range:
+        errors[name] = f"{label}：{out_of_range}"
+        return None
+    return value
 
 
 def parse_filters(params, today: date, *, default_period: str = "") -> Filters:

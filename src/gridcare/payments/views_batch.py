@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from gridcare.core.audit import Actor
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import get_or_404
+from gridcare.core.validators import clean_date
 from gridcare.core.views import staff_required
 
 from . import agents
@@ -28,10 +29,7 @@ def _errors(exc: ValidationError) -> list[str]:
 
 
 def _date(raw: str | None, field: str) -> date:
-    try:
-        return date.fromisoformat((raw or "").strip())
-    except ValueError:
-        raise ValidationError({field: [_("日期格式应为 YYYY-MM-DD")]}) from None
+    return clean_date(raw, field)
 
 
 @staff_required(Perm.PAYMENT_BATCH)

@@ -2,9 +2,8 @@
 refund request form and the managers' refund approval queue. Thin: the rules live in `counter` and
 `refunds`."""
 
-from datetime import date
-
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_POST
 from gridcare.core.audit import Actor
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import get_or_404, visible_unit_ids
+from gridcare.core.validators import clean_date
 from gridcare.core.views import form_errors_from, staff_required
 from gridcare.customers.selectors import accounts_visible
 
@@ -112,8 +112,13 @@ def shift_daily(request):
     """日结单 of a unit and a day (printable)."""
     from gridcare.org.models import SupplyUnit
 
+    day, error = timezone.localdate(), ""
+    if request.GET.get("day"):
+        try:
+            day = clean_date(request.GET["day"])
+        except ValidationError as exc:
+            error = _("日期：%(e)s") % {"e": exc.messages[0]}
     try:
-        day = date.fromisoformat(request.GET["day"]) if request.GET.get("day") else timezone.localdate()
         unit_id = int(request.GET.get("unit") or request.user.unit_id)
     except ValueError:
         raise Http404 from None
@@ -122,7 +127,11 @@ def shift_daily(request):
         raise Http404
     sheet = counter.daily_sheet(user=request.user, unit=SupplyUnit.objects.get(pk=unit_id), day=day)
     units = SupplyUnit.objects.filter(pk__in=visible).order_by("path")
-    return render(request, "payments/shift_daily.html", {"sheet": sheet, "units": units})
+    if error:  # today's sheet under the reason the asked day was refused
+        messages.error(request, error)
+    return render(
+        request, "payments/shift_daily.html", {"sheet": sheet, "units": units}, status=400 if error else 200
+    )
 
 
 # ---------------------------------------------------------------- refunds
