@@ -50,7 +50,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "gridcare.core.middleware.BrandedErrorsMiddleware",
 ]
+# Branded 403/404 pages even with DEBUG on; GRIDCARE_DEBUG_PAGES=1 shows Django's technical 404 instead.
+DEBUG_PAGES = os.environ.get("GRIDCARE_DEBUG_PAGES", "0") == "1"
+CSRF_FAILURE_VIEW = "gridcare.core.views.csrf_failure"
 
 ROOT_URLCONF = "gridcare.urls"
 WSGI_APPLICATION = "gridcare.wsgi.application"

@@ -3,6 +3,8 @@ verbose names and choice labels (no JSON, no English codes), personal data maske
 
 from types import SimpleNamespace
 
+import pytest
+
 from gridcare.core.audit_display import ChangeRow, action_label, change_rows
 
 
@@ -62,9 +64,12 @@ def test_snapshots_before_after_nested_and_booleans():
     assert nested == [ChangeRow("电价参数", "—", "电度电价：0.55；功率因数考核标准：0.90")]
 
 
+@pytest.mark.django_db
 def test_lists_that_are_not_pairs_and_unknown_shapes():
     rows = change_rows(event("customers.account", {"reason": "transfer", "users": [3, 5]}))
-    assert ChangeRow("用户", "—", "3、5") in rows  # two users dropped, not a before/after pair
+    assert (
+        ChangeRow("用户", "—", "用户#3、用户#5") in rows
+    )  # users no longer on file: labelled, not bare ids  # two users dropped, not a before/after pair
     assert change_rows(event("", {})) == []
     assert change_rows(event("nope.model", {"weird_key": 1})) == [ChangeRow("weird_key", "—", "1")]
 

@@ -52,3 +52,69 @@ def test_500_template_needs_no_request_and_no_database():
     # No db fixture: pytest-django refuses any database access here, so rendering proves it needs none.
     body = render_to_string("500.html")
     assert "系统繁忙（500）" in body and "95598" in body
+
+
+# ---------------------------------------------------------------- DEBUG on (`make run`): still branded
+
+
+@override_settings(DEBUG=True, DEBUG_PAGES=False)
+def test_debug_unknown_urls_answer_the_branded_404_console_and_portal(world):
+    c = Client()
+    c.force_login(world.a_clerk)
+    resp = c.get("/no-such-page/")
+    body = resp.content.decode()
+    assert resp.status_code == 404
+    assert 'data-testid="error-404"' in body and '<body class="console">' in body
+    assert "Page not found" not in body and "URLconf" not in body
+    portal = Client().get("/portal/no-such-page/")
+    body = portal.content.decode()
+    assert portal.status_code == 404 and '<body class="portal">' in body and "URLconf" not in body
+
+
+@override_settings(DEBUG=True, DEBUG_PAGES=False)
+def test_debug_forbidden_and_missing_objects_raised_by_views_are_branded(world):
+    clerk = Client()
+    clerk.force_login(world.a_clerk)
+    resp = clerk.get("/billing/runs/")  # a counter clerk may not see billing runs: staff_required → Http404
+    assert resp.status_code == 404
+    body = resp.content.decode()
+    assert 'data-testid="error-404"' in body and "Page not found" not in body and "Raised by" not in body
+    anon = Client().get("/portal/pay/public/AAAA/receipt/")
+    body = anon.content.decode()
+    assert anon.status_code == 404 and '<body class="portal">' in body and "Page not found" not in body
+
+
+@pytest.mark.urls("tests.core.error_urls")
+@override_settings(DEBUG=True, DEBUG_PAGES=False)
+def test_debug_permission_denied_is_branded(db):
+    resp = Client().get("/portal/forbidden/")
+    assert resp.status_code == 403 and 'data-testid="error-403"' in resp.content.decode()
+
+
+@override_settings(DEBUG=True, DEBUG_PAGES=False)
+def test_debug_api_404_stays_json_and_append_slash_still_redirects(world):
+    resp = Client().get("/api/v1/no-such-route")
+    assert resp.status_code == 404
+    assert resp["Content-Type"].startswith("application/json")
+    c = Client()
+    c.force_login(world.a_clerk)
+    resp = c.get("/customers")
+    assert resp.status_code == 301 and resp["Location"] == "/customers/"
+
+
+@override_settings(DEBUG=True, DEBUG_PAGES=True)
+def test_debug_pages_opt_in_shows_djangos_technical_404(db):
+    resp = Client().get("/no-such-page/")
+    assert resp.status_code == 404 and "URLconf" in resp.content.decode()
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_csrf_failure_is_the_branded_403(world, settings, debug):
+    settings.DEBUG = debug
+    settings.DEBUG_PAGES = False
+    c = Client(enforce_csrf_checks=True)
+    resp = c.post("/login/", {"username": "a_clerk", "password": "x"})
+    body = resp.content.decode()
+    assert resp.status_code == 403
+    assert 'data-testid="error-403"' in body and "页面已过期，请刷新后重试" in body
+    assert "CSRF" not in body and "Forbidden" not in body

@@ -35,7 +35,9 @@ def notice(world, key, customer=None):
         ("portal_user", 404, None),
         ("b_clerk", 404, None),
         ("a_agent", 200, "138****5678"),
-        ("a_clerk", 200, "13812345678"),
+        ("a_clerk", 200, "138****5678"),  # masked by default even for customer.view_pii roles
+        ("a_manager", 200, "138****5678"),
+        ("admin", 200, "138****5678"),
     ],
 )
 def test_notifications_api_matrix(world, login, who, status, recipient):
@@ -52,6 +54,48 @@ def test_notifications_api_matrix(world, login, who, status, recipient):
             "pending",
             0,
         )
+
+
+@pytest.mark.parametrize("who", ["a_agent", "a_clerk", "a_manager", "admin"])
+def test_customer_page_masks_recipients_for_every_role_until_the_audited_reveal(world, login, who):
+    notice(world, "n1")
+    client = login(getattr(world, who))
+    url = f"/customers/{world.cust_a.pk}/"
+    page = client.get(url).content.decode()
+    assert "13812345678" not in page and "138****5678" in page
+    assert not AuditEvent.objects.filter(action="customer.view_pii").exists()
+    revealed = client.get(url + "?reveal=1")
+    if who == "a_agent":  # no customer.view_pii: no reveal at all
+        assert revealed.status_code == 404
+        assert not AuditEvent.objects.filter(action="customer.view_pii").exists()
+        return
+    notices = revealed.content.decode().split('data-testid="notifications"')[1]
+    assert "13812345678" in notices
+    assert (
+        AuditEvent.objects.filter(
+            action="customer.view_pii", customer_id=world.cust_a.pk, actor=getattr(world, who)
+        ).count()
+        == 1
+    )
+
+
+def test_api_reveal_needs_view_pii_and_is_audited(world, login):
+    notice(world, "n1")
+    url = f"/api/v1/notify/notifications?customer_id={world.cust_a.pk}&reveal=true"
+    r = login(world.a_agent).get(url)
+    assert r.status_code == 403
+    assert not AuditEvent.objects.filter(action="customer.view_pii").exists()
+    r = login(world.b_clerk).get(url)
+    assert r.status_code == 404
+    assert not AuditEvent.objects.filter(action="customer.view_pii").exists()
+    [row] = login(world.a_clerk).get(url).json()
+    assert row["recipient"] == "13812345678"
+    assert (
+        AuditEvent.objects.filter(
+            action="customer.view_pii", customer_id=world.cust_a.pk, actor=world.a_clerk
+        ).count()
+        == 1
+    )
 
 
 def test_api_lists_the_last_20_newest_first(world, login):

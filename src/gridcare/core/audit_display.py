@@ -9,11 +9,17 @@ Personal data is masked (`gridcare.core.masking.mask_audit_changes`) unless the 
 Labels of domain actions and keys live here as data: core imports no domain app, it looks models up by label.
 """
 
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .masking import mask_audit_changes
@@ -25,8 +31,10 @@ ACTION_LABELS = {
     "account.open": _("立户"),
     "account.protection": _("设置保护用户"),
     "account.transfer": _("过户"),
+    "agent.add": _("新增代收机构"),
     "api_token.create": _("创建接口令牌"),
     "bill.cancel_rebill": _("账单作废并重开"),
+    "billing_run.delete": _("删除电费发行"),
     "billing_run.start": _("发起电费发行"),
     "bills.issue": _("发行账单"),
     "collections.cancel": _("撤销停电（已缴清）"),
@@ -51,12 +59,19 @@ ACTION_LABELS = {
     "hall.create": _("新建营业厅"),
     "import.customers": _("批量导入客户"),
     "import.readings": _("批量导入抄表数据"),
+    "invoice.issue": _("开具电子发票"),
     "meter.install": _("装表"),
     "meter.remove": _("拆表"),
     "meter.update": _("修改电能表"),
+    "meter_read.accept": _("确认异常抄表数"),
+    "meter_read.correct": _("更正抄表数"),
+    "meter_read.create": _("录入抄表数"),
+    "meter_read.estimate": _("估抄"),
+    "meter_read.estimate_missing": _("缺抄估算"),
     "notify.campaign_create": _("新建节日问候"),
     "notify.campaign_launch": _("发送节日问候"),
     "notify.preference_update": _("修改通知设置"),
+    "payment.counter_receipt": _("柜台收费开票"),
     "payment.record": _("缴费入账"),
     "payment.reverse": _("缴费冲正"),
     "payment_order.create": _("创建在线支付订单"),
@@ -94,6 +109,72 @@ ACTION_LABELS = {
 
 # Keys that are not fields of the event's model (or are named differently there).
 KEY_LABELS = {
+    "accounts_created": _("新建户数"),
+    "active": _("有效"),
+    "agent": _("代收机构"),
+    "alerts_raised": _("发出提醒数"),
+    "arrears": _("欠费（元）"),
+    "as_of": _("截至"),
+    "bank_account": _("银行账号"),
+    "bank_code": _("银行代码"),
+    "batch_no": _("批次号"),
+    "bill": _("账单"),
+    "cancelled": _("撤销数"),
+    "change": _("找零（元）"),
+    "created": _("新增数"),
+    "customer_class": _("客户类别"),
+    "customers_attached": _("关联客户数"),
+    "customers_created": _("新建客户数"),
+    "debited": _("扣款成功数"),
+    "declared_card": _("申报刷卡（元）"),
+    "declared_cash": _("申报现金（元）"),
+    "demo": _("演示数据"),
+    "done_at": _("执行时间"),
+    "draft_bills_deleted": _("删除的草稿账单数"),
+    "elapsed_s": _("耗时（秒）"),
+    "end": _("截止"),
+    "estimated": _("估算数"),
+    "exceptions": _("异常"),
+    "exceptions_deleted": _("删除的异常数"),
+    "expected_card": _("应收刷卡（元）"),
+    "expected_cash": _("应收现金（元）"),
+    "expires_at": _("支付截止时间"),
+    "failed": _("失败数"),
+    "form_token": _("表单标识"),
+    "invoice_code": _("发票代码"),
+    "invoice_number": _("发票号码"),
+    "kind": _("类型"),
+    "matched": _("匹配数"),
+    "memberships": _("归属关系数"),
+    "meters": _("电能表数"),
+    "method": _("方式"),
+    "months": _("月数"),
+    "new_amount": _("新金额（元）"),
+    "old_amount": _("原金额（元）"),
+    "opening_float": _("备用金（元）"),
+    "owed_after": _("缴费后欠费（元）"),
+    "payment_id": _("缴费记录"),
+    "public": _("免登录缴费"),
+    "reads": _("抄表数"),
+    "rearmed": _("重新启用提醒数"),
+    "receipt_no": _("收据号"),
+    "receivable": _("应收"),
+    "replaced": _("替换的对账单"),
+    "requested_by": _("申请人"),
+    "requested_customers": _("请求客户数"),
+    "routes": _("抄表段数"),
+    "scheduled_at": _("计划发送时间"),
+    "seed": _("随机种子"),
+    "segment": _("客户分群"),
+    "signed_on": _("签约日期"),
+    "statement_date": _("对账日期"),
+    "tasks": _("任务"),
+    "tendered": _("实收（元）"),
+    "today": _("当日"),
+    "total": _("合计（元）"),
+    "unchanged": _("未变化数"),
+    "units": _("供电单位"),
+    "wallet": _("支付方式"),
     "account": _("户号"),
     "account_id": _("户号ID"),
     "account_number": _("户号"),
@@ -167,6 +248,18 @@ KEY_LABELS = {
     "valley": _("低谷"),
 }
 
+# Keys holding a user's id (or a list of them): shown as the username, looked up in one query per page.
+USER_KEYS = frozenset({"user", "users", "requested_by"})
+
+# Keys whose values are choices of a field elsewhere when the event's model gives them none (model label, field).
+KEY_CHOICES = {
+    "channel": ("payments.paymentorder", "channel"),
+    "wallet": ("payments.paymentorder", "channel"),
+    "role": ("org.user", "role"),
+}
+
+ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
 # Keys whose value is a list of its own, never a [before, after] pair.
 LIST_KEYS = frozenset({"users", "funds", "thresholds", "surcharges", "tasks_to_approval"})
 
@@ -208,6 +301,68 @@ def _field(model, key: str):
     return None
 
 
+def _choices(model, key: str) -> dict | None:
+    f = _field(model, key)
+    if f is not None and getattr(f, "choices", None):
+        return dict(f.flatchoices)
+    other = KEY_CHOICES.get(key)
+    if other is not None:
+        f = _field(_model_of(other[0]), other[1])
+        if f is not None and getattr(f, "choices", None):
+            return dict(f.flatchoices)
+    return None
+
+
+def _is_user_key(model, key: str) -> bool:
+    if key in USER_KEYS:
+        return True
+    f = _field(model, key)
+    return (
+        f is not None
+        and getattr(f, "related_model", None) is not None
+        and (f.related_model._meta.label == settings.AUTH_USER_MODEL)
+    )
+
+
+def _user_ids(value: Any) -> list[int]:
+    values = value if isinstance(value, list) else [value]
+    return [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+
+
+def user_names(events: Iterable) -> dict[int, str]:
+    """The usernames of every user id named in the events' changes, in one query."""
+    ids: set[int] = set()
+
+    def walk(changes: Any, model) -> None:
+        if not isinstance(changes, dict):
+            return
+        for k, v in changes.items():
+            if isinstance(v, dict):
+                walk(v, model)
+            elif _is_user_key(model, k):
+                for item in v if isinstance(v, list) else [v]:
+                    ids.update(_user_ids(item))
+
+    for e in events:
+        walk(e.changes, _model_of(e.object_type))
+    if not ids:
+        return {}
+    User = get_user_model()
+    return {pk: name for pk, name in User.objects.filter(pk__in=ids).values_list("pk", User.USERNAME_FIELD)}
+
+
+def _datetime_text(value: str) -> str | None:
+    if not ISO_DATETIME.match(value):
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if timezone.is_aware(dt):
+        dt = timezone.localtime(dt)
+    return dt.strftime("%Y-%m-%d %H:%M")
+
+
 def key_label(key: str, model=None) -> str:
     f = _field(model, key)
     if f is not None and getattr(f, "verbose_name", None) and str(f.verbose_name) != f.name.replace("_", " "):
@@ -216,25 +371,35 @@ def key_label(key: str, model=None) -> str:
     return str(label) if label is not None else key
 
 
-def show_value(value: Any, key: str = "", model=None) -> str:
-    """A stored value as text: choices as their labels, 是/否, nested objects as 名称：值."""
+def show_value(value: Any, key: str = "", model=None, users: Mapping[int, str] | None = None) -> str:
+    """A stored value as text: choices as their labels, 是/否, ISO times as local 年-月-日 时:分, user ids as
+    usernames (from `users`, see `user_names`), nested objects as 名称：值."""
     if value is None or value == "":
         return EMPTY
     if isinstance(value, bool):
         return str(_("是")) if value else str(_("否"))
-    f = _field(model, key)
-    choices = dict(f.flatchoices) if f is not None and getattr(f, "choices", None) else None
     if isinstance(value, dict):
-        return "；".join(f"{key_label(k, model)}：{show_value(v, k, model)}" for k, v in value.items())
+        return "；".join(f"{key_label(k, model)}：{show_value(v, k, model, users)}" for k, v in value.items())
     if isinstance(value, list):
-        return "、".join(show_value(v, key, model) for v in value) or EMPTY
-    if choices is not None and value in choices:
-        return str(choices[value])
+        return "、".join(show_value(v, key, model, users) for v in value) or EMPTY
+    if isinstance(value, int) and key and _is_user_key(model, key):
+        name = (users or {}).get(value)
+        return name if name is not None else str(_("用户#%(id)s") % {"id": value})
+    if isinstance(value, str):
+        choices = _choices(model, key) if key else None
+        if choices is not None and value in choices:
+            return str(choices[value])
+        when = _datetime_text(value)
+        if when is not None:
+            return when
     return str(value)
 
 
-def change_rows(event, *, reveal: bool = False) -> list[ChangeRow]:
-    """The event's changes as rows, personal data masked unless `reveal`."""
+def change_rows(event, *, reveal: bool = False, users: Mapping[int, str] | None = None) -> list[ChangeRow]:
+    """The event's changes as rows, personal data masked unless `reveal`; `users` from `user_names` (for many
+    events, one query); without it this event's users are looked up."""
+    if users is None:
+        users = user_names([event])
     changes = event.changes if reveal else mask_audit_changes(event.changes)
     if not isinstance(changes, dict):
         return [ChangeRow("", EMPTY, show_value(changes))] if changes else []
@@ -248,8 +413,8 @@ def change_rows(event, *, reveal: bool = False) -> list[ChangeRow]:
             rows.append(
                 ChangeRow(
                     key_label(k, model),
-                    show_value(before.get(k), k, model) if k in before else EMPTY,
-                    show_value(after.get(k), k, model) if k in after else EMPTY,
+                    show_value(before.get(k), k, model, users) if k in before else EMPTY,
+                    show_value(after.get(k), k, model, users) if k in after else EMPTY,
                 )
             )
     for k, v in changes.items():
@@ -257,8 +422,10 @@ def change_rows(event, *, reveal: bool = False) -> list[ChangeRow]:
             continue
         if isinstance(v, list) and len(v) == 2 and k not in LIST_KEYS:
             rows.append(
-                ChangeRow(key_label(k, model), show_value(v[0], k, model), show_value(v[1], k, model))
+                ChangeRow(
+                    key_label(k, model), show_value(v[0], k, model, users), show_value(v[1], k, model, users)
+                )
             )
         else:
-            rows.append(ChangeRow(key_label(k, model), EMPTY, show_value(v, k, model)))
+            rows.append(ChangeRow(key_label(k, model), EMPTY, show_value(v, k, model, users)))
     return rows

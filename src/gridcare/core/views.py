@@ -37,7 +37,11 @@ def form_errors_from(form, exc) -> None:
 # ---------------------------------------------------------------- branded error pages (DEBUG off)
 
 
-def _error_page(request, template: str, status: int):
+# Set on every response of these handlers, so `BrandedErrorsMiddleware` can tell them from Django's own pages.
+BRANDED_ATTR = "gridcare_branded_error"
+
+
+def _error_page(request, template: str, status: int, message: str = ""):
     """The console's or the portal's error page (templates/error_base.html); the API answers its JSON shape."""
     from django.http import JsonResponse
     from django.shortcuts import render
@@ -45,13 +49,20 @@ def _error_page(request, template: str, status: int):
 
     path = request.path or ""
     if path.startswith("/api/"):
-        message = _("未找到该对象，或无权访问") if status == 404 else _("当前角色无此权限")
-        return JsonResponse({"detail": message}, status=status)
-    portal = path.startswith("/portal/")
-    # Nothing of the request goes into the page: a missing and a forbidden object answer the same bytes.
-    return render(
-        request, template, {"portal": portal, "home_url": "/portal/" if portal else "/"}, status=status
-    )
+        if not message:
+            message = _("未找到该对象，或无权访问") if status == 404 else _("当前角色无此权限")
+        response = JsonResponse({"detail": message}, status=status)
+    else:
+        portal = path.startswith("/portal/")
+        # Nothing of the request goes into the page: a missing and a forbidden object answer the same bytes.
+        response = render(
+            request,
+            template,
+            {"portal": portal, "home_url": "/portal/" if portal else "/", "message": message},
+            status=status,
+        )
+    setattr(response, BRANDED_ATTR, True)
+    return response
 
 
 def page_not_found(request, exception=None):
@@ -62,3 +73,11 @@ def page_not_found(request, exception=None):
 def permission_denied(request, exception=None):
     """handler403: 无权访问."""
     return _error_page(request, "403.html", 403)
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a form posted from a stale page (no or old CSRF cookie) → the branded 403 page saying
+    页面已过期，请刷新后重试, never Django's stock English-and-Chinese technical page. `reason` is not shown."""
+    from django.utils.translation import gettext as _
+
+    return _error_page(request, "403.html", 403, message=_("页面已过期，请刷新后重试"))

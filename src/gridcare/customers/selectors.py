@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
-from gridcare.core.audit_display import action_label, change_rows
+from gridcare.core.audit_display import action_label, change_rows, user_names
 from gridcare.core.masking import (
     mask_address,
     mask_customer_name,
@@ -174,9 +174,10 @@ def customer_timeline(
     if not has_perm(user, Perm.AUDIT_VIEW):
         return []
     events = list(AuditEvent.objects.filter(customer_id=customer.pk).select_related("actor")[:limit])
+    users = user_names(events)
     for e in events:
         e.action_label = action_label(e.action)
-        e.change_rows = change_rows(e, reveal=reveal)
+        e.change_rows = change_rows(e, reveal=reveal, users=users)
     return events
 
 

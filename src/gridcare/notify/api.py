@@ -1,7 +1,8 @@
 """Notification outbox API.
 
-- `GET /notify/notifications?customer_id=…`: a customer's last 20 notices (staff who may view the customer;
-  recipient masked without customer.view_pii). Unknown or not visible customer → 404.
+- `GET /notify/notifications?customer_id=…[&reveal=true]`: a customer's last 20 notices (staff who may view the
+  customer); recipients always masked unless `reveal=true`, which needs customer.view_pii (else 403) and is
+  audited (customer.view_pii), as `GET /customers/{id}?reveal=true`. Unknown or not visible customer → 404.
 - `GET /notify/campaigns`, `POST /notify/campaigns`, `GET /notify/campaigns/{id}`,
   `POST /notify/campaigns/{id}/launch` (notify.campaign, scoped to the user's unit subtree; launching
   twice answers the launched campaign).
@@ -12,10 +13,12 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
+from ninja.errors import HttpError
 
 from gridcare.core.api import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, Text, api_actor, require_perm
-from gridcare.core.permissions import Perm
+from gridcare.core.permissions import Perm, has_perm
 from gridcare.customers import selectors as customer_selectors
+from gridcare.customers import services as customer_services
 
 from . import selectors, services
 
@@ -37,10 +40,14 @@ class NotificationOut(Schema):
 
 
 @router.get("/notify/notifications", response={200: list[NotificationOut], **READ_ERRORS})
-def notifications_list(request, customer_id: int):
-    """The customer's last 20 notices, newest first."""
+def notifications_list(request, customer_id: int, reveal: bool = False):
+    """The customer's last 20 notices, newest first; recipients masked unless `reveal=true` (audited)."""
     customer = customer_selectors.customer_get(user=request.user, pk=customer_id)
-    rows = selectors.notifications_for_customer(user=request.user, customer_id=customer.pk)
+    if reveal:
+        if not has_perm(request.user, Perm.CUSTOMER_VIEW_PII):
+            raise HttpError(403, _("当前角色无权查看未脱敏的个人信息"))
+        customer_services.pii_reveal(actor=api_actor(request), customer=customer)
+    rows = selectors.notifications_for_customer(user=request.user, customer_id=customer.pk, reveal=reveal)
     return [
         {
             "id": n.pk,

@@ -20,9 +20,13 @@ def mask_recipient(channel: str, recipient: str) -> str:
     return mask_openid(recipient)
 
 
-def notifications_for_customer(*, user, customer_id: int, limit: int = RECENT) -> list[Notification]:
-    """The customer's last `limit` notices, newest first (one query), with `shown_recipient` masked for staff
-    without customer.view_pii. A customer the user may not see has no notices."""
+def notifications_for_customer(
+    *, user, customer_id: int, limit: int = RECENT, reveal: bool = False
+) -> list[Notification]:
+    """The customer's last `limit` notices, newest first (one query), with `shown_recipient` masked (phone,
+    e-mail, WeChat openid) like the rest of the customer page: unmasked only when `reveal` (the caller has
+    audited the reveal, `customers.services.pii_reveal`) and the user holds customer.view_pii.
+    A customer the user may not see has no notices."""
     rows = list(
         restrict(Notification.objects.all(), user, Perm.CUSTOMER_VIEW)
         .filter(customer_id=customer_id)
@@ -43,7 +47,7 @@ def notifications_for_customer(*, user, customer_id: int, limit: int = RECENT) -
         )
         .order_by("-created_at", "-id")[:limit]
     )
-    pii = has_perm(user, Perm.CUSTOMER_VIEW_PII)
+    pii = reveal and has_perm(user, Perm.CUSTOMER_VIEW_PII)
     for n in rows:
         n.shown_recipient = n.recipient if pii else mask_recipient(n.channel, n.recipient)
     return rows

@@ -1,4 +1,7 @@
-"""`{% customer_notifications customer %}`: the customer's last 20 notices on the console customer page."""
+"""`{% customer_notifications customer %}`: the customer's last 20 notices on the console customer page.
+
+Recipients are masked unless the page's context says `reveal` (set by the customer page only after the
+audited 查看完整信息)."""
 
 from django import template
 
@@ -15,6 +18,8 @@ def customer_notifications(context, customer):
 
     return {
         "customer": customer,
-        "notices": notifications_for_customer(user=user, customer_id=customer.pk),
+        "notices": notifications_for_customer(
+            user=user, customer_id=customer.pk, reveal=context.get("reveal") is True
+        ),
         "can_edit": has_perm(user, Perm.CUSTOMER_EDIT),
     }
