@@ -4,13 +4,15 @@ engine, save as a new effective-dated version; and the catalogue showing compone
 import html
 import re
 from datetime import date
+from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from gridcare.billing.models import TariffVersion
 from gridcare.billing.rating import RatingError, parse_params
-from gridcare.billing.tariff_editor import params_to_data
+from gridcare.billing.tariff_editor import default_valid_from, params_to_data
 from gridcare.core.models import AuditEvent
 
 EDIT = "/billing/tariffs/{code}/versions/new/"
@@ -383,3 +385,105 @@ def test_api_refuses_a_price_with_five_decimals(admin):
     assert resp.status_code == 422
     assert resp.json()["detail"] == [{"field": "params.energy_price", "message": "最多 4 位小数"}]
     assert state() == before
+
+
+# ---------------------------------------------------------------- the seeded TOU tariffs open, preview and save as they are
+
+
+class _FormScraper(HTMLParser):
+    """The fields a browser would submit from the editor page (inputs, checked boxes/radios, selected options)."""
+
+    def __init__(self):
+        super().__init__()
+        self.data: dict[str, str] = {}
+        self._select: str | None = None
+        self._first_option: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        name = a.get("name")
+        if tag == "input" and name and a.get("type") not in ("submit", "button"):
+            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                return
+            self.data[name] = a.get("value") or ("on" if a.get("type") == "checkbox" else "")
+        elif tag == "select" and name:
+            self._select, self._first_option = name, None
+        elif tag == "option" and self._select:
+            if self._first_option is None:
+                self._first_option = a.get("value") or ""
+            if "selected" in a:
+                self.data[self._select] = a.get("value") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "select" and self._select:
+            self.data.setdefault(self._select, self._first_option or "")
+            self._select = None
+
+
+def editor_form(resp) -> dict[str, str]:
+    scraper = _FormScraper()
+    scraper.feed(resp.content.decode())
+    return scraper.data
+
+
+@pytest.fixture
+def on_2026_12_15(monkeypatch):
+    """The editor's clock: today is 2026-12-15 (Asia/Shanghai), so a new version starts 2027-01-01."""
+    real = timezone.localdate
+
+    def localdate(value=None, timezone=None):
+        return date(2026, 12, 15) if value is None else real(value, timezone)
+
+    monkeypatch.setattr("gridcare.billing.views_tariffs.timezone.localdate", localdate)
+
+
+def test_default_valid_from_is_the_first_of_next_month():
+    assert default_valid_from(date(2026, 12, 15)) == date(2027, 1, 1)
+    assert default_valid_from(date(2027, 1, 31)) == date(2027, 2, 1)
+    assert default_valid_from(date(2027, 2, 1)) == date(2027, 3, 1)
+
+
+def test_the_effective_date_starts_filled(admin, on_2026_12_15):
+    body = admin.get(EDIT.format(code="AGR-FLAT")).content.decode()
+    assert re.search(r'name="valid_from"[^>]*value="2027-01-01"', body)
+
+
+def test_seeded_com_tou_previews_and_saves_unchanged(admin, on_2026_12_15):
+    page = admin.get(EDIT.format(code="COM-TOU"))
+    assert page.status_code == 200
+    data = editor_form(page)
+    assert data["valid_from"] == "2027-01-01" and data["windows-TOTAL_FORMS"] == "6"
+    data.update({"action": "preview", "sample-kwh_sharp": "100", "sample-kwh_peak": "200"})
+    data.update({"sample-kwh_flat": "300", "sample-kwh_valley": "400"})
+    resp = admin.post(EDIT.format(code="COM-TOU"), data)
+    assert resp.status_code == 200, errors_of(resp)
+    # energy 100 × 1.18 + 200 × 1.05 + 300 × 0.65 + 400 × 0.32 = 118 + 210 + 195 + 128 = 651.00
+    # funds 1000 kWh × 0.029 = 29.00; total 680.00
+    assert preview_total(resp) == "680.00"
+    # saving the unchanged form makes a new version with the same prices and the seeded windows
+    resp = admin.post(EDIT.format(code="COM-TOU"), {**data, "action": "save"})
+    assert resp.status_code == 302, errors_of(resp)
+    new = TariffVersion.objects.get(tariff__code="COM-TOU", valid_from=date(2027, 1, 1))
+    assert new.parameters["tou_prices"] == {"sharp": "1.18", "peak": "1.05", "flat": "0.65", "valley": "0.32"}
+    assert parse_params(new.parameters).tou_windows["valley"] == ((23 * 60, 8 * 60),)
+
+
+def test_seeded_two_part_tariff_previews_as_it_is(admin, on_2026_12_15):
+    page = admin.get(EDIT.format(code="LI-TWO-PART"))
+    data = editor_form(page)
+    data.update({"action": "preview", "sample-capacity_kva": "500", "sample-power_factor": "0.85"})
+    data.update({"sample-kwh_sharp": "1000", "sample-kwh_peak": "2000"})
+    data.update({"sample-kwh_flat": "3000", "sample-kwh_valley": "4000"})
+    resp = admin.post(EDIT.format(code="LI-TWO-PART"), data)
+    assert resp.status_code == 200, errors_of(resp)
+    # the same sum as test_preview_rates_the_unsaved_two_part_version_by_hand: 15,000 basic + 6,100 energy
+    # + 527.50 力调 + 290 funds = 21,917.50, over January 2027
+    assert preview_total(resp) == "21,917.50"
+    assert "试算期间 2027-01-01 至 2027-01-31" in resp.content.decode()
+
+
+def test_seeded_tou_versions_have_windows_covering_the_day(world):
+    for code in ("COM-TOU", "LI-TWO-PART", "RES-TIER-TOU"):
+        p = parse_params(TariffVersion.objects.get(tariff__code=code).parameters)
+        minutes = sum((b - a) % (24 * 60) for spans in p.tou_windows.values() for a, b in spans)
+        assert minutes == 24 * 60, code

@@ -706,6 +706,11 @@ def remove_row(data, prefix: str, index: int) -> dict[str, str]:
     return out
 
 
+def default_valid_from(today: date) -> date:
+    """The effective date a new version starts with in the editor: the first day of the month after `today`."""
+    return (today.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
 def preview_period(valid_from: date, valid_to: date | None) -> tuple[date, date]:
     """The preview rates one billing month: from the effective date to the end of that month."""
     month_end = (valid_from.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)

@@ -23,6 +23,7 @@ from .tariff_editor import (
     TariffEditor,
     add_row,
     components,
+    default_valid_from,
     params_to_data,
     preview_period,
     remove_row,
@@ -76,7 +77,9 @@ def version_editor(request, code: str):
     status = 200
     if request.method == "GET":
         base = selectors.current_version(tariff, today) or tariff.versions.order_by("valid_from").last()
-        editor = TariffEditor(params_to_data(base.parameters if base else None), show_errors=False)
+        # the effective date starts filled (first of next month), so 预览电费 works on the unchanged form
+        data = params_to_data(base.parameters if base else None, valid_from=default_valid_from(today))
+        editor = TariffEditor(data, show_errors=False)
     else:
         action = request.POST.get("action", "")
         row = _row_action(action)

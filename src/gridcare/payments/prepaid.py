@@ -383,6 +383,19 @@ def prepaid_estimate_live(account: Account, *, today: date | None = None) -> Est
     return rows[0].estimate if rows else None
 
 
+def prepaid_estimates_live(accounts, *, today: date) -> dict[int, Estimate]:
+    """`prepaid_estimate_live` of each of `accounts` enrolled in prepaid, by account id (one query to find them,
+    then one per enrolled account; a customer's bound accounts are few)."""
+    by_id = {a.pk: a for a in accounts}
+    enrolled = PrepaidAccount.objects.filter(account_id__in=list(by_id), unenrolled_on__isnull=True)
+    out = {}
+    for account_id in enrolled.values_list("account_id", flat=True):
+        estimate = prepaid_estimate_live(by_id[account_id], today=today)
+        if estimate is not None:
+            out[account_id] = estimate
+    return out
+
+
 # ---------------------------------------------------------------- the daily run
 
 

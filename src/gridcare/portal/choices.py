@@ -11,6 +11,10 @@ class AccountMoneyState(models.TextChoices):
     RECONNECTING = "reconnecting", _("已缴清待复电")
     DISCONNECT_NOTICE = "disconnect_notice", _("停电通知")
     ARREARS = "arrears", _("欠费")
+    LOW_BALANCE = (
+        "low_balance",
+        _("余额不足"),
+    )  # a prepaid account whose estimated balance is below its threshold
     DUE = "due", _("待缴费")
     CLEAR = "clear", _("正常")
 

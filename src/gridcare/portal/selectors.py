@@ -2,8 +2,10 @@
 
 Money comes from the payments app, never computed here: what is due and the late fee from its statement
 (`payments.selectors.statements`: outstanding principal, late fee charged and accrued up to today, credit),
-the disconnection state from the open collections case (`collections_selectors.account_states`). The
-portal only puts them side by side and names the state (`money_state`).
+the disconnection state from the open collections case (`collections_selectors.account_states`), and for a
+prepaid (智能交费) account the estimated balance the public query and the account page show
+(`payments.prepaid.prepaid_estimate_live`). The portal only puts them side by side and names the state
+(`money_state`).
 """
 
 from dataclasses import dataclass, field
@@ -18,11 +20,12 @@ from django.utils import timezone
 from gridcare.billing.choices import BillStatus
 from gridcare.billing.models import Bill
 from gridcare.core.masking import mask_phone
+from gridcare.core.money import CENT
 from gridcare.core.permissions import Role
 from gridcare.core.scoping import get_or_404
 from gridcare.customers.choices import AccountStatus
 from gridcare.customers.models import Account, Meter, ServicePoint
-from gridcare.payments import collections_selectors
+from gridcare.payments import collections_selectors, prepaid
 from gridcare.payments import selectors as payment_selectors
 from gridcare.payments.choices import DisconnectCaseStatus
 from gridcare.payments.models import Allocation, Payment, Receivable
@@ -96,6 +99,14 @@ class MoneySummary:
     days_overdue: int
     unpaid_periods: list[str] = field(default_factory=list)
     planned_disconnect_on: date | None = None
+    prepaid_balance: Decimal | None = (
+        None  # 预计余额 of a prepaid account (credit less spend since last bill)
+    )
+    prepaid_low: bool = False  # that balance is below the account's threshold
+
+    @property
+    def is_prepaid(self) -> bool:
+        return self.prepaid_balance is not None
 
     @property
     def state_label(self) -> str:
@@ -106,10 +117,13 @@ class MoneySummary:
         return self.amount_due > 0
 
 
-def money_state(*, amount_due: Decimal, overdue: bool, case_status: str | None) -> str:
+def money_state(
+    *, amount_due: Decimal, overdue: bool, case_status: str | None, prepaid_low: bool = False
+) -> str:
     """The one state a customer sees, most serious first: an open disconnection case says where it stands
-    (disconnected, paid and awaiting reconnection, notice given), else overdue money is arrears (欠费), money
-    not yet due is 待缴费, and nothing owed is 正常."""
+    (disconnected, paid and awaiting reconnection, notice given), else overdue money is arrears (欠费), a
+    prepaid account whose estimated balance is below its threshold is 余额不足, money not yet due is 待缴费,
+    and nothing owed is 正常."""
     if case_status == DisconnectCaseStatus.DISCONNECTED:
         return AccountMoneyState.DISCONNECTED
     if case_status == DisconnectCaseStatus.RECONNECTING:
@@ -118,20 +132,26 @@ def money_state(*, amount_due: Decimal, overdue: bool, case_status: str | None) 
         return AccountMoneyState.DISCONNECT_NOTICE
     if overdue:
         return AccountMoneyState.ARREARS
+    if prepaid_low:
+        return AccountMoneyState.LOW_BALANCE
     if amount_due > 0:
         return AccountMoneyState.DUE
     return AccountMoneyState.CLEAR
 
 
-def _summary(statement: payment_selectors.Statement, case, as_of: date) -> MoneySummary:
+def _summary(
+    statement: payment_selectors.Statement, case, as_of: date, estimate: prepaid.Estimate | None = None
+) -> MoneySummary:
     owing = [ln for ln in statement.lines if ln.total > 0]
     overdue = [ln for ln in owing if ln.days_overdue > 0]
+    low = estimate is not None and estimate.is_low
     return MoneySummary(
         as_of=as_of,
         state=money_state(
             amount_due=statement.amount_due,
             overdue=bool(overdue),
             case_status=case.case_status if case is not None else None,
+            prepaid_low=low,
         ),
         amount_due=statement.amount_due,
         principal_due=statement.principal_outstanding,
@@ -141,15 +161,19 @@ def _summary(statement: payment_selectors.Statement, case, as_of: date) -> Money
         days_overdue=max((ln.days_overdue for ln in overdue), default=0),
         unpaid_periods=sorted({ln.period for ln in owing}),
         planned_disconnect_on=case.planned_disconnect_on if case is not None else None,
+        prepaid_balance=estimate.remaining.quantize(CENT) if estimate is not None else None,
+        prepaid_low=low,
     )
 
 
 def money_summaries(accounts, as_of: date) -> dict[int, MoneySummary]:
-    """Each account's `MoneySummary` as of a day, by account id, in three queries whatever their number."""
+    """Each account's `MoneySummary` as of a day, by account id: three queries whatever their number, plus one
+    and one per prepaid account for the estimated balance."""
     accounts = list(accounts)
     statements = payment_selectors.statements(accounts, as_of)
     cases = collections_selectors.account_states([a.pk for a in accounts]) if accounts else {}
-    return {a.pk: _summary(statements[a.pk], cases.get(a.pk), as_of) for a in accounts}
+    estimates = prepaid.prepaid_estimates_live(accounts, today=as_of) if accounts else {}
+    return {a.pk: _summary(statements[a.pk], cases.get(a.pk), as_of, estimates.get(a.pk)) for a in accounts}
 
 
 def portal_account_card(account: Account, money: MoneySummary | None = None) -> dict[str, Any]:
