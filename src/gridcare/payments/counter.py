@@ -34,7 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
-from gridcare.core.money import fen
+from gridcare.core.money import CENT, fen
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import visible_unit_ids
 from gridcare.customers.services import PermissionDenied, _check_unit
@@ -186,14 +186,14 @@ def counter_margin() -> Decimal:
 
 def _check_cap(number: str, amount: Decimal, as_of: date) -> None:
     """A sanity cap against a mistyped amount (99999999 for 99.99): at most the amount due as of `as_of` —
-    principal and late fee, computed as the public payment computes it (`public_pay.account_dues`) — plus
-    the counter margin. An unknown 户号 is left to `services.payment_record` to refuse."""
+    principal and late fee of the account's statement (the figure the public query shows) — plus the
+    counter margin. An unknown 户号 is left to `services.payment_record` to refuse."""
     from gridcare.customers.models import Account
 
     account = Account.objects.filter(account_number=number).first()
     if account is None:
         return
-    due = public_pay.account_dues(account, as_of).amount_due
+    due = selectors.statement(account, as_of).amount_due.quantize(CENT)
     margin = counter_margin()
     if amount > due + margin:
         raise ValidationError(
