@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "gridcare.payments",
     "gridcare.notify",
     "gridcare.portal",
+    "gridcare.home",
 ]
 
 MIDDLEWARE = [

@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from gridcare.billing import services as billing_services
 from gridcare.billing.models import Bill, BillStatus
-from gridcare.core import home
 from gridcare.core.audit import Actor
 from gridcare.core.permissions import Role
 from gridcare.customers.models import Meter
+from gridcare.home import selectors as home
 from gridcare.metering.choices import ReadStatus
 from gridcare.metering.models import MeterRead, Route
 from gridcare.payments.choices import DisconnectCaseStatus, DunningStage, TaskKind, TaskStatus

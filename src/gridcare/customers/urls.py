@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gridcare.core import home
+from gridcare.home import views as home
 from gridcare.org import views as org_views
 
 from . import views, views_import

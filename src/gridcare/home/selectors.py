@@ -1,11 +1,10 @@
-"""The staff home (工作台) at `/`: today's to-do list and a few figures of the user's units.
+"""Reads of the staff home (工作台) at `/`: today's to-do list and a few figures of the user's units.
 
 Each item is a count read through its own app's selector (scoped there to the user's unit subtree and
 permission) and linked to the page where the work is done; an item shows only to roles that may do that work.
 The page runs a fixed number of queries whatever the data (one per item or figure; see the query-count test).
 
-This is the one place in `core` that reads the domain apps: it is the console's front page, not a rule.
-The imports are inside the functions so that `core` stays importable before the domain apps.
+It lives in its own app, above the domain apps it reads, so that `core` imports none of them.
 """
 
 from dataclasses import dataclass
@@ -13,13 +12,21 @@ from datetime import date
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .permissions import Perm, Role, has_perm
-from .views import staff_required
+from gridcare.billing.selectors import runs_to_issue
+from gridcare.core.permissions import Perm, has_perm
+from gridcare.customers.choices import AccountStatus
+from gridcare.customers.selectors import accounts_visible
+from gridcare.metering.selectors import exceptions_visible as read_exceptions
+from gridcare.payments import reports
+from gridcare.payments.choices import RefundStatus, TaskKind, TaskStatus
+from gridcare.payments.collections_selectors import task_counts
+from gridcare.payments.ledger_selectors import waiver_queue
+from gridcare.payments.reconciliation import exceptions_visible
+from gridcare.payments.refunds import refunds_visible
 
 
 def local_today() -> date:
@@ -48,17 +55,12 @@ def staff_todo(*, user) -> list[TodoItem]:
     """Today's work for the user's role, as counts scoped to the user's units."""
     items: list[TodoItem] = []
     if has_perm(user, Perm.FEE_WAIVE_APPROVE):
-        from gridcare.payments.ledger_selectors import waiver_queue
-
         items.append(
             TodoItem(
                 "waivers", _("违约金减免待审批"), waiver_queue(user=user).count(), reverse("payments:waivers")
             )
         )
     if has_perm(user, Perm.REFUND_APPROVE):
-        from gridcare.payments.choices import RefundStatus
-        from gridcare.payments.refunds import refunds_visible
-
         items.append(
             TodoItem(
                 "refunds",
@@ -68,9 +70,6 @@ def staff_todo(*, user) -> list[TodoItem]:
             )
         )
     if has_perm(user, Perm.DISCONNECT_APPROVE) or has_perm(user, Perm.COLLECTIONS_MANAGE):
-        from gridcare.payments.choices import TaskKind, TaskStatus
-        from gridcare.payments.collections_selectors import task_counts
-
         counts = task_counts(user=user)
         tasks = reverse("payments:collections_tasks")
         if has_perm(user, Perm.DISCONNECT_APPROVE):
@@ -100,8 +99,6 @@ def staff_todo(*, user) -> list[TodoItem]:
                 )
             )
     if has_perm(user, Perm.PAYMENT_BATCH):
-        from gridcare.payments.reconciliation import exceptions_visible
-
         items.append(
             TodoItem(
                 "recon_exceptions",
@@ -111,8 +108,6 @@ def staff_todo(*, user) -> list[TodoItem]:
             )
         )
     if has_perm(user, Perm.METER_EDIT):
-        from gridcare.metering.selectors import exceptions_visible as read_exceptions
-
         items.append(
             TodoItem(
                 "read_exceptions",
@@ -122,8 +117,6 @@ def staff_todo(*, user) -> list[TodoItem]:
             )
         )
     if has_perm(user, Perm.BILLING_RUN):
-        from gridcare.billing.selectors import runs_to_issue
-
         items.append(
             TodoItem(
                 "runs_to_issue",
@@ -137,8 +130,6 @@ def staff_todo(*, user) -> list[TodoItem]:
 
 def unit_figures(*, user, today: date) -> list[Figure]:
     """A few figures of the user's units, each linked to the report it comes from."""
-    from gridcare.customers.choices import AccountStatus
-    from gridcare.customers.selectors import accounts_visible
 
     accounts = accounts_visible(user=user).filter(status=AccountStatus.ACTIVE).count()
     stats = has_perm(user, Perm.STATS_VIEW)
@@ -147,7 +138,6 @@ def unit_figures(*, user, today: date) -> list[Figure]:
     ]
     if not stats:
         return figures
-    from gridcare.payments import reports
 
     reports_url = reverse("payments:reports")
     month_start = today.replace(day=1)
@@ -182,28 +172,3 @@ def unit_figures(*, user, today: date) -> list[Figure]:
         ),
     ]
     return figures
-
-
-@staff_required(Perm.CUSTOMER_VIEW, Perm.ORG_VIEW)
-def staff_home(request):
-    today = local_today()
-    todo = staff_todo(user=request.user)
-    return render(
-        request,
-        "core/home.html",
-        {
-            "today": today,
-            "todo": todo,
-            "todo_total": sum(i.count for i in todo),
-            "figures": unit_figures(user=request.user, today=today),
-            "can_search": has_perm(request.user, Perm.CUSTOMER_VIEW),
-        },
-    )
-
-
-def home(request):
-    """`/`: customers who open the console's address go to their portal; staff get the staff home."""
-    user = request.user
-    if user.is_authenticated and getattr(user, "role", None) == Role.CUSTOMER:
-        return redirect("portal:home")
-    return staff_home(request)
