@@ -232,3 +232,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"gridcare": {"handlers": ["console"], "level": os.environ.get("GRIDCARE_LOG_LEVEL", "INFO")}},
 }
+
+# Reverse proxies in front of GridCare (addresses or CIDR networks, comma-separated): from them, the client
+# address is taken from X-Forwarded-For (gridcare.core.clientip); from anyone else the header is ignored.
+TRUSTED_PROXIES = [p.strip() for p in os.environ.get("GRIDCARE_TRUSTED_PROXIES", "").split(",") if p.strip()]

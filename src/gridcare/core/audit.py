@@ -28,7 +28,9 @@ class Actor:
 
     @classmethod
     def from_request(cls, request, channel: str) -> "Actor":
-        ip = request.META.get("REMOTE_ADDR")
+        from .clientip import client_ip
+
+        ip = client_ip(request)
         user = request.user if getattr(request, "user", None) and request.user.is_authenticated else None
         return cls(user=user, channel=channel, ip=ip)
 

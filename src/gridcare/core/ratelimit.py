@@ -6,7 +6,10 @@ from django.core.cache import cache
 
 
 def client_key(request) -> str:
-    return request.META.get("REMOTE_ADDR") or "unknown"
+    """Rate limits count per client address (behind trusted proxies, the forwarded one)."""
+    from .clientip import client_ip
+
+    return client_ip(request) or "unknown"
 
 
 def hit(bucket: str, key: str, limit: int, window_seconds: int, now: float | None = None) -> bool:

@@ -8,6 +8,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from gridcare.core.choices import Channel
+from gridcare.core.clientip import client_ip
 
 from .services import LoginLocked, login_attempt
 
@@ -22,7 +23,7 @@ def login_view(request, *, portal: bool = False):
             user = login_attempt(
                 username=username,
                 password=password,
-                ip=request.META.get("REMOTE_ADDR"),
+                ip=client_ip(request),
                 channel=Channel.PORTAL if portal else Channel.CONSOLE,
                 staff=not portal,
             )

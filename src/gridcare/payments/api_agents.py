@@ -14,6 +14,7 @@ from django.utils.translation import gettext_noop
 from ninja import Field, Router, Schema
 
 from gridcare.core.api import READ_ERRORS, WRITE_ERRORS, Text
+from gridcare.core.clientip import client_ip
 
 from . import agents
 from .api_signed import SignedAccountOut, SignedAuth
@@ -58,6 +59,6 @@ def agent_pay(request, payload: AgentPaymentIn):
         account_number=payload.account_number,
         amount=payload.amount,
         paid_at=payload.paid_at,
-        ip=request.META.get("REMOTE_ADDR"),
+        ip=client_ip(request),
     )
     return paid.answer

@@ -6,6 +6,8 @@ from django.utils.translation import gettext as _
 from ninja import Schema
 from ninja.errors import AuthenticationError
 
+from gridcare.core.clientip import client_ip
+
 from . import signed_requests
 
 
@@ -24,7 +26,7 @@ class SignedAuth:
                 method=request.method,
                 path=request.get_full_path(),
                 body=request.body,
-                ip=request.META.get("REMOTE_ADDR"),
+                ip=client_ip(request),
             )
         except signed_requests.SignedRequestRefused:
             raise AuthenticationError(message=_(self.refused)) from None

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_noop
 from ninja import Field, Router, Schema
 
 from gridcare.core.api import READ_ERRORS, WRITE_ERRORS, Text
+from gridcare.core.clientip import client_ip
 
 from . import terminals
 from .api_signed import SignedAccountOut, SignedAuth
@@ -55,6 +56,6 @@ def terminal_pay(request, payload: TerminalPaymentIn):
         account_number=payload.account_number,
         amount=payload.amount,
         terminal_txn_id=payload.terminal_txn_id,
-        ip=request.META.get("REMOTE_ADDR"),
+        ip=client_ip(request),
     )
     return paid.answer

@@ -14,6 +14,8 @@ from urllib.parse import unquote_to_bytes
 from django.http import HttpResponse, JsonResponse
 from ninja import Router, Schema
 
+from gridcare.core.clientip import client_ip
+
 from . import gateways
 
 router = Router(tags=["payment notifications"])
@@ -59,7 +61,7 @@ def alipay_notify(request):
     """Alipay's asynchronous notification (异步通知): RSA2-verified, then the order is paid once."""
     body = request.body
     params = _alipay_params(body) if len(body) <= MAX_NOTIFICATION_BYTES else {}
-    answer = gateways.alipay_notification(params, ip=request.META.get("REMOTE_ADDR"))
+    answer = gateways.alipay_notification(params, ip=client_ip(request))
     return HttpResponse(answer, content_type="text/plain; charset=utf-8")
 
 
@@ -75,7 +77,7 @@ def wechat_notify(request):
     if len(body) > MAX_NOTIFICATION_BYTES:
         status, out = 400, {"code": "FAIL", "message": "报文过大"}
     else:
-        status, out = gateways.wechat_notification(request.headers, body, ip=request.META.get("REMOTE_ADDR"))
+        status, out = gateways.wechat_notification(request.headers, body, ip=client_ip(request))
     if out is None:
         return HttpResponse(status=status)
     return JsonResponse(out, status=status, json_dumps_params={"ensure_ascii": False})

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from gridcare.core.clientip import client_ip
 from gridcare.core.masking import mask_customer_name
 from gridcare.portal.views import customer_required
 
@@ -139,7 +140,7 @@ def confirm(request, order_no: str):
     order = _order(request, order_no)
     if order.status != gateways.ORDER_CREATED:
         return _not_payable(request, order)
-    answer = gateways.sandbox_notification(notification_for(order), ip=request.META.get("REMOTE_ADDR"))
+    answer = gateways.sandbox_notification(notification_for(order), ip=client_ip(request))
     order.refresh_from_db()
     if answer == gateways.ALIPAY_SUCCESS and order.status == gateways.ORDER_PAID:
         messages.success(request, _("支付成功"))
