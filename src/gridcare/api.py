@@ -9,7 +9,7 @@ interactive docs: `/api/v1/docs`.
 from ninja import NinjaAPI
 
 from gridcare.billing.api import router as billing_router
-from gridcare.core.api import DEFAULT_AUTH, install_error_handlers
+from gridcare.core.api import DEFAULT_AUTH, dates_in_range, install_error_handlers
 from gridcare.core.api import router as core_router
 from gridcare.customers.api import router as customers_router
 from gridcare.metering.api import router as metering_router
@@ -34,6 +34,7 @@ api = NinjaAPI(
     auth=DEFAULT_AUTH,
 )
 install_error_handlers(api)
+api.add_decorator(dates_in_range)  # every date input within 2000-01-01..2100-12-31
 api.add_router("", core_router)
 api.add_router("", org_router)
 api.add_router("", customers_router)

@@ -41,10 +41,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "gridcare.core.requestid.RequestIdMiddleware",  # outermost: every response carries X-Request-ID
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "gridcare.core.middleware.ChineseByDefaultMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "gridcare.core.middleware.NulInputMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -53,7 +55,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "gridcare.core.middleware.BrandedErrorsMiddleware",
 ]
-# Branded 403/404 pages even with DEBUG on; GRIDCARE_DEBUG_PAGES=1 shows Django's technical 404 instead.
+# Branded 403/404/500 pages even with DEBUG on; GRIDCARE_DEBUG_PAGES=1 shows Django's technical pages instead.
 DEBUG_PAGES = os.environ.get("GRIDCARE_DEBUG_PAGES", "0") == "1"
 CSRF_FAILURE_VIEW = "gridcare.core.views.csrf_failure"
 
@@ -226,12 +228,30 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024
 
 NINJA_PAGINATION_PER_PAGE = 50
 
+# Error handling and logging (issue 11 §3, gridcare.core.requestid / core.errors): every log line carries the
+# request id; Django's request and security loggers (every 5xx with its traceback, 4xx as warnings, suspicious
+# requests) go to the console; reports (technical page, e-mails) star PII-named fields; with DEBUG on an error
+# still shows the branded 500 page unless GRIDCARE_DEBUG_PAGES=1.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"gridcare": {"handlers": ["console"], "level": os.environ.get("GRIDCARE_LOG_LEVEL", "INFO")}},
+    "filters": {"request_id": {"()": "gridcare.core.requestid.RequestIdFilter"}},
+    "formatters": {
+        "gridcare": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": "gridcare"},
+    },
+    "loggers": {
+        "gridcare": {"handlers": ["console"], "level": os.environ.get("GRIDCARE_LOG_LEVEL", "INFO")},
+        # Replaces Django's default "django" logger (console only under DEBUG, mail_admins): always the console.
+        "django": {"handlers": ["console"], "level": "INFO"},
+        "django.request": {"level": "WARNING"},
+        "django.security": {"level": "WARNING"},
+    },
 }
+DEFAULT_EXCEPTION_REPORTER_FILTER = "gridcare.core.errors.PiiSafeExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "gridcare.core.errors.BrandedExceptionReporter"
 
 # Reverse proxies in front of GridCare (addresses or CIDR networks, comma-separated): from them, the client
 # address is taken from X-Forwarded-For (gridcare.core.clientip); from anyone else the header is ignored.

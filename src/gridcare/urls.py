@@ -19,7 +19,9 @@ urlpatterns = [
     path("", include("gridcare.customers.urls")),
 ]
 
-# Branded error pages when DEBUG is off (templates/403.html, 404.html; 500.html via Django's server_error,
-# which renders it without a request context or the database).
+# Branded error pages when DEBUG is off (templates/403.html, 404.html; 500.html with the request id, rendered
+# without a request context or the database).
 handler403 = "gridcare.core.views.permission_denied"
 handler404 = "gridcare.core.views.page_not_found"
+handler500 = "gridcare.core.views.server_error"
+handler400 = "gridcare.core.views.bad_request"
