@@ -1,5 +1,6 @@
 """Simplified Chinese unless the user picks English in the header (cookie), whatever the browser asks for;
-the branded 403/404 pages even with DEBUG on (`make run`), unless GRIDCARE_DEBUG_PAGES=1."""
+the branded 403/404 pages even with DEBUG on (`make run`), unless GRIDCARE_DEBUG_PAGES=1; no NUL character in
+any input."""
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -25,8 +26,10 @@ class BrandedErrorsMiddleware:
     - A 404 text/html page that is not already ours (an unmatched URL's technical 404) → the branded 404,
       still a 404, so CommonMiddleware's APPEND_SLASH redirect (/customers → /customers/) still happens.
     - Under /api/ the handlers answer JSON (an unmatched API route's technical 404 becomes
-      {"detail": …}); django-ninja's own JSON errors are not text/html and pass untouched. 500s keep Django's technical page under DEBUG:
-      developers need the traceback. With DEBUG off this does nothing (handler403/404 apply).
+      {"detail": …}); django-ninja's own JSON errors are not text/html and pass untouched. With DEBUG off this
+      does nothing (handler403/404 apply).
+    500s under DEBUG: the branded page too, through settings.DEFAULT_EXCEPTION_REPORTER (core.errors), unless
+    GRIDCARE_DEBUG_PAGES=1; the traceback is in the log either way.
     Sits after AuthenticationMiddleware, innermost, so it sees the resolver's 404 first."""
 
     def __init__(self, get_response):
@@ -114,7 +117,7 @@ def nul_field(request) -> str | None:
             return "__all__"
     elif content_type == "application/json" or content_type.endswith("+json"):
         body = request.body
-        if _JSON_NUL in body.lower():
+        if _JSON_NUL in body:  # JSON spells the escape with a lower-case u only
             try:
                 return _nul_in(json.loads(body), [])
             except ValueError:
