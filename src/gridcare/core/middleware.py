@@ -11,8 +11,8 @@ class SecurityHeadersMiddleware:
     """Content-Security-Policy and Permissions-Policy on every response: pages, API answers, redirects and
     error pages alike (Referrer-Policy comes from Django's SecurityMiddleware, SECURE_REFERRER_POLICY).
 
-    Sits right after SecurityMiddleware, outside everything else, so responses made by other middleware
-    (CSRF failures, redirects) carry the headers too. A view that needs another policy sets the header itself;
+    First in MIDDLEWARE, outside everything else, so responses made by other middleware (the HTTPS redirect,
+    CSRF failures) carry the headers too. A view that needs another policy sets the header itself;
     it is left alone."""
 
     def __init__(self, get_response):
