@@ -1,5 +1,5 @@
-from django.conf.urls.i18n import i18n_patterns  # noqa: F401  (kept for language-prefixed routes later)
 from django.conf import settings
+from django.conf.urls.i18n import i18n_patterns  # noqa: F401  (kept for language-prefixed routes later)
 from django.contrib import admin
 from django.urls import include, path
 

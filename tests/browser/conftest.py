@@ -54,9 +54,11 @@ def browser_page(live_server, browser_context_args, csp_violations):
     # Every page of the context, including pop-ups (receipts and PDFs open in new tabs).
     context.on(
         "console",
-        lambda msg: violations.append(f"{msg.page.url if msg.page else ''}: {msg.text}")
-        if _is_csp_violation(msg.text)
-        else None,
+        lambda msg: (
+            violations.append(f"{msg.page.url if msg.page else ''}: {msg.text}")
+            if _is_csp_violation(msg.text)
+            else None
+        ),
     )
     yield page
     context.close()

@@ -20,15 +20,16 @@ def _console_login(page, live_server, username, password, next_path="/"):
 def test_the_guard_sees_inline_styles_and_handlers(browser_page, live_server, csp_violations):
     page = browser_page
     page.goto(f"{live_server.url}/portal/")
-    with page.expect_console_message(lambda m: "Content Security Policy" in m.text):
+    with page.expect_console_message(lambda m: "inline event handler" in m.text):
         page.evaluate(
             """() => document.body.insertAdjacentHTML("beforeend",
-                '<div id="bad" style="color: red">x</div><img src="data:," onload="window.bad = 1">')"""
+                '<div id="probe" style="color: red">x</div><img src="data:," onerror="window.handlerRan = 1">')"""
         )
     # The style attribute and the handler were both refused, and both are on the list the teardown checks.
-    assert page.evaluate("() => document.getElementById('bad').style.color") == ""
-    assert page.evaluate("() => window.bad") is None
-    assert len(csp_violations) >= 2 and all("Content Security Policy" in v for v in csp_violations)
+    assert page.evaluate("() => document.getElementById('probe').style.color") == ""
+    assert page.evaluate("() => window.handlerRan === undefined") is True
+    assert any("inline style" in v for v in csp_violations)
+    assert any("inline event handler" in v for v in csp_violations)
     csp_violations.clear()  # expected here; any other test fails on them
 
 
@@ -45,7 +46,11 @@ def test_admin_pages_keep_to_the_policy(browser_page, live_server, world):
     page = browser_page
     _console_login(page, live_server, world.admin.username, world.password, next_path="/admin/")
     expect(page).to_have_url(re.compile(r"/admin/$"))
-    for path in ("/admin/customers/feeder/", "/admin/customers/feeder/add/", "/admin/notify/noticetemplate/add/"):
+    for path in (
+        "/admin/customers/feeder/",
+        "/admin/customers/feeder/add/",
+        "/admin/notify/noticetemplate/add/",
+    ):
         page.goto(f"{live_server.url}{path}")
         expect(page.locator("#content h1")).to_be_visible()
 
@@ -53,10 +58,15 @@ def test_admin_pages_keep_to_the_policy(browser_page, live_server, world):
 def test_distribution_charts_keep_to_the_policy(browser_page, live_server, world):
     page = browser_page
     _console_login(page, live_server, world.a_manager.username, world.password, next_path="/stats/")
-    chart = page.locator("#chart-by_unit canvas")
-    expect(chart).to_be_visible()
-    # A canvas tooltip (renderMode richText): hovering the bars shows it without any style= markup.
-    box = chart.bounding_box()
-    for fraction in (0.3, 0.5, 0.7):
-        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * fraction)
-    expect(page.locator("#chart-by_unit div[style*='position: absolute']")).to_have_count(0)
+    expect(page.locator("#chart-by_class canvas")).to_be_visible()
+    # Show a tooltip as hovering would: ECharts' HTML tooltips carry style= markup the policy refuses; the page
+    # renders them on the canvas (renderMode richText), so no tooltip element appears and nothing is refused.
+    shown = page.evaluate(
+        """() => {
+            const chart = echarts.getInstanceByDom(document.getElementById("chart-by_class"));
+            chart.dispatchAction({type: "showTip", seriesIndex: 0, dataIndex: 0});
+            return chart.getOption().series[0].data.length;
+        }"""
+    )
+    assert shown >= 1
+    expect(page.locator("#chart-by_class > div")).to_have_count(1)  # the canvas wrapper only, no tooltip

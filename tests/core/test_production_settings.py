@@ -42,7 +42,19 @@ def _run_checks(selection: str, **env: str) -> tuple[int, int, str]:
         **env,
     )
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", str(CHECKS), "-k", selection, "-q", "-p", "no:randomly", "-p", "no:cacheprovider"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(CHECKS),
+            "-k",
+            selection,
+            "-q",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:cacheprovider",
+        ],
         cwd=ROOT,
         env=full,
         capture_output=True,
@@ -65,7 +77,9 @@ def test_production_defaults():
 def test_production_with_admin_and_docs_enabled():
     """GRIDCARE_ADMIN_ENABLED=1: the admin role uses the admin, other staff (even with is_staff/is_superuser)
     cannot, and the admin's login is the console's; GRIDCARE_API_DOCS_ENABLED=1 serves the Swagger UI."""
-    returncode, passed, output = _run_checks("enabled", GRIDCARE_ADMIN_ENABLED="1", GRIDCARE_API_DOCS_ENABLED="1")
+    returncode, passed, output = _run_checks(
+        "enabled", GRIDCARE_ADMIN_ENABLED="1", GRIDCARE_API_DOCS_ENABLED="1"
+    )
     # 1 settings + 1 admin role + 3 other roles + 1 login + 1 docs
     assert returncode == 0 and passed == 7, output
 
@@ -78,7 +92,9 @@ def test_headers_also_when_debugging(path, db):
     """`make run` sends the same policy, so a page that breaks it breaks while it is being written."""
     resp = Client().get(path)
     assert "'unsafe-inline'" not in resp["Content-Security-Policy"]
-    assert resp["Content-Security-Policy"].startswith("default-src 'self'; script-src 'self'; style-src 'self'")
+    assert resp["Content-Security-Policy"].startswith(
+        "default-src 'self'; script-src 'self'; style-src 'self'"
+    )
     assert resp["Referrer-Policy"] == "same-origin"
     assert "camera=()" in resp["Permissions-Policy"]
 
@@ -98,8 +114,9 @@ def test_administrator_uses_the_admin(world, login):
 
 
 def test_report_only_switch_renames_the_header(settings, rf):
-    from gridcare.core.middleware import SecurityHeadersMiddleware
     from django.http import HttpResponse
+
+    from gridcare.core.middleware import SecurityHeadersMiddleware
 
     settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = True
     resp = SecurityHeadersMiddleware(lambda request: HttpResponse("ok"))(rf.get("/"))
