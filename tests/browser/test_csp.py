@@ -70,3 +70,45 @@ def test_distribution_charts_keep_to_the_policy(browser_page, live_server, world
     )
     assert shown >= 1
     expect(page.locator("#chart-by_class > div")).to_have_count(1)  # the canvas wrapper only, no tooltip
+
+
+def _signed_in_page(page, live_server, user):
+    """The browser carries a session made by Django's test client (the login forms have their own tests)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+
+
+def test_confirm_and_language_switch_work_without_inline_handlers(browser_page, live_server, world):
+    """data-confirm (was onsubmit="return confirm(…)") and the language switch (was onchange=) in page.js."""
+    from django.utils import timezone
+
+    from gridcare.customers.models import PortalBinding
+
+    PortalBinding.objects.create(user=world.portal_user, account=world.acct_a, created_at=timezone.now())
+    page = browser_page
+    _signed_in_page(page, live_server, world.portal_user)
+    page.goto(f"{live_server.url}/portal/accounts/3100000001/")
+    asked = []
+
+    def dismiss(dialog):
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    page.get_by_role("button", name="解除绑定").click()
+    expect(page).to_have_url(re.compile(r"/portal/accounts/3100000001/$"))
+    assert asked == ["确定解除绑定该户号吗？"]
+    assert PortalBinding.objects.filter(user=world.portal_user, account=world.acct_a).exists()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="解除绑定").click()
+    expect(page).to_have_url(re.compile(r"/portal/accounts/$"))
+    assert not PortalBinding.objects.filter(user=world.portal_user, account=world.acct_a).exists()
+
+    page.select_option("select[name=language]", "en")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
