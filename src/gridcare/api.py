@@ -6,6 +6,7 @@ which route answers 403 and which 404: `gridcare.customers.api`. OpenAPI: `/api/
 interactive docs: `/api/v1/docs`.
 """
 
+from django.conf import settings
 from ninja import NinjaAPI
 
 from gridcare.billing.api import router as billing_router
@@ -32,6 +33,9 @@ api = NinjaAPI(
     description="电力客户服务管理系统 GridCare 的 JSON 接口：客户档案、户号、用电地址、计量点、电能表、电网拓扑与审计记录。",
     urls_namespace="api",
     auth=DEFAULT_AUTH,
+    # Swagger UI and the schema it reads: off in production unless GRIDCARE_API_DOCS_ENABLED=1.
+    docs_url="/docs" if settings.API_DOCS_ENABLED else None,
+    openapi_url="/openapi.json" if settings.API_DOCS_ENABLED else None,
 )
 install_error_handlers(api)
 api.add_decorator(dates_in_range)  # every date input within 2000-01-01..2100-12-31

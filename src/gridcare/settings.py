@@ -21,7 +21,7 @@ ALLOWED_HOSTS = [
 ]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "gridcare.core.admin_site.GridCareAdminConfig",  # django.contrib.admin, for the administrator role only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -42,6 +42,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "gridcare.core.requestid.RequestIdMiddleware",  # outermost: every response carries X-Request-ID
+    "gridcare.core.middleware.SecurityHeadersMiddleware",  # its headers go on every response
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "gridcare.core.middleware.ChineseByDefaultMiddleware",
@@ -256,3 +257,44 @@ DEFAULT_EXCEPTION_REPORTER = "gridcare.core.errors.BrandedExceptionReporter"
 # Reverse proxies in front of GridCare (addresses or CIDR networks, comma-separated): from them, the client
 # address is taken from X-Forwarded-For (gridcare.core.clientip); from anyone else the header is ignored.
 TRUSTED_PROXIES = [p.strip() for p in os.environ.get("GRIDCARE_TRUSTED_PROXIES", "").split(",") if p.strip()]
+
+# Production settings (issue 11 §5): response headers on every page and API answer, and the two developer
+# surfaces (Django admin, Swagger UI) that production leaves unrouted unless asked for.
+# Content-Security-Policy: scripts and styles only from our own static files (no inline code, no style=
+# attributes, no CDN); json_script data blocks are not executed, so they need nothing. The Swagger UI
+# (/api/v1/docs) runs under the same policy. GRIDCARE_CSP_REPORT_ONLY=1 sends it as
+# Content-Security-Policy-Report-Only (try a stricter policy on a live site without breaking pages).
+CONTENT_SECURITY_POLICY = os.environ.get("GRIDCARE_CSP") or "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+CONTENT_SECURITY_POLICY_REPORT_ONLY = os.environ.get("GRIDCARE_CSP_REPORT_ONLY", "0") == "1"
+SECURE_REFERRER_POLICY = os.environ.get("GRIDCARE_REFERRER_POLICY", "same-origin")
+# Browser features no GridCare page uses are switched off for the page and anything it might embed.
+PERMISSIONS_POLICY = os.environ.get("GRIDCARE_PERMISSIONS_POLICY") or ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "camera",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+    )
+)
+# /admin/ (administrator role only) and /api/v1/docs + /api/v1/openapi.json: routed when debugging, in
+# production only when switched on.
+ADMIN_ENABLED = os.environ.get("GRIDCARE_ADMIN_ENABLED", "1" if DEBUG else "0") == "1"
+API_DOCS_ENABLED = os.environ.get("GRIDCARE_API_DOCS_ENABLED", "1" if DEBUG else "0") == "1"

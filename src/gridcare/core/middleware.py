@@ -1,10 +1,35 @@
 """Simplified Chinese unless the user picks English in the header (cookie), whatever the browser asks for;
 the branded 403/404 pages even with DEBUG on (`make run`), unless GRIDCARE_DEBUG_PAGES=1; no NUL character in
-any input."""
+any input; the security headers (CSP, Permissions-Policy) on every response."""
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+
+
+class SecurityHeadersMiddleware:
+    """Content-Security-Policy and Permissions-Policy on every response: pages, API answers, redirects and
+    error pages alike (Referrer-Policy comes from Django's SecurityMiddleware, SECURE_REFERRER_POLICY).
+
+    First in MIDDLEWARE, outside everything else, so responses made by other middleware (the HTTPS redirect,
+    CSRF failures) carry the headers too. A view that needs another policy sets the header itself;
+    it is left alone."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.csp_header = (
+            "Content-Security-Policy-Report-Only"
+            if getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", False)
+            else "Content-Security-Policy"
+        )
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if settings.CONTENT_SECURITY_POLICY:
+            response.headers.setdefault(self.csp_header, settings.CONTENT_SECURITY_POLICY)
+        if settings.PERMISSIONS_POLICY:
+            response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        return response
 
 
 class ChineseByDefaultMiddleware:
