@@ -34,7 +34,7 @@ class Command(BaseCommand):
             raise fail(exc) from exc
         path = out or wh.withholding_file_name(batch)
         with open(path, "wb") as fh:
-            fh.write(wh.withholding_file(batch))
+            fh.write(wh.withholding_download(actor=actor, batch=batch))
         self.stdout.write(
             _("批次 %(b)s：%(n)d 笔，共 %(t)s 元，已写入 %(p)s")
             % {"b": batch.batch_no, "n": batch.item_count, "t": batch.total, "p": path}
