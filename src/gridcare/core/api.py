@@ -35,7 +35,7 @@ from gridcare.core.scoping import PermissionDenied
 from gridcare.customers import selectors
 from gridcare.org.models import ApiToken
 
-from .audit import Actor
+from .audit import Actor, audit_pii_view_record
 from .choices import Channel
 from .masking import mask_audit_changes
 from .permissions import Perm, has_perm
@@ -299,6 +299,11 @@ def audit_events(request, filters: Query[AuditFilter], paging: Query[PageParams]
         qs = qs.filter(action=filters.action)
     if filters.since is not None:
         qs = qs.filter(created_at__gte=aware(filters.since))
-    # Personal data inside the changes only for roles that may see it (the audit trail keeps it whole).
+    # Personal data inside the changes only for roles that may see it (the audit trail keeps it whole);
+    # showing it whole is itself audited, one row for the page.
     reveal = has_perm(request.user, Perm.CUSTOMER_VIEW_PII)
-    return paginate(qs.order_by("-created_at", "-id"), paging, lambda e: audit_event_row(e, reveal=reveal))
+    page = paginate(qs.order_by("-created_at", "-id"), paging)
+    if reveal:
+        audit_pii_view_record(actor=api_actor(request), events=page["items"], source="api.audit_events")
+    page["items"] = [audit_event_row(e, reveal=reveal) for e in page["items"]]
+    return page

@@ -116,3 +116,19 @@ def pii_view_record(
         unit_id=unit_id if unit_id is not None else getattr(actor.user, "unit_id", None),
         changes={"source": source, "object_ids": ids, "customer_ids": customers},
     )
+
+
+def audit_pii_view_record(*, actor: Actor, events, source: str) -> AuditEvent | None:
+    """Audit rows shown with the personal data in their `changes` whole (a customer.view_pii role reading the
+    audit trail): one customer.view_pii row listing those events and their customers. Events with nothing
+    to mask are not listed; nothing is written when none had any."""
+    from .masking import mask_audit_changes
+
+    shown = [e for e in events if mask_audit_changes(e.changes) != e.changes]
+    return pii_view_record(
+        actor=actor,
+        source=source,
+        object_type="core.auditevent",
+        object_ids=[e.pk for e in shown],
+        customer_ids=[e.customer_id for e in shown],
+    )

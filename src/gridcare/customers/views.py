@@ -147,7 +147,11 @@ def export(request):
         Prefetch("accounts", queryset=Account.objects.select_related("premise").order_by("account_number"))
     )[:EXPORT_MAX_ROWS]
     services.customer_export_record(
-        actor=Actor.console(request), query=request.GET.dict(), fmt=fmt, unmasked=reveal
+        actor=Actor.console(request),
+        query=request.GET.dict(),
+        fmt=fmt,
+        unmasked=reveal,
+        customer_ids=qs.values_list("pk", flat=True) if reveal else (),
     )
     stamp = timezone.localtime().strftime("%Y%m%d%H%M")
     if fmt == "csv":

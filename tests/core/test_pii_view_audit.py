@@ -1,0 +1,97 @@
+"""Every unmasked view of personal data in the audit trail and in exports leaves one customer.view_pii row
+per request, listing what was shown (issue 11); roles without customer.view_pii read it masked and leave
+none.
+
+By hand: phone 13912345678 → 139****5678; ID number 110101199003071237 → 110101********1237."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from gridcare.core.audit import Actor, audit_record
+from gridcare.core.models import AuditEvent
+
+PHONE, PHONE_MASKED = "13912345678", "139****5678"
+ID_NUMBER, ID_MASKED = "110101199003071237", "110101********1237"
+
+
+@pytest.fixture
+def events(world):
+    """Two rows of bureau A's customer: one with a phone and an ID number in `changes`, one without."""
+    pii = audit_record(
+        actor=Actor(),
+        action="customer.update",
+        obj=world.cust_a,
+        customer_id=world.cust_a.pk,
+        unit_id=world.station_a.pk,
+        changes={"phone": ["13800000000", PHONE], "id_number": ["", ID_NUMBER]},
+    )
+    plain = audit_record(
+        actor=Actor(),
+        action="customer.update",
+        obj=world.cust_a,
+        customer_id=world.cust_a.pk,
+        unit_id=world.station_a.pk,
+        changes={"segment": ["normal", "vip"]},
+    )
+    return pii, plain
+
+
+def _pii_rows():
+    return list(AuditEvent.objects.filter(action="customer.view_pii").order_by("id"))
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/v1/audit-events?action=customer.update", "/api/v1/customers/{cust}/audit"]
+)
+def test_audit_trail_masked_without_the_right_whole_and_audited_with_it(world, events, login, url):
+    pii, plain = events
+    url = url.format(cust=world.cust_a.pk)
+    agent = login(world.a_agent)  # audit.view, no customer.view_pii
+    body = agent.get(url).json()
+    items = body["items"] if isinstance(body, dict) else body
+    shown = {e["id"]: e["changes"] for e in items}
+    assert shown[pii.pk] == {"phone": ["138****0000", PHONE_MASKED], "id_number": ["", ID_MASKED]}
+    assert _pii_rows() == []
+    clerk = login(world.a_clerk)  # audit.view and customer.view_pii
+    body = clerk.get(url).json()
+    items = body["items"] if isinstance(body, dict) else body
+    shown = {e["id"]: e["changes"] for e in items}
+    assert shown[pii.pk] == {"phone": ["13800000000", PHONE], "id_number": ["", ID_NUMBER]}
+    [row] = _pii_rows()
+    assert (row.actor_id, row.channel, row.object_type, row.customer_id) == (
+        world.a_clerk.pk,
+        "api",
+        "core.auditevent",
+        world.cust_a.pk,
+    )
+    # only the event that had personal data in it is listed, not the plain one
+    assert row.changes["object_ids"] == [str(pii.pk)] and row.changes["customer_ids"] == [world.cust_a.pk]
+    # the audit row about the view holds no personal data: reading the trail again lists it as nothing new
+    clerk.get(url)
+    assert len(_pii_rows()) == 2 and _pii_rows()[1].changes["object_ids"] == [str(pii.pk)]
+
+
+def test_unmasked_export_lists_the_exported_customers(client, world):
+    world.cust_a.id_number = ID_NUMBER
+    world.cust_a.save()
+    client.force_login(world.a_manager)  # customer.export and customer.view_pii
+    masked = client.get(reverse("console:export"), {"q": "张三", "format": "csv"})
+    text = b"".join(masked.streaming_content).decode()
+    assert "138****5678" in text and "13812345678" not in text  # the fixture's phone, masked
+    assert _pii_rows() == []
+    resp = client.get(reverse("console:export"), {"q": "张三", "format": "csv", "reveal": "1"})
+    rows = list(csv.reader(io.StringIO(b"".join(resp.streaming_content).decode("utf-8").lstrip("\ufeff"))))
+    assert rows[1][5] == ID_NUMBER and rows[1][6] == "13812345678"
+    [row] = _pii_rows()
+    assert (row.object_type, row.changes) == (
+        "customers.customer",
+        {
+            "source": "console.customer_export",
+            "object_ids": [str(world.cust_a.pk)],
+            "customer_ids": [world.cust_a.pk],
+        },
+    )
+    assert AuditEvent.objects.filter(action="customer.export").count() == 2
