@@ -252,6 +252,8 @@ def customer_edit(request, pk):
     units = selectors.unit_choices(user=request.user)
     managers = customer_manager_choices(user=request.user)
     initial = {f: getattr(customer, f) for f in CustomerForm.base_fields}
+    if request.method == "GET":  # the form holds the file whole (phone, ID number): an audited view
+        services.pii_reveal(actor=Actor.console(request), customer=customer)
     form = CustomerForm(request.POST or None, units=units, managers=managers, initial=initial)
     return _form_flow(
         request,
