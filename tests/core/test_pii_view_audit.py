@@ -95,3 +95,19 @@ def test_unmasked_export_lists_the_exported_customers(client, world):
         },
     )
     assert AuditEvent.objects.filter(action="customer.export").count() == 2
+
+
+def test_whoever_edits_a_customer_file_may_see_it_whole():
+    """The edit form holds the file whole (an audited view, customers.views.customer_edit), so customer.edit
+    never goes without customer.view_pii."""
+    from gridcare.core.permissions import ROLE_PERMISSIONS, Perm
+
+    editors = {r for r, p in ROLE_PERMISSIONS.items() if Perm.CUSTOMER_EDIT in p}
+    assert editors and all(Perm.CUSTOMER_VIEW_PII in ROLE_PERMISSIONS[r] for r in editors)
+
+
+def test_opening_the_edit_form_is_an_audited_view(world, login):
+    clerk = login(world.a_clerk)
+    assert clerk.get(f"/customers/{world.cust_a.pk}/edit/").status_code == 200
+    [row] = _pii_rows()
+    assert (row.actor_id, row.customer_id, row.channel) == (world.a_clerk.pk, world.cust_a.pk, "console")

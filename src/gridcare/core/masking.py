@@ -74,7 +74,8 @@ def mask_openid(openid: str | None) -> str:
     return f"{openid[:4]}****"
 
 
-def _hidden(value) -> str:
+def mask_hidden(value) -> str:
+    """A value never shown, not even in part (a protection reason, a WeChat id in the audit trail): ***."""
     return "***" if value else ""
 
 
@@ -89,7 +90,7 @@ AUDIT_PII_KEYS = {
     "email": mask_email,
     "address": mask_address,
     "bank_account": mask_bank_account,
-    "protected_reason": _hidden,
+    "protected_reason": mask_hidden,
     "wechat_openid": mask_openid,
 }
 
