@@ -111,3 +111,34 @@ def test_opening_the_edit_form_is_an_audited_view(world, login):
     assert clerk.get(f"/customers/{world.cust_a.pk}/edit/").status_code == 200
     [row] = _pii_rows()
     assert (row.actor_id, row.customer_id, row.channel) == (world.a_clerk.pk, world.cust_a.pk, "console")
+
+
+def test_protection_reason_read_whole_is_audited(world, login):
+    """The protection reason is medical information: the agent reads "" and leaves no row; the counter
+    clerk (customer.view_pii) reads it on the page and in the API, one customer.view_pii row each."""
+    world.acct_a.protected, world.acct_a.protected_reason = True, "家中有呼吸机"
+    world.acct_a.save(update_fields=["protected", "protected_reason"])
+    page, api = (
+        "/payments/collections/accounts/3100000001/",
+        "/api/v1/collections/accounts/3100000001/timeline",
+    )
+    agent = login(world.a_agent)
+    assert "家中有呼吸机" not in agent.get(page).content.decode()
+    assert agent.get(api).json()["protected_reason"] == ""
+    assert _pii_rows() == []
+    clerk = login(world.a_clerk)
+    assert "家中有呼吸机" in clerk.get(page).content.decode()
+    assert clerk.get(api).json()["protected_reason"] == "家中有呼吸机"
+    rows = _pii_rows()
+    assert [(r.channel, r.object_type, r.changes) for r in rows] == [
+        (
+            channel,
+            "customers.account",
+            {
+                "source": f"{channel}.collections_account",
+                "object_ids": ["3100000001"],
+                "customer_ids": [world.cust_a.pk],
+            },
+        )
+        for channel in ("console", "api")
+    ]
