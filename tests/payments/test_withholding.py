@@ -804,3 +804,11 @@ def test_only_the_billing_clerk_holds_batch_send():
     assert [r for r, perms in ROLE_PERMISSIONS.items() if Perm.PAYMENT_BATCH_SEND in perms] == [
         Role.BILLING_CLERK
     ]
+
+
+def test_download_link_says_when_the_file_is_masked(world, staff, setup, login):
+    batch = export_a(staff)
+    for page in ("/payments/withholding/", f"/payments/withholding/{batch.batch_no}/"):
+        assert "下载扣款文件（银行账号已脱敏）" in login(staff["a_cashier"]).get(page).content.decode()
+        billing = login(staff["a_billing"]).get(page).content.decode()
+        assert "下载扣款文件" in billing and "已脱敏" not in billing

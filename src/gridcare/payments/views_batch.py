@@ -66,6 +66,7 @@ def withholding_batches(request):
             "banks": wh.bank_choices(),
             "errors": errors,
             "today": timezone.localdate(),
+            "can_send": wh.may_send_batch(Actor.console(request)),
         },
         status=400 if errors else 200,
     )
@@ -79,7 +80,11 @@ def withholding_batch(request, batch_no: str):
         actor=Actor.console(request), batch=batch, items=items, source="console.withholding_batch"
     )
     items = [(it, wh.shown_bank_account(request.user, it.bank_account)) for it in items]
-    return render(request, "payments/withholding_batch.html", {"batch": batch, "items": items})
+    return render(
+        request,
+        "payments/withholding_batch.html",
+        {"batch": batch, "items": items, "can_send": wh.may_send_batch(Actor.console(request))},
+    )
 
 
 @staff_required(Perm.PAYMENT_BATCH)
