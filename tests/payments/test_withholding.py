@@ -518,6 +518,7 @@ def test_cli_export_and_import(world, staff, setup, tmp_path, capsys):
     # a cashier may export a batch but not send it to the bank: the file is masked (bank account, holder)
     assert out.read_bytes() == wh.withholding_file(batch)
     assert CARD_A.encode() not in out.read_bytes() and b"6222****0128" in out.read_bytes()
+    assert "已脱敏" in capsys.readouterr().out
     res = tmp_path / "result.csv"
     res.write_bytes(
         result_file(batch, [("1", "3100000001", "102.00", "0000"), ("2", "3100000002", "204.00", "0000")])
@@ -812,3 +813,14 @@ def test_download_link_says_when_the_file_is_masked(world, staff, setup, login):
         assert "下载扣款文件（银行账号已脱敏）" in login(staff["a_cashier"]).get(page).content.decode()
         billing = login(staff["a_billing"]).get(page).content.decode()
         assert "下载扣款文件" in billing and "已脱敏" not in billing
+
+
+def test_cli_without_user_writes_the_file_for_the_bank_and_audits_it(world, staff, setup, tmp_path):
+    out = tmp_path / "debit.csv"
+    call_command(
+        "withholding_export", "--bank", "105", "--as-of", "2026-10-10", "--unit", "0101", "--out", str(out)
+    )
+    batch = WithholdingBatch.objects.get()
+    assert out.read_bytes() == wh.withholding_file(batch, full=True) and CARD_A.encode() in out.read_bytes()
+    [row] = AuditEvent.objects.filter(action="customer.view_pii")
+    assert (row.actor_id, row.channel, row.object_id) == (None, "import", batch.batch_no)

@@ -14,6 +14,10 @@ Error shapes (every error body has a `detail` key):
 - 404 `{"detail": "..."}`: an object that is missing, outside the caller's units, or that the caller may
   not act on - all three answer the same body, so the API cannot be used to probe for objects.
 - 422 `{"detail": [{"field": "phone", "message": "..."}]}`: bad input, from the schema or a service.
+
+Audit trail (`GET /audit-events`): personal data inside `changes` (phones, ID numbers, bank accounts, names,
+addresses) is masked for roles without customer.view_pii; for roles with it the page is shown whole and the
+request writes one `customer.view_pii` row listing the events that held personal data (none when no event did).
 """
 
 from datetime import datetime, timedelta

@@ -14,6 +14,8 @@ Who gets what (see also `gridcare.core.api`):
 - `GET /customers/{id}?reveal=true` → 403 when the caller may see the customer but not unmasked
   personal data (customer.view_pii). With the permission every unmasked view writes an audit event
   `customer.view_pii`. Without `reveal` personal data is always masked (SPEC C1).
+- `GET /customers/{id}/audit` shows personal data in the events' changes whole only to customer.view_pii
+  roles, and then writes one `customer.view_pii` row for the request (as `GET /audit-events`).
 """
 
 from typing import Any

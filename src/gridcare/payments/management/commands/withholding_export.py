@@ -39,3 +39,7 @@ class Command(BaseCommand):
             _("批次 %(b)s：%(n)d 笔，共 %(t)s 元，已写入 %(p)s")
             % {"b": batch.batch_no, "n": batch.item_count, "t": batch.total, "p": path}
         )
+        if not wh.may_send_batch(actor):
+            self.stdout.write(
+                _("银行账号和户名已脱敏：该员工没有报盘权限（payment.batch_send），文件不能送银行")
+            )
