@@ -142,3 +142,20 @@ def test_protection_reason_read_whole_is_audited(world, login):
         )
         for channel in ("console", "api")
     ]
+
+
+@pytest.mark.parametrize(
+    "changes, about_customer, expected",
+    [
+        ({"phone": ["13800000000", PHONE]}, False, True),
+        ({"after": {"id_number": ID_NUMBER}}, True, True),
+        ({"bank_account": "6222****1234"}, True, False),  # recorded masked already: nothing shown whole
+        ({"name": "东关营业厅"}, False, False),  # a service hall's name is nobody's personal data
+        ({"name": ["张三", "张三丰"]}, True, True),  # a customer's name is
+        ({"segment": ["normal", "vip"], "count": 3}, True, False),
+    ],
+)
+def test_which_changes_hold_personal_data(changes, about_customer, expected):
+    from gridcare.core.masking import audit_changes_hold_pii
+
+    assert audit_changes_hold_pii(changes, about_customer=about_customer) is expected

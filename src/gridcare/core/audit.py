@@ -122,9 +122,9 @@ def audit_pii_view_record(*, actor: Actor, events, source: str) -> AuditEvent | 
     """Audit rows shown with the personal data in their `changes` whole (a customer.view_pii role reading the
     audit trail): one customer.view_pii row listing those events and their customers. Events with nothing
     to mask are not listed; nothing is written when none had any."""
-    from .masking import mask_audit_changes
+    from .masking import audit_changes_hold_pii
 
-    shown = [e for e in events if mask_audit_changes(e.changes) != e.changes]
+    shown = [e for e in events if audit_changes_hold_pii(e.changes, about_customer=e.customer_id is not None)]
     return pii_view_record(
         actor=actor,
         source=source,

@@ -116,3 +116,25 @@ def _mask_value(value, masker):
     if isinstance(value, str):
         return masker(value)
     return value
+
+
+# Keys of AUDIT_PII_KEYS that are personal data only in a customer's event: elsewhere `name` and `address`
+# are a service hall's, a tariff's, a unit's (masked for display all the same, but nobody's personal data).
+_CUSTOMER_ONLY_KEYS = {"name", "address"}
+
+
+def audit_changes_hold_pii(changes, *, about_customer: bool) -> bool:
+    """True when showing `changes` whole shows personal data: a value under a key of AUDIT_PII_KEYS that
+    masking would change (`name` and `address` count only in a customer's event)."""
+    if isinstance(changes, dict):
+        for key, value in changes.items():
+            masker = AUDIT_PII_KEYS.get(key)
+            if masker is not None and (about_customer or key not in _CUSTOMER_ONLY_KEYS):
+                if _mask_value(value, masker) != value:
+                    return True
+            elif masker is None and audit_changes_hold_pii(value, about_customer=about_customer):
+                return True
+        return False
+    if isinstance(changes, list):
+        return any(audit_changes_hold_pii(v, about_customer=about_customer) for v in changes)
+    return False
