@@ -17,6 +17,10 @@ Error shapes (every error body has a `detail` key):
 - 500 `{"detail": "...", "request_id": "..."}`: anything unexpected, logged once on `django.request` with its
   traceback and the same request id (also in the `X-Request-ID` header). No debug text, even with DEBUG on,
   unless GRIDCARE_DEBUG_PAGES=1 (then Django's technical page, PII cleansed).
+
+Audit trail (`GET /audit-events`): personal data inside `changes` (phones, ID numbers, bank accounts, names,
+addresses) is masked for roles without customer.view_pii; for roles with it the page is shown whole and the
+request writes one `customer.view_pii` row listing the events that held personal data (none when no event did).
 """
 
 from datetime import date, datetime, timedelta
@@ -40,7 +44,7 @@ from gridcare.core.scoping import PermissionDenied
 from gridcare.customers import selectors
 from gridcare.org.models import ApiToken
 
-from .audit import Actor
+from .audit import Actor, audit_pii_view_record
 from .choices import Channel
 from .errors import debug_pages
 from .masking import mask_audit_changes
@@ -354,6 +358,11 @@ def audit_events(request, filters: Query[AuditFilter], paging: Query[PageParams]
         qs = qs.filter(action=filters.action)
     if filters.since is not None:
         qs = qs.filter(created_at__gte=aware(filters.since))
-    # Personal data inside the changes only for roles that may see it (the audit trail keeps it whole).
+    # Personal data inside the changes only for roles that may see it (the audit trail keeps it whole);
+    # showing it whole is itself audited, one row for the page.
     reveal = has_perm(request.user, Perm.CUSTOMER_VIEW_PII)
-    return paginate(qs.order_by("-created_at", "-id"), paging, lambda e: audit_event_row(e, reveal=reveal))
+    page = paginate(qs.order_by("-created_at", "-id"), paging)
+    if reveal:
+        audit_pii_view_record(actor=api_actor(request), events=page["items"], source="api.audit_events")
+    page["items"] = [audit_event_row(e, reveal=reveal) for e in page["items"]]
+    return page
