@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "gridcare.org.sessions.SessionDeadlineMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -236,3 +237,11 @@ LOGGING = {
 # Reverse proxies in front of GridCare (addresses or CIDR networks, comma-separated): from them, the client
 # address is taken from X-Forwarded-For (gridcare.core.clientip); from anyone else the header is ignored.
 TRUSTED_PROXIES = [p.strip() for p in os.environ.get("GRIDCARE_TRUSTED_PROXIES", "").split(",") if p.strip()]
+
+# Authentication (issue 11): every password check - console, portal, Django admin, any later door - goes through
+# the shared login lockout (gridcare.org.backends); ModelBackend is replaced, not kept beside it. Session lifetime
+# (gridcare.org.sessions): staff until the browser closes and at most this many hours after login (absolute, not
+# sliding); portal customers this many days after login.
+AUTHENTICATION_BACKENDS = ["gridcare.org.backends.LockoutBackend"]
+GRIDCARE["STAFF_SESSION_HOURS"] = int(os.environ.get("GRIDCARE_STAFF_SESSION_HOURS", "8"))
+GRIDCARE["PORTAL_SESSION_DAYS"] = int(os.environ.get("GRIDCARE_PORTAL_SESSION_DAYS", "30"))

@@ -16,6 +16,7 @@ urlpatterns = [
     path("payments/", include("gridcare.payments.urls")),
     path("metering/", include("gridcare.metering.urls")),
     path("notify/", include("gridcare.notify.urls")),
+    path("users/", include("gridcare.org.urls")),
     path("", include("gridcare.customers.urls")),
 ]
 

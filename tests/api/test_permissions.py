@@ -244,6 +244,15 @@ CASES = [
         "a_manager",
         leak=_has_unit_a_event,
     ),
+    # Unlocking a login lock: the admin role only; everyone else gets the missing-user 404.
+    Case(
+        "user_unlock",
+        "post",
+        lambda w: f"{API}/users/{w.a_clerk.pk}/unlock",
+        "write",
+        "a_manager",
+        "admin",
+    ),
     # A token is the caller's own, not a unit's object: any staff user may create one, customers may not.
     Case(
         "token_create",

@@ -40,6 +40,7 @@ class Perm:
     REFUND_APPROVE = "refund.approve"  # approve a refund of credit balance (退费审批)
     PAYMENT_BATCH = "payment.batch"  # bank withholding files, channel statement reconciliation (代扣、对账)
     NOTIFY_CAMPAIGN = "notify.campaign"  # send a notice campaign to a customer segment (节日问候等)
+    USER_UNLOCK = "user.unlock"  # unlock an account locked after repeated failed logins (账号解锁)
 
 
 _ALL_VIEW = {Perm.CUSTOMER_VIEW, Perm.TOPOLOGY_VIEW, Perm.ORG_VIEW}
@@ -105,6 +106,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.COLLECTIONS_MANAGE,
             Perm.PAYMENT_BATCH,
             Perm.NOTIFY_CAMPAIGN,
+            Perm.USER_UNLOCK,
         }
     ),
 }

@@ -1,6 +1,8 @@
 """Organisation API: supply units and service halls of the caller's subtree, and API tokens.
 
 `GET /units` and `GET /halls` are collection routes: a role without org.view gets 403.
+`POST /users/{id}/unlock` (admin role) lifts a login lock; any other caller, and a user outside the admin's
+reach, gets the same 404 as a missing user.
 `POST /tokens` lets a logged-in staff user (console session only, never a token) create a bearer
 token for themselves; the clear key is in the answer once and never again.
 """
@@ -12,7 +14,15 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
-from gridcare.core.api import LIST_ERRORS, WRITE_ERRORS, Text, api_actor, require_perm, session_auth
+from gridcare.core.api import (
+    LIST_ERRORS,
+    WRITE_ERRORS,
+    Text,
+    api_actor,
+    require_object_perm,
+    require_perm,
+    session_auth,
+)
 from gridcare.core.permissions import Perm
 
 from . import selectors, services
@@ -113,3 +123,18 @@ def token_create(request, payload: TokenIn):
             "key": key,
         },
     )
+
+
+class UnlockOut(Schema):
+    id: int
+    username: str
+    unlocked: bool = Field(..., description="true：本次解除了锁定；false：账号当前未锁定，未做任何修改")
+
+
+@router.post("/users/{user_id}/unlock", response={200: UnlockOut, **WRITE_ERRORS}, tags=["auth"])
+def user_unlock(request, user_id: int):
+    """Unlock an account locked after repeated failed logins (admin role; audited as user.unlock)."""
+    require_object_perm(request, Perm.USER_UNLOCK)
+    target = selectors.unlockable_user_get(user=request.user, pk=user_id)
+    unlocked = services.user_unlock(actor=api_actor(request), user=target)
+    return {"id": target.pk, "username": target.username, "unlocked": unlocked}
