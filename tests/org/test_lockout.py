@@ -286,3 +286,10 @@ def test_parallel_right_passwords_leave_no_count_and_no_lock(world, checks):
     assert (user.failed_logins, user.locked_until) == (0, None)
     assert not AuditEvent.objects.filter(action__startswith="user.").exists()
     assert post(Client(), CONSOLE, "a_clerk", world.password).status_code == 302
+
+
+@pytest.mark.parametrize("url", [CONSOLE, PORTAL, ADMIN])
+def test_a_name_with_nul_is_refused_like_any_unknown_name(world, url):
+    resp = post(Client(), url, "a_clerk\x00", world.password)
+    assert resp.status_code == (200 if url == ADMIN else 400)
+    assert not AuditEvent.objects.exists()

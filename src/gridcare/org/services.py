@@ -120,9 +120,12 @@ def login_attempt(*, username: str, password: str, ip: str | None, channel: str,
     takes_last = (
         Q(pk__isnull=False) if limit == 1 else Q(locked_until__isnull=True, failed_logins__gte=limit - 1)
     )
+    candidate = User.objects.filter(kind, is_open, username=username, is_active=True)
+    if "\x00" in username:  # PostgreSQL text cannot hold NUL: such a name matches nobody, ask no database
+        candidate = User.objects.none()
     user = None
     with transaction.atomic():
-        reserved = User.objects.filter(kind, is_open, username=username, is_active=True).update(
+        reserved = candidate.update(
             failed_logins=count,
             locked_until=Case(
                 When(takes_last, then=Value(lock_end)), default=Value(None), output_field=DateTimeField()
