@@ -3,9 +3,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from gridcare.api import api
+from gridcare.org.views import admin_password_change
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
+    # The admin's change-password page checks the old password through the login lockout (gridcare.org.views).
+    path("admin/password_change/", admin_password_change, name="admin_password_change"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("portal/billing/", include("gridcare.billing.portal_urls")),

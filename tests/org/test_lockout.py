@@ -293,3 +293,42 @@ def test_a_name_with_nul_is_refused_like_any_unknown_name(world, url):
     resp = post(Client(), url, "a_clerk\x00", world.password)
     assert resp.status_code == (200 if url == ADMIN else 400)
     assert not AuditEvent.objects.exists()
+
+
+def test_wrong_old_passwords_at_the_admin_password_change_lock_the_account(world, limit):
+    """Django admin's change-password form checks the old password too: through the same lockout."""
+    world.admin.is_staff = True
+    world.admin.save(update_fields=["is_staff"])
+    admin = Client()
+    admin.force_login(world.admin)
+    url = reverse("admin:password_change")
+    assert url == "/admin/password_change/" and admin.get(url).status_code == 200
+    new = {"new_password1": "Another-pass-2027", "new_password2": "Another-pass-2027"}
+    for _ in range(limit):
+        resp = admin.post(url, {"old_password": "wrong", **new})
+        assert resp.status_code == 200 and resp.context["form"].errors["old_password"]
+
+    assert post(Client(), CONSOLE, world.admin.username, world.password).status_code == 400
+    assert AuditEvent.objects.filter(action="user.locked", object_id=str(world.admin.pk)).count() == 1
+    # even the right old password is refused while locked, and the password stays as it was
+    resp = admin.post(url, {"old_password": world.password, **new})
+    assert resp.status_code == 200 and resp.context["form"].errors["old_password"]
+    assert User.objects.get(pk=world.admin.pk).check_password(world.password)
+
+
+def test_the_admin_password_change_still_works_with_the_right_old_password(world):
+    world.admin.is_staff = True
+    world.admin.save(update_fields=["is_staff"])
+    admin = Client()
+    admin.force_login(world.admin)
+    resp = admin.post(
+        reverse("admin:password_change"),
+        {
+            "old_password": world.password,
+            "new_password1": "Another-pass-2027",
+            "new_password2": "Another-pass-2027",
+        },
+    )
+    assert resp.status_code == 302 and resp["Location"] == reverse("admin:password_change_done")
+    assert User.objects.get(pk=world.admin.pk).check_password("Another-pass-2027")
+    assert Client().get(reverse("admin:password_change")).status_code == 302  # anonymous: to the admin login

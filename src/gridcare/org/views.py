@@ -1,7 +1,11 @@
-"""Console and portal login (through the lockout backend), logout, and unlocking locked accounts (admin)."""
+"""Console and portal login (through the lockout backend), logout, the Django admin's change-password page (its
+old-password check through the lockout too), and unlocking locked accounts (admin)."""
 
-from django.contrib import messages
+from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminPasswordChangeForm
 from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth.views import PasswordChangeView
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -50,6 +54,40 @@ def logout_view(request):
     portal = request.user.is_authenticated and request.user.is_customer
     logout(request)
     return HttpResponseRedirect(reverse("portal:login") if portal else reverse("console:login"))
+
+
+class _LockoutPasswordChangeForm(AdminPasswordChangeForm):
+    """Django's form checks the old password with `user.check_password`, beside the lockout; this one asks
+    `authenticate()` like a login, so a stolen session cannot guess the password without locking the account."""
+
+    request = None
+
+    def clean_old_password(self):
+        old = self.cleaned_data["old_password"]
+        if authenticate(self.request, username=self.user.get_username(), password=old) is None:
+            raise ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        return old
+
+
+class _LockoutPasswordChangeView(PasswordChangeView):
+    form_class = _LockoutPasswordChangeForm
+
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        form.request = self.request
+        return form
+
+
+def _admin_password_change(request):
+    request.current_app = admin.site.name
+    return _LockoutPasswordChangeView.as_view(
+        success_url=reverse("admin:password_change_done", current_app=admin.site.name),
+        extra_context=admin.site.each_context(request),
+    )(request)
+
+
+# Mounted at /admin/password_change/ ahead of admin.site.urls (gridcare/urls.py), guarded like the admin's own.
+admin_password_change = admin.site.admin_view(_admin_password_change, cacheable=True)
 
 
 @staff_required(Perm.USER_UNLOCK)
