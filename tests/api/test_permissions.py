@@ -244,7 +244,16 @@ CASES = [
         "a_manager",
         leak=_has_unit_a_event,
     ),
-    # Unlocking a login lock: the admin role only; everyone else gets the missing-user 404.
+    # Locked accounts and unlocking them: the admin role only (403 on the list, 404 on a user for everyone else).
+    Case(
+        "locked_user_list",
+        "get",
+        lambda w: f"{API}/users/locked",
+        "list",
+        "a_manager",
+        "admin",
+        expect={"b_clerk": 403},
+    ),
     Case(
         "user_unlock",
         "post",

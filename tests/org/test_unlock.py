@@ -124,6 +124,20 @@ def test_api_unlock_by_admin(login, locked):
     assert AuditEvent.objects.filter(action="user.unlock").count() == 1
 
 
+def test_api_lists_the_locked_accounts_the_admin_may_unlock(login, locked):
+    w = locked
+    body = login(w.admin).get(f"{API}/users/locked").json()
+    assert {u["username"] for u in body} == {"a_clerk", "b_clerk", w.portal_user.username}
+    row = next(u for u in body if u["username"] == "a_clerk")
+    assert (row["id"], row["role"], row["unit_id"]) == (w.a_clerk.pk, "counter_clerk", w.bureau_a.pk)
+    b_admin = UserFactory(username="b_admin3", role=Role.ADMIN, unit=w.bureau_b)
+    assert {u["username"] for u in login(b_admin).get(f"{API}/users/locked").json()} == {
+        "b_clerk",
+        w.portal_user.username,
+    }
+    assert login(w.a_manager).get(f"{API}/users/locked").status_code == 403
+
+
 def test_api_unlock_with_an_admin_token(locked):
     _token, key = org_services.api_token_create(actor=Actor(), user=locked.admin, name="ops")
     api = Client(HTTP_AUTHORIZATION=f"Bearer {key}")

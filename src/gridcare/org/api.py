@@ -1,6 +1,7 @@
 """Organisation API: supply units and service halls of the caller's subtree, and API tokens.
 
 `GET /units` and `GET /halls` are collection routes: a role without org.view gets 403.
+`GET /users/locked` (admin role, 403 for other roles) lists the accounts locked after failed logins;
 `POST /users/{id}/unlock` (admin role) lifts a login lock; any other caller, and a user outside the admin's
 reach, gets the same 404 as a missing user.
 `POST /tokens` lets a logged-in staff user (console session only, never a token) create a bearer
@@ -123,6 +124,32 @@ def token_create(request, payload: TokenIn):
             "key": key,
         },
     )
+
+
+class LockedUserOut(Schema):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    unit_id: int | None
+    locked_until: datetime
+
+
+@router.get("/users/locked", response={200: list[LockedUserOut], **LIST_ERRORS}, tags=["auth"])
+def locked_user_list(request):
+    """Accounts locked right now after repeated failed logins that the caller may unlock (admin role)."""
+    require_perm(request, Perm.USER_UNLOCK)
+    return [
+        {
+            "id": u.pk,
+            "username": u.username,
+            "display_name": u.display_name,
+            "role": u.role,
+            "unit_id": u.unit_id,
+            "locked_until": u.locked_until,
+        }
+        for u in selectors.locked_users(user=request.user)
+    ]
 
 
 class UnlockOut(Schema):
