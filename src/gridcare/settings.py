@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "gridcare.org.sessions.SessionDeadlineMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -298,3 +299,11 @@ PERMISSIONS_POLICY = os.environ.get("GRIDCARE_PERMISSIONS_POLICY") or ", ".join(
 # production only when switched on.
 ADMIN_ENABLED = os.environ.get("GRIDCARE_ADMIN_ENABLED", "1" if DEBUG else "0") == "1"
 API_DOCS_ENABLED = os.environ.get("GRIDCARE_API_DOCS_ENABLED", "1" if DEBUG else "0") == "1"
+
+# Authentication (issue 11): every password check - console, portal, Django admin, any later door - goes through
+# the shared login lockout (gridcare.org.backends); ModelBackend is replaced, not kept beside it. Session lifetime
+# (gridcare.org.sessions): staff until the browser closes and at most this many hours after login (absolute, not
+# sliding); portal customers this many days after login.
+AUTHENTICATION_BACKENDS = ["gridcare.org.backends.LockoutBackend"]
+GRIDCARE["STAFF_SESSION_HOURS"] = int(os.environ.get("GRIDCARE_STAFF_SESSION_HOURS", "8"))
+GRIDCARE["PORTAL_SESSION_DAYS"] = int(os.environ.get("GRIDCARE_PORTAL_SESSION_DAYS", "30"))

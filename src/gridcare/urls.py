@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from gridcare.api import api
+from gridcare.org.views import admin_password_change
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
@@ -16,10 +17,15 @@ urlpatterns = [
     path("payments/", include("gridcare.payments.urls")),
     path("metering/", include("gridcare.metering.urls")),
     path("notify/", include("gridcare.notify.urls")),
+    path("users/", include("gridcare.org.urls")),
     path("", include("gridcare.customers.urls")),
 ]
 if settings.ADMIN_ENABLED:  # off in production unless GRIDCARE_ADMIN_ENABLED=1 (settings.py)
-    urlpatterns.insert(1, path("admin/", admin.site.urls))
+    urlpatterns[1:1] = [
+        # The admin's change-password page checks the old password through the login lockout (gridcare.org.views).
+        path("admin/password_change/", admin_password_change, name="admin_password_change"),
+        path("admin/", admin.site.urls),
+    ]
 
 # Branded error pages when DEBUG is off (templates/403.html, 404.html; 500.html with the request id, rendered
 # without a request context or the database).

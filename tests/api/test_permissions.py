@@ -244,6 +244,24 @@ CASES = [
         "a_manager",
         leak=_has_unit_a_event,
     ),
+    # Locked accounts and unlocking them: the admin role only (403 on the list, 404 on a user for everyone else).
+    Case(
+        "locked_user_list",
+        "get",
+        lambda w: f"{API}/users/locked",
+        "list",
+        "a_manager",
+        "admin",
+        expect={"b_clerk": 403},
+    ),
+    Case(
+        "user_unlock",
+        "post",
+        lambda w: f"{API}/users/{w.a_clerk.pk}/unlock",
+        "write",
+        "a_manager",
+        "admin",
+    ),
     # A token is the caller's own, not a unit's object: any staff user may create one, customers may not.
     Case(
         "token_create",

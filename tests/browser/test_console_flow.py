@@ -17,7 +17,9 @@ def test_login_search_customer_page(page, live_server, world):
     page.fill("#username", "a_clerk")
     page.fill("#password", "wrong-password")
     page.click("button[type=submit]")
-    assert page.locator("[role=alert]").inner_text().strip() == "用户名或密码错误"
+    assert (
+        page.locator("[role=alert]").inner_text().strip() == "用户名或密码错误，或账号已暂时锁定，请稍后再试"
+    )
     page.fill("#username", "a_clerk")
     page.fill("#password", world.password)
     page.click("button[type=submit]")

@@ -311,7 +311,10 @@ def test_login_lockout(client, world, settings):
     for _ in range(settings.GRIDCARE["LOGIN_MAX_FAILURES"]):
         assert client.post(url, {"username": "a_clerk", "password": "wrong"}).status_code == 400
     resp = client.post(url, {"username": "a_clerk", "password": world.password})
-    assert resp.status_code == 400 and "锁定" in resp.content.decode()
+    assert (
+        resp.status_code == 400 and "用户名或密码错误，或账号已暂时锁定，请稍后再试" in resp.content.decode()
+    )
+    assert "_auth_user_id" not in client.session
     assert AuditEvent.objects.filter(action="user.locked", object_id=str(world.a_clerk.pk)).exists()
     # a customer cannot use the staff login
     resp = client.post(url, {"username": world.portal_user.username, "password": world.password})

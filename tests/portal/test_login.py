@@ -34,13 +34,14 @@ def test_login_follows_a_local_next_but_not_a_foreign_one(client, world):
 def test_wrong_password_is_refused(client, world):
     response = client.post(URL, {"username": world.portal_user.username, "password": "wrong-password"})
     assert response.status_code == 400
-    assert "用户名或密码错误" in response.content.decode()
+    assert "用户名或密码错误，或账号已暂时锁定，请稍后再试" in response.content.decode()
     assert "_auth_user_id" not in client.session
 
 
 def test_staff_cannot_log_in_through_the_portal(client, world):
     response = client.post(URL, {"username": world.a_clerk.username, "password": world.password})
     assert response.status_code == 400
+    assert "用户名或密码错误，或账号已暂时锁定，请稍后再试" in response.content.decode()
     assert "_auth_user_id" not in client.session
 
 
@@ -53,8 +54,9 @@ def test_repeated_failures_lock_the_portal_account(client, world, settings):
 
     response = client.post(URL, {"username": world.portal_user.username, "password": world.password})
 
+    # the right password is refused now, with the message every refusal gets (nothing says "locked")
     assert response.status_code == 400
-    assert "锁定" in response.content.decode()
+    assert "用户名或密码错误，或账号已暂时锁定，请稍后再试" in response.content.decode()
     assert "_auth_user_id" not in client.session
     assert User.objects.get(pk=world.portal_user.pk).locked_until is not None
     locked = AuditEvent.objects.get(action="user.locked", object_id=str(world.portal_user.pk))

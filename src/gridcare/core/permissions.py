@@ -43,6 +43,7 @@ class Perm:
     # (代扣文件报盘); everyone else who may export a batch gets the file masked
     PAYMENT_BATCH_SEND = "payment.batch_send"
     NOTIFY_CAMPAIGN = "notify.campaign"  # send a notice campaign to a customer segment (节日问候等)
+    USER_UNLOCK = "user.unlock"  # unlock an account locked after repeated failed logins (账号解锁)
 
 
 _ALL_VIEW = {Perm.CUSTOMER_VIEW, Perm.TOPOLOGY_VIEW, Perm.ORG_VIEW}
@@ -109,6 +110,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.COLLECTIONS_MANAGE,
             Perm.PAYMENT_BATCH,
             Perm.NOTIFY_CAMPAIGN,
+            Perm.USER_UNLOCK,
         }
     ),
 }

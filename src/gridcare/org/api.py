@@ -1,6 +1,9 @@
 """Organisation API: supply units and service halls of the caller's subtree, and API tokens.
 
 `GET /units` and `GET /halls` are collection routes: a role without org.view gets 403.
+`GET /users/locked` (admin role, 403 for other roles) lists the accounts locked after failed logins;
+`POST /users/{id}/unlock` (admin role) lifts a login lock; any other caller, and a user outside the admin's
+reach, gets the same 404 as a missing user.
 `POST /tokens` lets a logged-in staff user (console session only, never a token) create a bearer
 token for themselves; the clear key is in the answer once and never again.
 """
@@ -12,7 +15,15 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
-from gridcare.core.api import LIST_ERRORS, WRITE_ERRORS, Text, api_actor, require_perm, session_auth
+from gridcare.core.api import (
+    LIST_ERRORS,
+    WRITE_ERRORS,
+    Text,
+    api_actor,
+    require_object_perm,
+    require_perm,
+    session_auth,
+)
 from gridcare.core.permissions import Perm
 
 from . import selectors, services
@@ -113,3 +124,44 @@ def token_create(request, payload: TokenIn):
             "key": key,
         },
     )
+
+
+class LockedUserOut(Schema):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    unit_id: int | None
+    locked_until: datetime
+
+
+@router.get("/users/locked", response={200: list[LockedUserOut], **LIST_ERRORS}, tags=["auth"])
+def locked_user_list(request):
+    """Accounts locked right now after repeated failed logins that the caller may unlock (admin role)."""
+    require_perm(request, Perm.USER_UNLOCK)
+    return [
+        {
+            "id": u.pk,
+            "username": u.username,
+            "display_name": u.display_name,
+            "role": u.role,
+            "unit_id": u.unit_id,
+            "locked_until": u.locked_until,
+        }
+        for u in selectors.locked_users(user=request.user)
+    ]
+
+
+class UnlockOut(Schema):
+    id: int
+    username: str
+    unlocked: bool = Field(..., description="true：本次解除了锁定；false：账号当前未锁定，未做任何修改")
+
+
+@router.post("/users/{user_id}/unlock", response={200: UnlockOut, **WRITE_ERRORS}, tags=["auth"])
+def user_unlock(request, user_id: int):
+    """Unlock an account locked after repeated failed logins (admin role; audited as user.unlock)."""
+    require_object_perm(request, Perm.USER_UNLOCK)
+    target = selectors.unlockable_user_get(user=request.user, pk=user_id)
+    unlocked = services.user_unlock(actor=api_actor(request), user=target)
+    return {"id": target.pk, "username": target.username, "unlocked": unlocked}

@@ -1,7 +1,10 @@
 """Reads for the organisation, scoped to the user's unit subtree."""
 
-from gridcare.core.permissions import Perm
-from gridcare.core.scoping import restrict
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from gridcare.core.permissions import Perm, Role, has_perm
+from gridcare.core.scoping import get_or_404, restrict, visible_unit_ids
 
 from .models import ServiceHall, SupplyUnit, User
 
@@ -18,10 +21,31 @@ def hall_list(*, user):
 
 def customer_manager_choices(*, user) -> list[User]:
     """Active customer managers (客户经理) in the user's unit subtree, for assigning to large/important customers."""
-    from gridcare.core.permissions import Role
-
     return list(
         restrict(User.objects.filter(role=Role.CUSTOMER_MANAGER, is_active=True), user, Perm.ORG_VIEW)
         .select_related("unit")
         .order_by("unit__path", "username")
     )
+
+
+def unlockable_users(*, user) -> QuerySet[User]:
+    """Accounts an admin may unlock: staff of the admin's unit subtree, and portal customers (who belong to no
+    unit). Nothing for a role without user.unlock."""
+    if not has_perm(user, Perm.USER_UNLOCK):
+        return User.objects.none()
+    return User.objects.filter(Q(unit_id__in=visible_unit_ids(user)) | Q(role=Role.CUSTOMER))
+
+
+def locked_users(*, user) -> list[User]:
+    """Accounts locked right now after failed logins, the lock ending first at the top."""
+    return list(
+        unlockable_users(user=user)
+        .filter(locked_until__gt=timezone.now())
+        .select_related("unit")
+        .order_by("locked_until", "username")
+    )
+
+
+def unlockable_user_get(*, user, pk: int) -> User:
+    """One account the admin may unlock; missing and out of reach answer the same 404."""
+    return get_or_404(unlockable_users(user=user).select_related("unit"), pk=pk)

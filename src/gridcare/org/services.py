@@ -1,6 +1,11 @@
-"""Writes for the organisation: units, halls, counters, staff, API tokens."""
+"""Writes for the organisation: units, halls, counters, staff, API tokens, login checks and unlocks."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Case, DateTimeField, F, PositiveSmallIntegerField, Q, Value, When
+from django.utils import timezone
 
 from gridcare.core.audit import Actor, audit_record, snapshot
 from gridcare.core.permissions import Role
@@ -87,44 +92,88 @@ def api_token_create(*, actor: Actor, user: User, name: str) -> tuple[ApiToken, 
     return token, key
 
 
-class LoginLocked(Exception):
-    """Too many failed logins; the account is locked for a while."""
+def login_attempt(*, username: str, password: str, ip: str | None, channel: str, portal: bool) -> User | None:
+    """Check a password under the lockout every door shares (console, portal, Django admin: see
+    `gridcare.org.backends.LockoutBackend`); the user, or None for every refusal whatever its reason.
 
-
-def login_attempt(*, username: str, password: str, ip: str | None, channel: str, staff: bool) -> User | None:
-    """Check a password with lockout after repeated failures; failures and lockouts are audited."""
-    from datetime import timedelta
-
-    from django.conf import settings
-    from django.db.models import F
-    from django.utils import timezone
-    from django.utils.translation import gettext as _
-
+    The check is reserved before the password is hashed, by one conditional UPDATE that only an open, active
+    account of the door's kind passes (staff at the console and the admin, customers at the portal). The
+    reservation counts the attempt as a failure up front; the one that takes the last of LOGIN_MAX_FAILURES
+    slots also starts the lock. So N attempts sent at once hash at most LOGIN_MAX_FAILURES real passwords.
+    An unknown name, an account of the other kind, an inactive one and a locked one reserve nothing and take the
+    same path: a hash of the same cost on a throw-away user, then None - the caller shows one message for all.
+    A success clears the counter and the lock; a failure keeps its reserved count and is audited
+    (`user.login_failed`, or `user.locked` for the attempt that locked the account).
+    """
     conf = settings.GRIDCARE
-    user = User.objects.filter(username=username).first()
+    limit = max(1, conf["LOGIN_MAX_FAILURES"])
     now = timezone.now()
-    if user is None:
-        User().set_password(password)  # same work as a real check, so timing does not reveal unknown names
-        return None
-    if user.locked_until and user.locked_until > now:
-        raise LoginLocked(
-            _("登录失败次数过多，账号已锁定，请于 %(t)s 后再试")
-            % {"t": timezone.localtime(user.locked_until).strftime("%H:%M")}
+    lock_end = now + timedelta(minutes=conf["LOGIN_LOCK_MINUTES"])
+    kind = Q(role=Role.CUSTOMER) if portal else ~Q(role=Role.CUSTOMER)
+    is_open = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
+    # After an expired lock the count starts again at 1 (SET expressions read the row as it was).
+    count = Case(
+        When(locked_until__isnull=True, then=F("failed_logins") + 1),
+        default=Value(1),
+        output_field=PositiveSmallIntegerField(),
+    )
+    takes_last = (
+        Q(pk__isnull=False) if limit == 1 else Q(locked_until__isnull=True, failed_logins__gte=limit - 1)
+    )
+    candidate = User.objects.filter(kind, is_open, username=username, is_active=True)
+    if "\x00" in username:  # PostgreSQL text cannot hold NUL: such a name matches nobody, ask no database
+        candidate = User.objects.none()
+    user = None
+    with transaction.atomic():
+        reserved = candidate.update(
+            failed_logins=count,
+            locked_until=Case(
+                When(takes_last, then=Value(lock_end)), default=Value(None), output_field=DateTimeField()
+            ),
         )
-    wrong_kind = (staff and user.is_customer) or (not staff and not user.is_customer)
-    if not user.is_active or wrong_kind or not user.check_password(password):
-        with transaction.atomic():
-            User.objects.filter(pk=user.pk).update(failed_logins=F("failed_logins") + 1)
-            user.refresh_from_db(fields=["failed_logins"])
-            actor = Actor(user=None, channel=channel, ip=ip)
-            if user.failed_logins >= conf["LOGIN_MAX_FAILURES"]:
-                user.locked_until = now + timedelta(minutes=conf["LOGIN_LOCK_MINUTES"])
-                user.failed_logins = 0
-                user.save(update_fields=["locked_until", "failed_logins"])
-                audit_record(actor=actor, action="user.locked", obj=user, unit_id=user.unit_id)
-            else:
-                audit_record(actor=actor, action="user.login_failed", obj=user, unit_id=user.unit_id)
+        if reserved:
+            # The UPDATE holds the row until commit: this read sees our own slot, not a later one.
+            user = User.objects.get(username=username)
+    if user is None:
+        User().set_password(password)  # the same hashing work as a real check: timing tells nothing
         return None
-    if user.failed_logins or user.locked_until:
+    if user.check_password(password):
         User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
-    return user
+        user.failed_logins, user.locked_until = 0, None
+        return user
+    actor = Actor(user=None, channel=channel, ip=ip)
+    locked = user.locked_until is not None and user.failed_logins >= limit
+    audit_record(
+        actor=actor,
+        action="user.locked" if locked else "user.login_failed",
+        obj=user,
+        unit_id=user.unit_id,
+        changes={"locked_until": user.locked_until.isoformat()} if locked else None,
+    )
+    return None
+
+
+@transaction.atomic
+def user_unlock(*, actor: Actor, user: User) -> bool:
+    """Lift a login lock (账号解锁) and clear the failure count; audited when a lock was lifted.
+
+    False (and nothing written) when the account is not locked any more: two admins clicking at once, or the
+    lock ran out meanwhile."""
+    now = timezone.now()
+    until = (
+        User.objects.select_for_update()
+        .filter(pk=user.pk, locked_until__gt=now)
+        .values_list("locked_until", flat=True)
+        .first()
+    )
+    if until is None:
+        return False
+    User.objects.filter(pk=user.pk).update(locked_until=None, failed_logins=0)
+    audit_record(
+        actor=actor,
+        action="user.unlock",
+        obj=user,
+        unit_id=user.unit_id,
+        changes={"locked_until": [until.isoformat(), None]},
+    )
+    return True
