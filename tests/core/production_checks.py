@@ -96,9 +96,10 @@ def test_enabled_staff_without_the_admin_role_cannot_use_the_admin(who, world):
         assert resp.status_code == 302 and resp["Location"].startswith("/admin/login/"), path
 
 
-def test_enabled_admin_login_goes_through_the_console_login():
+def test_enabled_admin_login_checks_passwords_through_the_lockout_backend():
     resp = _get(Client(), "/admin/login/?next=/admin/")
-    assert resp.status_code == 302 and resp["Location"] == "/login/?next=%2Fadmin%2F"
+    assert resp.status_code == 200
+    assert settings.AUTHENTICATION_BACKENDS == ["gridcare.org.backends.LockoutBackend"]
 
 
 def test_enabled_api_docs_served_under_the_policy():

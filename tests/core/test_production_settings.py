@@ -76,7 +76,7 @@ def test_production_defaults():
 
 def test_production_with_admin_and_docs_enabled():
     """GRIDCARE_ADMIN_ENABLED=1: the admin role uses the admin, other staff (even with is_staff/is_superuser)
-    cannot, and the admin's login is the console's; GRIDCARE_API_DOCS_ENABLED=1 serves the Swagger UI."""
+    cannot, and the admin's login form goes through the lockout backend; GRIDCARE_API_DOCS_ENABLED=1 serves the Swagger UI."""
     returncode, passed, output = _run_checks(
         "enabled", GRIDCARE_ADMIN_ENABLED="1", GRIDCARE_API_DOCS_ENABLED="1"
     )
