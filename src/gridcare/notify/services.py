@@ -72,6 +72,7 @@ from .choices import (
     DUE_STATUSES,
     OPT_OUT_KINDS,
     QUIET_HOURS_EXEMPT,
+    TRANSACTIONAL_KINDS,
     CampaignStatus,
     Kind,
     NotificationStatus,
@@ -86,6 +87,7 @@ log = logging.getLogger("gridcare.notify")
 __all__ = [
     "notification_enqueue",
     "notifications_enqueue_bulk",
+    "transactional_sms_enqueue",
     "outbox_dispatch",
     "preference_update",
     "campaign_create",
@@ -692,6 +694,41 @@ def notification_enqueue(
     )
     keys = [f"{dedupe_key}:{ch}" for ch in ("-", *CHANNEL_ORDER)]
     return list(Notification.objects.filter(dedupe_key__in=keys).order_by("id"))
+
+
+def transactional_sms_enqueue(
+    *, kind: str, phone: str, context: dict[str, Any], dedupe_key: str, now: datetime | None = None
+) -> Notification:
+    """Enqueue one transactional SMS (a verification code) to a phone number, which need not be a customer's.
+
+    Unlike customer notices it ignores the channel switches, quiet hours and opt-outs: it is due at once and
+    its retries are not delayed either (the kind is in QUIET_HOURS_EXEMPT). Not muted by `notices_muted`.
+    The row carries no customer or unit, so no staff page lists it. Call inside the caller's transaction."""
+    if kind not in TRANSACTIONAL_KINDS:
+        raise ValidationError({"kind": [_("未知的通知类型：%(k)s") % {"k": kind}]})
+    phone = (phone or "").strip()
+    if not phone or len(phone) > 20:
+        raise ValidationError({"phone": [_("缺少接收号码/地址")]})
+    if not dedupe_key or len(dedupe_key) > 180:
+        raise ValidationError({"dedupe_key": [_("去重键必须是不超过 180 个字符的非空字符串")]})
+    now = now or timezone.now()
+    _subject, body, _payload = _Templates().render(kind, NotifyChannel.SMS, context)
+    with transaction.atomic():
+        n, _created = Notification.objects.get_or_create(
+            dedupe_key=f"{dedupe_key}:{NotifyChannel.SMS}",
+            defaults={
+                "kind": kind,
+                "channel": NotifyChannel.SMS,
+                "recipient": phone,
+                "body": body,
+                "status": NotificationStatus.PENDING,
+                "not_before": now,
+                "next_attempt_at": now,
+                "created_at": now,
+            },
+        )
+        _dispatch_on_commit()
+    return n
 
 
 # ---------------------------------------------------------------- dispatch
