@@ -44,7 +44,9 @@ def _conf(key: str) -> int:
 
 
 def _digest(*, purpose: str, phone: str, target: str, code: str) -> str:
-    return salted_hmac("gridcare.portal.sms_code", f"{purpose}:{phone}:{target}:{code}").hexdigest()
+    return salted_hmac(
+        "gridcare.portal.sms_code", f"{purpose}:{phone}:{target}:{code}", algorithm="sha256"
+    ).hexdigest()
 
 
 def code_send(

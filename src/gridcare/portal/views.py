@@ -81,7 +81,7 @@ def register(request):
     """Phone → "获取验证码" (an SMS code to it) → the code and a password → the account."""
     if selectors.is_portal_user(request.user):
         return HttpResponseRedirect(reverse("portal:accounts"))
-    info = None
+    info = error = None
     status = 200
     if request.method == "POST" and "send_code" in request.POST:
         form = RegisterForm(initial={"phone": request.POST.get("phone", "")})
@@ -98,12 +98,13 @@ def register(request):
             add_service_errors(form, e)
             status = 400
         except services.CodeRateLimited as e:
-            form.add_error(None, str(e))
-            status = 429
+            error, status = str(e), 429
         else:
             form = RegisterForm(initial={"phone": phone})
             info = _code_sent_message(mask_phone(phone))
-        return render(request, "portal/register.html", {"form": form, "info": info}, status=status)
+        return render(
+            request, "portal/register.html", {"form": form, "info": info, "error": error}, status=status
+        )
     form = RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
