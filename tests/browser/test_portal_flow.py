@@ -108,3 +108,32 @@ def test_public_query_without_login(portal_page, live_server, world):
     page.get_by_role("button", name="查询").click()
     page.wait_for_selector("[data-testid=query-result] [role=alert]")
     assert "未查询到匹配的户号信息" in page.inner_text("[data-testid=query-result]")
+
+
+def test_change_the_login_phone_after_re_authenticating(portal_page, live_server, world):
+    page = portal_page
+    page.goto(f"{live_server.url}/portal/login/")
+    page.fill("#username", world.portal_user.username)
+    page.fill("#password", world.password)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/portal/accounts/")
+
+    # The phone page first asks who you are: a code to the current phone will do.
+    page.get_by_role("link", name="更换手机号").click()
+    page.wait_for_url("**/portal/reauth/?next=*")
+    page.get_by_role("button", name="获取验证码").click()
+    assert "137****0000" in page.inner_text("[data-testid=code-sent]")
+    page.fill("#id_code", last_sms_code("13700000000"))
+    page.get_by_role("button", name="确认").click()
+
+    # Then a code to the new phone.
+    page.wait_for_url("**/portal/phone/")
+    page.fill("#id_new_phone", "13900000001")
+    page.get_by_role("button", name="获取验证码").click()
+    assert "139****0001" in page.inner_text("[data-testid=code-sent]")
+    page.fill("#id_code", last_sms_code("13900000001"))
+    page.get_by_role("button", name="更换手机号").click()
+    page.wait_for_url("**/portal/accounts/")
+    assert "手机号已更换" in page.inner_text("ul.messages")
+    assert page.inner_text("[data-testid=whoami]") == "13900000001"
+    assert User.objects.get(pk=world.portal_user.pk).username == "13900000001"

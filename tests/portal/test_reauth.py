@@ -42,6 +42,19 @@ def test_a_wrong_password_is_refused_and_audited(customer_client, world):
     assert customer_client.get(PHONE_URL).status_code == 302  # still not re-authenticated
 
 
+def test_wrong_passwords_only_are_counted_toward_the_limit(customer_client, world, gridcare_conf):
+    gridcare_conf(LOGIN_MAX_FAILURES=2)
+    for _ in range(3):  # successes do not count
+        assert _reauth_with_password(customer_client, world).status_code == 302
+    for _ in range(2):
+        assert customer_client.post(REAUTH, {"password": "wrong-one"}).status_code == 400
+
+    response = _reauth_with_password(customer_client, world)
+
+    assert response.status_code == 429
+    assert "密码错误次数过多" in response.content.decode()
+
+
 def test_password_then_a_code_to_the_new_phone_changes_the_login_phone(customer_client, world):
     response = _reauth_with_password(customer_client, world, PHONE_URL)
     assert response.status_code == 302 and response["Location"] == PHONE_URL

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from gridcare.core.audit import Actor
@@ -151,11 +150,15 @@ def test_the_code_sms_ignores_quiet_hours_opt_outs_and_channel_switches(world, s
     assert n.not_before == at and n.next_attempt_at == at  # not moved to 08:00
     assert n.customer_id is None and n.unit_id is None
 
+    code = last_sms_code(cust.phone)
     result = outbox_dispatch(now=at)
     assert result.sent == 1
     line = json.loads(Path(tmp_path / "outbox.jsonl").read_text(encoding="utf-8").splitlines()[-1])
     assert line["to"] == cust.phone and line["kind"] == "sms_code"
-    assert last_sms_code(cust.phone) in line["body"]  # visible in development, in the file backend
+    assert f"验证码{code}，" in line["body"]  # visible in development, in the file backend
+    # Once sent, the outbox row no longer shows it.
+    n.refresh_from_db()
+    assert code not in n.body and "验证码******，" in n.body and "5分钟内有效" in n.body
 
 
 def test_sends_are_limited_per_phone(client, world, gridcare_conf):

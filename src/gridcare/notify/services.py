@@ -43,6 +43,7 @@ Also here: `preference_update` (staff or the bound portal customer), `campaign_c
 
 import json
 import logging
+import re
 from collections.abc import Iterable
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -105,6 +106,7 @@ BACKOFF = (
 )
 DEFAULT_QUIET = (time(22, 0), time(8, 0))
 CHANNEL_ORDER = (NotifyChannel.SMS, NotifyChannel.WECHAT, NotifyChannel.EMAIL)
+CODE_DIGITS = re.compile(r"\d{4,8}")
 
 
 # ---------------------------------------------------------------- rendering
@@ -788,6 +790,7 @@ def outbox_dispatch(*, now: datetime | None = None, limit: int = 500, batch: int
             )
             qs = qs.select_for_update(skip_locked=True) if skip_locked else qs.select_for_update()
             rows = list(qs[: min(batch, limit - result.claimed)])
+            redacted = False
             if not rows:
                 break
             result.claimed += len(rows)
@@ -804,6 +807,10 @@ def outbox_dispatch(*, now: datetime | None = None, limit: int = 500, batch: int
                 else:
                     n.attempts += 1
                     n.status, n.sent_at, n.last_error = NotificationStatus.SENT, when, ""
+                    if n.kind in TRANSACTIONAL_KINDS:
+                        # A verification code, once handed to the gateway, is not kept readable in the outbox.
+                        n.body = CODE_DIGITS.sub("******", n.body)
+                        redacted = True
                 if n.status == NotificationStatus.SENT:
                     result.sent += 1
                 elif n.status == NotificationStatus.DEAD:
@@ -811,7 +818,7 @@ def outbox_dispatch(*, now: datetime | None = None, limit: int = 500, batch: int
                 else:
                     result.retrying += 1
             _retries_respect_quiet_hours(rows)
-            Notification.objects.bulk_update(rows, fields)
+            Notification.objects.bulk_update(rows, [*fields, "body"] if redacted else fields)
     return result
 
 

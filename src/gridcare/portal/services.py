@@ -37,6 +37,7 @@ from .models import BindLock
 
 BIND_WINDOW_SECONDS = 3600
 REAUTH_SESSION_KEY = "portal_reauth_at"
+REAUTH_FAIL_WINDOW_SECONDS = 15 * 60
 
 
 class BindRefused(Exception):
@@ -467,10 +468,17 @@ def portal_reauth(
     else:
         if not password:
             raise ValidationError({"password": [_("请输入登录密码或短信验证码")]})
-        limit = _conf_int("LOGIN_MAX_FAILURES")
-        if not ratelimit.hit("reauth_pw", str(user.pk), limit, 15 * 60, now=now):
+        # Wrong passwords only are counted (LOGIN_MAX_FAILURES per 15-minute window), like failed logins.
+        window = REAUTH_FAIL_WINDOW_SECONDS
+        key = f"portal:reauth-fail:{user.pk}:{int(now // window)}"
+        if (cache.get(key) or 0) >= _conf_int("LOGIN_MAX_FAILURES"):
             raise ReauthRateLimited
         if not user.check_password(password):
+            if not cache.add(key, 1, timeout=window + 1):
+                try:
+                    cache.incr(key)
+                except ValueError:  # expired between add and incr
+                    cache.add(key, 1, timeout=window + 1)
             audit_record(actor=actor, action="portal.reauth_failed", obj=user, changes={"method": "password"})
             raise ValidationError({"password": [_("密码不正确")]})
     session[REAUTH_SESSION_KEY] = now
