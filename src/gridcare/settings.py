@@ -204,7 +204,7 @@ GRIDCARE.update(
         "SMS_CODE_PER_PHONE": int(os.environ.get("GRIDCARE_SMS_CODE_PER_PHONE", "5")),
         "SMS_CODE_PER_IP": int(os.environ.get("GRIDCARE_SMS_CODE_PER_IP", "20")),
         "SMS_CODE_PER_ACCOUNT": int(os.environ.get("GRIDCARE_SMS_CODE_PER_ACCOUNT", "5")),
-        # Bind proofs per hour from one client address (all users), and the per-户号 lock across users.
+        # Failed bind proofs per hour from one client address (all users), and the per-户号 lock across users.
         "BIND_PER_IP": int(os.environ.get("GRIDCARE_BIND_PER_IP", "30")),
         "BIND_ACCOUNT_MAX_FAILURES": int(os.environ.get("GRIDCARE_BIND_ACCOUNT_MAX_FAILURES", "10")),
         "BIND_ACCOUNT_LOCK_HOURS": int(os.environ.get("GRIDCARE_BIND_ACCOUNT_LOCK_HOURS", "24")),

@@ -249,9 +249,15 @@ def test_a_bind_without_a_code_is_refused(customer_client, world):
     assert not world.portal_user.bindings.exists()
 
 
-def test_bind_proofs_are_limited_per_client_address(world, gridcare_conf):
+def test_failed_bind_proofs_are_limited_per_client_address(world, gridcare_conf):
     gridcare_conf(BIND_PER_IP=2, BIND_MAX_FAILURES=100)
-    proof = {"account_number": "3999999999", "name": "张三", "phone_last4": "5678"}
+    good = {"account_number": "3100000001", "name": "张三", "phone_last4": "5678"}
+    for i in range(3):  # right proofs are not counted
+        user = User.objects.create_user(f"1360000003{i}", password=world.password, role="customer")
+        services.bind_code_send(
+            actor=Actor(user=user, channel=Channel.PORTAL), user=user, client_key="192.0.2.1", **good
+        )
+    proof = {**good, "account_number": "3999999999"}
     for i in range(2):
         user = User.objects.create_user(f"1360000002{i}", password=world.password, role="customer")
         with pytest.raises(services.BindRefused):
@@ -261,5 +267,9 @@ def test_bind_proofs_are_limited_per_client_address(world, gridcare_conf):
     fresh = User.objects.create_user("13600000029", password=world.password, role="customer")
     with pytest.raises(services.BindRateLimited):
         services.bind_code_send(
-            actor=Actor(user=fresh, channel=Channel.PORTAL), user=fresh, client_key="192.0.2.1", **proof
+            actor=Actor(user=fresh, channel=Channel.PORTAL), user=fresh, client_key="192.0.2.1", **good
         )
+    # Another address has its own allowance.
+    assert services.bind_code_send(
+        actor=Actor(user=fresh, channel=Channel.PORTAL), user=fresh, client_key="192.0.2.2", **good
+    )

@@ -38,6 +38,11 @@ Dispatch: `outbox_dispatch(*, now=None, limit=500, batch=50) -> DispatchResult` 
 the outcome; failures retry after 1 min, 5 min, 30 min, 2 h, then the row is `dead` after the 5th attempt
 (NOTIFY["MAX_ATTEMPTS"]); a PermanentError is dead at once. `gridcare notify_dispatch [--loop --interval N]`.
 
+Transactional SMS (verification codes, kind `sms_code`): `transactional_sms_enqueue(*, kind, phone, context,
+dedupe_key, now=None)` writes one SMS row to a phone number that need not be a customer's (no customer, no unit,
+so no staff page lists it). It ignores the channel switches, quiet hours and opt-outs, and once sent its digits
+are masked in the row (the development file backend still shows them).
+
 Also here: `preference_update` (staff or the bound portal customer), `campaign_create` / `campaign_launch`.
 """
 

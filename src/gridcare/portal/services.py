@@ -171,6 +171,24 @@ def _bind_failure(*, actor: Actor, user: User, account_number: str, now: float) 
     )
 
 
+def _failure_key(bucket: str, key: str, window: int, now: float) -> str:
+    return f"portal:fail:{bucket}:{key}:{int(now // window)}"
+
+
+def _failures_reached(bucket: str, key: str, limit: int, window: int, now: float) -> bool:
+    """True when `limit` failures of `key` were counted in the current window (successes are not counted)."""
+    return (cache.get(_failure_key(bucket, key, window, now)) or 0) >= limit
+
+
+def _failure_add(bucket: str, key: str, window: int, now: float) -> None:
+    cache_key = _failure_key(bucket, key, window, now)
+    if not cache.add(cache_key, 1, timeout=window + 1):
+        try:
+            cache.incr(cache_key)
+        except ValueError:  # expired between add and incr
+            cache.add(cache_key, 1, timeout=window + 1)
+
+
 def _same(a: str, b: str) -> bool:
     return secrets.compare_digest(a.encode(), b.encode())
 
@@ -209,7 +227,7 @@ def _bind_proof(
     _require_customer(user)
     if bind_is_blocked(user=user, now=now):
         raise BindRateLimited
-    if not ratelimit.hit("bind_ip", client_key, _conf_int("BIND_PER_IP"), BIND_WINDOW_SECONDS, now=now):
+    if _failures_reached("bind-ip", client_key, _conf_int("BIND_PER_IP"), BIND_WINDOW_SECONDS, now):
         raise BindRateLimited
     account_number = (account_number or "").strip()
     name = (name or "").strip()
@@ -234,6 +252,7 @@ def _bind_proof(
         and _same(phone_last4, registered.phone[-4:])
     )
     if not (name_ok and phone_ok):
+        _failure_add("bind-ip", client_key, BIND_WINDOW_SECONDS, now)
         with transaction.atomic():
             _bind_failure(actor=actor, user=user, account_number=account_number, now=now)
             if account is not None:
@@ -470,15 +489,10 @@ def portal_reauth(
             raise ValidationError({"password": [_("请输入登录密码或短信验证码")]})
         # Wrong passwords only are counted (LOGIN_MAX_FAILURES per 15-minute window), like failed logins.
         window = REAUTH_FAIL_WINDOW_SECONDS
-        key = f"portal:reauth-fail:{user.pk}:{int(now // window)}"
-        if (cache.get(key) or 0) >= _conf_int("LOGIN_MAX_FAILURES"):
+        if _failures_reached("reauth", str(user.pk), _conf_int("LOGIN_MAX_FAILURES"), window, now):
             raise ReauthRateLimited
         if not user.check_password(password):
-            if not cache.add(key, 1, timeout=window + 1):
-                try:
-                    cache.incr(key)
-                except ValueError:  # expired between add and incr
-                    cache.add(key, 1, timeout=window + 1)
+            _failure_add("reauth", str(user.pk), window, now)
             audit_record(actor=actor, action="portal.reauth_failed", obj=user, changes={"method": "password"})
             raise ValidationError({"password": [_("密码不正确")]})
     session[REAUTH_SESSION_KEY] = now
