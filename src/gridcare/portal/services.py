@@ -203,8 +203,11 @@ def _bind_account_failure(*, actor: Actor, account: Account, at: datetime) -> No
     BindLock.objects.get_or_create(account=account, defaults={"updated_at": at})
     BindLock.objects.filter(account=account).update(failures=F("failures") + 1, updated_at=at)
     until = at + timedelta(hours=_conf_int("BIND_ACCOUNT_LOCK_HOURS"))
-    # Exactly one of concurrent failures wins this conditional UPDATE, so the lock is audited once.
-    if BindLock.objects.filter(account=account, failures__gte=limit).update(failures=0, locked_until=until):
+    # Exactly one of concurrent failures wins this conditional UPDATE, so the lock is audited once; it takes
+    # off `limit` (not all) so that a failure counted by another request in between is not lost.
+    if BindLock.objects.filter(account=account, failures__gte=limit).update(
+        failures=F("failures") - limit, locked_until=until
+    ):
         audit_record(
             actor=actor,
             action="portal.bind_lock",
