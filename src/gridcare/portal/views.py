@@ -11,6 +11,7 @@ Who may open what:
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
@@ -73,7 +74,8 @@ def login(request):
 
 
 def _code_sent_message(phone_masked: str) -> str:
-    return _("验证码已发送至 %(p)s，5分钟内有效") % {"p": phone_masked}
+    minutes = max(int(settings.GRIDCARE["SMS_CODE_TTL_SECONDS"]) // 60, 1)
+    return _("验证码已发送至 %(p)s，%(m)s分钟内有效") % {"p": phone_masked, "m": minutes}
 
 
 @require_http_methods(["GET", "POST"])
