@@ -199,6 +199,24 @@ GRIDCARE = {
         "PUBLIC_KEY": os.environ.get("GRIDCARE_SANDBOX_PUBLIC_KEY", ""),
     },
 }
+# Portal registration, SMS codes, the per-户号 bind lock and re-authentication (issue 11, gridcare.portal).
+GRIDCARE.update(
+    {
+        "SMS_CODE_TTL_SECONDS": int(os.environ.get("GRIDCARE_SMS_CODE_TTL", "300")),
+        "SMS_CODE_MAX_TRIES": int(os.environ.get("GRIDCARE_SMS_CODE_MAX_TRIES", "5")),
+        # Codes sent per hour: to one phone, from one client address, for one 户号 (binds).
+        "SMS_CODE_PER_PHONE": int(os.environ.get("GRIDCARE_SMS_CODE_PER_PHONE", "5")),
+        "SMS_CODE_PER_IP": int(os.environ.get("GRIDCARE_SMS_CODE_PER_IP", "20")),
+        "SMS_CODE_PER_ACCOUNT": int(os.environ.get("GRIDCARE_SMS_CODE_PER_ACCOUNT", "5")),
+        # Failed bind proofs per hour from one client address (all users), and the per-户号 lock across users.
+        "BIND_PER_IP": int(os.environ.get("GRIDCARE_BIND_PER_IP", "30")),
+        "BIND_ACCOUNT_MAX_FAILURES": int(os.environ.get("GRIDCARE_BIND_ACCOUNT_MAX_FAILURES", "10")),
+        "BIND_ACCOUNT_LOCK_HOURS": int(os.environ.get("GRIDCARE_BIND_ACCOUNT_LOCK_HOURS", "24")),
+        # Portal payments above this amount need a re-authentication within REAUTH_MINUTES.
+        "REAUTH_PAY_THRESHOLD": os.environ.get("GRIDCARE_REAUTH_PAY_THRESHOLD", "5000.00"),
+        "REAUTH_MINUTES": int(os.environ.get("GRIDCARE_REAUTH_MINUTES", "5")),
+    }
+)
 # Notification outbox (gridcare.notify): a backend per channel — file (default), http_sms, wechat, email.
 NOTIFY = {
     "BACKENDS": {

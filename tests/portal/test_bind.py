@@ -10,6 +10,7 @@ from gridcare.core.models import AuditEvent
 from gridcare.customers.models import PortalBinding
 from gridcare.portal import services
 
+from ..smscodes import last_sms_code
 from .conftest import normalized
 
 URL = reverse("portal:bind")
@@ -17,8 +18,31 @@ GOOD = {"account_number": "3100000001", "name": "张三", "phone_last4": "5678"}
 REFUSAL = "户号、户名或手机号后四位不匹配，请核对后重试"
 
 
+REGISTERED_PHONE = "13812345678"  # 张三's, where the bind code goes
+
+
 def _bindings():
     return PortalBinding.objects.count()
+
+
+def _send(client, proof):
+    """Step 1: the proof, and "获取验证码"."""
+    return client.post(URL, {**proof, "send_code": "1"})
+
+
+def _bind(client, proof=GOOD):
+    """Both steps: ask for the code, then bind with the code read from the outbox (the last response)."""
+    sent = _send(client, proof)
+    if sent.status_code != 200:
+        return sent
+    return client.post(URL, {**proof, "code": last_sms_code(REGISTERED_PHONE)})
+
+
+def _bind_service(actor, user, now, proof=GOOD):
+    services.bind_code_send(actor=actor, user=user, client_key="10.0.0.1", now=now, **proof)
+    return services.portal_bind_account(
+        actor=actor, user=user, client_key="10.0.0.1", now=now, code=last_sms_code(REGISTERED_PHONE), **proof
+    )
 
 
 def test_bind_page_renders_for_a_customer(customer_client):
@@ -28,7 +52,7 @@ def test_bind_page_renders_for_a_customer(customer_client):
 
 
 def test_bind_with_the_right_proof_creates_the_binding_and_audits_it(customer_client, world):
-    response = customer_client.post(URL, {**GOOD, "account_number": " 3100000001 ", "name": " 张三 "})
+    response = _bind(customer_client, {**GOOD, "account_number": " 3100000001 ", "name": " 张三 "})
 
     assert response.status_code == 302
     assert response["Location"] == reverse("portal:accounts")
@@ -78,9 +102,9 @@ def test_every_kind_of_mismatch_gets_the_very_same_answer(
 ):
     gridcare_conf(BIND_MAX_FAILURES=100)
     # The reference answer: an unknown 户号.
-    reference = customer_client.post(URL, {**GOOD, "account_number": "3999999999"})
+    reference = _send(customer_client, {**GOOD, "account_number": "3999999999"})
 
-    response = customer_client.post(URL, proof)
+    response = _send(customer_client, proof)
 
     assert response.status_code == reference.status_code == 400
     assert normalized(response) == normalized(reference)
@@ -94,10 +118,10 @@ def test_every_kind_of_mismatch_gets_the_very_same_answer(
 def test_failed_attempts_are_limited_per_user(customer_client, world, gridcare_conf):
     gridcare_conf(BIND_MAX_FAILURES=3)
     for _ in range(3):
-        assert customer_client.post(URL, {**GOOD, "phone_last4": "0000"}).status_code == 400
+        assert _send(customer_client, {**GOOD, "phone_last4": "0000"}).status_code == 400
 
     # Even the right proof is refused now, or the limit would not stop guessing.
-    response = customer_client.post(URL, GOOD)
+    response = _send(customer_client, GOOD)
 
     assert response.status_code == 429
     assert "绑定失败次数过多" in response.content.decode()
@@ -106,17 +130,17 @@ def test_failed_attempts_are_limited_per_user(customer_client, world, gridcare_c
     # Another user's allowance is their own.
     other = Client()
     other.force_login(world.portal_user.__class__.objects.create_user("13600000001", password=world.password))
-    assert other.post(URL, GOOD).status_code == 302
+    assert _bind(other).status_code == 302
 
 
 def test_the_limit_counts_failures_only(customer_client, world, gridcare_conf):
     gridcare_conf(BIND_MAX_FAILURES=2)
-    assert customer_client.post(URL, GOOD).status_code == 302
-    assert customer_client.post(URL, GOOD).status_code == 302
-    assert customer_client.post(URL, {**GOOD, "name": "张"}).status_code == 400
-    assert customer_client.post(URL, GOOD).status_code == 302
-    assert customer_client.post(URL, {**GOOD, "name": "张"}).status_code == 400
-    assert customer_client.post(URL, GOOD).status_code == 429
+    assert _bind(customer_client).status_code == 302
+    assert _bind(customer_client).status_code == 302
+    assert _send(customer_client, {**GOOD, "name": "张"}).status_code == 400
+    assert _bind(customer_client).status_code == 302
+    assert _send(customer_client, {**GOOD, "name": "张"}).status_code == 400
+    assert _send(customer_client, GOOD).status_code == 429
 
 
 def test_the_limit_lifts_in_the_next_hour(world, gridcare_conf):
@@ -125,18 +149,18 @@ def test_the_limit_lifts_in_the_next_hour(world, gridcare_conf):
     now = 1_800_000_000.0  # an injected clock, at the start of an hour window
     now -= now % services.BIND_WINDOW_SECONDS
     with pytest.raises(services.BindRefused):
-        services.portal_bind_account(actor=actor, user=world.portal_user, now=now, **{**GOOD, "name": "x"})
+        _bind_service(actor, world.portal_user, now, {**GOOD, "name": "x"})
     with pytest.raises(services.BindRateLimited):
-        services.portal_bind_account(actor=actor, user=world.portal_user, now=now + 3599, **GOOD)
+        _bind_service(actor, world.portal_user, now + 3599)
 
-    binding = services.portal_bind_account(actor=actor, user=world.portal_user, now=now + 3600, **GOOD)
+    binding = _bind_service(actor, world.portal_user, now + 3600)
 
     assert binding.account_id == world.acct_a.pk
 
 
 def test_binding_twice_is_idempotent(customer_client, world):
-    assert customer_client.post(URL, GOOD).status_code == 302
-    response = customer_client.post(URL, GOOD)
+    assert _bind(customer_client).status_code == 302
+    response = _bind(customer_client)
 
     assert response.status_code == 302
     assert PortalBinding.objects.filter(user=world.portal_user, account=world.acct_a).count() == 1
@@ -147,8 +171,8 @@ def test_two_users_may_bind_the_same_account(customer_client, world):
     other_user = world.portal_user.__class__.objects.create_user("13600000002", password=world.password)
     other = Client()
     other.force_login(other_user)
-    assert customer_client.post(URL, GOOD).status_code == 302
-    assert other.post(URL, GOOD).status_code == 302
+    assert _bind(customer_client).status_code == 302
+    assert _bind(other).status_code == 302
     assert PortalBinding.objects.filter(account=world.acct_a).count() == 2
 
 
@@ -157,11 +181,11 @@ def test_missing_fields_are_form_errors_and_count_nothing(customer_client, world
     response = customer_client.post(URL, {"account_number": "", "name": "", "phone_last4": ""})
     assert response.status_code == 400
     assert not AuditEvent.objects.filter(action="portal.bind_failed").exists()
-    assert customer_client.post(URL, GOOD).status_code == 302
+    assert _bind(customer_client).status_code == 302
 
 
 def test_unbind_removes_the_binding_and_audits_it(customer_client, world):
-    customer_client.post(URL, GOOD)
+    _bind(customer_client)
 
     response = customer_client.post(reverse("portal:unbind", args=["3100000001"]))
 
@@ -182,7 +206,7 @@ def test_unbind_of_an_account_not_bound_is_404_and_writes_nothing(customer_clien
 
 
 def test_unbind_needs_post(customer_client, world):
-    customer_client.post(URL, GOOD)
+    _bind(customer_client)
     assert customer_client.get(reverse("portal:unbind", args=["3100000001"])).status_code == 405
     assert _bindings() == 1
 
@@ -212,5 +236,7 @@ def test_anonymous_bind_goes_to_the_portal_login_and_writes_nothing(client, worl
 def test_the_service_refuses_staff_users(world):
     actor = Actor(user=world.a_clerk, channel=Channel.PORTAL)
     with pytest.raises(PermissionError):
-        services.portal_bind_account(actor=actor, user=world.a_clerk, **GOOD)
+        services.bind_code_send(actor=actor, user=world.a_clerk, client_key="10.0.0.1", **GOOD)
+    with pytest.raises(PermissionError):
+        services.portal_bind_account(actor=actor, user=world.a_clerk, code="123456", **GOOD)
     assert _bindings() == 0

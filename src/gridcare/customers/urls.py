@@ -2,6 +2,7 @@ from django.urls import path
 
 from gridcare.home import views as home
 from gridcare.org import views as org_views
+from gridcare.portal import console_views as portal_console
 
 from . import views, views_import
 
@@ -18,6 +19,7 @@ urlpatterns = [
     path("customers/<int:pk>/accounts/new/", views.account_open, name="account_open"),
     path("accounts/<str:account_number>/close/", views.account_close, name="account_close"),
     path("accounts/<str:account_number>/transfer/", views.account_transfer, name="account_transfer"),
+    path("accounts/<str:account_number>/bind-unlock/", portal_console.bind_unlock, name="bind_unlock"),
     path("service-points/<int:pk>/meters/new/", views.meter_install, name="meter_install"),
     path("meters/<int:pk>/edit/", views.meter_edit, name="meter_edit"),
     path("stats/", views.stats, name="stats"),

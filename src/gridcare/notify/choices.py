@@ -18,10 +18,14 @@ class Kind(models.TextChoices):
     OUTAGE = "outage", _("停电通知")
     EMERGENCY = "emergency", _("紧急通知")
     GREETING = "greeting", _("节日问候")
+    SMS_CODE = "sms_code", _("短信验证码")
 
 
 # Sent at once even inside the customer's quiet hours.
-QUIET_HOURS_EXEMPT = frozenset({Kind.OUTAGE, Kind.EMERGENCY})
+QUIET_HOURS_EXEMPT = frozenset({Kind.OUTAGE, Kind.EMERGENCY, Kind.SMS_CODE})
+# Transactional: sent to a phone number (not necessarily a customer's), never delayed nor opted out
+# (`notify.services.transactional_sms_enqueue`).
+TRANSACTIONAL_KINDS = frozenset({Kind.SMS_CODE})
 # Marketing-like kinds a customer may opt out of.
 OPT_OUT_KINDS = frozenset({Kind.GREETING})
 

@@ -20,4 +20,11 @@ def default_templates() -> dict[tuple[str, str], NoticeTemplate]:
         rows[kind, "wechat"] = NoticeTemplate(
             kind=kind, channel="wechat", body=sms.removeprefix(seeded.SIGN), wechat_fields=fields
         )
+    # Transactional kinds go by SMS only (`services.transactional_sms_enqueue`).
+    rows["sms_code", "sms"] = NoticeTemplate(
+        kind="sms_code",
+        channel="sms",
+        body=seeded.SIGN
+        + "验证码{{ code }}，用于{{ purpose }}，{{ minutes }}分钟内有效。请勿告诉他人，工作人员不会向您索取。",
+    )
     return rows

@@ -77,11 +77,17 @@ class Campaign(models.Model):
 class Notification(models.Model):
     """One notice to one customer on one channel: the outbox row the dispatcher sends and retries."""
 
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="notifications")
+    # Empty only for a transactional SMS (a verification code) to a phone that need not be a customer's.
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
     account = models.ForeignKey(
         "customers.Account", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="+")  # the customer's
+    # The customer's unit (empty with the customer).
+    unit = models.ForeignKey(
+        "org.SupplyUnit", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     campaign = models.ForeignKey(
         Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
     )

@@ -38,11 +38,17 @@ Dispatch: `outbox_dispatch(*, now=None, limit=500, batch=50) -> DispatchResult` 
 the outcome; failures retry after 1 min, 5 min, 30 min, 2 h, then the row is `dead` after the 5th attempt
 (NOTIFY["MAX_ATTEMPTS"]); a PermanentError is dead at once. `gridcare notify_dispatch [--loop --interval N]`.
 
+Transactional SMS (verification codes, kind `sms_code`): `transactional_sms_enqueue(*, kind, phone, context,
+dedupe_key, now=None)` writes one SMS row to a phone number that need not be a customer's (no customer, no unit,
+so no staff page lists it). It ignores the channel switches, quiet hours and opt-outs, and once sent its digits
+are masked in the row (the development file backend still shows them).
+
 Also here: `preference_update` (staff or the bound portal customer), `campaign_create` / `campaign_launch`.
 """
 
 import json
 import logging
+import re
 from collections.abc import Iterable
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -72,6 +78,7 @@ from .choices import (
     DUE_STATUSES,
     OPT_OUT_KINDS,
     QUIET_HOURS_EXEMPT,
+    TRANSACTIONAL_KINDS,
     CampaignStatus,
     Kind,
     NotificationStatus,
@@ -86,6 +93,7 @@ log = logging.getLogger("gridcare.notify")
 __all__ = [
     "notification_enqueue",
     "notifications_enqueue_bulk",
+    "transactional_sms_enqueue",
     "outbox_dispatch",
     "preference_update",
     "campaign_create",
@@ -103,6 +111,7 @@ BACKOFF = (
 )
 DEFAULT_QUIET = (time(22, 0), time(8, 0))
 CHANNEL_ORDER = (NotifyChannel.SMS, NotifyChannel.WECHAT, NotifyChannel.EMAIL)
+CODE_DIGITS = re.compile(r"\d{4,8}")
 
 
 # ---------------------------------------------------------------- rendering
@@ -694,6 +703,41 @@ def notification_enqueue(
     return list(Notification.objects.filter(dedupe_key__in=keys).order_by("id"))
 
 
+def transactional_sms_enqueue(
+    *, kind: str, phone: str, context: dict[str, Any], dedupe_key: str, now: datetime | None = None
+) -> Notification:
+    """Enqueue one transactional SMS (a verification code) to a phone number, which need not be a customer's.
+
+    Unlike customer notices it ignores the channel switches, quiet hours and opt-outs: it is due at once and
+    its retries are not delayed either (the kind is in QUIET_HOURS_EXEMPT). Not muted by `notices_muted`.
+    The row carries no customer or unit, so no staff page lists it. Call inside the caller's transaction."""
+    if kind not in TRANSACTIONAL_KINDS:
+        raise ValidationError({"kind": [_("未知的通知类型：%(k)s") % {"k": kind}]})
+    phone = (phone or "").strip()
+    if not phone or len(phone) > 20:
+        raise ValidationError({"phone": [_("缺少接收号码/地址")]})
+    if not dedupe_key or len(dedupe_key) > 180:
+        raise ValidationError({"dedupe_key": [_("去重键必须是不超过 180 个字符的非空字符串")]})
+    now = now or timezone.now()
+    _subject, body, _payload = _Templates().render(kind, NotifyChannel.SMS, context)
+    with transaction.atomic():
+        n, _created = Notification.objects.get_or_create(
+            dedupe_key=f"{dedupe_key}:{NotifyChannel.SMS}",
+            defaults={
+                "kind": kind,
+                "channel": NotifyChannel.SMS,
+                "recipient": phone,
+                "body": body,
+                "status": NotificationStatus.PENDING,
+                "not_before": now,
+                "next_attempt_at": now,
+                "created_at": now,
+            },
+        )
+        _dispatch_on_commit()
+    return n
+
+
 # ---------------------------------------------------------------- dispatch
 
 
@@ -751,6 +795,7 @@ def outbox_dispatch(*, now: datetime | None = None, limit: int = 500, batch: int
             )
             qs = qs.select_for_update(skip_locked=True) if skip_locked else qs.select_for_update()
             rows = list(qs[: min(batch, limit - result.claimed)])
+            redacted = False
             if not rows:
                 break
             result.claimed += len(rows)
@@ -767,6 +812,10 @@ def outbox_dispatch(*, now: datetime | None = None, limit: int = 500, batch: int
                 else:
                     n.attempts += 1
                     n.status, n.sent_at, n.last_error = NotificationStatus.SENT, when, ""
+                    if n.kind in TRANSACTIONAL_KINDS:
+                        # A verification code, once handed to the gateway, is not kept readable in the outbox.
+                        n.body = CODE_DIGITS.sub("******", n.body)
+                        redacted = True
                 if n.status == NotificationStatus.SENT:
                     result.sent += 1
                 elif n.status == NotificationStatus.DEAD:
@@ -774,7 +823,7 @@ def outbox_dispatch(*, now: datetime | None = None, limit: int = 500, batch: int
                 else:
                     result.retrying += 1
             _retries_respect_quiet_hours(rows)
-            Notification.objects.bulk_update(rows, fields)
+            Notification.objects.bulk_update(rows, [*fields, "body"] if redacted else fields)
     return result
 
 

@@ -7,6 +7,7 @@ to may pay it or see its receipts: anyone else gets the portal's 404, anonymous 
 """
 
 import re
+from urllib.parse import urlencode
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -23,6 +24,8 @@ from gridcare.core.choices import Channel
 from gridcare.core.masking import mask_address, mask_customer_name
 from gridcare.core.views import form_errors_from
 from gridcare.portal import selectors as portal_selectors
+from gridcare.portal import services as portal_services
+from gridcare.portal import views as portal_views
 from gridcare.portal.views import customer_required
 
 from . import gateways, selectors, services
@@ -66,8 +69,16 @@ def pay(request, account_number: str):
     account = portal_selectors.portal_account_get(user=request.user, account_number=account_number)
     st = selectors.statement(account, timezone.localdate())
     enabled = gateways.sandbox_enabled()
-    form = PortalPayForm(request.POST or None, initial={"amount": st.amount_due} if st.amount_due > 0 else {})
+    initial = {"amount": st.amount_due} if st.amount_due > 0 else {}
+    if AMOUNT_RE.fullmatch(request.GET.get("amount", "")):  # back from 身份确认 with the amount typed before
+        initial = {"amount": request.GET["amount"]}
+    form = PortalPayForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
+        amount = form.cleaned_data["amount"]
+        if enabled and portal_services.reauth_needed_to_pay(request.session, amount):
+            # A large payment needs a recent re-authentication (password or SMS code), then comes back here.
+            back = f"{request.path}?{urlencode({'amount': f'{amount:.2f}'})}"
+            return portal_views.reauth_redirect(request, back)
         if not enabled:
             form.add_error(None, _("在线支付暂未开通，请到营业厅或通过其他渠道缴费"))
         else:

@@ -25,3 +25,12 @@ class BillPaymentStatus(models.TextChoices):
     PAID = "paid", _("已缴清")
     PARTLY_PAID = "partly_paid", _("部分缴费")
     UNPAID = "unpaid", _("未缴")
+
+
+class CodePurpose(models.TextChoices):
+    """What an SMS code (短信验证码) was sent for."""
+
+    REGISTER = "register", _("注册")
+    BIND = "bind", _("绑定户号")
+    REAUTH = "reauth", _("身份确认")
+    PHONE_CHANGE = "phone_change", _("更换手机号")

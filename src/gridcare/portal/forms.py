@@ -40,6 +40,17 @@ class RegisterForm(forms.Form):
         max_length=128,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
+    # Checked by the service with the phone and password, so one answer names every wrong field.
+    code = forms.CharField(
+        label=_("短信验证码"),
+        max_length=6,
+        required=False,
+        widget=forms.TextInput(
+            attrs=_attrs(
+                inputmode="numeric", autocomplete="one-time-code", maxlength="6", placeholder="000000"
+            )
+        ),
+    )
 
     def clean_phone(self) -> str:
         return validate_phone(self.cleaned_data["phone"])
@@ -74,6 +85,16 @@ class BindForm(forms.Form):
         label=_("预留手机号后四位"),
         widget=forms.TextInput(
             attrs=_attrs(inputmode="numeric", autocomplete="off", maxlength="4", placeholder="0000")
+        ),
+    )
+    # Empty when asking for the code (the "获取验证码" button); the bind itself needs it.
+    code = forms.CharField(
+        label=_("短信验证码"),
+        required=False,
+        widget=forms.TextInput(
+            attrs=_attrs(
+                inputmode="numeric", autocomplete="one-time-code", maxlength="6", placeholder="000000"
+            )
         ),
     )
 
@@ -113,3 +134,58 @@ class PublicPayForm(forms.Form):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "pay_%s")  # shown under the query form: ids must not collide with it
         super().__init__(*args, **kwargs)
+
+
+class ReauthForm(forms.Form):
+    """Re-authentication: the current password, or the code sent to the login phone."""
+
+    password = forms.CharField(
+        label=_("登录密码"),
+        strip=False,
+        required=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    code = forms.CharField(
+        label=_("或短信验证码"),
+        required=False,
+        max_length=6,
+        widget=forms.TextInput(
+            attrs=_attrs(
+                inputmode="numeric", autocomplete="one-time-code", maxlength="6", placeholder="000000"
+            )
+        ),
+    )
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+class PhoneChangeForm(forms.Form):
+    new_phone = forms.CharField(
+        label=_("新手机号"),
+        max_length=20,
+        widget=forms.TextInput(
+            attrs=_attrs(autocomplete="tel", inputmode="tel", placeholder=_("11位手机号"))
+        ),
+    )
+    code = forms.CharField(
+        label=_("新手机号收到的验证码"),
+        required=False,
+        max_length=6,
+        widget=forms.TextInput(
+            attrs=_attrs(
+                inputmode="numeric", autocomplete="one-time-code", maxlength="6", placeholder="000000"
+            )
+        ),
+    )
+
+
+class BindUnlockForm(forms.Form):
+    """A clerk lifts a 户号's bind lock after checking the customer's ID document at the counter."""
+
+    id_checked = forms.BooleanField(label=_("已当面核验客户有效身份证件原件"), required=False)
+    id_last4 = forms.CharField(
+        label=_("证件号码后四位（按证件原件输入）"),
+        max_length=4,
+        required=False,
+        widget=forms.TextInput(attrs=_attrs(autocomplete="off", maxlength="4")),
+    )

@@ -9,13 +9,16 @@ Who may open what:
 """
 
 from functools import wraps
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -23,11 +26,20 @@ from gridcare.billing.usage import monthly_usage
 from gridcare.core import ratelimit
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
+from gridcare.core.masking import mask_phone
 from gridcare.org.views import login_view
 from gridcare.payments import public_pay, receipts
 
 from . import selectors, services
-from .forms import BindForm, PublicPayForm, PublicQueryForm, RegisterForm, add_service_errors
+from .forms import (
+    BindForm,
+    PhoneChangeForm,
+    PublicPayForm,
+    PublicQueryForm,
+    ReauthForm,
+    RegisterForm,
+    add_service_errors,
+)
 
 
 def customer_required(view):
@@ -61,10 +73,40 @@ def login(request):
     return login_view(request, portal=True)
 
 
+def _code_sent_message(phone_masked: str) -> str:
+    minutes = max(int(settings.GRIDCARE["SMS_CODE_TTL_SECONDS"]) // 60, 1)
+    return _("验证码已发送至 %(p)s，%(m)s分钟内有效") % {"p": phone_masked, "m": minutes}
+
+
 @require_http_methods(["GET", "POST"])
 def register(request):
+    """Phone → "获取验证码" (an SMS code to it) → the code and a password → the account."""
     if selectors.is_portal_user(request.user):
         return HttpResponseRedirect(reverse("portal:accounts"))
+    info = error = None
+    status = 200
+    if request.method == "POST" and "send_code" in request.POST:
+        form = RegisterForm(initial={"phone": request.POST.get("phone", "")})
+        try:
+            phone = services.register_code_send(
+                actor=_actor(request),
+                phone=request.POST.get("phone", ""),
+                client_key=ratelimit.client_key(request),
+            )
+        except ValidationError as e:
+            form = RegisterForm({"phone": request.POST.get("phone", "")})
+            form.is_valid()
+            form.errors.clear()
+            add_service_errors(form, e)
+            status = 400
+        except services.CodeRateLimited as e:
+            error, status = str(e), 429
+        else:
+            form = RegisterForm(initial={"phone": phone})
+            info = _code_sent_message(mask_phone(phone))
+        return render(
+            request, "portal/register.html", {"form": form, "info": info, "error": error}, status=status
+        )
     form = RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -72,6 +114,7 @@ def register(request):
                 actor=_actor(request),
                 phone=form.cleaned_data["phone"],
                 password=form.cleaned_data["password"],
+                code=form.cleaned_data["code"],
             )
         except ValidationError as e:
             add_service_errors(form, e)
@@ -137,25 +180,156 @@ def usage(request, account_number: str):
 @customer_required
 @require_http_methods(["GET", "POST"])
 def bind(request):
+    """户号 + 户名 + last 4 digits → "获取验证码" (to the 户号's registered phone) → the code → bound."""
     form = BindForm(request.POST or None)
-    error = None
+    error = info = None
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        code = data.pop("code")
+        sending = "send_code" in request.POST
+        try:
+            if sending:
+                masked = services.bind_code_send(
+                    actor=_actor(request), user=request.user, client_key=ratelimit.client_key(request), **data
+                )
+            elif not code:
+                form.add_error("code", _("请输入短信验证码"))
+                status = 400
+            else:
+                binding = services.portal_bind_account(
+                    actor=_actor(request),
+                    user=request.user,
+                    code=code,
+                    client_key=ratelimit.client_key(request),
+                    **data,
+                )
+        except (services.BindRateLimited, services.CodeRateLimited) as e:
+            error, status = str(e), 429
+        except (services.BindRefused, services.BindLocked, services.BindNoMobile) as e:
+            error, status = str(e), 400
+        except ValidationError as e:
+            add_service_errors(form, e)
+            status = 400
+        else:
+            if sending:
+                info = _code_sent_message(masked)
+                form = BindForm(initial=data)
+            elif status == 200:
+                messages.success(request, _("已绑定户号 %(n)s") % {"n": binding.account.account_number})
+                return HttpResponseRedirect(reverse("portal:accounts"))
+        if error:
+            form = BindForm()  # echo nothing back: every refusal renders the very same page
+    elif form.is_bound:
+        status = 400
+    return render(request, "portal/bind.html", {"form": form, "error": error, "info": info}, status=status)
+
+
+def _safe_next(request, value: str) -> str:
+    if value and url_has_allowed_host_and_scheme(
+        value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return value
+    return reverse("portal:accounts")
+
+
+@customer_required
+@require_http_methods(["GET", "POST"])
+def reauth(request):
+    """身份确认: the current password, or a code sent to the login phone, before a sensitive step."""
+    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next") or "")
+    form = ReauthForm(request.POST or None, initial={"next": next_url})
+    info = None
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            binding = services.portal_bind_account(
-                actor=_actor(request), user=request.user, **form.cleaned_data
-            )
-        except services.BindRateLimited as e:
-            error, status = str(e), 429
-        except services.BindRefused as e:
-            error, status = str(e), 400
-        else:
-            messages.success(request, _("已绑定户号 %(n)s") % {"n": binding.account.account_number})
-            return HttpResponseRedirect(reverse("portal:accounts"))
-        form = BindForm()  # echo nothing back: every refusal renders the very same page
+            if "send_code" in request.POST:
+                info = _code_sent_message(
+                    services.reauth_code_send(
+                        actor=_actor(request), user=request.user, client_key=ratelimit.client_key(request)
+                    )
+                )
+                form = ReauthForm(initial={"next": next_url})
+            else:
+                services.portal_reauth(
+                    actor=_actor(request),
+                    user=request.user,
+                    session=request.session,
+                    password=form.cleaned_data["password"],
+                    code=form.cleaned_data["code"].strip(),
+                )
+                return HttpResponseRedirect(next_url)
+        except (services.CodeRateLimited, services.ReauthRateLimited) as e:
+            form.add_error(None, str(e))
+            status = 429
+        except ValidationError as e:
+            add_service_errors(form, e)
+            status = 400
     elif form.is_bound:
         status = 400
-    return render(request, "portal/bind.html", {"form": form, "error": error}, status=status)
+    return render(
+        request,
+        "portal/reauth.html",
+        {"form": form, "info": info, "phone": mask_phone(request.user.phone or request.user.username)},
+        status=status,
+    )
+
+
+def reauth_redirect(request, next_url: str) -> HttpResponseRedirect:
+    """Send the customer to 身份确认, then back to `next_url`."""
+    return HttpResponseRedirect(f"{reverse('portal:reauth')}?{urlencode({'next': next_url})}")
+
+
+@customer_required
+@require_http_methods(["GET", "POST"])
+def phone_change(request):
+    """更换手机号: re-authenticate (password or a code to the old phone), then a code to the new phone."""
+    if not services.reauth_fresh(request.session):
+        return reauth_redirect(request, reverse("portal:phone_change"))
+    form = PhoneChangeForm(request.POST or None)
+    info = None
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            if "send_code" in request.POST:
+                phone = services.phone_change_code_send(
+                    actor=_actor(request),
+                    user=request.user,
+                    session=request.session,
+                    new_phone=form.cleaned_data["new_phone"],
+                    client_key=ratelimit.client_key(request),
+                )
+                info = _code_sent_message(mask_phone(phone))
+                form = PhoneChangeForm(initial={"new_phone": phone})
+            elif not form.cleaned_data["code"].strip():
+                form.add_error("code", _("请输入短信验证码"))
+                status = 400
+            else:
+                services.portal_phone_change(
+                    actor=_actor(request),
+                    user=request.user,
+                    session=request.session,
+                    new_phone=form.cleaned_data["new_phone"],
+                    code=form.cleaned_data["code"],
+                )
+                messages.success(request, _("手机号已更换，请使用新手机号登录"))
+                return HttpResponseRedirect(reverse("portal:accounts"))
+        except services.CodeRateLimited as e:
+            form.add_error(None, str(e))
+            status = 429
+        except ValidationError as e:
+            add_service_errors(form, e)
+            status = 400
+        except PermissionError:
+            return reauth_redirect(request, reverse("portal:phone_change"))
+    elif form.is_bound:
+        status = 400
+    return render(
+        request,
+        "portal/phone_change.html",
+        {"form": form, "info": info, "phone": mask_phone(request.user.phone or request.user.username)},
+        status=status,
+    )
 
 
 @customer_required
