@@ -5,6 +5,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ from gridcare.org.models import User
 from gridcare.payments.models import PaymentOrder
 from gridcare.portal import services
 
+from ..factories import PASSWORD
 from ..payments.test_ledger import issued_bill
 from ..smscodes import last_sms_code
 
@@ -42,17 +44,21 @@ def test_a_wrong_password_is_refused_and_audited(customer_client, world):
     assert customer_client.get(PHONE_URL).status_code == 302  # still not re-authenticated
 
 
-def test_wrong_passwords_only_are_counted_toward_the_limit(customer_client, world, gridcare_conf):
+def test_wrong_passwords_count_toward_the_shared_login_lockout(customer_client, world, gridcare_conf):
+    """Re-authentication is one more door that checks a password: it shares the login lockout."""
     gridcare_conf(LOGIN_MAX_FAILURES=2)
     for _ in range(3):  # successes do not count
         assert _reauth_with_password(customer_client, world).status_code == 302
     for _ in range(2):
         assert customer_client.post(REAUTH, {"password": "wrong-one"}).status_code == 400
 
+    user = User.objects.get(pk=world.portal_user.pk)
+    assert user.locked_until is not None  # the second failure of a limit of 2 locked the account
     response = _reauth_with_password(customer_client, world)
-
-    assert response.status_code == 429
-    assert "密码错误次数过多" in response.content.decode()
+    assert response.status_code == 400  # the right password is refused while locked
+    assert "短信验证码" in response.content.decode()
+    # ... and so is the portal's login page: one lockout for every door
+    assert not Client().login(username=world.portal_user.username, password=PASSWORD, portal=True)
 
 
 def test_password_then_a_code_to_the_new_phone_changes_the_login_phone(customer_client, world):

@@ -432,13 +432,6 @@ def portal_unbind_account(*, actor: Actor, user: User, account_number: str) -> N
 # ---------------------------------------------------------------- re-authentication and phone change
 
 
-class ReauthRateLimited(Exception):
-    """Too many wrong passwords typed to re-authenticate in the current window."""
-
-    def __init__(self) -> None:
-        super().__init__(_("密码错误次数过多，请稍后再试或使用短信验证码"))
-
-
 def reauth_fresh(session, *, now: float | None = None) -> bool:
     """True when the session re-authenticated within GRIDCARE["REAUTH_MINUTES"]."""
     now = time.time() if now is None else now
@@ -475,7 +468,8 @@ def portal_reauth(
 ) -> None:
     """Re-authenticate with the current password or the code sent to the login phone; marks the session.
 
-    Raises ValidationError({"password"} / {"code"}) or ReauthRateLimited; failures are audited."""
+    Raises ValidationError({"password"} / {"code"}); failures are audited. Wrong passwords count toward the
+    login lockout, so a locked account re-authenticates with a code."""
     _require_customer(user)
     now = time.time() if now is None else now
     if code:
@@ -490,14 +484,19 @@ def portal_reauth(
     else:
         if not password:
             raise ValidationError({"password": [_("请输入登录密码或短信验证码")]})
-        # Wrong passwords only are counted (LOGIN_MAX_FAILURES per 15-minute window), like failed logins.
-        window = REAUTH_FAIL_WINDOW_SECONDS
-        if _failures_reached("reauth", str(user.pk), _conf_int("LOGIN_MAX_FAILURES"), window, now):
-            raise ReauthRateLimited
-        if not user.check_password(password):
-            _failure_add("reauth", str(user.pk), window, now)
+        # The password is checked through the login lockout every door shares (org.services.login_attempt):
+        # wrong passwords here count toward the same LOGIN_MAX_FAILURES as the portal's login page.
+        from gridcare.core.choices import Channel
+        from gridcare.org.services import login_attempt
+
+        if (
+            login_attempt(
+                username=user.username, password=password, ip=actor.ip, channel=Channel.PORTAL, portal=True
+            )
+            is None
+        ):
             audit_record(actor=actor, action="portal.reauth_failed", obj=user, changes={"method": "password"})
-            raise ValidationError({"password": [_("密码不正确")]})
+            raise ValidationError({"password": [_("密码不正确，或账号已暂时锁定，可改用短信验证码")]})
     session[REAUTH_SESSION_KEY] = now
     audit_record(
         actor=actor, action="portal.reauth", obj=user, changes={"method": "code" if code else "password"}

@@ -259,7 +259,7 @@ def reauth(request):
                     code=form.cleaned_data["code"].strip(),
                 )
                 return HttpResponseRedirect(next_url)
-        except (services.CodeRateLimited, services.ReauthRateLimited) as e:
+        except services.CodeRateLimited as e:
             form.add_error(None, str(e))
             status = 429
         except ValidationError as e:
