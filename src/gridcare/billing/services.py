@@ -303,14 +303,20 @@ def billing_run_delete(*, actor: Actor, run) -> dict[str, int]:
     `billing_run.delete` with what was removed."""
     from django.db import connection
 
+    from gridcare.core.locks import serialise
+
+    from . import leases
     from .choices import BillingRunStatus, BillStatus
     from .models import Bill, BillingException, BillingRun, BillLine
 
     with transaction.atomic():
+        serialise(
+            f"billing-run:{run.period}"
+        )  # against a claim of the run's lease meanwhile (`leases.claim`)
         run = (
             BillingRun.objects.select_for_update(of=("self",)).select_related("route", "unit").get(pk=run.pk)
         )
-        if run.status == BillingRunStatus.RUNNING:
+        if run.status == BillingRunStatus.RUNNING or leases.active_lease(run) is not None:
             raise ValidationError({"run": [_("计费批次正在执行，不能删除")]})
         issued = Bill.objects.filter(run=run).exclude(status=BillStatus.DRAFT).count()
         if issued:

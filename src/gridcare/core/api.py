@@ -14,6 +14,8 @@ Error shapes (every error body has a `detail` key):
 - 404 `{"detail": "..."}`: an object that is missing, outside the caller's units, or that the caller may
   not act on - all three answer the same body, so the API cannot be used to probe for objects.
 - 422 `{"detail": [{"field": "phone", "message": "..."}]}`: bad input, from the schema or a service.
+- 409 `{"detail": "..."}`: refused because of a concurrent action (`gridcare.core.locks.Conflict`): a billing
+  run already executing, a refund approved by someone else first, ...; the message names it.
 """
 
 from datetime import datetime, timedelta
@@ -31,6 +33,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 from pydantic import AfterValidator
 
+from gridcare.core.locks import Conflict
 from gridcare.core.scoping import PermissionDenied
 from gridcare.customers import selectors
 from gridcare.org.models import ApiToken
@@ -120,6 +123,7 @@ class ValidationErrorOut(Schema):
 # For the OpenAPI document: what each kind of route may answer besides success.
 READ_ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ValidationErrorOut}
 WRITE_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ValidationErrorOut}
+CONFLICT_ERRORS = {409: ErrorOut}  # routes that refuse a concurrent action (`Conflict`)
 LIST_ERRORS = {401: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut}
 
 
@@ -170,7 +174,11 @@ def install_error_handlers(api) -> None:
     def http_error(request, exc):
         return api.create_response(request, {"detail": http_error_message(str(exc))}, status=exc.status_code)
 
+    def conflict(request, exc):
+        return api.create_response(request, {"detail": str(exc)}, status=409)
+
     api.add_exception_handler(HttpError, http_error)
+    api.add_exception_handler(Conflict, conflict)
     api.add_exception_handler(AuthenticationError, unauthenticated)
     api.add_exception_handler(Http404, not_found)
     api.add_exception_handler(PermissionDenied, not_found)

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
+from gridcare.core.locks import Conflict
 from gridcare.core.money import fen
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import restrict, visible_unit_ids
@@ -35,7 +36,7 @@ from .choices import EntryKind, PaymentStatus, RefundMethod
 from .models import LedgerEntry, Payment, Refund, RefundPart
 from .notices import refund_enqueue
 from .selectors import credit_of
-from .services import _lock_account, clean_amount, refunded_of  # noqa: F401 — refunded_of: part of this API
+from .services import _lock_account, clean_amount, decided_message, refunded_of  # noqa: F401 — refunded_of: part of this API
 
 __all__ = ["PermissionDenied"]
 
@@ -126,7 +127,8 @@ def refund_decide(
 ) -> Refund:
     """A manager approves or rejects a pending refund (see the module docstring). The requester, and anyone
     without refund.approve on the unit, is refused (PermissionDenied); approval with too little credit
-    left (ValidationError) writes nothing."""
+    left (ValidationError) writes nothing. A refund already decided — by a second approver at the same
+    moment, who waits on the row lock — is a Conflict (409) naming who decided it."""
     note = (note or "").strip()
     if len(note) > 200 or "\x00" in note:
         raise ValidationError({"note": [_("审批意见最多200字")]})
@@ -136,9 +138,9 @@ def refund_decide(
         if actor.user is None or refund.requested_by_id == actor.user.pk:
             raise PermissionDenied
         account = _lock_account(refund.account_id)  # the account first, like every payment
-        refund = Refund.objects.select_for_update().get(pk=refund.pk)
-        if refund.status != "pending":
-            raise ValidationError({"__all__": [_("该退费申请已处理")]})
+        refund = Refund.objects.select_for_update(of=("self",)).select_related("decided_by").get(pk=refund.pk)
+        if refund.status != "pending":  # another approver was first (the row lock made us wait for them)
+            raise Conflict(decided_message(_("该退费申请"), refund), holder=refund)
         now = now or timezone.now()
         if approve:
             credit = credit_of(account.pk)
