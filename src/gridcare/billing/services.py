@@ -362,7 +362,9 @@ def billing_run_execute(
     run_id: int, *, chunk_size: int | None = None, progress=None, workers: int | None = None
 ):
     """Bill the run's accounts chunk by chunk (see `gridcare.billing.runs`). Called inline by the CLI,
-    the console and the API; a Celery task later calls this same function with the same id."""
+    the console and the API; a Celery task later calls this same function with the same id. A run that is
+    executing, or shares accounts with an executing run of its period, is refused with `leases.RunBusy`
+    (a `Conflict`: 409 naming the active run), nothing written."""
     from . import runs
 
     return runs.execute(run_id, chunk_size=chunk_size or runs.CHUNK_SIZE, progress=progress, workers=workers)

@@ -42,6 +42,12 @@ orders can be settled by 补录: the payment is recorded through `gateways.notif
 `services.payment_record`), which pays the order exactly once however often it is asked. In an agent's file
 the row names the 户号: when it is one of ours within the agent's units, 补录 records the agent's payment
 (`services.payment_record`, the statement's amount and time) exactly once.
+
+At the same moment (issue 11 §4): imports of one statement (channel, date, unit or agent) take a lock named
+after it (`core.locks`: a PostgreSQL advisory transaction lock). An import that finds another in flight waits
+for it, then is answered with it when it is the same file, or refused with `Conflict` (409) naming who
+imported which file when it is another. An exception handled by someone else first — a second cashier waits
+on its row lock — is a `Conflict` naming who handled it and when.
 """
 
 import hashlib

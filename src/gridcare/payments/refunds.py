@@ -11,7 +11,8 @@ the money leaves, so the balance goes back up towards 0. Rejection changes no mo
 A payment whose credit was refunded (even partly) cannot be reversed afterwards: `services.payment_reverse`
 refuses it (`refunded_of`), since the reversal would charge the refunded money a second time. Credit never
 sits beside open debt (payments, bill issues and reversals all apply credit at once), so the credit is what
-the customer may have back. The method (cash, bank transfer, …) is how finance pays it out: a cash refund is
+the customer may have back. Two managers deciding at once: the second waits on the refund's row lock and is
+refused with `Conflict` (409) "该退费申请已被 X 审批（批准/驳回，time）"; so is any later decision. The method (cash, bank transfer, …) is how finance pays it out: a cash refund is
 not taken from a cashier's till, so no shift's close depends on it.
 """
 
