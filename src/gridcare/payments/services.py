@@ -538,6 +538,8 @@ def waiver_decide(*, actor: Actor, waiver, approve: bool, on: date | None = None
         raise PermissionDenied
     if waiver.requested_by_id == actor.user.pk:  # four eyes: a clear refusal, not a "not found"
         raise ValidationError({"__all__": [_("不能审批本人提交的减免申请，请由其他管理人员审批")]})
+    if waiver.status != "pending" and waiver.decided_by_id is None:  # closed with its cancelled bill
+        raise ValidationError({"__all__": [_("该减免申请已处理")]})
     if waiver.status != "pending":  # another approver was first (the row lock made us wait for them)
         raise Conflict(decided_message(_("该减免申请"), waiver), holder=waiver)
     now = timezone.now()
