@@ -6,10 +6,11 @@ which route answers 403 and which 404: `gridcare.customers.api`. OpenAPI: `/api/
 interactive docs: `/api/v1/docs`.
 """
 
+from django.conf import settings
 from ninja import NinjaAPI
 
 from gridcare.billing.api import router as billing_router
-from gridcare.core.api import DEFAULT_AUTH, install_error_handlers
+from gridcare.core.api import DEFAULT_AUTH, dates_in_range, install_error_handlers
 from gridcare.core.api import router as core_router
 from gridcare.customers.api import router as customers_router
 from gridcare.metering.api import router as metering_router
@@ -32,8 +33,12 @@ api = NinjaAPI(
     description="电力客户服务管理系统 GridCare 的 JSON 接口：客户档案、户号、用电地址、计量点、电能表、电网拓扑与审计记录。",
     urls_namespace="api",
     auth=DEFAULT_AUTH,
+    # Swagger UI and the schema it reads: off in production unless GRIDCARE_API_DOCS_ENABLED=1.
+    docs_url="/docs" if settings.API_DOCS_ENABLED else None,
+    openapi_url="/openapi.json" if settings.API_DOCS_ENABLED else None,
 )
 install_error_handlers(api)
+api.add_decorator(dates_in_range)  # every date input within 2000-01-01..2100-12-31
 api.add_router("", core_router)
 api.add_router("", org_router)
 api.add_router("", customers_router)

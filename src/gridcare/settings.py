@@ -21,7 +21,7 @@ ALLOWED_HOSTS = [
 ]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "gridcare.core.admin_site.GridCareAdminConfig",  # django.contrib.admin, for the administrator role only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -41,10 +41,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "gridcare.core.requestid.RequestIdMiddleware",  # outermost: every response carries X-Request-ID
+    "gridcare.core.middleware.SecurityHeadersMiddleware",  # its headers go on every response
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "gridcare.core.middleware.ChineseByDefaultMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "gridcare.core.middleware.NulInputMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -53,7 +56,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "gridcare.core.middleware.BrandedErrorsMiddleware",
 ]
-# Branded 403/404 pages even with DEBUG on; GRIDCARE_DEBUG_PAGES=1 shows Django's technical 404 instead.
+# Branded 403/404/500 pages even with DEBUG on; GRIDCARE_DEBUG_PAGES=1 shows Django's technical pages instead.
 DEBUG_PAGES = os.environ.get("GRIDCARE_DEBUG_PAGES", "0") == "1"
 CSRF_FAILURE_VIEW = "gridcare.core.views.csrf_failure"
 
@@ -229,13 +232,72 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 25 * 1024 * 1024
 
 NINJA_PAGINATION_PER_PAGE = 50
 
+# Error handling and logging (issue 11 §3, gridcare.core.requestid / core.errors): every log line carries the
+# request id; Django's request and security loggers (every 5xx with its traceback, 4xx as warnings, suspicious
+# requests) go to the console; reports (technical page, e-mails) star PII-named fields; with DEBUG on an error
+# still shows the branded 500 page unless GRIDCARE_DEBUG_PAGES=1.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"gridcare": {"handlers": ["console"], "level": os.environ.get("GRIDCARE_LOG_LEVEL", "INFO")}},
+    "filters": {"request_id": {"()": "gridcare.core.requestid.RequestIdFilter"}},
+    "formatters": {
+        "gridcare": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": "gridcare"},
+    },
+    "loggers": {
+        "gridcare": {"handlers": ["console"], "level": os.environ.get("GRIDCARE_LOG_LEVEL", "INFO")},
+        # Replaces Django's default "django" logger (console only under DEBUG, mail_admins): always the console.
+        "django": {"handlers": ["console"], "level": "INFO"},
+        "django.request": {"level": "WARNING"},
+        "django.security": {"level": "WARNING"},
+    },
 }
+DEFAULT_EXCEPTION_REPORTER_FILTER = "gridcare.core.errors.PiiSafeExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "gridcare.core.errors.BrandedExceptionReporter"
 
 # Reverse proxies in front of GridCare (addresses or CIDR networks, comma-separated): from them, the client
 # address is taken from X-Forwarded-For (gridcare.core.clientip); from anyone else the header is ignored.
 TRUSTED_PROXIES = [p.strip() for p in os.environ.get("GRIDCARE_TRUSTED_PROXIES", "").split(",") if p.strip()]
+
+# Production settings (issue 11 §5): response headers on every page and API answer, and the two developer
+# surfaces (Django admin, Swagger UI) that production leaves unrouted unless asked for.
+# Content-Security-Policy: scripts and styles only from our own static files (no inline code, no style=
+# attributes, no CDN); json_script data blocks are not executed, so they need nothing. The Swagger UI
+# (/api/v1/docs) runs under the same policy. GRIDCARE_CSP_REPORT_ONLY=1 sends it as
+# Content-Security-Policy-Report-Only (try a stricter policy on a live site without breaking pages).
+CONTENT_SECURITY_POLICY = os.environ.get("GRIDCARE_CSP") or "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+CONTENT_SECURITY_POLICY_REPORT_ONLY = os.environ.get("GRIDCARE_CSP_REPORT_ONLY", "0") == "1"
+SECURE_REFERRER_POLICY = os.environ.get("GRIDCARE_REFERRER_POLICY", "same-origin")
+# Browser features no GridCare page uses are switched off for the page and anything it might embed.
+PERMISSIONS_POLICY = os.environ.get("GRIDCARE_PERMISSIONS_POLICY") or ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "camera",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+    )
+)
+# /admin/ (administrator role only) and /api/v1/docs + /api/v1/openapi.json: routed when debugging, in
+# production only when switched on.
+ADMIN_ENABLED = os.environ.get("GRIDCARE_ADMIN_ENABLED", "1" if DEBUG else "0") == "1"
+API_DOCS_ENABLED = os.environ.get("GRIDCARE_API_DOCS_ENABLED", "1" if DEBUG else "0") == "1"

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.conf.urls.i18n import i18n_patterns  # noqa: F401  (kept for language-prefixed routes later)
 from django.contrib import admin
 from django.urls import include, path
@@ -6,7 +7,6 @@ from gridcare.api import api
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
-    path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("portal/billing/", include("gridcare.billing.portal_urls")),
     path("portal/pay/", include("gridcare.payments.portal_urls")),
@@ -18,8 +18,12 @@ urlpatterns = [
     path("notify/", include("gridcare.notify.urls")),
     path("", include("gridcare.customers.urls")),
 ]
+if settings.ADMIN_ENABLED:  # off in production unless GRIDCARE_ADMIN_ENABLED=1 (settings.py)
+    urlpatterns.insert(1, path("admin/", admin.site.urls))
 
-# Branded error pages when DEBUG is off (templates/403.html, 404.html; 500.html via Django's server_error,
-# which renders it without a request context or the database).
+# Branded error pages when DEBUG is off (templates/403.html, 404.html; 500.html with the request id, rendered
+# without a request context or the database).
 handler403 = "gridcare.core.views.permission_denied"
 handler404 = "gridcare.core.views.page_not_found"
+handler500 = "gridcare.core.views.server_error"
+handler400 = "gridcare.core.views.bad_request"

@@ -23,9 +23,22 @@ def browser_context_args():
     return {"locale": "zh-CN"}
 
 
+def _is_csp_violation(text: str) -> bool:
+    return "Content Security Policy" in text or "Content-Security-Policy" in text
+
+
 @pytest.fixture
-def browser_page(live_server, browser_context_args):
-    """A page in a fresh headless Chromium; skips without Chromium unless GRIDCARE_REQUIRE_BROWSER=1."""
+def csp_violations() -> list[str]:
+    """The Content-Security-Policy violations the test's pages logged (browser_page fails the test on any)."""
+    return []
+
+
+@pytest.fixture
+def browser_page(live_server, browser_context_args, csp_violations):
+    """A page in a fresh headless Chromium; skips without Chromium unless GRIDCARE_REQUIRE_BROWSER=1.
+
+    The test fails if any page it opened broke the Content-Security-Policy (Chromium logs each refused inline
+    script, style or handler on the console), so a new inline script or style= attribute shows up here."""
     if not shutil.which(CHROMIUM):
         if os.environ.get("GRIDCARE_REQUIRE_BROWSER") == "1":
             pytest.fail(f"{CHROMIUM} is required for browser tests (GRIDCARE_REQUIRE_BROWSER=1)")
@@ -37,6 +50,16 @@ def browser_page(live_server, browser_context_args):
     context = browser.new_context(**browser_context_args)
     page = context.new_page()
     page.set_default_timeout(15000)
+    violations = csp_violations
+    # Every page of the context, including pop-ups (receipts and PDFs open in new tabs).
+    context.on(
+        "console",
+        lambda msg: (
+            violations.append(f"{msg.page.url if msg.page else ''}: {msg.text}")
+            if _is_csp_violation(msg.text)
+            else None
+        ),
+    )
     yield page
     context.close()
     browser.close()
@@ -44,3 +67,5 @@ def browser_page(live_server, browser_context_args):
     # refuses to drop the test database at the end.
     connections.close_all()
     pw.stop()
+    if violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations), pytrace=False)

@@ -162,7 +162,7 @@ def test_reversal_from_the_page_reopens_the_debt(world, book, billing_a, login):
     c = login(billing_a)
     page = c.get(ledger_url()).content.decode()
     assert f'data-testid="reverse-form-{book["p"].pk}"' in page
-    assert "return confirm('冲正后该笔缴费冲抵的欠费将恢复，确认冲正？')" in page
+    assert 'data-confirm="冲正后该笔缴费冲抵的欠费将恢复，确认冲正？"' in page
     resp = c.post(f"/payments/{book['p'].pk}/reverse/", {"reason": "银行退票"})
     assert resp.status_code == 302 and resp["Location"] == ledger_url()
     led = c.get(ledger_url()).context["ledger"]

@@ -547,13 +547,75 @@ def test_an_unpaid_trade_state_is_acknowledged_without_a_payment(client, channel
     assert r.status_code == 204 and written() == before
 
 
-def test_unconfigured_wechat_answers_500_and_writes_nothing(client, channels, settings, world, bill):
+@pytest.mark.parametrize(
+    ("setting", "value", "logged"),
+    [
+        ("API_V3_KEY", "", "WECHAT settings missing: API_V3_KEY"),
+        ("MCHID", "", "WECHAT settings missing: MCHID"),
+        ("API_V3_KEY", "short", "API_V3_KEY must be 32 bytes"),
+        ("PLATFORM_PUBLIC_KEY", "not a key", "cannot load WECHAT PLATFORM_PUBLIC_KEY"),
+    ],
+)
+def test_unconfigured_wechat_answers_404_channel_not_enabled_logs_an_error_and_writes_nothing(
+    client, channels, settings, world, bill, caplog, setting, value, logged
+):
     o = order(world, "wechat")
     request = wechat_request(wechat_trade(o), channels)
-    settings.GRIDCARE = {**settings.GRIDCARE, "WECHAT": {**settings.GRIDCARE["WECHAT"], "API_V3_KEY": ""}}
+    settings.GRIDCARE = {**settings.GRIDCARE, "WECHAT": {**settings.GRIDCARE["WECHAT"], setting: value}}
     before = written()
-    r = post_wechat(client, *request)
-    assert r.status_code == 500 and r.json()["code"] == "FAIL" and written() == before
+    with caplog.at_level(logging.WARNING, logger="gridcare.payments"):
+        r = post_wechat(client, *request)
+    assert r.status_code == 404 and r.json() == {"code": "FAIL", "message": "微信支付渠道未启用"}
+    assert written() == before
+    errors = [
+        rec for rec in caplog.records if rec.levelno == logging.ERROR and rec.name == "gridcare.payments"
+    ]
+    assert len(errors) == 1 and logged in errors[0].getMessage()
+    # what is missing is for the operator's log, not for the caller
+    assert setting not in r.content.decode()
+
+
+def test_a_wechat_notification_to_an_unconfigured_site_is_404_not_500(client, db):
+    r = post_wechat(client, b"{}", {})
+    assert r.status_code == 404 and r.json()["message"] == "微信支付渠道未启用"
+
+
+# ---------------------------------------------------------------- charsets a notification may name
+
+
+@pytest.mark.parametrize("charset", ["punycode", "idna", "utf-7", "rot13", "base64", "x-unknown"])
+def test_a_charset_alipay_does_not_use_is_422_on_the_charset_field(client, channels, world, bill, charset):
+    o = order(world, "alipay")
+    params = alipay_params(o, keys=channels)
+    body = urlencode({**params, "charset": charset})
+    before = written()
+    r = client.post(ALIPAY_URL, data=body, content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 422
+    [error] = r.json()["detail"]
+    assert error["field"] == "charset" and charset in error["message"] and "UTF-8、GBK" in error["message"]
+    assert written() == before
+
+
+@pytest.mark.parametrize("body", ["charset=punycode&a=.", "charset=idna&a=%80", "charset=punycode&x=%FF%FE"])
+def test_a_body_punycode_or_idna_cannot_decode_is_422_without_channels_configured(client, db, body):
+    r = client.post(ALIPAY_URL, data=body, content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "charset"
+
+
+def test_bytes_that_are_not_text_in_the_named_charset_are_422_on_that_field(client, channels, world, bill):
+    before = written()
+    r = client.post(
+        ALIPAY_URL, data="charset=utf-8&subject=%FF%FE", content_type="application/x-www-form-urlencoded"
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"] == [{"field": "subject", "message": "不是有效的 utf-8 文本"}]
+    assert written() == before
+
+
+def test_charset_names_are_matched_as_codecs_so_gbk_aliases_still_verify(client, channels, world, bill):
+    o = order(world, "alipay")
+    params = alipay_params(o, keys=channels, charset="GBK")
+    assert post_alipay(client, params, charset="gbk").content == b"success"
 
 
 def test_notification_urls_need_no_login_and_no_csrf(channels, world, bill):
@@ -567,7 +629,7 @@ def test_notification_urls_need_no_login_and_no_csrf(channels, world, bill):
 def test_the_notification_urls_are_in_the_openapi_document(client):
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert "post" in paths[ALIPAY_URL] and "post" in paths[WECHAT_URL]
-    assert set(paths[WECHAT_URL]["post"]["responses"]) == {"204", "400", "401", "500"}
+    assert set(paths[WECHAT_URL]["post"]["responses"]) == {"204", "400", "401", "404"}
 
 
 # ---------------------------------------------------------------- at the same moment (PostgreSQL)

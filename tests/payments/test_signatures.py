@@ -755,3 +755,9 @@ def test_wechat_notification_end_to_end(private_pem, public_pem):
     transaction = wechat_decrypt_resource(json.loads(body)["resource"], API_V3_KEY)
     assert transaction["amount"]["total"] == 8850
     assert transaction["out_trade_no"] == "GC20250301000001"
+
+
+@pytest.mark.parametrize("charset", ["idna", "punycode", "utf-7", "rot13"])
+def test_alipay_a_charset_alipay_does_not_use_is_rejected_not_raised(signed, public_pem, charset):
+    # idna raised a bare UnicodeError ("label too long") while encoding the signing string: a 500 before
+    assert alipay_verify({**signed, "charset": charset, "subject": "x" * 80}, public_pem) is False

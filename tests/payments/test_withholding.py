@@ -216,7 +216,7 @@ def test_export_file_line_by_line(world, staff, setup):
     # 3100000001: 100.00 + 20 days (21 Sep – 10 Oct) × 0.1 % × 100.00 = 100.00 + 2.00 = 102.00
     # 3100000002 (commercial): 200.00 + 10 days (1 – 10 Oct) × 0.2 % × 200.00 = 200.00 + 4.00 = 204.00
     # 3200000001 is bureau B's: not in bureau A's batch. Total 102.00 + 204.00 = 306.00
-    lines = wh.withholding_file(batch).decode("gbk").split("\r\n")
+    lines = wh.withholding_file(batch, full=True).decode("gbk").split("\r\n")
     assert lines == [
         f"{batch.batch_no},2,306.00",
         f"1,3100000001,{CARD_A},张三,102.00",
@@ -515,7 +515,10 @@ def test_cli_export_and_import(world, staff, setup, tmp_path, capsys):
         str(out),
     )
     batch = WithholdingBatch.objects.get()
+    # a cashier may export a batch but not send it to the bank: the file is masked (bank account, holder)
     assert out.read_bytes() == wh.withholding_file(batch)
+    assert CARD_A.encode() not in out.read_bytes() and b"6222****0128" in out.read_bytes()
+    assert "已脱敏" in capsys.readouterr().out
     res = tmp_path / "result.csv"
     res.write_bytes(
         result_file(batch, [("1", "3100000001", "102.00", "0000"), ("2", "3100000002", "204.00", "0000")])
@@ -714,3 +717,110 @@ def test_concurrent_exports_of_two_units_in_the_same_second_get_two_numbers(worl
         t.join(timeout=120)
     assert errors == []
     assert results == {"a": "WH105202612060001", "b": "WH105202612060002"}
+
+
+# ---------------------------------------------------------------- who gets the debit file whole
+
+
+def _file_lines(resp) -> list[str]:
+    assert resp.status_code == 200, resp.status_code
+    return resp.content.decode("gbk").split("\r\n")
+
+
+def test_debit_file_is_whole_only_for_the_billing_clerk_and_that_download_is_audited(
+    world, staff, setup, login
+):
+    """payment.batch_send is the billing clerk's alone: the cashier (who may export a batch) and the admin
+    (who may see personal data on pages) download the file with 6222****0128 and 张*; the billing clerk's
+    download is whole and leaves one customer.view_pii row naming the batch and both customers."""
+    batch = export_a(staff)
+    masked = [
+        f"{batch.batch_no},2,306.00",
+        "1,3100000001,6222****0128,张*,102.00",
+        "2,3100000002,6217****0122,王*,204.00",
+        "",
+    ]
+    whole = [
+        f"{batch.batch_no},2,306.00",
+        f"1,3100000001,{CARD_A},张三,102.00",
+        f"2,3100000002,{CARD_A2},王五,204.00",
+        "",
+    ]
+    for user in (staff["a_cashier"], world.admin):
+        c = login(user)
+        assert _file_lines(c.get(f"/payments/withholding/{batch.batch_no}/file/")) == masked
+        assert _file_lines(c.get(f"{API}/withholding/batches/{batch.batch_no}/file")) == masked
+    assert not AuditEvent.objects.filter(action="customer.view_pii", actor=staff["a_cashier"]).exists()
+    billing = login(staff["a_billing"])
+    assert _file_lines(billing.get(f"/payments/withholding/{batch.batch_no}/file/")) == whole
+    assert _file_lines(billing.get(f"{API}/withholding/batches/{batch.batch_no}/file")) == whole
+    rows = AuditEvent.objects.filter(action="customer.view_pii", actor=staff["a_billing"]).order_by("id")
+    wang = WithholdingAgreement.objects.get(account__account_number="3100000002").account.customer_id
+    assert [(e.channel, e.object_type, e.object_id, e.changes) for e in rows] == [
+        (
+            channel,
+            "payments.withholdingbatch",
+            batch.batch_no,
+            {
+                "source": "withholding.file",
+                "object_ids": [batch.batch_no],
+                "customer_ids": sorted([world.cust_a.pk, wang]),
+            },
+        )
+        for channel in ("console", "api")
+    ]
+
+
+def test_pii_views_of_agreements_and_batches_are_audited_once_per_request(world, staff, setup, login):
+    """The admin (customer.view_pii) reads whole bank accounts on the agreements and batch pages and API:
+    each request leaves one customer.view_pii row listing what it showed; the cashier's masked reads none."""
+    batch = export_a(staff)
+    cashier = login(staff["a_cashier"])
+    assert CARD_A not in cashier.get("/payments/withholding/agreements/").content.decode()
+    assert cashier.get(f"{API}/withholding/agreements").status_code == 200
+    assert cashier.get(f"/payments/withholding/{batch.batch_no}/").status_code == 200
+    assert not AuditEvent.objects.filter(action="customer.view_pii").exists()
+    admin = login(world.admin)
+    assert CARD_A in admin.get("/payments/withholding/agreements/").content.decode()
+    assert CARD_B in {a["bank_account"] for a in admin.get(f"{API}/withholding/agreements").json()}
+    assert CARD_A in admin.get(f"/payments/withholding/{batch.batch_no}/").content.decode()
+    items = admin.get(f"{API}/withholding/batches/{batch.batch_no}").json()["items"]
+    assert [i["bank_account"] for i in items] == [CARD_A, CARD_A2]
+    rows = list(AuditEvent.objects.filter(action="customer.view_pii").order_by("id"))
+    agreements = sorted(str(pk) for pk in WithholdingAgreement.objects.values_list("pk", flat=True))
+    assert [
+        (e.channel, e.object_type, e.changes["source"], sorted(e.changes["object_ids"])) for e in rows
+    ] == [
+        ("console", "payments.withholdingagreement", "console.withholding_agreements", agreements),
+        ("api", "payments.withholdingagreement", "api.withholding_agreements", agreements),
+        ("console", "payments.withholdingbatch", "console.withholding_batch", [batch.batch_no]),
+        ("api", "payments.withholdingbatch", "api.withholding_batch", [batch.batch_no]),
+    ]
+    assert all(len(e.changes["customer_ids"]) in (2, 3) for e in rows)
+
+
+def test_only_the_billing_clerk_holds_batch_send():
+    from gridcare.core.permissions import ROLE_PERMISSIONS, Perm
+
+    assert [r for r, perms in ROLE_PERMISSIONS.items() if Perm.PAYMENT_BATCH_SEND in perms] == [
+        Role.BILLING_CLERK
+    ]
+
+
+def test_download_link_says_when_the_file_is_masked(world, staff, setup, login):
+    batch = export_a(staff)
+    for page in ("/payments/withholding/", f"/payments/withholding/{batch.batch_no}/"):
+        assert "下载扣款文件（银行账号已脱敏）" in login(staff["a_cashier"]).get(page).content.decode()
+        billing = login(staff["a_billing"]).get(page).content.decode()
+        assert "下载扣款文件" in billing and "已脱敏" not in billing
+
+
+def test_cli_without_user_writes_the_file_for_the_bank_and_audits_it(world, staff, setup, tmp_path):
+    out = tmp_path / "debit.csv"
+    call_command(
+        "withholding_export", "--bank", "105", "--as-of", "2026-10-10", "--unit", "0101", "--out", str(out)
+    )
+    batch = WithholdingBatch.objects.get()
+    assert out.read_bytes() == wh.withholding_file(batch, full=True) and CARD_A.encode() in out.read_bytes()
+    [row] = AuditEvent.objects.filter(action="customer.view_pii")
+    assert (row.actor_id, row.channel, row.object_id) == (None, "import", batch.batch_no)

@@ -16,9 +16,17 @@ Error shapes (every error body has a `detail` key):
 - 422 `{"detail": [{"field": "phone", "message": "..."}]}`: bad input, from the schema or a service.
 - 409 `{"detail": "..."}`: refused because of a concurrent action (`gridcare.core.locks.Conflict`): a billing
   run already executing, a refund approved by someone else first, ...; the message names it.
+- 500 `{"detail": "...", "request_id": "..."}`: anything unexpected, logged once on `django.request` with its
+  traceback and the same request id (also in the `X-Request-ID` header). No debug text, even with DEBUG on,
+  unless GRIDCARE_DEBUG_PAGES=1 (then Django's technical page, PII cleansed).
+
+Audit trail (`GET /audit-events`): personal data inside `changes` (phones, ID numbers, bank accounts, names,
+addresses) is masked for roles without customer.view_pii; for roles with it the page is shown whole and the
+request writes one `customer.view_pii` row listing the events that held personal data (none when no event did).
 """
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import wraps
 from typing import Annotated, Any
 
 from django.conf import settings
@@ -26,23 +34,26 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
+from django.utils.log import log_response
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel
 
 from gridcare.core.locks import Conflict
 from gridcare.core.scoping import PermissionDenied
 from gridcare.customers import selectors
 from gridcare.org.models import ApiToken
 
-from .audit import Actor
+from .audit import Actor, audit_pii_view_record
 from .choices import Channel
+from .errors import debug_pages
 from .masking import mask_audit_changes
 from .permissions import Perm, has_perm
 from .schema_errors import http_error_message, schema_message
+from .validators import date_range_message
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -177,6 +188,18 @@ def install_error_handlers(api) -> None:
     def conflict(request, exc):
         return api.create_response(request, {"detail": str(exc)}, status=409)
 
+    def server_error(request, exc):
+        if debug_pages():
+            raise exc  # Django's technical page, for a developer who asked for it
+        body = {"detail": _("系统繁忙，请稍后再试"), "request_id": getattr(request, "request_id", "")}
+        response = api.create_response(request, body, status=500)
+        # One record with the traceback; Django then sees the response as logged and does not log it again.
+        log_response(
+            "%s: %s", response.reason_phrase, request.path, response=response, request=request, exception=exc
+        )
+        return response
+
+    api.add_exception_handler(Exception, server_error)
     api.add_exception_handler(HttpError, http_error)
     api.add_exception_handler(Conflict, conflict)
     api.add_exception_handler(AuthenticationError, unauthenticated)
@@ -184,6 +207,42 @@ def install_error_handlers(api) -> None:
     api.add_exception_handler(PermissionDenied, not_found)
     api.add_exception_handler(DjangoValidationError, django_invalid)
     api.add_exception_handler(NinjaValidationError, schema_invalid)
+
+
+def _dates_out_of_range(value: Any, path: list[str], errors: dict[str, list[str]]) -> None:
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        message = date_range_message(value)
+        if message is not None:
+            errors.setdefault(".".join(path) or "__all__", []).append(message)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _dates_out_of_range(getattr(value, name, None), [*path, name], errors)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _dates_out_of_range(item, [*path, str(key)], errors)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _dates_out_of_range(item, [*path, str(i)], errors)
+
+
+def dates_in_range(view):
+    """An API-wide operation decorator (`api.add_decorator`): every date or datetime an API route receives —
+    path, query or body, nested included — must lie within core.validators DATE_MIN..DATE_MAX (2000-01-01 ..
+    2100-12-31), else a 422 on that field. Far outside it date arithmetic overflows (0001-01-01 − 30 days)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        errors: dict[str, list[str]] = {}
+        for name, value in kwargs.items():
+            # A schema argument (payload, filters) reports its own fields, as the schema errors do.
+            _dates_out_of_range(value, [] if isinstance(value, BaseModel) else [name], errors)
+        if errors:
+            raise DjangoValidationError(errors)
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 # ---------------------------------------------------------------- helpers for route functions
@@ -307,6 +366,11 @@ def audit_events(request, filters: Query[AuditFilter], paging: Query[PageParams]
         qs = qs.filter(action=filters.action)
     if filters.since is not None:
         qs = qs.filter(created_at__gte=aware(filters.since))
-    # Personal data inside the changes only for roles that may see it (the audit trail keeps it whole).
+    # Personal data inside the changes only for roles that may see it (the audit trail keeps it whole);
+    # showing it whole is itself audited, one row for the page.
     reveal = has_perm(request.user, Perm.CUSTOMER_VIEW_PII)
-    return paginate(qs.order_by("-created_at", "-id"), paging, lambda e: audit_event_row(e, reveal=reveal))
+    page = paginate(qs.order_by("-created_at", "-id"), paging)
+    if reveal:
+        audit_pii_view_record(actor=api_actor(request), events=page["items"], source="api.audit_events")
+    page["items"] = [audit_event_row(e, reveal=reveal) for e in page["items"]]
+    return page

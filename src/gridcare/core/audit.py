@@ -89,3 +89,46 @@ def audit_record(
         changes=changes or {},
         ip=actor.ip,
     )
+
+
+def pii_view_record(
+    *,
+    actor: Actor,
+    source: str,
+    object_type: str,
+    object_ids: Any = (),
+    customer_ids: Any = (),
+    unit_id: int | None = None,
+) -> AuditEvent | None:
+    """One `customer.view_pii` row for one unmasked view of personal data (phone, ID number, bank account…)
+    in a page, an API answer, an export or a file: set-based, one row per request listing the objects shown
+    and their customers, never one row per object. Nothing is written when nothing was shown unmasked."""
+    ids = sorted({str(i) for i in object_ids}, key=lambda s: (len(s), s))
+    customers = sorted({int(c) for c in customer_ids if c is not None})
+    if not ids and not customers:
+        return None
+    return audit_record(
+        actor=actor,
+        action="customer.view_pii",
+        object_type=object_type,
+        object_id=ids[0] if len(ids) == 1 else "",
+        customer_id=customers[0] if len(customers) == 1 else None,
+        unit_id=unit_id if unit_id is not None else getattr(actor.user, "unit_id", None),
+        changes={"source": source, "object_ids": ids, "customer_ids": customers},
+    )
+
+
+def audit_pii_view_record(*, actor: Actor, events, source: str) -> AuditEvent | None:
+    """Audit rows shown with the personal data in their `changes` whole (a customer.view_pii role reading the
+    audit trail): one customer.view_pii row listing those events and their customers. Events with nothing
+    to mask are not listed; nothing is written when none had any."""
+    from .masking import audit_changes_hold_pii
+
+    shown = [e for e in events if audit_changes_hold_pii(e.changes, about_customer=e.customer_id is not None)]
+    return pii_view_record(
+        actor=actor,
+        source=source,
+        object_type="core.auditevent",
+        object_ids=[e.pk for e in shown],
+        customer_ids=[e.customer_id for e in shown],
+    )

@@ -51,3 +51,10 @@ def client_ip(request) -> str | None:
         if not _trusted(addr, nets):
             return addr
     return forwarded[0] if forwarded else remote
+
+
+def from_trusted_proxy(request) -> bool:
+    """True when the request comes straight from one of GRIDCARE_TRUSTED_PROXIES (its headers may be believed)."""
+    remote = request.META.get("REMOTE_ADDR") or ""
+    nets = _networks(tuple(getattr(settings, "TRUSTED_PROXIES", ())))
+    return bool(remote and nets and _trusted(remote, nets))

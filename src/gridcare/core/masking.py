@@ -74,7 +74,8 @@ def mask_openid(openid: str | None) -> str:
     return f"{openid[:4]}****"
 
 
-def _hidden(value) -> str:
+def mask_hidden(value) -> str:
+    """A value never shown, not even in part (a protection reason, a WeChat id in the audit trail): ***."""
     return "***" if value else ""
 
 
@@ -89,7 +90,7 @@ AUDIT_PII_KEYS = {
     "email": mask_email,
     "address": mask_address,
     "bank_account": mask_bank_account,
-    "protected_reason": _hidden,
+    "protected_reason": mask_hidden,
     "wechat_openid": mask_openid,
 }
 
@@ -115,3 +116,25 @@ def _mask_value(value, masker):
     if isinstance(value, str):
         return masker(value)
     return value
+
+
+# Keys of AUDIT_PII_KEYS that are personal data only in a customer's event: elsewhere `name` and `address`
+# are a service hall's, a tariff's, a unit's (masked for display all the same, but nobody's personal data).
+_CUSTOMER_ONLY_KEYS = {"name", "address"}
+
+
+def audit_changes_hold_pii(changes, *, about_customer: bool) -> bool:
+    """True when showing `changes` whole shows personal data: a value under a key of AUDIT_PII_KEYS that
+    masking would change (`name` and `address` count only in a customer's event)."""
+    if isinstance(changes, dict):
+        for key, value in changes.items():
+            masker = AUDIT_PII_KEYS.get(key)
+            if masker is not None and (about_customer or key not in _CUSTOMER_ONLY_KEYS):
+                if _mask_value(value, masker) != value:
+                    return True
+            elif masker is None and audit_changes_hold_pii(value, about_customer=about_customer):
+                return True
+        return False
+    if isinstance(changes, list):
+        return any(audit_changes_hold_pii(v, about_customer=about_customer) for v in changes)
+    return False

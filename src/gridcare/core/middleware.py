@@ -1,9 +1,35 @@
 """Simplified Chinese unless the user picks English in the header (cookie), whatever the browser asks for;
-the branded 403/404 pages even with DEBUG on (`make run`), unless GRIDCARE_DEBUG_PAGES=1."""
+the branded 403/404 pages even with DEBUG on (`make run`), unless GRIDCARE_DEBUG_PAGES=1; no NUL character in
+any input; the security headers (CSP, Permissions-Policy) on every response."""
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+
+
+class SecurityHeadersMiddleware:
+    """Content-Security-Policy and Permissions-Policy on every response: pages, API answers, redirects and
+    error pages alike (Referrer-Policy comes from Django's SecurityMiddleware, SECURE_REFERRER_POLICY).
+
+    First in MIDDLEWARE, outside everything else, so responses made by other middleware (the HTTPS redirect,
+    CSRF failures) carry the headers too. A view that needs another policy sets the header itself;
+    it is left alone."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.csp_header = (
+            "Content-Security-Policy-Report-Only"
+            if getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", False)
+            else "Content-Security-Policy"
+        )
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if settings.CONTENT_SECURITY_POLICY:
+            response.headers.setdefault(self.csp_header, settings.CONTENT_SECURITY_POLICY)
+        if settings.PERMISSIONS_POLICY:
+            response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        return response
 
 
 class ChineseByDefaultMiddleware:
@@ -25,8 +51,10 @@ class BrandedErrorsMiddleware:
     - A 404 text/html page that is not already ours (an unmatched URL's technical 404) → the branded 404,
       still a 404, so CommonMiddleware's APPEND_SLASH redirect (/customers → /customers/) still happens.
     - Under /api/ the handlers answer JSON (an unmatched API route's technical 404 becomes
-      {"detail": …}); django-ninja's own JSON errors are not text/html and pass untouched. 500s keep Django's technical page under DEBUG:
-      developers need the traceback. With DEBUG off this does nothing (handler403/404 apply).
+      {"detail": …}); django-ninja's own JSON errors are not text/html and pass untouched. With DEBUG off this
+      does nothing (handler403/404 apply).
+    500s under DEBUG: the branded page too, through settings.DEFAULT_EXCEPTION_REPORTER (core.errors), unless
+    GRIDCARE_DEBUG_PAGES=1; the traceback is in the log either way.
     Sits after AuthenticationMiddleware, innermost, so it sees the resolver's 404 first."""
 
     def __init__(self, get_response):
@@ -59,3 +87,89 @@ class BrandedErrorsMiddleware:
         if isinstance(exception, PermissionDenied):
             return permission_denied(request, exception)
         return None
+
+
+# ---------------------------------------------------------------- NUL characters in any input
+
+_JSON_NUL = b"\\u0000"
+
+
+def _nul_in(value, path: list[str]) -> str | None:
+    """The dotted name of the first JSON value (or key) holding a NUL character, else None."""
+    if isinstance(value, str):
+        return ".".join(path) or "__all__" if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            key = str(key)
+            if "\x00" in key:
+                return ".".join([*path, key.replace("\x00", "")]) or "__all__"
+            found = _nul_in(item, [*path, key])
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _nul_in(item, [*path, str(i)])
+            if found:
+                return found
+    return None
+
+
+def nul_field(request) -> str | None:
+    """The name of the first input of `request` holding a NUL character — a path parameter, a query parameter,
+    a form field or a JSON value — else None. Multipart bodies are left to the forms (Django's CharField refuses
+    NUL) because their files may hold any byte."""
+    import json
+    from urllib.parse import parse_qsl
+
+    from django.urls import Resolver404, resolve
+
+    if "\x00" in request.path_info:
+        try:
+            kwargs = resolve(request.path_info).kwargs
+        except Resolver404:
+            kwargs = {}
+        return next((k for k, v in kwargs.items() if "\x00" in str(v)), "path")
+    for key, values in request.GET.lists():
+        if "\x00" in key or any("\x00" in v for v in values):
+            return key.replace("\x00", "") or "__all__"
+    content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        body = request.body
+        if b"%00" in body or b"\x00" in body:
+            for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
+                if "\x00" in key or "\x00" in value:
+                    return key.replace("\x00", "") or "__all__"
+            return "__all__"
+    elif content_type == "application/json" or content_type.endswith("+json"):
+        body = request.body
+        if _JSON_NUL in body:  # JSON spells the escape with a lower-case u only
+            try:
+                return _nul_in(json.loads(body), [])
+            except ValueError:
+                return None  # not JSON: the API's parser answers that
+    return None
+
+
+class NulInputMiddleware:
+    """Refuse any request with a NUL character (U+0000) in its path, query string, form or JSON body: PostgreSQL
+    text cannot hold one, so it would fail in the database (500) instead of being bad input. Under /api/ the
+    answer is the API's 422 `{"detail": [{"field": …, "message": "不能包含空字符（NUL）"}]}`, elsewhere the
+    branded 400 page saying which field. Placed after LocaleMiddleware so the message is in the user's
+    language."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.http import JsonResponse
+        from django.utils.translation import gettext as _
+
+        from .views import bad_request
+
+        field = nul_field(request)
+        if field is None:
+            return self.get_response(request)
+        message = _("不能包含空字符（NUL）")
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": [{"field": field, "message": message}]}, status=422)
+        return bad_request(request, message=f"{field}：{message}")

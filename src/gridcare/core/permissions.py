@@ -39,6 +39,9 @@ class Perm:
     DISCONNECT_APPROVE = "collections.disconnect_approve"  # disconnect important/protected
     REFUND_APPROVE = "refund.approve"  # approve a refund of credit balance (退费审批)
     PAYMENT_BATCH = "payment.batch"  # bank withholding files, channel statement reconciliation (代扣、对账)
+    # send a withholding batch to the bank: its debit file with full bank account numbers and holder names
+    # (代扣文件报盘); everyone else who may export a batch gets the file masked
+    PAYMENT_BATCH_SEND = "payment.batch_send"
     NOTIFY_CAMPAIGN = "notify.campaign"  # send a notice campaign to a customer segment (节日问候等)
 
 
@@ -59,6 +62,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.CUSTOMER_EXPORT,
             Perm.COLLECTIONS_MANAGE,
             Perm.PAYMENT_BATCH,
+            Perm.PAYMENT_BATCH_SEND,
         }
     ),
     Role.CASHIER: frozenset(_ALL_VIEW | {Perm.PAYMENT_RECORD, Perm.PAYMENT_BATCH}),

@@ -50,7 +50,9 @@ def _error_page(request, template: str, status: int, message: str = ""):
     path = request.path or ""
     if path.startswith("/api/"):
         if not message:
-            message = _("未找到该对象，或无权访问") if status == 404 else _("当前角色无此权限")
+            message = {404: _("未找到该对象，或无权访问"), 400: _("请求有误")}.get(
+                status, _("当前角色无此权限")
+            )
         response = JsonResponse({"detail": message}, status=status)
     else:
         portal = path.startswith("/portal/")
@@ -70,6 +72,11 @@ def page_not_found(request, exception=None):
     return _error_page(request, "404.html", 404)
 
 
+def bad_request(request, exception=None, message: str = ""):
+    """handler400: 请求有误, with what was wrong when the caller knows (e.g. a NUL character in a field)."""
+    return _error_page(request, "400.html", 400, message=message)
+
+
 def permission_denied(request, exception=None):
     """handler403: 无权访问."""
     return _error_page(request, "403.html", 403)
@@ -81,3 +88,14 @@ def csrf_failure(request, reason=""):
     from django.utils.translation import gettext as _
 
     return _error_page(request, "403.html", 403, message=_("页面已过期，请刷新后重试"))
+
+
+def server_error(request=None):
+    """handler500: templates/500.html with the request id (请求编号), rendered without a request context or
+    the database, which may be what failed."""
+    from django.http import HttpResponseServerError
+    from django.template.loader import render_to_string
+
+    from .requestid import current_request_id
+
+    return HttpResponseServerError(render_to_string("500.html", {"request_id": current_request_id()}))

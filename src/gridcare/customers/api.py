@@ -14,6 +14,8 @@ Who gets what (see also `gridcare.core.api`):
 - `GET /customers/{id}?reveal=true` → 403 when the caller may see the customer but not unmasked
   personal data (customer.view_pii). With the permission every unmasked view writes an audit event
   `customer.view_pii`. Without `reveal` personal data is always masked (SPEC C1).
+- `GET /customers/{id}/audit` shows personal data in the events' changes whole only to customer.view_pii
+  roles, and then writes one `customer.view_pii` row for the request (as `GET /audit-events`).
 """
 
 from typing import Any
@@ -39,6 +41,7 @@ from gridcare.core.api import (
     require_perm,
 )
 from gridcare.core.api import AuditEventOut as AuditEventSchema
+from gridcare.core.audit import audit_pii_view_record
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import get_or_404
 
@@ -289,10 +292,10 @@ def customer_audit(request, customer_id: int, params: Query[AuditTimelineParams]
     require_object_perm(request, Perm.AUDIT_VIEW)
     customer = selectors.customer_get(user=request.user, pk=customer_id)
     reveal = has_perm(request.user, Perm.CUSTOMER_VIEW_PII)  # personal data in the changes only for them
-    return [
-        audit_event_row(e, reveal=reveal)
-        for e in selectors.customer_timeline(user=request.user, customer=customer, limit=params.limit)
-    ]
+    events = selectors.customer_timeline(user=request.user, customer=customer, limit=params.limit)
+    if reveal:  # shown whole: audited, one row for the request
+        audit_pii_view_record(actor=api_actor(request), events=events, source="api.customer_audit")
+    return [audit_event_row(e, reveal=reveal) for e in events]
 
 
 # ---------------------------------------------------------------- accounts

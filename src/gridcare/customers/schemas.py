@@ -126,9 +126,10 @@ class CustomerPatch(Schema):
     phone2: Text | None = None
     email: Text | None = Field(None, max_length=254)
     unit_id: int | None = None
-    notify_sms: bool | None = None
-    notify_wechat: bool | None = None
-    notify_email: bool | None = None
+    # Left out = unchanged; sent, true or false (null is refused with the field, not a database error).
+    notify_sms: bool = None  # type: ignore[assignment]
+    notify_wechat: bool = None  # type: ignore[assignment]
+    notify_email: bool = None  # type: ignore[assignment]
 
 
 class AuditTimelineParams(Schema):

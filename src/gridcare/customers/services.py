@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcare.core.audit import Actor, audit_record, diff, snapshot
+from gridcare.core.audit import Actor, audit_record, diff, pii_view_record, snapshot
 from gridcare.core.permissions import Perm, Role, has_perm
 from gridcare.core.scoping import PermissionDenied, visible_unit_ids
 from gridcare.core.validators import (
@@ -510,8 +510,12 @@ def pii_reveal(*, actor: Actor, customer: Customer) -> None:
     )
 
 
-def customer_export_record(*, actor: Actor, query: dict[str, str], fmt: str, unmasked: bool) -> None:
-    """An export of a search result is a bulk read of personal data: it leaves an audit row."""
+def customer_export_record(
+    *, actor: Actor, query: dict[str, str], fmt: str, unmasked: bool, customer_ids=()
+) -> None:
+    """An export of a search result is a bulk read of personal data: it leaves an audit row. An unmasked
+    export is also an unmasked view of the exported customers' phones and ID numbers: one customer.view_pii
+    row listing them (`customer_ids`, the export's rows)."""
     unit_id = getattr(actor.user, "unit_id", None)
     audit_record(
         actor=actor,
@@ -520,3 +524,13 @@ def customer_export_record(*, actor: Actor, query: dict[str, str], fmt: str, unm
         unit_id=unit_id,
         changes={"query": query, "format": fmt, "unmasked": unmasked},
     )
+    if unmasked:
+        ids = list(customer_ids)
+        pii_view_record(
+            actor=actor,
+            source="console.customer_export",
+            object_type="customers.customer",
+            object_ids=ids,
+            customer_ids=ids,
+            unit_id=unit_id,
+        )

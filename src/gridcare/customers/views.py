@@ -147,7 +147,11 @@ def export(request):
         Prefetch("accounts", queryset=Account.objects.select_related("premise").order_by("account_number"))
     )[:EXPORT_MAX_ROWS]
     services.customer_export_record(
-        actor=Actor.console(request), query=request.GET.dict(), fmt=fmt, unmasked=reveal
+        actor=Actor.console(request),
+        query=request.GET.dict(),
+        fmt=fmt,
+        unmasked=reveal,
+        customer_ids=qs.values_list("pk", flat=True) if reveal else (),
     )
     stamp = timezone.localtime().strftime("%Y%m%d%H%M")
     if fmt == "csv":
@@ -248,6 +252,8 @@ def customer_edit(request, pk):
     units = selectors.unit_choices(user=request.user)
     managers = customer_manager_choices(user=request.user)
     initial = {f: getattr(customer, f) for f in CustomerForm.base_fields}
+    if request.method == "GET":  # the form holds the file whole (phone, ID number): an audited view
+        services.pii_reveal(actor=Actor.console(request), customer=customer)
     form = CustomerForm(request.POST or None, units=units, managers=managers, initial=initial)
     return _form_flow(
         request,

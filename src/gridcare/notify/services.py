@@ -62,7 +62,7 @@ from django.utils.formats import localize
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
-from gridcare.core.masking import mask_account_number
+from gridcare.core.masking import mask_account_number, mask_hidden
 from gridcare.core.permissions import Perm, Role
 from gridcare.customers.models import Account, Customer
 from gridcare.customers.services import PermissionDenied, _check_unit
@@ -865,7 +865,7 @@ def preference_update(
         pref.save()
         changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
         if "wechat_openid" in changes:
-            changes["wechat_openid"] = ["***" if before["wechat_openid"] else "", "***" if openid else ""]
+            changes["wechat_openid"] = [mask_hidden(before["wechat_openid"]), mask_hidden(openid)]
         audit_record(
             actor=actor,
             action="notify.preference_update",

@@ -79,6 +79,14 @@ class User(AbstractUser):
     def is_staff_user(self) -> bool:
         return self.role != Role.CUSTOMER and self.unit_id is not None
 
+    # Django's model permissions are read by the admin only (GridCare's own rules: core.permissions). The
+    # administrator role holds them all; the admin refuses every other role anyway (core.admin_site).
+    def has_perm(self, perm, obj=None) -> bool:
+        return (self.is_active and self.role == Role.ADMIN) or super().has_perm(perm, obj)
+
+    def has_module_perms(self, app_label) -> bool:
+        return (self.is_active and self.role == Role.ADMIN) or super().has_module_perms(app_label)
+
 
 class ApiToken(models.Model):
     """A bearer token for an integration; only its SHA-256 is stored."""

@@ -82,7 +82,11 @@ def agreement_list(request, account_number: Text = "", active: bool | None = Non
         qs = qs.filter(account__account_number=account_number)
     if active is not None:
         qs = qs.filter(active=active)
-    return [_agreement_out(request, a) for a in qs[:500]]
+    agreements = list(qs[:500])
+    wh.agreements_view_record(
+        actor=api_actor(request), agreements=agreements, source="api.withholding_agreements"
+    )
+    return [_agreement_out(request, a) for a in agreements]
 
 
 @router.post("/withholding/agreements", response={201: AgreementOut, **WRITE_ERRORS})
@@ -177,6 +181,8 @@ def batch_export(request, payload: BatchIn):
 @router.get("/withholding/batches/{batch_no}", response={200: BatchDetailOut, **READ_ERRORS})
 def batch_detail(request, batch_no: str):
     b = _batch(request, batch_no)
+    rows = list(b.items.select_related("account").order_by("serial"))
+    wh.batch_view_record(actor=api_actor(request), batch=b, items=rows, source="api.withholding_batch")
     items = [
         {
             "serial": it.serial,
@@ -187,16 +193,19 @@ def batch_detail(request, batch_no: str):
             "result_code": it.result_code,
             "result_message": it.result_message,
         }
-        for it in b.items.select_related("account").order_by("serial")
+        for it in rows
     ]
     return {**_batch_out(b), "items": items}
 
 
 @router.get("/withholding/batches/{batch_no}/file", response={200: None, **READ_ERRORS})
 def batch_file(request, batch_no: str):
-    """The debit file (GBK CSV, layout in `payments.withholding`)."""
+    """The debit file (GBK CSV, layout in `payments.withholding`): bank accounts and holder names whole only
+    for payment.batch_send (the billing clerk; audited as customer.view_pii), masked for every other role."""
     b = _batch(request, batch_no)
-    resp = HttpResponse(wh.withholding_file(b), content_type="text/csv; charset=gbk")
+    resp = HttpResponse(
+        wh.withholding_download(actor=api_actor(request), batch=b), content_type="text/csv; charset=gbk"
+    )
     resp["Content-Disposition"] = f'attachment; filename="{wh.withholding_file_name(b)}"'
     return resp
 

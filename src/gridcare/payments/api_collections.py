@@ -30,7 +30,7 @@ from gridcare.core.api import (
     require_perm,
 )
 from gridcare.core.idempotency import idempotent
-from gridcare.core.permissions import Perm, has_perm
+from gridcare.core.permissions import Perm
 from gridcare.customers.selectors import account_get
 
 from . import collections
@@ -201,9 +201,7 @@ def timeline(request, account_number: str):
     return {
         "account_number": tl.account.account_number,
         "protected": tl.account.protected,
-        "protected_reason": tl.account.protected_reason
-        if has_perm(request.user, Perm.CUSTOMER_VIEW_PII)
-        else "",
+        "protected_reason": collections.protected_reason_shown(actor=api_actor(request), account=tl.account),
         "case_status": tl.case.case_status if tl.case else None,
         "disconnected": tl.disconnected,
         "amount_due": tl.statement.amount_due,

@@ -66,7 +66,7 @@ from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcare.core.audit import Actor, audit_record
+from gridcare.core.audit import Actor, audit_record, pii_view_record
 from gridcare.core.choices import Channel
 from gridcare.core.money import fen
 from gridcare.core.permissions import Perm, has_perm
@@ -836,3 +836,20 @@ def dunning_days(
             total[k] = total.get(k, 0) + v
         day += timedelta(days=1)
     return total
+
+
+def protected_reason_shown(*, actor: Actor, account: Account) -> str:
+    """The protection reason (medical information, 家中有呼吸机…) as `actor` may read it: whole for a
+    customer.view_pii role — an unmasked view of personal data, audited (one customer.view_pii row) — and
+    "" for everyone else."""
+    if not account.protected_reason or not has_perm(actor.user, Perm.CUSTOMER_VIEW_PII):
+        return ""
+    pii_view_record(
+        actor=actor,
+        source=f"{actor.channel}.collections_account",
+        object_type="customers.account",
+        object_ids=[account.account_number],
+        customer_ids=[account.customer_id],
+        unit_id=account.unit_id,
+    )
+    return account.protected_reason

@@ -16,7 +16,8 @@ The channel adapters verify the channel's own scheme before reading anything els
 - `wechat_notification`: ``Wechatpay-Signature`` over ``timestamp\\nnonce\\nbody\\n`` with the platform
   public key (within 5 minutes), the ``resource`` decrypted with the APIv3 key (AEAD_AES_256_GCM), then
   mchid/appid. Answers 204 when handled; 401 for a bad signature or resource, 400 for a business refusal,
-  500 when our own keys are not configured — each with ``{"code": "FAIL", "message": ...}``.
+  404 微信支付渠道未启用 when our own keys are not configured or do not load (logged as an error, with what is
+  wrong) — each with ``{"code": "FAIL", "message": ...}``.
 
 A refused notification writes nothing (no payment, no order change, no audit row); it is logged on the
 ``gridcare.payments`` logger with the order number when there is one.
@@ -385,11 +386,17 @@ def sandbox_notification(params: dict[str, str], *, ip: str | None = None) -> st
 
 
 class _Refusal(Exception):
-    """A notification we will not record: the HTTP status to answer and why."""
+    """A notification we will not record: the HTTP status to answer and why; `problem` is our own
+    configuration's fault (logged as an error, never shown to the caller)."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, problem: str = ""):
         super().__init__(status, message)
-        self.status, self.message = status, message
+        self.status, self.message, self.problem = status, message, problem
+
+
+def _channel_off(problem: str) -> "_Refusal":
+    # Not configured (or misconfigured) is "this channel is not enabled here": 404, not a server error.
+    return _Refusal(404, _("微信支付渠道未启用"), problem)
 
 
 def _fail(status: int, message: str) -> tuple[int, dict]:
@@ -400,9 +407,9 @@ def _wechat_config() -> dict[str, str]:
     conf = settings.GRIDCARE["WECHAT"]
     missing = [k for k in ("MCHID", "APPID", "PLATFORM_PUBLIC_KEY", "API_V3_KEY") if not conf.get(k)]
     if missing:
-        raise _Refusal(500, f"WECHAT settings missing: {', '.join(missing)}")
+        raise _channel_off(f"WECHAT settings missing: {', '.join(missing)}")
     if len(conf["API_V3_KEY"].encode("utf-8")) != signatures.WECHAT_API_V3_KEY_BYTES:
-        raise _Refusal(500, "WECHAT API_V3_KEY must be 32 bytes")
+        raise _channel_off("WECHAT API_V3_KEY must be 32 bytes")
     return conf
 
 
@@ -418,7 +425,7 @@ def _wechat_transaction(headers, body: bytes, conf: dict[str, str], now: int | N
             serial=conf.get("PLATFORM_SERIAL") or None,
         )
     except signatures.SignatureError as exc:
-        raise _Refusal(500, f"cannot load WECHAT PLATFORM_PUBLIC_KEY: {exc}") from exc
+        raise _channel_off(f"cannot load WECHAT PLATFORM_PUBLIC_KEY: {exc}") from exc
     if not verified:
         raise _Refusal(401, "签名验证失败")
     try:
@@ -488,11 +495,11 @@ def wechat_notification(
         except ValidationError as exc:
             raise _Refusal(400, _messages(exc)) from exc
     except _Refusal as refusal:
-        log = logger.error if refusal.status >= 500 else logger.warning
+        log = logger.error if refusal.problem or refusal.status >= 500 else logger.warning
         log(
             "wechat notification refused (%s): %s; order %r, serial %r, from %s",
             refusal.status,
-            refusal.message,
+            refusal.problem or refusal.message,
             order_no,
             _short(_header(headers, "wechatpay-serial")),
             ip,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import hashlib
 import json
 import time
@@ -180,16 +181,33 @@ def alipay_signing_string(params: Mapping[str, str]) -> str:
     return "&".join(pairs)
 
 
+# The charsets Alipay sends notifications in (its `charset` parameter); any other codec name is refused, since
+# some (punycode, idna, …) raise a bare UnicodeError, or decode nonsense, on ordinary input.
+ALIPAY_CHARSETS = ("utf-8", "gbk", "gb2312", "gb18030")
+
+
+def alipay_charset(name: str | None) -> str | None:
+    """The codec for a notification's `charset` (blank = utf-8), or None when it is not one Alipay uses."""
+    try:
+        codec = codecs.lookup((name or "utf-8").strip()).name
+    except (LookupError, ValueError):
+        return None
+    return codec if codec in ALIPAY_CHARSETS else None
+
+
 def _alipay_charset(params: Mapping[str, str]) -> str:
     # The notification names the charset its signing string was encoded in; UTF-8 unless told otherwise.
-    return params.get("charset") or "utf-8"
+    charset = alipay_charset(params.get("charset"))
+    if charset is None:
+        raise LookupError(f"unsupported charset {str(params.get('charset'))[:32]!r}")
+    return charset
 
 
 def alipay_sign(params: Mapping[str, str], private_key_pem: PrivateKeyInput) -> str:
     """The base64 RSA2 signature of ``params`` (what Alipay puts in ``sign``); for tests and the sandbox."""
     try:
         message = alipay_signing_string(params).encode(_alipay_charset(params))
-    except (LookupError, UnicodeEncodeError) as exc:
+    except (LookupError, UnicodeError) as exc:
         raise SignatureError(f"cannot encode the signing string: {exc}") from exc
     return _rsa_sign(message, private_key_pem)
 
@@ -200,7 +218,7 @@ def alipay_verify(params: Mapping[str, str], public_key_pem: PublicKeyInput) -> 
         return False
     try:
         message = alipay_signing_string(params).encode(_alipay_charset(params))
-    except (LookupError, UnicodeEncodeError):
+    except (LookupError, UnicodeError):
         return False
     return _rsa_verify(message, params.get("sign"), public_key_pem)
 

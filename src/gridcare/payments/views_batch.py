@@ -67,6 +67,7 @@ def withholding_batches(request):
             "banks": wh.bank_choices(),
             "errors": errors,
             "today": timezone.localdate(),
+            "can_send": wh.may_send_batch(Actor.console(request)),
         },
         status=400 if errors else 200,
     )
@@ -75,17 +76,23 @@ def withholding_batches(request):
 @staff_required(Perm.PAYMENT_BATCH)
 def withholding_batch(request, batch_no: str):
     batch = get_or_404(wh.batches_visible(request.user), batch_no=batch_no)
-    items = [
-        (it, wh.shown_bank_account(request.user, it.bank_account))
-        for it in batch.items.select_related("account").order_by("serial")
-    ]
-    return render(request, "payments/withholding_batch.html", {"batch": batch, "items": items})
+    items = list(batch.items.select_related("account").order_by("serial"))
+    wh.batch_view_record(
+        actor=Actor.console(request), batch=batch, items=items, source="console.withholding_batch"
+    )
+    items = [(it, wh.shown_bank_account(request.user, it.bank_account)) for it in items]
+    return render(
+        request,
+        "payments/withholding_batch.html",
+        {"batch": batch, "items": items, "can_send": wh.may_send_batch(Actor.console(request))},
+    )
 
 
 @staff_required(Perm.PAYMENT_BATCH)
 def withholding_file(request, batch_no: str):
     batch = get_or_404(wh.batches_visible(request.user), batch_no=batch_no)
-    resp = HttpResponse(wh.withholding_file(batch), content_type="text/csv; charset=gbk")
+    data = wh.withholding_download(actor=Actor.console(request), batch=batch)
+    resp = HttpResponse(data, content_type="text/csv; charset=gbk")
     resp["Content-Disposition"] = f'attachment; filename="{wh.withholding_file_name(batch)}"'
     return resp
 
@@ -124,9 +131,13 @@ def withholding_agreements(request):
             return redirect("payments:withholding_agreements")
         except ValidationError as exc:
             errors = _errors(exc)
+    agreements = list(wh.agreements_visible(request.user)[:200])
+    wh.agreements_view_record(
+        actor=Actor.console(request), agreements=agreements, source="console.withholding_agreements"
+    )
     rows = [
         (a, wh.shown_bank_account(request.user, a.bank_account), wh.shown_holder(request.user, a.holder_name))
-        for a in wh.agreements_visible(request.user)[:200]
+        for a in agreements
     ]
     return render(
         request,

@@ -139,8 +139,9 @@ def task_action(request, pk: int, action: str):
 def account_timeline(request, account_number: str):
     """An account's dunning timeline: notices, tasks, arrears today, and the protected flag."""
     tl = cs.account_timeline(user=request.user, account_number=account_number)
-    # The reason is medical information (家中有呼吸机…): only for those who may see personal data.
+    # The reason is medical information (家中有呼吸机…): only for those who may see personal data, audited.
     can_pii = has_perm(request.user, Perm.CUSTOMER_VIEW_PII)
+    reason = collections.protected_reason_shown(actor=Actor.console(request), account=tl.account)
     return render(
         request,
         "payments/collections_account.html",
@@ -151,7 +152,7 @@ def account_timeline(request, account_number: str):
             "protection_form": ProtectionForm(
                 initial={
                     "protected": tl.account.protected,
-                    "reason": tl.account.protected_reason if can_pii else "",
+                    "reason": reason,
                 }
             ),
             "can_pii": can_pii,

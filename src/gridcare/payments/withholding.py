@@ -1,7 +1,9 @@
 """Bank withholding (银行代扣, issue 4 §2): agreements, debit files for what is owed, the bank's result files.
 
 Agreements (代扣协议): one active agreement per account. The bank account number is personal data: stored in
-full (the bank needs it), shown masked (`6222****1234`) unless the viewer has customer.view_pii. It must be
+full (the bank needs it), shown masked (`6222****1234`) unless the viewer has customer.view_pii (each such
+view is audited, `customer.view_pii`, one row per request). The debit file carries it whole only for a role
+with payment.batch_send (the billing clerk) or a job, and that download is audited; others get it masked. It must be
 12–19 digits; for the national banks in `BANKS` (their UnionPay debit card numbers, 16–19 digits) the last
 digit must pass the Luhn check; rural credit cooperatives (402) use passbook account numbers without a
 check digit, so only the length and digits are checked for them. The holder name must be writable in GBK
@@ -46,7 +48,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcare.core.audit import Actor, audit_record
+from gridcare.core.audit import Actor, audit_record, pii_view_record
+from gridcare.core.choices import Channel
 from gridcare.core.masking import mask_bank_account, mask_name
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import visible_unit_ids
@@ -98,6 +101,33 @@ def shown_bank_account(user, number: str) -> str:
 def shown_holder(user, name: str) -> str:
     """The account holder's name is personal data too: 张* unless the user may see it."""
     return name if has_perm(user, Perm.CUSTOMER_VIEW_PII) else mask_name(name)
+
+
+def agreements_view_record(*, actor: Actor, agreements, source: str) -> None:
+    """Agreements shown with full bank accounts (a customer.view_pii role): one audit row for the request."""
+    if not has_perm(actor.user, Perm.CUSTOMER_VIEW_PII):
+        return
+    pii_view_record(
+        actor=actor,
+        source=source,
+        object_type="payments.withholdingagreement",
+        object_ids=[a.pk for a in agreements],
+        customer_ids=[a.account.customer_id for a in agreements],
+    )
+
+
+def batch_view_record(*, actor: Actor, batch: WithholdingBatch, items, source: str) -> None:
+    """A batch's items shown with full bank accounts (a customer.view_pii role): one audit row for the request."""
+    if not items or not has_perm(actor.user, Perm.CUSTOMER_VIEW_PII):
+        return
+    pii_view_record(
+        actor=actor,
+        source=source,
+        object_type="payments.withholdingbatch",
+        object_ids=[batch.batch_no],
+        customer_ids=[it.account.customer_id for it in items],
+        unit_id=batch.unit_id,
+    )
 
 
 # ---------------------------------------------------------------- agreements
@@ -315,14 +345,42 @@ def withholding_export(
     return batch
 
 
-def withholding_file(batch: WithholdingBatch) -> bytes:
-    """The debit file of a batch (layout in the module docstring), GBK."""
+def withholding_file(batch: WithholdingBatch, *, full: bool = False) -> bytes:
+    """The debit file of a batch (layout in the module docstring), GBK. Bank accounts and holder names are
+    masked (6222****1234, 张*) unless `full`: only the file sent to the bank carries them whole."""
     lines = [f"{batch.batch_no},{batch.item_count},{batch.total}"]
     for serial, number, bank_account, holder, amount in batch.items.order_by("serial").values_list(
         "serial", "account__account_number", "bank_account", "holder_name", "amount"
     ):
+        if not full:
+            bank_account, holder = mask_bank_account(bank_account), mask_name(holder)
         lines.append(f"{serial},{number},{bank_account},{holder},{amount}")
     return ("\r\n".join(lines) + "\r\n").encode("gbk")
+
+
+def may_send_batch(actor: Actor) -> bool:
+    """Who gets the debit file whole: a role holding payment.batch_send (the billing clerk), or a job run by
+    the operator (`gridcare withholding_export` without --user); never a request without a user."""
+    if actor.user is None:
+        return actor.channel in (Channel.JOB, Channel.IMPORT, Channel.SYSTEM)
+    return has_perm(actor.user, Perm.PAYMENT_BATCH_SEND)
+
+
+def withholding_download(*, actor: Actor, batch: WithholdingBatch) -> bytes:
+    """The debit file as `actor` may have it: whole for `may_send_batch` (the full download is an unmasked
+    view of the batch's bank accounts and leaves one customer.view_pii row), masked for everyone else."""
+    full = may_send_batch(actor)
+    data = withholding_file(batch, full=full)
+    if full:
+        pii_view_record(
+            actor=actor,
+            source="withholding.file",
+            object_type="payments.withholdingbatch",
+            object_ids=[batch.batch_no],
+            customer_ids=batch.items.values_list("account__customer_id", flat=True),
+            unit_id=batch.unit_id,
+        )
+    return data
 
 
 def withholding_file_name(batch: WithholdingBatch) -> str:

@@ -1,4 +1,5 @@
 // Charts of the collection reports page (payments/reports.html); data comes from the #report-charts JSON.
+// Canvas tooltips (renderMode "richText"): ECharts' HTML tooltips carry style= attributes, which the CSP refuses.
 document.addEventListener("DOMContentLoaded", function () {
   if (!window.echarts) return;
   const data = JSON.parse(document.getElementById("report-charts").textContent);
@@ -13,7 +14,7 @@ document.addEventListener("DOMContentLoaded", function () {
   if (data["collection-rate"]) {
     const d = data["collection-rate"];
     make("collection-rate", {
-      tooltip: {trigger: "axis"}, legend: {bottom: 0},
+      tooltip: {trigger: "axis", renderMode: "richText"}, legend: {bottom: 0},
       grid: {left: 60, right: 60, top: 30, bottom: 50},
       xAxis: {type: "category", data: d.names},
       yAxis: [{type: "value", name: d.labels[3]}, {type: "value", name: "%", max: 100}],
@@ -27,14 +28,14 @@ document.addEventListener("DOMContentLoaded", function () {
   if (data["arrears-ageing"]) {
     const d = data["arrears-ageing"];
     make("arrears-ageing", {
-      tooltip: {trigger: "axis"}, grid: {left: 70, right: 20, top: 30, bottom: 30},
+      tooltip: {trigger: "axis", renderMode: "richText"}, grid: {left: 70, right: 20, top: 30, bottom: 30},
       xAxis: {type: "category", data: d.names}, yAxis: {type: "value", name: d.labels[1]},
       series: [{name: d.labels[0], type: "bar", data: d.amounts, itemStyle: {color: "#c0392b"}}],
     });
   }
   if (data["channel-mix"]) {
     make("channel-mix", {
-      tooltip: {trigger: "item"}, legend: {bottom: 0},
+      tooltip: {trigger: "item", renderMode: "richText"}, legend: {bottom: 0},
       series: [{type: "pie", radius: ["35%", "65%"], data: data["channel-mix"].items}],
     });
   }

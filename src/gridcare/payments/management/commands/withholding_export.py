@@ -34,8 +34,12 @@ class Command(BaseCommand):
             raise fail(exc) from exc
         path = out or wh.withholding_file_name(batch)
         with open(path, "wb") as fh:
-            fh.write(wh.withholding_file(batch))
+            fh.write(wh.withholding_download(actor=actor, batch=batch))
         self.stdout.write(
             _("批次 %(b)s：%(n)d 笔，共 %(t)s 元，已写入 %(p)s")
             % {"b": batch.batch_no, "n": batch.item_count, "t": batch.total, "p": path}
         )
+        if not wh.may_send_batch(actor):
+            self.stdout.write(
+                _("银行账号和户名已脱敏：该员工没有报盘权限（payment.batch_send），文件不能送银行")
+            )
