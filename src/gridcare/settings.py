@@ -217,6 +217,9 @@ GRIDCARE.update(
         "REAUTH_MINUTES": int(os.environ.get("GRIDCARE_REAUTH_MINUTES", "5")),
     }
 )
+# Concurrency (issue 11 §4): a billing run's execution lease lasts this many seconds past its last renewal (it is
+# renewed after every chunk); the lease of an executor that died lapses after it, and the run can be resumed.
+GRIDCARE["BILLING_LEASE_SECONDS"] = int(os.environ.get("GRIDCARE_BILLING_LEASE_SECONDS", "600"))
 # Notification outbox (gridcare.notify): a backend per channel — file (default), http_sms, wechat, email.
 NOTIFY = {
     "BACKENDS": {

@@ -29,6 +29,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from gridcare.core.audit import Actor
+from gridcare.core.locks import Conflict
 from gridcare.core.models import AuditEvent
 from gridcare.core.permissions import Role
 from gridcare.payments import agents, services
@@ -177,7 +178,7 @@ def test_backfill_resolve_and_a_corrected_file(world, staff, ours):
         D("88.00"),
         at(23, 14),
     )
-    with pytest.raises(ValidationError):  # once only
+    with pytest.raises(Conflict):  # once only
         recon.reconcile_backfill(actor=cashier, exception=e["CP001:A6"])
     assert Payment.objects.filter(channel_txn_id="CP001:A6").count() == 1
     recon.reconcile_resolve(actor=cashier, exception=e["CP001:A5"], note="已联系代收点更正户号")

@@ -263,7 +263,10 @@ def test_waiver_reject(world, overdue, billing_a, login):
     w.refresh_from_db()
     assert w.status == "rejected" and not LedgerEntry.objects.filter(kind="waiver").exists()
     again = login(world.a_manager).post(f"/payments/waivers/{w.pk}/decide/", {"decision": "approve"})
-    assert again.status_code == 400 and "该减免申请已处理" in again.content.decode()
+    assert (
+        again.status_code == 409
+        and f"该减免申请已被{world.a_manager.display_name}审批" in again.content.decode()
+    )
 
 
 @pytest.mark.parametrize(
@@ -465,7 +468,7 @@ def test_api_waivers(world, overdue, billing_a, billing_b, b_manager, login, mon
     # 100.00 + 2.00 fee charged today − 1.50 waived
     assert selectors.ledger_balance(world.acct_a.pk) == D("100.50")
     assert (
-        login(world.a_manager).post(decide, {"approve": False}, content_type=j).status_code == 422
+        login(world.a_manager).post(decide, {"approve": False}, content_type=j).status_code == 409
     )  # decided
 
 

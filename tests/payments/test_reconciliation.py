@@ -27,6 +27,7 @@ from django.db import connection
 from django.utils import timezone
 
 from gridcare.core.audit import Actor
+from gridcare.core.locks import Conflict
 from gridcare.core.models import AuditEvent
 from gridcare.core.permissions import Role
 from gridcare.core.scoping import PermissionDenied
@@ -291,7 +292,7 @@ def test_resolve_and_backfill_exactly_once(world, staff, ours):
     with pytest.raises(PermissionDenied):
         recon.reconcile_resolve(actor=Actor(user=staff["b_cashier"]), exception=e2, note="x")
     recon.reconcile_resolve(actor=cashier, exception=e2, note="渠道多收 5 元，已申请退回")
-    with pytest.raises(ValidationError):  # once only
+    with pytest.raises(Conflict):  # once only
         recon.reconcile_resolve(actor=cashier, exception=e2, note="again")
     with pytest.raises(ValidationError):  # 008 has no order of ours: no 补录
         recon.reconcile_backfill(actor=cashier, exception=e8)
@@ -301,7 +302,7 @@ def test_resolve_and_backfill_exactly_once(world, staff, ours):
     assert (p.amount, timezone.localtime(p.paid_at, BJ)) == (D("88.00"), at(23, 13))
     o = PaymentOrder.objects.get(order_no="GC20261123000000000007")
     assert (o.status, o.payment_id) == ("paid", p.pk)
-    with pytest.raises(ValidationError):
+    with pytest.raises(Conflict):
         recon.reconcile_backfill(actor=cashier, exception=e7)
     assert Payment.objects.count() == before + 1
     e7.refresh_from_db()
@@ -381,11 +382,12 @@ def test_api_page_cli_and_permissions(
         content_type="application/json",
     )
     assert r.status_code == 200 and r.json()["status"] == "resolved"
-    for _ in range(2):
-        page = c.post(
-            f"/payments/reconcile/exceptions/{by_txn['007']['id']}/", {"action": "backfill", "note": ""}
-        )
-        assert page.status_code == 302
+    # Backfilled once; posted again (a double click) it is a 409 saying who did it, nothing recorded twice
+    codes = [
+        c.post(f"/payments/reconcile/exceptions/{by_txn['007']['id']}/", {"action": "backfill", "note": ""})
+        for _ in range(2)
+    ]
+    assert [p.status_code for p in codes] == [302, 409] and "不能重复处理" in codes[1].content.decode()
     assert Payment.objects.filter(channel_txn_id="007").count() == 1
     with django_assert_max_num_queries(8):
         page = c.get(f"/payments/reconcile/{sid}/")

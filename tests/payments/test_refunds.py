@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from gridcare.core.audit import Actor
+from gridcare.core.locks import Conflict
 from gridcare.core.models import AuditEvent
 from gridcare.core.permissions import Role
 from gridcare.payments import refunds, selectors
@@ -130,7 +131,7 @@ def test_approval_moves_credit_and_ledger(world, credit, cashier):
     assert (r.status, r.decided_by, r.decision_note) == ("approved", world.a_manager, "同意")
     assert AuditEvent.objects.filter(action="refund.approve", object_id=str(r.pk)).count() == 1
     # Decided once only
-    with pytest.raises(ValidationError):
+    with pytest.raises(Conflict, match=f"已被{world.a_manager.display_name}审批"):
         refunds.refund_decide(actor=Actor(user=world.a_manager), refund=r, approve=True)
     assert LedgerEntry.objects.filter(kind="refund").count() == 1
 

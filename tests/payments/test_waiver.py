@@ -7,6 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from gridcare.core.audit import Actor
+from gridcare.core.locks import Conflict
 from gridcare.core.models import AuditEvent
 from gridcare.core.permissions import Role
 from gridcare.core.scoping import PermissionDenied
@@ -74,5 +75,5 @@ def test_waiver_rules(world, setup):
     services.waiver_decide(actor=Actor(user=world.a_manager), waiver=w, approve=False)
     r.refresh_from_db()
     assert r.fee_waived == D("0.00") and not LedgerEntry.objects.filter(kind="waiver").exists()
-    with pytest.raises(ValidationError):  # already decided
+    with pytest.raises(Conflict, match=f"已被{world.a_manager.display_name}审批"):  # already decided
         services.waiver_decide(actor=Actor(user=world.a_manager), waiver=w, approve=True)

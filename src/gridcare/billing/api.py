@@ -20,6 +20,7 @@ from ninja.errors import HttpError
 
 from gridcare.core import ratelimit
 from gridcare.core.api import (
+    CONFLICT_ERRORS,
     READ_ERRORS,
     WRITE_ERRORS,
     ErrorOut,
@@ -217,6 +218,8 @@ def tariff_version_create(request, code: str, payload: VersionIn):
 # POST /billing/runs: roles with `meter.edit` (403 otherwise; 404 for a route outside the caller's
 # units); the run executes inline and the answer is its final state. Starting it again returns the
 # same run (and continues it); a month that has not ended (the current month or later) is a 422 on "period".
+# A run that is executing, or whose accounts overlap a run of the same period that is executing (a unit-wide
+# run and a route or child-unit run of it), is a 409 naming the active run; nothing is written.
 # GET /billing/runs/{id}: 404 for missing and forbidden alike. DELETE /billing/runs/{id}: 204 for a run that
 # issued nothing, 422 otherwise (see `billing_run_delete`).
 # GET /billing/bills?account_number=: bills of a visible account (`customer.view`), else an empty list.
@@ -337,7 +340,7 @@ def bill_row(b) -> dict[str, Any]:
     }
 
 
-@router.post("/billing/runs", response={201: RunOut, **WRITE_ERRORS})
+@router.post("/billing/runs", response={201: RunOut, **WRITE_ERRORS, **CONFLICT_ERRORS})
 def billing_run_create(request, payload: RunIn):
     """Start (or continue) the billing run of a month for a route or for all routes of the caller's unit."""
     require_perm(request, Perm.BILLING_RUN)

@@ -288,3 +288,26 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_code}-{self.invoice_number}"
+
+
+class BillingRunLease(models.Model):
+    """Who executes a billing run right now (issue 11 §4, `gridcare.billing.leases`): one row per executing
+    run, with the run's scope (its unit's path, and its route for a route run) and period, so a run whose
+    accounts overlap it is refused; `expires_at` is pushed forward after every chunk, so the lease of an
+    executor that died lapses on its own."""
+
+    run = models.OneToOneField(BillingRun, on_delete=models.CASCADE, related_name="lease")
+    period = models.CharField(max_length=7)
+    path = models.CharField(max_length=255)  # the unit path of the run (a route run: its route's unit)
+    route = models.ForeignKey(
+        "metering.Route", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    holder = models.CharField(max_length=120)  # host:pid:random of the executing process
+    acquired_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["period", "expires_at"], name="billing_lease_period_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.holder}"

@@ -47,6 +47,7 @@ from gridcare.customers.models import Account, ServicePoint
 from gridcare.metering.choices import ReadSource, ReadStatus
 from gridcare.metering.models import MeterRead, RouteMembership
 
+from . import leases
 from .models import (
     Bill,
     BillingException,
@@ -621,7 +622,13 @@ def _chunk_write_inner(run: BillingRun, ids: list[int], spans, broken, plans: di
     return len(good), len(added) - removed, sum(1 for it in items if it.skipped)
 
 
-def _advance(run: BillingRun, ids: list[int], billed: int, exceptions: int, skipped: int) -> None:
+def _advance(
+    run: BillingRun, ids: list[int], billed: int, exceptions: int, skipped: int, holder: str | None = None
+) -> None:
+    """Move the checkpoint over a finished chunk; with `holder`, renew the run's lease first (LeaseLost: the
+    lease is someone else's now, and the caller's transaction writes nothing)."""
+    if holder is not None:
+        leases.renew(run, holder)
     run.last_account_id = ids[-1]
     run.processed_count += len(ids)
     run.billed_count += billed
@@ -642,7 +649,7 @@ COUNTERS = ("last_account_id", "processed_count", "billed_count", "exception_cou
 
 
 def _bill_chunk(
-    run: BillingRun, ids: list[int], spans, broken, plans: dict, *, advance: bool
+    run: BillingRun, ids: list[int], spans, broken, plans: dict, *, advance: bool, holder: str | None = None
 ) -> tuple[int, int, int]:
     """Bill a chunk in one transaction (with the checkpoint moved in it too when `advance`), once more if
     another writer billed some of these accounts meanwhile: the already-billed re-check skips them."""
@@ -652,7 +659,7 @@ def _bill_chunk(
             with transaction.atomic():
                 counts = _chunk_write(run, ids, spans, broken, plans)
                 if advance:
-                    _advance(run, ids, *counts)
+                    _advance(run, ids, *counts, holder=holder)
                 return counts
         except IntegrityError:
             for f, v in zip(COUNTERS, saved, strict=True):
@@ -685,12 +692,13 @@ def _worker(run_id: int, spans, broken, tasks, results) -> None:
 
 
 def _execute_parallel(
-    run: BillingRun, chunks: list[list[int]], spans, broken, workers: int, progress
+    run: BillingRun, chunks: list[list[int]], spans, broken, workers: int, progress, holder: str | None = None
 ) -> None:
     """Chunks billed by forked workers, each with its own connection and transactions (two cores: one
     process computes while the other's COPY is ingested). The checkpoint moves over the chunks finished
     in order, so a crash resumes from the first unfinished chunk; chunks committed beyond it are skipped by
-    the already-billed check when they are walked again."""
+    the already-billed check when they are walked again. The parent renews the run's lease (`holder`) with
+    every chunk finished and while it waits."""
     ctx = multiprocessing.get_context("fork")
     tasks, results = ctx.Queue(), ctx.Queue()
     for index, ids in enumerate(chunks):
@@ -713,13 +721,15 @@ def _execute_parallel(
             except queue.Empty:
                 if not any(p.is_alive() for p in procs):
                     raise RuntimeError("billing workers exited without finishing the run") from None
+                if holder is not None:
+                    leases.renew(run, holder)
                 continue
             if kind == "error":
                 raise RuntimeError(payload)
             finished[index] = payload
             moved = False
             while following in finished:
-                _advance(run, chunks[following], *finished.pop(following))
+                _advance(run, chunks[following], *finished.pop(following), holder=holder)
                 following += 1
                 moved = True
             if moved and progress:
@@ -739,8 +749,23 @@ def execute(
     the accounts still without a bill. Unexpected errors mark the run failed and are re-raised.
 
     On PostgreSQL, outside a transaction, with more than one chunk, the chunks are billed by `workers`
-    forked processes (default `default_workers()`); otherwise one after the other in this process."""
+    forked processes (default `default_workers()`); otherwise one after the other in this process.
+
+    Only one executor at a time: the run's lease (`gridcare.billing.leases`) is claimed first, and a run
+    that is executing, or that shares accounts with an executing run of its period, is refused
+    (`leases.RunBusy`, nothing written); the lease is renewed with every chunk and released at the end."""
     run = BillingRun.objects.select_related("unit").get(pk=run_id)
+    holder = leases.claim(run)
+    try:
+        run = BillingRun.objects.select_related("unit").get(pk=run_id)  # as the last executor left it
+        return _execute_leased(run, holder, chunk_size=chunk_size, progress=progress, workers=workers)
+    finally:
+        leases.release(run, holder)
+
+
+def _execute_leased(
+    run: BillingRun, holder: str, *, chunk_size: int, progress: Progress | None, workers: int | None
+) -> BillingRun:
     if run.status == BillingRunStatus.DONE:
         run.last_account_id = 0
         run.processed_count = 0
@@ -774,12 +799,14 @@ def execute(
             and connection.vendor == "postgresql"
             and not connection.in_atomic_block
         ):
-            _execute_parallel(run, chunks, spans, broken, min(workers, len(chunks)), progress)
+            _execute_parallel(run, chunks, spans, broken, min(workers, len(chunks)), progress, holder)
         else:
             for ids in chunks:
-                _bill_chunk(run, ids, spans, broken, plans, advance=True)
+                _bill_chunk(run, ids, spans, broken, plans, advance=True, holder=holder)
                 if progress:
                     progress(run)
+    except leases.LeaseLost:
+        raise  # the run is someone else's now: its status is theirs to write
     except Exception as exc:
         BillingRun.objects.filter(pk=run.pk).update(
             status=BillingRunStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]

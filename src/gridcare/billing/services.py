@@ -303,14 +303,20 @@ def billing_run_delete(*, actor: Actor, run) -> dict[str, int]:
     `billing_run.delete` with what was removed."""
     from django.db import connection
 
+    from gridcare.core.locks import serialise
+
+    from . import leases
     from .choices import BillingRunStatus, BillStatus
     from .models import Bill, BillingException, BillingRun, BillLine
 
     with transaction.atomic():
+        serialise(
+            f"billing-run:{run.period}"
+        )  # against a claim of the run's lease meanwhile (`leases.claim`)
         run = (
             BillingRun.objects.select_for_update(of=("self",)).select_related("route", "unit").get(pk=run.pk)
         )
-        if run.status == BillingRunStatus.RUNNING:
+        if run.status == BillingRunStatus.RUNNING or leases.active_lease(run) is not None:
             raise ValidationError({"run": [_("计费批次正在执行，不能删除")]})
         issued = Bill.objects.filter(run=run).exclude(status=BillStatus.DRAFT).count()
         if issued:
@@ -356,7 +362,9 @@ def billing_run_execute(
     run_id: int, *, chunk_size: int | None = None, progress=None, workers: int | None = None
 ):
     """Bill the run's accounts chunk by chunk (see `gridcare.billing.runs`). Called inline by the CLI,
-    the console and the API; a Celery task later calls this same function with the same id."""
+    the console and the API; a Celery task later calls this same function with the same id. A run that is
+    executing, or shares accounts with an executing run of its period, is refused with `leases.RunBusy`
+    (a `Conflict`: 409 naming the active run), nothing written."""
     from . import runs
 
     return runs.execute(run_id, chunk_size=chunk_size or runs.CHUNK_SIZE, progress=progress, workers=workers)

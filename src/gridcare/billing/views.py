@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 from gridcare.core import ratelimit
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
+from gridcare.core.locks import Conflict
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import PermissionDenied
 from gridcare.core.views import form_errors_from, staff_required
@@ -89,6 +90,7 @@ class RunForm(forms.Form):
 def runs(request):
     today = services.local_today()
     form = RunForm(request.POST or None, user=request.user, today=today)
+    busy = False
     if request.method == "POST" and form.is_valid():
         try:
             run = services.billing_run_start(
@@ -101,8 +103,13 @@ def runs(request):
             form_errors_from(form, exc)
         else:
             # Inline until a job queue is configured; the detail page polls the run row either way.
-            services.billing_run_execute(run.pk)
-            return redirect("billing:run_detail", run.pk)
+            try:
+                services.billing_run_execute(run.pk)
+            except Conflict as exc:  # this run, or one sharing its accounts, is executing: say which
+                form.add_error(None, str(exc))
+                busy = True
+            else:
+                return redirect("billing:run_detail", run.pk)
     rows = list(selectors.runs_visible(user=request.user)[:50])
     totals = selectors.run_totals(r.pk for r in rows)
     empty = {"bills": 0, "kwh": None, "amount": None}
@@ -117,7 +124,7 @@ def runs(request):
         request,
         "billing/runs.html",
         {"form": form, "runs": rows, "page_totals": page_totals},
-        status=400 if form.is_bound and form.errors else 200,
+        status=409 if busy else 400 if form.is_bound and form.errors else 200,
     )
 
 

@@ -14,6 +14,8 @@ Error shapes (every error body has a `detail` key):
 - 404 `{"detail": "..."}`: an object that is missing, outside the caller's units, or that the caller may
   not act on - all three answer the same body, so the API cannot be used to probe for objects.
 - 422 `{"detail": [{"field": "phone", "message": "..."}]}`: bad input, from the schema or a service.
+- 409 `{"detail": "..."}`: refused because of a concurrent action (`gridcare.core.locks.Conflict`): a billing
+  run already executing, a refund approved by someone else first, ...; the message names it.
 - 500 `{"detail": "...", "request_id": "..."}`: anything unexpected, logged once on `django.request` with its
   traceback and the same request id (also in the `X-Request-ID` header). No debug text, even with DEBUG on,
   unless GRIDCARE_DEBUG_PAGES=1 (then Django's technical page, PII cleansed).
@@ -40,6 +42,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 from pydantic import AfterValidator, BaseModel
 
+from gridcare.core.locks import Conflict
 from gridcare.core.scoping import PermissionDenied
 from gridcare.customers import selectors
 from gridcare.org.models import ApiToken
@@ -131,6 +134,7 @@ class ValidationErrorOut(Schema):
 # For the OpenAPI document: what each kind of route may answer besides success.
 READ_ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ValidationErrorOut}
 WRITE_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ValidationErrorOut}
+CONFLICT_ERRORS = {409: ErrorOut}  # routes that refuse a concurrent action (`Conflict`)
 LIST_ERRORS = {401: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut}
 
 
@@ -181,6 +185,9 @@ def install_error_handlers(api) -> None:
     def http_error(request, exc):
         return api.create_response(request, {"detail": http_error_message(str(exc))}, status=exc.status_code)
 
+    def conflict(request, exc):
+        return api.create_response(request, {"detail": str(exc)}, status=409)
+
     def server_error(request, exc):
         if debug_pages():
             raise exc  # Django's technical page, for a developer who asked for it
@@ -194,6 +201,7 @@ def install_error_handlers(api) -> None:
 
     api.add_exception_handler(Exception, server_error)
     api.add_exception_handler(HttpError, http_error)
+    api.add_exception_handler(Conflict, conflict)
     api.add_exception_handler(AuthenticationError, unauthenticated)
     api.add_exception_handler(Http404, not_found)
     api.add_exception_handler(PermissionDenied, not_found)

@@ -19,6 +19,7 @@ from django.http import Http404, HttpResponse
 from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 
 from gridcare.core.api import (
+    CONFLICT_ERRORS,
     LIST_ERRORS,
     READ_ERRORS,
     WRITE_ERRORS,
@@ -306,7 +307,10 @@ def statement_list(request):
     return [_statement_out(s) for s in recon.statements_visible(request.user)[:200]]
 
 
-@router.post("/reconciliations", response={201: StatementImportOut, 200: StatementImportOut, **WRITE_ERRORS})
+@router.post(
+    "/reconciliations",
+    response={201: StatementImportOut, 200: StatementImportOut, **WRITE_ERRORS, **CONFLICT_ERRORS},
+)
 def statement_import(
     request,
     channel: Form[Text],
@@ -346,7 +350,8 @@ def _exception(request, exception_id: int):
 
 
 @router.post(
-    "/reconciliation-exceptions/{exception_id}/resolve", response={200: ExceptionOut, **WRITE_ERRORS}
+    "/reconciliation-exceptions/{exception_id}/resolve",
+    response={200: ExceptionOut, **WRITE_ERRORS, **CONFLICT_ERRORS},
 )
 def exception_resolve(request, exception_id: int, payload: NoteIn):
     e = recon.reconcile_resolve(
@@ -356,7 +361,8 @@ def exception_resolve(request, exception_id: int, payload: NoteIn):
 
 
 @router.post(
-    "/reconciliation-exceptions/{exception_id}/backfill", response={200: ExceptionOut, **WRITE_ERRORS}
+    "/reconciliation-exceptions/{exception_id}/backfill",
+    response={200: ExceptionOut, **WRITE_ERRORS, **CONFLICT_ERRORS},
 )
 def exception_backfill(request, exception_id: int, payload: NoteIn):
     """补录: record the channel's payment for our order (exactly once), then close the exception."""

@@ -17,7 +17,15 @@ from django.http import Http404
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 
-from gridcare.core.api import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, Text, api_actor, require_perm
+from gridcare.core.api import (
+    CONFLICT_ERRORS,
+    LIST_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    Text,
+    api_actor,
+    require_perm,
+)
 from gridcare.core.idempotency import idempotent
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import get_or_404, visible_unit_ids
@@ -231,7 +239,7 @@ class ShiftCloseIn(Schema):
     declared_card: Text = Field(..., max_length=20, description="刷卡汇总")
 
 
-@router.post("/shifts/{shift_id}/close", response={200: ShiftOut, **WRITE_ERRORS})
+@router.post("/shifts/{shift_id}/close", response={200: ShiftOut, **WRITE_ERRORS, **CONFLICT_ERRORS})
 @idempotent
 def shift_close(request, shift_id: int, payload: ShiftCloseIn):
     """Till close (日结) of the caller's own open shift; refused unless cash and card balance."""
@@ -326,7 +334,7 @@ def refund_list(request, status: str = ""):
     return [_refund_out(r) for r in qs[:200]]
 
 
-@router.post("/refunds/{refund_id}/decide", response={200: RefundOut, **WRITE_ERRORS})
+@router.post("/refunds/{refund_id}/decide", response={200: RefundOut, **WRITE_ERRORS, **CONFLICT_ERRORS})
 @idempotent
 def refund_decide(request, refund_id: int, payload: RefundDecideIn):
     """Approve or reject a pending refund (refund.approve of the unit; never the requester → 404)."""

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
 from gridcare.core.api import (
+    CONFLICT_ERRORS,
     LIST_ERRORS,
     READ_ERRORS,
     WRITE_ERRORS,
@@ -210,7 +211,7 @@ def waiver_list(request, status: Text = "pending"):
     return [_waiver_out(w, w.receivable.account.account_number) for w in qs[:500]]
 
 
-@router.post("/waivers/{waiver_id}/decide", response={200: WaiverOut, **WRITE_ERRORS})
+@router.post("/waivers/{waiver_id}/decide", response={200: WaiverOut, **WRITE_ERRORS, **CONFLICT_ERRORS})
 @idempotent
 def waiver_decide(request, waiver_id: int, payload: DecisionIn):
     """Approve or reject a pending waiver (fee.waive_approve of its unit); not one's own request (422)."""

@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
+from gridcare.core.locks import Conflict, person, when
 from gridcare.core.money import CENT, fen
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import visible_unit_ids
@@ -334,7 +335,8 @@ def shift_close(
     was reversed before the close does not count (its money went back). The declared cash is what was
     counted in the drawer minus the opening float. When cash or card does not balance the close is
     refused (ValidationError naming each channel's expected, declared and difference) and nothing is
-    written; a balanced close records the figures, closes the shift and audits."""
+    written; a balanced close records the figures, closes the shift and audits. A shift already closed (two
+    closes at the same moment: the second waits on the row lock) is a Conflict (409) saying when and by whom."""
     user = _user(actor)
     _check_unit(actor, shift.unit_id, Perm.PAYMENT_RECORD)
     errs: dict[str, list[str]] = {}
@@ -350,8 +352,12 @@ def shift_close(
         shift = CashierShift.objects.select_for_update().get(pk=shift.pk)
         if shift.cashier_id != user.pk:
             raise PermissionDenied
-        if shift.status != "open":
-            raise ValidationError({"__all__": [_("该班次已日结")]})
+        if shift.status != "open":  # closed meanwhile (a second close waits on the row lock, then lands here)
+            raise Conflict(
+                _("该班次已于%(t)s由%(who)s日结，不能再次日结")
+                % {"t": when(shift.closed_at), "who": person(shift.cashier)},
+                holder=shift,
+            )
         t = shift_totals([shift.pk])[shift.pk]
         for name, label, expected in (
             ("declared_cash", _("现金"), t.cash),

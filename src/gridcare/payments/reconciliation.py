@@ -42,6 +42,12 @@ orders can be settled by 补录: the payment is recorded through `gateways.notif
 `services.payment_record`), which pays the order exactly once however often it is asked. In an agent's file
 the row names the 户号: when it is one of ours within the agent's units, 补录 records the agent's payment
 (`services.payment_record`, the statement's amount and time) exactly once.
+
+At the same moment (issue 11 §4): imports of one statement (channel, date, unit or agent) take a lock named
+after it (`core.locks`: a PostgreSQL advisory transaction lock). An import that finds another in flight waits
+for it, then is answered with it when it is the same file, or refused with `Conflict` (409) naming who
+imported which file when it is another. An exception handled by someone else first — a second cashier waits
+on its row lock — is a `Conflict` naming who handled it and when.
 """
 
 import hashlib
@@ -59,6 +65,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
 from gridcare.core.audit import Actor, audit_record
+from gridcare.core.locks import Conflict, person, serialise, try_serialise, when
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import PermissionDenied, restrict
 from gridcare.core.validators import ACCOUNT_NUMBER_RE
@@ -274,9 +281,26 @@ def reconcile_import(
         lines = [replace(ln, txn=f"{the_agent.code}:{ln.txn}") for ln in lines]
     digest = hashlib.sha256(data).hexdigest()
     key = {"channel": channel, "statement_date": statement_date, "unit": home, "agent": the_agent}
+    name = f"statement:{channel}:{statement_date.isoformat()}:{home.pk}:{the_agent.pk if the_agent else ''}"
     try:
         with transaction.atomic():
-            return _import(actor, key, lines, digest, file_name[:200], unit_ids, now or timezone.now())
+            # One import of a statement at a time. Whoever finds another in flight waits for it, then is
+            # answered with it (the same file) or refused naming it (another file: a Conflict, 409).
+            waited, current_before = False, None
+            if not try_serialise(name):
+                waited = True
+                current_before = _current(key)
+                serialise(name)
+            return _import(
+                actor,
+                key,
+                lines,
+                digest,
+                file_name[:200],
+                unit_ids,
+                now or timezone.now(),
+                waited_for=current_before if waited else False,
+            )
     except IntegrityError:
         # The same file imported at the same moment: the other import won; answer with it.
         same = StatementImport.objects.filter(**key, file_hash=digest).first()
@@ -303,11 +327,30 @@ def _ours(key: dict, unit_ids: list[int]) -> dict[str, Payment]:
     }
 
 
-def _import(actor, key, lines, digest, file_name, unit_ids, now) -> ReconResult:
+def _current(key: dict) -> int | None:
+    return StatementImport.objects.filter(**key, status="current").values_list("pk", flat=True).first()
+
+
+def _import(actor, key, lines, digest, file_name, unit_ids, now, waited_for=False) -> ReconResult:
+    """`waited_for`: False, or the current import (its id or None) seen before waiting for another import
+    of this statement in flight."""
     channel, statement_date, home, agent = key["channel"], key["statement_date"], key["unit"], key["agent"]
     same = StatementImport.objects.select_for_update().filter(**key, file_hash=digest).first()
     if same is not None and same.status == "current":
         return ReconResult(same, False)
+    if waited_for is not False:
+        other = StatementImport.objects.filter(**key, status="current").select_related("imported_by").first()
+        if other is not None and other.pk != waited_for:  # imported while we waited: another file
+            raise Conflict(
+                _("%(d)s 的对账单刚由%(who)s导入了另一份文件“%(f)s”（%(t)s），本次文件未导入；请核对后再导入")
+                % {
+                    "d": statement_date.isoformat(),
+                    "who": person(other.imported_by),
+                    "f": other.file_name or "—",
+                    "t": when(other.created_at),
+                },
+                holder=other,
+            )
     previous = StatementImport.objects.select_for_update().filter(**key, status="current").first()
     if previous is not None:
         previous.status = SUPERSEDED
@@ -485,6 +528,12 @@ def _clean_note(note: str, required: bool = True) -> str:
 def _lock_open(actor: Actor, exception: ReconciliationException) -> ReconciliationException:
     _check_unit(actor, exception.unit_id, Perm.PAYMENT_BATCH)
     e = ReconciliationException.objects.select_for_update().select_related("statement").get(pk=exception.pk)
+    if e.status == RESOLVED:  # by someone else first (a second one at the same moment waits on the row lock)
+        raise Conflict(
+            _("该差错已由%(who)s于%(t)s处理，不能重复处理")
+            % {"who": person(e.resolved_by), "t": when(e.resolved_at)},
+            holder=e,
+        )
     if e.status != OPEN:
         raise ValidationError({"__all__": [_("该差错已处理或已被新的对账单替换")]})
     return e

@@ -11,7 +11,8 @@ the money leaves, so the balance goes back up towards 0. Rejection changes no mo
 A payment whose credit was refunded (even partly) cannot be reversed afterwards: `services.payment_reverse`
 refuses it (`refunded_of`), since the reversal would charge the refunded money a second time. Credit never
 sits beside open debt (payments, bill issues and reversals all apply credit at once), so the credit is what
-the customer may have back. The method (cash, bank transfer, …) is how finance pays it out: a cash refund is
+the customer may have back. Two managers deciding at once: the second waits on the refund's row lock and is
+refused with `Conflict` (409) "该退费申请已被 X 审批（批准/驳回，time）"; so is any later decision. The method (cash, bank transfer, …) is how finance pays it out: a cash refund is
 not taken from a cashier's till, so no shift's close depends on it.
 """
 
@@ -26,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
+from gridcare.core.locks import Conflict
 from gridcare.core.money import fen
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import restrict, visible_unit_ids
@@ -35,7 +37,7 @@ from .choices import EntryKind, PaymentStatus, RefundMethod
 from .models import LedgerEntry, Payment, Refund, RefundPart
 from .notices import refund_enqueue
 from .selectors import credit_of
-from .services import _lock_account, clean_amount, refunded_of  # noqa: F401 — refunded_of: part of this API
+from .services import _lock_account, clean_amount, decided_message, refunded_of  # noqa: F401 — refunded_of: part of this API
 
 __all__ = ["PermissionDenied"]
 
@@ -126,7 +128,8 @@ def refund_decide(
 ) -> Refund:
     """A manager approves or rejects a pending refund (see the module docstring). The requester, and anyone
     without refund.approve on the unit, is refused (PermissionDenied); approval with too little credit
-    left (ValidationError) writes nothing."""
+    left (ValidationError) writes nothing. A refund already decided — by a second approver at the same
+    moment, who waits on the row lock — is a Conflict (409) naming who decided it."""
     note = (note or "").strip()
     if len(note) > 200 or "\x00" in note:
         raise ValidationError({"note": [_("审批意见最多200字")]})
@@ -136,9 +139,9 @@ def refund_decide(
         if actor.user is None or refund.requested_by_id == actor.user.pk:
             raise PermissionDenied
         account = _lock_account(refund.account_id)  # the account first, like every payment
-        refund = Refund.objects.select_for_update().get(pk=refund.pk)
-        if refund.status != "pending":
-            raise ValidationError({"__all__": [_("该退费申请已处理")]})
+        refund = Refund.objects.select_for_update(of=("self",)).select_related("decided_by").get(pk=refund.pk)
+        if refund.status != "pending":  # another approver was first (the row lock made us wait for them)
+            raise Conflict(decided_message(_("该退费申请"), refund), holder=refund)
         now = now or timezone.now()
         if approve:
             credit = credit_of(account.pk)

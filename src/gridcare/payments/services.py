@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
+from gridcare.core.locks import Conflict, person, when
 from gridcare.core.money import fen
 from gridcare.core.permissions import Perm
 from gridcare.customers.models import Account
@@ -479,6 +480,17 @@ def payment_reverse(*, actor: Actor, payment: Payment, reason: str) -> Payment:
 # ---------------------------------------------------------------- late-fee waivers (违约金减免)
 
 
+def decided_message(what: str, obj) -> str:
+    """该退费申请已被钱经理审批（批准，2026-11-23 10:05）: said to the second of two approvers."""
+    decision = _("批准") if obj.status == "approved" else _("驳回")
+    return _("%(what)s已被%(who)s审批（%(d)s，%(t)s），不能再次审批") % {
+        "what": what,
+        "who": person(obj.decided_by),
+        "d": decision,
+        "t": when(obj.decided_at),
+    }
+
+
 @transaction.atomic
 def waiver_request(*, actor: Actor, receivable: Receivable, amount: Any, reason: str, on: date | None = None):
     """Ask for a late-fee waiver on a bill; it takes effect only when a manager approves it."""
@@ -515,17 +527,21 @@ def waiver_request(*, actor: Actor, receivable: Receivable, amount: Any, reason:
 @transaction.atomic
 def waiver_decide(*, actor: Actor, waiver, approve: bool, on: date | None = None):
     """A manager approves or rejects a waiver. Approval charges the fee accrued so far, then waives the
-    amount (a waiver entry lowers the balance). The requester cannot approve their own request."""
+    amount (a waiver entry lowers the balance). The requester cannot approve their own request. A waiver
+    already decided (a second approver at the same moment waits on the row lock) is a Conflict (409) naming
+    who decided it."""
     from .models import FeeWaiver
 
-    waiver = FeeWaiver.objects.select_for_update().select_related("receivable").get(pk=waiver.pk)
+    waiver = FeeWaiver.objects.select_for_update(of=("self",)).select_related("receivable").get(pk=waiver.pk)
     _check_unit(actor, waiver.receivable.unit_id, Perm.FEE_WAIVE_APPROVE)
     if actor.user is None:
         raise PermissionDenied
     if waiver.requested_by_id == actor.user.pk:  # four eyes: a clear refusal, not a "not found"
         raise ValidationError({"__all__": [_("不能审批本人提交的减免申请，请由其他管理人员审批")]})
-    if waiver.status != "pending":
+    if waiver.status != "pending" and waiver.decided_by_id is None:  # closed with its cancelled bill
         raise ValidationError({"__all__": [_("该减免申请已处理")]})
+    if waiver.status != "pending":  # another approver was first (the row lock made us wait for them)
+        raise Conflict(decided_message(_("该减免申请"), waiver), holder=waiver)
     now = timezone.now()
     on = on or timezone.localdate()
     waiver.status, waiver.decided_by, waiver.decided_at = (

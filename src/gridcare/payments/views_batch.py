@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from gridcare.core.audit import Actor
+from gridcare.core.locks import Conflict
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import get_or_404
 from gridcare.core.validators import clean_date
@@ -156,6 +157,7 @@ def withholding_agreements(request):
 def reconcile_list(request):
     """Statement imports; the form to import one."""
     errors: list[str] = []
+    status = 400
     if request.method == "POST":
         try:
             upload = request.FILES.get("file")
@@ -171,6 +173,8 @@ def reconcile_list(request):
             return redirect("payments:reconcile_detail", result.statement.pk)
         except ValidationError as exc:
             errors = _errors(exc)
+        except Conflict as exc:  # another file of this statement was imported at the same moment
+            errors, status = [str(exc)], 409
     statements = list(recon.statements_visible(request.user)[:100])
     return render(
         request,
@@ -182,7 +186,7 @@ def reconcile_list(request):
             "post": request.POST,
             "errors": errors,
         },
-        status=400 if errors else 200,
+        status=status if errors else 200,
     )
 
 
@@ -219,4 +223,9 @@ def reconcile_resolve(request, pk: int):
     except ValidationError as exc:
         for m in _errors(exc):
             messages.error(request, m)
+    except Conflict as exc:  # someone else handled it first: their name on the statement's page, 409
+        messages.error(request, str(exc))
+        page = reconcile_detail(request, e.statement_id)
+        page.status_code = 409
+        return page
     return redirect("payments:reconcile_detail", e.statement_id)

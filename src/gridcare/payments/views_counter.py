@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from gridcare.core.audit import Actor
+from gridcare.core.locks import Conflict
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import get_or_404, visible_unit_ids
 from gridcare.core.validators import clean_date
@@ -70,13 +71,13 @@ def shift_open(request):
 
 @staff_required(Perm.PAYMENT_RECORD)
 def shift_close(request, pk: int):
-    shift = (
-        counter.shifts_visible(user=request.user).filter(pk=pk, cashier=request.user, status="open").first()
-    )
-    if shift is None:
+    shift = counter.shifts_visible(user=request.user).filter(pk=pk, cashier=request.user).first()
+    # A closed shift has no close page; a close posted again (another tab, a double click) hears who closed it.
+    if shift is None or (shift.status != "open" and request.method != "POST"):
         raise Http404
     totals = counter.shift_totals([shift.pk])[shift.pk]
     form = ShiftCloseForm(request.POST or None)
+    busy = False
     if request.method == "POST" and form.is_valid():
         try:
             counter.shift_close(
@@ -87,6 +88,9 @@ def shift_close(request, pk: int):
             )
         except ValidationError as exc:
             form_errors_from(form, exc)
+        except Conflict as exc:
+            form.add_error(None, str(exc))
+            busy = True
         else:
             # The sheet of the day the shift opened (a shift past midnight belongs to its opening day).
             opened_on = timezone.localdate(shift.opened_at).isoformat()
@@ -95,7 +99,7 @@ def shift_close(request, pk: int):
         request,
         "payments/shift_close.html",
         {"shift": shift, "totals": totals, "form": form},
-        status=400 if form.errors else 200,
+        status=409 if busy else 400 if form.errors else 200,
     )
 
 
@@ -195,7 +199,7 @@ def refund_list(request):
 def refund_decide(request, pk: int):
     refund = get_or_404(refunds.refunds_visible(user=request.user), pk=pk)
     form = RefundDecideForm(request.POST)
-    error = None
+    error, status = None, 400
     decision = request.POST.get("decision")
     if decision not in ("approve", "reject"):
         # Never read a missing or misspelt choice as a rejection: a decision cannot be undone.
@@ -212,6 +216,8 @@ def refund_decide(request, pk: int):
             error = _("不能审批自己提交的退费申请")
         except ValidationError as exc:
             error = "；".join(exc.messages)
+        except Conflict as exc:  # another manager decided it first
+            error, status = str(exc), 409
         else:
             return redirect("payments:refund_list")
     qs = refunds.refunds_visible(user=request.user).filter(status="pending")
@@ -225,5 +231,5 @@ def refund_decide(request, pk: int):
             "decide_form": form,
             "error": error,
         },
-        status=400,
+        status=status,
     )

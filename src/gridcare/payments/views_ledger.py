@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from gridcare.core.audit import Actor
+from gridcare.core.locks import Conflict
 from gridcare.core.masking import mask_address, mask_customer_name
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.views import form_errors_from, staff_required
@@ -181,6 +182,7 @@ def waiver_queue(request):
 def waiver_decide(request, pk: int):
     waiver = ledger_selectors.waiver_for_decision(user=request.user, pk=pk)
     form = WaiverDecisionForm(request.POST)
+    status = 400
     if form.is_valid():
         approve = form.cleaned_data["decision"] == "approve"
         try:
@@ -189,6 +191,9 @@ def waiver_decide(request, pk: int):
             )
         except ValidationError as exc:  # e.g. one's own request (four eyes)
             form_errors_from(form, exc)
+        except Conflict as exc:  # another manager decided it first
+            form.add_error(None, str(exc))
+            status = 409
         except services.PermissionDenied:
             raise Http404 from None
         else:
@@ -202,5 +207,5 @@ def waiver_decide(request, pk: int):
             "errors": form.errors.get("__all__", [])
             + [e for k, v in form.errors.items() if k != "__all__" for e in v],
         },
-        status=400,
+        status=status,
     )

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from gridcare.billing import services
 from gridcare.core.audit import Actor
+from gridcare.core.locks import Conflict
 from gridcare.metering.models import Route
 from gridcare.org.models import SupplyUnit
 
@@ -102,6 +103,8 @@ class Command(BaseCommand):
 
         try:
             run = services.billing_run_execute(run.pk, chunk_size=chunk_size, progress=progress)
+        except Conflict as exc:  # already executing (here or elsewhere): nothing was done
+            raise CommandError(str(exc)) from exc
         except Exception as exc:
             self.stdout.write("")
             raise CommandError(

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from gridcare.core.locks import Conflict
 from gridcare.customers.services import PermissionDenied
 from gridcare.payments import reconciliation as recon
 from gridcare.payments import withholding as wh
@@ -45,6 +46,8 @@ class Command(BaseCommand):
             )
         except (ValidationError, PermissionDenied) as exc:
             raise fail(exc) from exc
+        except Conflict as exc:  # another file of this statement was imported at the same moment
+            raise CommandError(str(exc)) from exc
         self.stdout.write(recon.import_message(result))
         for e in result.statement.exceptions.filter(status="open"):
             self.stdout.write(f"  {e.kind}\t{e.channel_txn_id}\t{e.our_amount or ''}\t{e.their_amount or ''}")
