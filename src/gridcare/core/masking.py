@@ -6,6 +6,8 @@ name goes through `mask_customer_name`: a person's name is masked, an organisati
 business name, not personal data) is shown as it is — in the console and the portal alike.
 """
 
+import re
+
 
 def mask_phone(phone: str | None) -> str:
     if not phone:
@@ -138,3 +140,11 @@ def audit_changes_hold_pii(changes, *, about_customer: bool) -> bool:
     if isinstance(changes, list):
         return any(audit_changes_hold_pii(v, about_customer=about_customer) for v in changes)
     return False
+
+
+_CODE_DIGITS = re.compile(r"\d{4,8}")
+
+
+def mask_codes(text: str | None) -> str:
+    """A sent SMS verification message with its code hidden: 验证码 123456 → 验证码 ******."""
+    return _CODE_DIGITS.sub("******", text or "")

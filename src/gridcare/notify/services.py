@@ -48,7 +48,6 @@ Also here: `preference_update` (staff or the bound portal customer), `campaign_c
 
 import json
 import logging
-import re
 from collections.abc import Iterable
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -68,7 +67,7 @@ from django.utils.formats import localize
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
-from gridcare.core.masking import mask_account_number, mask_hidden
+from gridcare.core.masking import mask_account_number, mask_codes, mask_hidden
 from gridcare.core.permissions import Perm, Role
 from gridcare.customers.models import Account, Customer
 from gridcare.customers.services import PermissionDenied, _check_unit
@@ -111,7 +110,6 @@ BACKOFF = (
 )
 DEFAULT_QUIET = (time(22, 0), time(8, 0))
 CHANNEL_ORDER = (NotifyChannel.SMS, NotifyChannel.WECHAT, NotifyChannel.EMAIL)
-CODE_DIGITS = re.compile(r"\d{4,8}")
 
 
 # ---------------------------------------------------------------- rendering
@@ -814,7 +812,7 @@ def outbox_dispatch(*, now: datetime | None = None, limit: int = 500, batch: int
                     n.status, n.sent_at, n.last_error = NotificationStatus.SENT, when, ""
                     if n.kind in TRANSACTIONAL_KINDS:
                         # A verification code, once handed to the gateway, is not kept readable in the outbox.
-                        n.body = CODE_DIGITS.sub("******", n.body)
+                        n.body = mask_codes(n.body)
                         redacted = True
                 if n.status == NotificationStatus.SENT:
                     result.sent += 1

@@ -142,7 +142,7 @@ def locked_user_list(request):
     return [
         {
             "id": u.pk,
-            "username": u.username,
+            "username": u.shown_username,
             "display_name": u.display_name,
             "role": u.role,
             "unit_id": u.unit_id,
@@ -164,4 +164,4 @@ def user_unlock(request, user_id: int):
     require_object_perm(request, Perm.USER_UNLOCK)
     target = selectors.unlockable_user_get(user=request.user, pk=user_id)
     unlocked = services.user_unlock(actor=api_actor(request), user=target)
-    return {"id": target.pk, "username": target.username, "unlocked": unlocked}
+    return {"id": target.pk, "username": selectors.shown_username(target), "unlocked": unlocked}

@@ -3,6 +3,7 @@
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from gridcare.core.masking import mask_phone
 from gridcare.core.permissions import Perm, Role, has_perm
 from gridcare.core.scoping import get_or_404, restrict, visible_unit_ids
 
@@ -36,14 +37,23 @@ def unlockable_users(*, user) -> QuerySet[User]:
     return User.objects.filter(Q(unit_id__in=visible_unit_ids(user)) | Q(role=Role.CUSTOMER))
 
 
+def shown_username(u: User) -> str:
+    """A portal customer's user name is their mobile number: personal data, shown masked (138****5678)."""
+    return mask_phone(u.username) if u.role == Role.CUSTOMER else u.username
+
+
 def locked_users(*, user) -> list[User]:
-    """Accounts locked right now after failed logins, the lock ending first at the top."""
-    return list(
+    """Accounts locked right now after failed logins, the lock ending first at the top; `shown_username` masks
+    a customer's phone-number user name."""
+    rows = list(
         unlockable_users(user=user)
         .filter(locked_until__gt=timezone.now())
         .select_related("unit")
         .order_by("locked_until", "username")
     )
+    for u in rows:
+        u.shown_username = shown_username(u)
+    return rows
 
 
 def unlockable_user_get(*, user, pk: int) -> User:
