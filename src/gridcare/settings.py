@@ -236,3 +236,9 @@ LOGGING = {
 # Reverse proxies in front of GridCare (addresses or CIDR networks, comma-separated): from them, the client
 # address is taken from X-Forwarded-For (gridcare.core.clientip); from anyone else the header is ignored.
 TRUSTED_PROXIES = [p.strip() for p in os.environ.get("GRIDCARE_TRUSTED_PROXIES", "").split(",") if p.strip()]
+
+# API fuzzing (scripts/fuzz.py): GRIDCARE_FUZZ_WRITE_PROBE=1 marks error responses of requests that committed a
+# write (gridcare.core.fuzzprobe). For the fuzzer's throwaway database only; off by default.
+FUZZ_WRITE_PROBE = os.environ.get("GRIDCARE_FUZZ_WRITE_PROBE", "0") == "1"
+if FUZZ_WRITE_PROBE:
+    MIDDLEWARE = ["gridcare.core.fuzzprobe.FuzzWriteProbeMiddleware", *MIDDLEWARE]

@@ -13,7 +13,6 @@ from ninja import NinjaAPI, Router, Schema
 from pydantic import BaseModel
 
 from gridcare.api import api
-from gridcare.core.api import document_common_errors
 
 from .conftest import API
 
@@ -136,7 +135,9 @@ def check_response(doc, method, template, resp) -> list[str]:
     op = doc["paths"][template][method]
     documented = op["responses"].get(str(resp.status_code))
     if documented is None:
-        return [f"{method.upper()} {template}: status {resp.status_code} not documented ({list(op['responses'])})"]
+        return [
+            f"{method.upper()} {template}: status {resp.status_code} not documented ({list(op['responses'])})"
+        ]
     content = documented.get("content")
     if not content:
         return []
@@ -200,8 +201,12 @@ def test_billing_run_create_documents_period_and_route_not_a_date(doc):
 
 
 def test_billing_run_detail_answers_the_billing_run_schema(doc):
-    ok = resolve(doc, doc["paths"]["/api/v1/billing/runs/{run_id}"]["get"]["responses"]["200"]["content"]
-                 ["application/json"]["schema"])
+    ok = resolve(
+        doc,
+        doc["paths"]["/api/v1/billing/runs/{run_id}"]["get"]["responses"]["200"]["content"][
+            "application/json"
+        ]["schema"],
+    )
     assert {"period", "route_code", "billed_count"} <= set(ok["properties"])
 
 
@@ -257,7 +262,9 @@ def test_the_validator_refuses_what_does_not_match(doc):
     schema = {"$ref": "#/components/schemas/AccountStatementOut"}
     problems = validate(doc, {"id": 1, "channel": "alipay"}, schema)
     assert any("missing required 'account_number'" in p for p in problems)
-    assert validate(doc, [1, "x"], {"type": "array", "items": {"type": "integer"}}) == ["$[1]: 'x' is not integer"]
+    assert validate(doc, [1, "x"], {"type": "array", "items": {"type": "integer"}}) == [
+        "$[1]: 'x' is not integer"
+    ]
 
 
 def test_every_collection_route_answers_what_the_document_says(w, login, doc):
