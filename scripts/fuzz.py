@@ -45,6 +45,11 @@ CHECKS = [
 ]
 ANONYMOUS = "anonymous"
 CUSTOMER = "customer"
+# Signed machine callers fuzz only their own routes (by OpenAPI tag).
+TERMINAL = "terminal"
+AGENT = "collection_agent"
+SIGNED = "signed:"
+SIGNED_TAGS = {TERMINAL: "terminal", AGENT: "agent"}
 
 
 def run(cmd, env, **kw):
@@ -79,6 +84,40 @@ def make_tokens(out: Path) -> None:
         user = User.objects.get(username=by_role[role])
         _, key = api_token_create(actor=Actor(), user=user, name=f"fuzz {role}")
         lines.append(f"{role} {key}")
+    # Signed machine callers: a terminal and a collection agent at the company, keys next to the tokens.
+    from gridcare.org.models import SupplyUnit
+    from gridcare.payments import agents, signatures, terminals
+    from gridcare.payments.choices import AGENT_CHANNELS
+
+    company = SupplyUnit.objects.filter(parent=None).order_by("path").first()
+    for role, header, code, add in (
+        (
+            TERMINAL,
+            "X-Terminal-Id",
+            "FZT1",
+            lambda pem: terminals.terminal_add(
+                actor=Actor(), code="FZT1", unit=company, public_key=pem, name="fuzz"
+            ),
+        ),
+        (
+            AGENT,
+            "X-Agent-Id",
+            "FZA1",
+            lambda pem: agents.agent_add(
+                actor=Actor(),
+                code="FZA1",
+                name="fuzz",
+                kind=list(AGENT_CHANNELS)[0],
+                unit=company,
+                public_key=pem,
+            ),
+        ),
+    ):
+        private, pem = signatures.ed25519_key_pair()
+        add(pem)
+        key_file = out.parent / f"{role}.pem"
+        key_file.write_text(private)
+        lines.append(f"{role} {SIGNED}{header}:{code}:{key_file}")
     customer = User.objects.get(username=demo.PORTAL_DEMO_PHONE, role=Role.CUSTOMER)
     _, key = api_token_create(actor=Actor(), user=customer, name="fuzz customer")
     lines.append(f"{CUSTOMER} {key}")
@@ -209,12 +248,16 @@ def main() -> int:
                 str(report_dir / role),
                 *extra,
             ]
-            if role != ANONYMOUS:
+            role_env = env
+            if role in SIGNED_TAGS:
+                role_env = dict(env, GRIDCARE_FUZZ_SIGN=tokens[role].removeprefix(SIGNED))
+                cmd += ["--include-tag", SIGNED_TAGS[role]]
+            elif role != ANONYMOUS:
                 cmd += ["-H", f"Authorization: Bearer {tokens[role]}"]
             print(f"== schemathesis as {role}", flush=True)
             log = report_dir / f"{role}.log"
             with open(log, "w") as fh:
-                proc = subprocess.run(cmd, env=env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
+                proc = subprocess.run(cmd, env=role_env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
             text = log.read_text()
             lines = text.splitlines()
             cases = next(

@@ -20,6 +20,14 @@ _WRITE = re.compile(r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?([A-Za-z0-9_]
 ALLOWED_TABLE_WRITES = {
     # TokenAuth stamps last_used_at (at most once a minute) before the view runs.
     ("UPDATE", "org_apitoken"),
+    # Signed machine requests (terminals, collection agents): the replay guard stores each accepted nonce,
+    # prunes old ones and stamps last_seen_at, before the view decides (gridcare.payments.signed_requests).
+    ("INSERT", "payments_terminalnonce"),
+    ("DELETE", "payments_terminalnonce"),
+    ("UPDATE", "payments_terminal"),
+    ("INSERT", "payments_agentnonce"),
+    ("DELETE", "payments_agentnonce"),
+    ("UPDATE", "payments_collectionagent"),
 }
 # Audit rows of security events, written precisely because the request was refused.
 ALLOWED_AUDIT_ACTIONS = frozenset({"user.login_failed", "user.locked", "portal.bind_failed"})
