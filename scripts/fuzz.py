@@ -157,7 +157,7 @@ def main() -> int:
         GRIDCARE_FUZZ_WRITE_PROBE="1",
         GRIDCARE_NOTIFY_DISPATCH_ON_COMMIT="0",
         GRIDCARE_PUBLIC_QUERY_RATE="1000000",
-        GRIDCARE_VAR=str(ROOT / "var" / "fuzz" / "var"),
+        GRIDCARE_VAR=str(Path(args.report_dir) / "var"),
         SCHEMATHESIS_HOOKS="fuzz_hooks",
     )
     env["PYTHONPATH"] += os.pathsep + str(ROOT / "scripts")
@@ -171,9 +171,8 @@ def main() -> int:
     psql(f'CREATE DATABASE "{db}"')
     try:
         run([*manage, "migrate", "--noinput", "-v", "0"], env)
-        run([*manage, "compilemessages", "-v", "0"], dict(env), stdout=subprocess.DEVNULL) if not (
-            ROOT / "src/gridcare/locale/en/LC_MESSAGES/django.mo"
-        ).exists() else None
+        if not (ROOT / "src/gridcare/locale/en/LC_MESSAGES/django.mo").exists():
+            run([*manage, "compilemessages", "-v", "0"], env)
         run([*manage, "seed", "--customers", "40", "--seed", "42", "--if-empty"], env)
         run([*manage, "seed_readings", "--months", "3", "--seed", "42", "--today", TODAY], env)
         run([*manage, "demo_billing", "--months", "3", "--today", TODAY], env)
