@@ -64,7 +64,11 @@ def free_port() -> int:
 
 
 def psql(sql: str) -> None:
-    subprocess.run(["psql", f"{PG_URL}/postgres", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True)
+    """One statement on the server's `postgres` database (psycopg: no psql client needed)."""
+    import psycopg
+
+    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
+        conn.execute(sql)
 
 
 def make_tokens(out: Path) -> None:
