@@ -71,11 +71,28 @@ def psql(sql: str) -> None:
         conn.execute(sql)
 
 
+# The demo the fuzzer works on: small, and the same on every run (fixed seed and day).
+SETUP_COMMANDS = [
+    ["migrate", "--noinput", "-v", "0"],
+    ["seed", "--customers", "40", "--seed", "42", "--if-empty"],
+    ["seed_readings", "--months", "3", "--seed", "42", "--today", TODAY],
+    ["demo_billing", "--months", "3", "--today", TODAY],
+    ["demo_payments", "--recent", "2", "--seed", "42", "--today", TODAY],
+    ["demo_collections", "--seed", "42", "--today", TODAY],
+    ["demo_channels", "--seed", "42", "--today", TODAY],
+]
+
+
 def make_tokens(out: Path) -> None:
-    """Inside Django: one token per staff role (the demo login of that role) and the portal customer."""
+    """Inside Django: migrate and seed the demo, then one token per staff role (the demo login of that
+    role), the portal customer, and a key pair for a terminal and a collection agent."""
     import django
+    from django.core.management import call_command
 
     django.setup()
+    for command in SETUP_COMMANDS:
+        print("+ gridcare", " ".join(command), flush=True)
+        call_command(*command)
     from gridcare.core.audit import Actor
     from gridcare.core.permissions import STAFF_ROLES, Role
     from gridcare.customers import demo
@@ -174,16 +191,10 @@ def main() -> int:
     failed: list[str] = []
     psql(f'CREATE DATABASE "{db}"')
     try:
-        run([*manage, "migrate", "--noinput", "-v", "0"], env)
         if not (ROOT / "src/gridcare/locale/en/LC_MESSAGES/django.mo").exists():
             run([*manage, "compilemessages", "-v", "0"], env)
-        run([*manage, "seed", "--customers", "40", "--seed", "42", "--if-empty"], env)
-        run([*manage, "seed_readings", "--months", "3", "--seed", "42", "--today", TODAY], env)
-        run([*manage, "demo_billing", "--months", "3", "--today", TODAY], env)
-        run([*manage, "demo_payments", "--recent", "2", "--seed", "42", "--today", TODAY], env)
-        run([*manage, "demo_collections", "--seed", "42", "--today", TODAY], env)
-        run([*manage, "demo_channels", "--seed", "42", "--today", TODAY], env)
         tokens_file = report_dir / "tokens.txt"
+        # One process for the whole setup: Django starts once.
         run([PY, __file__, "--make-tokens", str(tokens_file)], env)
         tokens = dict(line.split(" ", 1) for line in tokens_file.read_text().splitlines())
         roles = [ANONYMOUS, *tokens] if not args.roles else args.roles.split(",")
