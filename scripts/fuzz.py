@@ -152,7 +152,7 @@ def main() -> int:
     ap.add_argument("--roles", default="", help="comma-separated roles (default: every role and anonymous)")
     ap.add_argument(
         "--coverage-roles",
-        default="admin,customer,anonymous",
+        default="admin,anonymous",
         help="roles that also run the coverage phase (boundary and negative values of every field, a few "
         "thousand cases each); the others run examples and fuzzing only. 'all' for every role",
     )
