@@ -262,9 +262,9 @@ def main() -> int:
                 str(report_dir / role),
                 *extra,
             ]
-            role_env = env
+            role_env = dict(env, GRIDCARE_FUZZ_KNOWN_LOG=str(report_dir / f"{role}.known"))
             if role in SIGNED_TAGS:
-                role_env = dict(env, GRIDCARE_FUZZ_SIGN=tokens[role].removeprefix(SIGNED))
+                role_env["GRIDCARE_FUZZ_SIGN"] = tokens[role].removeprefix(SIGNED)
                 cmd += ["--include-tag", SIGNED_TAGS[role]]
             elif role != ANONYMOUS:
                 cmd += ["-H", f"Authorization: Bearer {tokens[role]}"]
@@ -278,6 +278,13 @@ def main() -> int:
                 (lines[i + 1].strip() for i, ln in enumerate(lines) if ln.startswith("Test cases")), "?"
             )
             print(f"   {cases}; {lines[-1].strip('= ') if lines else ''}", flush=True)
+            known = report_dir / f"{role}.known"
+            if known.exists():
+                counts: dict[str, int] = {}
+                for line in known.read_text().splitlines():
+                    counts[line] = counts.get(line, 0) + 1
+                for line, n in sorted(counts.items()):
+                    print(f"   known elsewhere, not counted: {n} x {line}", flush=True)
             timings.append((role, time.monotonic() - t0, proc.returncode, cases))
             if proc.returncode != 0:
                 failed.append(role)
