@@ -309,3 +309,15 @@ def test_object_routes_answer_what_the_document_says(w, login, doc):
     assert problems == []
     assert statuses["/api/v1/accounts/{account_number}/statement"] == 200
     assert statuses["/api/v1/billing/runs/{run_id}"] == 404
+
+
+def test_a_nul_in_the_refund_status_filter_is_a_documented_422(w, login, doc):
+    # Found by the fuzzer: PostgreSQL text cannot hold NUL, so the filter must refuse it before the query.
+    resp = login(w.admin).get(f"{API}/refunds", {"status": "pending\x00"})
+    assert resp.status_code == 422
+    assert resp.json()["detail"][0]["field"] == "status"
+    assert check_response(doc, "get", "/api/v1/refunds", resp) == []
+
+
+def test_the_daily_sheet_documents_its_404(doc):
+    assert "404" in doc["paths"]["/api/v1/shifts/daily-sheet"]["get"]["responses"]

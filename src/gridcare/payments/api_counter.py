@@ -17,7 +17,7 @@ from django.http import Http404
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 
-from gridcare.core.api import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, Text, api_actor, require_perm
+from gridcare.core.api import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, ErrorOut, Text, api_actor, require_perm
 from gridcare.core.idempotency import idempotent
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import get_or_404, visible_unit_ids
@@ -156,7 +156,7 @@ class DailySheetOut(Schema):
     totals: SheetTotalsOut
 
 
-@router.get("/shifts/daily-sheet", response={200: DailySheetOut, **LIST_ERRORS})
+@router.get("/shifts/daily-sheet", response={200: DailySheetOut, **LIST_ERRORS, 404: ErrorOut})
 def shift_daily_sheet(request, day: BoundedDate | None = None, unit_id: int | None = None):
     """日结单: shifts opened that day with expected/declared/difference, totals, reversals after a close,
     terminal totals."""
@@ -316,7 +316,7 @@ def refund_create(request, payload: RefundIn):
 
 
 @router.get("/refunds", response={200: list[RefundOut], **LIST_ERRORS})
-def refund_list(request, status: str = ""):
+def refund_list(request, status: Text = ""):
     """Refunds of the caller's units, newest first (at most 200)."""
     if not has_perm(request.user, Perm.REFUND_APPROVE):
         _may_request(request)
