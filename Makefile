@@ -7,7 +7,7 @@ export DJANGO_SETTINGS_MODULE ?= gridcare.settings
 SEED_CUSTOMERS ?= 5000
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test setup assets lint format migrate seed clean sysdeps-run sysdeps-test bench-seed bench-lookup bench-billing bench-payments
+.PHONY: fuzz run test setup assets lint format migrate seed clean sysdeps-run sysdeps-test bench-seed bench-lookup bench-billing bench-payments
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -52,6 +52,11 @@ run: migrate
 test: sysdeps-test setup
 	$(BIN)/gridcare compilemessages -v 0 --ignore '.venv/*' --ignore 'node_modules/*'
 	$(BIN)/pytest
+
+# Fuzz the JSON API with schemathesis as every role on a throwaway PostgreSQL database (scripts/fuzz.py).
+# `make fuzz FUZZ_ARGS="--max-examples 100"` for a longer sweep; GRIDCARE_FUZZ_PG_URL picks the server.
+fuzz: setup
+	$(BIN)/python scripts/fuzz.py $(FUZZ_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

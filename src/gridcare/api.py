@@ -10,7 +10,7 @@ from django.conf import settings
 from ninja import NinjaAPI
 
 from gridcare.billing.api import router as billing_router
-from gridcare.core.api import DEFAULT_AUTH, dates_in_range, install_error_handlers
+from gridcare.core.api import DEFAULT_AUTH, dates_in_range, document_common_errors, install_error_handlers
 from gridcare.core.api import router as core_router
 from gridcare.customers.api import router as customers_router
 from gridcare.metering.api import router as metering_router
@@ -56,3 +56,4 @@ api.add_router("", terminal_router)
 api.add_router("", latefee_router)
 api.add_router("", agent_router)
 api.add_router("", outbox_router)
+document_common_errors(api)

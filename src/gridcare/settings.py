@@ -328,3 +328,9 @@ API_DOCS_ENABLED = os.environ.get("GRIDCARE_API_DOCS_ENABLED", "1" if DEBUG else
 AUTHENTICATION_BACKENDS = ["gridcare.org.backends.LockoutBackend"]
 GRIDCARE["STAFF_SESSION_HOURS"] = int(os.environ.get("GRIDCARE_STAFF_SESSION_HOURS", "8"))
 GRIDCARE["PORTAL_SESSION_DAYS"] = int(os.environ.get("GRIDCARE_PORTAL_SESSION_DAYS", "30"))
+
+# API fuzzing (scripts/fuzz.py): GRIDCARE_FUZZ_WRITE_PROBE=1 marks error responses of requests that committed a
+# write (gridcare.core.fuzzprobe). For the fuzzer's throwaway database only; off by default.
+FUZZ_WRITE_PROBE = os.environ.get("GRIDCARE_FUZZ_WRITE_PROBE", "0") == "1"
+if FUZZ_WRITE_PROBE:
+    MIDDLEWARE = ["gridcare.core.fuzzprobe.FuzzWriteProbeMiddleware", *MIDDLEWARE]

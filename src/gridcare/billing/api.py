@@ -231,7 +231,7 @@ def tariff_version_create(request, code: str, payload: VersionIn):
 # `bill.cancel_rebill`.
 
 
-class RunIn(Schema):
+class BillingRunIn(Schema):
     # The format (and that the month has ended) is checked by the service, so the 422 says it in Chinese.
     period: Text = Field(
         ...,
@@ -242,7 +242,7 @@ class RunIn(Schema):
     route_code: Text | None = Field(None, max_length=32, description="抄表段编号；不填则为本单位全部抄表段")
 
 
-class RunOut(Schema):
+class BillingRunOut(Schema):
     id: int
     period: str
     route_code: str | None
@@ -340,8 +340,8 @@ def bill_row(b) -> dict[str, Any]:
     }
 
 
-@router.post("/billing/runs", response={201: RunOut, **WRITE_ERRORS, **CONFLICT_ERRORS})
-def billing_run_create(request, payload: RunIn):
+@router.post("/billing/runs", response={201: BillingRunOut, **WRITE_ERRORS, **CONFLICT_ERRORS})
+def billing_run_create(request, payload: BillingRunIn):
     """Start (or continue) the billing run of a month for a route or for all routes of the caller's unit."""
     require_perm(request, Perm.BILLING_RUN)
     route = None
@@ -354,7 +354,7 @@ def billing_run_create(request, payload: RunIn):
     return Status(201, run_row(selectors.run_get(user=request.user, pk=run.pk)))
 
 
-@router.get("/billing/runs/{run_id}", response={200: RunOut, 401: ErrorOut, 404: ErrorOut})
+@router.get("/billing/runs/{run_id}", response={200: BillingRunOut, 401: ErrorOut, 404: ErrorOut})
 def billing_run_detail(request, run_id: int):
     """A billing run's progress and counts."""
     return run_row(selectors.run_get(user=request.user, pk=run_id))

@@ -245,6 +245,31 @@ def dates_in_range(view):
     return wrapped
 
 
+def document_common_errors(api) -> None:
+    """Add to every route's documented answers the errors the API plumbing itself may give, so the
+    OpenAPI document lists every status a client can see: 401 on an authenticated route, 422 on a route
+    that takes any input (a path, query or body field the schema refuses) and 400 on a route with a JSON
+    body (a body that is not JSON at all). Call once, after every router is added. Routes documenting a
+    single non-200 answer are left alone: ninja would then stop defaulting to that status."""
+    for bound in api._get_bound_routers():
+        for path_view in bound.path_operations.values():
+            for op in path_view.operations:
+                codes = op.response_models
+                if len(codes) == 1 and 200 not in codes:
+                    continue
+                sources = {m.__ninja_param_source__ for m in op.signature.models}
+                wanted = {}
+                if op.auth_callbacks:
+                    wanted[401] = ErrorOut
+                if sources:
+                    wanted[422] = ValidationErrorOut
+                if "body" in sources:
+                    wanted[400] = ErrorOut
+                for code, model in wanted.items():
+                    if code not in codes:
+                        codes[code] = op._create_response_model(model)
+
+
 # ---------------------------------------------------------------- helpers for route functions
 
 

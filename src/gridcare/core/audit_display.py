@@ -158,7 +158,6 @@ KEY_LABELS = {
     "method": _("方式"),
     "attempt": _("第几次尝试"),
     "id_checked": _("已核验证件"),
-    "locked_until": _("锁定至"),
     "phone": _("手机号"),
     "phone_last4": _("手机号后四位"),
     "purpose": _("用途"),

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
-from gridcare.core.api import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, Text, api_actor, require_perm
+from gridcare.core.api import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, ErrorOut, Text, api_actor, require_perm
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.customers import selectors as customer_selectors
 from gridcare.customers import services as customer_services
@@ -39,7 +39,7 @@ class NotificationOut(Schema):
     last_error: str
 
 
-@router.get("/notify/notifications", response={200: list[NotificationOut], **READ_ERRORS})
+@router.get("/notify/notifications", response={200: list[NotificationOut], **READ_ERRORS, 403: ErrorOut})
 def notifications_list(request, customer_id: int, reveal: bool = False):
     """The customer's last 20 notices, newest first; recipients masked unless `reveal=true` (audited)."""
     customer = customer_selectors.customer_get(user=request.user, pk=customer_id)

@@ -42,7 +42,7 @@ class StatementLineOut(Schema):
     total: Decimal
 
 
-class StatementOut(Schema):
+class AccountStatementOut(Schema):
     account_number: str
     as_of: date
     bills: list[StatementLineOut]
@@ -65,7 +65,7 @@ def _account_for(request, account_number: str):
     return account
 
 
-@router.get("/accounts/{account_number}/statement", response={200: StatementOut, **READ_ERRORS})
+@router.get("/accounts/{account_number}/statement", response={200: AccountStatementOut, **READ_ERRORS})
 def account_statement(request, account_number: str, as_of: BoundedDate | None = None):
     """Open bills with the late fee accrued as of `as_of` (default today)."""
     account = _account_for(request, account_number)

@@ -234,7 +234,7 @@ def batch_import(request, file: File[UploadedFile]):
     }
 
 
-class StatementOut(Schema):
+class ReconStatementOut(Schema):
     id: int
     channel: str
     agent: str | None = Field(None, description="代收机构编号（代收点、电话银行的对账文件）")
@@ -261,11 +261,11 @@ class ExceptionOut(Schema):
     can_backfill: bool
 
 
-class StatementDetailOut(StatementOut):
+class StatementDetailOut(ReconStatementOut):
     exceptions: list[ExceptionOut]
 
 
-class StatementImportOut(StatementOut):
+class StatementImportOut(ReconStatementOut):
     created: bool
     message: str
 
@@ -301,7 +301,7 @@ def _exception_out(e) -> dict:
     }
 
 
-@router.get("/reconciliations", response={200: list[StatementOut], **LIST_ERRORS})
+@router.get("/reconciliations", response={200: list[ReconStatementOut], **LIST_ERRORS})
 def statement_list(request):
     require_perm(request, Perm.PAYMENT_BATCH)
     return [_statement_out(s) for s in recon.statements_visible(request.user)[:200]]

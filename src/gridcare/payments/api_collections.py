@@ -144,11 +144,11 @@ def task_done(request, task_id: int, payload: DoneIn):
     return _task_out(cs.task_get(user=request.user, pk=task_id))
 
 
-class RunIn(Schema):
+class CollectionsRunIn(Schema):
     date: date
 
 
-class RunOut(Schema):
+class CollectionsRunOut(Schema):
     date: date
     reminders: int
     overdue_notices: int
@@ -159,9 +159,9 @@ class RunOut(Schema):
     reconnect_tasks: int
 
 
-@router.post("/collections/runs", response={200: RunOut, **WRITE_ERRORS})
+@router.post("/collections/runs", response={200: CollectionsRunOut, **WRITE_ERRORS})
 @idempotent
-def run(request, payload: RunIn):
+def run(request, payload: CollectionsRunIn):
     """Run the dunning day for the caller's units (a second run of the same day writes nothing)."""
     require_perm(request, Perm.COLLECTIONS_MANAGE)
     return {"date": payload.date, **collections.collections_run(today=payload.date, actor=api_actor(request))}

@@ -22,6 +22,7 @@ from gridcare.core.api import (
     LIST_ERRORS,
     READ_ERRORS,
     WRITE_ERRORS,
+    ErrorOut,
     Text,
     api_actor,
     require_perm,
@@ -164,7 +165,7 @@ class DailySheetOut(Schema):
     totals: SheetTotalsOut
 
 
-@router.get("/shifts/daily-sheet", response={200: DailySheetOut, **LIST_ERRORS})
+@router.get("/shifts/daily-sheet", response={200: DailySheetOut, **LIST_ERRORS, 404: ErrorOut})
 def shift_daily_sheet(request, day: BoundedDate | None = None, unit_id: int | None = None):
     """日结单: shifts opened that day with expected/declared/difference, totals, reversals after a close,
     terminal totals."""
@@ -324,7 +325,7 @@ def refund_create(request, payload: RefundIn):
 
 
 @router.get("/refunds", response={200: list[RefundOut], **LIST_ERRORS})
-def refund_list(request, status: str = ""):
+def refund_list(request, status: Text = ""):
     """Refunds of the caller's units, newest first (at most 200)."""
     if not has_perm(request.user, Perm.REFUND_APPROVE):
         _may_request(request)

@@ -76,9 +76,15 @@ def _alipay_params(body: bytes) -> dict[str, str]:
 @router.post(
     "/pay/alipay/notify",
     auth=None,
-    response={200: str, 422: ValidationErrorOut},
+    response={200: None, 422: ValidationErrorOut},
     openapi_extra={
         "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}},
+        "responses": {
+            200: {
+                "description": "success：已受理；failure：未受理（支付宝将重发）",
+                "content": {"text/plain": {"schema": {"type": "string", "enum": ["success", "failure"]}}},
+            }
+        },
     },
 )
 def alipay_notify(request):
