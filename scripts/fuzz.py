@@ -179,6 +179,7 @@ def main() -> int:
         DJANGO_SETTINGS_MODULE="gridcare.settings",
         DATABASE_URL=f"{PG_URL}/{db}",
         GRIDCARE_DEBUG="0",
+        GRIDCARE_API_DOCS_ENABLED="1",  # production settings, with the OpenAPI document the fuzzer reads
         GRIDCARE_SECRET_KEY="fuzz-" + "x" * 50,
         GRIDCARE_SSL_REDIRECT="0",
         GRIDCARE_FUZZ_WRITE_PROBE="1",
