@@ -13,6 +13,12 @@ class GridCareAdminSite(AdminSite):
     """Only active staff users with the administrator role (系统管理员) may use the admin; a clerk or manager
     with is_staff set is refused like anyone else."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from .admin_forms import GridCareAdminLoginForm  # the site is built before the models are loaded
+
+        self.login_form = GridCareAdminLoginForm
+
     def has_permission(self, request):
         from .permissions import Role
 

@@ -50,7 +50,7 @@ from gridcare.org.models import ApiToken
 from .audit import Actor, audit_pii_view_record
 from .choices import Channel
 from .errors import debug_pages
-from .masking import mask_audit_changes
+from .masking import mask_actor_label, mask_audit_changes
 from .permissions import Perm, has_perm
 from .schema_errors import http_error_message, schema_message
 from .validators import date_range_message
@@ -209,7 +209,14 @@ def install_error_handlers(api) -> None:
     api.add_exception_handler(NinjaValidationError, schema_invalid)
 
 
+_INT_LIMIT = 2**63 - 1  # what a database integer column holds (PostgreSQL bigint, SQLite INTEGER)
+
+
 def _dates_out_of_range(value: Any, path: list[str], errors: dict[str, list[str]]) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT_LIMIT:
+        # Past 64 bits the database driver overflows (SQLite: OverflowError) before any lookup can miss.
+        errors.setdefault(".".join(path) or "__all__", []).append(_("数值超出范围"))
+        return
     if isinstance(value, datetime):
         value = value.date()
     if isinstance(value, date):
@@ -230,7 +237,7 @@ def _dates_out_of_range(value: Any, path: list[str], errors: dict[str, list[str]
 def dates_in_range(view):
     """An API-wide operation decorator (`api.add_decorator`): every date or datetime an API route receives —
     path, query or body, nested included — must lie within core.validators DATE_MIN..DATE_MAX (2000-01-01 ..
-    2100-12-31), else a 422 on that field. Far outside it date arithmetic overflows (0001-01-01 − 30 days)."""
+    2100-12-31), and every integer within 64 bits, else a 422 on that field. Far outside it date arithmetic overflows (0001-01-01 − 30 days)."""
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
@@ -364,7 +371,7 @@ def audit_event_row(e, *, reveal: bool = False) -> dict[str, Any]:
         "id": e.pk,
         "created_at": e.created_at,
         "actor_id": e.actor_id,
-        "actor_label": e.actor_label,
+        "actor_label": mask_actor_label(e.actor_label),
         "channel": e.channel,
         "action": e.action,
         "object_type": e.object_type,

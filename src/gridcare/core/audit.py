@@ -23,7 +23,10 @@ class Actor:
     @property
     def label(self) -> str:
         if self.user is not None and getattr(self.user, "is_authenticated", False):
-            return self.user.get_username()
+            from .masking import mask_actor_label
+
+            # A customer's user name is their phone number: the audit trail keeps it masked.
+            return mask_actor_label(self.user.get_username())
         return str(self.channel)
 
     @classmethod

@@ -148,3 +148,13 @@ _CODE_DIGITS = re.compile(r"\d{4,8}")
 def mask_codes(text: str | None) -> str:
     """A sent SMS verification message with its code hidden: 验证码 123456 → 验证码 ******."""
     return _CODE_DIGITS.sub("******", text or "")
+
+
+_MOBILE = re.compile(r"1\d{10}")
+
+
+def mask_actor_label(label: str | None) -> str:
+    """Who acted, as the audit trail shows it: a portal customer's user name is their mobile number (personal
+    data), kept as 138****5678; a staff user name or a channel stays as it is."""
+    label = label or ""
+    return mask_phone(label) if _MOBILE.fullmatch(label) else label

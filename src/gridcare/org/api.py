@@ -143,7 +143,7 @@ def locked_user_list(request):
         {
             "id": u.pk,
             "username": u.shown_username,
-            "display_name": u.display_name,
+            "display_name": u.shown_display_name,
             "role": u.role,
             "unit_id": u.unit_id,
             "locked_until": u.locked_until,

@@ -3,7 +3,7 @@
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from gridcare.core.masking import mask_phone
+from gridcare.core.masking import mask_name, mask_phone
 from gridcare.core.permissions import Perm, Role, has_perm
 from gridcare.core.scoping import get_or_404, restrict, visible_unit_ids
 
@@ -42,6 +42,11 @@ def shown_username(u: User) -> str:
     return mask_phone(u.username) if u.role == Role.CUSTOMER else u.username
 
 
+def shown_display_name(u: User) -> str:
+    """A portal customer's name is personal data, shown masked (张*); a staff member's name as it is."""
+    return mask_name(u.display_name) if u.role == Role.CUSTOMER else u.display_name
+
+
 def locked_users(*, user) -> list[User]:
     """Accounts locked right now after failed logins, the lock ending first at the top; `shown_username` masks
     a customer's phone-number user name."""
@@ -53,6 +58,7 @@ def locked_users(*, user) -> list[User]:
     )
     for u in rows:
         u.shown_username = shown_username(u)
+        u.shown_display_name = shown_display_name(u)
     return rows
 
 
