@@ -116,3 +116,34 @@ def test_logged_in_customer_is_sent_to_the_account_list(customer_client):
     response = customer_client.get(URL)
     assert response.status_code == 302
     assert response["Location"] == reverse("portal:accounts")
+
+
+def test_asking_a_code_does_not_tell_whether_a_phone_is_registered(client, world):
+    """The code step answers a registered and a new phone alike; only the holder of the phone (who has the code)
+    learns that it is registered."""
+    registered = world.portal_user.username
+    new = "13600000007"
+    answers = [client.post(URL, {"phone": p, "send_code": "1"}) for p in (registered, new)]
+    assert [a.status_code for a in answers] == [200, 200]
+    pages = [a.content.decode() for a in answers]
+    assert "已注册" not in pages[0] and "已注册" not in pages[1]
+    assert pages[0].replace(registered, new).count("验证码") == pages[1].count("验证码")
+    # a wrong code: the refusal is about the code, not the phone
+    wrong = client.post(
+        URL,
+        {"phone": registered, "code": "000000", "password": GOOD_PASSWORD, "password_confirm": GOOD_PASSWORD},
+    )
+    assert wrong.status_code == 400 and "已注册" not in wrong.content.decode()
+    # the right code (the owner): now they are told to log in, and nothing is written
+    before = _counts()
+    owner = client.post(
+        URL,
+        {
+            "phone": registered,
+            "code": last_sms_code(registered),
+            "password": GOOD_PASSWORD,
+            "password_confirm": GOOD_PASSWORD,
+        },
+    )
+    assert owner.status_code == 400 and "该手机号已注册，请直接登录" in owner.content.decode()
+    assert User.objects.count() == before[0]

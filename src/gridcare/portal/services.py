@@ -92,15 +92,15 @@ def _register_phone_errors(phone: str) -> tuple[str, dict[str, list[str]]]:
     else:
         if not MOBILE_RE.fullmatch(phone):
             errors["phone"] = [_("请输入11位手机号码")]
-        elif User.objects.filter(username=phone).exists():
-            errors["phone"] = [_("该手机号已注册，请直接登录")]
     return phone, errors
 
 
 def register_code_send(*, actor: Actor, phone: str, client_key: str, now: float | None = None) -> str:
-    """Send a registration code to `phone` (a mobile number not yet registered); returns the normalised phone.
+    """Send a registration code to `phone`; returns the normalised phone.
 
-    Raises ValidationError({"phone"}) or CodeRateLimited."""
+    A phone that is already registered gets its code too, under the same limits, and the same answer: whether a
+    number has an account is told only to whoever holds the phone (portal_user_register, after the code).
+    Raises ValidationError({"phone"}) for a malformed number, or CodeRateLimited."""
     phone, errors = _register_phone_errors(phone)
     if errors:
         raise ValidationError(errors)
@@ -126,6 +126,8 @@ def portal_user_register(
     if errors:
         raise ValidationError(errors)
     codes.code_verify(actor=actor, purpose=CodePurpose.REGISTER, phone=phone, code=code, now=now)
+    if User.objects.filter(username=phone).exists():  # told only now, to the holder of the phone
+        raise ValidationError({"phone": [_("该手机号已注册，请直接登录")]})
     user.set_password(password)
     with transaction.atomic():
         try:
