@@ -321,3 +321,14 @@ def test_a_nul_in_the_refund_status_filter_is_a_documented_422(w, login, doc):
 
 def test_the_daily_sheet_documents_its_404(doc):
     assert "404" in doc["paths"]["/api/v1/shifts/daily-sheet"]["get"]["responses"]
+
+
+def test_a_multipart_body_without_a_boundary_is_a_documented_400(world, login):
+    """Found by the fuzzer: `Content-Type: multipart/form-data` with no boundary answered 500 on upload routes."""
+    client = login(world.admin)
+    schema = client.get("/api/v1/openapi.json").json()
+    for path in ("/api/v1/reconciliations", "/api/v1/withholding/results"):
+        resp = client.post(path, data=b"x", content_type="multipart/form-data")
+        assert resp.status_code == 400, (path, resp.content)
+        assert "multipart/form-data" in resp.json()["detail"]
+        assert "400" in schema["paths"][path]["post"]["responses"]

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
+from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 from django.utils.log import log_response
 from django.utils.translation import gettext as _
@@ -199,7 +200,14 @@ def install_error_handlers(api) -> None:
         )
         return response
 
+    def malformed_body(request, exc):
+        # A multipart body without a boundary, or cut short: the client's request, not our failure.
+        return api.create_response(
+            request, {"detail": _("请求体不是有效的 multipart/form-data：%(e)s") % {"e": exc}}, status=400
+        )
+
     api.add_exception_handler(Exception, server_error)
+    api.add_exception_handler(MultiPartParserError, malformed_body)
     api.add_exception_handler(HttpError, http_error)
     api.add_exception_handler(Conflict, conflict)
     api.add_exception_handler(AuthenticationError, unauthenticated)
@@ -270,7 +278,12 @@ def document_common_errors(api) -> None:
                     wanted[401] = ErrorOut
                 if sources:
                     wanted[422] = ValidationErrorOut
-                if "body" in sources:
+                if sources - {
+                    "query",
+                    "path",
+                    "header",
+                    "cookie",
+                }:  # a body that is not JSON / multipart at all
                     wanted[400] = ErrorOut
                 for code, model in wanted.items():
                     if code not in codes:
