@@ -334,3 +334,7 @@ GRIDCARE["PORTAL_SESSION_DAYS"] = int(os.environ.get("GRIDCARE_PORTAL_SESSION_DA
 FUZZ_WRITE_PROBE = os.environ.get("GRIDCARE_FUZZ_WRITE_PROBE", "0") == "1"
 if FUZZ_WRITE_PROBE:
     MIDDLEWARE = ["gridcare.core.fuzzprobe.FuzzWriteProbeMiddleware", *MIDDLEWARE]
+
+# API bearer tokens (gridcare.core.api.TokenAuth) stop working this many days after they were created; their owner
+# lists and revokes them with GET /api/v1/tokens and DELETE /api/v1/tokens/{id}.
+GRIDCARE["API_TOKEN_DAYS"] = int(os.environ.get("GRIDCARE_API_TOKEN_DAYS", "90"))

@@ -168,3 +168,34 @@ def test_token_name_is_required(w, login):
         assert resp.status_code == 422
         assert resp.json()["detail"][0]["field"] == "name"
     assert not ApiToken.objects.exists()
+
+
+def test_a_token_expires_and_its_owner_lists_and_revokes_it(world, login, settings):
+    """Review finding: tokens never expired and could not be revoked, so a stolen session became permanent access."""
+    from gridcare.core.audit import Actor
+    from gridcare.org import services as org_services
+
+    token, key = org_services.api_token_create(actor=Actor(), user=world.a_clerk, name="营销系统")
+    other, _other_key = org_services.api_token_create(actor=Actor(), user=world.b_clerk, name="别人的")
+    bearer = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert bearer.get(f"{API}/customers").status_code == 200
+
+    # expiry: 90 days by default, from creation
+    settings.GRIDCARE = {**settings.GRIDCARE, "API_TOKEN_DAYS": 90}
+    ApiToken.objects.filter(pk=token.pk).update(created_at=timezone.now() - timedelta(days=89, hours=23))
+    assert bearer.get(f"{API}/customers").status_code == 200
+    ApiToken.objects.filter(pk=token.pk).update(created_at=timezone.now() - timedelta(days=90, minutes=1))
+    assert bearer.get(f"{API}/customers").status_code == 401
+    ApiToken.objects.filter(pk=token.pk).update(created_at=timezone.now())
+
+    # the owner lists their own tokens (never the key) and revokes one; another user's token is a 404
+    rows = bearer.get(f"{API}/tokens").json()
+    assert [r["id"] for r in rows] == [token.pk] and key not in str(rows)
+    assert bearer.delete(f"{API}/tokens/{other.pk}").status_code == 404
+    assert ApiToken.objects.get(pk=other.pk).revoked is False
+    resp = bearer.delete(f"{API}/tokens/{token.pk}")
+    assert resp.status_code == 200 and resp.json() == {"id": token.pk, "revoked": True}
+    assert bearer.get(f"{API}/customers").status_code == 401
+    again = login(world.a_clerk).delete(f"{API}/tokens/{token.pk}", content_type="application/json")
+    assert again.json()["revoked"] is False
+    assert AuditEvent.objects.filter(action="api_token.revoke", object_id=token.pk).count() == 1

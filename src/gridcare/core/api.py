@@ -2,7 +2,8 @@
 
 Authentication (SPEC §4 security):
 - `TokenAuth`: `Authorization: Bearer <key>` for integrations. Only the key's SHA-256 is stored
-  (`org.ApiToken.key_hash`); revoked tokens and inactive users are refused. A presented but invalid
+  (`org.ApiToken.key_hash`); revoked and expired tokens (GRIDCARE_API_TOKEN_DAYS, 90) and inactive users are
+  refused. A presented but invalid
   token answers 401 at once, it never falls back to the session. `last_used_at` is written at most
   once a minute per token, with one UPDATE and no read.
 - `ConsoleSessionAuth`: the console's Django session, with CSRF enforced for unsafe methods. Requests
@@ -78,9 +79,11 @@ class TokenAuth(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         token = (token or "").strip()
+        # A token lasts API_TOKEN_DAYS from its creation, unless revoked before (DELETE /tokens/{id}).
+        born_after = timezone.now() - timedelta(days=settings.GRIDCARE["API_TOKEN_DAYS"])
         row = (
             ApiToken.objects.select_related("user")
-            .filter(key_hash=ApiToken.hash_key(token), revoked=False)
+            .filter(key_hash=ApiToken.hash_key(token), revoked=False, created_at__gt=born_after)
             .first()
             if token
             else None

@@ -8,8 +8,9 @@ reach, gets the same 404 as a missing user.
 token for themselves; the clear key is in the answer once and never again.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
@@ -25,6 +26,7 @@ from gridcare.core.api import (
     session_auth,
 )
 from gridcare.core.permissions import Perm
+from gridcare.core.scoping import get_or_404
 
 from . import selectors, services
 
@@ -165,3 +167,44 @@ def user_unlock(request, user_id: int):
     target = selectors.unlockable_user_get(user=request.user, pk=user_id)
     unlocked = services.user_unlock(actor=api_actor(request), user=target)
     return {"id": target.pk, "username": selectors.shown_username(target), "unlocked": unlocked}
+
+
+class TokenRow(Schema):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked: bool
+
+
+def _token_row(t) -> dict:
+    return {
+        "id": t.pk,
+        "name": t.name,
+        "prefix": t.prefix,
+        "created_at": t.created_at,
+        "expires_at": t.created_at + timedelta(days=settings.GRIDCARE["API_TOKEN_DAYS"]),
+        "last_used_at": t.last_used_at,
+        "revoked": t.revoked,
+    }
+
+
+@router.get("/tokens", response={200: list[TokenRow], **LIST_ERRORS}, tags=["auth"])
+def token_list(request):
+    """The caller's own API tokens (never the keys): when each expires, was last used, whether revoked."""
+    return [_token_row(t) for t in selectors.own_tokens(user=request.user)]
+
+
+class TokenRevokeOut(Schema):
+    id: int
+    revoked: bool = Field(..., description="true：本次吊销；false：此前已吊销，未做任何修改")
+
+
+@router.delete("/tokens/{token_id}", response={200: TokenRevokeOut, **WRITE_ERRORS}, tags=["auth"])
+def token_revoke(request, token_id: int):
+    """Revoke one of the caller's own tokens (audited as api_token.revoke); another user's token answers 404."""
+    token = get_or_404(selectors.own_tokens(user=request.user), pk=token_id)
+    revoked = services.api_token_revoke(actor=api_actor(request), token=token)
+    return {"id": token.pk, "revoked": revoked}

@@ -65,3 +65,10 @@ def locked_users(*, user) -> list[User]:
 def unlockable_user_get(*, user, pk: int) -> User:
     """One account the admin may unlock; missing and out of reach answer the same 404."""
     return get_or_404(unlockable_users(user=user).select_related("unit"), pk=pk)
+
+
+def own_tokens(*, user):
+    """The user's own API tokens, newest first."""
+    from .models import ApiToken
+
+    return ApiToken.objects.filter(user=user).select_related("user").order_by("-created_at", "-id")

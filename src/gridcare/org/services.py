@@ -177,3 +177,18 @@ def user_unlock(*, actor: Actor, user: User) -> bool:
         changes={"locked_until": [until.isoformat(), None]},
     )
     return True
+
+
+@transaction.atomic
+def api_token_revoke(*, actor: Actor, token: ApiToken) -> bool:
+    """Revoke a token (its owner's act); False, writing nothing, when it was revoked already."""
+    revoked = ApiToken.objects.filter(pk=token.pk, revoked=False).update(revoked=True)
+    if revoked:
+        audit_record(
+            actor=actor,
+            action="api_token.revoke",
+            obj=token,
+            unit_id=token.user.unit_id,
+            changes={"name": token.name, "prefix": token.prefix},
+        )
+    return bool(revoked)
