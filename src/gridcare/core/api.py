@@ -223,8 +223,8 @@ def install_error_handlers(api) -> None:
 _INT_LIMIT = 2**63 - 1  # what a database integer column holds (PostgreSQL bigint, SQLite INTEGER)
 
 
-def _dates_out_of_range(value: Any, path: list[str], errors: dict[str, list[str]]) -> None:
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT_LIMIT:
+def _dates_out_of_range(value: Any, path: list[str], errors: dict[str, list[str]], ints: bool = True) -> None:
+    if ints and isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT_LIMIT:
         # Past 64 bits the database driver overflows (SQLite: OverflowError) before any lookup can miss.
         errors.setdefault(".".join(path) or "__all__", []).append(_("数值超出范围"))
         return
@@ -248,14 +248,18 @@ def _dates_out_of_range(value: Any, path: list[str], errors: dict[str, list[str]
 def dates_in_range(view):
     """An API-wide operation decorator (`api.add_decorator`): every date or datetime an API route receives —
     path, query or body, nested included — must lie within core.validators DATE_MIN..DATE_MAX (2000-01-01 ..
-    2100-12-31), and every integer within 64 bits, else a 422 on that field. Far outside it date arithmetic overflows (0001-01-01 − 30 days)."""
+    2100-12-31), and every query or body integer within 64 bits, else a 422 on that field. Far outside it date
+    arithmetic overflows (0001-01-01 − 30 days) and database drivers overflow. An id in the path past the column's
+    range stays the 404 of a missing object."""
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         errors: dict[str, list[str]] = {}
+        in_path = set(getattr(getattr(request, "resolver_match", None), "kwargs", None) or ())
         for name, value in kwargs.items():
             # A schema argument (payload, filters) reports its own fields, as the schema errors do.
-            _dates_out_of_range(value, [] if isinstance(value, BaseModel) else [name], errors)
+            path = [] if isinstance(value, BaseModel) else [name]
+            _dates_out_of_range(value, path, errors, ints=name not in in_path)
         if errors:
             raise DjangoValidationError(errors)
         return view(request, *args, **kwargs)
@@ -265,8 +269,8 @@ def dates_in_range(view):
 
 def document_common_errors(api) -> None:
     """Add to every route's documented answers the errors the API plumbing itself may give, so the
-    OpenAPI document lists every status a client can see: 401 on an authenticated route, 422 on a route
-    that takes any input (a path, query or body field the schema refuses) and 400 on a route with a JSON
+    OpenAPI document lists every status a client can see: 401 on an authenticated route, 422 on every route
+    (a path, query or body field the schema refuses, a NUL character anywhere) and 400 on a route with a JSON
     body (a body that is not JSON at all). Call once, after every router is added. Routes documenting a
     single non-200 answer are left alone: ninja would then stop defaulting to that status."""
     for bound in api._get_bound_routers():
@@ -279,8 +283,9 @@ def document_common_errors(api) -> None:
                 wanted = {}
                 if op.auth_callbacks:
                     wanted[401] = ErrorOut
-                if sources:
-                    wanted[422] = ValidationErrorOut
+                # Any route: a field the schema refuses, or a NUL anywhere in the query string or body (refused
+                # by core.middleware before the route reads its raw body, as the payment notifications do).
+                wanted[422] = ValidationErrorOut
                 if sources - {
                     "query",
                     "path",
