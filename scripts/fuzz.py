@@ -280,15 +280,17 @@ def main() -> int:
             with open(log, "w") as fh:
                 proc = subprocess.run(cmd, env=role_env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
             text = log.read_text()
-            if proc.returncode != 0 and "Runtime Error" in text and "= FAILURES =" not in text:
-                # The tool itself tripped (seen: Hypothesis "Inconsistent results" from a CPython AST
-                # SystemError while drawing a body), with no failure of ours found: run the role once more and
-                # keep the first log beside the second. A failure of GridCare is never retried.
+            for attempt in (1, 2):
+                if proc.returncode == 0 or "Runtime Error" not in text or "= FAILURES =" in text:
+                    break
+                # The tool itself tripped (seen: Hypothesis "Inconsistent results" from a CPython 3.11 AST
+                # SystemError while drawing a body), with no failure of ours found: run the role again (at most
+                # twice) and keep the earlier logs beside. A failure of GridCare is never retried.
                 print(
                     "   schemathesis runtime error without any failure found: running the role again",
                     flush=True,
                 )
-                log.rename(log.with_suffix(".runtime-error.log"))
+                log.rename(log.with_suffix(f".runtime-error-{attempt}.log"))
                 with open(log, "w") as fh:
                     proc = subprocess.run(cmd, env=role_env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
                 text = log.read_text()
