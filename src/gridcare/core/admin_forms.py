@@ -10,14 +10,14 @@ class GridCareAdminLoginForm(AdminAuthenticationForm):
     def get_invalid_login_error(self):
         from django.core.exceptions import ValidationError
 
-        from gridcare.org.views import login_failed_message
+        from gridcare.org.services import login_failed_message
 
         return ValidationError(login_failed_message(), code="invalid_login")
 
     def confirm_login_allowed(self, user):
         from django.core.exceptions import ValidationError
 
-        from gridcare.org.views import login_failed_message
+        from gridcare.org.services import login_failed_message
 
         if not user.is_active or not user.is_staff:
             raise ValidationError(login_failed_message(), code="invalid_login")

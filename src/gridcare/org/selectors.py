@@ -7,7 +7,7 @@ from gridcare.core.masking import mask_name, mask_phone
 from gridcare.core.permissions import Perm, Role, has_perm
 from gridcare.core.scoping import get_or_404, restrict, visible_unit_ids
 
-from .models import ServiceHall, SupplyUnit, User
+from .models import ApiToken, ServiceHall, SupplyUnit, User
 
 
 def unit_list(*, user):
@@ -69,6 +69,4 @@ def unlockable_user_get(*, user, pk: int) -> User:
 
 def own_tokens(*, user):
     """The user's own API tokens, newest first."""
-    from .models import ApiToken
-
     return ApiToken.objects.filter(user=user).select_related("user").order_by("-created_at", "-id")

@@ -92,6 +92,13 @@ def api_token_create(*, actor: Actor, user: User, name: str) -> tuple[ApiToken, 
     return token, key
 
 
+def login_failed_message() -> str:
+    """The one answer to every refused login: wrong password, unknown name, wrong door, locked account."""
+    from django.utils.translation import gettext as _
+
+    return _("用户名或密码错误，或账号已暂时锁定，请稍后再试")
+
+
 def login_attempt(*, username: str, password: str, ip: str | None, channel: str, portal: bool) -> User | None:
     """Check a password under the lockout every door shares (console, portal, Django admin: see
     `gridcare.org.backends.LockoutBackend`); the user, or None for every refusal whatever its reason.

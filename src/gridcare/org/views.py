@@ -18,11 +18,7 @@ from gridcare.core.permissions import Perm
 from gridcare.core.views import staff_required
 
 from . import selectors, services
-
-
-def login_failed_message() -> str:
-    """The one answer to every refused login: wrong password, unknown name, wrong door, locked account."""
-    return _("用户名或密码错误，或账号已暂时锁定，请稍后再试")
+from .services import login_failed_message
 
 
 def login_view(request, *, portal: bool = False):

@@ -37,7 +37,6 @@ from .models import BindLock
 
 BIND_WINDOW_SECONDS = 3600
 REAUTH_SESSION_KEY = "portal_reauth_at"
-REAUTH_FAIL_WINDOW_SECONDS = 15 * 60
 
 
 class BindRefused(Exception):
