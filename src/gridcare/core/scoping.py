@@ -29,6 +29,27 @@ def visible_unit_ids(user) -> list[int]:
     return cached
 
 
+def may_act_on_unit(user, unit_id: int | None, perm: str) -> bool:
+    """The one scoping rule: `user` holds `perm` and `unit_id` lies in the user's unit subtree."""
+    return has_perm(user, perm) and unit_id is not None and unit_id in visible_unit_ids(user)
+
+
+def require_unit(actor, unit_id: int | None, perm: str) -> None:
+    """Writes: the actor's user must hold `perm` on `unit_id` (its unit subtree); else PermissionDenied.
+
+    An actor without a user (a system job, seeding, a job already authorised when it was started) passes."""
+    user = getattr(actor, "user", None)
+    if user is None:
+        return
+    if not may_act_on_unit(user, unit_id, perm):
+        raise PermissionDenied
+
+
+def require_object(actor, obj, perm: str, unit_field: str = "unit_id") -> None:
+    """`require_unit` for an object carrying its unit in `unit_field`."""
+    require_unit(actor, getattr(obj, unit_field), perm)
+
+
 def restrict(qs: QuerySet, user, perm: str, unit_field: str = "unit_id") -> QuerySet:
     """Rows of `qs` the user may see under `perm`; an empty queryset when the user may see none."""
     if not has_perm(user, perm):
