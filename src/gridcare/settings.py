@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "ninja",  # serves Swagger UI's files locally (no CDN)
+    "django_celery_beat",
     "gridcare.core",
     "gridcare.org",
     "gridcare.customers",
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "gridcare.notify",
     "gridcare.portal",
     "gridcare.home",
+    "gridcare.jobs",
 ]
 
 MIDDLEWARE = [
@@ -255,6 +257,34 @@ NINJA_PAGINATION_PER_PAGE = 50
 # request id; Django's request and security loggers (every 5xx with its traceback, 4xx as warnings, suspicious
 # requests) go to the console; reports (technical page, e-mails) star PII-named fields; with DEBUG on an error
 # still shows the branded 500 page unless GRIDCARE_DEBUG_PAGES=1.
+# The job engine (Celery 5). CELERY_BROKER_URL: redis://… or amqp://… in production; unset, an embedded broker
+# that needs no server: kombu's filesystem transport under var/celery/ (make run's web, worker and beat share it).
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or "filesystem://"
+_CELERY_DIR = VAR_DIR / "celery"
+if CELERY_BROKER_URL.startswith("filesystem"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_CELERY_DIR / "queue"),
+        "data_folder_out": str(_CELERY_DIR / "queue"),
+        "control_folder": str(_CELERY_DIR / "control"),
+        "store_processed": False,
+    }
+else:
+    # Redis re-delivers an unacknowledged task after this many seconds (acks_late): longer than any one task.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(os.environ.get("GRIDCARE_CELERY_VISIBILITY_TIMEOUT", "3600"))
+    }
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("GRIDCARE_CELERY_CONNECT_TIMEOUT", "3"))
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TIMEZONE = "Asia/Shanghai"
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Tests run every job in-process (tests/conftest.py turns this on); the real-worker tests turn it off.
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("GRIDCARE_JOBS_EAGER", "0") == "1"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
