@@ -458,15 +458,15 @@ def bill_cancel_rebill(*, actor: Actor, bill, reason: str):
     """
     from django.utils import timezone
 
+    from gridcare.core.scoping import require_object
     from gridcare.customers.models import Account
-    from gridcare.customers.services import _check_unit
 
     from . import runs
     from .choices import BillStatus
     from .models import Bill
 
     # Before any validation: a refused actor learns nothing about the bill. A bill's unit never changes.
-    _check_unit(actor, bill.unit_id, Perm.BILLING_RUN)
+    require_object(actor, bill, Perm.BILLING_RUN)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": [_("请填写作废原因")]})

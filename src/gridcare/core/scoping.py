@@ -10,6 +10,16 @@ class PermissionDenied(Exception):
     """The actor may not write this object; views and the API answer it as 404, like a missing one."""
 
 
+def is_portal_user(user) -> bool:
+    """An active, logged-in customer (staff users are not portal users, whatever they try)."""
+    return bool(
+        user is not None
+        and getattr(user, "is_authenticated", False)
+        and user.is_active
+        and getattr(user, "role", None) == Role.CUSTOMER
+    )
+
+
 def visible_unit_ids(user) -> list[int]:
     """Ids of the user's home unit and every unit below it (cached on the user object)."""
     if (

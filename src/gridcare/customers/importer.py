@@ -27,13 +27,13 @@ from django.utils.translation import gettext as _
 from gridcare.core.audit import Actor, audit_record, snapshot
 from gridcare.core.models import AuditEvent
 from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import visible_unit_ids
+from gridcare.core.scoping import PermissionDenied, may_act_on_unit, visible_unit_ids
 from gridcare.core.validators import validate_account_number
 from gridcare.org.models import SupplyUnit
 
 from .choices import AccountStatus, CustomerClass, CustomerKind, HoldingReason, Segment, VoltageLevel
 from .models import Account, AccountHolding, Customer, Feeder, Meter, Premise, ServicePoint, TransformerArea
-from .services import CUSTOMER_FIELDS, PermissionDenied, _clean_meter, _decimal, clean_customer_data
+from .services import CUSTOMER_FIELDS, _clean_meter, _decimal, clean_customer_data
 
 BATCH_SIZE = 1000
 # Bound `IN (...)` lists so SQLite builds limited to 999 variables cope as well as PostgreSQL.
@@ -801,7 +801,7 @@ def import_customers(
     if unit_code:
         default_unit = SupplyUnit.objects.filter(code=unit_code).first()
         allowed = actor.user is None or (
-            default_unit is not None and default_unit.pk in visible_unit_ids(actor.user)
+            default_unit is not None and may_act_on_unit(actor.user, default_unit.pk, Perm.CUSTOMER_IMPORT)
         )
         if default_unit is None or not allowed:
             raise ImportFileError(_("供电单位编码 %(c)s 不存在或不在您的管辖范围内") % {"c": unit_code})

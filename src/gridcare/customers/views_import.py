@@ -9,10 +9,10 @@ from django.views.decorators.http import require_http_methods
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.core.permissions import Perm
+from gridcare.core.scoping import PermissionDenied
 from gridcare.core.views import staff_required
 
 from . import importer
-from .services import PermissionDenied
 
 # A page listing more errors than this gets slow to read; the CLI lists every one.
 ERRORS_SHOWN = 1000

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
 from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import visible_unit_ids
+from gridcare.core.scoping import PermissionDenied, visible_unit_ids
 from gridcare.customers.importer import (
     ImportFileError,
     RowError,
@@ -37,7 +37,6 @@ from gridcare.customers.importer import (
     read_upload,
 )
 from gridcare.customers.models import Meter
-from gridcare.customers.services import PermissionDenied
 
 from . import vee
 from .choices import TRUSTED_STATUSES, ReadSource, ReadStatus

@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from gridcare.billing.choices import BillStatus
 from gridcare.billing.models import Bill
+from gridcare.core import scoping
 from gridcare.core.masking import mask_phone
 from gridcare.core.money import CENT
-from gridcare.core.permissions import Role
 from gridcare.core.scoping import get_or_404
 from gridcare.customers.choices import AccountStatus
 from gridcare.customers.models import Account, Meter, ServicePoint
@@ -41,14 +41,7 @@ def today() -> date:
     return timezone.localdate()
 
 
-def is_portal_user(user) -> bool:
-    """An active, logged-in customer (staff users are not portal users, whatever they try)."""
-    return bool(
-        user is not None
-        and getattr(user, "is_authenticated", False)
-        and user.is_active
-        and getattr(user, "role", None) == Role.CUSTOMER
-    )
+is_portal_user = scoping.is_portal_user  # the rule lives in core.scoping; portal code calls it from here
 
 
 def portal_accounts(*, user) -> QuerySet[Account]:

@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
+from gridcare.core.scoping import PermissionDenied
 from gridcare.customers import importer
-from gridcare.customers.services import PermissionDenied
 from gridcare.metering import importer as readings_importer
 
 KINDS = ("customers", "readings")
