@@ -529,3 +529,15 @@ def customer_export_record(
             customer_ids=ids,
             unit_id=unit_id,
         )
+
+
+def customer_export_download_record(*, actor: Actor, job_id: int, rows: int | None) -> None:
+    """Downloading an export job's file is when the personal data leaves: one audit row per download."""
+    audit_record(
+        actor=actor,
+        action="customer.export_download",
+        object_type="jobs.job",
+        object_id=job_id,
+        unit_id=getattr(actor.user, "unit_id", None),
+        changes={"job": job_id, "rows": rows},
+    )
