@@ -14,6 +14,7 @@ from gridcare.core.audit import Actor
 from gridcare.core.models import AuditEvent
 from gridcare.core.permissions import Role
 from gridcare.customers.choices import CustomerClass, Segment
+from gridcare.jobs.models import Job
 from gridcare.notify import services
 from gridcare.notify.models import Campaign, Notification
 from tests.factories import CustomerFactory, UserFactory, make_account
@@ -126,7 +127,7 @@ def test_api_create_matrix(world, login, b_manager, who, status):
         ("portal_user", 404),
         ("a_clerk", 404),
         ("b_manager", 404),
-        ("a_manager", 200),
+        ("a_manager", 202),
     ],
 )
 def test_api_launch_matrix(world, login, b_manager, who, status):
@@ -134,9 +135,15 @@ def test_api_launch_matrix(world, login, b_manager, who, status):
     user = {"b_manager": b_manager}.get(who) or (getattr(world, who) if who else None)
     r = login(user).post(f"{URL}/{c.pk}/launch")
     assert r.status_code == status, r.content
-    assert Notification.objects.count() == (1 if status == 200 else 0)
-    if status == 200:
-        assert r.json()["recipients"] == 1 and r.json()["pending"] == 1
+    assert Notification.objects.count() == (1 if status == 202 else 0)
+    assert Job.objects.count() == (1 if status == 202 else 0)  # refused: no job row either
+    if status == 202:
+        body = r.json()
+        assert body["recipients"] == 1 and body["pending"] == 1
+        assert body["job_state"] == "succeeded" and Job.objects.get(pk=body["job_id"]).result == {
+            "campaign_id": c.pk,
+            "recipients": 1,
+        }
         assert login(user).post(f"{URL}/{c.pk}/launch").json()["recipients"] == 1  # idempotent
         assert Notification.objects.count() == 1
 
