@@ -246,3 +246,42 @@ def test_cli_dispatch_once(world):
     out = StringIO()
     call_command("notify_dispatch", stdout=out)
     assert "claimed=1 sent=1" in out.getvalue()
+
+
+@pytest.fixture
+def broker_down(settings):
+    from gridcare.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    old = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # a closed port
+    yield
+    app.conf.broker_url = old
+
+
+def test_launch_is_a_job_and_a_broker_down_sends_nothing(world, login, broker_down):
+    c = create(world, scheduled_at=None)
+    client = login(world.a_manager)
+
+    page = client.post(f"/notify/campaigns/{c.pk}/launch/", follow=True)
+    api = client.post(f"{URL}/{c.pk}/launch")
+
+    assert "后台任务服务暂时不可用，活动未发送" in page.content.decode()
+    assert api.status_code == 503 and "后台任务服务暂时不可用" in api.json()["detail"]
+    c.refresh_from_db()
+    assert c.status == "draft" and Notification.objects.count() == 0
+    assert (
+        list(Job.objects.values_list("kind", "state", "error"))
+        == [("notify.campaign_launch", "failed", "broker unavailable")] * 2
+    )
+
+
+def test_console_launch_goes_to_the_job(world, login):
+    c = create(world, scheduled_at=None)
+
+    r = login(world.a_manager).post(f"/notify/campaigns/{c.pk}/launch/")
+
+    job = Job.objects.get()
+    assert r.status_code == 302 and r["Location"] == f"/jobs/{job.pk}/"
+    assert (job.state, job.done, job.total, job.created_by_id) == ("succeeded", 1, 1, world.a_manager.pk)
+    assert Notification.objects.filter(campaign_id=c.pk).count() == 1
