@@ -49,6 +49,7 @@ ACTION_LABELS = {
     "collections.task_to_approval": _("停电任务转审批"),
     "customer.create": _("新建客户"),
     "customer.export": _("导出客户"),
+    "customer.export_download": _("下载导出文件"),
     "customer.import": _("导入客户"),
     "customer.update": _("修改客户资料"),
     "customer.view_pii": _("查看完整个人信息"),
