@@ -275,3 +275,22 @@ def test_large_export_xlsx_with_broker_down_answers_503_and_writes_no_file(
     assert (job.state, job.error) == (JobState.FAILED, "broker unavailable")
     assert not (settings.VAR_DIR / "exports").exists() or not any((settings.VAR_DIR / "exports").iterdir())
     assert not AuditEvent.objects.filter(action="customer.export").exists()
+
+
+def test_page_follows_a_running_job_and_shows_a_failed_one(world, client):
+    client.force_login(world.admin)
+    job = Job.objects.create(
+        kind="customers.import", created_by=world.admin, state=JobState.RUNNING, done=500, total=1200
+    )
+    url = f"{reverse('console:import')}?job={job.pk}"
+
+    page = client.get(url).content.decode()
+
+    assert 'data-testid="import-running"' in page and "已处理 500 / 1200 行" in page
+    assert '<meta http-equiv="refresh" content="2">' in page
+    Job.objects.filter(pk=job.pk).update(
+        state=JobState.FAILED, error="ImportFileError: 写入时发现户号已被占用"
+    )
+    page = client.get(url).content.decode()
+    assert 'data-testid="import-failed"' in page and "写入时发现户号已被占用" in page
+    assert "http-equiv" not in page
