@@ -132,6 +132,7 @@ def page_params(w) -> dict:
         ("metering/reads/", "pk"): MISSING,
         ("metering/reads/", "action"): "accept",
         ("notify/campaigns/", "pk"): MISSING,
+        ("customers/export/", "job_id"): MISSING,
         ("users/", "pk"): MISSING,
         ("", "order_no"): "NO-SUCH-ORDER",
         ("", "token"): "no-such-token",
