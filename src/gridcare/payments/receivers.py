@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from gridcare.billing.signals import bill_cancelled, bills_issued
 
-from . import services
+from .ledger import services
 
 
 @receiver(bills_issued, dispatch_uid="payments.open_receivables")

@@ -25,10 +25,11 @@ from gridcare.core.permissions import Role
 from gridcare.core.scoping import get_or_404
 from gridcare.customers.choices import AccountStatus
 from gridcare.customers.models import Account, Meter, ServicePoint
-from gridcare.payments import collections_selectors, prepaid
-from gridcare.payments import selectors as payment_selectors
 from gridcare.payments.choices import DisconnectCaseStatus
+from gridcare.payments.collections import selectors as collections_selectors
+from gridcare.payments.ledger import statement as payment_selectors
 from gridcare.payments.models import Allocation, Payment, Receivable
+from gridcare.payments.prepaid import services as prepaid
 
 from .choices import AccountMoneyState, BillPaymentStatus
 

@@ -28,7 +28,8 @@ from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.core.masking import mask_phone
 from gridcare.org.views import login_view
-from gridcare.payments import public_pay, receipts
+from gridcare.payments.channels import public_pay
+from gridcare.payments.counter import receipts
 
 from . import selectors, services
 from .forms import (

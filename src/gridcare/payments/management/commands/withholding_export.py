@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcare.customers.services import PermissionDenied
-from gridcare.payments import withholding as wh
+from gridcare.payments.channels import withholding as wh
 
 from ._batch_common import actor_and_unit, add_common, fail
 
