@@ -20,7 +20,7 @@ close together (a concurrent export that took the number first makes the other t
 
 The amount of an item is what the account's statement shows as due on the batch's `as_of` date: every
 open bill's outstanding principal plus its late fee (charged and unpaid, plus accrued up to `as_of`,
-`services.accrued_fee`). Accounts already in an unfinished batch (an item still pending) are skipped.
+`latefee.accrued_fee`). Accounts already in an unfinished batch (an item still pending) are skipped.
 
 Result file (回盘文件) from the bank, GBK or UTF-8, same header (an optional 4th field is the debit date
 YYYY-MM-DD, default the batch's `as_of`), then one line per item:

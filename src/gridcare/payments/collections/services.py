@@ -76,6 +76,7 @@ from gridcare.customers.models import Account
 from gridcare.customers.services import _check_unit
 from gridcare.payments.choices import DisconnectCaseStatus as Case
 from gridcare.payments.choices import DunningStage, TaskKind, TaskStatus
+from gridcare.payments.ledger.statement import amounts_due
 from gridcare.payments.models import (
     HOOK_CASE,
     OPEN_CASE,
@@ -456,8 +457,6 @@ def _amount_to_stop(account_ids: list[int], today: date) -> dict[int, Decimal]:
     """What each account must pay on `today` to clear its overdue arrears: the statement total of its bills
     due before `today`, the late fee accrued up to `today` included (one query). A payment charges that fee
     first (`services._charge_fee`), so paying this amount on `today` leaves no arrears."""
-    from gridcare.payments.ledger.statement import amounts_due  # selectors → services → this module
-
     return amounts_due(account_ids, today, due_before=today)
 
 

@@ -23,14 +23,21 @@ charge. One rule, used by the ledger, the statement and the what-if endpoint ali
 
 `late_fee` / `late_fee_breakdown` compute one accrual over a period (with an optional minimum on it) and
 explain it day by day; `late_fee_calculate` replays a bill's payments for the what-if endpoint.
+
+`fee_terms`, `fee_state` and `accrued_fee` read a stored receivable's fields into these plain values (no
+query): the ledger's services, its statement and its selectors share them from here.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
 from gridcare.customers.choices import CustomerClass
+
+if TYPE_CHECKING:
+    from .models import Receivable
 
 RESIDENTIAL_RATE = Decimal("0.001")
 OWN_YEAR_RATE = Decimal("0.002")
@@ -377,3 +384,30 @@ __all__ = [
     "late_fee",
     "late_fee_breakdown",
 ]
+
+
+# ---------------------------------------------------------------- a stored receivable's fee
+
+
+def fee_terms(r: "Receivable") -> FeeTerms:
+    """The plain values that fix a receivable's late fee, for the rules above."""
+    return FeeTerms(customer_class=r.customer_class, bill_year=r.bill_year, due_date=r.due_date)
+
+
+def fee_state(r: "Receivable") -> FeeState:
+    """Where a receivable stands, as plain values for the rules above."""
+    return FeeState(
+        principal=r.principal,
+        principal_paid=r.principal_paid,
+        fee_charged=r.fee_charged,
+        fee_waived=r.fee_waived,
+        fee_paid=r.fee_paid,
+        fee_through=r.fee_through,
+    )
+
+
+def accrued_fee(r: "Receivable", as_of: date) -> Decimal:
+    """Late fee of `r` not charged yet that settling on `as_of` would add: the fee accrued after
+    `fee_through` (or the due date) plus, while principal remains, the shortfall to the bill's 1.00 minimum
+    (`fee_due`). Every display of a late fee owed adds this to the fee charged and unpaid."""
+    return fee_due(fee_terms(r), fee_state(r), as_of)

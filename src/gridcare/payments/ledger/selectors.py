@@ -21,7 +21,7 @@ from gridcare.customers.selectors import account_get, accounts_visible
 from gridcare.payments.choices import PaymentStatus
 from gridcare.payments.models import Allocation, FeeWaiver, LedgerEntry, Payment, Receivable
 
-from .services import accrued_fee
+from .latefee import accrued_fee
 from .statement import open_receivables
 
 ZERO = Decimal("0.00")
@@ -44,7 +44,7 @@ class OpenReceivable:
     principal_outstanding: Decimal
     fee_unpaid: Decimal  # charged, not waived, not paid
     # Not charged yet, what settling on the as-of date adds: accrued after `fee_through`, plus the
-    # shortfall to the bill's 1.00 minimum while principal remains (`services.accrued_fee`)
+    # shortfall to the bill's 1.00 minimum while principal remains (`latefee.accrued_fee`)
     fee_accrued: Decimal
     days_overdue: int
 

@@ -41,7 +41,7 @@ from gridcare.payments.collections.services import collections_on_payment, colle
 from gridcare.payments.models import Allocation, LedgerEntry, Payment, Receivable, RefundPart
 from gridcare.payments.notices import payment_receipt_enqueue
 
-from .latefee import FeeState, FeeTerms, fee_charge, fee_due, payment_apply
+from .latefee import FeeState, accrued_fee, fee_charge, fee_state, fee_terms, payment_apply
 
 __all__ = ["PermissionDenied"]
 
@@ -198,23 +198,6 @@ def receivable_cancel(*, bill_id: int, reason: str = "", cancelled_at: datetime 
 # ---------------------------------------------------------------- late fee
 
 
-def fee_terms(r: Receivable) -> FeeTerms:
-    """The plain values that fix a receivable's late fee, for the pure rule in `latefee`."""
-    return FeeTerms(customer_class=r.customer_class, bill_year=r.bill_year, due_date=r.due_date)
-
-
-def fee_state(r: Receivable) -> FeeState:
-    """Where a receivable stands, as plain values for the pure rule in `latefee`."""
-    return FeeState(
-        principal=r.principal,
-        principal_paid=r.principal_paid,
-        fee_charged=r.fee_charged,
-        fee_waived=r.fee_waived,
-        fee_paid=r.fee_paid,
-        fee_through=r.fee_through,
-    )
-
-
 def _set_state(r: Receivable, state: FeeState) -> None:
     r.principal_paid, r.fee_charged, r.fee_paid, r.fee_through = (
         state.principal_paid,
@@ -222,13 +205,6 @@ def _set_state(r: Receivable, state: FeeState) -> None:
         state.fee_paid,
         state.fee_through,
     )
-
-
-def accrued_fee(r: Receivable, as_of: date) -> Decimal:
-    """Late fee of `r` not charged yet that settling on `as_of` would add: the fee accrued after
-    `fee_through` (or the due date) plus, while principal remains, the shortfall to the bill's 1.00 minimum
-    (`latefee.fee_due`). Every display of a late fee owed adds this to the fee charged and unpaid."""
-    return fee_due(fee_terms(r), fee_state(r), as_of)
 
 
 def _fee_entry(r: Receivable, amount: Decimal, on: date, now: datetime, *, shortfall: Decimal = ZERO) -> None:

@@ -9,7 +9,7 @@ from django.db.models import Sum
 from gridcare.core.money import fen
 from gridcare.payments.models import LedgerEntry, Payment, Receivable
 
-from .services import accrued_fee
+from .latefee import accrued_fee
 
 ZERO = Decimal("0.00")
 
@@ -54,7 +54,7 @@ class Statement:
 def _line(r: Receivable, as_of: date) -> StatementLine:
     """A receivable as a statement line: the fee charged and unpaid plus the fee accrued up to `as_of` and,
     for an open overdue bill, the shortfall to the 1.00 minimum — max(fee accrued so far, 1.00) less the fee
-    already charged (`services.accrued_fee`, i.e. `latefee.fee_due`)."""
+    already charged (`latefee.accrued_fee`, i.e. `latefee.fee_due`)."""
     return StatementLine(
         receivable_id=r.pk,
         bill_id=r.bill_id,
