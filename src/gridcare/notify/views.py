@@ -9,11 +9,10 @@ from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import visible_unit_ids
-from gridcare.core.views import form_errors_from, staff_required
+from gridcare.core.views import customer_required, form_errors_from, staff_required
 from gridcare.customers import selectors as customer_selectors
 from gridcare.org.models import SupplyUnit
 from gridcare.portal.selectors import portal_account_get
-from gridcare.portal.views import customer_required
 
 from . import selectors, services
 from .forms import CampaignForm, PreferenceForm

@@ -21,7 +21,7 @@ from gridcare.billing.choices import BillStatus
 from gridcare.billing.models import Bill
 from gridcare.core.masking import mask_phone
 from gridcare.core.money import CENT
-from gridcare.core.permissions import Role
+from gridcare.core.permissions import is_customer
 from gridcare.core.scoping import get_or_404
 from gridcare.customers.choices import AccountStatus
 from gridcare.customers.models import Account, Meter, ServicePoint
@@ -44,12 +44,7 @@ def today() -> date:
 
 def is_portal_user(user) -> bool:
     """An active, logged-in customer (staff users are not portal users, whatever they try)."""
-    return bool(
-        user is not None
-        and getattr(user, "is_authenticated", False)
-        and user.is_active
-        and getattr(user, "role", None) == Role.CUSTOMER
-    )
+    return is_customer(user)
 
 
 def portal_accounts(*, user) -> QuerySet[Account]:

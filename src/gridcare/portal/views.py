@@ -8,12 +8,10 @@ Who may open what:
   gives customers, so neither side learns about the other's pages (staff use the console).
 """
 
-from functools import wraps
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
@@ -27,6 +25,7 @@ from gridcare.core import ratelimit
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.core.masking import mask_phone
+from gridcare.core.views import customer_required
 from gridcare.org.views import login_view
 from gridcare.payments.channels import public_pay
 from gridcare.payments.counter import receipts
@@ -41,20 +40,6 @@ from .forms import (
     RegisterForm,
     add_service_errors,
 )
-
-
-def customer_required(view):
-    """Logged-in customers only: anonymous → portal login, staff (or inactive) → 404."""
-
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), "portal:login")
-        if not selectors.is_portal_user(request.user):
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _actor(request) -> Actor:

@@ -27,8 +27,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
-from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import restrict, visible_unit_ids
+from gridcare.core.permissions import Perm
+from gridcare.core.scoping import restrict
 from gridcare.payments.choices import AGENT_CHANNELS, PaymentChannel
 from gridcare.payments.models import AgentNonce, CollectionAgent
 
@@ -157,9 +157,7 @@ def settlement_agent(actor: Actor, channel: str, code: str) -> CollectionAgent |
         raise ValidationError({"agent": [_("代收机构不存在：%(c)s") % {"c": code[:20]}]})
     qs = CollectionAgent.objects.select_related("unit").filter(code=code)
     if actor.user is not None:
-        qs = qs.filter(
-            unit_id__in=visible_unit_ids(actor.user) if has_perm(actor.user, Perm.PAYMENT_BATCH) else []
-        )
+        qs = restrict(qs, actor.user, Perm.PAYMENT_BATCH)
     agent = qs.first()
     if agent is None:
         raise ValidationError({"agent": [_("代收机构不存在：%(c)s") % {"c": code[:20]}]})

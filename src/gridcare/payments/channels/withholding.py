@@ -52,10 +52,15 @@ from gridcare.core.audit import Actor, audit_record, pii_view_record
 from gridcare.core.choices import Channel
 from gridcare.core.masking import mask_bank_account, mask_name
 from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import visible_unit_ids
+from gridcare.core.scoping import (
+    PermissionDenied,
+    may_act_on_unit,
+    require_object,
+    require_unit,
+    visible_unit_ids,
+)
 from gridcare.customers.importer import ImportFileError, decode
 from gridcare.customers.models import Account
-from gridcare.customers.services import PermissionDenied, _check_unit
 from gridcare.org.models import SupplyUnit
 from gridcare.payments.choices import PaymentChannel
 from gridcare.payments.ledger.services import ZERO, clean_amount, payment_record
@@ -164,7 +169,7 @@ def agreement_create(
         raise ValidationError(
             {"account_number": [_("户号不存在：%(n)s") % {"n": str(account_number or "")[:20]}]}
         )
-    _check_unit(actor, account.unit_id, Perm.PAYMENT_BATCH)
+    require_object(actor, account, Perm.PAYMENT_BATCH)
     bank_code, bank_account = str(bank_code or "").strip(), re.sub(r"\s", "", str(bank_account or ""))
     holder_name = str(holder_name or "").strip()
     errs = _clean_agreement(bank_code, bank_account, holder_name, signed_on)
@@ -203,7 +208,7 @@ def agreement_create(
 @transaction.atomic
 def agreement_deactivate(*, actor: Actor, agreement: WithholdingAgreement) -> WithholdingAgreement:
     """End an agreement (解约). Items already exported stay as they are; later batches skip the account."""
-    _check_unit(actor, agreement.unit_id, Perm.PAYMENT_BATCH)
+    require_object(actor, agreement, Perm.PAYMENT_BATCH)
     a = WithholdingAgreement.objects.select_for_update().get(pk=agreement.pk)
     if not a.active:
         raise ValidationError({"__all__": [_("该代扣协议已解约")]})
@@ -258,7 +263,7 @@ def _scope_unit_ids(actor: Actor, unit: SupplyUnit | None) -> tuple[SupplyUnit, 
             raise PermissionDenied
         home = SupplyUnit.objects.get(pk=actor.user.unit_id)
         if unit is not None:
-            _check_unit(actor, unit.pk, Perm.PAYMENT_BATCH)
+            require_unit(actor, unit.pk, Perm.PAYMENT_BATCH)
             home = unit
     else:
         home = unit or SupplyUnit.objects.filter(parent__isnull=True).order_by("pk").first()
@@ -443,11 +448,15 @@ def _parse_result(actor: Actor, data: bytes, today: date):
     if len(head) not in (3, 4):
         raise refuse([RowError(1, _("批次号"), _("首行应为：批次号,笔数,总金额[,扣款日期]"))])
     batch = WithholdingBatch.objects.filter(batch_no=head[0]).first()
-    if batch is not None and actor.user is not None and batch.unit_id not in visible_unit_ids(actor.user):
+    if (
+        batch is not None
+        and actor.user is not None
+        and not may_act_on_unit(actor.user, batch.unit_id, Perm.PAYMENT_BATCH)
+    ):
         batch = None  # another unit's batch looks like a missing one
     if batch is None:
         raise refuse([RowError(1, _("批次号"), _("批次不存在：%(b)s") % {"b": head[0][:32]})])
-    _check_unit(actor, batch.unit_id, Perm.PAYMENT_BATCH)
+    require_object(actor, batch, Perm.PAYMENT_BATCH)
     debit_on = batch.as_of
     if len(head) == 4:
         try:

@@ -70,10 +70,9 @@ from gridcare.core.audit import Actor, audit_record, pii_view_record
 from gridcare.core.choices import Channel
 from gridcare.core.money import fen
 from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import PermissionDenied, visible_unit_ids
+from gridcare.core.scoping import PermissionDenied, require_object, visible_unit_ids
 from gridcare.customers.choices import AccountStatus, CustomerClass, Segment
 from gridcare.customers.models import Account
-from gridcare.customers.services import _check_unit
 from gridcare.payments.choices import DisconnectCaseStatus as Case
 from gridcare.payments.choices import DunningStage, TaskKind, TaskStatus
 from gridcare.payments.ledger.statement import amounts_due
@@ -622,7 +621,7 @@ def collection_task_approve(
     """A manager (DISCONNECT_APPROVE, the task's unit) approves the disconnection of an important customer or
     a protected account: the task becomes open for the field staff."""
     task = _lock_task(task)
-    _check_unit(actor, task.unit_id, Perm.DISCONNECT_APPROVE)
+    require_object(actor, task, Perm.DISCONNECT_APPROVE)
     if actor.user is None:
         raise PermissionDenied
     if task.status != TaskStatus.AWAITING_APPROVAL:
@@ -650,7 +649,7 @@ def collection_task_reject(
 ) -> CollectionTask:
     """A manager refuses the disconnection (reason required): the task and its case are closed."""
     task = _lock_task(task)
-    _check_unit(actor, task.unit_id, Perm.DISCONNECT_APPROVE)
+    require_object(actor, task, Perm.DISCONNECT_APPROVE)
     if actor.user is None:
         raise PermissionDenied
     reason = _reason(reason, "reason", _("请填写驳回原因（最多500字）"))
@@ -717,7 +716,7 @@ def collection_task_done(
 
 def _task_done(*, actor, task, done_at, note, now) -> CollectionTask | list[str]:
     task = _lock_task(task)
-    _check_unit(actor, task.unit_id, Perm.COLLECTIONS_MANAGE)
+    require_object(actor, task, Perm.COLLECTIONS_MANAGE)
     now = now or timezone.now()
     done_at = done_at or now
     note = _reason(note, "note", _("备注最多200字"), required=False)[:200]
@@ -784,7 +783,7 @@ def account_protection_set(*, actor: Actor, account: Account, protected: bool, r
     disconnected without a manager's approval. CUSTOMER_EDIT of the account's unit; a reason is required to
     flag; audited."""
     account = Account.objects.select_for_update().get(pk=account.pk)
-    _check_unit(actor, account.unit_id, Perm.CUSTOMER_EDIT)
+    require_object(actor, account, Perm.CUSTOMER_EDIT)
     reason = ("" if reason is None else str(reason)).strip()
     if "\x00" in reason or len(reason) > 200:
         raise ValidationError({"reason": [_("保护原因最多200字")]})

@@ -33,7 +33,7 @@ from gridcare.core.api import (
 )
 from gridcare.core.idempotency import idempotent
 from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import get_or_404, visible_unit_ids
+from gridcare.core.scoping import get_or_404, may_act_on_unit
 from gridcare.core.validators import BoundedDate
 from gridcare.customers.selectors import accounts_visible
 from gridcare.payments.choices import PaymentChannel, RefundMethod
@@ -178,7 +178,7 @@ def shift_daily_sheet(request, day: BoundedDate | None = None, unit_id: int | No
     from gridcare.org.models import SupplyUnit
 
     uid = unit_id or request.user.unit_id
-    if uid not in visible_unit_ids(request.user):
+    if not any(may_act_on_unit(request.user, uid, p) for p in (Perm.PAYMENT_RECORD, Perm.STATS_VIEW)):
         raise Http404
     sheet = counter.daily_sheet(
         user=request.user, unit=SupplyUnit.objects.get(pk=uid), day=day or timezone.localdate()

@@ -37,8 +37,7 @@ from gridcare.core.audit import Actor, audit_record
 from gridcare.core.locks import Conflict, person, when
 from gridcare.core.money import CENT, fen
 from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import visible_unit_ids
-from gridcare.customers.services import PermissionDenied, _check_unit
+from gridcare.core.scoping import PermissionDenied, require_object, restrict, visible_unit_ids
 from gridcare.payments.channels import public_pay
 from gridcare.payments.choices import PaymentChannel, PaymentStatus
 from gridcare.payments.ledger import services
@@ -66,7 +65,7 @@ def shift_open(
 ) -> CashierShift:
     """Open the cashier's shift. Refused when the cashier already has one open (ValidationError)."""
     user = _user(actor)
-    _check_unit(actor, user.unit_id, Perm.PAYMENT_RECORD)
+    require_object(actor, user, Perm.PAYMENT_RECORD)
     errs: dict[str, list[str]] = {}
     counter = (counter or "").strip()
     if not counter or len(counter) > 40 or "\x00" in counter:
@@ -339,7 +338,7 @@ def shift_close(
     written; a balanced close records the figures, closes the shift and audits. A shift already closed (two
     closes at the same moment: the second waits on the row lock) is a Conflict (409) saying when and by whom."""
     user = _user(actor)
-    _check_unit(actor, shift.unit_id, Perm.PAYMENT_RECORD)
+    require_object(actor, shift, Perm.PAYMENT_RECORD)
     errs: dict[str, list[str]] = {}
     values = {}
     for name, raw in (("declared_cash", declared_cash), ("declared_card", declared_card)):
@@ -407,10 +406,8 @@ def shifts_visible(*, user):
     """A supervisor (stats.view) sees every shift of their units; a cashier only their own."""
     qs = CashierShift.objects.select_related("cashier", "unit")
     if has_perm(user, Perm.STATS_VIEW):
-        return qs.filter(unit_id__in=visible_unit_ids(user))
-    if has_perm(user, Perm.PAYMENT_RECORD):
-        return qs.filter(cashier=user, unit_id__in=visible_unit_ids(user))
-    return qs.none()
+        return restrict(qs, user, Perm.STATS_VIEW)
+    return restrict(qs.filter(cashier=user), user, Perm.PAYMENT_RECORD)
 
 
 def _day_range(day: date) -> tuple[datetime, datetime]:

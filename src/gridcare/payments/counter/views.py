@@ -30,7 +30,7 @@ from gridcare.core.choices import Channel
 from gridcare.core.locks import Conflict
 from gridcare.core.masking import mask_address, mask_customer_name
 from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import get_or_404, visible_unit_ids
+from gridcare.core.scoping import get_or_404, may_act_on_unit, visible_unit_ids
 from gridcare.core.validators import clean_date
 from gridcare.core.views import form_errors_from, staff_required
 from gridcare.customers.selectors import accounts_visible
@@ -143,9 +143,9 @@ def shift_daily(request):
         unit_id = int(request.GET.get("unit") or request.user.unit_id)
     except ValueError:
         raise Http404 from None
-    visible = visible_unit_ids(request.user)
-    if unit_id not in visible:
+    if not any(may_act_on_unit(request.user, unit_id, p) for p in (Perm.PAYMENT_RECORD, Perm.STATS_VIEW)):
         raise Http404
+    visible = visible_unit_ids(request.user)
     sheet = services.daily_sheet(user=request.user, unit=SupplyUnit.objects.get(pk=unit_id), day=day)
     units = SupplyUnit.objects.filter(pk__in=visible).order_by("path")
     if error:  # today's sheet under the reason the asked day was refused

@@ -30,8 +30,12 @@ from gridcare.core.audit import Actor, audit_record
 from gridcare.core.locks import Conflict
 from gridcare.core.money import fen
 from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import restrict, visible_unit_ids
-from gridcare.customers.services import PermissionDenied, _check_unit
+from gridcare.core.scoping import (
+    PermissionDenied,
+    may_act_on_unit,
+    require_object,
+    restrict,
+)
 from gridcare.payments.choices import EntryKind, PaymentStatus, RefundMethod
 from gridcare.payments.models import LedgerEntry, Payment, Refund, RefundPart
 from gridcare.payments.notices import refund_enqueue
@@ -52,11 +56,10 @@ def pending_of(account_id: int, exclude: int | None = None) -> Decimal:
 
 
 def _may_request(actor: Actor, unit_id: int) -> None:
+    """A cashier (payment.record) or a billing clerk (payment.reverse) of the account's unit may ask."""
     if actor.user is None:
         return
-    if not (has_perm(actor.user, Perm.PAYMENT_RECORD) or has_perm(actor.user, Perm.PAYMENT_REVERSE)):
-        raise PermissionDenied
-    if unit_id not in visible_unit_ids(actor.user):
+    if not any(may_act_on_unit(actor.user, unit_id, p) for p in (Perm.PAYMENT_RECORD, Perm.PAYMENT_REVERSE)):
         raise PermissionDenied
 
 
@@ -135,7 +138,7 @@ def refund_decide(
         raise ValidationError({"note": [_("审批意见最多200字")]})
     with transaction.atomic():
         refund = Refund.objects.select_related("account").get(pk=refund.pk)
-        _check_unit(actor, refund.unit_id, Perm.REFUND_APPROVE)
+        require_object(actor, refund, Perm.REFUND_APPROVE)
         if actor.user is None or refund.requested_by_id == actor.user.pk:
             raise PermissionDenied
         account = _lock_account(refund.account_id)  # the account first, like every payment

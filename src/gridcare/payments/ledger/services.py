@@ -34,8 +34,8 @@ from gridcare.core.audit import Actor, audit_record
 from gridcare.core.locks import Conflict, person, when
 from gridcare.core.money import fen
 from gridcare.core.permissions import Perm
+from gridcare.core.scoping import PermissionDenied, require_object
 from gridcare.customers.models import Account
-from gridcare.customers.services import PermissionDenied, _check_unit
 from gridcare.payments.choices import EntryKind, PaymentChannel, PaymentStatus
 from gridcare.payments.collections.services import collections_on_payment, collections_on_reversal
 from gridcare.payments.models import Allocation, LedgerEntry, Payment, Receivable, RefundPart
@@ -398,7 +398,7 @@ def refunded_of(payment_id: int) -> Decimal:
 def payment_reverse(*, actor: Actor, payment: Payment, reason: str) -> Payment:
     """Reverse a bounced or cancelled payment: its allocations are undone (the debts re-open, late fee
     accruing again from where it was charged) and a reversal entry restores the balance."""
-    _check_unit(actor, payment.unit_id, Perm.PAYMENT_REVERSE)
+    require_object(actor, payment, Perm.PAYMENT_REVERSE)
     reason = (reason or "").strip()
     if not reason or len(reason) > 500 or "\x00" in reason:
         raise ValidationError({"reason": [_("请填写冲正原因（最多500字）")]})
@@ -472,7 +472,7 @@ def waiver_request(*, actor: Actor, receivable: Receivable, amount: Any, reason:
     """Ask for a late-fee waiver on a bill; it takes effect only when a manager approves it."""
     from gridcare.payments.models import FeeWaiver
 
-    _check_unit(actor, receivable.unit_id, Perm.PAYMENT_REVERSE)
+    require_object(actor, receivable, Perm.PAYMENT_REVERSE)
     value = clean_amount(amount)
     reason = (reason or "").strip()
     if not reason or len(reason) > 500 or "\x00" in reason:
@@ -509,7 +509,7 @@ def waiver_decide(*, actor: Actor, waiver, approve: bool, on: date | None = None
     from gridcare.payments.models import FeeWaiver
 
     waiver = FeeWaiver.objects.select_for_update(of=("self",)).select_related("receivable").get(pk=waiver.pk)
-    _check_unit(actor, waiver.receivable.unit_id, Perm.FEE_WAIVE_APPROVE)
+    require_object(actor, waiver.receivable, Perm.FEE_WAIVE_APPROVE)
     if actor.user is None:
         raise PermissionDenied
     if waiver.requested_by_id == actor.user.pk:  # four eyes: a clear refusal, not a "not found"

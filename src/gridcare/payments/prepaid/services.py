@@ -46,10 +46,9 @@ from gridcare.billing.models import Bill
 from gridcare.core.audit import Actor, audit_record
 from gridcare.core.money import fen
 from gridcare.core.permissions import Perm
-from gridcare.core.scoping import restrict
+from gridcare.core.scoping import PermissionDenied, require_object, restrict
 from gridcare.customers.choices import AccountStatus
 from gridcare.customers.models import Account
-from gridcare.customers.services import PermissionDenied, _check_unit
 from gridcare.payments.choices import EntryKind, PrepaidAlertState
 from gridcare.payments.ledger.services import clean_amount
 from gridcare.payments.models import LedgerEntry, PrepaidAccount, PrepaidAlert, PrepaidEstimate
@@ -146,7 +145,7 @@ def prepaid_enrol(
 
     Idempotent: enrolling again with the same thresholds writes nothing. Re-enrolling after an unenrolment
     starts afresh (enrolled today, alert armed). Refused: a closed account, a bad threshold."""
-    _check_unit(actor, account.unit_id, Perm.CUSTOMER_EDIT)
+    require_object(actor, account, Perm.CUSTOMER_EDIT)
     errs: dict[str, list[str]] = {}
     value = days = None
     try:
@@ -204,7 +203,7 @@ def prepaid_unenrol(*, actor: Actor, account: Account, today: date | None = None
     """Take an account out of prepaid (取消智能交费): no more estimates or alerts; its history stays.
 
     Unenrolling an account already unenrolled writes nothing (a retry); one never enrolled is refused."""
-    _check_unit(actor, account.unit_id, Perm.CUSTOMER_EDIT)
+    require_object(actor, account, Perm.CUSTOMER_EDIT)
     p = PrepaidAccount.objects.select_for_update().filter(account_id=account.pk).first()
     if p is None:
         raise ValidationError(

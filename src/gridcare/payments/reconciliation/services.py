@@ -67,10 +67,9 @@ from django.utils.translation import gettext_lazy as _l
 from gridcare.core.audit import Actor, audit_record
 from gridcare.core.locks import Conflict, person, serialise, try_serialise, when
 from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import PermissionDenied, restrict
+from gridcare.core.scoping import PermissionDenied, require_object, restrict
 from gridcare.core.validators import ACCOUNT_NUMBER_RE
 from gridcare.customers.models import Account
-from gridcare.customers.services import _check_unit
 from gridcare.org.models import SupplyUnit
 from gridcare.payments.channels.agents import settlement_agent
 from gridcare.payments.channels.signed_requests import TXN_RE
@@ -525,7 +524,7 @@ def _clean_note(note: str, required: bool = True) -> str:
 
 
 def _lock_open(actor: Actor, exception: ReconciliationException) -> ReconciliationException:
-    _check_unit(actor, exception.unit_id, Perm.PAYMENT_BATCH)
+    require_object(actor, exception, Perm.PAYMENT_BATCH)
     e = ReconciliationException.objects.select_for_update().select_related("statement").get(pk=exception.pk)
     if e.status == RESOLVED:  # by someone else first (a second one at the same moment waits on the row lock)
         raise Conflict(

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.core.masking import mask_address, mask_customer_name
-from gridcare.core.views import form_errors_from
+from gridcare.core.views import customer_required, form_errors_from
 from gridcare.payments.channels import gateways
 from gridcare.payments.choices import PaymentChannel
 from gridcare.payments.ledger import services
@@ -31,7 +31,6 @@ from gridcare.payments.models import Allocation, PaymentOrder
 from gridcare.portal import selectors as portal_selectors
 from gridcare.portal import services as portal_services
 from gridcare.portal import views as portal_views
-from gridcare.portal.views import customer_required
 
 AMOUNT_RE = re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?")
 

@@ -27,10 +27,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from gridcare.core.clientip import client_ip
 from gridcare.core.masking import mask_customer_name
+from gridcare.core.views import customer_required
 from gridcare.payments.channels import gateways, signatures
 from gridcare.payments.choices import PaymentChannel
 from gridcare.payments.models import PaymentOrder
-from gridcare.portal.views import customer_required
 
 MERCHANT = "GridCare 电费缴费"
 

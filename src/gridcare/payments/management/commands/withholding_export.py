@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcare.customers.services import PermissionDenied
+from gridcare.core.scoping import PermissionDenied
 from gridcare.payments.channels import withholding as wh
 
 from ._batch_common import actor_and_unit, add_common, fail
