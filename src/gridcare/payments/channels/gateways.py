@@ -43,16 +43,17 @@ from django.utils.translation import gettext as _
 from gridcare.core.audit import Actor, audit_record
 from gridcare.core.choices import Channel
 from gridcare.customers.models import Account
-from gridcare.payments.choices import PaymentChannel
+from gridcare.payments.choices import OrderStatus, PaymentChannel
 from gridcare.payments.ledger.services import CENT, Recorded, clean_amount, payment_record
 from gridcare.payments.models import PaymentOrder
+from gridcare.payments.states import check_transition
 
 from . import signatures
 
 logger = logging.getLogger("gridcare.payments")
 
 ONLINE_CHANNELS = (PaymentChannel.PORTAL, PaymentChannel.ALIPAY, PaymentChannel.WECHAT)
-ORDER_CREATED, ORDER_PAID, ORDER_CLOSED = "created", "paid", "closed"
+ORDER_CREATED, ORDER_PAID, ORDER_CLOSED = OrderStatus.CREATED, OrderStatus.PAID, OrderStatus.CLOSED
 BEIJING = ZoneInfo("Asia/Shanghai")
 
 ALIPAY_SUCCESS, ALIPAY_FAILURE = "success", "failure"
@@ -197,6 +198,7 @@ def notify_paid(
             raise ValidationError(
                 {"channel_txn_id": [_("渠道流水号 %(t)s 已用于另一订单") % {"t": rec.payment.channel_txn_id}]}
             )
+        check_transition(PaymentOrder, order.status, ORDER_PAID)
         order.status, order.payment, order.paid_at = ORDER_PAID, rec.payment, rec.payment.paid_at
         order.save(update_fields=["status", "payment", "paid_at"])
         audit_record(

@@ -8,6 +8,9 @@ from django.utils.translation import gettext_lazy as _
 
 from gridcare.payments.choices import (
     AGENT_CHANNELS,
+    BatchStatus,
+    ItemStatus,
+    OrderStatus,
     PaymentChannel,
 )
 from gridcare.payments.ledger.models import MONEY, Payment
@@ -21,7 +24,9 @@ class PaymentOrder(models.Model):
     account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="payment_orders")
     channel = models.CharField(_("缴费渠道"), max_length=16, choices=PaymentChannel.choices)
     amount = models.DecimalField(_("金额(元)"), **MONEY)
-    status = models.CharField(_("状态"), max_length=10, default="created")  # created / paid / closed
+    status = models.CharField(
+        _("状态"), max_length=10, choices=OrderStatus.choices, default=OrderStatus.CREATED
+    )
     payment = models.OneToOneField(
         Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="order"
     )
@@ -92,7 +97,9 @@ class WithholdingBatch(models.Model):
     unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="+")
     bank_code = models.CharField(_("银行代码"), max_length=8)
     as_of = models.DateField(_("计费日期"))
-    status = models.CharField(_("状态"), max_length=10, default="exported")  # exported / settled
+    status = models.CharField(
+        _("状态"), max_length=10, choices=BatchStatus.choices, default=BatchStatus.EXPORTED
+    )
     item_count = models.PositiveIntegerField(_("笔数"), default=0)
     total = models.DecimalField(_("总金额(元)"), default=0, **MONEY)
     created_by = models.ForeignKey(
@@ -119,7 +126,9 @@ class WithholdingItem(models.Model):
     bank_account = models.CharField(_("银行账号"), max_length=19)
     holder_name = models.CharField(_("账户名"), max_length=40)
     amount = models.DecimalField(_("金额(元)"), **MONEY)
-    status = models.CharField(_("状态"), max_length=10, default="pending")  # pending / debited / failed
+    status = models.CharField(
+        _("状态"), max_length=10, choices=ItemStatus.choices, default=ItemStatus.PENDING
+    )
     result_code = models.CharField(_("银行返回码"), max_length=8, blank=True)
     result_message = models.CharField(_("银行返回信息"), max_length=100, blank=True)
     payment = models.OneToOneField(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")

@@ -62,10 +62,11 @@ from gridcare.core.scoping import (
 from gridcare.customers.importer import ImportFileError, decode
 from gridcare.customers.models import Account
 from gridcare.org.models import SupplyUnit
-from gridcare.payments.choices import PaymentChannel
+from gridcare.payments.choices import BatchStatus, ItemStatus, PaymentChannel
 from gridcare.payments.ledger.services import ZERO, clean_amount, payment_record
 from gridcare.payments.ledger.statement import amounts_due  # noqa: F401 — also used as withholding.amounts_due
 from gridcare.payments.models import WithholdingAgreement, WithholdingBatch, WithholdingItem
+from gridcare.payments.states import check_transition
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 DEBITED = "0000"
@@ -587,10 +588,12 @@ def withholding_import(*, actor: Actor, data: bytes, now: datetime | None = None
                     amount=item.amount,
                     paid_at=paid_at,
                 )
-                item.status, item.payment = "debited", rec.payment
+                check_transition(WithholdingItem, item.status, ItemStatus.DEBITED)
+                item.status, item.payment = ItemStatus.DEBITED, rec.payment
                 debited += 1
             else:
-                item.status = "failed"
+                check_transition(WithholdingItem, item.status, ItemStatus.FAILED)
+                item.status = ItemStatus.FAILED
                 failed += 1
             item.result_code, item.result_message, item.settled_at = code, message, now
             changed.append(item)
@@ -598,7 +601,8 @@ def withholding_import(*, actor: Actor, data: bytes, now: datetime | None = None
             changed, ["status", "payment", "result_code", "result_message", "settled_at"]
         )
         if changed and not batch.items.filter(status="pending").exists():
-            batch.status, batch.settled_at = "settled", now
+            check_transition(WithholdingBatch, batch.status, BatchStatus.SETTLED)
+            batch.status, batch.settled_at = BatchStatus.SETTLED, now
             batch.save(update_fields=["status", "settled_at"])
         if changed:
             audit_record(

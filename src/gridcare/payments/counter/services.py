@@ -39,10 +39,11 @@ from gridcare.core.money import CENT, fen
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import PermissionDenied, require_object, restrict, visible_unit_ids
 from gridcare.payments.channels import public_pay
-from gridcare.payments.choices import PaymentChannel, PaymentStatus
+from gridcare.payments.choices import PaymentChannel, PaymentStatus, ShiftStatus
 from gridcare.payments.ledger import services
 from gridcare.payments.ledger import statement as selectors
 from gridcare.payments.models import CashierShift, CounterReceipt, Payment, Terminal
+from gridcare.payments.states import check_transition
 
 __all__ = ["PermissionDenied"]
 
@@ -371,7 +372,8 @@ def shift_close(
                 ]
         if errs:
             raise ValidationError(errs)
-        shift.status, shift.closed_at = "closed", now or timezone.now()
+        check_transition(CashierShift, shift.status, ShiftStatus.CLOSED)
+        shift.status, shift.closed_at = ShiftStatus.CLOSED, now or timezone.now()
         shift.expected_cash, shift.expected_card, shift.payments_count = t.cash, t.card, t.count
         shift.declared_cash, shift.declared_card = values["declared_cash"], values["declared_card"]
         shift.save()

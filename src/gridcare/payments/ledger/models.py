@@ -20,6 +20,7 @@ from gridcare.payments.choices import (
     PaymentStatus,
     RefundMethod,
     RefundStatus,
+    WaiverStatus,
 )
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -172,7 +173,9 @@ class FeeWaiver(models.Model):
     receivable = models.ForeignKey(Receivable, on_delete=models.PROTECT, related_name="waivers")
     amount = models.DecimalField(_("减免金额(元)"), **MONEY)
     reason = models.TextField(_("减免原因"))
-    status = models.CharField(_("状态"), max_length=10, default="pending")  # pending / approved / rejected
+    status = models.CharField(
+        _("状态"), max_length=10, choices=WaiverStatus.choices, default=WaiverStatus.PENDING
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="fee_waivers_requested"
     )

@@ -36,9 +36,10 @@ from gridcare.core.scoping import (
     require_object,
     restrict,
 )
-from gridcare.payments.choices import EntryKind, PaymentStatus, RefundMethod
+from gridcare.payments.choices import EntryKind, PaymentStatus, RefundMethod, RefundStatus
 from gridcare.payments.models import LedgerEntry, Payment, Refund, RefundPart
 from gridcare.payments.notices import refund_enqueue
+from gridcare.payments.states import check_transition
 
 from .services import _lock_account, clean_amount, decided_message, refunded_of  # noqa: F401 — refunded_of: part of this API
 from .statement import credit_of
@@ -179,7 +180,9 @@ def refund_decide(
                 created_at=now,
             )
             refund_enqueue(refund=refund, customer_id=account.customer_id)  # 退费通知, commits with it
-        refund.status = "approved" if approve else "rejected"
+        decided = RefundStatus.APPROVED if approve else RefundStatus.REJECTED
+        check_transition(Refund, refund.status, decided)
+        refund.status = decided
         refund.decided_by, refund.decided_at, refund.decision_note = actor.user, now, note
         refund.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
         audit_record(

@@ -36,10 +36,11 @@ from gridcare.core.money import fen
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import PermissionDenied, require_object
 from gridcare.customers.models import Account
-from gridcare.payments.choices import EntryKind, PaymentChannel, PaymentStatus
+from gridcare.payments.choices import EntryKind, PaymentChannel, PaymentStatus, WaiverStatus
 from gridcare.payments.collections.services import collections_on_payment, collections_on_reversal
-from gridcare.payments.models import Allocation, LedgerEntry, Payment, Receivable, RefundPart
+from gridcare.payments.models import Allocation, FeeWaiver, LedgerEntry, Payment, Receivable, RefundPart
 from gridcare.payments.notices import payment_receipt_enqueue
+from gridcare.payments.states import check_transition
 
 from .latefee import FeeState, accrued_fee, fee_charge, fee_state, fee_terms, payment_apply
 
@@ -191,7 +192,8 @@ def receivable_cancel(*, bill_id: int, reason: str = "", cancelled_at: datetime 
     r.cancelled_at = now
     r.save(update_fields=["principal_paid", "fee_paid", "cancelled_at"])
     # Pending late-fee waivers of a cancelled bill have nothing left to waive.
-    r.waivers.filter(status="pending").update(status="rejected", decided_at=now)
+    check_transition(FeeWaiver, WaiverStatus.PENDING, WaiverStatus.REJECTED)
+    r.waivers.filter(status=WaiverStatus.PENDING).update(status=WaiverStatus.REJECTED, decided_at=now)
     _apply_credit(account, on=on)
 
 
@@ -421,6 +423,7 @@ def payment_reverse(*, actor: Actor, payment: Payment, reason: str) -> Payment:
         )
         alloc.reversed = True
         alloc.save(update_fields=["reversed"])
+    check_transition(Payment, payment.status, PaymentStatus.REVERSED)
     payment.status, payment.reversed_at, payment.reversal_reason, payment.unallocated = (
         PaymentStatus.REVERSED,
         now,
@@ -470,8 +473,6 @@ def decided_message(what: str, obj) -> str:
 @transaction.atomic
 def waiver_request(*, actor: Actor, receivable: Receivable, amount: Any, reason: str, on: date | None = None):
     """Ask for a late-fee waiver on a bill; it takes effect only when a manager approves it."""
-    from gridcare.payments.models import FeeWaiver
-
     require_object(actor, receivable, Perm.PAYMENT_REVERSE)
     value = clean_amount(amount)
     reason = (reason or "").strip()
@@ -506,22 +507,26 @@ def waiver_decide(*, actor: Actor, waiver, approve: bool, on: date | None = None
     amount (a waiver entry lowers the balance). The requester cannot approve their own request. A waiver
     already decided (a second approver at the same moment waits on the row lock) is a Conflict (409) naming
     who decided it."""
-    from gridcare.payments.models import FeeWaiver
-
     waiver = FeeWaiver.objects.select_for_update(of=("self",)).select_related("receivable").get(pk=waiver.pk)
     require_object(actor, waiver.receivable, Perm.FEE_WAIVE_APPROVE)
     if actor.user is None:
         raise PermissionDenied
     if waiver.requested_by_id == actor.user.pk:  # four eyes: a clear refusal, not a "not found"
         raise ValidationError({"__all__": [_("不能审批本人提交的减免申请，请由其他管理人员审批")]})
-    if waiver.status != "pending" and waiver.decided_by_id is None:  # closed with its cancelled bill
+    if (
+        waiver.status != WaiverStatus.PENDING and waiver.decided_by_id is None
+    ):  # closed with its cancelled bill
         raise ValidationError({"__all__": [_("该减免申请已处理")]})
-    if waiver.status != "pending":  # another approver was first (the row lock made us wait for them)
+    if (
+        waiver.status != WaiverStatus.PENDING
+    ):  # another approver was first (the row lock made us wait for them)
         raise Conflict(decided_message(_("该减免申请"), waiver), holder=waiver)
     now = timezone.now()
     on = on or timezone.localdate()
+    decided = WaiverStatus.APPROVED if approve else WaiverStatus.REJECTED
+    check_transition(FeeWaiver, waiver.status, decided)
     waiver.status, waiver.decided_by, waiver.decided_at = (
-        ("approved" if approve else "rejected"),
+        decided,
         actor.user,
         now,
     )

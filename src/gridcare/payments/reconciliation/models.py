@@ -7,7 +7,9 @@ from django.utils.translation import gettext_lazy as _
 
 from gridcare.payments.channels.models import PaymentOrder
 from gridcare.payments.choices import (
+    ExceptionStatus,
     PaymentChannel,
+    StatementStatus,
 )
 from gridcare.payments.ledger.models import MONEY, Payment
 
@@ -20,7 +22,9 @@ class StatementImport(models.Model):
     unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="+")
     file_hash = models.CharField(max_length=64)
     file_name = models.CharField(_("文件名"), max_length=200, blank=True)
-    status = models.CharField(_("状态"), max_length=12, default="current")  # current / superseded
+    status = models.CharField(
+        _("状态"), max_length=12, choices=StatementStatus.choices, default=StatementStatus.CURRENT
+    )
     row_count = models.PositiveIntegerField(_("对账单笔数"), default=0)
     total = models.DecimalField(_("对账单金额(元)"), default=0, **MONEY)
     matched_count = models.PositiveIntegerField(_("对平笔数"), default=0)
@@ -78,7 +82,9 @@ class ReconciliationException(models.Model):
     their_amount = models.DecimalField(_("渠道金额"), null=True, blank=True, **MONEY)
     their_time = models.DateTimeField(_("渠道交易时间"), null=True, blank=True)
     row_number = models.PositiveIntegerField(_("对账单行号"), null=True, blank=True)
-    status = models.CharField(_("状态"), max_length=12, default="open")  # open / resolved / superseded
+    status = models.CharField(
+        _("状态"), max_length=12, choices=ExceptionStatus.choices, default=ExceptionStatus.OPEN
+    )
     note = models.TextField(_("处理说明"), blank=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -74,12 +74,20 @@ from gridcare.org.models import SupplyUnit
 from gridcare.payments.channels.agents import settlement_agent
 from gridcare.payments.channels.signed_requests import TXN_RE
 from gridcare.payments.channels.withholding import RowError, _scope_unit_ids, csv_rows, refuse
-from gridcare.payments.choices import AGENT_CHANNELS, PaymentChannel, PaymentStatus, ReconKind
+from gridcare.payments.choices import (
+    AGENT_CHANNELS,
+    ExceptionStatus,
+    PaymentChannel,
+    PaymentStatus,
+    ReconKind,
+    StatementStatus,
+)
 from gridcare.payments.ledger.services import ZERO, clean_amount, payment_record
 from gridcare.payments.models import Payment, PaymentOrder, ReconciliationException, StatementImport
+from gridcare.payments.states import check_transition
 
 BEIJING = ZoneInfo("Asia/Shanghai")
-OPEN, RESOLVED, SUPERSEDED = "open", "resolved", "superseded"
+OPEN, RESOLVED, SUPERSEDED = ExceptionStatus.OPEN, ExceptionStatus.RESOLVED, ExceptionStatus.SUPERSEDED
 
 AMOUNT_NAMES = ["金额", "金额(元)", "订单金额", "订单金额(元)", "实收金额(元)", "应结订单金额"]
 COLUMNS: dict[str, dict[str, list[str]]] = {
@@ -351,8 +359,10 @@ def _import(actor, key, lines, digest, file_name, unit_ids, now, waited_for=Fals
             )
     previous = StatementImport.objects.select_for_update().filter(**key, status="current").first()
     if previous is not None:
-        previous.status = SUPERSEDED
+        check_transition(StatementImport, previous.status, StatementStatus.SUPERSEDED)
+        previous.status = StatementStatus.SUPERSEDED
         previous.save(update_fields=["status"])
+        check_transition(ReconciliationException, OPEN, SUPERSEDED)
         ReconciliationException.objects.filter(statement=previous, status=OPEN).update(status=SUPERSEDED)
     ours = _ours(key, unit_ids)
     theirs = {ln.txn: ln for ln in lines}
@@ -382,7 +392,8 @@ def _import(actor, key, lines, digest, file_name, unit_ids, now, waited_for=Fals
         # is done afresh against today's payments; its old unresolved exceptions (never acted on) go, resolved
         # ones keep their notes.
         ReconciliationException.objects.filter(statement=same, status=SUPERSEDED).delete()
-        same.status = "current"
+        check_transition(StatementImport, same.status, StatementStatus.CURRENT)
+        same.status = StatementStatus.CURRENT
         same.save(update_fields=["status"])
         stmt = same
     else:
@@ -544,6 +555,7 @@ def reconcile_resolve(
     """Close an exception with the cashier's note (e.g. "渠道次日到账", "已联系渠道更正")."""
     note = _clean_note(note)
     e = _lock_open(actor, exception)
+    check_transition(ReconciliationException, e.status, RESOLVED)
     e.status, e.note, e.resolved_at = RESOLVED, note, timezone.now()
     e.resolved_by = actor.user if getattr(actor.user, "is_authenticated", False) else None
     e.save(update_fields=["status", "note", "resolved_at", "resolved_by"])
@@ -593,6 +605,7 @@ def reconcile_backfill(
             amount=e.their_amount,
             paid_at=e.their_time,
         )
+    check_transition(ReconciliationException, e.status, RESOLVED)
     e.status, e.backfill_payment, e.resolved_at = RESOLVED, rec.payment, timezone.now()
     e.note = note or _("补录缴费 %(t)s") % {"t": e.channel_txn_id}
     e.resolved_by = actor.user if getattr(actor.user, "is_authenticated", False) else None
