@@ -18,7 +18,7 @@ class PaymentChannel(models.TextChoices):
     PHONE_BANK = "phone_bank", _("电话银行")
 
 
-# Channels of collection agents (代收机构, `payments.agents`): an agent's kind is its payments' channel.
+# Channels of collection agents (代收机构, `payments.channels.agents`): an agent's kind is its payments' channel.
 AGENT_CHANNELS = (PaymentChannel.COLLECTION_POINT, PaymentChannel.PHONE_BANK)
 
 

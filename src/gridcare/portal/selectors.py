@@ -1,10 +1,10 @@
 """Reads of the customer portal: a customer sees only the accounts bound to them, nobody else sees any.
 
 Money comes from the payments app, never computed here: what is due and the late fee from its statement
-(`payments.selectors.statements`: outstanding principal, late fee charged and accrued up to today, credit),
+(`payments.ledger.statement.statements`: outstanding principal, late fee charged and accrued up to today, credit),
 the disconnection state from the open collections case (`collections_selectors.account_states`), and for a
 prepaid (智能交费) account the estimated balance the public query and the account page show
-(`payments.prepaid.prepaid_estimate_live`). The portal only puts them side by side and names the state
+(`payments.prepaid.services.prepaid_estimate_live`). The portal only puts them side by side and names the state
 (`money_state`).
 """
 

@@ -1,7 +1,7 @@
 """Customer portal pages (mobile first). Thin: forms parse, services write, selectors read.
 
 Who may open what:
-- public: home, login, register, the 户号 query and paying by 户号 (payments.public_pay);
+- public: home, login, register, the 户号 query and paying by 户号 (payments.channels.public_pay);
 - logged-in customers: the home page with each bound account's money and state, account list and detail
   (bills with their payment status), payment history, usage analysis, bind, unbind.
   Anonymous visitors are sent to the portal login; logged-in staff get 404, the same answer the console

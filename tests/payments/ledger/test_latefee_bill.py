@@ -1,5 +1,5 @@
 """A bill's late fee payment by payment (issue 10 §3, 供电营业规则 art. 98): the pure rule in
-`payments.latefee` that the ledger, the statement and `POST /late-fee/calculate` share.
+`payments.ledger.latefee` that the ledger, the statement and `POST /late-fee/calculate` share.
 
 Every expected amount is worked out by hand in the comments. Residential: 0.1 % a day; other classes:
 0.2 % a day in the bill's own year, 0.3 % in later years. The 1.00 minimum is on the bill's cumulative fee.

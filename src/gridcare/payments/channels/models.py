@@ -183,7 +183,7 @@ class TerminalNonce(models.Model):  # noqa: DJ008
 class CollectionAgent(models.Model):
     """A collection agent (代收机构): a 代收点 or a 电话银行 that posts signed payments and settles daily by file.
 
-    Only its Ed25519 public key is stored; its kind is the channel of its payments (`payments.agents`)."""
+    Only its Ed25519 public key is stored; its kind is the channel of its payments (`payments.channels.agents`)."""
 
     code = models.CharField(_("机构编号"), max_length=20, unique=True)
     name = models.CharField(_("机构名称"), max_length=100)

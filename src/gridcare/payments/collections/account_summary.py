@@ -2,7 +2,7 @@
 past due, the last payment and the open collection steps (the disconnection case and open tasks).
 
 Five queries for all the accounts of the page, whatever their number. The amounts come from
-`payments.selectors.amounts_due` (the statement's figures: outstanding principal, charged unpaid late fee and
+`payments.ledger.statement.amounts_due` (the statement's figures: outstanding principal, charged unpaid late fee and
 the fee accrued up to `today`), so the page says what the counter, the statement and the ledger say.
 The caller passes accounts it may show (the customer page's own, scoped by its selector).
 """

@@ -1,4 +1,4 @@
-"""The collection reports (payments.reports) as tables: filters read from a query string or the command
+"""The collection reports (payments.reports.selectors) as tables: filters read from a query string or the command
 line, rows with a totals line, chart data — shared by the report pages, their Excel export and the
 `payments_report` command. Scoped by `reports` to the user's units under stats.view, exactly as the API."""
 

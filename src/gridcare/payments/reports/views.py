@@ -2,7 +2,7 @@
 arrears ageing as of a date, channel mix for a date range — each with an ECharts chart, a table and an
 Excel export (`/payments/reports/<report>/export.xlsx`, same filters as the page).
 
-The figures come from `payments.reports` (through `report_tables`), scoped to the user's units under
+The figures come from `payments.reports.selectors` (through `reports.tables`), scoped to the user's units under
 stats.view exactly as the API. Without a period, the collection rate shows the last billing month whose due
 date has passed (a month still payable shows a rate that means nothing yet) and the page says which month. Bad filters (period "2026-13", an unparsable date, date_from after date_to)
 show a message next to the report they belong to (page answers 400) and make the export answer 400.

@@ -193,7 +193,7 @@ def batch_detail(request, batch_no: str):
 
 @router.get("/withholding/batches/{batch_no}/file", response={200: None, **READ_ERRORS})
 def batch_file(request, batch_no: str):
-    """The debit file (GBK CSV, layout in `payments.withholding`): bank accounts and holder names whole only
+    """The debit file (GBK CSV, layout in `payments.channels.withholding`): bank accounts and holder names whole only
     for payment.batch_send (the billing clerk; audited as customer.view_pii), masked for every other role."""
     b = _batch(request, batch_no)
     resp = HttpResponse(

@@ -14,7 +14,7 @@ from ._batch_common import actor_and_unit, add_common, fail
 
 
 class Command(BaseCommand):
-    help = "生成银行代扣扣款文件（GBK CSV，格式见 gridcare.payments.withholding）"
+    help = "生成银行代扣扣款文件（GBK CSV，格式见 gridcare.payments.channels.withholding）"
 
     def add_arguments(self, parser):
         parser.add_argument("--bank", required=True, help="银行代码，如 102、105、403")
