@@ -159,11 +159,11 @@ GRIDCARE = {
     # Public 户号 query: requests per client per window.
     "PUBLIC_QUERY_RATE": int(os.environ.get("GRIDCARE_PUBLIC_QUERY_RATE", "20")),
     "PUBLIC_QUERY_WINDOW_SECONDS": int(os.environ.get("GRIDCARE_PUBLIC_QUERY_WINDOW", "60")),
-    # Paying by 户号 without logging in (payments.public_pay): at most the amount due plus this margin, a
+    # Paying by 户号 without logging in (payments.channels.public_pay): at most the amount due plus this margin, a
     # prepaid account at least up to the cap; the pay link stays open this many minutes.
     "PUBLIC_PAY_MARGIN": os.environ.get("GRIDCARE_PUBLIC_PAY_MARGIN", "1000.00"),
     "PUBLIC_PREPAID_CAP": os.environ.get("GRIDCARE_PUBLIC_PREPAID_CAP", "5000.00"),
-    # The counter (payments.counter): one payment at most the amount due plus this margin (预存上限), against a
+    # The counter (payments.counter.services): one payment at most the amount due plus this margin (预存上限), against a
     # mistyped amount.
     "COUNTER_MARGIN": os.environ.get("GRIDCARE_COUNTER_MARGIN", "10000.00"),
     "PUBLIC_ORDER_MINUTES": int(os.environ.get("GRIDCARE_PUBLIC_ORDER_MINUTES", "30")),

@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 from django.http import Http404
 
-from .permissions import Role, has_perm
+from .permissions import Role, has_perm, is_customer
 
 
 class PermissionDenied(Exception):
@@ -12,12 +12,7 @@ class PermissionDenied(Exception):
 
 def is_portal_user(user) -> bool:
     """An active, logged-in customer (staff users are not portal users, whatever they try)."""
-    return bool(
-        user is not None
-        and getattr(user, "is_authenticated", False)
-        and user.is_active
-        and getattr(user, "role", None) == Role.CUSTOMER
-    )
+    return is_customer(user)
 
 
 def visible_unit_ids(user) -> list[int]:

@@ -1,7 +1,7 @@
 """Customer portal pages (mobile first). Thin: forms parse, services write, selectors read.
 
 Who may open what:
-- public: home, login, register, the 户号 query and paying by 户号 (payments.public_pay);
+- public: home, login, register, the 户号 query and paying by 户号 (payments.channels.public_pay);
 - logged-in customers: the home page with each bound account's money and state, account list and detail
   (bills with their payment status), payment history, usage analysis, bind, unbind.
   Anonymous visitors are sent to the portal login; logged-in staff get 404, the same answer the console
@@ -27,7 +27,8 @@ from gridcare.core.choices import Channel
 from gridcare.core.masking import mask_phone
 from gridcare.core.views import customer_required
 from gridcare.org.views import login_view
-from gridcare.payments import public_pay, receipts
+from gridcare.payments.channels import public_pay
+from gridcare.payments.counter import receipts
 
 from . import selectors, services
 from .forms import (
