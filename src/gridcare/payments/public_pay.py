@@ -122,14 +122,15 @@ class Dues:
 
 
 def account_dues(account: Account, as_of: date) -> Dues:
-    """Amounts due of `account` as of `as_of` (three queries: open bills, credit, prepaid estimate)."""
-    st = selectors.statement(account, as_of)
-    estimate = prepaid.prepaid_estimate_live(account, today=as_of)
+    """Amounts due of `account` as of `as_of`: one query for the open bills and the prepaid flag, a second one
+    for the prepaid estimate of an enrolled account only."""
+    lines, enrolled = selectors.open_lines_and_prepaid(account.pk, as_of)
+    estimate = prepaid.prepaid_estimate_live(account, today=as_of) if enrolled else None
     return Dues(
         as_of=as_of,
-        principal_due=st.principal_outstanding.quantize(CENT),
-        late_fee=st.late_fee.quantize(CENT),
-        lines=tuple(st.lines),
+        principal_due=sum((ln.principal_outstanding for ln in lines), ZERO).quantize(CENT),
+        late_fee=sum((ln.late_fee for ln in lines), ZERO).quantize(CENT),
+        lines=tuple(lines),
         prepaid_balance=estimate.remaining.quantize(CENT) if estimate is not None else None,
     )
 
