@@ -7,7 +7,7 @@ export DJANGO_SETTINGS_MODULE ?= gridcare.settings
 SEED_CUSTOMERS ?= 5000
 HOST ?= 127.0.0.1:8000
 
-.PHONY: fuzz run test setup assets lint format migrate seed clean sysdeps-run sysdeps-test bench-seed bench-lookup bench-billing bench-payments
+.PHONY: fuzz run test setup assets lint format typecheck migrate seed clean sysdeps-run sysdeps-test bench-seed bench-lookup bench-billing bench-payments
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -64,6 +64,10 @@ lint: setup
 
 format: setup
 	$(BIN)/ruff format .
+
+# mypy with django-stubs over the packages listed in pyproject.toml [tool.mypy] files.
+typecheck: setup
+	$(BIN)/mypy
 
 bench-seed: setup
 	$(BIN)/python bench/seed.py

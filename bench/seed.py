@@ -18,7 +18,10 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / ".venv" / "bin"
+# The project's venv (make setup), else the interpreter running this script (e.g. a worktree on another venv).
+BIN = (
+    ROOT / ".venv" / "bin" if (ROOT / ".venv" / "bin" / "gridcare").exists() else Path(sys.executable).parent
+)
 SERVER = os.environ.get("GRIDCARE_BENCH_PG", "postgres://postgres@127.0.0.1:5432/")
 
 
@@ -48,6 +51,14 @@ def bench_env(name: str) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": database_url(name), "GRIDCARE_DEBUG": "1"}
 
 
+def run_step(cmd: list[str], env: dict[str, str]) -> None:
+    """Run one command of the bench; a failure ends the bench with the command's exit status."""
+    done = subprocess.run(cmd, env=env)
+    if done.returncode != 0:
+        print(f"FAILED (exit {done.returncode}): {' '.join(cmd)}", file=sys.stderr)
+        sys.exit(done.returncode)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("customers_pos", nargs="?", type=int, help="number of customers (same as --customers)")
@@ -61,10 +72,14 @@ def main() -> int:
     check_loopback()
 
     print(f"database {args.db}: recreating and migrating…", flush=True)
-    recreate(args.db)
+    try:
+        recreate(args.db)
+    except psycopg.OperationalError as e:
+        print(f"cannot reach PostgreSQL at {SERVER}: {e}", file=sys.stderr)
+        return 2
     env = bench_env(args.db)
     t = time.monotonic()
-    subprocess.run([str(BIN / "gridcare"), "migrate", "--noinput", "-v", "0"], env=env, check=True)
+    run_step([str(BIN / "gridcare"), "migrate", "--noinput", "-v", "0"], env)
     print(f"migrated in {time.monotonic() - t:.1f}s", flush=True)
 
     cmd = [str(BIN / "gridcare"), "seed", "--customers", str(n), "--seed", str(args.seed)]
@@ -72,7 +87,7 @@ def main() -> int:
         cmd.append("--keep-indexes")
     print("$ " + " ".join(cmd[1:]), flush=True)
     t = time.monotonic()
-    subprocess.run(cmd, env=env, check=True)
+    run_step(cmd, env)
     seconds = time.monotonic() - t
 
     with psycopg.connect(database_url(args.db)) as conn:

@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -152,8 +153,8 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
-# Security knobs of the foundation issue.
-GRIDCARE = {
+# Security knobs of the foundation issue (values of several types: read each as what it is).
+GRIDCARE: dict[str, Any] = {
     "LOGIN_MAX_FAILURES": int(os.environ.get("GRIDCARE_LOGIN_MAX_FAILURES", "5")),
     "LOGIN_LOCK_MINUTES": int(os.environ.get("GRIDCARE_LOGIN_LOCK_MINUTES", "15")),
     # Public 户号 query: requests per client per window.

@@ -280,7 +280,7 @@ def document_common_errors(api) -> None:
                 if len(codes) == 1 and 200 not in codes:
                     continue
                 sources = {m.__ninja_param_source__ for m in op.signature.models}
-                wanted = {}
+                wanted: dict[int, type[Schema]] = {}
                 if op.auth_callbacks:
                     wanted[401] = ErrorOut
                 # Any route: a field the schema refuses, or a NUL anywhere in the query string or body (refused

@@ -11,6 +11,7 @@
 """
 
 import re
+from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -39,11 +40,15 @@ class PiiSafeExceptionReporterFilter(SafeExceptionReporterFilter):
     def is_active(self, request) -> bool:
         return True
 
-    def _cleansed(self, values: MultiValueDict) -> MultiValueDict:
+    def _cleansed(self, values: Any) -> Any:
+        """A copy of `values` (the request's QueryDict, or a plain dict) with PII- and secret-named keys starred."""
         values = values.copy()
         for key in list(values):
             if _PII.search(str(key)) or self.hidden_settings.search(str(key)):
-                values.setlist(key, [self.cleansed_substitute])
+                if isinstance(values, MultiValueDict):
+                    values.setlist(key, [self.cleansed_substitute])
+                else:
+                    values[key] = self.cleansed_substitute
         return values
 
     def get_cleansed_multivaluedict(self, request, multivaluedict):

@@ -58,7 +58,7 @@ BRANDED_ATTR = "gridcare_branded_error"
 
 def _error_page(request, template: str, status: int, message: str = ""):
     """The console's or the portal's error page (templates/error_base.html); the API answers its JSON shape."""
-    from django.http import JsonResponse
+    from django.http import HttpResponse, JsonResponse
     from django.shortcuts import render
     from django.utils.translation import gettext as _
 
@@ -68,7 +68,7 @@ def _error_page(request, template: str, status: int, message: str = ""):
             message = {404: _("未找到该对象，或无权访问"), 400: _("请求有误")}.get(
                 status, _("当前角色无此权限")
             )
-        response = JsonResponse({"detail": message}, status=status)
+        response: HttpResponse = JsonResponse({"detail": message}, status=status)
     else:
         portal = path.startswith("/portal/")
         # Nothing of the request goes into the page: a missing and a forbidden object answer the same bytes.

@@ -167,6 +167,22 @@ def test_a_prepaid_account_shows_its_estimated_balance(world, on_day):
     assert Client().get(f"{QUERY}/3200000001").json()["prepaid_balance"] is None
 
 
+def test_the_estimate_is_read_for_an_enrolled_account_only(world, on_day, django_assert_num_queries):
+    # The same account and figures as above (218.00 on 10 Sep): the 户号 with its open bills and the prepaid
+    # flag, then the estimate — two statements. Unenrolled, the flag is false: one statement and null.
+    pay("300.00", date(2026, 8, 1), "PRE-1")
+    prepaid_bill(world.acct_a, date(2026, 8, 1), date(2026, 8, 31), "62.00")
+    prepaid.prepaid_enrol(actor=Actor(user=world.a_clerk), account=world.acct_a, today=date(2026, 8, 1))
+    on_day(date(2026, 9, 10))
+    with django_assert_num_queries(2):
+        body = Client().get(f"{QUERY}/3100000001").json()
+    assert body["prepaid_balance"] == "218.00"
+    prepaid.prepaid_unenrol(actor=Actor(user=world.a_clerk), account=world.acct_a, today=date(2026, 9, 10))
+    with django_assert_num_queries(1):
+        body = Client().get(f"{QUERY}/3100000001").json()
+    assert (body["prepaid_balance"], body["amount_due"]) == (None, "0.00")
+
+
 def test_misses_stay_one_identical_404_and_show_no_money(world, closed):
     client = Client()
     misses = [

@@ -51,7 +51,7 @@ from gridcare.payments.choices import PaymentChannel
 from gridcare.payments.ledger import statement as selectors
 from gridcare.payments.ledger.services import CENT, ZERO, clean_amount
 from gridcare.payments.ledger.statement import StatementLine
-from gridcare.payments.models import Allocation, PaymentOrder
+from gridcare.payments.models import Allocation, PaymentOrder, Receivable
 from gridcare.payments.prepaid import services as prepaid
 
 from . import gateways
@@ -123,17 +123,22 @@ class Dues:
         return limit
 
 
-def account_dues(account: Account, as_of: date) -> Dues:
-    """Amounts due of `account` as of `as_of` (three queries: open bills, credit, prepaid estimate)."""
-    st = selectors.statement(account, as_of)
-    estimate = prepaid.prepaid_estimate_live(account, today=as_of)
+def _dues(account: Account, receivables: list[Receivable], enrolled: bool, as_of: date) -> Dues:
+    lines = [selectors.statement_line(r, as_of) for r in receivables]
+    estimate = prepaid.prepaid_estimate_live(account, today=as_of) if enrolled else None
     return Dues(
         as_of=as_of,
-        principal_due=st.principal_outstanding.quantize(CENT),
-        late_fee=st.late_fee.quantize(CENT),
-        lines=tuple(st.lines),
+        principal_due=sum((ln.principal_outstanding for ln in lines), ZERO).quantize(CENT),
+        late_fee=sum((ln.late_fee for ln in lines), ZERO).quantize(CENT),
+        lines=tuple(lines),
         prepaid_balance=estimate.remaining.quantize(CENT) if estimate is not None else None,
     )
+
+
+def account_dues(account: Account, as_of: date) -> Dues:
+    """Amounts due of `account` as of `as_of`: one query for the open bills and the prepaid flag, a second one
+    for the prepaid estimate of an enrolled account only."""
+    return _dues(account, *selectors.open_receivables_and_prepaid(account.pk), as_of)
 
 
 def dues_payload(d: Dues) -> dict[str, Any]:
@@ -158,12 +163,18 @@ def public_account_query(
     *, client_key: str, account_number: str, name: str | None = None, as_of: date | None = None
 ) -> PublicAccount:
     """The public 户号 query (rate limit and masking of `customers.public`) with what is owed as of `as_of`."""
-    result: PublicQueryResult = public_query(client_key=client_key, account_number=account_number, name=name)
+    result: PublicQueryResult = public_query(
+        client_key=client_key,
+        account_number=account_number,
+        name=name,
+        lookup=selectors.public_account_with_dues,  # the account and its open bills: one round trip
+    )
     if result.status != 200:
         return PublicAccount(result.status, result.payload)
-    # Only the id and number are needed to read the statement: no second fetch of the account row.
+    # Only the id and number are needed for the prepaid estimate: no second fetch of the account row.
     account = Account(pk=result.account_id, account_number=result.payload["account_number"])
-    dues = account_dues(account, as_of or today())
+    receivables, enrolled = result.extra
+    dues = _dues(account, receivables, enrolled, as_of or today())
     return PublicAccount(200, {**result.payload, **dues_payload(dues)}, dues)
 
 

@@ -3,11 +3,15 @@
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
 from django.db.models import Sum
 
 from gridcare.core.money import fen
-from gridcare.payments.models import LedgerEntry, Payment, Receivable
+from gridcare.customers.choices import AccountStatus
+from gridcare.customers.selectors import PUBLIC_LOOKUP_COLUMNS, public_account_fields, public_lookup_sql
+from gridcare.payments.models import LedgerEntry, Payment, PrepaidAccount, Receivable
 
 from .latefee import accrued_fee
 
@@ -51,7 +55,7 @@ class Statement:
         return self.principal_outstanding + self.late_fee
 
 
-def _line(r: Receivable, as_of: date) -> StatementLine:
+def statement_line(r: Receivable, as_of: date) -> StatementLine:
     """A receivable as a statement line: the fee charged and unpaid plus the fee accrued up to `as_of` and,
     for an open overdue bill, the shortfall to the 1.00 minimum — max(fee accrued so far, 1.00) less the fee
     already charged (`latefee.accrued_fee`, i.e. `latefee.fee_due`)."""
@@ -72,6 +76,60 @@ def open_receivables(account_id: int):
     return Receivable.objects.filter(account_id=account_id).open().order_by("due_date", "id")
 
 
+# What `_line` and `accrued_fee` read of a receivable; the rest of the row is left deferred.
+_DUES_FIELDS = (
+    "id", "bill_id", "account_id", "unit_id", "customer_class", "bill_year", "period", "due_date",
+    "principal", "principal_paid", "fee_charged", "fee_paid", "fee_waived", "fee_through",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _dues_parts() -> tuple[str, str, str]:
+    """Columns, join and order that add to a statement on the account `a` its open receivables (the `open()`
+    rule, oldest due first) and whether it is enrolled in prepaid: a left join, so an account owing nothing
+    still answers one row with its flag."""
+    r, pa = Receivable._meta.db_table, PrepaidAccount._meta.db_table
+    cols = ", ".join(f"r.{Receivable._meta.get_field(f.removesuffix('_id')).column}" for f in _DUES_FIELDS)
+    columns = (
+        f"{cols}, EXISTS (SELECT 1 FROM {pa} pa WHERE pa.account_id = a.id "  # noqa: S608 (model metadata)
+        "AND pa.unenrolled_on IS NULL) AS prepaid_enrolled"
+    )
+    join = (
+        f"LEFT JOIN {r} r ON r.account_id = a.id AND r.cancelled_at IS NULL "
+        "AND (r.principal_paid < r.principal OR r.fee_paid < r.fee_charged - r.fee_waived)"
+    )
+    return columns, join, "r.due_date, r.id"
+
+
+def _open_and_enrolled(rows: list[Receivable]) -> tuple[list[Receivable], bool]:
+    return [r for r in rows if r.pk is not None], bool(rows[0].prepaid_enrolled)
+
+
+def open_receivables_and_prepaid(account_id: int) -> tuple[list[Receivable], bool]:
+    """The open receivables of one account (oldest due first) and whether it is enrolled in prepaid, in one
+    statement (the statement's credit is not part of what the public query shows)."""
+    columns, join, order = _dues_parts()
+    sql = f"SELECT {columns} FROM (SELECT %s AS id) a {join} ORDER BY {order}"  # noqa: S608
+    return _open_and_enrolled(list(Receivable.objects.raw(sql, [account_id])))
+
+
+def public_account_with_dues(account_number: str) -> dict[str, Any] | None:
+    """The public 户号 lookup (`customers.selectors.public_lookup_sql`, masked by `public_account_fields`) with
+    the account's open receivables and prepaid flag under `_extra`, all in one round trip: the lookup that
+    `customers.public.public_query` takes for the query with the money fields."""
+    columns, join, order = _dues_parts()
+    sql = public_lookup_sql(columns, join, order)
+    rows = list(Receivable.objects.raw(sql, [account_number, AccountStatus.ACTIVE.value]))
+    if not rows:
+        return None
+    first = rows[0]
+    out = public_account_fields(
+        account_number, *(getattr(first, c) for c in PUBLIC_LOOKUP_COLUMNS), with_name=True
+    )
+    out["_extra"] = _open_and_enrolled(rows)
+    return out
+
+
 def amounts_due(account_ids: list[int], as_of: date, *, due_before: date | None = None) -> dict[int, Decimal]:
     """What each account owes as of `as_of` — the statement total: outstanding principal, charged unpaid late
     fee and the fee accrued up to `as_of` with the 1.00 minimum of each overdue bill — in one query; `due_before` keeps only bills due before that day
@@ -83,13 +141,13 @@ def amounts_due(account_ids: list[int], as_of: date, *, due_before: date | None 
         rs = rs.filter(due_date__lt=due_before)
     out: dict[int, Decimal] = {}
     for r in rs.iterator(chunk_size=2000):
-        out[r.account_id] = out.get(r.account_id, ZERO) + _line(r, as_of).total
+        out[r.account_id] = out.get(r.account_id, ZERO) + statement_line(r, as_of).total
     return {a: fen(v) for a, v in out.items() if v > 0}
 
 
 def statement(account, as_of: date) -> Statement:
     """Each open bill with its outstanding principal and the late fee owed as of `as_of` (two queries)."""
-    lines = [_line(r, as_of) for r in open_receivables(account.pk)]
+    lines = [statement_line(r, as_of) for r in open_receivables(account.pk)]
     return Statement(
         account_number=account.account_number, as_of=as_of, lines=lines, credit=credit_of(account.pk)
     )
@@ -110,7 +168,7 @@ def ledger_balance(account_id: int) -> Decimal:
 def statement_of_ids(account_id: int, receivable_ids: list[int], as_of: date) -> list[StatementLine]:
     """Statement lines of the given receivables of one account as of a date (what paying them would take)."""
     return [
-        _line(r, as_of)
+        statement_line(r, as_of)
         for r in Receivable.objects.filter(
             account_id=account_id, pk__in=receivable_ids, cancelled_at__isnull=True
         )
@@ -126,7 +184,7 @@ def statements(accounts, as_of: date) -> dict[int, Statement]:
         return {}
     lines: dict[int, list[StatementLine]] = {i: [] for i in ids}
     for r in Receivable.objects.filter(account_id__any=ids).open().order_by("account_id", "due_date", "id"):
-        lines[r.account_id].append(_line(r, as_of))
+        lines[r.account_id].append(statement_line(r, as_of))
     credits = dict(
         Payment.objects.filter(account_id__any=ids, status="posted", unallocated__gt=0)
         .order_by()
