@@ -268,11 +268,19 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "control_folder": str(_CELERY_DIR / "control"),
         "store_processed": False,
     }
+    for _folder in ("queue", "control"):  # web, worker and beat all find them, whichever starts first
+        (_CELERY_DIR / _folder).mkdir(parents=True, exist_ok=True)
 else:
     # Redis re-delivers an unacknowledged task after this many seconds (acks_late): longer than any one task.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": int(os.environ.get("GRIDCARE_CELERY_VISIBILITY_TIMEOUT", "3600"))
+        "visibility_timeout": int(os.environ.get("GRIDCARE_CELERY_VISIBILITY_TIMEOUT", "3600")),
+        # Redis: a worker looks for messages of dead workers (past the visibility timeout) about every
+        # interval x throttle seconds (kombu's defaults: 10 x 10).
+        "unacked_restore_interval": int(os.environ.get("GRIDCARE_CELERY_RESTORE_INTERVAL", "10")),
+        "unacked_restore_throttle": int(os.environ.get("GRIDCARE_CELERY_RESTORE_THROTTLE", "10")),
     }
+# The queue jobs go to and workers read (one deployment per queue when several share a broker).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("GRIDCARE_CELERY_QUEUE", "celery")
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("GRIDCARE_CELERY_CONNECT_TIMEOUT", "3"))
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ACKS_LATE = True

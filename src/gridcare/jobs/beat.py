@@ -7,7 +7,6 @@ import logging
 from django_celery_beat.schedulers import DatabaseScheduler
 
 from . import schedules
-from .tasks import SCHEDULED_TASK
 
 log = logging.getLogger("gridcare.jobs")
 
@@ -21,20 +20,24 @@ class Scheduler(DatabaseScheduler):
         self.catch_up()
 
     def catch_up(self) -> list[str]:
+        """Send each due schedule once. Read from the table, not `self.schedule`: django-celery-beat leaves out
+        of it the crontabs whose hour is not near (a 06:00 schedule is absent at 09:00)."""
+        from django.utils import timezone
+
         fired = []
-        for name, entry in list(self.schedule.items()):
-            if entry.task != SCHEDULED_TASK or not schedules.needs_catch_up(entry.model):
+        for task in schedules.scheduled_tasks().filter(enabled=True):
+            if not schedules.needs_catch_up(task):
                 continue
-            log.info("schedule %s: last run older than its period, running once now (catch-up)", name)
+            log.info("schedule %s: last run older than its period, running once now (catch-up)", task.name)
             try:
-                self.apply_async(
-                    entry, advance=True
-                )  # last_run_at = now: the regular tick does not fire it again
+                self.apply_async(self.Entry(task, app=self.app), advance=False)
             except Exception:
-                log.exception("schedule %s: catch-up could not be sent", name)
+                log.exception("schedule %s: catch-up could not be sent", task.name)
                 continue
-            fired.append(name)
+            # The regular tick must not fire the same missed time again.
+            type(task).objects.filter(pk=task.pk).update(last_run_at=timezone.now())
+            fired.append(task.name)
         if fired:
-            self.sync()
             self._schedule = self.all_as_schedule()
+            self._heap = None
         return fired
