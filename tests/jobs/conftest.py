@@ -18,6 +18,11 @@ def broker_at(url: str, transport_options: dict | None = None):
         if pool is not None:
             with contextlib.suppress(Exception):
                 pool.force_close_all()
+        # The producer pool (task publishing, control broadcasts such as ping) is bound to the old pool too.
+        with contextlib.suppress(AttributeError, KeyError):
+            app.__dict__["amqp"]._producer_pool = None
+        with contextlib.suppress(AttributeError):
+            del app.control.mailbox.producer_pool
 
     app.conf.broker_url = url
     app.conf.broker_transport_options = transport_options or {}
