@@ -150,6 +150,7 @@ def test_broker_down_api_503_and_page_message(people, failed_job, login, broker_
     page = login(people.a_billing).post(f"/jobs/{failed_job.pk}/retry/", follow=True).content.decode()
     assert "后台任务引擎的消息代理（broker）不可用" in page
     assert Job.objects.get().error == "broker unavailable"
+    assert not AuditEvent.objects.filter(action="job.retry").exists()  # nothing else written
 
 
 def test_list_shows_own_and_scoped_jobs(people, failed_job, login):

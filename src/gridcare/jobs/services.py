@@ -303,6 +303,14 @@ def job_retry(*, actor: Actor, job: Job) -> Job:
     """Re-queue a failed job on the same row (its done count kept: a resumable kind continues), audited."""
     if not may_retry(actor.user, job):
         raise PermissionDenied
+    if job.state != JobState.FAILED:
+        raise NotRetryable
+    if not eager():
+        try:  # a broker that is down: the row says so again, and no retry is recorded
+            _publish(job.pk, "", probe_only=True)
+        except Exception as exc:
+            fail(job.pk, BROKER_UNAVAILABLE)
+            raise BrokerUnavailable(str(exc)) from exc
     with transaction.atomic():
         n = Job.objects.filter(pk=job.pk, state=JobState.FAILED).update(
             state=JobState.QUEUED, error="", finished_at=None
