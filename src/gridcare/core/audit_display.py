@@ -269,6 +269,11 @@ KEY_LABELS = {
     "peak": _("高峰"),
     "flat": _("平段"),
     "valley": _("低谷"),
+    "attempts": _("执行次数"),
+    "enabled": _("启用"),
+    "error": _("错误"),
+    "schedule": _("计划"),
+    "job": _("后台任务"),
 }
 
 # Keys holding a user's id (or a list of them): shown as the username, looked up in one query per page.
