@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from lookup import HOST, Result, database_url, free_port, stop  # noqa: E402
 
-from gridcare.payments.signatures import alipay_sign  # noqa: E402
+from gridcare.payments.channels.signatures import alipay_sign  # noqa: E402
 
 BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,7 +84,7 @@ def prepare(db: str, n: int, period: str, seed: int) -> list[tuple[str, str, Dec
             str(BIN / "gridcare"),
             "shell",
             "-c",
-            f"from gridcare.payments import services; services.receivables_open([{ids}])",
+            f"from gridcare.payments.ledger import services; services.receivables_open([{ids}])",
         ],
         env=env,
         cwd=ROOT,

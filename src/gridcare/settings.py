@@ -159,15 +159,21 @@ GRIDCARE = {
     # Public 户号 query: requests per client per window.
     "PUBLIC_QUERY_RATE": int(os.environ.get("GRIDCARE_PUBLIC_QUERY_RATE", "20")),
     "PUBLIC_QUERY_WINDOW_SECONDS": int(os.environ.get("GRIDCARE_PUBLIC_QUERY_WINDOW", "60")),
-    # Paying by 户号 without logging in (payments.public_pay): at most the amount due plus this margin, a
+    # Paying by 户号 without logging in (payments.channels.public_pay): at most the amount due plus this margin, a
     # prepaid account at least up to the cap; the pay link stays open this many minutes.
     "PUBLIC_PAY_MARGIN": os.environ.get("GRIDCARE_PUBLIC_PAY_MARGIN", "1000.00"),
     "PUBLIC_PREPAID_CAP": os.environ.get("GRIDCARE_PUBLIC_PREPAID_CAP", "5000.00"),
-    # The counter (payments.counter): one payment at most the amount due plus this margin (预存上限), against a
+    # The counter (payments.counter.services): one payment at most the amount due plus this margin (预存上限), against a
     # mistyped amount.
     "COUNTER_MARGIN": os.environ.get("GRIDCARE_COUNTER_MARGIN", "10000.00"),
     "PUBLIC_ORDER_MINUTES": int(os.environ.get("GRIDCARE_PUBLIC_ORDER_MINUTES", "30")),
     "IMPORT_MAX_BYTES": int(os.environ.get("GRIDCARE_IMPORT_MAX_BYTES", str(20 * 1024 * 1024))),
+    # Files of jobs (core.jobfiles): an upload waits under var/imports/ for its import job (deleted when the job
+    # succeeds; a failed job's file is kept this many days for a retry); an export's file under var/exports/ can
+    # be downloaded this many hours. An export of more rows than EXPORT_JOB_ROWS runs as a job.
+    "IMPORT_KEEP_DAYS": int(os.environ.get("GRIDCARE_IMPORT_KEEP_DAYS", "7")),
+    "EXPORT_KEEP_HOURS": int(os.environ.get("GRIDCARE_EXPORT_KEEP_HOURS", "48")),
+    "EXPORT_JOB_ROWS": int(os.environ.get("GRIDCARE_EXPORT_JOB_ROWS", "5000")),
     "BIND_MAX_FAILURES": int(os.environ.get("GRIDCARE_BIND_MAX_FAILURES", "5")),
     # Processes a billing run on PostgreSQL uses (0 = one per core, at most 4).
     "BILLING_WORKERS": int(os.environ.get("GRIDCARE_BILLING_WORKERS", "0")),

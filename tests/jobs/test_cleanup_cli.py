@@ -159,7 +159,7 @@ def test_command_failure_is_a_command_error_and_stays_on_the_row(monkeypatch):
     def broken(*, today, actor=None):
         raise RuntimeError("estimate table locked")
 
-    monkeypatch.setattr("gridcare.payments.prepaid.prepaid_estimate_run", broken)
+    monkeypatch.setattr("gridcare.payments.prepaid.services.prepaid_estimate_run", broken)
     with pytest.raises(CommandError, match="RuntimeError: estimate table locked"):
         call_command("prepaid_estimate", "--date", "2026-01-05", "--inline", stdout=io.StringIO())
     job = Job.objects.get()

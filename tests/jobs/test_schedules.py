@@ -65,7 +65,7 @@ def test_scheduled_run_computes_today_at_run_time(monkeypatch):
     seen = []
     monkeypatch.setattr(timezone, "localdate", lambda *a: seen.append("clock") or date(2027, 3, 1))
     monkeypatch.setattr(
-        "gridcare.payments.collections.dunning_days",
+        "gridcare.payments.collections.services.dunning_days",
         lambda *, start, end, actor=None, now=None: seen.append((start, end)) or {"reminders": 2},
     )
     job = services.run_scheduled("collections.run", schedule="collections.run", params=None, task_id="t-1")

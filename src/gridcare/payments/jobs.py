@@ -56,7 +56,7 @@ def _validate_collections(params: dict, actor) -> dict:
 )
 def collections_run(ctx):
     """Dunning steps for a day (default: today when the job runs), or for each day up to `until`."""
-    from gridcare.payments.collections import dunning_days
+    from gridcare.payments.collections.services import dunning_days
 
     start = date.fromisoformat(ctx.params["date"]) if ctx.params.get("date") else timezone.localdate()
     end = date.fromisoformat(ctx.params["until"]) if ctx.params.get("until") else start
@@ -84,7 +84,7 @@ def _validate_prepaid(params: dict, actor) -> dict:
     perm=Perm.CUSTOMER_VIEW,
 )
 def prepaid_estimate(ctx):
-    from gridcare.payments.prepaid import prepaid_estimate_run
+    from gridcare.payments.prepaid.services import prepaid_estimate_run
 
     today = date.fromisoformat(ctx.params["date"]) if ctx.params.get("date") else timezone.localdate()
     ctx.set_total(1)
