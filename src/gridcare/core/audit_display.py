@@ -275,7 +275,6 @@ KEY_LABELS = {
     "enabled": _("启用"),
     "error": _("错误"),
     "schedule": _("计划"),
-    "job": _("后台任务"),
 }
 
 # Keys holding a user's id (or a list of them): shown as the username, looked up in one query per page.
