@@ -47,7 +47,10 @@ run: migrate
 	$(BIN)/gridcare demo_channels --seed 42 $(TODAY_ARG)
 	$(BIN)/gridcare notify_dispatch --limit 50000
 	$(BIN)/gridcare demo_logins
-	$(BIN)/gridcare runserver $(HOST)
+	$(BIN)/gridcare jobs_schedules
+	@# Web, one worker and beat together (Procfile); Ctrl-C stops all three. The steps above ran before the worker
+	@# started: each found no worker answering and ran its job in-process. Beat's catch-up runs the daily jobs once.
+	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) $(BIN)/honcho start -f Procfile
 
 test: sysdeps-test setup
 	$(BIN)/gridcare compilemessages -v 0 --ignore '.venv/*' --ignore 'node_modules/*'

@@ -13,6 +13,8 @@ from gridcare.billing.api import router as billing_router
 from gridcare.core.api import DEFAULT_AUTH, dates_in_range, document_common_errors, install_error_handlers
 from gridcare.core.api import router as core_router
 from gridcare.customers.api import router as customers_router
+from gridcare.jobs.api import install_broker_handler
+from gridcare.jobs.api import router as jobs_router
 from gridcare.metering.api import router as metering_router
 from gridcare.notify.api import router as outbox_router
 from gridcare.org.api import router as org_router
@@ -40,6 +42,7 @@ api = NinjaAPI(
     openapi_url="/openapi.json" if settings.API_DOCS_ENABLED else None,
 )
 install_error_handlers(api)
+install_broker_handler(api)  # a job that cannot reach the engine's broker: 503, never a 500
 api.add_decorator(dates_in_range)  # every date input within 2000-01-01..2100-12-31
 api.add_router("", core_router)
 api.add_router("", org_router)
@@ -59,4 +62,5 @@ api.add_router("", terminal_router)
 api.add_router("", latefee_router)
 api.add_router("", agent_router)
 api.add_router("", outbox_router)
+api.add_router("", jobs_router)
 document_common_errors(api)

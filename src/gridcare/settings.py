@@ -275,11 +275,19 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "control_folder": str(_CELERY_DIR / "control"),
         "store_processed": False,
     }
+    for _folder in ("queue", "control"):  # web, worker and beat all find them, whichever starts first
+        (_CELERY_DIR / _folder).mkdir(parents=True, exist_ok=True)
 else:
     # Redis re-delivers an unacknowledged task after this many seconds (acks_late): longer than any one task.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": int(os.environ.get("GRIDCARE_CELERY_VISIBILITY_TIMEOUT", "3600"))
+        "visibility_timeout": int(os.environ.get("GRIDCARE_CELERY_VISIBILITY_TIMEOUT", "3600")),
+        # Redis: a worker looks for messages of dead workers (past the visibility timeout) about every
+        # interval x throttle seconds (kombu's defaults: 10 x 10).
+        "unacked_restore_interval": int(os.environ.get("GRIDCARE_CELERY_RESTORE_INTERVAL", "10")),
+        "unacked_restore_throttle": int(os.environ.get("GRIDCARE_CELERY_RESTORE_THROTTLE", "10")),
     }
+# The queue jobs go to and workers read (one deployment per queue when several share a broker).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("GRIDCARE_CELERY_QUEUE", "celery")
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("GRIDCARE_CELERY_CONNECT_TIMEOUT", "3"))
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ACKS_LATE = True
@@ -288,7 +296,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = "Asia/Shanghai"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler, which installs the default schedules and catches up missed runs at start.
+CELERY_BEAT_SCHEDULER = "gridcare.jobs.beat:Scheduler"
+# Jobs (gridcare.jobs): a running job's heartbeat thread stamps its row this often; a running row whose heartbeat
+# stopped for JOBS_STALE_MINUTES is re-queued by the cleanup schedule, at most JOBS_MAX_ATTEMPTS runs in all, then
+# failed with the reason. Commands wait JOBS_PING_SECONDS for a worker to answer before running in-process.
+GRIDCARE.update(
+    {
+        "JOBS_HEARTBEAT_SECONDS": int(os.environ.get("GRIDCARE_JOBS_HEARTBEAT_SECONDS", "30")),
+        "JOBS_STALE_MINUTES": int(os.environ.get("GRIDCARE_JOBS_STALE_MINUTES", "5")),
+        "JOBS_MAX_ATTEMPTS": int(os.environ.get("GRIDCARE_JOBS_MAX_ATTEMPTS", "3")),
+        "JOBS_PING_SECONDS": float(os.environ.get("GRIDCARE_JOBS_PING_SECONDS", "1.0")),
+        "JOBS_KEEP_SCHEDULED_DAYS": int(os.environ.get("GRIDCARE_JOBS_KEEP_SCHEDULED_DAYS", "7")),
+    }
+)
 # Tests run every job in-process (tests/conftest.py turns this on); the real-worker tests turn it off.
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("GRIDCARE_JOBS_EAGER", "0") == "1"
 

@@ -18,6 +18,7 @@ urlpatterns = [
     path("metering/", include("gridcare.metering.urls")),
     path("notify/", include("gridcare.notify.urls")),
     path("users/", include("gridcare.org.urls")),
+    path("jobs/", include("gridcare.jobs.urls")),
     path("", include("gridcare.customers.urls")),
 ]
 if settings.ADMIN_ENABLED:  # off in production unless GRIDCARE_ADMIN_ENABLED=1 (settings.py)

@@ -96,6 +96,7 @@ def api_params(w) -> dict:
         "statement_id": MISSING,
         "shift_id": MISSING,
         "campaign_id": MISSING,
+        "job_id": MISSING,
         # required query parameters
         "period": "2026-08",
         "date_from": "2026-08-01",
@@ -132,6 +133,8 @@ def page_params(w) -> dict:
         ("metering/reads/", "pk"): MISSING,
         ("metering/reads/", "action"): "accept",
         ("notify/campaigns/", "pk"): MISSING,
+        ("jobs/", "pk"): MISSING,
+        ("jobs/schedules/", "name"): "collections.run",
         ("customers/export/", "job_id"): MISSING,
         ("users/", "pk"): MISSING,
         ("", "order_no"): "NO-SUCH-ORDER",

@@ -133,7 +133,7 @@ def test_retry_after_the_write_committed_writes_nothing_twice(world, tmp_path):
     # The worker died after the commit and before finishing: the row is still running when the task comes back.
     Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING, finished_at=None)
 
-    again = job_services.run(job.pk)
+    again = job_services.run(job.pk, task_id=job.task_id)  # the same message, redelivered
 
     assert again.state == JobState.SUCCEEDED and again.attempts == 2
     assert again.result["accounts_created"] == 2 and again.result["written"] is True
@@ -162,7 +162,7 @@ def test_a_job_failing_midway_keeps_its_error_and_its_file_for_a_retry(
     assert uploads(settings) == [name]
     monkeypatch.setattr(importer, "audit_record", real_audit)
     Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING)  # the engine's retry re-queues it
-    job = job_services.run(job.pk)
+    job = job_services.run(job.pk, task_id=job.task_id)  # the same message, redelivered
     assert (
         job.state == JobState.SUCCEEDED and Account.objects.filter(account_number="3300000001").count() == 1
     )

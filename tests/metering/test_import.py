@@ -130,7 +130,7 @@ def test_retried_import_job_never_writes_twice(w, tmp_path):
     job = job_services.start("metering.import_readings", {"file": name}, actor=Actor())
     Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING)  # as if its worker died after the commit
 
-    again = job_services.run(job.pk)
+    again = job_services.run(job.pk, task_id=job.task_id)  # the same message, redelivered
 
     assert again.state == JobState.SUCCEEDED and again.result["written"] is True
     assert MeterRead.objects.count() == 4 and AuditEvent.objects.filter(action="import.readings").count() == 1

@@ -38,6 +38,11 @@ ACTION_LABELS = {
     "billing_run.delete": _("删除电费发行"),
     "billing_run.start": _("发起电费发行"),
     "bills.issue": _("发行账单"),
+    "job.retry": _("重试后台任务"),
+    "schedule.pause": _("暂停定时任务"),
+    "schedule.resume": _("恢复定时任务"),
+    "schedule.run": _("立即运行定时任务"),
+    "schedule.update": _("修改定时任务"),
     "collections.cancel": _("撤销停电（已缴清）"),
     "collections.disconnect_done": _("停电完成"),
     "collections.reconnect_cancel": _("撤销复电"),
@@ -266,6 +271,10 @@ KEY_LABELS = {
     "peak": _("高峰"),
     "flat": _("平段"),
     "valley": _("低谷"),
+    "attempts": _("执行次数"),
+    "enabled": _("启用"),
+    "error": _("错误"),
+    "schedule": _("计划"),
 }
 
 # Keys holding a user's id (or a list of them): shown as the username, looked up in one query per page.

@@ -24,6 +24,11 @@ class Job(models.Model):
     attempts = models.PositiveIntegerField(_("执行次数"), default=0)
     # The job's work continues elsewhere (e.g. a billing run's chunk tasks), which finish it.
     detached = models.BooleanField(default=False)
+    # The id of the one broker message allowed to run this row (a new one per enqueue: start, retry, stale
+    # re-queue). A redelivered copy of that message may take the row over; any older message is ignored.
+    task_id = models.CharField(max_length=64, blank=True, default="")
+    # The schedule (django-celery-beat PeriodicTask name) that started this run; "" for a person's job.
+    schedule = models.CharField(_("定时任务"), max_length=200, blank=True, default="", db_index=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
     finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)

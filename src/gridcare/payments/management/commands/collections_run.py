@@ -1,4 +1,5 @@
-"""`gridcare collections_run [--date YYYY-MM-DD] [--until YYYY-MM-DD]`: the daily dunning job (催费).
+"""`gridcare collections_run [--date YYYY-MM-DD] [--until YYYY-MM-DD] [--inline] [--timeout S]`: the daily
+dunning job (催费), as a `collections.run` job (a worker runs it, or this process when none answers).
 
 Runs `collections.collections_run` for the date (default today, Asia/Shanghai) — or for each day up to
 `--until` — for all units, and prints the counts per stage. Running a day again writes nothing new.
@@ -6,13 +7,12 @@ Runs `collections.collections_run` for the date (default today, Asia/Shanghai) �
 
 from datetime import date
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
-from gridcare.payments.collections.services import dunning_days
+from gridcare.jobs.cli import add_job_arguments, run_and_wait
 
 LABELS = [
     ("reminders", "缴费提醒"),
@@ -38,17 +38,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--date", help="YYYY-MM-DD (default: today)")
         parser.add_argument("--until", help="YYYY-MM-DD: run every day from --date up to this one")
+        add_job_arguments(parser)
 
-    def handle(self, *args, date=None, until=None, **options):
+    def handle(self, *args, date=None, until=None, inline=False, timeout=None, **options):
         start = _day(date, "--date") if date else timezone.localdate()
         end = _day(until, "--until") if until else start
         if end < start:
             raise CommandError("--until 不能早于 --date")
-        try:
-            counts = dunning_days(start=start, end=end, actor=Actor(channel=Channel.JOB))
-        except ValidationError as exc:
-            raise CommandError(
-                "; ".join(f"{f}: {m}" for f, ms in exc.message_dict.items() for m in ms)
-            ) from None
+        job = run_and_wait(
+            "collections.run",
+            {"date": start.isoformat(), "until": end.isoformat() if until else None},
+            Actor(channel=Channel.JOB),
+            self.stdout,
+            inline=inline,
+            timeout=timeout,
+        )
+        counts = job.result or {}
         span = start.isoformat() if end == start else f"{start.isoformat()}..{end.isoformat()}"
         self.stdout.write(f"collections {span}: " + ", ".join(f"{k}={counts.get(k, 0)}" for k, _l in LABELS))

@@ -1,7 +1,7 @@
 """`gridcare prepaid_estimate [--date YYYY-MM-DD]`: the daily balance estimate of every prepaid account
 (智能交费) and its low-balance alerts, as of the date (default today, Asia/Shanghai). Re-running a day
-replaces its estimates and raises no alert twice; run it once a day after the day's payments (cron/Celery
-beat)."""
+replaces its estimates and raises no alert twice. It runs as a `prepaid.estimate` job (a worker, or this
+process when none answers); the engine's schedule runs it daily at 06:00."""
 
 from datetime import date
 
@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
-from gridcare.payments.prepaid.services import prepaid_estimate_run
+from gridcare.jobs.cli import add_job_arguments, run_and_wait
 
 
 def _date(value: str) -> date:
@@ -25,11 +25,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--date", dest="day", default=None, help="estimate as of this day (YYYY-MM-DD)")
+        add_job_arguments(parser)
 
-    def handle(self, *args, day=None, **options):
+    def handle(self, *args, day=None, inline=False, timeout=None, **options):
         today = _date(day) if day else timezone.localdate()
-        result = prepaid_estimate_run(today=today, actor=Actor(channel=Channel.JOB))
+        job = run_and_wait(
+            "prepaid.estimate",
+            {"date": today.isoformat()},
+            Actor(channel=Channel.JOB),
+            self.stdout,
+            inline=inline,
+            timeout=timeout,
+        )
+        result = job.result or {}
         self.stdout.write(
-            f"prepaid_estimate {today.isoformat()}: estimated={result.estimated} "
-            f"alerts_raised={result.alerts_raised} rearmed={result.rearmed}"
+            f"prepaid_estimate {today.isoformat()}: estimated={result.get('estimated', 0)} "
+            f"alerts_raised={result.get('alerts_raised', 0)} rearmed={result.get('rearmed', 0)}"
         )
