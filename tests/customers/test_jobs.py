@@ -190,7 +190,7 @@ def test_cli_runs_the_job_inline_and_keeps_the_dry_run(world, tmp_path, settings
 
     job = Job.objects.get()
     assert job.params["dry_run"] is True and job.result["written"] is False and job.created_by is None
-    assert "2 rows OK" in out.getvalue() and "2/2 succeeded" in err.getvalue()
+    assert "2 rows OK" in out.getvalue() and "2/2 100% 已完成" in err.getvalue()
     assert Account.objects.filter(account_number__startswith="33").count() == 0
     assert uploads(settings) == []
 

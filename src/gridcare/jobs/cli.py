@@ -108,7 +108,24 @@ def run_and_wait(
         raise CommandError(
             "; ".join(m if f == "__all__" else f"{f}: {m}" for f, ms in detail.items() for m in ms)
         ) from None
-    label = f"{kind} #{job.pk}"
+    job = execute(job, out, inline=inline, timeout=timeout, poll=poll)
+    if job.state == JobState.FAILED:
+        raise CommandError(f"{kind} #{job.pk} failed: {job.error}")
+    return job
+
+
+def execute(
+    job: Job,
+    stdout: TextIO | None = None,
+    *,
+    inline: bool = False,
+    timeout: float | None = None,
+    poll: float = 0.5,
+) -> Job:
+    """Run an already-created job row with the progress bar (here, or on a worker when one answers) and return
+    it finished, whatever its outcome (callers that report a failure their own way use this)."""
+    out = stdout or sys.stdout
+    label = f"{job.kind} #{job.pk}"
     bar = ProgressBar(out, label)
     if inline or not workers_available():
         if not inline:
@@ -118,8 +135,6 @@ def run_and_wait(
         services.enqueue(job)  # BrokerUnavailable propagates: the broker answered the ping a moment ago
         job = _wait(job, bar, timeout=timeout, poll=poll)
     bar.close(job.done, job.total, job.get_state_display())
-    if job.state == JobState.FAILED:
-        raise CommandError(f"{label} failed: {job.error}")
     return job
 
 

@@ -21,9 +21,10 @@ from django.utils.translation import gettext as _
 from gridcare.core import jobfiles
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
-from gridcare.core.jobwait import run_and_wait
 from gridcare.core.scoping import PermissionDenied
 from gridcare.customers import importer
+from gridcare.jobs import cli as job_cli
+from gridcare.jobs import services as job_services
 from gridcare.jobs.choices import JobState
 from gridcare.jobs.services import BrokerUnavailable
 
@@ -94,12 +95,14 @@ class Command(BaseCommand):
             raise CommandError(str(e)) from None
         name = jobfiles.save(jobfiles.IMPORTS, data, "csv")
         try:
-            job = run_and_wait(
-                kind,
-                {"file": name, "file_name": path, "dry_run": options["dry_run"], **params},
-                actor=actor,
+            job = job_cli.execute(
+                job_services.create(
+                    kind,
+                    {"file": name, "file_name": path, "dry_run": options["dry_run"], **params},
+                    actor=actor,
+                ),
+                self.stderr,
                 inline=options["inline"],
-                out=self.stderr,
             )
         except ValidationError as e:
             jobfiles.delete(jobfiles.IMPORTS, name)

@@ -13,7 +13,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
-from gridcare.core.jobwait import run_and_wait
+from gridcare.jobs import cli as job_cli
+from gridcare.jobs import services as job_services
 from gridcare.jobs.choices import JobState
 from gridcare.jobs.services import BrokerUnavailable
 from gridcare.notify import selectors, services
@@ -66,12 +67,12 @@ class Command(BaseCommand):
                 if not Campaign.objects.filter(pk=o["campaign_id"]).exists():
                     raise CommandError(f"campaign_id: 活动不存在：{o['campaign_id']}")
                 try:
-                    job = run_and_wait(
-                        "notify.campaign_launch",
-                        {"campaign_id": o["campaign_id"]},
-                        actor=actor,
+                    job = job_cli.execute(
+                        job_services.create(
+                            "notify.campaign_launch", {"campaign_id": o["campaign_id"]}, actor=actor
+                        ),
+                        self.stderr,
                         inline=o["inline"],
-                        out=self.stderr,
                     )
                 except BrokerUnavailable:
                     raise CommandError(
