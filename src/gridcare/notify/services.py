@@ -85,7 +85,7 @@ from .choices import (
     SuppressReason,
 )
 from .defaults import default_templates
-from .models import Campaign, NoticeTemplate, Notification, NotifyPreference
+from .models import Campaign, NoticeTemplate, Notification, NotifyPreference, PendingNotice
 
 log = logging.getLogger("gridcare.notify")
 
@@ -1042,3 +1042,92 @@ def campaign_launch(*, actor: Actor, campaign_id: int, now: datetime | None = No
             changes={"recipients": c.recipients},
         )
     return c
+
+
+# ---------------------------------------------------------------- deferred notices (rendered off the request)
+
+
+def _encode(value: Any) -> Any:
+    # JSON keeps no Decimal or datetime; the templates format them by type, so tag them.
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict) and len(value) == 1:
+        ((tag, raw),) = value.items()
+        if tag == "$decimal":
+            return Decimal(raw)
+        if tag == "$datetime":
+            return datetime.fromisoformat(raw)
+        if tag == "$date":
+            return date.fromisoformat(raw)
+    return value
+
+
+def notice_defer(
+    *,
+    kind: str,
+    customer_id: int,
+    account_id: int | None = None,
+    account_number: str = "",
+    context: dict[str, Any],
+    dedupe_key: str,
+    now: datetime | None = None,
+) -> None:
+    """Ask for a notice inside the caller's transaction without rendering it: one INSERT of a
+    `PendingNotice`, which `notices_render_pending` (a scheduled job) renders and fans out later. For hot
+    paths (a payment notification); a bad item is refused here, before anything is written."""
+    if _MUTED.get():
+        return
+    _check_item(0, {"kind": kind, "context": context, "dedupe_key": dedupe_key})
+    PendingNotice.objects.create(
+        kind=kind,
+        customer_id=customer_id,
+        account_id=account_id,
+        account_number=account_number,
+        context={k: _encode(v) for k, v in context.items()},
+        dedupe_key=dedupe_key,
+        created_at=now or timezone.now(),
+    )
+
+
+def notices_render_pending(*, kinds: Iterable[str] | None = None, limit: int = CHUNK) -> int:
+    """Render up to `limit` pending notices (oldest first; of `kinds` when given) onto their customers'
+    channels and delete them, in one transaction; returns how many were handled. Safe to run in several
+    workers at once (rows are claimed with SKIP LOCKED on PostgreSQL) and to retry (dedupe keys). A notice
+    whose template no longer renders is logged and dropped, never blocking the others."""
+    with transaction.atomic():
+        qs = PendingNotice.objects.order_by("id")
+        if kinds is not None:
+            qs = qs.filter(kind__in=list(kinds))
+        rows = list(qs.select_for_update(skip_locked=True)[:limit])
+        if not rows:
+            return 0
+        items = [
+            {
+                "kind": p.kind,
+                "customer_id": p.customer_id,
+                "account_id": p.account_id,
+                **({"account_number": p.account_number} if p.account_number else {}),
+                "context": {k: _decode(v) for k, v in p.context.items()},
+                "dedupe_key": p.dedupe_key,
+            }
+            for p in rows
+        ]
+        try:
+            notifications_enqueue_bulk(items)
+        except ValidationError:
+            for item in items:  # find the bad one(s): the others still go
+                try:
+                    with transaction.atomic():
+                        notifications_enqueue_bulk([item])
+                except ValidationError as exc:
+                    log.error("pending notice %s dropped: %s", item["dedupe_key"], "; ".join(exc.messages))
+        PendingNotice.objects.filter(pk__in=[p.pk for p in rows]).delete()
+    return len(rows)

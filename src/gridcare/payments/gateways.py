@@ -40,14 +40,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcare.core.audit import Actor, audit_record
+from gridcare.core.audit import Actor, audit_event, audit_record, audit_records
 from gridcare.core.choices import Channel
 from gridcare.customers.models import Account
 
 from . import signatures
 from .choices import PaymentChannel
-from .models import PaymentOrder
-from .services import CENT, Recorded, clean_amount, payment_record
+from .models import Payment, PaymentOrder
+from .services import CENT, Recorded, clean_amount, clean_txn_id, payment_write
 
 logger = logging.getLogger("gridcare.payments")
 
@@ -157,11 +157,15 @@ def notify_paid(
     (created=False) and leaves the order as it is."""
     actor = actor or _channel_actor(None)
     order_no = str(order_no or "").strip()
+    txn_errs: dict[str, list[str]] = {}
+    txn = clean_txn_id(channel_txn_id, txn_errs)
     with transaction.atomic():
-        # Locking the order row makes simultaneous duplicates of one notification wait for each other.
+        # One statement locks the order and its account (of=: never the nullable payment side): simultaneous
+        # duplicates of one notification wait for each other, and two payments of one account are applied one
+        # after the other. A repeat answers from this row alone (its payment is joined).
         order = (
-            PaymentOrder.objects.select_for_update()
-            .select_related("account")
+            PaymentOrder.objects.select_for_update(of=("self", "account"))
+            .select_related("account", "payment")
             .filter(order_no=order_no, channel=channel)
             .first()
             if order_no and len(order_no) <= 32
@@ -177,41 +181,59 @@ def notify_paid(
             )
         if order.status == ORDER_PAID:
             paid = order.payment
-            if paid is not None and paid.channel_txn_id == str(channel_txn_id or "").strip():
+            if paid is not None and paid.channel_txn_id == txn:
                 return Recorded(paid, False)
             raise ValidationError(
                 {"channel_txn_id": [_("订单 %(o)s 已由另一笔交易支付") % {"o": order.order_no}]}
             )
         if order.status != ORDER_CREATED:
             raise ValidationError({"order_no": [_("订单 %(o)s 已关闭") % {"o": order.order_no}]})
-        rec = payment_record(
+        if txn_errs:
+            raise ValidationError(txn_errs)
+        account = order.account
+        payment, audit = payment_write(
             actor=actor,
+            account=account,
             channel=channel,
-            channel_txn_id=channel_txn_id,
-            account_number=order.account.account_number,
+            txn=txn,
             amount=amount,
-            paid_at=paid_at,
+            paid_at=paid_at or timezone.now(),
+            order_id=order.pk,
         )
-        # A payment made just now belongs to no other order; a repeated transaction may.
-        if not rec.created and PaymentOrder.objects.filter(payment=rec.payment).exclude(pk=order.pk).exists():
+        if payment is None:
+            # The transaction id is taken by a payment not of this order (ours is locked and unpaid).
+            taken = Payment.objects.filter(channel=channel, channel_txn_id=txn).first()
+            if taken is not None and taken.account_id == account.pk and taken.amount == amount:
+                if not PaymentOrder.objects.filter(payment=taken).exists():
+                    # Recorded before by another door (a counter or import of the same trade): the order
+                    # is paid by it, as the payment made.
+                    PaymentOrder.objects.filter(pk=order.pk).update(
+                        status=ORDER_PAID, payment=taken, paid_at=taken.paid_at
+                    )
+                    _order_paid_audit(actor, order, taken, save=True)
+                    return Recorded(taken, False)
+                raise ValidationError({"channel_txn_id": [_("渠道流水号 %(t)s 已用于另一订单") % {"t": txn}]})
             raise ValidationError(
-                {"channel_txn_id": [_("渠道流水号 %(t)s 已用于另一订单") % {"t": rec.payment.channel_txn_id}]}
+                {"channel_txn_id": [_("渠道流水号 %(t)s 已用于另一笔缴费（户号或金额不同）") % {"t": txn}]}
             )
-        order.status, order.payment, order.paid_at = ORDER_PAID, rec.payment, rec.payment.paid_at
-        order.save(update_fields=["status", "payment", "paid_at"])
-        audit_record(
-            actor=actor,
-            action="payment_order.paid",
-            obj=order,
-            customer_id=order.account.customer_id,
-            unit_id=order.account.unit_id,
-            changes={
-                "status": [ORDER_CREATED, ORDER_PAID],
-                "payment_id": rec.payment.pk,
-                "channel_txn_id": rec.payment.channel_txn_id,
-            },
-        )
-        return rec
+        audit_records([*audit, _order_paid_audit(actor, order, payment, save=False)])
+        return Recorded(payment, True)
+
+
+def _order_paid_audit(actor: Actor, order: PaymentOrder, payment: Payment, *, save: bool):
+    return audit_event(
+        actor=actor,
+        action="payment_order.paid",
+        obj=order,
+        customer_id=order.account.customer_id,
+        unit_id=order.account.unit_id,
+        changes={
+            "status": [ORDER_CREATED, ORDER_PAID],
+            "payment_id": payment.pk,
+            "channel_txn_id": payment.channel_txn_id,
+        },
+        save=save,
+    )
 
 
 def _messages(exc: ValidationError) -> str:
