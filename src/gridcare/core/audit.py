@@ -90,11 +90,6 @@ def audit_record(
     )
 
 
-def audit_records(events: list[AuditEvent]) -> None:
-    """Write several audit rows built with `audit_event(..., save=False)` in one INSERT (a hot path's rows)."""
-    AuditEvent.objects.bulk_create(events)
-
-
 def audit_event(
     *,
     actor: Actor,
@@ -107,7 +102,8 @@ def audit_event(
     changes: dict[str, Any] | None = None,
     save: bool = True,
 ) -> AuditEvent:
-    """One audit row (`audit_record`); with save=False it is built, not written, for `audit_records`."""
+    """One audit row (`audit_record`); with save=False it is built, not written (a hot path inserts it
+    with its other rows in one statement)."""
     user = actor.user if actor.user is not None and getattr(actor.user, "is_authenticated", False) else None
     event = AuditEvent(
         created_at=timezone.now(),

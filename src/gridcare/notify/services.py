@@ -1070,7 +1070,7 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def notice_defer(
+def notice_row(
     *,
     kind: str,
     customer_id: int,
@@ -1079,14 +1079,14 @@ def notice_defer(
     context: dict[str, Any],
     dedupe_key: str,
     now: datetime | None = None,
-) -> None:
-    """Ask for a notice inside the caller's transaction without rendering it: one INSERT of a
-    `PendingNotice`, which `notices_render_pending` (a scheduled job) renders and fans out later. For hot
-    paths (a payment notification); a bad item is refused here, before anything is written."""
+) -> PendingNotice | None:
+    """A notice asked for without rendering it: the `PendingNotice` row (unsaved; the caller inserts it with
+    its own rows, in its transaction), which `notices_render_pending` (a scheduled job) renders and fans out
+    later. For hot paths (a payment notification). A bad item raises ValidationError; None when muted."""
     if _MUTED.get():
-        return
+        return None
     _check_item(0, {"kind": kind, "context": context, "dedupe_key": dedupe_key})
-    PendingNotice.objects.create(
+    return PendingNotice(
         kind=kind,
         customer_id=customer_id,
         account_id=account_id,

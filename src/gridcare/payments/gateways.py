@@ -40,7 +40,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcare.core.audit import Actor, audit_event, audit_record, audit_records
+from gridcare.core.audit import Actor, audit_event, audit_record
 from gridcare.core.choices import Channel
 from gridcare.customers.models import Account
 
@@ -181,6 +181,10 @@ def notify_paid(
             )
         if order.status == ORDER_PAID:
             paid = order.payment
+            if paid is None and order.payment_id is not None:
+                # We waited for the lock while a copy paid the order: PostgreSQL re-read the locked rows, not
+                # the joined payment (still the statement's old snapshot). Read it now.
+                paid = Payment.objects.filter(pk=order.payment_id).first()
             if paid is not None and paid.channel_txn_id == txn:
                 return Recorded(paid, False)
             raise ValidationError(
@@ -191,7 +195,7 @@ def notify_paid(
         if txn_errs:
             raise ValidationError(txn_errs)
         account = order.account
-        payment, audit = payment_write(
+        payment = payment_write(
             actor=actor,
             account=account,
             channel=channel,
@@ -199,6 +203,7 @@ def notify_paid(
             amount=amount,
             paid_at=paid_at or timezone.now(),
             order_id=order.pk,
+            more_rows=lambda p: [_order_paid_audit(actor, order, p, save=False)],
         )
         if payment is None:
             # The transaction id is taken by a payment not of this order (ours is locked and unpaid).
@@ -216,7 +221,6 @@ def notify_paid(
             raise ValidationError(
                 {"channel_txn_id": [_("渠道流水号 %(t)s 已用于另一笔缴费（户号或金额不同）") % {"t": txn}]}
             )
-        audit_records([*audit, _order_paid_audit(actor, order, payment, save=False)])
         return Recorded(payment, True)
 
 

@@ -17,7 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from gridcare.notify.choices import Kind
-from gridcare.notify.services import notice_defer, notices_render_pending, notifications_enqueue_bulk
+from gridcare.notify.models import PendingNotice
+from gridcare.notify.services import notice_row, notices_render_pending, notifications_enqueue_bulk
 
 from .choices import DunningStage
 
@@ -43,21 +44,22 @@ def _enqueue_beside_money(what: str, items: list[dict]) -> None:
         logger.error("%s notice not enqueued: %s", what, "; ".join(exc.messages))
 
 
-def payment_receipt_enqueue(*, payment, customer_id: int, account_number: str = "") -> None:
-    """缴费成功 to the paying account's customer: one `PendingNotice` row written inside the payment's
-    transaction (so no receipt is lost and none goes out for a payment that rolled back); the template is
+def payment_receipt_row(*, payment, customer_id: int, account) -> "PendingNotice | None":
+    """缴费成功 to the paying account's customer: the `PendingNotice` row (unsaved) the payment writes in its
+    own transaction, so no receipt is lost and none goes out for a payment that rolled back. The template is
     rendered off the request by `render_pending_receipts`. A notice problem never refuses the payment."""
     try:
-        notice_defer(
+        return notice_row(
             kind=Kind.PAYMENT_RECEIPT,
             customer_id=customer_id,
-            account_id=payment.account_id,
-            account_number=account_number,
+            account_id=account.pk,
+            account_number=account.account_number,
             context={"amount": payment.amount, "paid_at": payment.paid_at},
             dedupe_key=f"receipt:{payment.pk}",
         )
     except ValidationError as exc:
         logger.error("payment receipt notice not enqueued: %s", "; ".join(exc.messages))
+        return None
 
 
 def render_pending_receipts(*, limit: int = 5000) -> int:

@@ -19,20 +19,21 @@ over the whole period — the counter settles the fee at each payment, as a rece
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Sum
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcare.core.audit import Actor, audit_event, audit_record, audit_records
+from gridcare.core.audit import Actor, audit_event, audit_record
 from gridcare.core.locks import Conflict, person, when
-from gridcare.core.models import AuditEvent
 from gridcare.core.money import fen
 from gridcare.core.permissions import Perm
 from gridcare.customers.models import Account
@@ -42,7 +43,7 @@ from .choices import EntryKind, PaymentChannel, PaymentStatus
 from .collections import collections_on_payment, collections_on_reversal
 from .latefee import FeeState, FeeTerms, fee_charge, fee_due, payment_apply
 from .models import Allocation, LedgerEntry, Payment, PaymentOrder, Receivable, RefundPart
-from .notices import payment_receipt_enqueue
+from .notices import payment_receipt_row
 
 __all__ = ["PermissionDenied"]
 
@@ -308,7 +309,7 @@ def payment_record(
     if existing is not None:
         return Recorded(existing, False)
     with transaction.atomic():
-        payment, audit = payment_write(
+        payment = payment_write(
             actor=actor,
             account=_lock_account(account.pk),
             channel=channel,
@@ -323,7 +324,6 @@ def payment_record(
             if existing is None:  # pragma: no cover — the conflict row is committed before ours returns
                 raise IntegrityError("payment claimed by another transaction and not found")
             return Recorded(existing, False)
-        audit_records(audit)
     return Recorded(payment, True)
 
 
@@ -355,15 +355,16 @@ def payment_write(
     amount: Decimal,
     paid_at: datetime,
     order_id: int | None = None,
-) -> tuple[Payment | None, list[AuditEvent]]:
-    """Write a payment of a LOCKED account, allocated, with its ledger entry, its receipt's outbox row and
-    the collections hook; `order_id` also marks that online order paid by it. Returns the payment and its
-    audit row (built, not written: the caller writes every audit row of its transaction in one INSERT), or
-    (None, []) with nothing written when (channel, txn) is already taken.
+    more_rows: Callable[[Payment], list[models.Model]] | None = None,
+) -> Payment | None:
+    """Write a payment of a LOCKED account, allocated, with its ledger entry, its audit row, its receipt's
+    outbox row and the collections hook; `order_id` also marks that online order paid by it, and
+    `more_rows(payment)` gives further rows to insert with it (the order's audit row). Returns the payment, or
+    None with nothing written when (channel, txn) is already taken.
 
     The hot path of a channel's notification, in a fixed number of statements whatever the number of bills
-    (PostgreSQL: 6 — open receivables, claim, allocation, collections hook, receipt row, plus the caller's
-    audit INSERT): the allocation is planned in Python by the pure late-fee rule and written set-based."""
+    (PostgreSQL: 4 — open receivables; the claim; the allocation with every row written beside it; the
+    collections hook): the allocation is planned in Python by the pure late-fee rule, written set-based."""
     on, now = timezone.localdate(paid_at), timezone.now()
     open_rs = list(Receivable.objects.filter(account=account).open().order_by("due_date", "pk"))
     payment = Payment(
@@ -379,7 +380,7 @@ def payment_write(
     )
     plan = _plan([payment], open_rs, on=on, now=now)  # sets payment.unallocated to what is left
     if not _claim(payment, order_id=order_id):
-        return None, []
+        return None
     entry = LedgerEntry(
         account_id=account.pk,
         unit_id=account.unit_id,
@@ -389,11 +390,6 @@ def payment_write(
         occurred_on=on,
         note=f"{channel}:{txn}",
         created_at=now,
-    )
-    _write_plan(plan, extra_entries=[entry])
-    collections_on_payment(account_id=account.pk, now=paid_at)  # arrears paid off → reconnection order
-    payment_receipt_enqueue(  # 缴费成功: a row rendered off the request, committed with the payment
-        payment=payment, customer_id=account.customer_id, account_number=account.account_number
     )
     audit = audit_event(
         actor=actor,
@@ -410,7 +406,12 @@ def payment_write(
         },
         save=False,
     )
-    return payment, [audit]
+    # 缴费成功: a row rendered off the request (`notices.render_pending_receipts`), committed with the payment
+    receipt = payment_receipt_row(payment=payment, customer_id=account.customer_id, account=account)
+    beside = [r for r in (receipt, audit, *(more_rows(payment) if more_rows else ())) if r is not None]
+    _write_plan(plan, extra_entries=[entry], beside=beside)
+    collections_on_payment(account_id=account.pk, now=paid_at)  # arrears paid off → reconnection order
+    return payment
 
 
 def _claim(payment: Payment, *, order_id: int | None) -> bool:
@@ -505,17 +506,33 @@ def _plan(payments: list[Payment], open_rs: list[Receivable], *, on: date, now: 
     return plan
 
 
-def _write_plan(plan: _Plan, *, extra_entries: list[LedgerEntry] = ()) -> None:
-    """Write a plan set-based: one statement on PostgreSQL (ledger entries, allocations and the receivables'
-    UPDATE as CTEs of one INSERT), one per table elsewhere."""
+def _write_plan(
+    plan: _Plan, *, extra_entries: list[LedgerEntry] = (), beside: list[models.Model] = ()
+) -> None:
+    """Write a plan set-based, with `beside` (new rows of other tables: an audit row, an outbox row). One
+    statement on PostgreSQL (each INSERT and the receivables' UPDATE a CTE of it), one per table elsewhere."""
     entries = [*extra_entries, *plan.entries]
     for a in plan.allocations:
         a.payment_id = a.payment.pk  # the payment may have been inserted after the plan was made
-    if connection.vendor == "postgresql" and (entries or plan.allocations or plan.receivables):
-        _write_plan_pg(entries, plan.allocations, plan.receivables)
+    groups: dict[type, list] = {}
+    for row in [*entries, *plan.allocations, *beside]:
+        groups.setdefault(type(row), []).append(row)
+    if connection.vendor == "postgresql":
+        parts = [_insert_sql(rows) for rows in groups.values()]
+        if plan.receivables:
+            parts.insert(0, _receivables_update_pg(plan.receivables))
+        if parts:
+            *ctes, (last, last_params) = parts
+            head = (
+                ("WITH " + ", ".join(f"w{i} AS ({sql})" for i, (sql, _p) in enumerate(ctes)) + " ")
+                if ctes
+                else ""
+            )
+            with connection.cursor() as cur:
+                cur.execute(head + last, [v for _sql, params in ctes for v in params] + list(last_params))
     else:
-        LedgerEntry.objects.bulk_create(entries)
-        Allocation.objects.bulk_create(plan.allocations)
+        for model, rows in groups.items():
+            model.objects.bulk_create(rows)
         Receivable.objects.bulk_update(
             plan.receivables, ["fee_charged", "fee_paid", "principal_paid", "fee_through"]
         )
@@ -523,65 +540,32 @@ def _write_plan(plan: _Plan, *, extra_entries: list[LedgerEntry] = ()) -> None:
         Payment.objects.filter(pk=p.pk).update(unallocated=p.unallocated)
 
 
+def _insert_sql(rows: list[models.Model]) -> tuple[str, list]:
+    """The INSERT of `rows` (one model) exactly as bulk_create would send it, without executing it."""
+    model = type(rows[0])
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    query = InsertQuery(model)
+    query.insert_values(fields, rows)
+    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
+    return sql, list(params)
+
+
+def _receivables_update_pg(receivables: list[Receivable]) -> tuple[str, list]:
+    sql, vals = _values(
+        [(r.pk, r.principal_paid, r.fee_charged, r.fee_paid, r.fee_through) for r in receivables],
+        ("bigint", "numeric", "numeric", "numeric", "date"),
+    )
+    return (
+        f"UPDATE {Receivable._meta.db_table} r SET principal_paid = v.pp, fee_charged = v.fc, "  # noqa: S608
+        f"fee_paid = v.fp, fee_through = v.ft FROM (VALUES {sql}) v(id, pp, fc, fp, ft) WHERE r.id = v.id",
+        vals,
+    )
+
+
 def _values(rows: list[tuple], types: tuple[str, ...]) -> tuple[str, list]:
     """A VALUES list with each column cast (the first row's casts type the whole list)."""
     one = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
     return ", ".join([one] * len(rows)), [v for row in rows for v in row]
-
-
-def _write_plan_pg(entries: list[LedgerEntry], allocations: list[Allocation], receivables: list[Receivable]):
-    parts: list[str] = []
-    params: list[Any] = []
-    if receivables:
-        sql, vals = _values(
-            [(r.pk, r.principal_paid, r.fee_charged, r.fee_paid, r.fee_through) for r in receivables],
-            ("bigint", "numeric", "numeric", "numeric", "date"),
-        )
-        parts.append(
-            f"UPDATE {Receivable._meta.db_table} r SET principal_paid = v.pp, fee_charged = v.fc, "  # noqa: S608
-            f"fee_paid = v.fp, fee_through = v.ft FROM (VALUES {sql}) v(id, pp, fc, fp, ft) WHERE r.id = v.id"
-        )
-        params += vals
-    if allocations:
-        sql, vals = _values(
-            [
-                (a.payment_id, a.receivable_id, a.principal, a.late_fee, False, a.created_at)
-                for a in allocations
-            ],
-            ("bigint", "bigint", "numeric", "numeric", "boolean", "timestamptz"),
-        )
-        parts.append(
-            f"INSERT INTO {Allocation._meta.db_table} "  # noqa: S608
-            f"(payment_id, receivable_id, principal, late_fee, reversed, created_at) VALUES {sql}"
-        )
-        params += vals
-    if entries:
-        sql, vals = _values(
-            [
-                (
-                    e.account_id,
-                    e.unit_id,
-                    e.kind,
-                    e.amount,
-                    e.bill_id,
-                    e.payment_id,
-                    e.occurred_on,
-                    e.note,
-                    e.created_at,
-                )
-                for e in entries
-            ],
-            ("bigint", "bigint", "text", "numeric", "bigint", "bigint", "date", "text", "timestamptz"),
-        )
-        parts.append(
-            f"INSERT INTO {LedgerEntry._meta.db_table} "  # noqa: S608
-            f"(account_id, unit_id, kind, amount, bill_id, payment_id, occurred_on, note, created_at) VALUES {sql}"
-        )
-        params += vals
-    *ctes, last = parts
-    head = ("WITH " + ", ".join(f"w{i} AS ({p})" for i, p in enumerate(ctes)) + " ") if ctes else ""
-    with connection.cursor() as cur:
-        cur.execute(head + last, params)
 
 
 def _apply_credit(account: Account, *, on: date) -> None:
