@@ -386,6 +386,34 @@ def render_receipts(db: str) -> tuple[int, float]:
 # ---------------------------------------------------------------- the run
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes (Linux /proc), in seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def server_pids(proc: subprocess.Popen, db: str) -> tuple[list[int], list[int]]:
+    """gunicorn's workers and the PostgreSQL backends of the bench database (persistent connections)."""
+    workers = [
+        int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split() if p.strip()
+    ]
+    with psycopg.connect(database_url(db)) as conn:
+        backends = [
+            r[0]
+            for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [db]
+            ).fetchall()
+        ]
+    return workers, backends
+
+
 def check_ledger(db: str, orders) -> dict:
     expected = sum((o[2] for o in orders), Decimal(0))
     with psycopg.connect(database_url(db)) as conn:
@@ -474,7 +502,13 @@ def main() -> int:
     port = free_port()
     proc = start_server(args.db, port, public_pem)
     try:
+        time.sleep(2)  # both workers booted: their start-up CPU is not the notifications'
+        workers, _ = server_pids(proc, args.db)
+        app_cpu, client_cpu = cpu_seconds(workers), time.process_time()
         result, answers = asyncio.run(_run(port, sent, args.concurrency))
+        client_cpu = time.process_time() - client_cpu
+        workers, backends = server_pids(proc, args.db)
+        app_cpu, db_cpu = cpu_seconds(workers) - app_cpu, cpu_seconds(backends)
     finally:
         stop(proc)
     s = result.summary()
@@ -490,6 +524,13 @@ def main() -> int:
     print(
         f"throughput:            {s['rps']:,.0f} notifications/s ({len(bodies) / result.elapsed:,.0f} payments/s) "
         f"in {result.elapsed:.1f} s"
+    )
+    per = 1000 / len(sent)
+    print(
+        f"CPU per notification:  {app_cpu * per:.2f} ms gunicorn + {db_cpu * per:.2f} ms PostgreSQL + "
+        f"{client_cpu * per:.2f} ms load generator = {(app_cpu + db_cpu + client_cpu) * per:.2f} ms; "
+        f"two free cores would take {2 * len(sent) / (app_cpu + db_cpu + client_cpu):,.0f}/s "
+        f"(machine load average at the end: {os.getloadavg()[0]:.1f})"
     )
     print(f"latency:               p50 {s['p50']:.1f} ms, p99 {s['p99']:.1f} ms, max {s['max']:.1f} ms")
     print(f"answers:               {answers}; HTTP {result.statuses}")

@@ -20,7 +20,7 @@ from gridcare.core.permissions import Perm, has_perm
 from gridcare.customers import selectors as customer_selectors
 from gridcare.customers import services as customer_services
 
-from . import selectors, services
+from . import campaigns, selectors
 
 router = Router(tags=["notify"])
 
@@ -122,7 +122,7 @@ def campaign_create(request, payload: CampaignIn):
     require_perm(request, Perm.NOTIFY_CAMPAIGN)
     if payload.scheduled_at is not None and payload.scheduled_at.tzinfo is None:
         raise ValidationError({"scheduled_at": [_("计划发送时间须带时区")]})
-    c = services.campaign_create(
+    c = campaigns.campaign_create(
         actor=api_actor(request),
         name=payload.name,
         unit_id=payload.unit_id,
@@ -142,5 +142,5 @@ def campaign_detail(request, campaign_id: int):
 @router.post("/notify/campaigns/{campaign_id}/launch", response={200: CampaignOut, **WRITE_ERRORS})
 def campaign_launch(request, campaign_id: int):
     """Send the greeting to the campaign's customers (once; a repeat answers the launched campaign)."""
-    services.campaign_launch(actor=api_actor(request), campaign_id=campaign_id)
+    campaigns.campaign_launch(actor=api_actor(request), campaign_id=campaign_id)
     return _out(selectors.campaign_get(user=request.user, pk=campaign_id))

@@ -206,22 +206,26 @@ def notify_paid(
             more_rows=lambda p: [_order_paid_audit(actor, order, p, save=False)],
         )
         if payment is None:
-            # The transaction id is taken by a payment not of this order (ours is locked and unpaid).
-            taken = Payment.objects.filter(channel=channel, channel_txn_id=txn).first()
-            if taken is not None and taken.account_id == account.pk and taken.amount == amount:
-                if not PaymentOrder.objects.filter(payment=taken).exists():
-                    # Recorded before by another door (a counter or import of the same trade): the order
-                    # is paid by it, as the payment made.
-                    PaymentOrder.objects.filter(pk=order.pk).update(
-                        status=ORDER_PAID, payment=taken, paid_at=taken.paid_at
-                    )
-                    _order_paid_audit(actor, order, taken, save=True)
-                    return Recorded(taken, False)
-                raise ValidationError({"channel_txn_id": [_("渠道流水号 %(t)s 已用于另一订单") % {"t": txn}]})
-            raise ValidationError(
-                {"channel_txn_id": [_("渠道流水号 %(t)s 已用于另一笔缴费（户号或金额不同）") % {"t": txn}]}
-            )
+            return _paid_by_taken_txn(actor, order, channel=channel, txn=txn, amount=amount)
         return Recorded(payment, True)
+
+
+def _paid_by_taken_txn(
+    actor: Actor, order: PaymentOrder, *, channel: str, txn: str, amount: Decimal
+) -> Recorded:
+    """The transaction id is taken by a payment not of this order (ours is locked and unpaid). Recorded before
+    by another door (a counter or an import of the same trade) for the same account and amount, and paying no
+    order: the order is paid by it, as the payment made. Anything else is refused (nothing written)."""
+    taken = Payment.objects.filter(channel=channel, channel_txn_id=txn).first()
+    if taken is None or taken.account_id != order.account_id or taken.amount != amount:
+        raise ValidationError(
+            {"channel_txn_id": [_("渠道流水号 %(t)s 已用于另一笔缴费（户号或金额不同）") % {"t": txn}]}
+        )
+    if PaymentOrder.objects.filter(payment=taken).exists():
+        raise ValidationError({"channel_txn_id": [_("渠道流水号 %(t)s 已用于另一订单") % {"t": txn}]})
+    PaymentOrder.objects.filter(pk=order.pk).update(status=ORDER_PAID, payment=taken, paid_at=taken.paid_at)
+    _order_paid_audit(actor, order, taken, save=True)
+    return Recorded(taken, False)
 
 
 def _order_paid_audit(actor: Actor, order: PaymentOrder, payment: Payment, *, save: bool):

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from gridcare.notify.choices import Kind
 from gridcare.notify.models import PendingNotice
-from gridcare.notify.services import notice_row, notices_render_pending, notifications_enqueue_bulk
+from gridcare.notify.outbox import notice_row, notices_render_pending, notifications_enqueue_bulk
 
 from .choices import DunningStage
 

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
-from gridcare.notify import selectors, services
+from gridcare.notify import campaigns, selectors
 from gridcare.notify.models import Campaign
 from gridcare.org.models import SupplyUnit
 
@@ -47,7 +47,7 @@ class Command(BaseCommand):
                         at = datetime.fromisoformat(o["at"])
                     except ValueError:
                         raise CommandError("at: 时间格式应为 ISO 8601，例如 2027-02-16T09:00+08:00") from None
-                c = services.campaign_create(
+                c = campaigns.campaign_create(
                     actor=actor,
                     name=o["name"],
                     unit_id=unit.pk,
@@ -56,12 +56,12 @@ class Command(BaseCommand):
                     customer_class=o["customer_class"],
                     scheduled_at=at,
                 )
-                n = services.campaign_customers(c).count()
+                n = campaigns.campaign_customers(c).count()
                 self.stdout.write(f"campaign {c.pk} created: {n} customers")
             elif action == "launch":
                 if not Campaign.objects.filter(pk=o["campaign_id"]).exists():
                     raise CommandError(f"campaign_id: 活动不存在：{o['campaign_id']}")
-                c = services.campaign_launch(actor=actor, campaign_id=o["campaign_id"])
+                c = campaigns.campaign_launch(actor=actor, campaign_id=o["campaign_id"])
                 self.stdout.write(f"campaign {c.pk} launched: {c.recipients} customers")
             else:
                 for c in selectors.with_delivery_counts(Campaign.objects.all())[:100]:

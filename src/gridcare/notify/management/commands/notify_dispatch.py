@@ -4,7 +4,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from gridcare.notify.services import outbox_dispatch
+from gridcare.notify.dispatch import outbox_dispatch
 
 
 class Command(BaseCommand):
