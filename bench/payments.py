@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from lookup import HOST, Result, database_url, free_port, stop  # noqa: E402
 
-from gridcare.payments.signatures import alipay_sign, load_private_key  # noqa: E402
+from gridcare.payments.channels.signatures import alipay_sign, load_private_key  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 # The project's venv when there is one (a clone after `make setup`), else the interpreter running this.
@@ -160,7 +160,12 @@ def prepare(db: str, n: int, period: str, seed: int) -> list[tuple[str, str, Dec
         )
         conn.commit()
     ids = ",".join(str(r[0]) for r in rows)
-    gridcare(db, "shell", "-c", f"from gridcare.payments import services; services.receivables_open([{ids}])")
+    gridcare(
+        db,
+        "shell",
+        "-c",
+        f"from gridcare.payments.ledger import services; services.receivables_open([{ids}])",
+    )
     orders = [(f"{PREFIX}{k:08d}", number, amount) for k, (_b, number, amount) in enumerate(rows)]
     with psycopg.connect(database_url(db)) as conn, conn.cursor() as cur:
         accounts = dict(

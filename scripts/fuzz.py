@@ -113,7 +113,7 @@ def make_tokens(out: Path) -> None:
         lines.append(f"{role} {key}")
     # Signed machine callers: a terminal and a collection agent at the company, keys next to the tokens.
     from gridcare.org.models import SupplyUnit
-    from gridcare.payments import agents, signatures, terminals
+    from gridcare.payments.channels import agents, signatures, terminals
     from gridcare.payments.choices import AGENT_CHANNELS
 
     company = SupplyUnit.objects.filter(parent=None).order_by("path").first()

@@ -26,7 +26,7 @@ def no_write_on_error(ctx, response, case):
 
 # ---------------------------------------------------------------- signed machine APIs (terminals, agents)
 # GRIDCARE_FUZZ_SIGN="<id header>:<caller code>:<private key PEM file>" signs every request as that caller
-# (gridcare.payments.signed_requests): the signature covers the bytes requests is about to send.
+# (gridcare.payments.channels.signed_requests): the signature covers the bytes requests is about to send.
 
 _SIGN = os.environ.get("GRIDCARE_FUZZ_SIGN", "")
 
@@ -37,7 +37,7 @@ class _SignedAuth(requests.auth.AuthBase):
         self.private_pem = Path(key_file).read_text()
 
     def __call__(self, r):
-        from gridcare.payments.signatures import request_sign
+        from gridcare.payments.channels.signatures import request_sign
 
         body = r.body or b""
         if isinstance(body, str):

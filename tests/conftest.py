@@ -97,3 +97,10 @@ def pytest_configure(config):
 
     # Password hashing is not what these tests measure; PBKDF2 would dominate the run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _jobs_in_process(settings):
+    """Jobs run in the test's own process unless a test asks for the real engine (tests/jobs/ real-worker tests)."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    yield

@@ -1,0 +1,5 @@
+"""GridCare. The Celery app is loaded with the package so that `@shared_task` binds to it."""
+
+from .celery import app as celery_app
+
+__all__ = ["celery_app"]

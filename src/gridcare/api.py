@@ -16,16 +16,18 @@ from gridcare.customers.api import router as customers_router
 from gridcare.metering.api import router as metering_router
 from gridcare.notify.api import router as outbox_router
 from gridcare.org.api import router as org_router
-from gridcare.payments.api import router as payments_router
-from gridcare.payments.api_agents import router as agent_router
-from gridcare.payments.api_batch import router as payments_batch_router
-from gridcare.payments.api_collections import router as collections_router
-from gridcare.payments.api_counter import router as counter_router
-from gridcare.payments.api_latefee import router as latefee_router
-from gridcare.payments.api_ledger import router as payments_ledger_router
-from gridcare.payments.api_public import router as public_router
-from gridcare.payments.api_terminal import router as terminal_router
-from gridcare.payments.notify_api import router as notify_router
+from gridcare.payments.channels.api.agents import router as agent_router
+from gridcare.payments.channels.api.notify import router as notify_router
+from gridcare.payments.channels.api.public import router as public_router
+from gridcare.payments.channels.api.terminal import router as terminal_router
+from gridcare.payments.channels.api.withholding import router as withholding_router
+from gridcare.payments.collections.api import router as collections_router
+from gridcare.payments.counter.api import router as counter_router
+from gridcare.payments.ledger.api import router as ledger_router
+from gridcare.payments.ledger.latefee_api import router as latefee_router
+from gridcare.payments.prepaid.api import router as prepaid_router
+from gridcare.payments.reconciliation.api import router as reconciliation_router
+from gridcare.payments.reports.api import router as reports_router
 
 api = NinjaAPI(
     title="GridCare API",
@@ -45,12 +47,13 @@ api.add_router("", customers_router)
 api.add_router("", public_router)
 api.add_router("", metering_router)
 api.add_router("", billing_router)
-api.add_router("", payments_router)
-api.add_router("", payments_ledger_router)
-api.add_router("", payments_batch_router)
+api.add_router("", ledger_router)
+api.add_router("", reports_router)
+api.add_router("", withholding_router)
+api.add_router("", reconciliation_router)
 api.add_router("", collections_router)
 api.add_router("", notify_router)
-api.add_router("", "gridcare.payments.api_prepaid.router")
+api.add_router("", prepaid_router)
 api.add_router("", counter_router)
 api.add_router("", terminal_router)
 api.add_router("", latefee_router)

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "ninja",  # serves Swagger UI's files locally (no CDN)
+    "django_celery_beat",
     "gridcare.core",
     "gridcare.org",
     "gridcare.customers",
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "gridcare.notify",
     "gridcare.portal",
     "gridcare.home",
+    "gridcare.jobs",
 ]
 
 MIDDLEWARE = [
@@ -157,15 +159,21 @@ GRIDCARE = {
     # Public 户号 query: requests per client per window.
     "PUBLIC_QUERY_RATE": int(os.environ.get("GRIDCARE_PUBLIC_QUERY_RATE", "20")),
     "PUBLIC_QUERY_WINDOW_SECONDS": int(os.environ.get("GRIDCARE_PUBLIC_QUERY_WINDOW", "60")),
-    # Paying by 户号 without logging in (payments.public_pay): at most the amount due plus this margin, a
+    # Paying by 户号 without logging in (payments.channels.public_pay): at most the amount due plus this margin, a
     # prepaid account at least up to the cap; the pay link stays open this many minutes.
     "PUBLIC_PAY_MARGIN": os.environ.get("GRIDCARE_PUBLIC_PAY_MARGIN", "1000.00"),
     "PUBLIC_PREPAID_CAP": os.environ.get("GRIDCARE_PUBLIC_PREPAID_CAP", "5000.00"),
-    # The counter (payments.counter): one payment at most the amount due plus this margin (预存上限), against a
+    # The counter (payments.counter.services): one payment at most the amount due plus this margin (预存上限), against a
     # mistyped amount.
     "COUNTER_MARGIN": os.environ.get("GRIDCARE_COUNTER_MARGIN", "10000.00"),
     "PUBLIC_ORDER_MINUTES": int(os.environ.get("GRIDCARE_PUBLIC_ORDER_MINUTES", "30")),
     "IMPORT_MAX_BYTES": int(os.environ.get("GRIDCARE_IMPORT_MAX_BYTES", str(20 * 1024 * 1024))),
+    # Files of jobs (core.jobfiles): an upload waits under var/imports/ for its import job (deleted when the job
+    # succeeds; a failed job's file is kept this many days for a retry); an export's file under var/exports/ can
+    # be downloaded this many hours. An export of more rows than EXPORT_JOB_ROWS runs as a job.
+    "IMPORT_KEEP_DAYS": int(os.environ.get("GRIDCARE_IMPORT_KEEP_DAYS", "7")),
+    "EXPORT_KEEP_HOURS": int(os.environ.get("GRIDCARE_EXPORT_KEEP_HOURS", "48")),
+    "EXPORT_JOB_ROWS": int(os.environ.get("GRIDCARE_EXPORT_JOB_ROWS", "5000")),
     "BIND_MAX_FAILURES": int(os.environ.get("GRIDCARE_BIND_MAX_FAILURES", "5")),
     # Processes a billing run on PostgreSQL uses (0 = one per core, at most 4).
     "BILLING_WORKERS": int(os.environ.get("GRIDCARE_BILLING_WORKERS", "0")),
@@ -253,6 +261,34 @@ NINJA_PAGINATION_PER_PAGE = 50
 # request id; Django's request and security loggers (every 5xx with its traceback, 4xx as warnings, suspicious
 # requests) go to the console; reports (technical page, e-mails) star PII-named fields; with DEBUG on an error
 # still shows the branded 500 page unless GRIDCARE_DEBUG_PAGES=1.
+# The job engine (Celery 5). CELERY_BROKER_URL: redis://… or amqp://… in production; unset, an embedded broker
+# that needs no server: kombu's filesystem transport under var/celery/ (make run's web, worker and beat share it).
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or "filesystem://"
+_CELERY_DIR = VAR_DIR / "celery"
+if CELERY_BROKER_URL.startswith("filesystem"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_CELERY_DIR / "queue"),
+        "data_folder_out": str(_CELERY_DIR / "queue"),
+        "control_folder": str(_CELERY_DIR / "control"),
+        "store_processed": False,
+    }
+else:
+    # Redis re-delivers an unacknowledged task after this many seconds (acks_late): longer than any one task.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(os.environ.get("GRIDCARE_CELERY_VISIBILITY_TIMEOUT", "3600"))
+    }
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("GRIDCARE_CELERY_CONNECT_TIMEOUT", "3"))
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TIMEZONE = "Asia/Shanghai"
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Tests run every job in-process (tests/conftest.py turns this on); the real-worker tests turn it off.
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("GRIDCARE_JOBS_EAGER", "0") == "1"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

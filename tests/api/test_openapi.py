@@ -221,7 +221,7 @@ def test_account_statement_and_channel_statement_are_two_schemas(doc):
 
 def test_every_route_documents_the_errors_the_plumbing_can_answer(doc):
     # The payment channels' notification URLs read raw bytes (no ninja parameters): they answer their
-    # channel's own protocol and are checked in tests/payments/test_notify.py.
+    # channel's own protocol and are checked in tests/payments/channels/test_notify.py.
     missing = []
     for path, methods in doc["paths"].items():
         if path.startswith("/api/v1/pay/"):

@@ -17,10 +17,10 @@ from gridcare.core.audit import Actor
 from gridcare.core.models import AuditEvent
 from gridcare.core.permissions import Role
 from gridcare.customers.choices import Segment
-from gridcare.payments.collections import collections_run
+from gridcare.payments.collections.services import collections_run
 from gridcare.payments.models import CollectionTask, DunningNotice
 from tests.factories import UserFactory
-from tests.payments.test_ledger import issued_bill
+from tests.payments.ledger.test_ledger import issued_bill
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

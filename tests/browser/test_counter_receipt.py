@@ -14,7 +14,7 @@ from gridcare.core.models import AuditEvent
 from gridcare.core.permissions import Role
 from gridcare.payments.models import CounterReceipt, LedgerEntry, Payment
 from tests.factories import UserFactory
-from tests.payments.test_ledger import issued_bill
+from tests.payments.ledger.test_ledger import issued_bill
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -4,7 +4,7 @@
 import pytest
 from openpyxl import load_workbook
 
-from tests.payments.test_report_pages import QUERY, book  # noqa: F401 — a fixture
+from tests.payments.reports.test_report_pages import QUERY, book  # noqa: F401 — a fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

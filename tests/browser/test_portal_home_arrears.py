@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from gridcare.core.audit import Actor
 from gridcare.customers.models import PortalBinding
-from gridcare.payments.collections import collections_run
+from gridcare.payments.collections.services import collections_run
 from gridcare.portal import selectors
-from tests.payments.test_ledger import issued_bill, pay
+from tests.payments.ledger.test_ledger import issued_bill, pay
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

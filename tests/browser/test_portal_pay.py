@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from gridcare.customers.models import PortalBinding
 from gridcare.payments.models import Payment, PaymentOrder, Receivable
-from tests.payments.test_ledger import issued_bill
+from tests.payments.ledger.test_ledger import issued_bill
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from gridcare.payments.models import Payment, PaymentOrder, Receivable
-from tests.payments.test_ledger import issued_bill
+from tests.payments.ledger.test_ledger import issued_bill
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from gridcare.metering.models import Route, RouteMembership
-from tests.payments.test_ledger import issued_bill, pay
+from tests.payments.ledger.test_ledger import issued_bill, pay
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

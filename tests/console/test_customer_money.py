@@ -17,7 +17,7 @@ from django.utils import timezone
 from gridcare.customers import views as customer_views
 from gridcare.payments.choices import DisconnectCaseStatus, DunningStage, TaskKind, TaskStatus
 from gridcare.payments.models import CollectionTask, DunningNotice, Receivable
-from tests.payments.test_ledger import issued_bill, pay
+from tests.payments.ledger.test_ledger import issued_bill, pay
 
 TODAY = date(2026, 11, 10)
 

@@ -3,7 +3,7 @@ figures of the user's units linked to their reports; scoped to the unit subtree;
 Customer search stays at its named URL (`console:search`, now /customers/). Today is pinned.
 
 To-do rows: one of each kind in bureau A (station 东关供电所) and, to prove the scoping, in bureau B too.
-Figures: the book of tests/payments/test_report_default_month.py (today 2026-12-10).
+Figures: the book of tests/payments/reports/test_report_default_month.py (today 2026-12-10).
 """
 
 import re
@@ -32,7 +32,7 @@ from gridcare.payments.models import (
     StatementImport,
 )
 from tests.factories import CustomerFactory, UserFactory, make_account
-from tests.payments.test_report_default_month import TODAY, book  # noqa: F401 — a fixture
+from tests.payments.reports.test_report_default_month import TODAY, book  # noqa: F401 — a fixture
 
 HOME = "/"
 
@@ -68,7 +68,7 @@ def _work(account, area, *, awaiting: int, open_disconnect: int, open_reconnect:
         due_date=TODAY.replace(month=7, day=20),
         created_at=now,
     )
-    from gridcare.payments import services as pay_services
+    from gridcare.payments.ledger import services as pay_services
 
     pay_services.receivables_open([bill.pk], on=TODAY.replace(month=7, day=5))
     receivable = bill.receivable

@@ -20,7 +20,7 @@ from django.utils import timezone
 from gridcare.core.audit import Actor
 from gridcare.customers.choices import CustomerKind
 from gridcare.customers.models import PortalBinding
-from gridcare.payments import withholding as wh
+from gridcare.payments.channels import withholding as wh
 from tests.factories import CustomerFactory, UserFactory, make_account
 
 NAME, ORG = "张*", "东关机械厂"

@@ -23,9 +23,9 @@ from gridcare.core.permissions import ROLE_PERMISSIONS, Perm, Role
 from gridcare.customers import services as customer_services
 from gridcare.customers.models import PortalBinding
 from gridcare.notify.models import Notification
-from gridcare.payments import withholding as wh
+from gridcare.payments.channels import withholding as wh
 from tests.factories import UserFactory
-from tests.payments.test_ledger import issued_bill, pay
+from tests.payments.ledger.test_ledger import issued_bill, pay
 
 PHONE = "13912345678"
 ID_NUMBER = "110101199003071233"
@@ -132,6 +132,7 @@ def page_params(w) -> dict:
         ("metering/reads/", "pk"): MISSING,
         ("metering/reads/", "action"): "accept",
         ("notify/campaigns/", "pk"): MISSING,
+        ("customers/export/", "job_id"): MISSING,
         ("users/", "pk"): MISSING,
         ("", "order_no"): "NO-SUCH-ORDER",
         ("", "token"): "no-such-token",

@@ -6,7 +6,7 @@ from io import BytesIO
 from openpyxl import load_workbook
 
 from gridcare.core.spreadsheet import as_text_cell
-from gridcare.payments.excel import MONEY, TEXT, Column, report_workbook
+from gridcare.payments.reports.excel import MONEY, TEXT, Column, report_workbook
 
 
 def test_formula_like_text_is_prefixed_and_other_values_are_left_alone():

@@ -35,3 +35,10 @@ def w(world):
 
 def dec(x) -> Decimal:
     return Decimal(str(x))
+
+
+@pytest.fixture(autouse=True)
+def _job_files(settings, tmp_path_factory):
+    """Uploads of import jobs go under a temporary var/, never the worktree's."""
+    settings.VAR_DIR = tmp_path_factory.mktemp("var")
+    return settings.VAR_DIR

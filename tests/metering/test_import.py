@@ -93,3 +93,53 @@ def test_bulk_query_count(w, tmp_path, django_assert_max_num_queries):
     with django_assert_max_num_queries(12):
         result = import_readings(data=(HEADER + rows).encode(), actor=Actor())
     assert result.written and MeterRead.objects.count() == 12
+
+
+def test_import_is_a_job_with_progress_result_and_no_upload_left(w, tmp_path, settings):
+    from gridcare.jobs.choices import JobState
+    from gridcare.jobs.models import Job
+
+    call_command("import", "readings", write(tmp_path, GOOD), "--inline")
+
+    job = Job.objects.get()
+    assert (job.kind, job.state, job.done, job.total) == (
+        "metering.import_readings",
+        JobState.SUCCEEDED,
+        4,
+        4,
+    )
+    assert job.result == {
+        "rows": 4,
+        "flagged": 1,
+        "dry_run": False,
+        "written": True,
+        "errors": [],
+        "errors_total": 0,
+    }
+    assert not any((settings.VAR_DIR / "imports").iterdir())
+
+
+def test_retried_import_job_never_writes_twice(w, tmp_path):
+    from gridcare.core import jobfiles
+    from gridcare.core.audit import Actor
+    from gridcare.jobs import services as job_services
+    from gridcare.jobs.choices import JobState
+    from gridcare.jobs.models import Job
+
+    name = jobfiles.save(jobfiles.IMPORTS, GOOD.encode(), "csv")
+    job = job_services.start("metering.import_readings", {"file": name}, actor=Actor())
+    Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING)  # as if its worker died after the commit
+
+    again = job_services.run(job.pk)
+
+    assert again.state == JobState.SUCCEEDED and again.result["written"] is True
+    assert MeterRead.objects.count() == 4 and AuditEvent.objects.filter(action="import.readings").count() == 1
+
+
+def test_bad_header_is_refused_before_a_job_is_queued(w, tmp_path):
+    from gridcare.jobs.models import Job
+
+    with pytest.raises(CommandError) as exc:
+        call_command("import", "readings", write(tmp_path, "account_number,total\n3100000001,1\n"))
+    assert "表头有误" in str(exc.value) and "read_at" in str(exc.value)
+    assert Job.objects.count() == 0

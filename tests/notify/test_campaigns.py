@@ -14,6 +14,7 @@ from gridcare.core.audit import Actor
 from gridcare.core.models import AuditEvent
 from gridcare.core.permissions import Role
 from gridcare.customers.choices import CustomerClass, Segment
+from gridcare.jobs.models import Job
 from gridcare.notify import campaigns, outbox
 from gridcare.notify.models import Campaign, Notification
 from tests.factories import CustomerFactory, UserFactory, make_account
@@ -126,7 +127,7 @@ def test_api_create_matrix(world, login, b_manager, who, status):
         ("portal_user", 404),
         ("a_clerk", 404),
         ("b_manager", 404),
-        ("a_manager", 200),
+        ("a_manager", 202),
     ],
 )
 def test_api_launch_matrix(world, login, b_manager, who, status):
@@ -134,9 +135,15 @@ def test_api_launch_matrix(world, login, b_manager, who, status):
     user = {"b_manager": b_manager}.get(who) or (getattr(world, who) if who else None)
     r = login(user).post(f"{URL}/{c.pk}/launch")
     assert r.status_code == status, r.content
-    assert Notification.objects.count() == (1 if status == 200 else 0)
-    if status == 200:
-        assert r.json()["recipients"] == 1 and r.json()["pending"] == 1
+    assert Notification.objects.count() == (1 if status == 202 else 0)
+    assert Job.objects.count() == (1 if status == 202 else 0)  # refused: no job row either
+    if status == 202:
+        body = r.json()
+        assert body["recipients"] == 1 and body["pending"] == 1
+        assert body["job_state"] == "succeeded" and Job.objects.get(pk=body["job_id"]).result == {
+            "campaign_id": c.pk,
+            "recipients": 1,
+        }
         assert login(user).post(f"{URL}/{c.pk}/launch").json()["recipients"] == 1  # idempotent
         assert Notification.objects.count() == 1
 
@@ -239,3 +246,42 @@ def test_cli_dispatch_once(world):
     out = StringIO()
     call_command("notify_dispatch", stdout=out)
     assert "claimed=1 sent=1" in out.getvalue()
+
+
+@pytest.fixture
+def broker_down(settings):
+    from gridcare.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    old = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # a closed port
+    yield
+    app.conf.broker_url = old
+
+
+def test_launch_is_a_job_and_a_broker_down_sends_nothing(world, login, broker_down):
+    c = create(world, scheduled_at=None)
+    client = login(world.a_manager)
+
+    page = client.post(f"/notify/campaigns/{c.pk}/launch/", follow=True)
+    api = client.post(f"{URL}/{c.pk}/launch")
+
+    assert "后台任务服务暂时不可用，活动未发送" in page.content.decode()
+    assert api.status_code == 503 and "后台任务服务暂时不可用" in api.json()["detail"]
+    c.refresh_from_db()
+    assert c.status == "draft" and Notification.objects.count() == 0
+    assert (
+        list(Job.objects.values_list("kind", "state", "error"))
+        == [("notify.campaign_launch", "failed", "broker unavailable")] * 2
+    )
+
+
+def test_console_launch_goes_to_the_job(world, login):
+    c = create(world, scheduled_at=None)
+
+    r = login(world.a_manager).post(f"/notify/campaigns/{c.pk}/launch/")
+
+    job = Job.objects.get()
+    assert r.status_code == 302 and r["Location"] == f"/jobs/{job.pk}/"
+    assert (job.state, job.done, job.total, job.created_by_id) == ("succeeded", 1, 1, world.a_manager.pk)
+    assert Notification.objects.filter(campaign_id=c.pk).count() == 1

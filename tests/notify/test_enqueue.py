@@ -184,7 +184,7 @@ def test_broken_template_and_missing_variable(world):
 
 def test_on_bills_issued_enqueues_each_bill_once(world, django_assert_max_num_queries):
     from gridcare.billing.services import on_bills_issued
-    from tests.payments.test_ledger import issued_bill
+    from tests.payments.ledger.test_ledger import issued_bill
 
     a = issued_bill(world.acct_a, "2026-10", "80.70", date(2026, 11, 20))
     b = issued_bill(world.acct_b, "2026-10", "120.00", date(2026, 11, 20))
@@ -229,7 +229,7 @@ def test_reworded_template_with_tags_and_filters(world):
 
 def test_on_bills_issued_logs_instead_of_failing_the_issue(world, caplog):
     from gridcare.billing.services import on_bills_issued
-    from tests.payments.test_ledger import issued_bill
+    from tests.payments.ledger.test_ledger import issued_bill
 
     NoticeTemplate.objects.filter(kind=Kind.BILL_ISSUED, channel="sms").update(body="{% if %}")
     a = issued_bill(world.acct_a, "2026-10", "80.70", date(2026, 11, 20))

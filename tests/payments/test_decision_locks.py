@@ -14,8 +14,8 @@ from gridcare.core.audit import Actor
 from gridcare.core.locks import Conflict
 from gridcare.core.models import AuditEvent
 from gridcare.core.permissions import Role
-from gridcare.payments import counter, refunds, services
-from gridcare.payments import reconciliation as recon
+from gridcare.payments.counter import services as counter
+from gridcare.payments.ledger import refunds, services
 from gridcare.payments.models import (
     CashierShift,
     FeeWaiver,
@@ -26,11 +26,12 @@ from gridcare.payments.models import (
     RefundPart,
     StatementImport,
 )
+from gridcare.payments.reconciliation import services as recon
 from tests.factories import UserFactory
-from tests.payments.test_reconciliation import FULL, import_a, ours, staff, statement  # noqa: F401 — fixtures
-from tests.payments.test_refunds import _at_once, credit, request  # noqa: F401 — fixture
-from tests.payments.test_shifts import debt, open_shift  # noqa: F401 — fixture
-from tests.payments.test_waiver import setup  # noqa: F401 — fixture
+from tests.payments.counter.test_shifts import debt, open_shift  # noqa: F401 — fixture
+from tests.payments.ledger.test_refunds import _at_once, credit, request  # noqa: F401 — fixture
+from tests.payments.ledger.test_waiver import setup  # noqa: F401 — fixture
+from tests.payments.reconciliation.test_reconciliation import FULL, import_a, ours, staff, statement  # noqa: F401 — fixtures
 
 D = Decimal
 API = "/api/v1"

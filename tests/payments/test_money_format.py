@@ -13,8 +13,7 @@ from django.utils import timezone
 from gridcare.core.permissions import Role
 from gridcare.customers.models import PortalBinding
 from tests.factories import UserFactory
-
-from .test_ledger import issued_bill
+from tests.payments.ledger.test_ledger import issued_bill
 
 API = "/api/v1"
 

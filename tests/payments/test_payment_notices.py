@@ -11,13 +11,14 @@ from django.core.exceptions import ValidationError
 from gridcare.core.audit import Actor
 from gridcare.core.permissions import Role
 from gridcare.notify.models import Notification, PendingNotice
-from gridcare.payments import prepaid, refunds
-from gridcare.payments.collections import collections_run
+from gridcare.payments.collections.services import collections_run
+from gridcare.payments.ledger import refunds
 from gridcare.payments.models import DunningNotice
 from gridcare.payments.notices import render_pending_receipts
+from gridcare.payments.prepaid import services as prepaid
 from tests.factories import UserFactory
-from tests.payments.test_ledger import issued_bill, pay
-from tests.payments.test_prepaid import four_bills
+from tests.payments.ledger.test_ledger import issued_bill, pay
+from tests.payments.prepaid.test_prepaid import four_bills
 
 D = Decimal
 

@@ -18,10 +18,10 @@ from gridcare.core.models import AuditEvent
 from gridcare.core.money import rmb_upper
 from gridcare.customers.choices import CustomerKind
 from gridcare.customers.models import PortalBinding
-from gridcare.payments import services as payment_services
+from gridcare.payments.ledger import services as payment_services
 from gridcare.portal import selectors as portal_selectors
 from tests.factories import UserFactory, valid_uscc
-from tests.payments.test_ledger import pay
+from tests.payments.ledger.test_ledger import pay
 
 D = Decimal
 

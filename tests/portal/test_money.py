@@ -15,12 +15,12 @@ from django.utils import timezone
 
 from gridcare.core.audit import Actor
 from gridcare.customers.models import PortalBinding
-from gridcare.payments.collections import collection_task_done, collections_run
+from gridcare.payments.collections.services import collection_task_done, collections_run
 from gridcare.payments.models import CollectionTask
 from gridcare.portal import selectors
 from gridcare.portal.choices import AccountMoneyState as S
 from tests.factories import UserFactory
-from tests.payments.test_ledger import issued_bill, pay
+from tests.payments.ledger.test_ledger import issued_bill, pay
 
 D = Decimal
 HOME = "/portal/"
@@ -192,7 +192,7 @@ def test_bill_status_rules():
 
 
 def test_a_reversed_payment_makes_the_bill_unpaid_again(world, bound, login, on):
-    from gridcare.payments.services import payment_reverse
+    from gridcare.payments.ledger.services import payment_reverse
 
     issued_bill(world.acct_a, "2026-11", "95.11", date(2026, 12, 20))
     rec = pay("95.11", date(2026, 12, 1), "P1")

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from gridcare.customers.models import PortalBinding
 from tests.factories import UserFactory
-from tests.payments.test_ledger import issued_bill, pay
+from tests.payments.ledger.test_ledger import issued_bill, pay
 
 HISTORY = "/portal/accounts/3100000001/payments/"
 

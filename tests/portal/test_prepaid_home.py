@@ -1,7 +1,7 @@
 """A prepaid (智能交费) account on the portal home and account list shows the estimated balance the public query,
 the account page and the API show, not the ledger credit, and 余额不足 when that estimate is below the threshold.
 
-The book is tests/payments/test_prepaid.py's: 1008.00 prepaid on 1 May 2026, four bills (500.00, 90.00, 62.00,
+The book is tests/payments/prepaid/test_prepaid.py's: 1008.00 prepaid on 1 May 2026, four bills (500.00, 90.00, 62.00,
 56.00, the last ending 28 Aug) paid from it → ledger credit 1008 − 708 = 300.00. Daily cost (90 + 62 + 56) /
 (30 + 31 + 28) days = 208 / 89 = 2.337… → 2.34. On 7 September, 10 days after 28 Aug: spend 2.34 × 10 = 23.40,
 estimated balance 300.00 − 23.40 = 276.60."""
@@ -14,12 +14,12 @@ from django.utils import timezone
 
 from gridcare.core.audit import Actor
 from gridcare.customers.models import PortalBinding
-from gridcare.payments import prepaid
-from gridcare.payments.public_pay import account_dues
+from gridcare.payments.channels.public_pay import account_dues
+from gridcare.payments.prepaid import services as prepaid
 from gridcare.portal import selectors
 from gridcare.portal.choices import AccountMoneyState as S
-from tests.payments.test_ledger import pay
-from tests.payments.test_prepaid import four_bills
+from tests.payments.ledger.test_ledger import pay
+from tests.payments.prepaid.test_prepaid import four_bills
 
 from .test_money import text_of
 

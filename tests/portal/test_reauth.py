@@ -15,9 +15,9 @@ from gridcare.customers.models import PortalBinding
 from gridcare.org.models import User
 from gridcare.payments.models import PaymentOrder
 from gridcare.portal import services
+from tests.payments.ledger.test_ledger import issued_bill
 
 from ..factories import PASSWORD
-from ..payments.test_ledger import issued_bill
 from ..smscodes import last_sms_code
 
 REAUTH = reverse("portal:reauth")

@@ -20,8 +20,8 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import get_or_404, restrict, visible_unit_ids
+from gridcare.core.permissions import Perm
+from gridcare.core.scoping import get_or_404, may_act_on_unit, restrict
 from gridcare.metering.choices import ReadSource, ReadStatus
 from gridcare.metering.models import MeterRead
 
@@ -86,11 +86,7 @@ def portal_bill_get(*, user, pk) -> Bill:
 def can_cancel_rebill(*, user, bill: Bill) -> bool:
     """Whether the console offers 作废并重开 on this bill: `billing.run` within its unit, bill not cancelled.
     The service checks the same again; this only decides whether the form is shown."""
-    return (
-        bill.status != BillStatus.CANCELLED
-        and has_perm(user, Perm.BILLING_RUN)
-        and bill.unit_id in visible_unit_ids(user)
-    )
+    return bill.status != BillStatus.CANCELLED and may_act_on_unit(user, bill.unit_id, Perm.BILLING_RUN)
 
 
 def bill_corrections(*, user, bill: Bill) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from django.views.decorators.http import require_POST
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
+from gridcare.core.views import customer_required
 from gridcare.portal import selectors as portal_selectors
-from gridcare.portal.views import customer_required
 
 from . import ebill, einvoice
 

@@ -419,9 +419,17 @@ def on_bills_issued(bill_ids: list[int]) -> None:
 def bills_issue(*, actor: Actor, run, now=None) -> int:
     """Issue the run's draft bills, due BILL_DUE_DAYS (15) days after the issue date; returns how many.
 
+    The path of the money, in one transaction, top to bottom:
+    1. the run's draft bills become issued, with their due date, and the issue is audited;
+    2. the ledger opens a receivable and a bill entry for each (`payments.ledger.services.receivables_open`),
+       and the credit of those accounts (prepaid money, overpayments) pays the new bills at once;
+    3. after commit, each bill's "bill issued" notice is enqueued (`on_bills_issued`).
+
     `now` (aware datetime, default the current time) is the issue time: the demo data issues each month's
     bills a few days after that month, as a bureau would have."""
     from django.utils import timezone
+
+    from gridcare.payments.ledger.services import receivables_open
 
     from .choices import BillStatus
     from .models import Bill
@@ -442,9 +450,7 @@ def bills_issue(*, actor: Actor, run, now=None) -> int:
             changes={"count": len(ids), "due_date": (today + timedelta(days=BILL_DUE_DAYS)).isoformat()},
         )
         if ids:
-            from .signals import bills_issued
-
-            bills_issued.send(sender=Bill, bill_ids=ids, run=run, issued_at=now)
+            receivables_open(ids, on=today)
             transaction.on_commit(lambda: on_bills_issued(ids))
     return len(ids)
 
@@ -455,18 +461,27 @@ def bill_cancel_rebill(*, actor: Actor, bill, reason: str):
     Both are kept; the new draft bill has `corrects` = the cancelled one (and the same run, so issuing
     the run issues it). Refused when the bill is already cancelled or cannot be re-rated; an interactive
     actor needs `billing.run` within the bill's unit (PermissionDenied, answered as 404 like a missing bill).
+
+    The path of the money, in one transaction, top to bottom:
+    1. the bill is re-rated first (nothing is written when it cannot be);
+    2. the bill is marked cancelled;
+    3. the ledger closes its receivable (`payments.ledger.services.receivable_cancel`): what payments paid on
+       it goes back to them as credit, which pays the account's other open bills at once, and adjustment
+       entries take the bill and its late fee out of the balance;
+    4. the correcting draft bill is saved (it is paid from that credit when its run is issued).
     """
     from django.utils import timezone
 
+    from gridcare.core.scoping import require_object
     from gridcare.customers.models import Account
-    from gridcare.customers.services import _check_unit
+    from gridcare.payments.ledger.services import receivable_cancel
 
     from . import runs
     from .choices import BillStatus
     from .models import Bill
 
     # Before any validation: a refused actor learns nothing about the bill. A bill's unit never changes.
-    _check_unit(actor, bill.unit_id, Perm.BILLING_RUN)
+    require_object(actor, bill, Perm.BILLING_RUN)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": [_("请填写作废原因")]})
@@ -485,9 +500,7 @@ def bill_cancel_rebill(*, actor: Actor, bill, reason: str):
         now = timezone.now()
         old.status, old.cancelled_at, old.cancel_reason = BillStatus.CANCELLED, now, reason
         old.save(update_fields=["status", "cancelled_at", "cancel_reason"])
-        from .signals import bill_cancelled
-
-        bill_cancelled.send(sender=Bill, bill_id=old.pk, reason=reason, cancelled_at=now)
+        receivable_cancel(bill_id=old.pk, reason=reason, cancelled_at=now)
         (new,) = runs.bill_rows(
             [item],
             run_id=old.run_id,

@@ -21,9 +21,8 @@ from gridcare.core.choices import Channel
 from gridcare.core.locks import Conflict
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import PermissionDenied
-from gridcare.core.views import form_errors_from, staff_required
+from gridcare.core.views import customer_required, form_errors_from, staff_required
 from gridcare.metering import selectors as metering_selectors
-from gridcare.portal.views import customer_required
 
 from . import ebill, selectors, services
 from .forms import FIELD_OF_ERROR, QuoteForm

@@ -21,7 +21,7 @@ ALLOWED_TABLE_WRITES = {
     # TokenAuth stamps last_used_at (at most once a minute) before the view runs.
     ("UPDATE", "org_apitoken"),
     # Signed machine requests (terminals, collection agents): the replay guard stores each accepted nonce,
-    # prunes old ones and stamps last_seen_at, before the view decides (gridcare.payments.signed_requests).
+    # prunes old ones and stamps last_seen_at, before the view decides (gridcare.payments.channels.signed_requests).
     ("INSERT", "payments_terminalnonce"),
     ("DELETE", "payments_terminalnonce"),
     ("UPDATE", "payments_terminal"),

@@ -124,3 +124,13 @@ def has_perm(user, perm: str) -> bool:
     if getattr(user, "role", None) == Role.CUSTOMER or getattr(user, "unit_id", None) is None:
         return False
     return perm in ROLE_PERMISSIONS.get(user.role, frozenset())
+
+
+def is_customer(user) -> bool:
+    """An active, logged-in customer: a portal user (staff users are not, whatever they try)."""
+    return bool(
+        user is not None
+        and getattr(user, "is_authenticated", False)
+        and user.is_active
+        and getattr(user, "role", None) == Role.CUSTOMER
+    )

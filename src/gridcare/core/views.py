@@ -5,7 +5,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
 
-from .permissions import has_perm
+from .permissions import has_perm, is_customer
 
 
 def staff_required(*perms: str):
@@ -23,6 +23,21 @@ def staff_required(*perms: str):
         return wrapped
 
     return decorator
+
+
+def customer_required(view):
+    """Logged-in customers only (the portal's pages, whichever app serves them): anonymous → portal login,
+    staff (or inactive) → 404."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), "portal:login")
+        if not is_customer(request.user):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def form_errors_from(form, exc) -> None:

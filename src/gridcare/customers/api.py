@@ -4,7 +4,7 @@ Every read goes through `selectors` (unit scoping and role permission in one pla
 through `services` (permission, unit check, validation, audit row with channel "api").
 
 Who gets what (see also `gridcare.core.api`):
-- anonymous → 401 everywhere except `/public/...` (payments.api_public) and `/health`;
+- anonymous → 401 everywhere except `/public/...` (payments.channels.api.public) and `/health`;
 - collection routes (`GET /customers`, `POST /customers`, `GET /topology/feeders`) → 403 with a
   message when the caller's role lacks the permission (customer-role users included); staff of
   another unit get only their own units' rows;

@@ -11,7 +11,7 @@ import hashlib
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -27,15 +27,16 @@ from django.utils.translation import gettext as _
 from gridcare.core.audit import Actor, audit_record, snapshot
 from gridcare.core.models import AuditEvent
 from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import visible_unit_ids
+from gridcare.core.scoping import PermissionDenied, may_act_on_unit, visible_unit_ids
 from gridcare.core.validators import validate_account_number
 from gridcare.org.models import SupplyUnit
 
 from .choices import AccountStatus, CustomerClass, CustomerKind, HoldingReason, Segment, VoltageLevel
 from .models import Account, AccountHolding, Customer, Feeder, Meter, Premise, ServicePoint, TransformerArea
-from .services import CUSTOMER_FIELDS, PermissionDenied, _clean_meter, _decimal, clean_customer_data
+from .services import CUSTOMER_FIELDS, _clean_meter, _decimal, clean_customer_data
 
 BATCH_SIZE = 1000
+PROGRESS_EVERY = 500  # rows validated between two progress reports
 # Bound `IN (...)` lists so SQLite builds limited to 999 variables cope as well as PostgreSQL.
 LOOKUP_CHUNK = 900
 CAPACITY_MAX = Decimal("1e9")  # ServicePoint.contract_capacity_kva: 10 digits, 1 decimal place
@@ -346,8 +347,11 @@ def _read_table(
 class _Validator:
     """Checks every row against the rules and the database; collects errors instead of stopping."""
 
-    def __init__(self, *, actor: Actor, default_unit: SupplyUnit | None):
+    def __init__(
+        self, *, actor: Actor, default_unit: SupplyUnit | None, progress: Callable[[int], None] | None = None
+    ):
         self.actor = actor
+        self.progress = progress
         self.default_unit = default_unit
         self.today = timezone.localdate()
         self.kinds = _choice_aliases(CustomerKind)
@@ -387,10 +391,12 @@ class _Validator:
                     plan.errors.append(RowError(line, _("第 %(n)d 列") % {"n": i + 1}, _("该列没有表头")))
             raw_rows.append((line, raw))
         self._load(raw_rows)
-        for line, raw in raw_rows:
+        for n, (line, raw) in enumerate(raw_rows, start=1):
             row = self._row(line, raw, plan.errors)
             if row is not None:
                 plan.rows.append(row)
+            if self.progress is not None and n % PROGRESS_EVERY == 0:
+                self.progress(n)
         self._cross_rows(plan)
         order = {key: i for i, key in enumerate(COLUMN_KEYS)}
         inverse = {v: k for k, v in self.label.items()}
@@ -667,7 +673,9 @@ def _audit_event(
 
 
 @transaction.atomic
-def _write(plan: _Plan, *, actor: Actor, file_name: str, digest: str) -> None:
+def _write(
+    plan: _Plan, *, actor: Actor, file_name: str, digest: str, then: Callable[[], None] | None = None
+) -> None:
     now = timezone.now()
     customers: dict[str, Customer] = {}
     for id_number, row in plan.new_customers.items():
@@ -779,34 +787,63 @@ def _write(plan: _Plan, *, actor: Actor, file_name: str, digest: str) -> None:
             "accounts_created": len(accounts),
         },
     )
+    if then is not None:
+        then()  # in the same transaction: e.g. the job row records that this file is written
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Entry point for the CLI and the console page
 
 
+def resolve_unit(actor: Actor, unit_code: str | None) -> SupplyUnit | None:
+    """The unit of `--unit CODE`, which must exist and lie in the actor's units; None without a code."""
+    if not unit_code:
+        return None
+    unit = SupplyUnit.objects.filter(code=unit_code).first()
+    allowed = actor.user is None or (
+        unit is not None and may_act_on_unit(actor.user, unit.pk, Perm.CUSTOMER_IMPORT)
+    )
+    if unit is None or not allowed:
+        raise ImportFileError(_("供电单位编码 %(c)s 不存在或不在您的管辖范围内") % {"c": unit_code})
+    return unit
+
+
+def precheck(data: bytes, *, unit_code: str | None = None) -> int:
+    """The whole-file checks, before anything is queued: size, encoding, CSV syntax, header, at least one row.
+
+    Returns the number of data rows; raises ImportFileError (header problems listed one per line)."""
+    _index, _header, rows, header_errors = _read_table(decode(data), default_unit=bool(unit_code))
+    if header_errors:
+        raise ImportFileError(
+            "\n".join([_("表头有误，未写入任何数据："), *(format_error(e) for e in header_errors)])
+        )
+    return len(rows)
+
+
 def import_customers(
-    *, data: bytes, actor: Actor, dry_run: bool = False, file_name: str = "", unit_code: str | None = None
+    *,
+    data: bytes,
+    actor: Actor,
+    dry_run: bool = False,
+    file_name: str = "",
+    unit_code: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    then: Callable[[ImportResult], None] | None = None,
 ) -> ImportResult:
     """Validate `data` (a CSV file's bytes) and, unless `dry_run` or any row is bad, write all of it.
 
     `actor.user` None is the system (the CLI): every unit may be imported. A user must hold
     Perm.CUSTOMER_IMPORT and may import only rows of units in the subtree of his home unit.
     `unit_code` narrows the import to that unit's subtree and fills an empty or missing 供电单位编码.
+    `progress(rows_validated)` is called every PROGRESS_EVERY rows; `then(result)` runs inside the write's
+    transaction, after the last row (a job records there that the file is written, so a retry never repeats it).
     Raises ImportFileError when the file as a whole is unusable, PermissionDenied for a user without the permission.
     """
     if actor.user is not None and not has_perm(actor.user, Perm.CUSTOMER_IMPORT):
         raise PermissionDenied
-    default_unit = None
-    if unit_code:
-        default_unit = SupplyUnit.objects.filter(code=unit_code).first()
-        allowed = actor.user is None or (
-            default_unit is not None and default_unit.pk in visible_unit_ids(actor.user)
-        )
-        if default_unit is None or not allowed:
-            raise ImportFileError(_("供电单位编码 %(c)s 不存在或不在您的管辖范围内") % {"c": unit_code})
+    default_unit = resolve_unit(actor, unit_code)
     text = decode(data)
-    plan = _Validator(actor=actor, default_unit=default_unit).run(text)
+    plan = _Validator(actor=actor, default_unit=default_unit, progress=progress).run(text)
     result = ImportResult(
         rows=plan.data_rows,
         errors=plan.errors,
@@ -817,15 +854,21 @@ def import_customers(
     )
     if plan.errors or dry_run:
         return result
+
+    def written() -> None:
+        result.written = True
+        if then is not None:
+            then(result)
+
     try:
-        _write(plan, actor=actor, file_name=file_name, digest=hashlib.sha256(data).hexdigest())
+        _write(plan, actor=actor, file_name=file_name, digest=hashlib.sha256(data).hexdigest(), then=written)
     except IntegrityError:
+        result.written = False
         raise ImportFileError(
             _(
                 "写入时发现户号或电能表资产编号已被占用（可能有人同时录入了相同数据），本次未写入任何数据，请重新导入。"
             )
         ) from None
-    result.written = True
     return result
 
 

@@ -145,7 +145,7 @@ def customer_detail(*, user, customer: Customer, today=None) -> dict[str, Any]:
     # What each account owes, its last payment and open collection steps (payments; five queries in all).
     from django.utils import timezone
 
-    from gridcare.payments.account_summary import account_summaries
+    from gridcare.payments.collections.account_summary import account_summaries
 
     today = today or timezone.localdate()
     money = account_summaries([a.pk for a in accounts], today)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", home.home, name="home"),
     path("customers/", views.search, name="search"),
     path("customers/export/", views.export, name="export"),
+    path("customers/export/<int:job_id>/download/", views.export_download, name="export_download"),
     path("customers/new/", views.customer_create, name="customer_create"),
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
     path("customers/<int:pk>/edit/", views.customer_edit, name="customer_edit"),

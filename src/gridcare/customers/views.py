@@ -7,21 +7,26 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from gridcare.core import jobfiles
 from gridcare.core.audit import Actor
 from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import get_or_404
+from gridcare.core.scoping import PermissionDenied, get_or_404
 from gridcare.core.spreadsheet import as_text_cell
 from gridcare.core.views import form_errors_from, staff_required
+from gridcare.jobs import services as job_services
+from gridcare.jobs.choices import JobState
+from gridcare.jobs.models import Job
+from gridcare.jobs.services import BrokerUnavailable
 from gridcare.org.selectors import customer_manager_choices
 
-from . import selectors, services
+from . import exports, selectors, services
 from .choices import CustomerClass, Segment
 from .forms import (
     AccountCloseForm,
@@ -32,10 +37,10 @@ from .forms import (
     MeterInstallForm,
     SearchForm,
 )
+from .jobs import export_job_rows
 from .models import Account
 
 PAGE_SIZE = 25
-EXPORT_MAX_ROWS = 100_000
 
 
 def local_today():
@@ -96,56 +101,63 @@ def search(request):
     )
 
 
-def _export_rows(customers, reveal: bool):
-    header = [
-        _("客户编号"),
-        _("客户名称"),
-        _("客户类型"),
-        _("用电类别"),
-        _("客户分群"),
-        _("证件号码"),
-        _("联系电话"),
-        _("供电单位"),
-        _("户号"),
-        _("用电地址"),
-    ]
-    yield header
-    for c in customers:
-        m = selectors.masked_customer(c, reveal=reveal)
-        accounts = list(c.accounts.all())
-        yield [
-            c.pk,
-            m["name"],
-            c.get_kind_display(),
-            c.get_customer_class_display(),
-            c.get_segment_display(),
-            m["id_number"],
-            m["phone"],
-            c.unit.name,
-            " ".join(a.account_number for a in accounts),
-            " | ".join(a.premise.address for a in accounts),
-        ]
-
-
 class _Echo:
     def write(self, value):
         return value
 
 
+def job_page(job) -> str:
+    """The job's page (the job engine's `jobs:detail`; its plain path until that page is installed)."""
+    try:
+        return reverse("jobs:detail", args=[job.pk])
+    except NoReverseMatch:
+        return f"/jobs/{job.pk}/"
+
+
 @staff_required(Perm.CUSTOMER_EXPORT)
 def export(request):
-    """CSV (UTF-8 with BOM, opens in Excel) or XLSX of a search result; masked unless the role may see PII."""
+    """CSV (UTF-8 with BOM, opens in Excel) or XLSX of a search result; masked unless the role may see PII.
+
+    Up to GRIDCARE["EXPORT_JOB_ROWS"] rows stream from here; more become a job writing the file under
+    var/exports/, and the browser goes to the job's page, where its creator downloads it when done."""
     form = SearchForm(request.GET or None)
     fmt = request.GET.get("format", "csv")
-    if fmt not in ("csv", "xlsx"):
+    if fmt not in exports.FORMATS:
         raise Http404
     criteria, error, hint = _search_criteria(form)
     if criteria is None:  # the same refusal as the search page: never "everything" by accident
         return HttpResponse(error or hint, status=400, content_type="text/plain; charset=utf-8")
     reveal = request.GET.get("reveal") == "1" and has_perm(request.user, Perm.CUSTOMER_VIEW_PII)
-    qs = _search_qs(request, criteria).prefetch_related(
-        Prefetch("accounts", queryset=Account.objects.select_related("premise").order_by("account_number"))
-    )[:EXPORT_MAX_ROWS]
+    qs = exports.search_queryset(request.user, criteria)[: exports.EXPORT_MAX_ROWS]
+    if qs.count() > export_job_rows():
+        return _export_as_job(request, criteria, fmt, reveal, qs)
+    _export_record(request, fmt, reveal, qs)
+    stamp = timezone.localtime().strftime("%Y%m%d%H%M")
+    if fmt == "csv":
+        writer = csv.writer(_Echo())
+
+        def stream():
+            yield "\ufeff"
+            for row in exports.export_rows(qs.iterator(chunk_size=exports.CHUNK), reveal):
+                yield writer.writerow([as_text_cell(v) for v in row])
+
+        resp = StreamingHttpResponse(stream(), content_type=exports.CONTENT_TYPES["csv"])
+        resp["Content-Disposition"] = f'attachment; filename="customers-{stamp}.csv"'
+        return resp
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(_("客户"))
+    for row in exports.export_rows(qs.iterator(chunk_size=exports.CHUNK), reveal):
+        ws.append([as_text_cell(v) for v in row])
+    buf = io.BytesIO()
+    wb.save(buf)
+    resp = HttpResponse(buf.getvalue(), content_type=exports.CONTENT_TYPES["xlsx"])
+    resp["Content-Disposition"] = f'attachment; filename="customers-{stamp}.xlsx"'
+    return resp
+
+
+def _export_record(request, fmt: str, reveal: bool, qs) -> None:
     services.customer_export_record(
         actor=Actor.console(request),
         query=request.GET.dict(),
@@ -153,31 +165,57 @@ def export(request):
         unmasked=reveal,
         customer_ids=qs.values_list("pk", flat=True) if reveal else (),
     )
-    stamp = timezone.localtime().strftime("%Y%m%d%H%M")
-    if fmt == "csv":
-        writer = csv.writer(_Echo())
 
-        def stream():
-            yield "\ufeff"
-            for row in _export_rows(qs.iterator(chunk_size=2000), reveal):
-                yield writer.writerow([as_text_cell(v) for v in row])
 
-        resp = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-        resp["Content-Disposition"] = f'attachment; filename="customers-{stamp}.csv"'
-        return resp
-    from openpyxl import Workbook
+def _export_as_job(request, criteria: dict, fmt: str, reveal: bool, qs):
+    try:
+        job = job_services.start(
+            "customers.export",
+            {"criteria": criteria, "format": fmt, "reveal": reveal},
+            actor=Actor.console(request),
+        )
+    except BrokerUnavailable:
+        return HttpResponse(
+            _("后台任务服务暂时不可用，未开始导出，请稍后再试。"),
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+    except ValidationError as exc:
+        return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain; charset=utf-8")
+    except PermissionDenied:
+        raise Http404 from None
+    _export_record(request, fmt, reveal, qs)
+    return redirect(job_page(job))
 
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(_("客户"))
-    for row in _export_rows(qs.iterator(chunk_size=2000), reveal):
-        ws.append([as_text_cell(v) for v in row])
-    buf = io.BytesIO()
-    wb.save(buf)
-    resp = HttpResponse(
-        buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+@staff_required(Perm.CUSTOMER_EXPORT)
+def export_download(request, job_id: int):
+    """The file of a finished export job: its creator only (anyone else: 404), audited, until it expires (410)."""
+    job = Job.objects.filter(
+        pk=job_id, kind="customers.export", created_by=request.user, state=JobState.SUCCEEDED
+    ).first()
+    if job is None or not isinstance(job.result, dict):
+        raise Http404
+    name, fmt = job.result.get("file", ""), job.result.get("format", "")
+    expires = job.finished_at + jobfiles.keep(jobfiles.EXPORTS)
+    try:
+        path = jobfiles.path(jobfiles.EXPORTS, name)
+    except jobfiles.BadFileName:
+        raise Http404 from None
+    if timezone.now() >= expires or not path.is_file():
+        return HttpResponse(
+            _("导出文件已过期删除，请重新导出。"), status=410, content_type="text/plain; charset=utf-8"
+        )
+    services.customer_export_download_record(
+        actor=Actor.console(request), job_id=job.pk, rows=job.result.get("rows")
     )
-    resp["Content-Disposition"] = f'attachment; filename="customers-{stamp}.xlsx"'
-    return resp
+    stamp = timezone.localtime(job.finished_at).strftime("%Y%m%d%H%M")
+    return FileResponse(
+        path.open("rb"),
+        as_attachment=True,
+        filename=f"customers-{stamp}.{fmt}",
+        content_type=exports.CONTENT_TYPES.get(fmt, "application/octet-stream"),
+    )
 
 
 @staff_required(Perm.CUSTOMER_VIEW)

@@ -21,12 +21,12 @@ from gridcare.core.permissions import Perm, has_perm
 from gridcare.customers.choices import AccountStatus
 from gridcare.customers.selectors import accounts_visible
 from gridcare.metering.selectors import exceptions_visible as read_exceptions
-from gridcare.payments import reports
 from gridcare.payments.choices import RefundStatus, TaskKind, TaskStatus
-from gridcare.payments.collections_selectors import task_counts
-from gridcare.payments.ledger_selectors import waiver_queue
-from gridcare.payments.reconciliation import exceptions_visible
-from gridcare.payments.refunds import refunds_visible
+from gridcare.payments.collections.selectors import task_counts
+from gridcare.payments.ledger.refunds import refunds_visible
+from gridcare.payments.ledger.selectors import waiver_queue
+from gridcare.payments.reconciliation.services import exceptions_visible
+from gridcare.payments.reports import selectors as reports
 
 
 def local_today() -> date:

@@ -12,6 +12,7 @@ import io
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -24,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
 from gridcare.core.permissions import Perm, has_perm
-from gridcare.core.scoping import visible_unit_ids
+from gridcare.core.scoping import PermissionDenied, visible_unit_ids
 from gridcare.customers.importer import (
     ImportFileError,
     RowError,
@@ -37,7 +38,6 @@ from gridcare.customers.importer import (
     read_upload,
 )
 from gridcare.customers.models import Meter
-from gridcare.customers.services import PermissionDenied
 
 from . import vee
 from .choices import TRUSTED_STATUSES, ReadSource, ReadStatus
@@ -47,6 +47,7 @@ from .services import clean_registers
 __all__ = ["ImportFileError", "PermissionDenied", "RowError", "format_error", "read_path", "read_upload"]
 
 BATCH_SIZE = 1000
+PROGRESS_EVERY = 500  # rows checked between two progress reports
 COLUMNS: dict[str, tuple[str, ...]] = {
     "account_number": ("户号", "用户编号"),
     "meter_asset_number": ("电能表资产编号", "资产编号", "表号"),
@@ -188,12 +189,32 @@ def _trusted_kwh(read: MeterRead) -> bool:
     )
 
 
+def precheck(data: bytes) -> int:
+    """The whole-file checks, before anything is queued: size, encoding, CSV syntax, header, at least one row.
+
+    Returns the number of data rows; raises ImportFileError (header problems listed one per line)."""
+    _index, _header, rows, header_errors = _read_rows(decode(data))
+    if header_errors:
+        raise ImportFileError(
+            "\n".join([_("表头有误，未写入任何数据："), *(format_error(e) for e in header_errors)])
+        )
+    return len(rows)
+
+
 def import_readings(
-    *, data: bytes, actor: Actor, dry_run: bool = False, file_name: str = ""
+    *,
+    data: bytes,
+    actor: Actor,
+    dry_run: bool = False,
+    file_name: str = "",
+    progress: Callable[[int], None] | None = None,
+    then: Callable[[ReadingsResult], None] | None = None,
 ) -> ReadingsResult:
     """Validate `data` and, unless `dry_run` or any row is bad, write every read (VEE flags included).
 
     `actor.user` None is the system (the CLI); a user needs Perm.METER_EDIT and only meters of his units.
+    `progress(rows_checked)` is called every PROGRESS_EVERY rows; `then(result)` runs inside the write's
+    transaction (a job records there that the file is written, so a retry never repeats it).
     """
     if actor.user is not None and not has_perm(actor.user, Perm.METER_EDIT):
         raise PermissionDenied
@@ -219,7 +240,9 @@ def import_readings(
 
     parsed: list[_Parsed] = []
     seen: dict[tuple[int, datetime], int] = {}
-    for line, raw in raws:
+    for n, (line, raw) in enumerate(raws, start=1):
+        if progress is not None and n % PROGRESS_EVERY == 0:
+            progress(n)
         before = len(errors)
         meter = None
         asset, number = raw.get("meter_asset_number", ""), raw.get("account_number", "")
@@ -354,13 +377,16 @@ def import_readings(
                 unit_id=getattr(actor.user, "unit_id", None),
                 changes={"file": file_name, "sha256": digest, "rows": len(plan), "flagged": result.flagged},
             )
+            result.written = True
+            if then is not None:
+                then(result)
     except IntegrityError:
+        result.written = False
         raise ImportFileError(
             _(
                 "写入时发现同一电能表同一时间的示数已存在（可能有人同时录入），本次未写入任何数据，请重新导入。"
             )
         ) from None
-    result.written = True
     return result
 
 

@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record, diff, snapshot
 from gridcare.core.permissions import Perm, Role
+from gridcare.core.scoping import PermissionDenied, require_object, require_unit
 from gridcare.customers.models import Account, Meter
-from gridcare.customers.services import PermissionDenied, _check_unit
 from gridcare.org.models import SupplyUnit, User
 
 from . import vee
@@ -91,7 +91,7 @@ def route_create(*, actor: Actor, data: dict[str, Any]) -> Route:
             errs.setdefault("reader_id", []).append(_("抄表员不存在或不属于该单位"))
     if errs:
         raise ValidationError(errs)
-    _check_unit(actor, unit.pk, Perm.METER_EDIT)
+    require_unit(actor, unit.pk, Perm.METER_EDIT)
     route = Route.objects.create(
         code=code, name=name, unit=unit, reading_day=day, reader=reader, created_at=timezone.now()
     )
@@ -108,8 +108,8 @@ def route_create(*, actor: Actor, data: dict[str, Any]) -> Route:
 @transaction.atomic
 def route_assign(*, actor: Actor, route: Route, account: Account, sequence: int) -> RouteMembership:
     """Put an account on a route at `sequence` (moving it off any other route: one route per account)."""
-    _check_unit(actor, route.unit_id, Perm.METER_EDIT)
-    _check_unit(actor, account.unit_id, Perm.METER_EDIT)
+    require_object(actor, route, Perm.METER_EDIT)
+    require_object(actor, account, Perm.METER_EDIT)
     if not account.unit.path.startswith(route.unit.path):
         raise ValidationError({"account_number": [_("户号不属于该抄表段的供电单位")]})
     if not isinstance(sequence, int) or sequence < 0:
@@ -295,7 +295,7 @@ def read_record(
     Refused (ValidationError, nothing written): non-numeric or out-of-range registers, a read not later than
     the meter's last read, a read in the future.
     """
-    _check_unit(actor, meter.unit_id, Perm.METER_EDIT)
+    require_object(actor, meter, Perm.METER_EDIT)
     # Serialise reads of one meter so two entries cannot both pass the "later than the last read" check.
     meter = (
         Meter.objects.select_for_update(of=("self",))
@@ -373,7 +373,7 @@ def _lock_flagged(read: MeterRead) -> MeterRead:
 @transaction.atomic
 def read_accept(*, actor: Actor, read: MeterRead) -> MeterRead:
     """Accept a flagged read as it is (e.g. the customer really used that much)."""
-    _check_unit(actor, read.unit_id, Perm.METER_EDIT)
+    require_object(actor, read, Perm.METER_EDIT)
     read = _lock_flagged(read)
     read.status = ReadStatus.ACCEPTED
     read.save(update_fields=["status"])
@@ -384,7 +384,7 @@ def read_accept(*, actor: Actor, read: MeterRead) -> MeterRead:
 @transaction.atomic
 def read_correct(*, actor: Actor, read: MeterRead, registers: dict[str, Any]) -> MeterRead:
     """Replace a flagged read's registers with corrected values; consumption and flags are recomputed."""
-    _check_unit(actor, read.unit_id, Perm.METER_EDIT)
+    require_object(actor, read, Perm.METER_EDIT)
     read = _lock_flagged(read)
     meter = read.meter
     clean = clean_registers(registers, digits=meter.digits)
@@ -472,7 +472,7 @@ def _estimate_registers(
 @transaction.atomic
 def read_estimate(*, actor: Actor, read: MeterRead) -> MeterRead:
     """Replace a flagged read by an estimate from history (average daily kWh × days since the previous read)."""
-    _check_unit(actor, read.unit_id, Perm.METER_EDIT)
+    require_object(actor, read, Perm.METER_EDIT)
     read = _lock_flagged(read)
     meter = read.meter
     prev = _previous(meter.pk, read.read_at)
@@ -498,7 +498,7 @@ def read_estimate(*, actor: Actor, read: MeterRead) -> MeterRead:
 @transaction.atomic
 def read_estimate_missing(*, actor: Actor, account: Account, period_end: date) -> MeterRead:
     """An estimated read at 00:00 (Beijing time) of `period_end` for an account nobody could read."""
-    _check_unit(actor, account.unit_id, Perm.METER_EDIT)
+    require_object(actor, account, Perm.METER_EDIT)
     meter = account_meter(account)
     if meter is None:
         raise ValidationError({"account_number": [_("该户没有在用的电能表")]})

@@ -4,8 +4,9 @@
   customer); recipients always masked unless `reveal=true`, which needs customer.view_pii (else 403) and is
   audited (customer.view_pii), as `GET /customers/{id}?reveal=true`. Unknown or not visible customer → 404.
 - `GET /notify/campaigns`, `POST /notify/campaigns`, `GET /notify/campaigns/{id}`,
-  `POST /notify/campaigns/{id}/launch` (notify.campaign, scoped to the user's unit subtree; launching
-  twice answers the launched campaign).
+  `POST /notify/campaigns/{id}/launch` (notify.campaign, scoped to the user's unit subtree): 202 with the
+  campaign and the id of the job that writes its notifications (notify.campaign_launch); launching twice
+  changes nothing; 503 when the job engine's broker is down.
 """
 
 from datetime import datetime
@@ -19,6 +20,7 @@ from gridcare.core.api import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, ErrorOut, 
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.customers import selectors as customer_selectors
 from gridcare.customers import services as customer_services
+from gridcare.jobs import services as job_services
 
 from . import campaigns, selectors
 
@@ -139,8 +141,25 @@ def campaign_detail(request, campaign_id: int):
     return _out(selectors.campaign_get(user=request.user, pk=campaign_id))
 
 
-@router.post("/notify/campaigns/{campaign_id}/launch", response={200: CampaignOut, **WRITE_ERRORS})
+class CampaignLaunchOut(CampaignOut):
+    job_id: int
+    job_state: str
+
+
+@router.post(
+    "/notify/campaigns/{campaign_id}/launch",
+    response={202: CampaignLaunchOut, **WRITE_ERRORS, 503: ErrorOut},
+)
 def campaign_launch(request, campaign_id: int):
-    """Send the greeting to the campaign's customers (once; a repeat answers the launched campaign)."""
-    campaigns.campaign_launch(actor=api_actor(request), campaign_id=campaign_id)
-    return _out(selectors.campaign_get(user=request.user, pk=campaign_id))
+    """Start the job sending the greeting to the campaign's customers (once; a repeat changes nothing).
+
+    Answers 202 with the campaign and its job (`GET /api/v1/jobs/{job_id}` follows it); 503 when the job engine's
+    broker cannot be reached (nothing started)."""
+    try:
+        job = job_services.start(
+            "notify.campaign_launch", {"campaign_id": campaign_id}, actor=api_actor(request)
+        )
+    except job_services.BrokerUnavailable:
+        raise HttpError(503, _("后台任务服务暂时不可用，活动未发送，请稍后再试。")) from None
+    out = _out(selectors.campaign_get(user=request.user, pk=campaign_id))
+    return Status(202, {**out, "job_id": job.pk, "job_state": job.state})

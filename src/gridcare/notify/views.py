@@ -1,19 +1,22 @@
 """Console pages of the outbox: a customer's notice preferences, greeting campaigns (create, preview, launch)."""
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import PermissionDenied, visible_unit_ids
-from gridcare.core.views import form_errors_from, staff_required
+from gridcare.core.views import customer_required, form_errors_from, staff_required
 from gridcare.customers import selectors as customer_selectors
+from gridcare.jobs import services as job_services
 from gridcare.org.models import SupplyUnit
 from gridcare.portal.selectors import portal_account_get
-from gridcare.portal.views import customer_required
 
 from . import campaigns as campaign_service  # the views `campaigns`/`campaign_launch` own the plain names
 from . import selectors, templates_render
@@ -142,8 +145,15 @@ def campaign(request, pk: int):
 @staff_required(Perm.NOTIFY_CAMPAIGN)
 @require_POST
 def campaign_launch(request, pk: int):
-    try:  # the service finds the campaign in the actor's units: missing and forbidden are both 404
-        campaign_service.campaign_launch(actor=Actor.console(request), campaign_id=pk)
+    """Start the launch job (notify.campaign_launch) and go to its page; the campaign page shows the counts."""
+    try:  # the job finds the campaign in the actor's units: missing and forbidden are both 404
+        job = job_services.start("notify.campaign_launch", {"campaign_id": pk}, actor=Actor.console(request))
     except (PermissionDenied, ValidationError):
         raise Http404 from None
-    return redirect("notify:campaign", pk)
+    except job_services.BrokerUnavailable:
+        messages.error(request, _("后台任务服务暂时不可用，活动未发送，请稍后再试。"))
+        return redirect("notify:campaign", pk)
+    try:
+        return redirect(reverse("jobs:detail", args=[job.pk]))
+    except NoReverseMatch:  # the job page lands with the job engine
+        return redirect(f"/jobs/{job.pk}/")

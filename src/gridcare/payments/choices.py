@@ -18,7 +18,7 @@ class PaymentChannel(models.TextChoices):
     PHONE_BANK = "phone_bank", _("电话银行")
 
 
-# Channels of collection agents (代收机构, `payments.agents`): an agent's kind is its payments' channel.
+# Channels of collection agents (代收机构, `payments.channels.agents`): an agent's kind is its payments' channel.
 AGENT_CHANNELS = (PaymentChannel.COLLECTION_POINT, PaymentChannel.PHONE_BANK)
 
 
@@ -104,3 +104,50 @@ class TaskStatus(models.TextChoices):
     DONE = "done", _("已完成")
     REJECTED = "rejected", _("审批未通过")
     CANCELLED = "cancelled", _("已撤销")
+
+
+class OrderStatus(models.TextChoices):
+    """Of an online payment order (`PaymentOrder`): a channel's notification pays it once."""
+
+    CREATED = "created", _("待支付")
+    PAID = "paid", _("已支付")
+    CLOSED = "closed", _("已关闭")
+
+
+class WaiverStatus(models.TextChoices):
+    """Of a late-fee waiver request (`FeeWaiver`)."""
+
+    PENDING = "pending", _("待审批")
+    APPROVED = "approved", _("已批准")
+    REJECTED = "rejected", _("已驳回")
+
+
+class BatchStatus(models.TextChoices):
+    """Of a bank withholding batch (`WithholdingBatch`): settled once no item waits for the bank's result."""
+
+    EXPORTED = "exported", _("已导出")
+    SETTLED = "settled", _("已回盘")
+
+
+class ItemStatus(models.TextChoices):
+    """Of one debit of a withholding batch (`WithholdingItem`), as the bank's result file says."""
+
+    PENDING = "pending", _("待回盘")
+    DEBITED = "debited", _("扣款成功")
+    FAILED = "failed", _("扣款失败")
+
+
+class StatementStatus(models.TextChoices):
+    """Of an imported channel statement (`StatementImport`): a later file of the same day and channel
+    supersedes it; importing the superseded file again makes it current again."""
+
+    CURRENT = "current", _("有效")
+    SUPERSEDED = "superseded", _("已作废")
+
+
+class ExceptionStatus(models.TextChoices):
+    """Of a reconciliation exception (`ReconciliationException`)."""
+
+    OPEN = "open", _("待处理")
+    RESOLVED = "resolved", _("已处理")
+    SUPERSEDED = "superseded", _("已作废")

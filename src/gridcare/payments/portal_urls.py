@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from . import portal_views, public_views
+from .channels.views import portal as portal_views
+from .channels.views import public as public_views
 
 app_name = "payments_portal"
 urlpatterns = [

@@ -117,7 +117,7 @@ class PublicQueryForm(forms.Form):
 
 class PublicPayForm(forms.Form):
     """Pay by 户号 without logging in (the query page). It only renders and carries the input: every rule
-    (the 户号, the amount's limits, the wallet) is checked by payments.public_pay, after its rate limit."""
+    (the 户号, the amount's limits, the wallet) is checked by payments.channels.public_pay, after its rate limit."""
 
     account_number = forms.CharField(required=False, widget=forms.HiddenInput)
     amount = forms.CharField(

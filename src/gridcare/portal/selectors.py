@@ -1,10 +1,10 @@
 """Reads of the customer portal: a customer sees only the accounts bound to them, nobody else sees any.
 
 Money comes from the payments app, never computed here: what is due and the late fee from its statement
-(`payments.selectors.statements`: outstanding principal, late fee charged and accrued up to today, credit),
+(`payments.ledger.statement.statements`: outstanding principal, late fee charged and accrued up to today, credit),
 the disconnection state from the open collections case (`collections_selectors.account_states`), and for a
 prepaid (智能交费) account the estimated balance the public query and the account page show
-(`payments.prepaid.prepaid_estimate_live`). The portal only puts them side by side and names the state
+(`payments.prepaid.services.prepaid_estimate_live`). The portal only puts them side by side and names the state
 (`money_state`).
 """
 
@@ -19,16 +19,17 @@ from django.utils import timezone
 
 from gridcare.billing.choices import BillStatus
 from gridcare.billing.models import Bill
+from gridcare.core import scoping
 from gridcare.core.masking import mask_phone
 from gridcare.core.money import CENT
-from gridcare.core.permissions import Role
 from gridcare.core.scoping import get_or_404
 from gridcare.customers.choices import AccountStatus
 from gridcare.customers.models import Account, Meter, ServicePoint
-from gridcare.payments import collections_selectors, prepaid
-from gridcare.payments import selectors as payment_selectors
 from gridcare.payments.choices import DisconnectCaseStatus
+from gridcare.payments.collections import selectors as collections_selectors
+from gridcare.payments.ledger import statement as payment_selectors
 from gridcare.payments.models import Allocation, Payment, Receivable
+from gridcare.payments.prepaid import services as prepaid
 
 from .choices import AccountMoneyState, BillPaymentStatus
 
@@ -41,14 +42,7 @@ def today() -> date:
     return timezone.localdate()
 
 
-def is_portal_user(user) -> bool:
-    """An active, logged-in customer (staff users are not portal users, whatever they try)."""
-    return bool(
-        user is not None
-        and getattr(user, "is_authenticated", False)
-        and user.is_active
-        and getattr(user, "role", None) == Role.CUSTOMER
-    )
+is_portal_user = scoping.is_portal_user  # the rule lives in core.scoping; portal code calls it from here
 
 
 def portal_accounts(*, user) -> QuerySet[Account]:

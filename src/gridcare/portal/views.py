@@ -1,19 +1,17 @@
 """Customer portal pages (mobile first). Thin: forms parse, services write, selectors read.
 
 Who may open what:
-- public: home, login, register, the 户号 query and paying by 户号 (payments.public_pay);
+- public: home, login, register, the 户号 query and paying by 户号 (payments.channels.public_pay);
 - logged-in customers: the home page with each bound account's money and state, account list and detail
   (bills with their payment status), payment history, usage analysis, bind, unbind.
   Anonymous visitors are sent to the portal login; logged-in staff get 404, the same answer the console
   gives customers, so neither side learns about the other's pages (staff use the console).
 """
 
-from functools import wraps
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
@@ -27,8 +25,10 @@ from gridcare.core import ratelimit
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.core.masking import mask_phone
+from gridcare.core.views import customer_required
 from gridcare.org.views import login_view
-from gridcare.payments import public_pay, receipts
+from gridcare.payments.channels import public_pay
+from gridcare.payments.counter import receipts
 
 from . import selectors, services
 from .forms import (
@@ -40,20 +40,6 @@ from .forms import (
     RegisterForm,
     add_service_errors,
 )
-
-
-def customer_required(view):
-    """Logged-in customers only: anonymous → portal login, staff (or inactive) → 404."""
-
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), "portal:login")
-        if not selectors.is_portal_user(request.user):
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _actor(request) -> Actor:

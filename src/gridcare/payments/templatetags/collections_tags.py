@@ -4,7 +4,7 @@ read once, in one query, on the first call; later calls reuse them."""
 
 from django import template
 
-from gridcare.payments.collections_selectors import account_states
+from gridcare.payments.collections.selectors import account_states
 
 register = template.Library()
 

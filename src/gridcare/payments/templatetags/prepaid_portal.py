@@ -5,7 +5,7 @@ shown for an account not enrolled in prepaid."""
 from django import template
 from django.utils import timezone
 
-from gridcare.payments import prepaid
+from gridcare.payments.prepaid import services as prepaid
 
 register = template.Library()
 

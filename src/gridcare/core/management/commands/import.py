@@ -1,7 +1,11 @@
 """`gridcare import <kind> FILE.csv`: bulk imports, one subcommand per kind of file.
 
-    gridcare import customers FILE.csv [--dry-run] [--unit CODE] [--user USERNAME]
-    gridcare import readings FILE.csv [--dry-run] [--user USERNAME]
+    gridcare import customers FILE.csv [--dry-run] [--unit CODE] [--user USERNAME] [--inline]
+    gridcare import readings FILE.csv [--dry-run] [--user USERNAME] [--inline]
+
+Each import is a job (customers.import, metering.import_readings): the file is checked as a whole first
+(nothing queued when it is unusable), copied under var/imports/, and imported by a worker while this command
+waits with a progress bar — or in this process with --inline, or when no worker answers.
 
 A new kind (e.g. `readings`) adds a `_add_<kind>` method registering its subparser and a `_import_<kind>`
 method; `handle` dispatches on the subcommand name.
@@ -10,14 +14,18 @@ method; `handle` dispatches on the subcommand name.
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from gridcare.core import jobfiles
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
+from gridcare.core.jobwait import run_and_wait
+from gridcare.core.scoping import PermissionDenied
 from gridcare.customers import importer
-from gridcare.customers.services import PermissionDenied
-from gridcare.metering import importer as readings_importer
+from gridcare.jobs.choices import JobState
+from gridcare.jobs.services import BrokerUnavailable
 
 KINDS = ("customers", "readings")
 
@@ -34,6 +42,9 @@ class Command(BaseCommand):
     def _add_common(p: CommandParser) -> None:
         p.add_argument("file", metavar="FILE.csv", help="CSV 文件（UTF-8、带 BOM 的 UTF-8 或 GBK 编码）")
         p.add_argument("--dry-run", action="store_true", help="只校验并列出所有错误行，不写入任何数据")
+        p.add_argument(
+            "--inline", action="store_true", help="在本进程中运行导入任务（不交给后台 worker），同样显示进度"
+        )
         p.add_argument(
             "--user",
             metavar="USERNAME",
@@ -72,65 +83,83 @@ class Command(BaseCommand):
             raise CommandError(_("用户 %(u)s 不存在或已停用") % {"u": username})
         return user
 
-    def _import_customers(self, actor: Actor, options: dict[str, Any]) -> None:
-        path, dry_run = options["file"], options["dry_run"]
+    def _run(
+        self, kind: str, actor: Actor, options: dict[str, Any], params: dict[str, Any], perm_message: str
+    ):
+        """Copy the file under var/imports/ and run its import job; the finished job's result (errors included)."""
+        path = options["file"]
         try:
-            result = importer.import_customers(
-                data=importer.read_path(path),
-                actor=actor,
-                dry_run=dry_run,
-                file_name=path,
-                unit_code=options.get("unit"),
-            )
+            data = importer.read_path(path)
         except importer.ImportFileError as e:
             raise CommandError(str(e)) from None
+        name = jobfiles.save(jobfiles.IMPORTS, data, "csv")
+        try:
+            job = run_and_wait(
+                kind,
+                {"file": name, "file_name": path, "dry_run": options["dry_run"], **params},
+                actor=actor,
+                inline=options["inline"],
+                out=self.stderr,
+            )
+        except ValidationError as e:
+            jobfiles.delete(jobfiles.IMPORTS, name)
+            raise CommandError("\n".join(e.messages)) from None
         except PermissionDenied:
-            raise CommandError(_("用户 %(u)s 没有批量导入权限") % {"u": options["user"]}) from None
-        if result.errors:
-            lines = [importer.format_error(e) for e in result.errors]
-            head = _("%(file)s 有 %(n)d 处错误，未写入任何数据：") % {"file": path, "n": len(result.errors)}
+            jobfiles.delete(jobfiles.IMPORTS, name)
+            raise CommandError(perm_message % {"u": options["user"]}) from None
+        except BrokerUnavailable:
+            jobfiles.delete(jobfiles.IMPORTS, name)
+            raise CommandError(
+                _("后台任务服务不可用（broker unavailable）：未开始导入。可加 --inline 在本进程中导入。")
+            ) from None
+        if job.state != JobState.SUCCEEDED:
+            raise CommandError(
+                _("导入任务 #%(id)d 失败，未写入任何数据：%(err)s") % {"id": job.pk, "err": job.error}
+            )
+        result = job.result
+        if result["errors_total"]:
+            lines = [importer.format_error(importer.RowError(**e)) for e in result["errors"]]
+            if result["errors_total"] > len(lines):
+                lines.append(_("……另有 %(n)d 处错误未列出") % {"n": result["errors_total"] - len(lines)})
+            head = _("%(file)s 有 %(n)d 处错误，未写入任何数据：") % {
+                "file": path,
+                "n": result["errors_total"],
+            }
             raise CommandError("\n".join([head, *lines]))
-        if dry_run:
+        return result
+
+    def _import_customers(self, actor: Actor, options: dict[str, Any]) -> None:
+        result = self._run(
+            "customers.import",
+            actor,
+            options,
+            {"unit_code": options.get("unit") or ""},
+            _("用户 %(u)s 没有批量导入权限"),
+        )
+        counts = {
+            "n": result["rows"],
+            "c": result["customers_created"],
+            "a": result["customers_attached"],
+            "k": result["accounts_created"],
+        }
+        if options["dry_run"]:
             self.stdout.write(
                 _(
                     "%(n)d rows OK（校验通过，未写入）：将新建客户 %(c)d 个、沿用已有客户 %(a)d 个，新建户号 %(k)d 个"
                 )
-                % {
-                    "n": result.rows,
-                    "c": result.customers_created,
-                    "a": result.customers_attached,
-                    "k": result.accounts_created,
-                }
+                % counts
             )
             return
         self.stdout.write(
             self.style.SUCCESS(
-                _("导入完成：%(n)d 行，新建客户 %(c)d 个、沿用已有客户 %(a)d 个，新建户号 %(k)d 个")
-                % {
-                    "n": result.rows,
-                    "c": result.customers_created,
-                    "a": result.customers_attached,
-                    "k": result.accounts_created,
-                }
+                _("导入完成：%(n)d 行，新建客户 %(c)d 个、沿用已有客户 %(a)d 个，新建户号 %(k)d 个") % counts
             )
         )
 
     def _import_readings(self, actor: Actor, options: dict[str, Any]) -> None:
-        path, dry_run = options["file"], options["dry_run"]
-        try:
-            result = readings_importer.import_readings(
-                data=importer.read_path(path), actor=actor, dry_run=dry_run, file_name=path
-            )
-        except importer.ImportFileError as e:
-            raise CommandError(str(e)) from None
-        except PermissionDenied:
-            raise CommandError(_("用户 %(u)s 没有录入示数的权限") % {"u": options["user"]}) from None
-        if result.errors:
-            lines = [importer.format_error(e) for e in result.errors]
-            head = _("%(file)s 有 %(n)d 处错误，未写入任何数据：") % {"file": path, "n": len(result.errors)}
-            raise CommandError("\n".join([head, *lines]))
-        counts = {"n": result.rows, "f": result.flagged}
-        if dry_run:
+        result = self._run("metering.import_readings", actor, options, {}, _("用户 %(u)s 没有录入示数的权限"))
+        counts = {"n": result["rows"], "f": result["flagged"]}
+        if options["dry_run"]:
             self.stdout.write(_("%(n)d rows OK（校验通过，未写入）：其中 %(f)d 条将记为待处理异常") % counts)
             return
         self.stdout.write(self.style.SUCCESS(_("导入完成：%(n)d 条示数，其中 %(f)d 条待处理异常") % counts))

@@ -2,7 +2,7 @@
 
 gridcare notify_campaign create --name 春节问候 --unit 0101 --text "新春快乐" [--segment household]
     [--class residential] [--at 2027-02-16T09:00+08:00]
-gridcare notify_campaign launch <id>
+gridcare notify_campaign launch <id> [--inline]   (a job: waits for it with a progress bar)
 gridcare notify_campaign list
 """
 
@@ -13,6 +13,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
+from gridcare.core.jobwait import run_and_wait
+from gridcare.jobs.choices import JobState
+from gridcare.jobs.services import BrokerUnavailable
 from gridcare.notify import campaigns, selectors
 from gridcare.notify.models import Campaign
 from gridcare.org.models import SupplyUnit
@@ -32,6 +35,7 @@ class Command(BaseCommand):
         c.add_argument("--at", default="", help="send time, ISO 8601 with offset (default now)")
         launch = sub.add_parser("launch")
         launch.add_argument("campaign_id", type=int)
+        launch.add_argument("--inline", action="store_true", help="run the launch job in this process")
         sub.add_parser("list")
 
     def handle(self, *args, action, **o):
@@ -61,8 +65,23 @@ class Command(BaseCommand):
             elif action == "launch":
                 if not Campaign.objects.filter(pk=o["campaign_id"]).exists():
                     raise CommandError(f"campaign_id: 活动不存在：{o['campaign_id']}")
-                c = campaigns.campaign_launch(actor=actor, campaign_id=o["campaign_id"])
-                self.stdout.write(f"campaign {c.pk} launched: {c.recipients} customers")
+                try:
+                    job = run_and_wait(
+                        "notify.campaign_launch",
+                        {"campaign_id": o["campaign_id"]},
+                        actor=actor,
+                        inline=o["inline"],
+                        out=self.stderr,
+                    )
+                except BrokerUnavailable:
+                    raise CommandError(
+                        "broker unavailable: 活动未发送；可加 --inline 在本进程中发送"
+                    ) from None
+                if job.state != JobState.SUCCEEDED:
+                    raise CommandError(f"job {job.pk} failed: {job.error}")
+                self.stdout.write(
+                    f"campaign {o['campaign_id']} launched: {job.result['recipients']} customers"
+                )
             else:
                 for c in selectors.with_delivery_counts(Campaign.objects.all())[:100]:
                     self.stdout.write(

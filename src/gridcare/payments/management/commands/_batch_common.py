@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
-from gridcare.customers.services import PermissionDenied
+from gridcare.core.scoping import PermissionDenied
 from gridcare.org.models import SupplyUnit
 
 

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from gridcare.org.models import SupplyUnit
-from gridcare.payments import signatures
+from gridcare.payments.channels import signatures
 
 
 def add_key_arguments(parser, who: str) -> None:

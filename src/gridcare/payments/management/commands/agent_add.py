@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
-from gridcare.payments import agents
+from gridcare.payments.channels import agents
 
 from ._signed_keys import add_key_arguments, print_private, refused, unit_and_key
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
-from gridcare.payments.collections import dunning_days
+from gridcare.payments.collections.services import dunning_days
 
 LABELS = [
     ("reminders", "缴费提醒"),

@@ -7,7 +7,7 @@ Idempotent: a second run writes nothing new."""
 from django.core.management.base import BaseCommand, CommandError
 
 from gridcare.core.clock import add_today_argument
-from gridcare.payments.demo_channels import demo_channels
+from gridcare.payments.demo.channels import demo_channels
 
 
 class Command(BaseCommand):

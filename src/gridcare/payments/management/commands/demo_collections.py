@@ -27,9 +27,10 @@ from gridcare.core.choices import Channel
 from gridcare.core.clock import add_today_argument, demo_clock
 from gridcare.customers.choices import Segment
 from gridcare.customers.models import Account
-from gridcare.payments import selectors, services
 from gridcare.payments.choices import PaymentChannel, TaskKind, TaskStatus
-from gridcare.payments.collections import account_protection_set, collection_task_done, dunning_days
+from gridcare.payments.collections.services import account_protection_set, collection_task_done, dunning_days
+from gridcare.payments.ledger import services
+from gridcare.payments.ledger import statement as selectors
 from gridcare.payments.models import CollectionTask, Payment, Receivable
 
 BOUNCE_REASON = "演示：期初银行代扣退票"

@@ -22,8 +22,9 @@ from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.core.clock import add_today_argument, demo_clock
 from gridcare.notify.outbox import notices_muted
-from gridcare.payments import selectors, services
 from gridcare.payments.choices import PaymentChannel
+from gridcare.payments.ledger import services
+from gridcare.payments.ledger import statement as selectors
 from gridcare.payments.models import Receivable
 
 ON_TIME_CHANNELS = [

@@ -14,8 +14,8 @@ from django.utils.translation import gettext as _
 
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.org.models import User
-from gridcare.payments.report_tables import REPORTS, build, filter_errors, parse_filters, workbook
-from gridcare.payments.reports import last_due_period
+from gridcare.payments.reports.selectors import last_due_period
+from gridcare.payments.reports.tables import REPORTS, build, filter_errors, parse_filters, workbook
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
-from gridcare.payments.prepaid import prepaid_estimate_run
+from gridcare.payments.prepaid.services import prepaid_estimate_run
 
 
 def _date(value: str) -> date:

@@ -8,9 +8,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from gridcare.core.locks import Conflict
-from gridcare.customers.services import PermissionDenied
-from gridcare.payments import reconciliation as recon
-from gridcare.payments import withholding as wh
+from gridcare.core.scoping import PermissionDenied
+from gridcare.payments.channels import withholding as wh
+from gridcare.payments.reconciliation import services as recon
 
 from ._batch_common import actor_and_unit, add_common, fail
 

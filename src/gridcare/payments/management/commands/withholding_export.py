@@ -7,14 +7,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcare.customers.services import PermissionDenied
-from gridcare.payments import withholding as wh
+from gridcare.core.scoping import PermissionDenied
+from gridcare.payments.channels import withholding as wh
 
 from ._batch_common import actor_and_unit, add_common, fail
 
 
 class Command(BaseCommand):
-    help = "生成银行代扣扣款文件（GBK CSV，格式见 gridcare.payments.withholding）"
+    help = "生成银行代扣扣款文件（GBK CSV，格式见 gridcare.payments.channels.withholding）"
 
     def add_arguments(self, parser):
         parser.add_argument("--bank", required=True, help="银行代码，如 102、105、403")

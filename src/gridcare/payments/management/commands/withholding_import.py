@@ -3,8 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 
-from gridcare.customers.services import PermissionDenied
-from gridcare.payments import withholding as wh
+from gridcare.core.scoping import PermissionDenied
+from gridcare.payments.channels import withholding as wh
 
 from ._batch_common import actor_and_unit, add_common, fail
 

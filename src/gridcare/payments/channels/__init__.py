@@ -1,0 +1,1 @@
+"""Payment channels: online orders and notifications, public and portal pay, terminals, agents, withholding."""

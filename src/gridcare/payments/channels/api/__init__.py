@@ -1,0 +1,1 @@
+"""The channels' JSON APIs, one module per channel family (mounted in gridcare.api)."""

@@ -1,0 +1,554 @@
+"""Online payment: orders the customer starts, and the channels' notifications that pay them.
+
+A `PaymentOrder` says what a channel's notification must match (order number, channel, amount) before
+`services.payment_record` records anything. `notify_paid` is the one write behind every channel: it locks
+the order row, so the same notification delivered ten times at once is applied once and the others find the
+payment already made and give the same answer.
+
+The channel adapters verify the channel's own scheme before reading anything else (issue 4 §2):
+
+- `alipay_notification`: RSA2 over the sorted parameters with Alipay's public key, then `app_id`. Answers
+  exactly ``success`` when the notification is verified and handled (a repeat included), ``failure``
+  otherwise, which makes Alipay deliver it again later.
+- `sandbox_notification`: the local sandbox gateway (`sandbox.py`, for the portal's online payment offline)
+  signs exactly as Alipay does with its own key pair (`sandbox_keys`), and its notification goes through
+  the same verification as Alipay's (`_rsa2_notification`) with the sandbox public key, on channel portal.
+- `wechat_notification`: ``Wechatpay-Signature`` over ``timestamp\\nnonce\\nbody\\n`` with the platform
+  public key (within 5 minutes), the ``resource`` decrypted with the APIv3 key (AEAD_AES_256_GCM), then
+  mchid/appid. Answers 204 when handled; 401 for a bad signature or resource, 400 for a business refusal,
+  404 微信支付渠道未启用 when our own keys are not configured or do not load (logged as an error, with what is
+  wrong) — each with ``{"code": "FAIL", "message": ...}``.
+
+A refused notification writes nothing (no payment, no order change, no audit row); it is logged on the
+``gridcare.payments`` logger with the order number when there is one.
+"""
+
+import json
+import logging
+import secrets
+import threading
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridcare.core.audit import Actor, audit_event, audit_record
+from gridcare.core.choices import Channel
+from gridcare.customers.models import Account
+from gridcare.payments.choices import OrderStatus, PaymentChannel
+from gridcare.payments.ledger.services import CENT, Recorded, clean_amount, clean_txn_id, payment_write
+from gridcare.payments.models import Payment, PaymentOrder
+from gridcare.payments.states import check_transition
+
+from . import signatures
+
+logger = logging.getLogger("gridcare.payments")
+
+ONLINE_CHANNELS = (PaymentChannel.PORTAL, PaymentChannel.ALIPAY, PaymentChannel.WECHAT)
+ORDER_CREATED, ORDER_PAID, ORDER_CLOSED = OrderStatus.CREATED, OrderStatus.PAID, OrderStatus.CLOSED
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+ALIPAY_SUCCESS, ALIPAY_FAILURE = "success", "failure"
+ALIPAY_PAID_STATES = ("TRADE_SUCCESS", "TRADE_FINISHED")
+WECHAT_PAID_STATE = "SUCCESS"
+WECHAT_REPLAY_WINDOW = 300  # seconds between the notification's timestamp and our clock (WeChat: 5 minutes)
+
+
+def _channel_actor(ip: str | None) -> Actor:
+    # A channel's server, not a person: the audit row names the API door and the caller's address.
+    return Actor(user=None, channel=Channel.API, ip=ip)
+
+
+# ---------------------------------------------------------------- orders
+
+
+def _order_no(now: datetime) -> str:
+    """The order number: GC, Beijing yyyymmddHHMMSS, 8 random digits (24 characters; channels allow 32)."""
+    return f"GC{timezone.localtime(now, BEIJING):%Y%m%d%H%M%S}{secrets.randbelow(10**8):08d}"
+
+
+def order_create(
+    *,
+    actor: Actor,
+    account: Account,
+    amount: Any,
+    channel: str,
+    public_token_hash: str | None = None,
+    expires_at: datetime | None = None,
+    wallet: str = "",
+) -> PaymentOrder:
+    """An online payment order of `amount` yuan on `account` through `channel` (portal, alipay or wechat).
+
+    Who may start one (the customer bound to the account, or staff of its unit, or anyone who knows the 户号
+    in `public_pay`) is the caller's decision, and so is the limit on the amount. `public_token_hash`,
+    `expires_at` and `wallet` are stored as given (orders started without logging in)."""
+    errs: dict[str, list[str]] = {}
+    if channel not in ONLINE_CHANNELS:
+        errs["channel"] = [_("在线支付渠道只能是门户、支付宝或微信支付")]
+    try:
+        value = clean_amount(amount)
+    except ValidationError as exc:
+        errs.update(exc.message_dict)
+    if errs:
+        raise ValidationError(errs)
+    now = timezone.now()
+    for attempt in range(5):
+        try:
+            with transaction.atomic():
+                order = PaymentOrder.objects.create(
+                    order_no=_order_no(now),
+                    account=account,
+                    channel=channel,
+                    amount=value,
+                    created_by=actor.user if actor.user is not None and actor.user.is_authenticated else None,
+                    created_at=now,
+                    public_token_hash=public_token_hash,
+                    expires_at=expires_at,
+                    wallet=wallet,
+                )
+                audit_record(
+                    actor=actor,
+                    action="payment_order.create",
+                    obj=order,
+                    customer_id=account.customer_id,
+                    unit_id=account.unit_id,
+                    changes={
+                        "order_no": order.order_no,
+                        "channel": channel,
+                        "amount": str(value),
+                        "account_number": account.account_number,
+                        **({"public": True, "wallet": wallet} if public_token_hash else {}),
+                        **({"expires_at": expires_at.isoformat()} if expires_at else {}),
+                    },
+                )
+                return order
+        except IntegrityError:
+            # 10⁸ numbers per second: a collision is rare enough that a fresh draw always settles it.
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+# ---------------------------------------------------------------- the one write behind every channel
+
+
+def notify_paid(
+    *,
+    channel: str,
+    order_no: str,
+    channel_txn_id: str,
+    amount: Decimal,
+    paid_at: datetime | None,
+    actor: Actor | None = None,
+) -> Recorded:
+    """Pay order `order_no` of `channel` with the channel's transaction: record the payment (allocated to the
+    account's debts) and mark the order paid, in one transaction.
+
+    Refused (ValidationError, nothing written): no such order for the channel, an amount that is not exactly
+    the order's, a closed order, an order already paid by another transaction, or a transaction id already
+    used for another payment or order. A repeat of the same transaction answers the payment already made
+    (created=False) and leaves the order as it is."""
+    actor = actor or _channel_actor(None)
+    order_no = str(order_no or "").strip()
+    txn_errs: dict[str, list[str]] = {}
+    txn = clean_txn_id(channel_txn_id, txn_errs)
+    with transaction.atomic():
+        # One statement locks the order and its account (of=: never the nullable payment side): simultaneous
+        # duplicates of one notification wait for each other, and two payments of one account are applied one
+        # after the other. A repeat answers from this row alone (its payment is joined).
+        order = (
+            PaymentOrder.objects.select_for_update(of=("self", "account"))
+            .select_related("account", "payment")
+            .filter(order_no=order_no, channel=channel)
+            .first()
+            if order_no and len(order_no) <= 32
+            else None
+        )
+        if order is None:
+            raise ValidationError({"order_no": [_("订单不存在：%(o)s") % {"o": order_no[:32]}]})
+        if not isinstance(amount, Decimal):
+            amount = clean_amount(amount)
+        if amount != order.amount:
+            raise ValidationError(
+                {"amount": [_("支付金额 %(a)s 元与订单金额 %(o)s 元不符") % {"a": amount, "o": order.amount}]}
+            )
+        if order.status == ORDER_PAID:
+            paid = order.payment
+            if paid is None and order.payment_id is not None:
+                # We waited for the lock while a copy paid the order: PostgreSQL re-read the locked rows, not
+                # the joined payment (still the statement's old snapshot). Read it now.
+                paid = Payment.objects.filter(pk=order.payment_id).first()
+            if paid is not None and paid.channel_txn_id == txn:
+                return Recorded(paid, False)
+            raise ValidationError(
+                {"channel_txn_id": [_("订单 %(o)s 已由另一笔交易支付") % {"o": order.order_no}]}
+            )
+        if order.status != ORDER_CREATED:
+            raise ValidationError({"order_no": [_("订单 %(o)s 已关闭") % {"o": order.order_no}]})
+        if txn_errs:
+            raise ValidationError(txn_errs)
+        check_transition(PaymentOrder, order.status, ORDER_PAID)
+        account = order.account
+        payment = payment_write(
+            actor=actor,
+            account=account,
+            channel=channel,
+            txn=txn,
+            amount=amount,
+            paid_at=paid_at or timezone.now(),
+            order_id=order.pk,
+            more_rows=lambda p: [_order_paid_audit(actor, order, p, save=False)],
+        )
+        if payment is None:
+            return _paid_by_taken_txn(actor, order, channel=channel, txn=txn, amount=amount)
+        return Recorded(payment, True)
+
+
+def _paid_by_taken_txn(
+    actor: Actor, order: PaymentOrder, *, channel: str, txn: str, amount: Decimal
+) -> Recorded:
+    """The transaction id is taken by a payment not of this order (ours is locked and unpaid). Recorded before
+    by another door (a counter or an import of the same trade) for the same account and amount, and paying no
+    order: the order is paid by it, as the payment made. Anything else is refused (nothing written)."""
+    taken = Payment.objects.filter(channel=channel, channel_txn_id=txn).first()
+    if taken is None or taken.account_id != order.account_id or taken.amount != amount:
+        raise ValidationError(
+            {"channel_txn_id": [_("渠道流水号 %(t)s 已用于另一笔缴费（户号或金额不同）") % {"t": txn}]}
+        )
+    if PaymentOrder.objects.filter(payment=taken).exists():
+        raise ValidationError({"channel_txn_id": [_("渠道流水号 %(t)s 已用于另一订单") % {"t": txn}]})
+    check_transition(PaymentOrder, order.status, ORDER_PAID)
+    PaymentOrder.objects.filter(pk=order.pk).update(status=ORDER_PAID, payment=taken, paid_at=taken.paid_at)
+    _order_paid_audit(actor, order, taken, save=True)
+    return Recorded(taken, False)
+
+
+def _order_paid_audit(actor: Actor, order: PaymentOrder, payment: Payment, *, save: bool):
+    return audit_event(
+        actor=actor,
+        action="payment_order.paid",
+        obj=order,
+        customer_id=order.account.customer_id,
+        unit_id=order.account.unit_id,
+        changes={
+            "status": [ORDER_CREATED, ORDER_PAID],
+            "payment_id": payment.pk,
+            "channel_txn_id": payment.channel_txn_id,
+        },
+        save=save,
+    )
+
+
+def _messages(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        return "; ".join(f"{k}: {m}" for k, ms in exc.message_dict.items() for m in ms)
+    return "; ".join(exc.messages)
+
+
+def _short(value: object, limit: int = 64) -> str:
+    # Values from the internet go into log lines: bounded and repr-quoted by the callers.
+    return str(value)[:limit]
+
+
+# ---------------------------------------------------------------- Alipay
+
+
+def _alipay_time(raw: str | None) -> datetime | None:
+    """`gmt_payment`: Beijing wall time "YYYY-MM-DD HH:MM:SS" → an aware datetime (ValueError if malformed)."""
+    if not raw:
+        return None
+    return datetime.strptime(raw, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+
+
+def alipay_notification(params: dict[str, str], *, ip: str | None = None) -> str:
+    """Handle Alipay's asynchronous notification (form parameters, already URL-decoded).
+
+    Answers "success" when verified and handled — a paid trade recorded or found recorded, or a state that
+    records nothing (WAIT_BUYER_PAY, TRADE_CLOSED) — and "failure" for anything refused."""
+    conf = settings.GRIDCARE["ALIPAY"]
+    return _rsa2_notification(
+        params,
+        ip=ip,
+        label="alipay",
+        channel=PaymentChannel.ALIPAY,
+        app_id=conf.get("APP_ID", ""),
+        public_key=conf.get("PUBLIC_KEY", ""),
+    )
+
+
+def _rsa2_notification(
+    params: dict[str, str], *, ip: str | None, label: str, channel: str, app_id: str, public_key: str
+) -> str:
+    """Alipay's scheme, for Alipay itself and for the sandbox that imitates it: RSA2 over the sorted
+    parameters with `public_key`, then `app_id`, then the order is paid through `notify_paid` on `channel`."""
+    order_no = _short(params.get("out_trade_no", ""))
+    if not public_key or not app_id:
+        logger.error("%s notification refused: APP_ID/PUBLIC_KEY not configured (order %r)", label, order_no)
+        return ALIPAY_FAILURE
+    try:
+        verified = signatures.alipay_verify(params, public_key)
+    except signatures.SignatureError as exc:
+        logger.error(
+            "%s notification refused: cannot load the PUBLIC_KEY: %s (order %r)", label, exc, order_no
+        )
+        return ALIPAY_FAILURE
+    if not verified:
+        logger.warning(
+            "%s notification refused: bad signature, order %r, trade %r, from %s",
+            label,
+            order_no,
+            _short(params.get("trade_no", "")),
+            ip,
+        )
+        return ALIPAY_FAILURE
+    if params.get("app_id") != app_id:
+        logger.warning(
+            "%s notification refused: app_id %r is not ours, order %r",
+            label,
+            _short(params.get("app_id", "")),
+            order_no,
+        )
+        return ALIPAY_FAILURE
+    status = params.get("trade_status", "")
+    if status not in ALIPAY_PAID_STATES:
+        logger.info(
+            "%s notification acknowledged without a payment: order %r, trade_status %r",
+            label,
+            order_no,
+            _short(status),
+        )
+        return ALIPAY_SUCCESS
+    try:
+        paid_at = _alipay_time(params.get("gmt_payment"))
+        amount = clean_amount(params.get("total_amount", ""), field="total_amount")
+        rec = notify_paid(
+            channel=channel,
+            order_no=params.get("out_trade_no", ""),
+            channel_txn_id=params.get("trade_no", ""),
+            amount=amount,
+            paid_at=paid_at,
+            actor=_channel_actor(ip),
+        )
+    except ValueError as exc:  # ValidationError is not a ValueError; a malformed gmt_payment is
+        logger.warning("%s notification refused: order %r: bad gmt_payment: %s", label, order_no, exc)
+        return ALIPAY_FAILURE
+    except ValidationError as exc:
+        logger.warning(
+            "%s notification refused: order %r, trade %r: %s",
+            label,
+            order_no,
+            _short(params.get("trade_no", "")),
+            _messages(exc),
+        )
+        return ALIPAY_FAILURE
+    logger.info(
+        "%s notification %s: order %r, payment %s",
+        label,
+        "recorded" if rec.created else "repeated",
+        order_no,
+        rec.payment.pk,
+    )
+    return ALIPAY_SUCCESS
+
+
+# ---------------------------------------------------------------- the local sandbox gateway (模拟支付网关)
+
+SANDBOX_APP_ID = "gridcare-sandbox"
+_sandbox_key_cache: dict[str, str] = {}
+_sandbox_key_lock = threading.Lock()
+
+
+def sandbox_enabled() -> bool:
+    return bool(settings.GRIDCARE.get("SANDBOX_PAY", {}).get("ENABLED"))
+
+
+def sandbox_keys() -> tuple[str, str]:
+    """The sandbox's (private, public) PEM pair: from settings when both are configured, otherwise an
+    RSA-2048 pair generated once per process. The sandbox signs with the first; we verify with the second,
+    exactly as we verify Alipay's notifications with Alipay's public key."""
+    conf = settings.GRIDCARE.get("SANDBOX_PAY", {})
+    private, public = conf.get("PRIVATE_KEY", ""), conf.get("PUBLIC_KEY", "")
+    if private and public:
+        return private, public
+    if private or public:
+        raise ImproperlyConfigured("GRIDCARE_SANDBOX_PRIVATE_KEY and _PUBLIC_KEY must be set together")
+    with _sandbox_key_lock:
+        if not _sandbox_key_cache:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            _sandbox_key_cache["private"] = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ).decode("ascii")
+            _sandbox_key_cache["public"] = (
+                key.public_key()
+                .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+                .decode("ascii")
+            )
+        return _sandbox_key_cache["private"], _sandbox_key_cache["public"]
+
+
+def sandbox_notification(params: dict[str, str], *, ip: str | None = None) -> str:
+    """Handle the sandbox gateway's notification for a portal order: Alipay's very scheme (RSA2 over the
+    sorted parameters, verified with the SANDBOX public key, then app_id), paid on channel "portal".
+
+    Answers "success" or "failure" like `alipay_notification`; refused when the sandbox is disabled."""
+    if not sandbox_enabled():
+        logger.warning(
+            "sandbox notification refused: the sandbox is disabled (order %r)",
+            _short(params.get("out_trade_no", "")),
+        )
+        return ALIPAY_FAILURE
+    return _rsa2_notification(
+        params,
+        ip=ip,
+        label="sandbox",
+        channel=PaymentChannel.PORTAL,
+        app_id=SANDBOX_APP_ID,
+        public_key=sandbox_keys()[1],
+    )
+
+
+# ---------------------------------------------------------------- WeChat Pay v3
+
+
+class _Refusal(Exception):
+    """A notification we will not record: the HTTP status to answer and why; `problem` is our own
+    configuration's fault (logged as an error, never shown to the caller)."""
+
+    def __init__(self, status: int, message: str, problem: str = ""):
+        super().__init__(status, message)
+        self.status, self.message, self.problem = status, message, problem
+
+
+def _channel_off(problem: str) -> "_Refusal":
+    # Not configured (or misconfigured) is "this channel is not enabled here": 404, not a server error.
+    return _Refusal(404, _("微信支付渠道未启用"), problem)
+
+
+def _fail(status: int, message: str) -> tuple[int, dict]:
+    return status, {"code": "FAIL", "message": message}
+
+
+def _wechat_config() -> dict[str, str]:
+    conf = settings.GRIDCARE["WECHAT"]
+    missing = [k for k in ("MCHID", "APPID", "PLATFORM_PUBLIC_KEY", "API_V3_KEY") if not conf.get(k)]
+    if missing:
+        raise _channel_off(f"WECHAT settings missing: {', '.join(missing)}")
+    if len(conf["API_V3_KEY"].encode("utf-8")) != signatures.WECHAT_API_V3_KEY_BYTES:
+        raise _channel_off("WECHAT API_V3_KEY must be 32 bytes")
+    return conf
+
+
+def _wechat_transaction(headers, body: bytes, conf: dict[str, str], now: int | None) -> dict:
+    """The decrypted transaction of a verified notification (raises _Refusal)."""
+    try:
+        verified = signatures.wechat_verify(
+            headers,
+            body,
+            conf["PLATFORM_PUBLIC_KEY"],
+            now=now,
+            max_skew=WECHAT_REPLAY_WINDOW,
+            serial=conf.get("PLATFORM_SERIAL") or None,
+        )
+    except signatures.SignatureError as exc:
+        raise _channel_off(f"cannot load WECHAT PLATFORM_PUBLIC_KEY: {exc}") from exc
+    if not verified:
+        raise _Refusal(401, "签名验证失败")
+    try:
+        envelope = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _Refusal(400, "通知报文不是 JSON") from exc
+    if not isinstance(envelope, dict):
+        raise _Refusal(400, "通知报文不是 JSON 对象")
+    try:
+        return signatures.wechat_decrypt_resource(envelope.get("resource"), conf["API_V3_KEY"])
+    except signatures.SignatureError as exc:
+        raise _Refusal(401, f"resource 解密失败: {exc}") from exc
+
+
+def _wechat_amount(trade: dict) -> Decimal:
+    amount = trade.get("amount")
+    total = amount.get("total") if isinstance(amount, dict) else None
+    if isinstance(total, bool) or not isinstance(total, int) or total <= 0:
+        raise _Refusal(400, "amount.total 不是正整数（分）")
+    if amount.get("currency", "CNY") != "CNY":
+        raise _Refusal(400, "只接受人民币（CNY）")
+    return (Decimal(total) / 100).quantize(CENT)
+
+
+def _wechat_time(raw: object) -> datetime:
+    try:
+        when = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise _Refusal(400, "success_time 不是带时区的 ISO 8601 时间")
+    return when
+
+
+def wechat_notification(
+    headers, body: bytes, *, ip: str | None = None, now: int | None = None
+) -> tuple[int, dict | None]:
+    """Handle a WeChat Pay v3 payment notification: (HTTP status, JSON body or None for 204).
+
+    `headers` is any mapping of the request headers (names matched case-insensitively); `body` the raw
+    bytes exactly as received, which is what WeChat signed. `now` (Unix seconds) is for tests."""
+    order_no = ""
+    try:
+        conf = _wechat_config()
+        trade = _wechat_transaction(headers, body, conf, now)
+        order_no = _short(trade.get("out_trade_no", ""))
+        if trade.get("mchid") != conf["MCHID"] or trade.get("appid") != conf["APPID"]:
+            raise _Refusal(400, "商户号或应用 ID 不符")
+        state = trade.get("trade_state")
+        if state != WECHAT_PAID_STATE:
+            logger.info(
+                "wechat notification acknowledged without a payment: order %r, trade_state %r",
+                order_no,
+                _short(state),
+            )
+            return 204, None
+        amount, paid_at = _wechat_amount(trade), _wechat_time(trade.get("success_time"))
+        try:
+            rec = notify_paid(
+                channel=PaymentChannel.WECHAT,
+                order_no=str(trade.get("out_trade_no") or ""),
+                channel_txn_id=str(trade.get("transaction_id") or ""),
+                amount=amount,
+                paid_at=paid_at,
+                actor=_channel_actor(ip),
+            )
+        except ValidationError as exc:
+            raise _Refusal(400, _messages(exc)) from exc
+    except _Refusal as refusal:
+        log = logger.error if refusal.problem or refusal.status >= 500 else logger.warning
+        log(
+            "wechat notification refused (%s): %s; order %r, serial %r, from %s",
+            refusal.status,
+            refusal.problem or refusal.message,
+            order_no,
+            _short(_header(headers, "wechatpay-serial")),
+            ip,
+        )
+        return _fail(refusal.status, refusal.message)
+    logger.info(
+        "wechat notification %s: order %r, payment %s",
+        "recorded" if rec.created else "repeated",
+        order_no,
+        rec.payment.pk,
+    )
+    return 204, None
+
+
+def _header(headers, name: str) -> str:
+    for key, value in headers.items():
+        if str(key).lower() == name:
+            return value
+    return ""

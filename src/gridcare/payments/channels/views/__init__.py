@@ -1,0 +1,1 @@
+"""The channels' pages: portal and public pay, the sandbox gateway, bank withholding."""

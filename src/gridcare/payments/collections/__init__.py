@@ -1,0 +1,1 @@
+"""Collections (催费): dunning notices, disconnection and reconnection tasks."""

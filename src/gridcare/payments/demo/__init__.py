@@ -1,0 +1,1 @@
+"""Demo data for the payments pages (`gridcare demo_channels`)."""

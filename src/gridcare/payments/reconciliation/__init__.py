@@ -1,0 +1,1 @@
+"""Reconciliation (对账) of the channels' daily statements against our payments."""

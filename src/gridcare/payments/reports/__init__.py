@@ -1,0 +1,1 @@
+"""Collection reports: collection rate, arrears ageing, channel mix (pages, API, Excel, command)."""

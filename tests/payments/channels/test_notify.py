@@ -1,0 +1,765 @@
+"""Alipay and WeChat Pay notifications, signed here exactly as the channels sign them, with keys made here.
+
+Given an issued bill of 100.00 on 张三's account 3100000001 and an online order for it, when the channel
+posts its notification, then one payment is recorded and the bill is paid — whatever the number of
+repeats — and a notification that is forged, tampered, replayed or does not match its order writes nothing.
+"""
+
+import json
+import logging
+import secrets
+import threading
+import time
+from datetime import timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from gridcare.core.audit import Actor
+from gridcare.core.models import AuditEvent
+from gridcare.payments.channels import gateways
+from gridcare.payments.channels.signatures import alipay_sign, wechat_encrypt_resource, wechat_sign
+from gridcare.payments.ledger import statement as selectors
+from gridcare.payments.models import Allocation, LedgerEntry, Payment, PaymentOrder, Receivable
+from tests.payments.ledger.test_ledger import issued_bill
+
+D = Decimal
+SYSTEM = Actor()
+ALIPAY_URL = "/api/v1/pay/alipay/notify"
+WECHAT_URL = "/api/v1/pay/wechat/notify"
+ALIPAY_APP_ID = "2021000000000001"
+MCHID, APPID, SERIAL = "1900000001", "wx0000000000000001", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="concurrent requests need PostgreSQL's row locks"
+)
+
+
+# ---------------------------------------------------------------- keys and settings
+
+
+def _private_pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+def _public_pem(key: rsa.RSAPrivateKey) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+@pytest.fixture(scope="module")
+def keys():
+    """Alipay's key pair, WeChat's platform key pair, a stranger's key, and the merchant's APIv3 key."""
+    make = lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)  # noqa: E731
+    alipay, platform, stranger = make(), make(), make()
+    return {
+        "alipay_private": _private_pem(alipay),
+        "alipay_public": _public_pem(alipay),
+        "platform_private": _private_pem(platform),
+        "platform_public": _public_pem(platform),
+        "stranger_private": _private_pem(stranger),
+        "api_v3": secrets.token_hex(16),  # 32 random ASCII characters = 32 bytes, as the console sets it
+    }
+
+
+@pytest.fixture
+def channels(settings, keys):
+    settings.GRIDCARE = {
+        **settings.GRIDCARE,
+        "ALIPAY": {"APP_ID": ALIPAY_APP_ID, "PUBLIC_KEY": keys["alipay_public"]},
+        "WECHAT": {
+            "MCHID": MCHID,
+            "APPID": APPID,
+            "PLATFORM_PUBLIC_KEY": keys["platform_public"],
+            "PLATFORM_SERIAL": SERIAL,
+            "API_V3_KEY": keys["api_v3"],
+        },
+    }
+    return keys
+
+
+@pytest.fixture
+def bill(world):
+    return issued_bill(world.acct_a, "2026-10", "100.00", timezone.localdate() + timedelta(days=30))
+
+
+def order(world, channel: str, amount: str = "100.00") -> PaymentOrder:
+    return gateways.order_create(actor=SYSTEM, account=world.acct_a, amount=amount, channel=channel)
+
+
+def written() -> tuple:
+    """Everything a notification could write."""
+    return (
+        Payment.objects.count(),
+        LedgerEntry.objects.count(),
+        Allocation.objects.count(),
+        AuditEvent.objects.count(),
+        sorted(PaymentOrder.objects.values_list("order_no", "status", "payment_id")),
+        sorted(Receivable.objects.values_list("pk", "principal_paid", "fee_charged")),
+    )
+
+
+def bill_is_paid(bill) -> bool:
+    r = Receivable.objects.get(bill=bill)
+    return r.principal_paid == r.principal == bill.amount
+
+
+# ---------------------------------------------------------------- Alipay as it signs
+
+
+def alipay_params(
+    o: PaymentOrder,
+    trade_no: str = "2026112422001400001",
+    *,
+    amount: str | None = None,
+    status: str = "TRADE_SUCCESS",
+    key: str | None = None,
+    keys=None,
+    **extra,
+) -> dict[str, str]:
+    paid = timezone.localtime(timezone.now())
+    params = {
+        "notify_time": f"{paid:%Y-%m-%d %H:%M:%S}",
+        "notify_type": "trade_status_sync",
+        "notify_id": secrets.token_hex(16),
+        "app_id": ALIPAY_APP_ID,
+        "charset": "utf-8",
+        "version": "1.0",
+        "sign_type": "RSA2",
+        "trade_no": trade_no,
+        "out_trade_no": o.order_no,
+        "trade_status": status,
+        "total_amount": amount or f"{o.amount}",
+        "receipt_amount": amount or f"{o.amount}",
+        "gmt_create": f"{paid:%Y-%m-%d %H:%M:%S}",
+        "gmt_payment": f"{paid:%Y-%m-%d %H:%M:%S}",
+        "subject": "电费 3100000001",
+        "seller_id": "2088000000000001",
+        "buyer_open_id": "074a1CcTG1LelxKe4xQC0zgNdId0nxi95b5lsNpazWYoCo5",
+        **extra,
+    }
+    params["sign"] = alipay_sign(params, key or keys["alipay_private"])
+    return params
+
+
+def post_alipay(client: Client, params: dict[str, str], charset: str = "utf-8"):
+    return client.post(
+        ALIPAY_URL, data=urlencode(params, encoding=charset), content_type="application/x-www-form-urlencoded"
+    )
+
+
+def test_a_good_alipay_notification_records_one_payment_and_pays_the_bill(client, channels, world, bill):
+    o = order(world, "alipay")
+    r = post_alipay(client, alipay_params(o, keys=channels))
+    assert r.status_code == 200 and r.content == b"success" and r["Content-Type"].startswith("text/plain")
+    p = Payment.objects.get()
+    assert (p.channel, p.channel_txn_id, p.amount, p.account_id) == (
+        "alipay",
+        "2026112422001400001",
+        D("100.00"),
+        world.acct_a.pk,
+    )
+    o.refresh_from_db()
+    assert (o.status, o.payment_id) == ("paid", p.pk)
+    assert bill_is_paid(bill) and selectors.ledger_balance(world.acct_a.pk) == D("0.00")
+    assert AuditEvent.objects.filter(action="payment.record", object_id=str(p.pk)).exists()
+    assert AuditEvent.objects.filter(action="payment_order.paid", object_id=str(o.pk)).exists()
+
+
+def test_gmt_payment_is_beijing_time(client, channels, world, bill):
+    o = order(world, "alipay")
+    post_alipay(client, alipay_params(o, keys=channels, gmt_payment="2026-11-24 08:30:00"))
+    assert Payment.objects.get().paid_at.isoformat() == "2026-11-24T00:30:00+00:00"
+
+
+def test_the_same_alipay_notification_ten_times_records_one_payment(client, channels, world, bill):
+    o = order(world, "alipay")
+    params = alipay_params(o, keys=channels)
+    answers = [post_alipay(client, params).content for _ in range(10)]
+    assert answers == [b"success"] * 10
+    assert Payment.objects.count() == 1 and LedgerEntry.objects.filter(kind="payment").count() == 1
+    assert AuditEvent.objects.filter(action="payment.record").count() == 1
+    assert selectors.ledger_balance(world.acct_a.pk) == D("0.00")
+
+
+def test_trade_finished_after_trade_success_is_the_same_payment(client, channels, world, bill):
+    o = order(world, "alipay")
+    assert post_alipay(client, alipay_params(o, keys=channels)).content == b"success"
+    assert post_alipay(client, alipay_params(o, keys=channels, status="TRADE_FINISHED")).content == b"success"
+    assert Payment.objects.count() == 1
+
+
+def test_a_gbk_notification_is_verified_in_its_own_charset(client, channels, world, bill):
+    o = order(world, "alipay")
+    params = alipay_params(o, keys=channels, charset="gbk")
+    assert post_alipay(client, params, charset="gbk").content == b"success"
+    assert Payment.objects.count() == 1
+
+
+def test_a_tampered_amount_is_refused_logged_and_nothing_written(client, channels, world, bill, caplog):
+    o = order(world, "alipay")
+    before = written()
+    params = alipay_params(o, keys=channels)
+    params["total_amount"] = "1.00"
+    with caplog.at_level(logging.WARNING, logger="gridcare.payments"):
+        r = post_alipay(client, params)
+    assert r.content == b"failure"
+    assert written() == before
+    assert any(
+        "bad signature" in rec.getMessage() and o.order_no in rec.getMessage() for rec in caplog.records
+    )
+
+
+@pytest.mark.parametrize("forge", ["stranger_key", "no_sign", "sign_type_rsa", "garbage_sign"])
+def test_a_notification_not_signed_by_alipay_is_refused(client, channels, world, bill, forge):
+    o = order(world, "alipay")
+    before = written()
+    if forge == "stranger_key":
+        params = alipay_params(o, keys=channels, key=channels["stranger_private"])
+    else:
+        params = alipay_params(o, keys=channels)
+        if forge == "no_sign":
+            del params["sign"]
+        elif forge == "sign_type_rsa":
+            params["sign_type"] = "RSA"
+        else:
+            params["sign"] = "not base64 ✗"
+    assert post_alipay(client, params).content == b"failure"
+    assert written() == before
+
+
+def test_another_apps_notification_is_refused(client, channels, world, bill):
+    o = order(world, "alipay")
+    before = written()
+    assert (
+        post_alipay(client, alipay_params(o, keys=channels, app_id="2021999999999999")).content == b"failure"
+    )
+    assert written() == before
+
+
+def test_an_amount_other_than_the_orders_is_refused_and_nothing_written(client, channels, world, bill):
+    o = order(world, "alipay")
+    before = written()
+    # Correctly signed by Alipay, but 99.99 was paid for an order of 100.00
+    assert post_alipay(client, alipay_params(o, keys=channels, amount="99.99")).content == b"failure"
+    assert post_alipay(client, alipay_params(o, keys=channels, amount="100.01")).content == b"failure"
+    assert written() == before
+    with pytest.raises(ValidationError) as exc:
+        gateways.notify_paid(
+            channel="alipay", order_no=o.order_no, channel_txn_id="T1", amount=D("99.99"), paid_at=None
+        )
+    assert list(exc.value.message_dict) == ["amount"] and "100.00" in exc.value.message_dict["amount"][0]
+
+
+def test_an_unknown_order_is_refused_and_nothing_written(client, channels, world, bill):
+    o = order(world, "alipay")
+    before = written()
+    params = alipay_params(o, keys=channels, out_trade_no="GC2026112400000099999999")
+    assert post_alipay(client, params).content == b"failure"
+    assert written() == before
+    with pytest.raises(ValidationError) as exc:
+        gateways.notify_paid(
+            channel="alipay", order_no="GC-NOPE", channel_txn_id="T1", amount=D("100.00"), paid_at=None
+        )
+    assert list(exc.value.message_dict) == ["order_no"]
+
+
+def test_wait_buyer_pay_is_acknowledged_without_a_payment(client, channels, world, bill):
+    o = order(world, "alipay")
+    before = written()
+    assert post_alipay(client, alipay_params(o, keys=channels, status="WAIT_BUYER_PAY")).content == b"success"
+    assert post_alipay(client, alipay_params(o, keys=channels, status="TRADE_CLOSED")).content == b"success"
+    assert written() == before
+
+
+def test_unconfigured_alipay_refuses_everything(client, channels, settings, world, bill):
+    o = order(world, "alipay")
+    params = alipay_params(o, keys=channels)
+    settings.GRIDCARE = {**settings.GRIDCARE, "ALIPAY": {"APP_ID": "", "PUBLIC_KEY": ""}}
+    before = written()
+    assert post_alipay(client, params).content == b"failure"
+    assert written() == before
+
+
+def test_an_alipay_order_cannot_be_paid_through_wechat(channels, world, bill):
+    o = order(world, "alipay")
+    with pytest.raises(ValidationError) as exc:
+        gateways.notify_paid(
+            channel="wechat", order_no=o.order_no, channel_txn_id="W1", amount=D("100.00"), paid_at=None
+        )
+    assert "order_no" in exc.value.message_dict and not Payment.objects.exists()
+
+
+def test_an_order_paid_by_one_transaction_refuses_another(channels, world, bill):
+    o = order(world, "alipay")
+    first = gateways.notify_paid(
+        channel="alipay", order_no=o.order_no, channel_txn_id="A1", amount=D("100"), paid_at=None
+    )
+    again = gateways.notify_paid(
+        channel="alipay", order_no=o.order_no, channel_txn_id="A1", amount=D("100.00"), paid_at=None
+    )
+    assert first.created and not again.created and again.payment.pk == first.payment.pk
+    before = written()
+    with pytest.raises(ValidationError) as exc:
+        gateways.notify_paid(
+            channel="alipay", order_no=o.order_no, channel_txn_id="A2", amount=D("100.00"), paid_at=None
+        )
+    assert "channel_txn_id" in exc.value.message_dict and written() == before
+
+
+def test_one_transaction_cannot_pay_two_orders(channels, world, bill):
+    a, b = order(world, "alipay", "50.00"), order(world, "alipay", "50.00")
+    gateways.notify_paid(
+        channel="alipay", order_no=a.order_no, channel_txn_id="A1", amount=D("50.00"), paid_at=None
+    )
+    before = written()
+    with pytest.raises(ValidationError) as exc:
+        gateways.notify_paid(
+            channel="alipay", order_no=b.order_no, channel_txn_id="A1", amount=D("50.00"), paid_at=None
+        )
+    assert "channel_txn_id" in exc.value.message_dict and written() == before
+
+
+# ---------------------------------------------------------------- orders
+
+
+def test_order_numbers_are_unique_short_and_audited(world):
+    orders = [order(world, ch, "12.30") for ch in ("portal", "alipay", "wechat") for _ in range(5)]
+    numbers = {o.order_no for o in orders}
+    assert len(numbers) == 15
+    assert all(len(n) == 24 and n.startswith("GC") and n[2:].isdigit() for n in numbers)
+    assert {o.amount for o in orders} == {D("12.30")}
+    assert AuditEvent.objects.filter(action="payment_order.create").count() == 15
+
+
+@pytest.mark.parametrize(
+    "amount, channel, field",
+    [
+        ("0", "alipay", "amount"),
+        ("-1", "alipay", "amount"),
+        ("1.001", "wechat", "amount"),
+        ("abc", "portal", "amount"),
+        ("10.00", "counter_cash", "channel"),
+        ("10.00", "bitcoin", "channel"),
+    ],
+)
+def test_bad_orders_are_refused(world, amount, channel, field):
+    with pytest.raises(ValidationError) as exc:
+        gateways.order_create(actor=SYSTEM, account=world.acct_a, amount=amount, channel=channel)
+    assert field in exc.value.message_dict and not PaymentOrder.objects.exists()
+
+
+# ---------------------------------------------------------------- WeChat Pay v3 as it signs
+
+
+def wechat_trade(o: PaymentOrder, txn: str = "4200001234202611241234567890", **changes) -> dict:
+    trade = {
+        "mchid": MCHID,
+        "appid": APPID,
+        "out_trade_no": o.order_no,
+        "transaction_id": txn,
+        "trade_type": "JSAPI",
+        "trade_state": "SUCCESS",
+        "trade_state_desc": "支付成功",
+        "bank_type": "OTHERS",
+        "attach": "",
+        "success_time": timezone.localtime(timezone.now()).isoformat(timespec="seconds"),
+        "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+        "amount": {
+            "total": int(o.amount * 100),
+            "payer_total": int(o.amount * 100),
+            "currency": "CNY",
+            "payer_currency": "CNY",
+        },
+    }
+    trade.update(changes)
+    return trade
+
+
+def wechat_request(
+    trade: dict,
+    keys,
+    *,
+    signing_key: str | None = None,
+    timestamp: int | None = None,
+    api_v3: str | None = None,
+    serial: str = SERIAL,
+    tamper=None,
+) -> tuple[bytes, dict]:
+    """The body and headers WeChat sends: the transaction sealed with the APIv3 key, the body signed."""
+    resource = wechat_encrypt_resource(trade, api_v3 or keys["api_v3"], nonce=secrets.token_hex(6))
+    if tamper:
+        resource = tamper(resource)
+    body = json.dumps(
+        {
+            "id": "EV-2018022511223320873",
+            "create_time": timezone.localtime(timezone.now()).isoformat(),
+            "resource_type": "encrypt-resource",
+            "event_type": "TRANSACTION.SUCCESS",
+            "summary": "支付成功",
+            "resource": resource,
+        },
+        ensure_ascii=False,
+    ).encode()
+    ts, nonce = str(timestamp if timestamp is not None else int(time.time())), secrets.token_hex(16)
+    headers = {
+        "Wechatpay-Timestamp": ts,
+        "Wechatpay-Nonce": nonce,
+        "Wechatpay-Serial": serial,
+        "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
+        "Wechatpay-Signature": wechat_sign(ts, nonce, body, signing_key or keys["platform_private"]),
+    }
+    return body, headers
+
+
+def post_wechat(client: Client, body: bytes, headers: dict):
+    return client.post(WECHAT_URL, data=body, content_type="application/json", headers=headers)
+
+
+def test_a_good_wechat_notification_answers_204_and_records_one_payment(client, channels, world, bill):
+    o = order(world, "wechat")
+    r = post_wechat(client, *wechat_request(wechat_trade(o), channels))
+    assert r.status_code == 204 and r.content == b""
+    p = Payment.objects.get()
+    assert (p.channel, p.channel_txn_id, p.amount) == ("wechat", "4200001234202611241234567890", D("100.00"))
+    o.refresh_from_db()
+    assert (o.status, o.payment_id) == ("paid", p.pk) and bill_is_paid(bill)
+
+
+def test_fen_become_yuan_exactly_and_success_time_keeps_its_offset(client, channels, world, bill):
+    o = order(world, "wechat", "0.01")
+    trade = wechat_trade(o, success_time="2026-11-24T08:30:05+08:00")
+    assert trade["amount"]["total"] == 1
+    assert post_wechat(client, *wechat_request(trade, channels)).status_code == 204
+    p = Payment.objects.get()
+    assert p.amount == D("0.01") and p.paid_at.isoformat() == "2026-11-24T00:30:05+00:00"
+
+
+def test_the_same_wechat_notification_ten_times_records_one_payment(client, channels, world, bill):
+    o = order(world, "wechat")
+    body, headers = wechat_request(wechat_trade(o), channels)
+    assert [post_wechat(client, body, headers).status_code for _ in range(10)] == [204] * 10
+    assert Payment.objects.count() == 1 and AuditEvent.objects.filter(action="payment.record").count() == 1
+
+
+def test_a_replay_outside_five_minutes_is_refused(client, channels, world, bill):
+    o = order(world, "wechat")
+    before = written()
+    for skew in (-400, 400, -86400):  # the exact ±300 s boundary is tested with an injected clock
+        r = post_wechat(client, *wechat_request(wechat_trade(o), channels, timestamp=int(time.time()) + skew))
+        assert r.status_code == 401 and r.json()["code"] == "FAIL"
+    assert written() == before
+
+
+def test_a_bad_wechat_signature_is_refused_and_logged(client, channels, world, bill, caplog):
+    o = order(world, "wechat")
+    before = written()
+    with caplog.at_level(logging.WARNING, logger="gridcare.payments"):
+        r = post_wechat(
+            client, *wechat_request(wechat_trade(o), channels, signing_key=channels["stranger_private"])
+        )
+    assert r.status_code == 401 and r.json() == {"code": "FAIL", "message": "签名验证失败"}
+    assert written() == before and any("refused (401)" in rec.getMessage() for rec in caplog.records)
+
+
+def test_a_body_changed_after_signing_is_refused(client, channels, world, bill):
+    o = order(world, "wechat")
+    body, headers = wechat_request(wechat_trade(o), channels)
+    before = written()
+    assert post_wechat(client, body.replace(b"TRANSACTION", b"TRANSACTIOM"), headers).status_code == 401
+    assert post_wechat(client, body + b" ", headers).status_code == 401
+    assert written() == before
+
+
+def test_another_platform_serial_is_refused(client, channels, world, bill):
+    o = order(world, "wechat")
+    before = written()
+    assert post_wechat(client, *wechat_request(wechat_trade(o), channels, serial="0" * 40)).status_code == 401
+    assert written() == before
+
+
+def _flip_ciphertext(resource: dict) -> dict:
+    import base64
+
+    sealed = bytearray(base64.b64decode(resource["ciphertext"]))
+    sealed[5] ^= 0x01
+    return {**resource, "ciphertext": base64.b64encode(bytes(sealed)).decode()}
+
+
+@pytest.mark.parametrize("case", ["ciphertext", "associated_data", "api_v3_key"])
+def test_a_resource_that_does_not_decrypt_is_refused(client, channels, world, bill, case):
+    # The body is signed with the platform key after tampering, so the AEAD tag is what catches it
+    o = order(world, "wechat")
+    before = written()
+    kwargs = {
+        "ciphertext": {"tamper": _flip_ciphertext},
+        "associated_data": {"tamper": lambda res: {**res, "associated_data": "refund"}},
+        "api_v3_key": {"api_v3": secrets.token_hex(16)},
+    }[case]
+    r = post_wechat(client, *wechat_request(wechat_trade(o), channels, **kwargs))
+    assert r.status_code == 401 and r.json()["code"] == "FAIL" and "解密失败" in r.json()["message"]
+    assert written() == before
+
+
+@pytest.mark.parametrize("changes", [{"mchid": "1900000002"}, {"appid": "wx9999999999999999"}])
+def test_another_merchants_notification_is_refused(client, channels, world, bill, changes):
+    o = order(world, "wechat")
+    before = written()
+    r = post_wechat(client, *wechat_request(wechat_trade(o, **changes), channels))
+    assert r.status_code == 400 and r.json()["code"] == "FAIL"
+    assert written() == before
+
+
+def test_wechat_amount_or_order_mismatch_is_a_400(client, channels, world, bill):
+    o = order(world, "wechat")
+    cases = [
+        wechat_trade(o, amount={"total": 9999, "currency": "CNY"}),
+        wechat_trade(o, amount={"total": "10000", "currency": "CNY"}),
+        wechat_trade(o, amount={"total": 10000, "currency": "USD"}),
+        wechat_trade(o, out_trade_no="GC2026112400000099999999"),
+        wechat_trade(o, success_time="2026-11-24 08:30:05"),
+        wechat_trade(order(world, "alipay")),  # an Alipay order
+    ]
+    before = written()
+    answers = [post_wechat(client, *wechat_request(t, channels)) for t in cases]
+    assert [a.status_code for a in answers] == [400] * len(cases)
+    assert "9999" not in answers[0].json()["message"] and "99.99" in answers[0].json()["message"]
+    assert "订单不存在" in answers[3].json()["message"]
+    assert written() == before
+
+
+def test_an_unpaid_trade_state_is_acknowledged_without_a_payment(client, channels, world, bill):
+    o = order(world, "wechat")
+    before = written()
+    r = post_wechat(client, *wechat_request(wechat_trade(o, trade_state="NOTPAY"), channels))
+    assert r.status_code == 204 and written() == before
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "logged"),
+    [
+        ("API_V3_KEY", "", "WECHAT settings missing: API_V3_KEY"),
+        ("MCHID", "", "WECHAT settings missing: MCHID"),
+        ("API_V3_KEY", "short", "API_V3_KEY must be 32 bytes"),
+        ("PLATFORM_PUBLIC_KEY", "not a key", "cannot load WECHAT PLATFORM_PUBLIC_KEY"),
+    ],
+)
+def test_unconfigured_wechat_answers_404_channel_not_enabled_logs_an_error_and_writes_nothing(
+    client, channels, settings, world, bill, caplog, setting, value, logged
+):
+    o = order(world, "wechat")
+    request = wechat_request(wechat_trade(o), channels)
+    settings.GRIDCARE = {**settings.GRIDCARE, "WECHAT": {**settings.GRIDCARE["WECHAT"], setting: value}}
+    before = written()
+    with caplog.at_level(logging.WARNING, logger="gridcare.payments"):
+        r = post_wechat(client, *request)
+    assert r.status_code == 404 and r.json() == {"code": "FAIL", "message": "微信支付渠道未启用"}
+    assert written() == before
+    errors = [
+        rec for rec in caplog.records if rec.levelno == logging.ERROR and rec.name == "gridcare.payments"
+    ]
+    assert len(errors) == 1 and logged in errors[0].getMessage()
+    # what is missing is for the operator's log, not for the caller
+    assert setting not in r.content.decode()
+
+
+def test_a_wechat_notification_to_an_unconfigured_site_is_404_not_500(client, db):
+    r = post_wechat(client, b"{}", {})
+    assert r.status_code == 404 and r.json()["message"] == "微信支付渠道未启用"
+
+
+# ---------------------------------------------------------------- charsets a notification may name
+
+
+@pytest.mark.parametrize("charset", ["punycode", "idna", "utf-7", "rot13", "base64", "x-unknown"])
+def test_a_charset_alipay_does_not_use_is_422_on_the_charset_field(client, channels, world, bill, charset):
+    o = order(world, "alipay")
+    params = alipay_params(o, keys=channels)
+    body = urlencode({**params, "charset": charset})
+    before = written()
+    r = client.post(ALIPAY_URL, data=body, content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 422
+    [error] = r.json()["detail"]
+    assert error["field"] == "charset" and charset in error["message"] and "UTF-8、GBK" in error["message"]
+    assert written() == before
+
+
+@pytest.mark.parametrize("body", ["charset=punycode&a=.", "charset=idna&a=%80", "charset=punycode&x=%FF%FE"])
+def test_a_body_punycode_or_idna_cannot_decode_is_422_without_channels_configured(client, db, body):
+    r = client.post(ALIPAY_URL, data=body, content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "charset"
+
+
+def test_bytes_that_are_not_text_in_the_named_charset_are_422_on_that_field(client, channels, world, bill):
+    before = written()
+    r = client.post(
+        ALIPAY_URL, data="charset=utf-8&subject=%FF%FE", content_type="application/x-www-form-urlencoded"
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"] == [{"field": "subject", "message": "不是有效的 utf-8 文本"}]
+    assert written() == before
+
+
+def test_charset_names_are_matched_as_codecs_so_gbk_aliases_still_verify(client, channels, world, bill):
+    o = order(world, "alipay")
+    params = alipay_params(o, keys=channels, charset="GBK")
+    assert post_alipay(client, params, charset="gbk").content == b"success"
+
+
+def test_notification_urls_need_no_login_and_no_csrf(channels, world, bill):
+    o = order(world, "alipay")
+    c = Client(enforce_csrf_checks=True)
+    assert post_alipay(c, alipay_params(o, keys=channels)).content == b"success"
+    w = order(world, "wechat")
+    assert post_wechat(c, *wechat_request(wechat_trade(w), channels)).status_code == 204
+
+
+def test_the_notification_urls_are_in_the_openapi_document(client):
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    assert "post" in paths[ALIPAY_URL] and "post" in paths[WECHAT_URL]
+    # 422: a NUL character anywhere in the body is refused before the route reads it (core.middleware)
+    assert set(paths[WECHAT_URL]["post"]["responses"]) == {"204", "400", "401", "404", "422"}
+
+
+# ---------------------------------------------------------------- at the same moment (PostgreSQL)
+
+
+def _at_once(posts: list) -> list:
+    """Run each `post(client)` in its own thread, all released together; their responses in order."""
+    barrier, answers = threading.Barrier(len(posts)), [None] * len(posts)
+
+    def run(i, post):
+        try:
+            c = Client()
+            barrier.wait(timeout=30)
+            answers[i] = post(c)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, p)) for i, p in enumerate(posts)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return answers
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_ten_copies_at_once_record_one_payment(channels, world, bill):
+    o = order(world, "alipay")
+    params = alipay_params(o, keys=channels)
+    answers = _at_once([lambda c: post_alipay(c, params)] * 10)
+    assert [a.content for a in answers] == [b"success"] * 10
+    assert Payment.objects.count() == 1 and LedgerEntry.objects.filter(kind="payment").count() == 1
+    assert bill_is_paid(bill) and selectors.ledger_balance(world.acct_a.pk) == D("0.00")
+    # And the same for WeChat
+    w = order(world, "wechat", "20.00")
+    body, headers = wechat_request(wechat_trade(w), channels)
+    answers = _at_once([lambda c: post_wechat(c, body, headers)] * 10)
+    assert [a.status_code for a in answers] == [204] * 10
+    assert Payment.objects.filter(channel="wechat").count() == 1
+    assert selectors.ledger_balance(world.acct_a.pk) == D("-20.00")  # overpaid: kept as credit
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_two_channels_paying_the_same_account_at_once_both_land(channels, world, bill):
+    second = issued_bill(world.acct_a, "2026-11", "80.00", timezone.localdate() + timedelta(days=60))
+    ali, wx = order(world, "alipay", "100.00"), order(world, "wechat", "80.00")
+    ali_params = alipay_params(ali, keys=channels)
+    wx_body, wx_headers = wechat_request(wechat_trade(wx), channels)
+    for _round in range(2):  # the second round repeats both: nothing more is written
+        answers = _at_once(
+            [lambda c: post_alipay(c, ali_params), lambda c: post_wechat(c, wx_body, wx_headers)]
+        )
+        assert (answers[0].content, answers[1].status_code) == (b"success", 204)
+    assert sorted(Payment.objects.values_list("channel", "amount")) == [
+        ("alipay", D("100.00")),
+        ("wechat", D("80.00")),
+    ]
+    bills = sum(
+        LedgerEntry.objects.filter(account=world.acct_a, kind="bill").values_list("amount", flat=True)
+    )
+    payments = sum(Payment.objects.filter(account=world.acct_a).values_list("amount", flat=True))
+    assert bills == D("180.00") and payments == D("180.00")
+    assert selectors.ledger_balance(world.acct_a.pk) == bills - payments == D("0.00")
+    assert bill_is_paid(bill) and bill_is_paid(second)
+
+
+# ---------------------------------------------------------------- the hot path's cost (issue 12 §3)
+
+
+def _statements(client, params) -> list[str]:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert post_alipay(client, params).content == b"success"
+    return [q["sql"] for q in ctx.captured_queries]
+
+
+def test_a_notification_costs_a_fixed_number_of_statements_whatever_the_bills(client, channels, world):
+    # Three open bills, the oldest two overdue (late fees charged): the statements do not grow with them.
+    # PostgreSQL: BEGIN, the order and account locked, the open receivables, the claim (payment + order), the
+    # allocation with every row beside it (entries, allocations, receivables, audit, receipt), the collections
+    # hook, COMMIT = 7; a duplicate: BEGIN, the order, COMMIT. SQLite writes each table on its own.
+    today = timezone.localdate()
+    for months, due in ((3, -40), (2, -10), (1, 20)):
+        issued_bill(world.acct_a, f"2026-{months:02d}", "100.00", today + timedelta(days=due))
+    o = order(world, "alipay", "350.00")
+    params = alipay_params(o, keys=channels)
+    new = _statements(client, params)
+    again = _statements(client, params)
+    if connection.vendor == "postgresql":
+        assert len(new) == 7, new
+        assert len(again) == 3, again
+    else:
+        assert len(new) <= 12, new
+        assert len(again) <= 3, again
+    p = Payment.objects.get()
+    # Oldest debt first, late fee before principal; what is left is credit
+    allocs = list(Allocation.objects.filter(payment=p).order_by("receivable__due_date"))
+    assert [a.principal for a in allocs] == [D("100.00")] * 3
+    fees = [a.late_fee for a in allocs]
+    # 40 days × 0.1 % (residential) of 100.00 = 4.00; 10 days = 1.00; the third bill is not due yet
+    assert fees == [D("4.00"), D("1.00"), D("0.00")]
+    assert p.unallocated == D("350.00") - D("300.00") - D("5.00")
+    assert LedgerEntry.objects.filter(kind="late_fee").count() == 2
+    assert sorted(Receivable.objects.values_list("principal_paid", "fee_charged", "fee_paid")) == sorted(
+        [
+            (D("100.00"), D("4.00"), D("4.00")),
+            (D("100.00"), D("1.00"), D("1.00")),
+            (D("100.00"), D("0"), D("0")),
+        ]
+    )
+    assert AuditEvent.objects.filter(action__in=["payment.record", "payment_order.paid"]).count() == 2
+
+
+def test_the_receipt_is_a_pending_row_rendered_later(client, channels, world, bill):
+    from gridcare.notify.models import Notification, PendingNotice
+    from gridcare.payments.notices import render_pending_receipts
+
+    o = order(world, "alipay")
+    post_alipay(client, alipay_params(o, keys=channels))
+    p = Payment.objects.get()
+    assert list(PendingNotice.objects.values_list("kind", "dedupe_key")) == [
+        ("payment_receipt", f"receipt:{p.pk}")
+    ]
+    assert not Notification.objects.filter(kind="payment_receipt").exists()
+    assert render_pending_receipts() == 1
+    assert Notification.objects.filter(
+        kind="payment_receipt", dedupe_key__startswith=f"receipt:{p.pk}:"
+    ).exists()
+    assert not PendingNotice.objects.exists()
