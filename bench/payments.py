@@ -271,6 +271,9 @@ def server_env(db: str, public_pem: bytes, host: str) -> dict[str, str]:
         GRIDCARE_ALLOWED_HOSTS=host,
         GRIDCARE_SSL_REDIRECT="0",
         GRIDCARE_LOG_LEVEL="WARNING",
+        # Connections kept for the whole run (the default 60 s recycles them mid-run): the PostgreSQL backends'
+        # CPU is then read from the same processes that did the work.
+        GRIDCARE_DB_CONN_MAX_AGE="3600",
         GRIDCARE_ALIPAY_APP_ID=APP_ID,
         GRIDCARE_ALIPAY_PUBLIC_KEY=public_pem.decode(),
     )
