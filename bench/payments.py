@@ -1,25 +1,39 @@
 """Benchmark: signed Alipay notifications against the server on PostgreSQL, 10 % of them duplicates.
 
-    .venv/bin/python bench/payments.py [--payments 5000] [--concurrency 8] [--db gridcare_bench]
+    python bench/payments.py [--payments 5000] [--concurrency 8] [--db gridcare_bench_payments]
 
-Needs the bench database (bench/seed.py, and bench/billing.py for bills). Before the clock: picks N
-accounts that have an October 2026 bill, issues those bills (their receivables open, so each payment is
-allocated to a real debt), creates one Alipay order per account for its bill amount, generates an RSA-2048
-key pair for "Alipay" and signs N notifications exactly as Alipay does (RSA2 over the sorted parameters).
-Then gunicorn (gthread 2×2) is started with the public key in GRIDCARE_ALIPAY_PUBLIC_KEY, and the
-notifications plus 10 % duplicates (the same signed bodies again, shuffled in) are POSTed to
-/api/v1/pay/alipay/notify from concurrent keep-alive clients. Prints payments/s and latency, and checks
-that every answer was `success`, that exactly N payments exist, and that the ledger's payment entries sum
-to minus the sum of the unique payments, to the fen.
+Targets (issue 12 §3): at least 500 notifications/s and at most 8 SQL statements per notification, receipt
+included; the script exits 1 when it misses either, or when the ledger is not exact.
+
+Self-contained: on first use it creates its own database (default gridcare_bench_payments on
+GRIDCARE_BENCH_PG, loopback only), migrates it, seeds 12,000 customers with one month of reads and bills
+October 2026 (`gridcare seed`, `seed_readings`, `billing run`: ~30 s). Each run then undoes the previous run's
+payments, picks N accounts with an October bill, issues those bills (their receivables open, so each payment
+is allocated to a real debt), creates one Alipay order per account for its bill amount, generates an RSA-2048
+key pair for "Alipay" and signs the notifications exactly as Alipay does (RSA2 over the sorted parameters).
+
+1. Statements: 40 of the orders are paid in process through Django's test client (the whole middleware stack
+   and the API view), each notification inside CaptureQueriesContext, then each one again (a duplicate); the
+   statements per notification are printed with a breakdown by table.
+2. Throughput: gunicorn (gthread 2×2) is started with the public key in GRIDCARE_ALIPAY_PUBLIC_KEY and the
+   other N notifications plus 10 % duplicates (the same signed bodies again, shuffled in) are POSTed to
+   /api/v1/pay/alipay/notify from 8 concurrent keep-alive clients.
+3. Checks: every answer `success`, exactly one payment per order, their sum equal to the orders' and to minus
+   the ledger's payment entries, allocations equal to the bills' principal paid, to the fen.
+4. The receipts: the payments left one pending row each; `render_pending_receipts` (the scheduled job) renders
+   them onto the customers' channels, timed.
 """
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlencode
@@ -32,38 +46,105 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from lookup import HOST, Result, database_url, free_port, stop  # noqa: E402
 
-from gridcare.payments.channels.signatures import alipay_sign  # noqa: E402
+from gridcare.payments.channels.signatures import alipay_sign, load_private_key  # noqa: E402
 
-BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
 ROOT = Path(__file__).resolve().parent.parent
+# The project's venv when there is one (a clone after `make setup`), else the interpreter running this.
+BIN = (
+    ROOT / ".venv" / "bin" if (ROOT / ".venv" / "bin" / "gunicorn").exists() else Path(sys.executable).parent
+)
 APP_ID = "2026000000000001"
 PREFIX = "BENCHPAY"
+COUNTED = 40  # orders paid in process to count statements (and each once more, as a duplicate)
+SEED_CUSTOMERS = 12_000
+TARGET_RATE, TARGET_STATEMENTS = 500, 8
+
+
+def env_for(db: str, **extra: str) -> dict[str, str]:
+    # This checkout's code first (a worktree without its own venv runs another checkout's interpreter).
+    path = os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH", "")) if p)
+    return {
+        **os.environ,
+        "PYTHONPATH": path,
+        "DATABASE_URL": database_url(db),
+        "GRIDCARE_DEBUG": "1",
+        **extra,
+    }
+
+
+def gridcare(db: str, *args: str, quiet: bool = True) -> None:
+    subprocess.run(
+        [str(BIN / "python"), "-m", "gridcare.manage", *args],
+        env=env_for(db),
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL if quiet else None,
+    )
+
+
+def ensure_database(db: str, period: str, need: int) -> None:
+    """The bench's own database with at least `need` bills of `period`: created and seeded when missing."""
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db]).fetchone()
+    bills = 0
+    if exists:
+        with psycopg.connect(database_url(db)) as conn:
+            if conn.execute("SELECT to_regclass('billing_bill')").fetchone()[0]:
+                bills = conn.execute(
+                    "SELECT count(*) FROM billing_bill WHERE period_start = %s AND amount > 0",
+                    [f"{period}-01"],
+                ).fetchone()[0]
+    if bills >= need:
+        return
+    customers = max(SEED_CUSTOMERS, need * 2)
+    print(f"creating {db}: {customers:,} customers, a month of reads, the {period} bills…", flush=True)
+    t0 = time.monotonic()
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db}"')
+    gridcare(db, "migrate", "--noinput", "-v", "0")
+    gridcare(db, "seed", "--customers", str(customers), "--seed", "1")
+    gridcare(db, "seed_readings", "--months", "1", "--end", period, "--seed", "42")
+    gridcare(db, "billing", "run", "--period", period)
+    print(f"  done in {time.monotonic() - t0:.0f} s", flush=True)
+
+
+def undo_previous_run(conn) -> None:
+    """The previous run's payments, orders, audit rows and receipts go; the bills they paid are open again."""
+    bench_payments = "SELECT id FROM payments_payment WHERE channel_txn_id LIKE %s"
+    like = [f"{PREFIX}%"]
+    conn.execute(
+        "UPDATE payments_receivable r SET principal_paid = 0, fee_paid = 0, fee_charged = 0, fee_through = NULL "
+        f"WHERE r.id IN (SELECT receivable_id FROM payments_allocation WHERE payment_id IN ({bench_payments}))",
+        like,
+    )
+    conn.execute(f"DELETE FROM payments_allocation WHERE payment_id IN ({bench_payments})", like)
+    conn.execute(f"DELETE FROM payments_ledgerentry WHERE payment_id IN ({bench_payments})", like)
+    conn.execute(
+        "DELETE FROM notify_pendingnotice WHERE dedupe_key IN "
+        "(SELECT 'receipt:' || id FROM payments_payment WHERE channel_txn_id LIKE %s)",
+        like,
+    )
+    conn.execute(
+        "DELETE FROM notify_notification WHERE kind = 'payment_receipt' AND split_part(dedupe_key, ':', 2) IN "
+        "(SELECT id::text FROM payments_payment WHERE channel_txn_id LIKE %s)",
+        like,
+    )
+    conn.execute("UPDATE payments_paymentorder SET payment_id = NULL WHERE order_no LIKE %s", like)
+    conn.execute("DELETE FROM payments_payment WHERE channel_txn_id LIKE %s", like)
+    conn.execute("DELETE FROM payments_paymentorder WHERE order_no LIKE %s", like)
+    conn.execute(
+        "DELETE FROM core_auditevent WHERE action LIKE 'payment%%' AND changes::text LIKE %s",
+        [f"%{PREFIX}%"],
+    )
 
 
 def prepare(db: str, n: int, period: str, seed: int) -> list[tuple[str, str, Decimal]]:
     """(order_no, 户号, amount) for n accounts with a bill of the period; bills issued, orders created."""
-    env = {**os.environ, "DATABASE_URL": database_url(db), "GRIDCARE_DEBUG": "1"}
-    subprocess.run([str(BIN / "gridcare"), "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
+    ensure_database(db, period, n)
+    gridcare(db, "migrate", "-v", "0")
     with psycopg.connect(database_url(db)) as conn:
-        conn.execute(
-            "DELETE FROM payments_allocation WHERE payment_id IN "
-            "(SELECT id FROM payments_payment WHERE channel_txn_id LIKE %s)",
-            [f"{PREFIX}%"],
-        )
-        conn.execute(
-            "DELETE FROM payments_ledgerentry WHERE payment_id IN "
-            "(SELECT id FROM payments_payment WHERE channel_txn_id LIKE %s)",
-            [f"{PREFIX}%"],
-        )
-        conn.execute(
-            "UPDATE payments_paymentorder SET payment_id = NULL WHERE order_no LIKE %s", [f"{PREFIX}%"]
-        )
-        conn.execute("DELETE FROM payments_payment WHERE channel_txn_id LIKE %s", [f"{PREFIX}%"])
-        conn.execute("DELETE FROM payments_paymentorder WHERE order_no LIKE %s", [f"{PREFIX}%"])
-        conn.execute(
-            "DELETE FROM core_auditevent WHERE action LIKE 'payment%%' AND changes::text LIKE %s",
-            [f"%{PREFIX}%"],
-        )
+        undo_previous_run(conn)
         conn.execute("SELECT setseed(%s)", [(seed % 1000) / 1000.0])
         rows = conn.execute(
             "SELECT b.id, a.account_number, b.amount FROM billing_bill b JOIN customers_account a ON a.id = b.account_id "
@@ -71,7 +152,7 @@ def prepare(db: str, n: int, period: str, seed: int) -> list[tuple[str, str, Dec
             [f"{period}-01", n],
         ).fetchall()
         if len(rows) < n:
-            sys.exit(f"only {len(rows)} bills of {period}: run bench/billing.py first")
+            sys.exit(f"only {len(rows)} bills of {period} in {db}")
         conn.execute(
             "UPDATE billing_bill SET status = 'issued', issued_at = now(), due_date = current_date + 15 "
             "WHERE id = ANY(%s) AND status = 'draft'",
@@ -79,16 +160,11 @@ def prepare(db: str, n: int, period: str, seed: int) -> list[tuple[str, str, Dec
         )
         conn.commit()
     ids = ",".join(str(r[0]) for r in rows)
-    subprocess.run(
-        [
-            str(BIN / "gridcare"),
-            "shell",
-            "-c",
-            f"from gridcare.payments.ledger import services; services.receivables_open([{ids}])",
-        ],
-        env=env,
-        cwd=ROOT,
-        check=True,
+    gridcare(
+        db,
+        "shell",
+        "-c",
+        f"from gridcare.payments.ledger import services; services.receivables_open([{ids}])",
     )
     orders = [(f"{PREFIX}{k:08d}", number, amount) for k, (_b, number, amount) in enumerate(rows)]
     with psycopg.connect(database_url(db)) as conn, conn.cursor() as cur:
@@ -99,13 +175,13 @@ def prepare(db: str, n: int, period: str, seed: int) -> list[tuple[str, str, Dec
             ).fetchall()
         )
         with cur.copy(
-            "COPY payments_paymentorder (order_no, account_id, channel, amount, status, created_at) "
+            "COPY payments_paymentorder (order_no, account_id, channel, amount, status, created_at, wallet) "
             "FROM STDIN"
         ) as copy:
             for order_no, number, amount in orders:
-                copy.write_row((order_no, accounts[number], "alipay", amount, "created", "now"))
-    # Before the clock: vacuum what the billing bench and earlier runs left dead (a million bill rows), so
-    # autovacuum does not start on it during the measurement — it ate a core in some runs (82 vs 135/s).
+                copy.write_row((order_no, accounts[number], "alipay", amount, "created", "now", ""))
+    # Before the clock: vacuum what the billing run and earlier runs left dead, so autovacuum does not start
+    # on it during the measurement (it ate a core in some runs).
     with psycopg.connect(database_url(db), autocommit=True) as conn:
         for table in VACUUMED:
             conn.execute(f"VACUUM (ANALYZE) {table}")  # noqa: S608 — fixed table names
@@ -122,11 +198,13 @@ VACUUMED = (
     "payments_ledgerentry",
     "core_auditevent",
     "notify_notification",
+    "notify_pendingnotice",
 )
 
 
 def signed_bodies(orders, private_pem: bytes) -> list[bytes]:
     bodies = []
+    private_pem = load_private_key(private_pem)  # parsed once, not per signature
     for k, (order_no, _number, amount) in enumerate(orders):
         params = {
             "app_id": APP_ID,
@@ -185,21 +263,28 @@ async def _run(port, bodies, concurrency) -> tuple[Result, dict]:
     return result, answers
 
 
+def server_env(db: str, public_pem: bytes, host: str) -> dict[str, str]:
+    return env_for(
+        db,
+        GRIDCARE_DEBUG="0",
+        GRIDCARE_SECRET_KEY="bench",
+        GRIDCARE_ALLOWED_HOSTS=host,
+        GRIDCARE_SSL_REDIRECT="0",
+        GRIDCARE_LOG_LEVEL="WARNING",
+        # Connections kept for the whole run (the default 60 s recycles them mid-run): the PostgreSQL backends'
+        # CPU is then read from the same processes that did the work.
+        GRIDCARE_DB_CONN_MAX_AGE="3600",
+        GRIDCARE_ALIPAY_APP_ID=APP_ID,
+        GRIDCARE_ALIPAY_PUBLIC_KEY=public_pem.decode(),
+    )
+
+
 def start_server(db: str, port: int, public_pem: bytes) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(db),
-        "GRIDCARE_DEBUG": "0",
-        "GRIDCARE_SECRET_KEY": "bench",
-        "GRIDCARE_ALLOWED_HOSTS": HOST,
-        "GRIDCARE_SSL_REDIRECT": "0",
-        "GRIDCARE_LOG_LEVEL": "WARNING",
-        "GRIDCARE_ALIPAY_APP_ID": APP_ID,
-        "GRIDCARE_ALIPAY_PUBLIC_KEY": public_pem.decode(),
-    }
     proc = subprocess.Popen(
         [
-            str(BIN / "gunicorn"),
+            str(BIN / "python"),
+            "-m",
+            "gunicorn",
             "gridcare.wsgi",
             "-b",
             f"{HOST}:{port}",
@@ -214,7 +299,7 @@ def start_server(db: str, port: int, public_pem: bytes) -> subprocess.Popen:
             "--keep-alive",
             "30",
         ],
-        env=env,
+        env=server_env(db, public_pem, HOST),
         cwd=ROOT,
     )
     import socket
@@ -234,36 +319,112 @@ def start_server(db: str, port: int, public_pem: bytes) -> subprocess.Popen:
     sys.exit("gunicorn did not start")
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--payments", type=int, default=5000)
-    ap.add_argument("--concurrency", type=int, default=8)
-    ap.add_argument("--db", default="gridcare_bench")
-    ap.add_argument("--period", default="2026-10")
-    ap.add_argument("--seed", type=int, default=7)
-    args = ap.parse_args()
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    print(f"preparing {args.payments:,} orders and signed notifications…", flush=True)
-    orders = prepare(args.db, args.payments, args.period, args.seed)
-    bodies = signed_bodies(orders, private_pem)
-    rng = random.Random(args.seed)
-    sent = bodies + rng.sample(bodies, len(bodies) // 10)  # 10 % duplicates
-    rng.shuffle(sent)
-    port = free_port()
-    proc = start_server(args.db, port, public_pem)
+# ---------------------------------------------------------------- statements per notification (in process)
+
+
+def _statement_label(sql: str) -> str:
+    """ "INSERT payments_payment (+ UPDATE payments_paymentorder)": the verb and the tables a statement writes
+    or reads first, CTEs included."""
+    import re
+
+    words = sql.split()
+    verb = words[0].upper() if words else "?"
+    if verb == "WITH":
+        inner = re.findall(r"\b(INSERT INTO|UPDATE|DELETE FROM)\s+\"?(\w+)", sql, flags=re.I)
+        return " + ".join(f"{v.split()[0].upper()} {t}" for v, t in inner) or "WITH"
+    m = re.search(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", sql, flags=re.I)
+    return f"{verb} {m.group(1) if m else ''}".strip()
+
+
+def count_statements(bodies_file: str) -> None:
+    """Child process: POST each body through Django's test client (every middleware and the view), first
+    each unique notification, then each again as a duplicate, capturing the SQL of each; prints JSON."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridcare.settings")
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    bodies = [b.encode() for b in json.loads(Path(bodies_file).read_text())]
+    client = Client()
+    out: dict[str, list] = {"new": [], "duplicate": []}
+    for kind, batch in (("new", bodies), ("duplicate", bodies)):
+        for body in batch:
+            with CaptureQueriesContext(connection) as ctx:
+                answer = client.post(
+                    "/api/v1/pay/alipay/notify", body, content_type="application/x-www-form-urlencoded"
+                )
+            assert answer.content == b"success", answer.content
+            out[kind].append([_statement_label(q["sql"]) for q in ctx.captured_queries])
+    print(json.dumps(out))
+
+
+def statements(db: str, bodies: list[bytes], public_pem: bytes) -> dict[str, list]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump([b.decode() for b in bodies], f)
     try:
-        result, answers = asyncio.run(_run(port, sent, args.concurrency))
+        done = subprocess.run(
+            [str(BIN / "python"), __file__, "--count-statements", f.name],
+            env=server_env(db, public_pem, "testserver"),
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
     finally:
-        stop(proc)
-    s = result.summary()
+        os.unlink(f.name)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def render_receipts(db: str) -> tuple[int, float]:
+    t0 = time.monotonic()
+    done = subprocess.run(
+        [str(BIN / "python"), "-m", "gridcare.manage", "payment_receipts_render"],
+        env=env_for(db),
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(done.stdout.strip().rsplit("=", 1)[-1]), time.monotonic() - t0
+
+
+# ---------------------------------------------------------------- the run
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes (Linux /proc), in seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def server_pids(proc: subprocess.Popen, db: str) -> tuple[list[int], list[int]]:
+    """gunicorn's workers and the PostgreSQL backends of the bench database (persistent connections)."""
+    workers = [
+        int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split() if p.strip()
+    ]
+    with psycopg.connect(database_url(db)) as conn:
+        backends = [
+            r[0]
+            for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [db]
+            ).fetchall()
+        ]
+    return workers, backends
+
+
+def check_ledger(db: str, orders) -> dict:
     expected = sum((o[2] for o in orders), Decimal(0))
-    with psycopg.connect(database_url(args.db)) as conn:
+    with psycopg.connect(database_url(db)) as conn:
         n, total = conn.execute(
             "SELECT count(*), coalesce(sum(amount), 0) FROM payments_payment WHERE channel_txn_id LIKE %s",
             [f"{PREFIX}%"],
@@ -273,22 +434,132 @@ def main() -> int:
             "ON p.id = e.payment_id WHERE p.channel_txn_id LIKE %s AND e.kind = 'payment'",
             [f"{PREFIX}%"],
         ).fetchone()[0]
-    ok = answers == {"success": len(sent)} and n == len(orders) and total == expected and ledger == -expected
+        allocated, credit = conn.execute(
+            "SELECT coalesce(sum(a.principal + a.late_fee), 0), "
+            "(SELECT coalesce(sum(unallocated), 0) FROM payments_payment WHERE channel_txn_id LIKE %s) "
+            "FROM payments_allocation a JOIN payments_payment p ON p.id = a.payment_id "
+            "WHERE p.channel_txn_id LIKE %s",
+            [f"{PREFIX}%", f"{PREFIX}%"],
+        ).fetchone()
+        orders_paid = conn.execute(
+            "SELECT count(*) FROM payments_paymentorder o JOIN payments_payment p ON p.id = o.payment_id "
+            "WHERE o.order_no LIKE %s AND o.status = 'paid' AND p.amount = o.amount",
+            [f"{PREFIX}%"],
+        ).fetchone()[0]
+        pending = conn.execute("SELECT count(*) FROM notify_pendingnotice").fetchone()[0]
+    return {
+        "n": n,
+        "total": total,
+        "expected": expected,
+        "ledger": ledger,
+        "allocated": allocated,
+        "credit": credit,
+        "orders_paid": orders_paid,
+        "pending": pending,
+        "ok": n == len(orders)
+        and orders_paid == len(orders)
+        and total == expected
+        and ledger == -expected
+        and allocated + credit == expected,
+    }
+
+
+def print_statements(counted: dict[str, list]) -> tuple[float, float]:
+    per_new = [len(x) for x in counted["new"]]
+    per_dup = [len(x) for x in counted["duplicate"]]
+    mean_new, mean_dup = sum(per_new) / len(per_new), sum(per_dup) / len(per_dup)
     print(
-        f"notifications sent:    {len(sent):,} ({len(orders):,} unique + {len(sent) - len(orders):,} duplicates), "
-        f"{args.concurrency} concurrent clients"
+        f"SQL statements:        {mean_new:.1f} per new payment (max {max(per_new)}), {mean_dup:.1f} per duplicate "
+        f"(max {max(per_dup)}); measured on {len(per_new)} + {len(per_dup)} notifications through the whole stack"
+    )
+    breakdown = Counter(label for labels in counted["new"] for label in labels)
+    for label, k in sorted(breakdown.items(), key=lambda kv: -kv[1]):
+        print(f"  new payment:  {k / len(per_new):.1f} × {label}")
+    for label, k in Counter(label for labels in counted["duplicate"] for label in labels).items():
+        print(f"  duplicate:    {k / len(per_dup):.1f} × {label}")
+    return mean_new, max(max(per_new), max(per_dup))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--payments", type=int, default=5000)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--db", default="gridcare_bench_payments")
+    ap.add_argument("--period", default="2026-10")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--count-statements", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.count_statements:
+        count_statements(args.count_statements)
+        return 0
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    print(f"preparing {args.payments + COUNTED:,} orders and signed notifications…", flush=True)
+    orders = prepare(args.db, args.payments + COUNTED, args.period, args.seed)
+    bodies = signed_bodies(orders, private_pem)
+    counted = statements(args.db, bodies[:COUNTED], public_pem)
+    bodies = bodies[COUNTED:]
+    rng = random.Random(args.seed)
+    sent = bodies + rng.sample(bodies, len(bodies) // 10)  # 10 % duplicates
+    rng.shuffle(sent)
+    port = free_port()
+    proc = start_server(args.db, port, public_pem)
+    try:
+        time.sleep(2)  # both workers booted: their start-up CPU is not the notifications'
+        workers, _ = server_pids(proc, args.db)
+        app_cpu, client_cpu = cpu_seconds(workers), time.process_time()
+        result, answers = asyncio.run(_run(port, sent, args.concurrency))
+        client_cpu = time.process_time() - client_cpu
+        workers, backends = server_pids(proc, args.db)
+        app_cpu, db_cpu = cpu_seconds(workers) - app_cpu, cpu_seconds(backends)
+    finally:
+        stop(proc)
+    s = result.summary()
+    led = check_ledger(args.db, orders)
+    receipts, render_s = render_receipts(args.db)
+    ok = answers == {"success": len(sent)} and led["ok"]
+    dup = len(sent) - len(bodies)
+    print()
+    print(
+        f"notifications sent:    {len(sent):,} ({len(bodies):,} unique + {dup:,} duplicates = "
+        f"{dup / len(sent):.1%} of them), {args.concurrency} concurrent clients, gunicorn gthread 2×2"
     )
     print(
-        f"throughput:            {s['rps']:,.0f} notifications/s ({len(orders) / result.elapsed:,.0f} payments/s)"
+        f"throughput:            {s['rps']:,.0f} notifications/s ({len(bodies) / result.elapsed:,.0f} payments/s) "
+        f"in {result.elapsed:.1f} s"
+    )
+    per = 1000 / len(sent)
+    print(
+        f"CPU per notification:  {app_cpu * per:.2f} ms gunicorn + {db_cpu * per:.2f} ms PostgreSQL + "
+        f"{client_cpu * per:.2f} ms load generator = {(app_cpu + db_cpu + client_cpu) * per:.2f} ms; "
+        f"two free cores would take {2 * len(sent) / (app_cpu + db_cpu + client_cpu):,.0f}/s "
+        f"(machine load average at the end: {os.getloadavg()[0]:.1f})"
     )
     print(f"latency:               p50 {s['p50']:.1f} ms, p99 {s['p99']:.1f} ms, max {s['max']:.1f} ms")
     print(f"answers:               {answers}; HTTP {result.statuses}")
+    mean_new, most = print_statements(counted)
     print(
-        f"payments recorded:     {n:,} (expected {len(orders):,}); sum {total} (expected {expected}); "
-        f"ledger {ledger}"
+        f"payments recorded:     {led['n']:,} (expected {len(orders):,}, orders paid {led['orders_paid']:,}); "
+        f"sum {led['total']} (expected {led['expected']}); ledger {led['ledger']}; "
+        f"allocated {led['allocated']} + credit {led['credit']}"
     )
-    print("exactly once and to the fen:", "OK" if ok else "MISMATCH")
-    return 0 if ok else 1
+    print("exactly once and to the fen:", "OK" if led["ok"] else "MISMATCH")
+    print(
+        f"receipts rendered off the request: {receipts:,} in {render_s:.1f} s "
+        f"(`gridcare payment_receipts_render`, command incl. start-up); pending left {led['pending'] - receipts:,}"
+    )
+    fast = s["rps"] >= TARGET_RATE
+    lean = most <= TARGET_STATEMENTS
+    print(
+        f"targets: ≥ {TARGET_RATE}/s {'OK' if fast else 'MISSED'} ({s['rps']:,.0f}/s); "
+        f"≤ {TARGET_STATEMENTS} statements {'OK' if lean else 'MISSED'} (max {most}, mean {mean_new:.1f})"
+    )
+    return 0 if ok and fast and lean else 1
 
 
 if __name__ == "__main__":

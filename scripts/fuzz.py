@@ -183,7 +183,6 @@ def main() -> int:
         GRIDCARE_SECRET_KEY="fuzz-" + "x" * 50,
         GRIDCARE_SSL_REDIRECT="0",
         GRIDCARE_FUZZ_WRITE_PROBE="1",
-        GRIDCARE_NOTIFY_DISPATCH_ON_COMMIT="0",
         GRIDCARE_PUBLIC_QUERY_RATE="1000000",
         GRIDCARE_VAR=str(Path(args.report_dir) / "var"),
         SCHEMATHESIS_HOOKS="fuzz_hooks",

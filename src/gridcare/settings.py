@@ -244,8 +244,6 @@ NOTIFY = {
     "WECHAT_SECRET": os.environ.get("GRIDCARE_WECHAT_MP_SECRET", ""),
     "HTTP_TIMEOUT": float(os.environ.get("GRIDCARE_NOTIFY_HTTP_TIMEOUT", "10")),
     "MAX_ATTEMPTS": int(os.environ.get("GRIDCARE_NOTIFY_MAX_ATTEMPTS", "5")),
-    # Development: send right after an enqueue commits (only while every channel uses the file backend).
-    "DISPATCH_ON_COMMIT": os.environ.get("GRIDCARE_NOTIFY_DISPATCH_ON_COMMIT", "1" if DEBUG else "0") == "1",
 }
 EMAIL_BACKEND = os.environ.get("GRIDCARE_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = os.environ.get("GRIDCARE_EMAIL_HOST", "localhost")

@@ -19,7 +19,6 @@ def notify_settings(settings, tmp_path):
         **settings.NOTIFY,
         "BACKENDS": {"sms": "file", "wechat": "file", "email": "file"},
         "FILE_PATH": str(tmp_path / "outbox.jsonl"),
-        "DISPATCH_ON_COMMIT": False,
         "MAX_ATTEMPTS": 5,
     }
     return settings

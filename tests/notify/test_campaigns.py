@@ -15,7 +15,7 @@ from gridcare.core.models import AuditEvent
 from gridcare.core.permissions import Role
 from gridcare.customers.choices import CustomerClass, Segment
 from gridcare.jobs.models import Job
-from gridcare.notify import services
+from gridcare.notify import campaigns, outbox
 from gridcare.notify.models import Campaign, Notification
 from tests.factories import CustomerFactory, UserFactory, make_account
 
@@ -51,26 +51,26 @@ def create(world, user=None, **kw):
         "now": at(2027, 2, 10, 10),
         **kw,
     }
-    return services.campaign_create(actor=Actor(user=user or world.a_manager), **args)
+    return campaigns.campaign_create(actor=Actor(user=user or world.a_manager), **args)
 
 
 def test_segment_selection(world, shop):
-    assert set(services.campaign_customers(create(world)).values_list("id", flat=True)) == {
+    assert set(campaigns.campaign_customers(create(world)).values_list("id", flat=True)) == {
         world.cust_a.pk,
         shop.pk,
     }
     household = create(world, segment=Segment.HOUSEHOLD)
-    assert list(services.campaign_customers(household).values_list("id", flat=True)) == [world.cust_a.pk]
+    assert list(campaigns.campaign_customers(household).values_list("id", flat=True)) == [world.cust_a.pk]
     commercial = create(world, customer_class=CustomerClass.COMMERCIAL)
-    assert list(services.campaign_customers(commercial).values_list("id", flat=True)) == [shop.pk]
+    assert list(campaigns.campaign_customers(commercial).values_list("id", flat=True)) == [shop.pk]
     everyone = create(world, user=world.admin, unit_id=world.company.pk)
-    assert services.campaign_customers(everyone).count() == 3
+    assert campaigns.campaign_customers(everyone).count() == 3
 
 
 def test_launch_enqueues_once_at_the_scheduled_time(world, shop):
     c = create(world)
-    services.campaign_launch(actor=Actor(user=world.a_manager), campaign_id=c.pk, now=at(2027, 2, 10, 10))
-    again = services.campaign_launch(
+    campaigns.campaign_launch(actor=Actor(user=world.a_manager), campaign_id=c.pk, now=at(2027, 2, 10, 10))
+    again = campaigns.campaign_launch(
         actor=Actor(user=world.a_manager), campaign_id=c.pk, now=at(2027, 2, 10, 11)
     )
     assert again.status == "launched" and again.recipients == 2
@@ -83,7 +83,7 @@ def test_launch_enqueues_once_at_the_scheduled_time(world, shop):
 
 def test_launch_at_night_waits_for_quiet_hours_to_end(world):
     c = create(world, scheduled_at=at(2027, 2, 16, 23, 0))
-    services.campaign_launch(actor=Actor(user=world.a_manager), campaign_id=c.pk, now=at(2027, 2, 10, 10))
+    campaigns.campaign_launch(actor=Actor(user=world.a_manager), campaign_id=c.pk, now=at(2027, 2, 10, 10))
     assert Notification.objects.get(campaign=c).not_before == at(2027, 2, 17, 8, 0)
 
 
@@ -240,7 +240,7 @@ def test_cli_create_launch_list(world, shop):
 
 
 def test_cli_dispatch_once(world):
-    services.notification_enqueue(
+    outbox.notification_enqueue(
         kind="emergency", customer_id=world.cust_a.pk, context={"text": "台风预警"}, dedupe_key="typhoon"
     )
     out = StringIO()

@@ -16,7 +16,7 @@ from django.core import mail
 from django.db import connection
 
 from gridcare.customers.models import Customer
-from gridcare.notify import backends, services
+from gridcare.notify import backends, dispatch, outbox
 from gridcare.notify.choices import Kind
 from gridcare.notify.models import Notification, NotifyPreference
 
@@ -33,7 +33,7 @@ postgres_only = pytest.mark.skipif(
 
 def enqueue(world, key="bill:1", customer=None):
     c = customer or world.cust_a
-    return services.notification_enqueue(
+    return outbox.notification_enqueue(
         kind=Kind.BILL_ISSUED,
         customer_id=c.pk,
         account_id=c.accounts.first().pk,
@@ -45,26 +45,26 @@ def enqueue(world, key="bill:1", customer=None):
 
 def test_file_backend_writes_a_json_line(world, notify_settings):
     [n] = enqueue(world)
-    r = services.outbox_dispatch(now=T0)
+    r = dispatch.outbox_dispatch(now=T0)
     assert (r.claimed, r.sent) == (1, 1)
     n.refresh_from_db()
     assert (n.status, n.attempts, n.sent_at, n.provider_id) == ("sent", 1, T0, f"file-{n.pk}")
     [line] = Path(notify_settings.NOTIFY["FILE_PATH"]).read_text(encoding="utf-8").splitlines()
     data = json.loads(line)
     assert data["to"] == "13812345678" and "80.70元" in data["body"]
-    assert services.outbox_dispatch(now=T0).claimed == 0  # sent rows are not sent again
+    assert dispatch.outbox_dispatch(now=T0).claimed == 0  # sent rows are not sent again
 
 
 def test_not_before_holds_a_quiet_hours_notice(world):
-    services.notification_enqueue(
+    outbox.notification_enqueue(
         kind=Kind.BILL_ISSUED,
         customer_id=world.cust_a.pk,
         context=CTX,
         dedupe_key="night",
         now=at(2026, 11, 5, 23),
     )
-    assert services.outbox_dispatch(now=at(2026, 11, 6, 7, 59)).claimed == 0
-    assert services.outbox_dispatch(now=at(2026, 11, 6, 8, 0)).sent == 1
+    assert dispatch.outbox_dispatch(now=at(2026, 11, 6, 7, 59)).claimed == 0
+    assert dispatch.outbox_dispatch(now=at(2026, 11, 6, 8, 0)).sent == 1
 
 
 class Flaky:
@@ -91,16 +91,16 @@ def test_retries_with_backoff_then_dead(world, monkeypatch):
         (3, timedelta(minutes=30)),
         (4, timedelta(hours=2)),
     ]:
-        assert services.outbox_dispatch(now=now).retrying == 1
+        assert dispatch.outbox_dispatch(now=now).retrying == 1
         n.refresh_from_db()
         assert (n.status, n.attempts, n.next_attempt_at) == ("retrying", attempt, now + delay)
-        assert services.outbox_dispatch(now=now + delay - timedelta(seconds=1)).claimed == 0  # not due yet
+        assert dispatch.outbox_dispatch(now=now + delay - timedelta(seconds=1)).claimed == 0  # not due yet
         now += delay
-    assert services.outbox_dispatch(now=now).dead == 1
+    assert dispatch.outbox_dispatch(now=now).dead == 1
     n.refresh_from_db()
     assert (n.status, n.attempts, n.last_error) == ("dead", 5, "HTTP 503")
     assert flaky.calls == 5
-    assert services.outbox_dispatch(now=now + timedelta(days=1)).claimed == 0
+    assert dispatch.outbox_dispatch(now=now + timedelta(days=1)).claimed == 0
 
 
 def test_permanent_error_is_dead_at_once(world, monkeypatch):
@@ -108,7 +108,7 @@ def test_permanent_error_is_dead_at_once(world, monkeypatch):
     monkeypatch.setattr(
         backends, "backend_for", lambda channel: Flaky(backends.PermanentError("HTTP 400: bad phone"))
     )
-    assert services.outbox_dispatch(now=T0).dead == 1
+    assert dispatch.outbox_dispatch(now=T0).dead == 1
     n.refresh_from_db()
     assert (n.status, n.attempts, n.last_error) == ("dead", 1, "HTTP 400: bad phone")
 
@@ -125,21 +125,25 @@ def test_a_crashing_backend_is_retried_and_others_still_go(world, monkeypatch):
             return real.send(n)
 
     monkeypatch.setattr(backends, "backend_for", lambda channel: Half())
-    r = services.outbox_dispatch(now=T0)
+    r = dispatch.outbox_dispatch(now=T0)
     assert (r.sent, r.retrying) == (1, 1)
     assert Notification.objects.get(customer=world.cust_a).last_error == "RuntimeError: boom"
 
 
-def test_dispatch_on_commit_in_development(world, notify_settings, django_capture_on_commit_callbacks):
-    notify_settings.NOTIFY = {**notify_settings.NOTIFY, "DISPATCH_ON_COMMIT": True}
-    with django_capture_on_commit_callbacks(execute=True):
-        services.notification_enqueue(
+def test_nothing_is_sent_until_the_dispatch_job_runs(
+    world, notify_settings, django_capture_on_commit_callbacks
+):
+    # Notices are sent only by the dispatch function (the scheduled job), never when the enqueue commits
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        outbox.notification_enqueue(
             kind=Kind.BILL_ISSUED,
             customer_id=world.cust_a.pk,
             context=CTX,
             dedupe_key="dev",
             now=at(2026, 11, 5, 10),
         )
+    assert callbacks == [] and Notification.objects.get().status == "pending"
+    assert dispatch.outbox_dispatch(now=at(2026, 11, 5, 10, 1)).sent == 1
     assert Notification.objects.get().status == "sent"
 
 
@@ -156,7 +160,7 @@ def test_email_through_locmem(world, notify_settings):
         notify_sms=False, notify_email=True, email="zs@example.cn"
     )
     [n] = enqueue(world)
-    assert services.outbox_dispatch(now=T0).sent == 1
+    assert dispatch.outbox_dispatch(now=T0).sent == 1
     [m] = mail.outbox
     assert m.to == ["zs@example.cn"] and m.subject == "2026年10月电费账单（户号3100000001）"
     assert "应缴电费80.70元" in m.body
@@ -235,7 +239,7 @@ def test_http_sms_signed_and_sent(world, sms_settings):
     [n] = enqueue(world)
     with Server(sms_gateway()) as srv:
         sms_settings(srv.url)
-        assert services.outbox_dispatch(now=T0).sent == 1
+        assert dispatch.outbox_dispatch(now=T0).sent == 1
     n.refresh_from_db()
     assert (n.status, n.provider_id) == ("sent", "M-1")
     [(method, path, _headers, body)] = srv.requests
@@ -247,7 +251,7 @@ def test_http_sms_wrong_secret_is_refused_permanently(world, sms_settings):
     [n] = enqueue(world)
     with Server(sms_gateway()) as srv:
         sms_settings(srv.url, secret="not-the-gateway-secret")
-        assert services.outbox_dispatch(now=T0).dead == 1
+        assert dispatch.outbox_dispatch(now=T0).dead == 1
     n.refresh_from_db()
     assert n.status == "dead" and n.last_error.startswith("HTTP 401")
 
@@ -256,12 +260,12 @@ def test_http_sms_5xx_and_missing_id_are_temporary(world, sms_settings):
     [n] = enqueue(world)
     with Server(sms_gateway((503, {"error": "busy"}))) as srv:
         sms_settings(srv.url)
-        assert services.outbox_dispatch(now=T0).retrying == 1
+        assert dispatch.outbox_dispatch(now=T0).retrying == 1
     n.refresh_from_db()
     assert (n.status, n.attempts) == ("retrying", 1) and "HTTP 503" in n.last_error
     with Server(sms_gateway((200, {}))) as srv:
         sms_settings(srv.url)
-        assert services.outbox_dispatch(now=T0 + timedelta(minutes=1)).retrying == 1
+        assert dispatch.outbox_dispatch(now=T0 + timedelta(minutes=1)).retrying == 1
     n.refresh_from_db()
     assert n.attempts == 2 and "without message_id" in n.last_error
 
@@ -271,7 +275,7 @@ def test_http_sms_unreachable_is_temporary(world, sms_settings):
     with Server(sms_gateway()) as srv:
         url = srv.url
     sms_settings(url)  # the server is gone: connection refused
-    assert services.outbox_dispatch(now=T0).retrying == 1
+    assert dispatch.outbox_dispatch(now=T0).retrying == 1
 
 
 APPID, APPSECRET = "wx1234567890", "mp-secret"
@@ -334,7 +338,7 @@ def test_wechat_token_cached_and_template_sent(world, wechat_world):
     mp = WechatMP()
     with Server(mp.handle) as srv:
         wechat_world(srv.url)
-        assert services.outbox_dispatch(now=T0).sent == 2
+        assert dispatch.outbox_dispatch(now=T0).sent == 2
     assert mp.issued == ["TOKEN1"]  # one token for both messages
     assert mp.sent[0]["touser"] == "oUser001"
     assert mp.sent[0]["data"]["keyword3"] == {"value": "80.70元"}
@@ -348,7 +352,7 @@ def test_wechat_expired_token_is_refreshed_once(world, wechat_world):
         wechat_world(srv.url)
         backends.WechatBackend()._token()  # cached TOKEN1 …
         mp.valid = set()  # … which the server then expires (42001/40001)
-        assert services.outbox_dispatch(now=T0).sent == 1
+        assert dispatch.outbox_dispatch(now=T0).sent == 1
     assert mp.issued == ["TOKEN1", "TOKEN2"]
     n.refresh_from_db()
     assert n.status == "sent"
@@ -359,7 +363,7 @@ def test_wechat_other_errcode_is_permanent(world, wechat_world):
     mp = WechatMP(send_answers=[{"errcode": 43004, "errmsg": "require subscribe"}])
     with Server(mp.handle) as srv:
         wechat_world(srv.url)
-        assert services.outbox_dispatch(now=T0).dead == 1
+        assert dispatch.outbox_dispatch(now=T0).dead == 1
     n.refresh_from_db()
     assert n.last_error == "errcode 43004 require subscribe"
 
@@ -369,7 +373,7 @@ def test_wechat_bad_app_secret_is_temporary(world, wechat_world, notify_settings
     with Server(WechatMP().handle) as srv:
         wechat_world(srv.url)
         notify_settings.NOTIFY = {**notify_settings.NOTIFY, "WECHAT_SECRET": "wrong"}
-        assert services.outbox_dispatch(now=T0).retrying == 1
+        assert dispatch.outbox_dispatch(now=T0).retrying == 1
     n.refresh_from_db()
     assert "errcode 40013" in n.last_error
 
@@ -400,7 +404,7 @@ def test_two_concurrent_dispatchers_never_send_a_notice_twice(world, monkeypatch
 
         try:
             barrier.wait()
-            results.append(services.outbox_dispatch(now=T0, batch=5))
+            results.append(dispatch.outbox_dispatch(now=T0, batch=5))
         finally:
             connections.close_all()
 
@@ -417,14 +421,14 @@ def test_two_concurrent_dispatchers_never_send_a_notice_twice(world, monkeypatch
 def test_a_retry_does_not_wake_the_customer(world, monkeypatch):
     """Failed at 21:45 → retry due 21:46 (1 min) … the 3rd failure at 21:51 would retry at 22:21, inside the
     quiet hours, so it waits for 08:00; an emergency notice would not."""
-    services.notification_enqueue(
+    outbox.notification_enqueue(
         kind=Kind.BILL_ISSUED,
         customer_id=world.cust_a.pk,
         context=CTX,
         dedupe_key="bill",
         now=at(2026, 11, 5, 21, 45),
     )
-    services.notification_enqueue(
+    outbox.notification_enqueue(
         kind=Kind.EMERGENCY,
         customer_id=world.cust_b.pk,
         context={"text": "台风"},
@@ -432,9 +436,9 @@ def test_a_retry_does_not_wake_the_customer(world, monkeypatch):
         now=at(2026, 11, 5, 21, 45),
     )
     monkeypatch.setattr(backends, "backend_for", lambda channel: Flaky(backends.TemporaryError("busy")))
-    services.outbox_dispatch(now=at(2026, 11, 5, 21, 45))  # +1 min → 21:46
-    services.outbox_dispatch(now=at(2026, 11, 5, 21, 46))  # +5 min → 21:51
-    services.outbox_dispatch(now=at(2026, 11, 5, 21, 51))  # +30 min → 22:21: quiet
+    dispatch.outbox_dispatch(now=at(2026, 11, 5, 21, 45))  # +1 min → 21:46
+    dispatch.outbox_dispatch(now=at(2026, 11, 5, 21, 46))  # +5 min → 21:51
+    dispatch.outbox_dispatch(now=at(2026, 11, 5, 21, 51))  # +30 min → 22:21: quiet
     bill, sos = Notification.objects.get(kind="bill_issued"), Notification.objects.get(kind="emergency")
     assert (bill.attempts, bill.next_attempt_at) == (3, at(2026, 11, 6, 8, 0))
     assert (sos.attempts, sos.next_attempt_at) == (3, at(2026, 11, 5, 22, 21))

@@ -11,8 +11,9 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
+from gridcare.core.masking import mask_account_number
 from gridcare.customers.models import Customer
-from gridcare.notify import services
+from gridcare.notify import outbox, preferences, templates_render
 from gridcare.notify.choices import Kind, SuppressReason
 from gridcare.notify.models import NoticeTemplate, Notification, NotifyPreference
 
@@ -24,7 +25,7 @@ BILL_CTX = {"period": "2026年10月", "amount": D("80.7"), "due_date": date(2026
 
 def enqueue(world, kind=Kind.BILL_ISSUED, key="k1", now=None, context=None, customer=None):
     customer = customer or world.cust_a
-    return services.notification_enqueue(
+    return outbox.notification_enqueue(
         kind=kind,
         customer_id=customer.pk,
         account_id=customer.accounts.first().pk,
@@ -129,7 +130,7 @@ def test_same_dedupe_key_twice_is_one_row(world):
     assert [n.pk for n in first] == [n.pk for n in again]
     assert Notification.objects.count() == 1
     assert (
-        services.notifications_enqueue_bulk(
+        outbox.notifications_enqueue_bulk(
             [
                 {
                     "kind": Kind.BILL_ISSUED,
@@ -156,8 +157,8 @@ def test_bulk_writes_each_new_notice_once(world, django_assert_max_num_queries):
     ]
     # templates, existing keys, customers, accounts, insert (+ savepoint)
     with django_assert_max_num_queries(8):
-        assert services.notifications_enqueue_bulk(items, now=at(2026, 11, 5, 10)) == 2
-    assert services.notifications_enqueue_bulk(items, now=at(2026, 11, 5, 10)) == 0
+        assert outbox.notifications_enqueue_bulk(items, now=at(2026, 11, 5, 10)) == 2
+    assert outbox.notifications_enqueue_bulk(items, now=at(2026, 11, 5, 10)) == 0
     assert Notification.objects.count() == 2
 
 
@@ -165,7 +166,7 @@ def test_deleted_template_falls_back_to_the_seeded_wording(world):
     """A payment must never fail because a receipt's wording was deleted in admin: the seeded default is used."""
     NoticeTemplate.objects.filter(kind=Kind.OVERDUE, channel="sms").delete()
     items = [{"kind": Kind.OVERDUE, "customer_id": world.cust_a.pk, "context": BILL_CTX, "dedupe_key": "od"}]
-    assert services.notifications_enqueue_bulk(items) == 1
+    assert outbox.notifications_enqueue_bulk(items) == 1
     n = Notification.objects.get()
     assert n.body.startswith("【供电服务】") and "逾期将按日加收违约金" in n.body
 
@@ -199,8 +200,8 @@ def test_on_bills_issued_enqueues_each_bill_once(world, django_assert_max_num_qu
 
 
 def test_quiet_release_helper_with_equal_bounds():
-    assert services.quiet_release(at(2026, 11, 5, 23), time(0, 0), time(0, 0)) is None
-    assert services.mask_account_number("3100000001") == "******0001"
+    assert preferences.quiet_release(at(2026, 11, 5, 23), time(0, 0), time(0, 0)) is None
+    assert mask_account_number("3100000001") == "******0001"
     assert at(2026, 11, 5, 22) + timedelta(hours=10) == at(2026, 11, 6, 8)
 
 
@@ -211,7 +212,7 @@ def test_reworded_template_with_tags_and_filters(world):
     )
     [n] = enqueue(world, kind=Kind.DUE_REMINDER, context={"amount": D("7.5"), "due_date": date(2026, 11, 20)})
     assert n.body == "张先生/女士，3100000001欠费7.50元"
-    subject, body, payload = services.notice_render(
+    subject, body, payload = templates_render.notice_render(
         kind=Kind.PAYMENT_RECEIPT,
         channel="wechat",
         context={
@@ -270,7 +271,7 @@ def test_admin_form_refuses_a_broken_template(world):
 def test_muted_block_enqueues_nothing(world):
     """Backfilling past events (the demo's year of history, a legacy migration) must not notify customers."""
     item = {"kind": Kind.OVERDUE, "customer_id": world.cust_a.pk, "context": BILL_CTX, "dedupe_key": "m1"}
-    with services.notices_muted():
-        assert services.notifications_enqueue_bulk([item]) == 0
+    with outbox.notices_muted():
+        assert outbox.notifications_enqueue_bulk([item]) == 0
     assert not Notification.objects.exists()
-    assert services.notifications_enqueue_bulk([item]) == 1  # outside the block it goes as usual
+    assert outbox.notifications_enqueue_bulk([item]) == 1  # outside the block it goes as usual

@@ -12,14 +12,14 @@ from django.utils import timezone
 
 from gridcare.core.models import AuditEvent
 from gridcare.customers.models import Customer, PortalBinding
-from gridcare.notify import services
+from gridcare.notify import dispatch, outbox
 from gridcare.notify.models import Notification, NotifyPreference
 
 from .conftest import at
 
 
 def notice(world, key, customer=None):
-    return services.notification_enqueue(
+    return outbox.notification_enqueue(
         kind="emergency",
         customer_id=(customer or world.cust_a).pk,
         context={"text": "台风预警"},
@@ -107,7 +107,7 @@ def test_api_lists_the_last_20_newest_first(world, login):
 
 def test_customer_page_shows_masked_delivery_status_with_bounded_queries(world, login):
     notice(world, "first")
-    services.outbox_dispatch(now=at(2026, 11, 5, 10))
+    dispatch.outbox_dispatch(now=at(2026, 11, 5, 10))
     agent = login(world.a_agent)
     url = f"/customers/{world.cust_a.pk}/"
     with CaptureQueriesContext(connection) as one:
@@ -173,7 +173,7 @@ def test_staff_edits_preferences_and_it_is_audited(world, login):
     assert ev.customer_id == cust.pk and ev.changes["quiet_start"] == ["22:00", "23:00"]
     assert ev.changes["wechat_openid"] == ["", "***"]  # the openid itself stays out of the audit trail
     # The new quiet hours apply: 22:30 is no longer quiet, 23:30 waits for 07:00.
-    [early] = services.notification_enqueue(
+    [early] = outbox.notification_enqueue(
         kind="refund",
         customer_id=cust.pk,
         context={"amount": 5},
@@ -181,7 +181,7 @@ def test_staff_edits_preferences_and_it_is_audited(world, login):
         now=at(2026, 11, 5, 22, 30),
     )
     assert early.not_before == at(2026, 11, 5, 22, 30)
-    [late] = services.notification_enqueue(
+    [late] = outbox.notification_enqueue(
         kind="refund",
         customer_id=cust.pk,
         context={"amount": 5},

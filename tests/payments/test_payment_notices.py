@@ -10,10 +10,11 @@ from django.core.exceptions import ValidationError
 
 from gridcare.core.audit import Actor
 from gridcare.core.permissions import Role
-from gridcare.notify.models import Notification
+from gridcare.notify.models import Notification, PendingNotice
 from gridcare.payments.collections.services import collections_run
 from gridcare.payments.ledger import refunds
 from gridcare.payments.models import DunningNotice
+from gridcare.payments.notices import render_pending_receipts
 from gridcare.payments.prepaid import services as prepaid
 from tests.factories import UserFactory
 from tests.payments.ledger.test_ledger import issued_bill, pay
@@ -31,6 +32,12 @@ def test_a_payment_sends_one_receipt_even_when_repeated(world):
     first = pay("80.00", date(2026, 10, 10), "R-1")
     again = pay("80.00", date(2026, 10, 10), "R-1")
     assert first.created and not again.created
+    # The payment wrote one pending receipt (not rendered on the payment's path); the render job fans it out
+    assert PendingNotice.objects.filter(dedupe_key=f"receipt:{first.payment.pk}").count() == 1
+    assert sms("payment_receipt") == []
+    assert render_pending_receipts() == 1
+    assert render_pending_receipts() == 0  # rendered once, and the pending row is gone
+    assert not PendingNotice.objects.exists()
     [n] = sms("payment_receipt")
     assert n.customer_id == world.cust_a.pk and n.account_id == world.acct_a.pk
     assert n.dedupe_key.startswith(f"receipt:{first.payment.pk}")
@@ -38,6 +45,8 @@ def test_a_payment_sends_one_receipt_even_when_repeated(world):
     # A refused payment (amount 0) writes no notice
     with pytest.raises(ValidationError):
         pay("0", date(2026, 10, 11), "R-2")
+    assert not PendingNotice.objects.exists()
+    render_pending_receipts()
     assert len(sms("payment_receipt")) == 1
 
 
@@ -95,8 +104,11 @@ def test_a_broken_receipt_template_never_refuses_the_payment(world, caplog):
     issued_bill(world.acct_a, "2026-09", "80.00", date(2026, 10, 20))
     rec = pay("80.00", date(2026, 10, 10), "R-9")
     assert rec.created and Payment.objects.filter(pk=rec.payment.pk, unallocated=D("0.00")).exists()
+    # The template is met off the payment's path: the render job logs the receipt it cannot render and drops it
+    assert render_pending_receipts() == 1
     assert sms("payment_receipt") == []
-    assert "payment receipt notice not enqueued" in caplog.text
+    assert f"pending notice receipt:{rec.payment.pk} dropped" in caplog.text
+    assert not PendingNotice.objects.exists()
 
 
 def test_overdue_bills_of_one_account_make_one_message(world, django_capture_on_commit_callbacks):

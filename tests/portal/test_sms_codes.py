@@ -13,8 +13,8 @@ from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.core.models import AuditEvent
 from gridcare.notify.choices import NotificationStatus
+from gridcare.notify.dispatch import outbox_dispatch
 from gridcare.notify.models import Notification, NotifyPreference
-from gridcare.notify.services import outbox_dispatch
 from gridcare.org.models import User
 from gridcare.portal import codes, services
 from gridcare.portal.models import SmsCode

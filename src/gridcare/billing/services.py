@@ -380,7 +380,7 @@ def on_bills_issued(bill_ids: list[int]) -> None:
     import logging
 
     from gridcare.notify.choices import Kind
-    from gridcare.notify.services import notifications_enqueue_bulk
+    from gridcare.notify.outbox import notifications_enqueue_bulk
 
     from .models import Bill
 

@@ -78,8 +78,34 @@ def audit_record(
     unit_id: int | None = None,
     changes: dict[str, Any] | None = None,
 ) -> AuditEvent:
+    return audit_event(
+        actor=actor,
+        action=action,
+        obj=obj,
+        object_type=object_type,
+        object_id=object_id,
+        customer_id=customer_id,
+        unit_id=unit_id,
+        changes=changes,
+    )
+
+
+def audit_event(
+    *,
+    actor: Actor,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str | None = None,
+    object_id: Any = None,
+    customer_id: int | None = None,
+    unit_id: int | None = None,
+    changes: dict[str, Any] | None = None,
+    save: bool = True,
+) -> AuditEvent:
+    """One audit row (`audit_record`); with save=False it is built, not written (a hot path inserts it
+    with its other rows in one statement)."""
     user = actor.user if actor.user is not None and getattr(actor.user, "is_authenticated", False) else None
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         created_at=timezone.now(),
         actor=user,
         actor_label=actor.label,
@@ -92,6 +118,9 @@ def audit_record(
         changes=changes or {},
         ip=actor.ip,
     )
+    if save:
+        event.save(force_insert=True)
+    return event
 
 
 def pii_view_record(

@@ -50,10 +50,7 @@ CUSTOMER_FIELDS = [
 ]
 
 
-# Re-exported for the payments and notify modules that still import them from here; removed once
-# payments/notify move to gridcare.core.scoping (issue 12).
-_check_unit = require_unit
-__all__ = ["PermissionDenied", "_check_unit"]
+__all__ = ["PermissionDenied"]  # re-exported: callers catch it from here
 
 MAX_CAPACITY_KVA = Decimal("999999999.9")  # DecimalField(max_digits=10, decimal_places=1)
 MAX_MULTIPLIER = 2_147_483_647

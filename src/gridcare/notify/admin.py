@@ -13,7 +13,7 @@ class NoticeTemplateForm(forms.ModelForm):
         fields = ["kind", "channel", "subject", "body", "wechat_template_id", "wechat_fields"]
 
     def clean(self):
-        from .services import _compile
+        from .templates_render import compile_template
 
         data = super().clean()
         sources = [("subject", data.get("subject") or ""), ("body", data.get("body") or "")]
@@ -24,7 +24,7 @@ class NoticeTemplateForm(forms.ModelForm):
         sources += [("wechat_fields", str(v)) for v in fields.values()]
         for name, source in sources:
             try:
-                _compile(source)
+                compile_template(source)
             except TemplateSyntaxError as exc:
                 self.add_error(name, f"模板语法错误：{exc}")
         return data

@@ -22,7 +22,7 @@ from gridcare.customers import selectors as customer_selectors
 from gridcare.customers import services as customer_services
 from gridcare.jobs import services as job_services
 
-from . import selectors, services
+from . import campaigns, selectors
 
 router = Router(tags=["notify"])
 
@@ -124,7 +124,7 @@ def campaign_create(request, payload: CampaignIn):
     require_perm(request, Perm.NOTIFY_CAMPAIGN)
     if payload.scheduled_at is not None and payload.scheduled_at.tzinfo is None:
         raise ValidationError({"scheduled_at": [_("计划发送时间须带时区")]})
-    c = services.campaign_create(
+    c = campaigns.campaign_create(
         actor=api_actor(request),
         name=payload.name,
         unit_id=payload.unit_id,

@@ -24,7 +24,7 @@ class Kind(models.TextChoices):
 # Sent at once even inside the customer's quiet hours.
 QUIET_HOURS_EXEMPT = frozenset({Kind.OUTAGE, Kind.EMERGENCY, Kind.SMS_CODE})
 # Transactional: sent to a phone number (not necessarily a customer's), never delayed nor opted out
-# (`notify.services.transactional_sms_enqueue`).
+# (`notify.outbox.transactional_sms_enqueue`).
 TRANSACTIONAL_KINDS = frozenset({Kind.SMS_CODE})
 # Marketing-like kinds a customer may opt out of.
 OPT_OUT_KINDS = frozenset({Kind.GREETING})

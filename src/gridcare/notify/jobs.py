@@ -1,5 +1,5 @@
 """Job kinds of the notify app: launching a greeting campaign (`notify.campaign_launch`) writes its
-notifications in bulk off the request (the launch itself is `services.campaign_launch`, once per campaign: a
+notifications in bulk off the request (the launch itself is `campaigns.campaign_launch`, once per campaign: a
 retried or repeated job changes nothing); the outbox dispatch (`notify.dispatch`, every minute by default;
 quiet hours are the dispatcher's rule)."""
 
@@ -11,7 +11,7 @@ from gridcare.core.permissions import Perm
 from gridcare.core.scoping import PermissionDenied, require_unit
 from gridcare.jobs.registry import default_schedule, job_kind
 
-from . import services
+from . import campaigns
 from .choices import CampaignStatus
 from .models import Campaign
 
@@ -36,8 +36,8 @@ def _validate(params: dict, actor) -> dict:
 def campaign_launch_job(ctx) -> dict:
     c = Campaign.objects.get(pk=ctx.params["campaign_id"])
     if c.status != CampaignStatus.LAUNCHED:
-        ctx.set_total(services.campaign_customers(c).count())
-    c = services.campaign_launch(actor=ctx.actor, campaign_id=c.pk)
+        ctx.set_total(campaigns.campaign_customers(c).count())
+    c = campaigns.campaign_launch(actor=ctx.actor, campaign_id=c.pk)
     ctx.set_total(c.recipients)
     ctx.set_done(c.recipients)
     return {"campaign_id": c.pk, "recipients": c.recipients}
@@ -56,16 +56,22 @@ def _validate_dispatch(params: dict, actor) -> dict:
 
 @job_kind("notify.dispatch", label=gettext_lazy("发送到期通知"), validate=_validate_dispatch)
 def dispatch(ctx):
-    """Send the due notices of the outbox, in passes of 500 so the page shows progress."""
-    from gridcare.notify.services import outbox_dispatch
+    """Render the pending notices written beside money (payment receipts: `outbox.notices_render_pending`), then
+    send the due notices of the outbox, in passes of 500 so the page shows progress."""
+    from gridcare.notify.dispatch import outbox_dispatch
+    from gridcare.notify.outbox import notices_render_pending
 
     limit = ctx.params["limit"]
+    rendered = 0
+    while (n := notices_render_pending(limit=DEFAULT_LIMIT)) > 0:
+        rendered += n
+        ctx.heartbeat()
     ctx.set_total(limit)
-    totals = {"claimed": 0, "sent": 0, "retrying": 0, "dead": 0}
+    totals = {"rendered": rendered, "claimed": 0, "sent": 0, "retrying": 0, "dead": 0}
     while totals["claimed"] < limit:
         step = min(DEFAULT_LIMIT, limit - totals["claimed"])
         r = outbox_dispatch(limit=step)
-        for k in totals:
+        for k in ("claimed", "sent", "retrying", "dead"):
             totals[k] += getattr(r, k)
         ctx.set_done(totals["claimed"])
         if r.claimed < step:

@@ -120,3 +120,25 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}/{self.channel} → {self.customer_id}"
+
+
+class PendingNotice(models.Model):
+    """A notice asked for inside a money transaction and not rendered yet: one cheap row that commits (or
+    rolls back) with the payment; `notify.outbox.notices_render_pending` renders it onto the customer's
+    channels later, off the request, and deletes it."""
+
+    kind = models.CharField(_("通知类型"), max_length=24, choices=Kind.choices)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(
+        "customers.Account", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    account_number = models.CharField(max_length=32, blank=True)  # spares the account lookup when rendering
+    context = models.JSONField(default=dict)  # values tagged by type (`outbox._encode`)
+    dedupe_key = models.CharField(max_length=180, unique=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.dedupe_key}"

@@ -11,16 +11,18 @@ from django.views.decorators.http import require_http_methods, require_POST
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.core.permissions import Perm
-from gridcare.core.scoping import visible_unit_ids
+from gridcare.core.scoping import PermissionDenied, visible_unit_ids
 from gridcare.core.views import customer_required, form_errors_from, staff_required
 from gridcare.customers import selectors as customer_selectors
 from gridcare.jobs import services as job_services
 from gridcare.org.models import SupplyUnit
 from gridcare.portal.selectors import portal_account_get
 
-from . import selectors, services
+from . import campaigns as campaign_service  # the views `campaigns`/`campaign_launch` own the plain names
+from . import selectors, templates_render
 from .forms import CampaignForm, PreferenceForm
 from .models import NotifyPreference
+from .preferences import preference_update
 
 
 def _initial(customer) -> dict:
@@ -40,10 +42,10 @@ def _preference_flow(request, customer, *, channel, template, done, extra):
     form = PreferenceForm(request.POST or None, initial=_initial(customer))
     if request.method == "POST" and form.is_valid():
         try:
-            services.preference_update(
+            preference_update(
                 actor=Actor.from_request(request, channel), customer_id=customer.pk, **form.cleaned_data
             )
-        except services.PermissionDenied:
+        except PermissionDenied:
             raise Http404 from None
         except ValidationError as exc:
             form_errors_from(form, exc)
@@ -95,7 +97,7 @@ def campaigns(request):
         d = form.cleaned_data
         at = d["scheduled_at"]  # aware: USE_TZ forms answer aware datetimes
         try:
-            c = services.campaign_create(
+            c = campaign_service.campaign_create(
                 actor=Actor.from_request(request, Channel.CONSOLE),
                 name=d["name"],
                 unit_id=d["unit"],
@@ -104,7 +106,7 @@ def campaigns(request):
                 text=d["text"],
                 scheduled_at=at,
             )
-        except services.PermissionDenied:
+        except PermissionDenied:
             raise Http404 from None
         except ValidationError as exc:
             form_errors_from(form, exc)
@@ -124,7 +126,7 @@ def campaign(request, pk: int):
     c = selectors.campaign_get(user=request.user, pk=pk)
     preview = None
     if c.status == "draft":
-        preview = services.notice_render(
+        preview = templates_render.notice_render(
             kind=c.kind, channel="sms", context={"customer_name": "张*", "text": c.text}
         )
     return render(
@@ -132,7 +134,9 @@ def campaign(request, pk: int):
         "notify/campaign.html",
         {
             "c": c,
-            "recipients": services.campaign_customers(c).count() if c.status == "draft" else c.recipients,
+            "recipients": campaign_service.campaign_customers(c).count()
+            if c.status == "draft"
+            else c.recipients,
             "preview": preview,
         },
     )
@@ -144,7 +148,7 @@ def campaign_launch(request, pk: int):
     """Start the launch job (notify.campaign_launch) and go to its page; the campaign page shows the counts."""
     try:  # the job finds the campaign in the actor's units: missing and forbidden are both 404
         job = job_services.start("notify.campaign_launch", {"campaign_id": pk}, actor=Actor.console(request))
-    except (services.PermissionDenied, ValidationError):
+    except (PermissionDenied, ValidationError):
         raise Http404 from None
     except job_services.BrokerUnavailable:
         messages.error(request, _("后台任务服务暂时不可用，活动未发送，请稍后再试。"))

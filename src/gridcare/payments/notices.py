@@ -2,7 +2,8 @@
 notices (reminder, overdue, disconnection, reconnection) and prepaid low-balance alerts.
 
 Receipts and refunds are enqueued inside the transaction that records them, so the notice commits (or rolls
-back) with the money. Dunning notices and low-balance alerts are handed over after their job commits (the
+back) with the money; a payment receipt is only a `PendingNotice` row there (the payment notification path is
+hot), rendered later by `render_pending_receipts`. Dunning notices and low-balance alerts are handed over after their job commits (the
 `on_dunning_notices` / `on_prepaid_low_balance` seams); each call reads its rows in bulk and enqueues them
 in one set-based write, in its own transaction. Every notice has a dedupe key naming its event, so a
 retried call writes nothing twice.
@@ -16,7 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from gridcare.notify.choices import Kind
-from gridcare.notify.services import notifications_enqueue_bulk
+from gridcare.notify.models import PendingNotice
+from gridcare.notify.outbox import notice_row, notices_render_pending, notifications_enqueue_bulk
 
 from .choices import DunningStage
 
@@ -42,21 +44,29 @@ def _enqueue_beside_money(what: str, items: list[dict]) -> None:
         logger.error("%s notice not enqueued: %s", what, "; ".join(exc.messages))
 
 
-def payment_receipt_enqueue(*, payment, customer_id: int) -> None:
-    """缴费成功 to the paying account's customer (inside the payment's transaction)."""
-    _enqueue_beside_money(
-        "payment receipt",
-        [
-            {
-                "kind": Kind.PAYMENT_RECEIPT,
-                "customer_id": customer_id,
-                "account_id": payment.account_id,
-                "account_number": payment.account.account_number,  # loaded with the payment: no lookup
-                "context": {"amount": payment.amount, "paid_at": payment.paid_at},
-                "dedupe_key": f"receipt:{payment.pk}",
-            }
-        ],
-    )
+def payment_receipt_row(*, payment, customer_id: int, account) -> "PendingNotice | None":
+    """缴费成功 to the paying account's customer: the `PendingNotice` row (unsaved) the payment writes in its
+    own transaction, so no receipt is lost and none goes out for a payment that rolled back. The template is
+    rendered off the request by `render_pending_receipts`. A notice problem never refuses the payment."""
+    try:
+        return notice_row(
+            kind=Kind.PAYMENT_RECEIPT,
+            customer_id=customer_id,
+            account_id=account.pk,
+            account_number=account.account_number,
+            context={"amount": payment.amount, "paid_at": payment.paid_at},
+            dedupe_key=f"receipt:{payment.pk}",
+        )
+    except ValidationError as exc:
+        logger.error("payment receipt notice not enqueued: %s", "; ".join(exc.messages))
+        return None
+
+
+def render_pending_receipts(*, limit: int = 5000) -> int:
+    """Render the payment receipts (缴费成功) written by payments since the last call onto their customers'
+    channels; returns how many. The scheduled job (and `gridcare payment_receipts_render`) calls it; the
+    dispatch job then sends them."""
+    return notices_render_pending(kinds=[Kind.PAYMENT_RECEIPT], limit=limit)
 
 
 def refund_enqueue(*, refund, customer_id: int) -> None:

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from gridcare.core import ratelimit
 from gridcare.core.audit import Actor, audit_record
 from gridcare.notify.choices import Kind
-from gridcare.notify.services import transactional_sms_enqueue
+from gridcare.notify.outbox import transactional_sms_enqueue
 
 from .choices import CodePurpose
 from .models import SmsCode

@@ -697,3 +697,69 @@ def test_two_channels_paying_the_same_account_at_once_both_land(channels, world,
     assert bills == D("180.00") and payments == D("180.00")
     assert selectors.ledger_balance(world.acct_a.pk) == bills - payments == D("0.00")
     assert bill_is_paid(bill) and bill_is_paid(second)
+
+
+# ---------------------------------------------------------------- the hot path's cost (issue 12 §3)
+
+
+def _statements(client, params) -> list[str]:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert post_alipay(client, params).content == b"success"
+    return [q["sql"] for q in ctx.captured_queries]
+
+
+def test_a_notification_costs_a_fixed_number_of_statements_whatever_the_bills(client, channels, world):
+    # Three open bills, the oldest two overdue (late fees charged): the statements do not grow with them.
+    # PostgreSQL: BEGIN, the order and account locked, the open receivables, the claim (payment + order), the
+    # allocation with every row beside it (entries, allocations, receivables, audit, receipt), the collections
+    # hook, COMMIT = 7; a duplicate: BEGIN, the order, COMMIT. SQLite writes each table on its own.
+    today = timezone.localdate()
+    for months, due in ((3, -40), (2, -10), (1, 20)):
+        issued_bill(world.acct_a, f"2026-{months:02d}", "100.00", today + timedelta(days=due))
+    o = order(world, "alipay", "350.00")
+    params = alipay_params(o, keys=channels)
+    new = _statements(client, params)
+    again = _statements(client, params)
+    if connection.vendor == "postgresql":
+        assert len(new) == 7, new
+        assert len(again) == 3, again
+    else:
+        assert len(new) <= 12, new
+        assert len(again) <= 3, again
+    p = Payment.objects.get()
+    # Oldest debt first, late fee before principal; what is left is credit
+    allocs = list(Allocation.objects.filter(payment=p).order_by("receivable__due_date"))
+    assert [a.principal for a in allocs] == [D("100.00")] * 3
+    fees = [a.late_fee for a in allocs]
+    # 40 days × 0.1 % (residential) of 100.00 = 4.00; 10 days = 1.00; the third bill is not due yet
+    assert fees == [D("4.00"), D("1.00"), D("0.00")]
+    assert p.unallocated == D("350.00") - D("300.00") - D("5.00")
+    assert LedgerEntry.objects.filter(kind="late_fee").count() == 2
+    assert sorted(Receivable.objects.values_list("principal_paid", "fee_charged", "fee_paid")) == sorted(
+        [
+            (D("100.00"), D("4.00"), D("4.00")),
+            (D("100.00"), D("1.00"), D("1.00")),
+            (D("100.00"), D("0"), D("0")),
+        ]
+    )
+    assert AuditEvent.objects.filter(action__in=["payment.record", "payment_order.paid"]).count() == 2
+
+
+def test_the_receipt_is_a_pending_row_rendered_later(client, channels, world, bill):
+    from gridcare.notify.models import Notification, PendingNotice
+    from gridcare.payments.notices import render_pending_receipts
+
+    o = order(world, "alipay")
+    post_alipay(client, alipay_params(o, keys=channels))
+    p = Payment.objects.get()
+    assert list(PendingNotice.objects.values_list("kind", "dedupe_key")) == [
+        ("payment_receipt", f"receipt:{p.pk}")
+    ]
+    assert not Notification.objects.filter(kind="payment_receipt").exists()
+    assert render_pending_receipts() == 1
+    assert Notification.objects.filter(
+        kind="payment_receipt", dedupe_key__startswith=f"receipt:{p.pk}:"
+    ).exists()
+    assert not PendingNotice.objects.exists()

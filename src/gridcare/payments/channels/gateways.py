@@ -40,12 +40,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcare.core.audit import Actor, audit_record
+from gridcare.core.audit import Actor, audit_event, audit_record
 from gridcare.core.choices import Channel
 from gridcare.customers.models import Account
 from gridcare.payments.choices import OrderStatus, PaymentChannel
-from gridcare.payments.ledger.services import CENT, Recorded, clean_amount, payment_record
-from gridcare.payments.models import PaymentOrder
+from gridcare.payments.ledger.services import CENT, Recorded, clean_amount, clean_txn_id, payment_write
+from gridcare.payments.models import Payment, PaymentOrder
 from gridcare.payments.states import check_transition
 
 from . import signatures
@@ -158,11 +158,15 @@ def notify_paid(
     (created=False) and leaves the order as it is."""
     actor = actor or _channel_actor(None)
     order_no = str(order_no or "").strip()
+    txn_errs: dict[str, list[str]] = {}
+    txn = clean_txn_id(channel_txn_id, txn_errs)
     with transaction.atomic():
-        # Locking the order row makes simultaneous duplicates of one notification wait for each other.
+        # One statement locks the order and its account (of=: never the nullable payment side): simultaneous
+        # duplicates of one notification wait for each other, and two payments of one account are applied one
+        # after the other. A repeat answers from this row alone (its payment is joined).
         order = (
-            PaymentOrder.objects.select_for_update()
-            .select_related("account")
+            PaymentOrder.objects.select_for_update(of=("self", "account"))
+            .select_related("account", "payment")
             .filter(order_no=order_no, channel=channel)
             .first()
             if order_no and len(order_no) <= 32
@@ -178,42 +182,69 @@ def notify_paid(
             )
         if order.status == ORDER_PAID:
             paid = order.payment
-            if paid is not None and paid.channel_txn_id == str(channel_txn_id or "").strip():
+            if paid is None and order.payment_id is not None:
+                # We waited for the lock while a copy paid the order: PostgreSQL re-read the locked rows, not
+                # the joined payment (still the statement's old snapshot). Read it now.
+                paid = Payment.objects.filter(pk=order.payment_id).first()
+            if paid is not None and paid.channel_txn_id == txn:
                 return Recorded(paid, False)
             raise ValidationError(
                 {"channel_txn_id": [_("订单 %(o)s 已由另一笔交易支付") % {"o": order.order_no}]}
             )
         if order.status != ORDER_CREATED:
             raise ValidationError({"order_no": [_("订单 %(o)s 已关闭") % {"o": order.order_no}]})
-        rec = payment_record(
-            actor=actor,
-            channel=channel,
-            channel_txn_id=channel_txn_id,
-            account_number=order.account.account_number,
-            amount=amount,
-            paid_at=paid_at,
-        )
-        # A payment made just now belongs to no other order; a repeated transaction may.
-        if not rec.created and PaymentOrder.objects.filter(payment=rec.payment).exclude(pk=order.pk).exists():
-            raise ValidationError(
-                {"channel_txn_id": [_("渠道流水号 %(t)s 已用于另一订单") % {"t": rec.payment.channel_txn_id}]}
-            )
+        if txn_errs:
+            raise ValidationError(txn_errs)
         check_transition(PaymentOrder, order.status, ORDER_PAID)
-        order.status, order.payment, order.paid_at = ORDER_PAID, rec.payment, rec.payment.paid_at
-        order.save(update_fields=["status", "payment", "paid_at"])
-        audit_record(
+        account = order.account
+        payment = payment_write(
             actor=actor,
-            action="payment_order.paid",
-            obj=order,
-            customer_id=order.account.customer_id,
-            unit_id=order.account.unit_id,
-            changes={
-                "status": [ORDER_CREATED, ORDER_PAID],
-                "payment_id": rec.payment.pk,
-                "channel_txn_id": rec.payment.channel_txn_id,
-            },
+            account=account,
+            channel=channel,
+            txn=txn,
+            amount=amount,
+            paid_at=paid_at or timezone.now(),
+            order_id=order.pk,
+            more_rows=lambda p: [_order_paid_audit(actor, order, p, save=False)],
         )
-        return rec
+        if payment is None:
+            return _paid_by_taken_txn(actor, order, channel=channel, txn=txn, amount=amount)
+        return Recorded(payment, True)
+
+
+def _paid_by_taken_txn(
+    actor: Actor, order: PaymentOrder, *, channel: str, txn: str, amount: Decimal
+) -> Recorded:
+    """The transaction id is taken by a payment not of this order (ours is locked and unpaid). Recorded before
+    by another door (a counter or an import of the same trade) for the same account and amount, and paying no
+    order: the order is paid by it, as the payment made. Anything else is refused (nothing written)."""
+    taken = Payment.objects.filter(channel=channel, channel_txn_id=txn).first()
+    if taken is None or taken.account_id != order.account_id or taken.amount != amount:
+        raise ValidationError(
+            {"channel_txn_id": [_("渠道流水号 %(t)s 已用于另一笔缴费（户号或金额不同）") % {"t": txn}]}
+        )
+    if PaymentOrder.objects.filter(payment=taken).exists():
+        raise ValidationError({"channel_txn_id": [_("渠道流水号 %(t)s 已用于另一订单") % {"t": txn}]})
+    check_transition(PaymentOrder, order.status, ORDER_PAID)
+    PaymentOrder.objects.filter(pk=order.pk).update(status=ORDER_PAID, payment=taken, paid_at=taken.paid_at)
+    _order_paid_audit(actor, order, taken, save=True)
+    return Recorded(taken, False)
+
+
+def _order_paid_audit(actor: Actor, order: PaymentOrder, payment: Payment, *, save: bool):
+    return audit_event(
+        actor=actor,
+        action="payment_order.paid",
+        obj=order,
+        customer_id=order.account.customer_id,
+        unit_id=order.account.unit_id,
+        changes={
+            "status": [ORDER_CREATED, ORDER_PAID],
+            "payment_id": payment.pk,
+            "channel_txn_id": payment.channel_txn_id,
+        },
+        save=save,
+    )
 
 
 def _messages(exc: ValidationError) -> str:

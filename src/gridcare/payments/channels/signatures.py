@@ -98,6 +98,20 @@ def load_public_key(key: PublicKeyInput) -> rsa.RSAPublicKey:
     """
     if isinstance(key, rsa.RSAPublicKey):
         return key
+    if isinstance(key, str | bytes) and (cached := _public_keys.get(key)) is not None:
+        return cached  # parsing a PEM costs more than the verification itself: once per configured key
+    loaded = _load_public_key(key)
+    if isinstance(key, str | bytes):
+        if len(_public_keys) >= 64:  # a handful of configured keys; bounded against anything else
+            _public_keys.clear()
+        _public_keys[key] = loaded
+    return loaded
+
+
+_public_keys: dict[str | bytes, rsa.RSAPublicKey] = {}
+
+
+def _load_public_key(key: PublicKeyInput) -> rsa.RSAPublicKey:
     text = _as_text(key).strip()
     candidates = [text] if "-----BEGIN" in text else [_pem(text, "PUBLIC KEY"), _pem(text, "RSA PUBLIC KEY")]
     error: Exception | None = None

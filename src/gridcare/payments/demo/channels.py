@@ -709,8 +709,8 @@ def campaign_part(d: Demo) -> None:
     """A New Year greeting to the company's households (seed 004 §3.2), created and previewed by the manager,
     scheduled for the next 1 January 09:00 and left to launch: the campaign page shows it with its recipient
     count."""
+    from gridcare.notify.campaigns import campaign_create
     from gridcare.notify.models import Campaign
-    from gridcare.notify.services import campaign_create
 
     if Campaign.objects.filter(name=CAMPAIGN_NAME).exists():
         d.skipped.append("campaign")

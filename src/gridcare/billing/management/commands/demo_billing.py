@@ -46,7 +46,7 @@ class Command(BaseCommand):
             SupplyUnit.objects.filter(level=UnitLevel.BUREAU).order_by("path").values_list("code", flat=True)
         )
 
-        from gridcare.notify.services import notices_muted
+        from gridcare.notify.outbox import notices_muted
 
         today, now = demo_clock(today)
         periods = last_complete_months(months, today)

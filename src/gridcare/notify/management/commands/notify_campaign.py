@@ -17,7 +17,7 @@ from gridcare.jobs import cli as job_cli
 from gridcare.jobs import services as job_services
 from gridcare.jobs.choices import JobState
 from gridcare.jobs.services import BrokerUnavailable
-from gridcare.notify import selectors, services
+from gridcare.notify import campaigns, selectors
 from gridcare.notify.models import Campaign
 from gridcare.org.models import SupplyUnit
 
@@ -52,7 +52,7 @@ class Command(BaseCommand):
                         at = datetime.fromisoformat(o["at"])
                     except ValueError:
                         raise CommandError("at: 时间格式应为 ISO 8601，例如 2027-02-16T09:00+08:00") from None
-                c = services.campaign_create(
+                c = campaigns.campaign_create(
                     actor=actor,
                     name=o["name"],
                     unit_id=unit.pk,
@@ -61,7 +61,7 @@ class Command(BaseCommand):
                     customer_class=o["customer_class"],
                     scheduled_at=at,
                 )
-                n = services.campaign_customers(c).count()
+                n = campaigns.campaign_customers(c).count()
                 self.stdout.write(f"campaign {c.pk} created: {n} customers")
             elif action == "launch":
                 if not Campaign.objects.filter(pk=o["campaign_id"]).exists():

@@ -21,7 +21,7 @@ from django.utils import timezone
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
 from gridcare.core.clock import add_today_argument, demo_clock
-from gridcare.notify.services import notices_muted
+from gridcare.notify.outbox import notices_muted
 from gridcare.payments.choices import PaymentChannel
 from gridcare.payments.ledger import services
 from gridcare.payments.ledger import statement as selectors
