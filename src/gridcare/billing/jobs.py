@@ -85,7 +85,7 @@ def billing_run(ctx):
         run_id,
         job_id=ctx.job.pk,
         attempt=ctx.job.attempts,
-        chunk_size=ctx.params.get("chunk_size") or runs.CHUNK_SIZE,
+        chunk_size=ctx.params.get("chunk_size") or runs.chunk_size_setting(),
         in_process=bool(ctx.params.get("inline")) or eager(),
     )
     if run.status == BillingRunStatus.DONE and run.chunks_total == 0:

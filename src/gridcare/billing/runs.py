@@ -71,7 +71,15 @@ from .rating import (
     round_pf,
 )
 
-CHUNK_SIZE = 5000
+CHUNK_SIZE = 5000  # the default of GRIDCARE["BILLING_CHUNK_SIZE"]
+
+
+def chunk_size_setting() -> int:
+    from django.conf import settings
+
+    return max(1, int(getattr(settings, "GRIDCARE", {}).get("BILLING_CHUNK_SIZE") or CHUNK_SIZE))
+
+
 ZERO = Decimal("0.00")
 
 Progress = Callable[[BillingRun], None]

@@ -364,7 +364,7 @@ def billing_run_execute(run_id: int, *, chunk_size: int | None = None, progress=
     period, is refused with `leases.RunBusy` (a `Conflict`: 409 naming the active run), nothing written."""
     from . import runs
 
-    return runs.execute(run_id, chunk_size=chunk_size or runs.CHUNK_SIZE, progress=progress)
+    return runs.execute(run_id, chunk_size=chunk_size or runs.chunk_size_setting(), progress=progress)
 
 
 def broker_reachable() -> bool:

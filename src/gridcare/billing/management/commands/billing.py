@@ -24,7 +24,7 @@ from gridcare.metering.models import Route
 from gridcare.org.models import SupplyUnit
 
 BAR = 30
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.25
 
 
 def _worker_answers() -> bool:
@@ -33,7 +33,7 @@ def _worker_answers() -> bool:
     from gridcare.celery import app
 
     try:
-        return bool(app.control.ping(timeout=1.0))
+        return bool(app.control.ping(timeout=1.0, limit=1))
     except Exception:  # no broker, or a transport without broadcast: nobody to wait for
         return False
 
