@@ -84,6 +84,11 @@ def clean_period(conn, period: str) -> None:
         "DELETE FROM billing_billingexception WHERE run_id IN (SELECT id FROM billing_billingrun WHERE period = %s)",
         [period],
     )
+    for table in ("billing_billingrunchunk", "billing_billingrunlease"):
+        conn.execute(
+            f"DELETE FROM {table} WHERE run_id IN (SELECT id FROM billing_billingrun WHERE period = %s)",  # noqa: S608
+            [period],
+        )
     conn.execute("DELETE FROM billing_billingrun WHERE period = %s", [period])
     conn.execute("VACUUM ANALYZE billing_bill")
     conn.execute("VACUUM ANALYZE billing_billline")

@@ -44,7 +44,7 @@ from django.utils.translation import gettext as _
 from gridcare.customers.models import Account, ServicePoint
 from gridcare.jobs.models import Job
 from gridcare.metering.choices import ReadSource, ReadStatus
-from gridcare.metering.models import MeterRead, RouteMembership
+from gridcare.metering.models import MeterRead, Route, RouteMembership
 
 from . import leases
 from .models import (
@@ -645,18 +645,25 @@ def _chunk_write_inner(run: BillingRun, ids: list[int], spans, broken, plans: di
 # again writes a new plan from the checkpoint; chunks committed beyond it are walked again, and the
 # already-billed re-check (then the partial unique constraint) keeps their accounts from a second bill.
 
-_TARIFFS: dict[tuple[int, str], tuple[dict, dict, dict]] = {}
+_EXECUTIONS: dict[tuple[int, str], tuple[dict, dict, dict, set[int]]] = {}
 
 
-def _tariffs(run: BillingRun, holder: str) -> tuple[dict, dict, dict]:
-    """The period's parsed tariffs and the prepared-plan cache, once per execution in each process."""
+def _execution(run: BillingRun, holder: str) -> tuple[dict, dict, dict, set[int]]:
+    """Once per execution in each process: the period's parsed tariffs, the prepared-plan cache, and the ids
+    of the routes of the run's scope (a chunk then reads its memberships by account range and these routes,
+    whatever the planner thinks of the unit-path join)."""
     key = (run.pk, holder)
-    got = _TARIFFS.get(key)
+    got = _EXECUTIONS.get(key)
     if got is None:
-        if len(_TARIFFS) >= 8:
-            _TARIFFS.clear()
+        if len(_EXECUTIONS) >= 8:
+            _EXECUTIONS.clear()
         spans, broken = load_spans(run.period_start, run.period_end)
-        got = _TARIFFS[key] = (spans, broken, {})
+        routes = (
+            {run.route_id}
+            if run.route_id
+            else set(Route.objects.filter(unit__path__startswith=run.unit.path).values_list("pk", flat=True))
+        )
+        got = _EXECUTIONS[key] = (spans, broken, {}, routes)
     return got
 
 
@@ -760,12 +767,18 @@ def _run_chunk_once(run_id: int, index: int, holder: str) -> bool:
     if not BillingRunLease.objects.filter(run_id=run_id, holder=holder).exists():
         raise leases.LeaseLost(f"billing run {run_id}: lease taken over by another executor")
     run = BillingRun.objects.select_related("unit").get(pk=run_id)
-    ids = _ids(
-        scope_memberships(run)
-        .filter(account_id__gte=chunk.first_account_id, account_id__lte=chunk.last_account_id)
-        .order_by("account_id")
-    )
-    spans, broken, plans = _tariffs(run, holder)
+    spans, broken, plans, routes = _execution(run, holder)
+    ids = [
+        acc
+        for acc, route in fetch(
+            RouteMembership.objects.filter(
+                account_id__gte=chunk.first_account_id, account_id__lte=chunk.last_account_id
+            )
+            .order_by("account_id")
+            .values_list("account_id", "route_id")
+        )
+        if route in routes
+    ]
     billed, exceptions, skipped = _chunk_write(run, ids, spans, broken, plans) if ids else (0, 0, 0)
     now = timezone.now()
     BillingRunChunk.objects.filter(pk=chunk.pk).update(done=True, finished_at=now)
