@@ -53,7 +53,7 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def worker(settings, live_server):
+def worker(settings, live_server, tmp_path):
     """A `celery worker` (one process) on Redis against the test database; the test's own process (the live
     server) publishes to the same broker."""
     if connection.vendor != "postgresql":
@@ -76,12 +76,13 @@ def worker(settings, live_server):
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p),
     }
     env.pop("GRIDCARE_TEST_DB_NAME", None)
+    log = tmp_path / "worker.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "gridcare.celery", "worker", "-P", "solo", "-n", "browser@%h"]
         + ["--without-gossip", "--without-mingle", "-l", "warning"],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
