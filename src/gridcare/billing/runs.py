@@ -739,7 +739,7 @@ def result_of(run: BillingRun) -> dict:
 def finish_empty(run: BillingRun, holder: str) -> BillingRun:
     """A plan without chunks (nothing after the checkpoint): the run is done at once."""
     with transaction.atomic():
-        run = BillingRun.objects.select_for_update(of=("self",)).get(pk=run.pk)
+        run = BillingRun.objects.select_for_update(no_key=True).get(pk=run.pk)
         run.status = BillingRunStatus.DONE
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "finished_at"])
@@ -792,7 +792,9 @@ def _run_chunk_once(run_id: int, index: int, holder: str) -> bool:
     BillingRunChunk.objects.filter(pk=chunk.pk).update(done=True, finished_at=now)
     # The end of every chunk of the run passes here one at a time: the run row's lock. Each statement after
     # it sees the chunks committed before (read committed), so the checkpoint and the last-chunk test hold.
-    run = BillingRun.objects.select_for_update(of=("self",)).get(pk=run_id)
+    # FOR NO KEY UPDATE: the other chunks' uncommitted bills hold KEY SHARE locks on this row (their run_id
+    # reference), which FOR UPDATE would wait for, turning the chunks into one queue.
+    run = BillingRun.objects.select_for_update(no_key=True).get(pk=run_id)
     leases.renew(run, holder)
     first_open = (
         BillingRunChunk.objects.filter(run_id=run_id, done=False)
