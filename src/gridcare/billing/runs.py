@@ -769,7 +769,14 @@ def run_chunk(run_id: int, index: int, holder: str) -> bool:
 
 
 def _run_chunk_once(run_id: int, index: int, holder: str) -> bool:
-    chunk = BillingRunChunk.objects.select_for_update().filter(run_id=run_id, index=index).first()
+    # Only the chunk's row (no join to the run through the default ordering: locking the run row here would
+    # wait for every other chunk in flight, whose new bills hold KEY SHARE locks on it).
+    chunk = (
+        BillingRunChunk.objects.select_for_update(of=("self",))
+        .filter(run_id=run_id, index=index)
+        .order_by()
+        .first()
+    )
     if chunk is None or chunk.done:
         return False
     if not BillingRunLease.objects.filter(run_id=run_id, holder=holder).exists():
