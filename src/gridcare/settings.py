@@ -176,8 +176,8 @@ GRIDCARE: dict[str, Any] = {
     "EXPORT_KEEP_HOURS": int(os.environ.get("GRIDCARE_EXPORT_KEEP_HOURS", "48")),
     "EXPORT_JOB_ROWS": int(os.environ.get("GRIDCARE_EXPORT_JOB_ROWS", "5000")),
     "BIND_MAX_FAILURES": int(os.environ.get("GRIDCARE_BIND_MAX_FAILURES", "5")),
-    # Processes a billing run on PostgreSQL uses (0 = one per core, at most 4).
-    "BILLING_WORKERS": int(os.environ.get("GRIDCARE_BILLING_WORKERS", "0")),
+    # Accounts per chunk of a billing run (one job-engine task each; a run spreads over every worker).
+    "BILLING_CHUNK_SIZE": int(os.environ.get("GRIDCARE_BILLING_CHUNK_SIZE", "5000")),
     # Electronic invoices (电子发票) of paid bills: "demo" numbers them here and marks them 演示发票; a real
     # issuing service is a dotted path to a class (see billing/einvoice.py). Seller fields: blank = demo values.
     "EINVOICE": {

@@ -22,6 +22,7 @@ from gridcare.core.audit import Actor
 from gridcare.core.models import AuditEvent
 from gridcare.core.permissions import Role
 from gridcare.customers.models import Meter
+from gridcare.jobs.models import Job
 from gridcare.metering.choices import ReadSource, ReadStatus
 from gridcare.metering.models import MeterRead, Route, RouteMembership
 from tests.factories import UserFactory
@@ -325,8 +326,20 @@ def test_api_start_get_and_bills(world, route, a_billing):
     read(world.acct_a, at(2026, 10, 5), "150")
     c = client_for(a_billing)
     resp = post_json(c, "/api/v1/billing/runs", {"period": "2026-10", "route_code": "R01"})
-    assert resp.status_code == 201, resp.content
+    assert resp.status_code == 202, resp.content  # queued as a job (run in-process by the test settings)
     data = resp.json()
+    job = Job.objects.get(pk=data["job_id"])
+    # One chunk of 4 accounts: the job's progress is the run's chunks
+    assert (job.kind, job.state, job.done, job.total) == ("billing.run", "succeeded", 1, 1)
+    assert job.result == {
+        "run_id": data["id"],
+        "status": "done",
+        "total": 4,
+        "processed": 4,
+        "billed": 1,
+        "exceptions": 3,
+        "skipped": 0,
+    }
     assert (data["status"], data["billed_count"], data["exception_count"], data["route_code"]) == (
         "done",
         1,
@@ -340,6 +353,7 @@ def test_api_start_get_and_bills(world, route, a_billing):
     ]
     again = post_json(c, "/api/v1/billing/runs", {"period": "2026-10", "route_code": "R01"})
     assert again.json()["id"] == data["id"] and Bill.objects.count() == 1
+    assert again.json()["job_id"] != data["job_id"]  # a new job continues the same run
     bad = post_json(c, "/api/v1/billing/runs", {"period": "10-2026", "route_code": "R01"})
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "period"
 

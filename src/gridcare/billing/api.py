@@ -30,6 +30,7 @@ from gridcare.core.api import (
     require_perm,
 )
 from gridcare.core.permissions import Perm
+from gridcare.jobs.services import BrokerUnavailable
 
 from . import selectors, services
 from .models import Tariff, TariffVersion
@@ -216,8 +217,8 @@ def tariff_version_create(request, code: str, payload: VersionIn):
 
 # ---------------------------------------------------------------- billing runs and bills
 # POST /billing/runs: roles with `meter.edit` (403 otherwise; 404 for a route outside the caller's
-# units); the run executes inline and the answer is its final state. Starting it again returns the
-# same run (and continues it); a month that has not ended (the current month or later) is a 422 on "period".
+# units); the run is queued as a job (202, with its `job_id`) and its chunks run on the workers. Starting it
+# again returns the same run (and continues it); a broker that does not answer is a 503, nothing started; a month that has not ended (the current month or later) is a 422 on "period".
 # A run that is executing, or whose accounts overlap a run of the same period that is executing (a unit-wide
 # run and a route or child-unit run of it), is a 409 naming the active run; nothing is written.
 # GET /billing/runs/{id}: 404 for missing and forbidden alike. DELETE /billing/runs/{id}: 204 for a run that
@@ -255,6 +256,9 @@ class BillingRunOut(Schema):
     skipped_count: int
     started_at: datetime | None
     finished_at: datetime | None
+    job_id: int | None = Field(
+        ..., description="执行该批次的后台任务（GET /api/v1/jobs/{id} 查看进度）；从未排队执行时为 null"
+    )
 
 
 class BillLineOut(Schema):
@@ -303,6 +307,7 @@ def run_row(run) -> dict[str, Any]:
         "skipped_count": run.skipped_count,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
+        "job_id": run.job_id,
     }
 
 
@@ -340,18 +345,24 @@ def bill_row(b) -> dict[str, Any]:
     }
 
 
-@router.post("/billing/runs", response={201: BillingRunOut, **WRITE_ERRORS, **CONFLICT_ERRORS})
+@router.post("/billing/runs", response={202: BillingRunOut, **WRITE_ERRORS, **CONFLICT_ERRORS, 503: ErrorOut})
 def billing_run_create(request, payload: BillingRunIn):
-    """Start (or continue) the billing run of a month for a route or for all routes of the caller's unit."""
+    """Start (or continue) the billing run of a month for a route or for all routes of the caller's unit.
+
+    202: the run is queued as a job (`job_id`) whose chunks spread over the workers; poll this run's
+    GET /billing/runs/{id} or the job's GET /jobs/{id} until it ends. 409 while the run, or one sharing its
+    accounts, is executing; 503 when the job engine's broker does not answer (nothing is started)."""
     require_perm(request, Perm.BILLING_RUN)
     route = None
     if payload.route_code:
         route = selectors.route_for_billing(user=request.user, code=payload.route_code)
         if route is None:
             raise Http404
-    run = services.billing_run_start(actor=api_actor(request), period=payload.period, route=route)
-    run = services.billing_run_execute(run.pk)
-    return Status(201, run_row(selectors.run_get(user=request.user, pk=run.pk)))
+    try:
+        run, _job = services.billing_run_submit(actor=api_actor(request), period=payload.period, route=route)
+    except BrokerUnavailable as exc:
+        raise HttpError(503, str(exc)) from exc
+    return Status(202, run_row(selectors.run_get(user=request.user, pk=run.pk)))
 
 
 @router.get("/billing/runs/{run_id}", response={200: BillingRunOut, 401: ErrorOut, 404: ErrorOut})

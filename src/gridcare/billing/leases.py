@@ -8,8 +8,10 @@ the one-row-per-run constraint is the last guard). Scopes overlap when they shar
 the unit-wide run of its route's unit or of any unit above it; two unit-wide runs when one unit is in the
 other's subtree (units carry a materialised `path` ending with a dot, so a prefix test is a subtree test).
 
-The executor calls `renew` after every chunk (in the chunk's transaction on the serial path, so a chunk
-of an executor that lost its lease is not written) and `release` at the end. A lease lives
+An execution holds the lease under one holder token whichever workers run its chunks: every chunk checks
+the lease is still the execution's before it writes and renews it in its own transaction (so a chunk of an
+execution that lost its lease writes nothing); the last chunk, a failure, or the in-process executor's end
+releases it. A lease lives
 GRIDCARE["BILLING_LEASE_SECONDS"] (default 600) past its last renewal.
 """
 
@@ -71,8 +73,12 @@ def overlaps(path: str, route_id: int | None, other_path: str, other_route_id: i
     return path.startswith(other_path) or other_path.startswith(path)
 
 
+def token() -> str:
+    return secrets.token_hex(4)
+
+
 def _holder() -> str:
-    return f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(4)}"
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{token()}"
 
 
 def _busy(active: BillingRun, run: BillingRun) -> RunBusy:
@@ -86,12 +92,16 @@ def _busy(active: BillingRun, run: BillingRun) -> RunBusy:
     return RunBusy(message, holder=active)
 
 
-def claim(run: BillingRun) -> str:
+def claim(run: BillingRun, *, holder: str | None = None, takeover: str | None = None) -> str:
     """Take the run's lease (see the module docstring); returns the holder token for `renew`/`release`.
-    Raises RunBusy naming the active run when the run, or an overlapping run of its period, is executing."""
+    Raises RunBusy naming the active run when the run, or an overlapping run of its period, is executing.
+
+    `holder`: the token to hold it under (default host:pid:random). `takeover`: a live lease of this same run
+    whose holder starts with it is taken over (an earlier attempt of the same job, whose chunks then find
+    the lease gone and write nothing)."""
     run = BillingRun.objects.select_related("route__unit", "unit").get(pk=run.pk)
     path, route_id = scope_of(run)
-    holder = _holder()
+    holder = holder or _holder()
     with transaction.atomic():
         serialise(f"billing-run:{run.period}")
         now = timezone.now()
@@ -101,6 +111,8 @@ def claim(run: BillingRun) -> str:
             .order_by("run_id")
         )
         for lease in live:
+            if takeover and lease.run_id == run.pk and lease.holder.startswith(takeover):
+                continue
             if overlaps(path, route_id, lease.path, lease.route_id):
                 raise _busy(lease.run, run)
         BillingRunLease.objects.filter(run=run).delete()  # expired: its executor is gone
@@ -118,6 +130,21 @@ def claim(run: BillingRun) -> str:
         except IntegrityError:  # only without the period lock (never on PostgreSQL or SQLite)
             raise _busy(run, run) from None
     return holder
+
+
+def ensure_free(run: BillingRun) -> None:
+    """RunBusy (naming the active run) when the run, or a run sharing its accounts, is executing now: the
+    refusal a start gives before queueing anything. `claim` decides again when the execution begins."""
+    run = BillingRun.objects.select_related("route__unit", "unit").get(pk=run.pk)
+    path, route_id = scope_of(run)
+    live = (
+        BillingRunLease.objects.filter(period=run.period, expires_at__gt=timezone.now())
+        .select_related("run__route", "run__unit")
+        .order_by("run_id")
+    )
+    for lease in live:
+        if overlaps(path, route_id, lease.path, lease.route_id):
+            raise _busy(lease.run, run)
 
 
 def renew(run: BillingRun, holder: str) -> None:

@@ -83,6 +83,18 @@ class BillingRun(models.Model):
     skipped_count = models.PositiveIntegerField(_("本期未用电"), default=0)
     # Accounts are walked in id order; everything up to this id is committed (resume point).
     last_account_id = models.BigIntegerField(default=0)
+    # The current execution's plan (`BillingRunChunk` rows): chunks done of the total, counted atomically by
+    # the chunk tasks; the one that brings `chunks_done` to `chunks_total` ends the run and its job.
+    chunks_total = models.PositiveIntegerField(_("分块数"), default=0)
+    chunks_done = models.PositiveIntegerField(_("已完成分块"), default=0)
+    job = models.ForeignKey(
+        "jobs.Job",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("后台任务"),
+    )
     error = models.TextField(blank=True)
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
@@ -311,3 +323,24 @@ class BillingRunLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id} {self.holder}"
+
+
+class BillingRunChunk(models.Model):
+    """One chunk of a run's current execution plan (`gridcare.billing.runs`): the accounts of the run's scope
+    with ids in [first_account_id, last_account_id]. A chunk task bills them and sets `done` in the same
+    transaction, under this row's lock, so a chunk delivered twice (a worker killed mid-way) counts once."""
+
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    first_account_id = models.BigIntegerField()
+    last_account_id = models.BigIntegerField()
+    size = models.PositiveIntegerField()
+    done = models.BooleanField(default=False)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="billing_run_chunk_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.index}"

@@ -2,10 +2,12 @@
 
 Per chunk of accounts (walked in id order after the run's checkpoint), a fixed number of queries,
 whatever the chunk size: the accounts already billed, the service points' tariff codes, the period's
-read sums (one aggregate), the year-to-date kWh of earlier bills (one aggregate), then `bulk_create`
-of bills, lines and exceptions and one update of the run row. Each chunk commits on its own, so a
-crash loses at most the chunk in flight and the next execution continues from `last_account_id`.
-The partial unique constraint on Bill (account, period_start) is the last guard against a double bill.
+read sums (one aggregate), the year-to-date kWh of earlier bills (one aggregate), then COPY (or
+`bulk_create`) of bills, lines and exceptions and one update of the run row. Each chunk is a task of the job
+engine (`tasks.bill_chunk`, see "execution" below), so a run spreads over every worker of the cluster; each
+commits on its own, so a crash loses at most the chunks in flight and the next execution continues from
+`last_account_id`. The partial unique constraint on Bill (account, period_start) is the last guard against a
+double bill.
 
 Reads of a period: those with `read_at` in [first day 00:00, next month's first day 00:00) local time
 and a consumption (a meter's first read has none). Flagged reads are not billed: an account with one
@@ -27,25 +29,22 @@ bill comes with its next read.
 """
 
 import gc
-import multiprocessing
-import os
-import queue
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.db import IntegrityError, connection, connections, transaction
-from django.db.models import Count, Max, Q, Sum
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcare.customers.models import Account, ServicePoint
+from gridcare.jobs.models import Job
 from gridcare.metering.choices import ReadSource, ReadStatus
-from gridcare.metering.models import MeterRead, RouteMembership
+from gridcare.metering.models import MeterRead, Route, RouteMembership
 
 from . import leases
 from .models import (
@@ -53,6 +52,8 @@ from .models import (
     BillingException,
     BillingExceptionReason,
     BillingRun,
+    BillingRunChunk,
+    BillingRunLease,
     BillingRunStatus,
     BillLine,
     BillStatus,
@@ -70,7 +71,15 @@ from .rating import (
     round_pf,
 )
 
-CHUNK_SIZE = 5000
+CHUNK_SIZE = 5000  # the default of GRIDCARE["BILLING_CHUNK_SIZE"]
+
+
+def chunk_size_setting() -> int:
+    from django.conf import settings
+
+    return max(1, int(getattr(settings, "GRIDCARE", {}).get("BILLING_CHUNK_SIZE") or CHUNK_SIZE))
+
+
 ZERO = Decimal("0.00")
 
 Progress = Callable[[BillingRun], None]
@@ -622,134 +631,234 @@ def _chunk_write_inner(run: BillingRun, ids: list[int], spans, broken, plans: di
     return len(good), len(added) - removed, sum(1 for it in items if it.skipped)
 
 
-def _advance(
-    run: BillingRun, ids: list[int], billed: int, exceptions: int, skipped: int, holder: str | None = None
-) -> None:
-    """Move the checkpoint over a finished chunk; with `holder`, renew the run's lease first (LeaseLost: the
-    lease is someone else's now, and the caller's transaction writes nothing)."""
-    if holder is not None:
-        leases.renew(run, holder)
-    run.last_account_id = ids[-1]
-    run.processed_count += len(ids)
-    run.billed_count += billed
-    run.exception_count += exceptions
-    run.skipped_count += skipped
-    run.save(
-        update_fields=[
-            "last_account_id",
-            "processed_count",
-            "billed_count",
-            "exception_count",
-            "skipped_count",
-        ]
-    )
+# ---------------------------------------------------------------- execution: a plan of chunks, one task each
+#
+# An execution holds the run's lease (`leases`) under a holder token, writes the plan (`BillingRunChunk` rows:
+# the accounts after the checkpoint, `chunk_size` at a time) and hands each chunk to `run_chunk`: a Celery task
+# per chunk on the workers of the cluster (`tasks.bill_chunk`), or one after the other in this process (tests,
+# `--inline`, `execute`). A chunk's transaction locks its row (a chunk delivered twice runs once: the second
+# finds it done), checks the lease is the execution's, bills, marks the chunk done, then locks the run row to
+# add its counts (F()), move the checkpoint over the chunks finished in order, renew the lease and mirror the
+# progress on the job; the chunk that brings `chunks_done` to `chunks_total` marks the run done, releases the
+# lease and finishes the job. A chunk that fails marks the run failed (its error kept) and releases the lease:
+# the chunks still queued of that execution then find the lease gone and write nothing. Executing the run
+# again writes a new plan from the checkpoint; chunks committed beyond it are walked again, and the
+# already-billed re-check (then the partial unique constraint) keeps their accounts from a second bill.
+
+_EXECUTIONS: dict[tuple[int, str], tuple[dict, dict, dict, set[int]]] = {}
 
 
-COUNTERS = ("last_account_id", "processed_count", "billed_count", "exception_count", "skipped_count")
+def _execution(run: BillingRun, holder: str) -> tuple[dict, dict, dict, set[int]]:
+    """Once per execution in each process: the period's parsed tariffs, the prepared-plan cache, and the ids
+    of the routes of the run's scope (a chunk then reads its memberships by account range and these routes,
+    whatever the planner thinks of the unit-path join)."""
+    key = (run.pk, holder)
+    got = _EXECUTIONS.get(key)
+    if got is None:
+        if len(_EXECUTIONS) >= 8:
+            _EXECUTIONS.clear()
+        spans, broken = load_spans(run.period_start, run.period_end)
+        routes = (
+            {run.route_id}
+            if run.route_id
+            else set(Route.objects.filter(unit__path__startswith=run.unit.path).values_list("pk", flat=True))
+        )
+        got = _EXECUTIONS[key] = (spans, broken, {}, routes)
+    return got
 
 
-def _bill_chunk(
-    run: BillingRun, ids: list[int], spans, broken, plans: dict, *, advance: bool, holder: str | None = None
-) -> tuple[int, int, int]:
-    """Bill a chunk in one transaction (with the checkpoint moved in it too when `advance`), once more if
-    another writer billed some of these accounts meanwhile: the already-billed re-check skips them."""
-    for attempt in (1, 2):
-        saved = [getattr(run, f) for f in COUNTERS]
-        try:
-            with transaction.atomic():
-                counts = _chunk_write(run, ids, spans, broken, plans)
-                if advance:
-                    _advance(run, ids, *counts, holder=holder)
-                return counts
-        except IntegrityError:
-            for f, v in zip(COUNTERS, saved, strict=True):
-                setattr(run, f, v)
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+def _plan(memberships, size: int) -> list[tuple[int, int, int]]:
+    """The chunks of `size` accounts of the memberships in account order, as (first id, last id, count):
+    numbered and grouped by the database (one query; a million ids never cross the wire)."""
+    sql, params = memberships.values_list("account_id").order_by().query.sql_with_params()
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT (n - 1) / %s AS g, min(a), max(a), count(*) FROM "  # noqa: S608 — the ORM's own SQL
+            f"(SELECT s.account_id AS a, row_number() OVER (ORDER BY s.account_id) AS n FROM ({sql}) s) t "
+            "GROUP BY g ORDER BY g",
+            [size, *params],
+        )
+        return [(first, last, n) for _g, first, last, n in cur.fetchall()]
 
 
-def default_workers() -> int:
-    """Processes a PostgreSQL run uses: GRIDCARE["BILLING_WORKERS"], else one per core (at most 4)."""
-    configured = getattr(settings, "GRIDCARE", {}).get("BILLING_WORKERS")
-    if configured:
-        return max(1, int(configured))
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-def _worker(run_id: int, spans, broken, tasks, results) -> None:
-    """A forked process: take chunks from `tasks`, bill each in its own transaction, report to `results`."""
-    try:
-        run = BillingRun.objects.get(pk=run_id)
-        plans: dict = {}
-        while (task := tasks.get()) is not None:
-            index, ids = task
-            results.put(("done", index, _bill_chunk(run, ids, spans, broken, plans, advance=False)))
-    except BaseException as exc:  # noqa: BLE001 — reported to the parent, which fails the run
-        results.put(("error", -1, f"{type(exc).__name__}: {exc}"))
-    finally:
-        connections.close_all()
-
-
-def _execute_parallel(
-    run: BillingRun, chunks: list[list[int]], spans, broken, workers: int, progress, holder: str | None = None
-) -> None:
-    """Chunks billed by forked workers, each with its own connection and transactions (two cores: one
-    process computes while the other's COPY is ingested). The checkpoint moves over the chunks finished
-    in order, so a crash resumes from the first unfinished chunk; chunks committed beyond it are skipped by
-    the already-billed check when they are walked again. The parent renews the run's lease (`holder`) with
-    every chunk finished and while it waits."""
-    ctx = multiprocessing.get_context("fork")
-    tasks, results = ctx.Queue(), ctx.Queue()
-    for index, ids in enumerate(chunks):
-        tasks.put((index, ids))
-    for _n in range(workers):
-        tasks.put(None)
-    connections.close_all()  # children must not share the parent's socket
-    procs = [
-        ctx.Process(target=_worker, args=(run.pk, spans, broken, tasks, results), daemon=True)
-        for _n in range(workers)
-    ]
-    for proc in procs:
-        proc.start()
-    finished: dict[int, tuple[int, int, int]] = {}
-    following = 0
-    try:
-        while following < len(chunks):
-            try:
-                kind, index, payload = results.get(timeout=5)
-            except queue.Empty:
-                if not any(p.is_alive() for p in procs):
-                    raise RuntimeError("billing workers exited without finishing the run") from None
-                if holder is not None:
-                    leases.renew(run, holder)
-                continue
-            if kind == "error":
-                raise RuntimeError(payload)
-            finished[index] = payload
-            moved = False
-            while following in finished:
-                _advance(run, chunks[following], *finished.pop(following), holder=holder)
-                following += 1
-                moved = True
-            if moved and progress:
-                progress(run)
-    finally:
-        for proc in procs:
-            proc.join(timeout=0 if following < len(chunks) else 30)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join()
-
-
-def execute(
-    run_id: int, *, chunk_size: int = CHUNK_SIZE, progress: Progress | None = None, workers: int | None = None
+def plan_execution(
+    run_id: int, holder: str, *, chunk_size: int = CHUNK_SIZE, job_id: int | None = None
 ) -> BillingRun:
-    """Run (or continue) a billing run; a finished run is walked again from the start, billing only
-    the accounts still without a bill. Unexpected errors mark the run failed and are re-raised.
+    """Start an execution (the caller holds the lease as `holder`): the run's counters as the last execution
+    left them (a done run is walked again from the start) and a new plan of chunks after the checkpoint."""
+    run = BillingRun.objects.select_related("unit").get(pk=run_id)
+    if run.status == BillingRunStatus.DONE:
+        run.last_account_id = 0
+        run.processed_count = 0
+        run.skipped_count = 0
+    scope = scope_memberships(run)
+    chunks = _plan(scope.filter(account_id__gt=run.last_account_id), max(1, int(chunk_size)))
+    with transaction.atomic():
+        leases.renew(run, holder)
+        run.status = BillingRunStatus.RUNNING
+        run.error = ""
+        run.started_at = run.started_at or timezone.now()
+        run.finished_at = None
+        run.processed_count = (
+            scope.filter(account_id__lte=run.last_account_id).count() if run.last_account_id else 0
+        )
+        run.total_count = run.processed_count + sum(n for _first, _last, n in chunks)
+        # Counted once here; each chunk then adds what it wrote.
+        run.billed_count = Bill.objects.filter(run=run).exclude(status=BillStatus.CANCELLED).count()
+        run.exception_count = BillingException.objects.filter(run=run).count()
+        run.chunks_total = len(chunks)
+        run.chunks_done = 0
+        if job_id is not None:
+            run.job_id = job_id
+        run.save()
+        if job_id is not None:
+            Job.objects.filter(pk=job_id).update(total=len(chunks), done=0, heartbeat_at=timezone.now())
+        BillingRunChunk.objects.filter(run=run).delete()
+        BillingRunChunk.objects.bulk_create(
+            [
+                BillingRunChunk(run=run, index=i, first_account_id=first, last_account_id=last, size=n)
+                for i, (first, last, n) in enumerate(chunks)
+            ]
+        )
+    return run
 
-    On PostgreSQL, outside a transaction, with more than one chunk, the chunks are billed by `workers`
-    forked processes (default `default_workers()`); otherwise one after the other in this process.
+
+def result_of(run: BillingRun) -> dict:
+    """What a finished run's job keeps as its result."""
+    return {
+        "run_id": run.pk,
+        "status": run.status,
+        "total": run.total_count,
+        "processed": run.processed_count,
+        "billed": run.billed_count,
+        "exceptions": run.exception_count,
+        "skipped": run.skipped_count,
+    }
+
+
+def finish_empty(run: BillingRun, holder: str) -> BillingRun:
+    """A plan without chunks (nothing after the checkpoint): the run is done at once."""
+    with transaction.atomic():
+        run = BillingRun.objects.select_for_update(no_key=True).get(pk=run.pk)
+        run.status = BillingRunStatus.DONE
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "finished_at"])
+        leases.release(run, holder)
+    return run
+
+
+def run_chunk(run_id: int, index: int, holder: str) -> bool:
+    """Bill chunk `index` of the run's plan for the execution `holder` (see above). False when there was
+    nothing to do: the chunk is done already or belongs to a replaced plan. LeaseLost: the execution is no
+    longer the run's (nothing written). Any other error marks the run failed, releases the lease, fails the
+    run's job, and is re-raised."""
+    try:
+        for attempt in (1, 2):
+            try:
+                with transaction.atomic():
+                    return _run_chunk_once(run_id, index, holder)
+            except IntegrityError:
+                if attempt == 2:  # another writer billed some of these accounts meanwhile: re-checked once
+                    raise
+        raise AssertionError("unreachable")
+    except leases.LeaseLost:
+        raise
+    except Exception as exc:
+        fail(run_id, holder, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _run_chunk_once(run_id: int, index: int, holder: str) -> bool:
+    # Only the chunk's row (no join to the run through the default ordering: locking the run row here would
+    # wait for every other chunk in flight, whose new bills hold KEY SHARE locks on it).
+    chunk = (
+        BillingRunChunk.objects.select_for_update(of=("self",))
+        .filter(run_id=run_id, index=index)
+        .order_by()
+        .first()
+    )
+    if chunk is None or chunk.done:
+        return False
+    if not BillingRunLease.objects.filter(run_id=run_id, holder=holder).exists():
+        raise leases.LeaseLost(f"billing run {run_id}: lease taken over by another executor")
+    run = BillingRun.objects.select_related("unit").get(pk=run_id)
+    spans, broken, plans, routes = _execution(run, holder)
+    ids = [
+        acc
+        for acc, route in fetch(
+            RouteMembership.objects.filter(
+                account_id__gte=chunk.first_account_id, account_id__lte=chunk.last_account_id
+            )
+            .order_by("account_id")
+            .values_list("account_id", "route_id")
+        )
+        if route in routes
+    ]
+    billed, exceptions, skipped = _chunk_write(run, ids, spans, broken, plans) if ids else (0, 0, 0)
+    now = timezone.now()
+    BillingRunChunk.objects.filter(pk=chunk.pk).update(done=True, finished_at=now)
+    # The end of every chunk of the run passes here one at a time: the run row's lock. Each statement after
+    # it sees the chunks committed before (read committed), so the checkpoint and the last-chunk test hold.
+    # FOR NO KEY UPDATE: the other chunks' uncommitted bills hold KEY SHARE locks on this row (their run_id
+    # reference), which FOR UPDATE would wait for, turning the chunks into one queue.
+    run = BillingRun.objects.select_for_update(no_key=True).get(pk=run_id)
+    leases.renew(run, holder)
+    first_open = (
+        BillingRunChunk.objects.filter(run_id=run_id, done=False)
+        .order_by("index")
+        .values_list("index", flat=True)
+        .first()
+    )
+    prefix = BillingRunChunk.objects.filter(run_id=run_id)
+    if first_open is not None:
+        prefix = prefix.filter(index__lt=first_open)
+    checkpoint = prefix.order_by("-index").values_list("last_account_id", flat=True).first()
+    BillingRun.objects.filter(pk=run_id).update(
+        last_account_id=max(run.last_account_id, checkpoint or 0),
+        processed_count=F("processed_count") + len(ids),
+        billed_count=F("billed_count") + billed,
+        exception_count=F("exception_count") + exceptions,
+        skipped_count=F("skipped_count") + skipped,
+        chunks_done=F("chunks_done") + 1,
+    )
+    run.refresh_from_db()
+    last = run.chunks_done >= run.chunks_total
+    if last:
+        run.status = BillingRunStatus.DONE
+        run.finished_at = now
+        run.save(update_fields=["status", "finished_at"])
+        leases.release(run, holder)
+    if run.job_id:
+        from gridcare.jobs import services as jobs
+
+        Job.objects.filter(pk=run.job_id).update(
+            done=run.chunks_done, total=run.chunks_total, heartbeat_at=now
+        )
+        if last:
+            jobs.finish(run.job_id, result_of(run))
+    return True
+
+
+def fail(run_id: int, holder: str, error: str) -> None:
+    """The execution `holder` failed: the run keeps the error (when the lease is still ours), the lease is
+    released so the run can be executed again, and the run's job fails with the same error."""
+    with transaction.atomic():
+        mine = BillingRunLease.objects.filter(run_id=run_id, holder=holder).exists()
+        if not mine:
+            return
+        BillingRun.objects.filter(pk=run_id).update(status=BillingRunStatus.FAILED, error=error[:2000])
+        BillingRunLease.objects.filter(run_id=run_id, holder=holder).delete()
+        job_id = BillingRun.objects.filter(pk=run_id).values_list("job_id", flat=True).first()
+        if job_id:
+            from gridcare.jobs import services as jobs
+
+            jobs.fail(job_id, error)
+
+
+def execute(run_id: int, *, chunk_size: int = CHUNK_SIZE, progress: Progress | None = None) -> BillingRun:
+    """Run (or continue) a billing run in this process, its chunks one after the other; a finished run is
+    walked again from the start, billing only the accounts still without a bill. Unexpected errors mark the
+    run failed and are re-raised.
 
     Only one executor at a time: the run's lease (`gridcare.billing.leases`) is claimed first, and a run
     that is executing, or that shares accounts with an executing run of its period, is refused
@@ -757,62 +866,48 @@ def execute(
     run = BillingRun.objects.select_related("unit").get(pk=run_id)
     holder = leases.claim(run)
     try:
-        run = BillingRun.objects.select_related("unit").get(pk=run_id)  # as the last executor left it
-        return _execute_leased(run, holder, chunk_size=chunk_size, progress=progress, workers=workers)
+        try:
+            run = plan_execution(run_id, holder, chunk_size=chunk_size)
+        except leases.LeaseLost:
+            raise
+        except Exception as exc:
+            fail(run_id, holder, f"{type(exc).__name__}: {exc}")
+            raise
+        if progress:
+            progress(run)
+        for index in range(run.chunks_total):
+            run_chunk(run_id, index, holder)
+            if progress:
+                progress(BillingRun.objects.select_related("unit").get(pk=run_id))
+        if run.chunks_total == 0:
+            finish_empty(run, holder)
+        return BillingRun.objects.select_related("unit").get(pk=run_id)
     finally:
         leases.release(run, holder)
 
 
-def _execute_leased(
-    run: BillingRun, holder: str, *, chunk_size: int, progress: Progress | None, workers: int | None
+def launch(
+    run_id: int, *, job_id: int, attempt: int, chunk_size: int = CHUNK_SIZE, in_process: bool
 ) -> BillingRun:
-    if run.status == BillingRunStatus.DONE:
-        run.last_account_id = 0
-        run.processed_count = 0
-        run.skipped_count = 0
-    scope = scope_memberships(run)
-    run.status = BillingRunStatus.RUNNING
-    run.error = ""
-    run.started_at = run.started_at or timezone.now()
-    run.finished_at = None
-    run.total_count = scope.count()
-    run.processed_count = scope.filter(account_id__lte=run.last_account_id).count()
-    # Counted once here; each chunk then adds what it wrote.
-    run.billed_count = Bill.objects.filter(run=run).exclude(status=BillStatus.CANCELLED).count()
-    run.exception_count = BillingException.objects.filter(run=run).count()
-    run.save()
-    spans, broken = load_spans(run.period_start, run.period_end)
-    plans: dict = {}
-    if progress:
-        progress(run)
-    todo = list(
-        scope.filter(account_id__gt=run.last_account_id)
-        .order_by("account_id")
-        .values_list("account_id", flat=True)
-    )
-    chunks = [todo[k : k + chunk_size] for k in range(0, len(todo), chunk_size)]
-    workers = default_workers() if workers is None else workers
+    """The `billing.run` job: claim the run's lease for this job (taking over the lease of an earlier attempt
+    of the same job, e.g. re-queued by the stale-job cleanup), write the plan and fan its chunks out — as
+    Celery tasks, or in this process (`in_process`: tests, `--inline`). The last chunk finishes the job."""
+    from .tasks import bill_chunk
+
+    run = BillingRun.objects.select_related("unit").get(pk=run_id)
+    holder = leases.claim(run, holder=f"job:{job_id}:{attempt}:{leases.token()}", takeover=f"job:{job_id}:")
     try:
-        if (
-            workers > 1
-            and len(chunks) > 1
-            and connection.vendor == "postgresql"
-            and not connection.in_atomic_block
-        ):
-            _execute_parallel(run, chunks, spans, broken, min(workers, len(chunks)), progress, holder)
-        else:
-            for ids in chunks:
-                _bill_chunk(run, ids, spans, broken, plans, advance=True, holder=holder)
-                if progress:
-                    progress(run)
+        run = plan_execution(run_id, holder, chunk_size=chunk_size, job_id=job_id)
+        if run.chunks_total == 0:
+            return finish_empty(run, holder)
+        for index in range(run.chunks_total):
+            if in_process:
+                run_chunk(run_id, index, holder)
+            else:
+                bill_chunk.apply_async(args=[run_id, index, holder], retry=False)
     except leases.LeaseLost:
-        raise  # the run is someone else's now: its status is theirs to write
-    except Exception as exc:
-        BillingRun.objects.filter(pk=run.pk).update(
-            status=BillingRunStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
-        )
         raise
-    run.status = BillingRunStatus.DONE
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "finished_at"])
-    return run
+    except Exception as exc:
+        fail(run_id, holder, f"{type(exc).__name__}: {exc}")
+        raise
+    return BillingRun.objects.select_related("unit").get(pk=run_id)

@@ -216,3 +216,17 @@ def recent_bills_by_account(*, user, account_ids, limit: int = RECENT_BILLS) -> 
     for bill in rows:
         out[bill.account_id].append(bill)
     return out
+
+
+def run_stalled(run) -> str:
+    """Why the run stands still and may be executed again ('' while it runs, waits for a worker, or is done):
+    its own error when it failed, or its job's when the job failed before the run began (broker down)."""
+    from gridcare.jobs.choices import JobState
+
+    from .choices import BillingRunStatus
+
+    if run.status == BillingRunStatus.FAILED:
+        return run.error or (run.job.error if run.job_id and run.job else "") or "—"
+    if run.status == BillingRunStatus.PENDING and run.job_id and run.job and run.job.state == JobState.FAILED:
+        return run.job.error or "—"
+    return ""

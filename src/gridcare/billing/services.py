@@ -358,16 +358,63 @@ def billing_run_delete(*, actor: Actor, run) -> dict[str, int]:
     return {"bills": deleted_bills, "exceptions": exceptions}
 
 
-def billing_run_execute(
-    run_id: int, *, chunk_size: int | None = None, progress=None, workers: int | None = None
-):
-    """Bill the run's accounts chunk by chunk (see `gridcare.billing.runs`). Called inline by the CLI,
-    the console and the API; a Celery task later calls this same function with the same id. A run that is
-    executing, or shares accounts with an executing run of its period, is refused with `leases.RunBusy`
-    (a `Conflict`: 409 naming the active run), nothing written."""
+def billing_run_execute(run_id: int, *, chunk_size: int | None = None, progress=None):
+    """Bill the run's accounts chunk by chunk in this process (see `gridcare.billing.runs.execute`): the
+    `--inline` CLI and the tests. A run that is executing, or shares accounts with an executing run of its
+    period, is refused with `leases.RunBusy` (a `Conflict`: 409 naming the active run), nothing written."""
     from . import runs
 
-    return runs.execute(run_id, chunk_size=chunk_size or runs.CHUNK_SIZE, progress=progress, workers=workers)
+    return runs.execute(run_id, chunk_size=chunk_size or runs.chunk_size_setting(), progress=progress)
+
+
+def billing_run_submit(
+    *,
+    actor: Actor,
+    period: str,
+    route=None,
+    unit=None,
+    today: date | None = None,
+    chunk_size: int | None = None,
+    inline: bool = False,
+):
+    """Start (or continue) a billing run as a `billing.run` job; returns (run, job).
+
+    Refused before anything is written: bad parameters (ValidationError, the form's messages), a broker that
+    does not answer (BrokerUnavailable; only the job row is written, failed "broker unavailable"), a run
+    that is executing or shares accounts with one executing (`leases.RunBusy`). Otherwise the run row is
+    created (or found), the job is queued, and the run's chunks spread over the workers; with `inline`, or
+    eager jobs (tests), everything runs here before this returns."""
+    from gridcare.jobs import services as jobs
+    from gridcare.jobs.registry import get as job_kind
+
+    from . import jobs as _kinds  # noqa: F401 — registers billing.run
+    from . import leases
+    from .models import BillingRun
+
+    params = {
+        "period": period,
+        "route_id": route.pk if route is not None else None,
+        "unit_id": unit.pk if unit is not None and route is None else None,
+        "today": today.isoformat() if today else None,
+        "chunk_size": chunk_size,
+        "inline": inline,
+    }
+    clean = job_kind("billing.run").validate(params, actor)
+    in_process = inline or jobs.eager()
+    if not in_process and not jobs.broker_reachable():
+        job = jobs.create("billing.run", clean, actor=actor)
+        jobs.fail(job.pk, "broker unavailable")
+        raise jobs.BrokerUnavailable(_("任务队列不可用（broker unavailable），计费未开始，请稍后再试"))
+    run = billing_run_start(actor=actor, period=period, route=route, unit=unit, today=today)
+    leases.ensure_free(run)
+    job = jobs.create("billing.run", {**clean, "run_id": run.pk}, actor=actor)
+    BillingRun.objects.filter(pk=run.pk).update(job=job)
+    if in_process:
+        jobs.run(job.pk)
+    else:
+        jobs.enqueue(job)
+    job.refresh_from_db()
+    return BillingRun.objects.select_related("route", "unit", "job").get(pk=run.pk), job
 
 
 def on_bills_issued(bill_ids: list[int]) -> None:

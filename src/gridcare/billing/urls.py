@@ -10,6 +10,7 @@ urlpatterns = [
     path("tariffs/<str:code>/versions/new/json/", views_tariffs.version_json, name="version_json"),
     path("runs/", views.runs, name="runs"),
     path("runs/<int:pk>/", views.run_detail, name="run_detail"),
+    path("runs/<int:pk>/retry/", views.run_retry, name="run_retry"),
     path("runs/<int:pk>/issue/", views.run_issue, name="run_issue"),
     path("runs/<int:pk>/delete/", views.run_delete, name="run_delete"),
     path("bills/<int:pk>/", views.bill_detail, name="bill_detail"),

@@ -22,6 +22,7 @@ from gridcare.core.locks import Conflict
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import PermissionDenied
 from gridcare.core.views import customer_required, form_errors_from, staff_required
+from gridcare.jobs.services import BrokerUnavailable
 from gridcare.metering import selectors as metering_selectors
 
 from . import ebill, selectors, services
@@ -89,10 +90,10 @@ class RunForm(forms.Form):
 def runs(request):
     today = services.local_today()
     form = RunForm(request.POST or None, user=request.user, today=today)
-    busy = False
+    busy = unavailable = False
     if request.method == "POST" and form.is_valid():
         try:
-            run = services.billing_run_start(
+            run, _job = services.billing_run_submit(
                 actor=Actor.from_request(request, Channel.CONSOLE),
                 period=form.cleaned_data["period"],
                 route=form.cleaned_data["route"],
@@ -100,15 +101,15 @@ def runs(request):
             )
         except ValidationError as exc:
             form_errors_from(form, exc)
+        except Conflict as exc:  # this run, or one sharing its accounts, is executing: say which
+            form.add_error(None, str(exc))
+            busy = True
+        except BrokerUnavailable as exc:  # nothing started: the job row alone says "broker unavailable"
+            form.add_error(None, str(exc))
+            unavailable = True
         else:
-            # Inline until a job queue is configured; the detail page polls the run row either way.
-            try:
-                services.billing_run_execute(run.pk)
-            except Conflict as exc:  # this run, or one sharing its accounts, is executing: say which
-                form.add_error(None, str(exc))
-                busy = True
-            else:
-                return redirect("billing:run_detail", run.pk)
+            # The run's chunks go to the workers; the detail page polls the run row until it ends.
+            return redirect("billing:run_detail", run.pk)
     rows = list(selectors.runs_visible(user=request.user)[:50])
     totals = selectors.run_totals(r.pk for r in rows)
     empty = {"bills": 0, "kwh": None, "amount": None}
@@ -123,7 +124,7 @@ def runs(request):
         request,
         "billing/runs.html",
         {"form": form, "runs": rows, "page_totals": page_totals},
-        status=409 if busy else 400 if form.is_bound and form.errors else 200,
+        status=409 if busy else 503 if unavailable else 400 if form.is_bound and form.errors else 200,
     )
 
 
@@ -132,6 +133,8 @@ def run_detail(request, pk: int):
     run = selectors.run_get(user=request.user, pk=pk)
     context = {
         "run": run,
+        "job": run.job,
+        "stalled": selectors.run_stalled(run),
         "exceptions": selectors.run_exceptions(run)[:200],
         "has_drafts": selectors.run_has_drafts(run),
     }
@@ -141,6 +144,29 @@ def run_detail(request, pk: int):
     context["totals"] = selectors.run_totals([run.pk]).get(run.pk)
     context["can_delete"] = not run.is_active and selectors.run_issued_count(run) == 0
     return render(request, "billing/run_detail.html", context)
+
+
+@staff_required(Perm.BILLING_RUN)
+@require_http_methods(["POST"])
+def run_retry(request, pk: int):
+    """重新执行: a failed (or never started) run continues from its checkpoint as a new job."""
+    run = selectors.run_get(user=request.user, pk=pk)
+    try:
+        services.billing_run_submit(
+            actor=Actor.from_request(request, Channel.CONSOLE),
+            period=run.period,
+            route=run.route,
+            unit=None if run.route_id else run.unit,
+            today=services.local_today(),
+        )
+    except ValidationError as exc:
+        for m in exc.messages:
+            messages.error(request, m)
+    except (Conflict, BrokerUnavailable) as exc:
+        messages.error(request, str(exc))
+    except PermissionDenied:
+        raise Http404 from None
+    return redirect("billing:run_detail", run.pk)
 
 
 @staff_required(Perm.BILLING_RUN)

@@ -400,3 +400,16 @@ def cleanup_stale(
         .delete()
     )
     return out
+
+
+def broker_reachable() -> bool:
+    """Whether the engine's broker answers a connection now (a few seconds at most): callers that must not
+    leave anything half-started check it before writing."""
+    from gridcare.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=app.conf.broker_connection_timeout or 3)
+    except Exception:  # kombu.exceptions.OperationalError, socket errors alike
+        return False
+    return True

@@ -61,7 +61,9 @@ class Command(BaseCommand):
         from gridcare.core.audit import Actor
 
         for code in bureaus:
-            call_command("billing", "run", period=period, unit=code, today=today, stdout=self.stdout)
+            call_command(
+                "billing", "run", period=period, unit=code, today=today, inline=True, stdout=self.stdout
+            )
             run = BillingRun.objects.get(period=period, unit__code=code, route__isnull=True)
             # Issued on the 5th of the next month at 10:00, as the bureau would have (not all today).
             issued = datetime.combine(
