@@ -230,7 +230,7 @@ GRIDCARE.update(
 # renewed after every chunk); the lease of an executor that died lapses after it, and the run can be resumed.
 GRIDCARE["BILLING_LEASE_SECONDS"] = int(os.environ.get("GRIDCARE_BILLING_LEASE_SECONDS", "600"))
 # Notification outbox (gridcare.notify): a backend per channel — file (default), http_sms, wechat, email.
-NOTIFY = {
+NOTIFY: dict[str, Any] = {
     "BACKENDS": {
         "sms": os.environ.get("GRIDCARE_NOTIFY_SMS_BACKEND", "file"),
         "wechat": os.environ.get("GRIDCARE_NOTIFY_WECHAT_BACKEND", "file"),

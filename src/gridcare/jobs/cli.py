@@ -11,7 +11,7 @@ behind, and a worker that is up but wedged does not answer, so the command does 
 
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -24,6 +24,15 @@ from .choices import FINISHED, JobState
 from .models import Job
 
 BAR_WIDTH = 30
+
+
+class Output(Protocol):
+    """Where the bar is drawn: sys.stdout, or a management command's self.stdout/self.stderr (Django's
+    OutputWrapper, which is an io.TextIOBase and not a typing.TextIO)."""
+
+    def write(self, s: str, /) -> object: ...
+
+    def flush(self) -> None: ...
 
 
 def _ping_timeout() -> float:
@@ -51,7 +60,7 @@ class ProgressBar:
     """`[#########---------]  12/40  30%  运行中`: redrawn in place on a terminal; elsewhere (a log, a pipe) one
     line per tenth of the way, so logs stay short."""
 
-    def __init__(self, stdout: TextIO, label: str):
+    def __init__(self, stdout: Output, label: str):
         self.out = stdout
         self.label = label
         self.tty = bool(getattr(stdout, "isatty", lambda: False)())
@@ -93,7 +102,7 @@ def run_and_wait(
     kind: str,
     params: dict | None,
     actor: Actor | None,
-    stdout: TextIO | None = None,
+    stdout: Output | None = None,
     inline: bool = False,
     timeout: float | None = None,
     poll: float = 0.5,
@@ -116,7 +125,7 @@ def run_and_wait(
 
 def execute(
     job: Job,
-    stdout: TextIO | None = None,
+    stdout: Output | None = None,
     *,
     inline: bool = False,
     timeout: float | None = None,
@@ -138,9 +147,16 @@ def execute(
     return job
 
 
+def result_of(job: Job) -> dict[str, Any]:
+    """The result a finished job stored; CommandError when it stored none (its handler returned nothing)."""
+    if not isinstance(job.result, dict):
+        raise CommandError(f"{job.kind} #{job.pk} stored no result")
+    return job.result
+
+
 def _run_here(job: Job, bar: ProgressBar) -> Job:
     def progress(done: int, total: int | None) -> None:
-        bar.update(done, total, JobState.RUNNING.label)
+        bar.update(done, total, str(JobState.RUNNING.label))
 
     finished = services.run(job.pk, on_progress=progress)
     return finished if finished is not None else Job.objects.get(pk=job.pk)
@@ -150,11 +166,11 @@ def _wait(job: Job, bar: ProgressBar, *, timeout: float | None, poll: float) -> 
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         row: Any = Job.objects.filter(pk=job.pk).values("state", "done", "total").get()
-        bar.update(row["done"], row["total"], JobState(row["state"]).label)
+        bar.update(row["done"], row["total"], str(JobState(row["state"]).label))
         if row["state"] in FINISHED:
             return Job.objects.get(pk=job.pk)
         if deadline is not None and time.monotonic() > deadline:
-            bar.close(row["done"], row["total"], JobState(row["state"]).label)
+            bar.close(row["done"], row["total"], str(JobState(row["state"]).label))
             raise CommandError(
                 f"{job.kind} #{job.pk} is still {row['state']} after {timeout:g} s; it goes on in the worker "
                 f"(/jobs/{job.pk}/)"

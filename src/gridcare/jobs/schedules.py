@@ -183,8 +183,10 @@ def schedule_update(
     with transaction.atomic():
         if crontab is not None:
             task.crontab, task.interval = _crontab(crontab), None
-        else:
+        elif every is not None and period is not None:  # both checked above
             task.crontab, task.interval = None, _interval(every, period)
+        else:
+            raise ValidationError({"every": [_("间隔应为 1 到 10000 之间的整数")]})
         task.save()  # its post_save signal tells beat the schedule changed
         audit_record(
             actor=actor,

@@ -128,7 +128,8 @@ class ScheduleForm(forms.Form):
     )
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns
         if data.get("mode") == "interval" and data.get("every") is None and "every" not in self.errors:
             self.add_error("every", _("请填写间隔"))
         return data

@@ -15,7 +15,8 @@ class NoticeTemplateForm(forms.ModelForm):
     def clean(self):
         from .templates_render import compile_template
 
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns
         sources = [("subject", data.get("subject") or ""), ("body", data.get("body") or "")]
         fields = data.get("wechat_fields") or {}
         if not isinstance(fields, dict):

@@ -5,7 +5,7 @@ every minute."""
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -61,7 +61,8 @@ def _retries_respect_quiet_hours(rows: list[Notification]) -> None:
     later = [n for n in rows if n.status == NotificationStatus.RETRYING and n.kind not in QUIET_HOURS_EXEMPT]
     if not later:
         return
-    quiet = {
+    # Keyed by customer id; a notice without a customer (customer_id None) finds no row and gets the default.
+    quiet: dict[int | None, tuple[time, time]] = {
         cid: (qs, qe)
         for cid, qs, qe in NotifyPreference.objects.filter(
             customer_id__in={n.customer_id for n in later}

@@ -41,4 +41,7 @@ class CampaignForm(forms.Form):
 
     def __init__(self, *args, units=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["unit"].choices = [(u.pk, u.name) for u in units]
+        unit = self.fields["unit"]
+        if not isinstance(unit, forms.ChoiceField):
+            raise TypeError("CampaignForm.unit must be a choice field")
+        unit.choices = [(u.pk, u.name) for u in units]

@@ -111,6 +111,10 @@ class Notification(models.Model):
     dedupe_key = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField()
 
+    # Set only on rows from selectors.notifications_for_customer (the recipient, masked unless revealed);
+    # declared for the type checker, not a field.
+    shown_recipient: str
+
     class Meta:
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="notify_due"),

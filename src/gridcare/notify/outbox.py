@@ -244,7 +244,7 @@ def _build_rows(items: list[dict], *, now: datetime, templates: Templates, offse
         if account_id is not None and account_id not in accounts:
             raise _item_error(offset + i, item, ValidationError({"account_id": [_("户号不存在")]}))
         kind, key = item["kind"], item["dedupe_key"]
-        number = accounts.get(account_id, "")
+        number = accounts.get(account_id, "") if account_id is not None else ""
         context = {
             "customer_name": c.name,
             "account_number": number,
@@ -254,7 +254,11 @@ def _build_rows(items: list[dict], *, now: datetime, templates: Templates, offse
         start = item.get("not_before") or now
         not_before = start
         if kind not in QUIET_HOURS_EXEMPT:
-            q = (c.quiet_start, c.quiet_end) if c.quiet_start is not None else DEFAULT_QUIET
+            q = (
+                (c.quiet_start, c.quiet_end)
+                if c.quiet_start is not None and c.quiet_end is not None  # a preference row has both
+                else DEFAULT_QUIET
+            )
             if (start, *q) not in release_cache:
                 release_cache[(start, *q)] = quiet_release(start, *q) or start
             not_before = release_cache[(start, *q)]
@@ -337,13 +341,13 @@ def _insert(rows: list[tuple]) -> None:
             part = rows[start : start + 500]
             params: list[Any] = []
             for r in part:
-                r = list(r)
-                r[i_payload] = json.dumps(r[i_payload], ensure_ascii=False)
+                row = list(r)
+                row[i_payload] = json.dumps(row[i_payload], ensure_ascii=False)
                 for k in dt_cols:
-                    if r[k] not in adapted:
-                        adapted[r[k]] = adapt(r[k])
-                    r[k] = adapted[r[k]]
-                params.extend(r)
+                    if row[k] not in adapted:
+                        adapted[row[k]] = adapt(row[k])
+                    row[k] = adapted[row[k]]
+                params.extend(row)
             sql = f"INSERT INTO {table} ({cols}) VALUES {', '.join([one] * len(part))} ON CONFLICT (dedupe_key) DO NOTHING"  # noqa: S608
             cur.execute(sql, params)
 

@@ -100,8 +100,9 @@ def preference_update(
         errs["wechat_openid"] = [_("开通微信通知需要填写微信用户标识")]
     if notify_email and not customer.email:
         errs["notify_email"] = [_("客户没有登记电子邮箱，不能开通邮件通知")]
-    if errs:
+    if errs or qs is None or qe is None:  # a time that does not parse: its error is in errs
         raise ValidationError(errs)
+    opt_out = bool(greetings_opt_out)
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer_id)
         pref, _created = NotifyPreference.objects.select_for_update().get_or_create(
@@ -123,7 +124,7 @@ def preference_update(
             "quiet_start": qs.isoformat("minutes"),
             "quiet_end": qe.isoformat("minutes"),
             "wechat_openid": openid,
-            "greetings_opt_out": bool(greetings_opt_out),
+            "greetings_opt_out": opt_out,
         }
         Customer.objects.filter(pk=customer.pk).update(
             notify_sms=after["notify_sms"],
@@ -132,7 +133,7 @@ def preference_update(
             updated_at=now,
         )
         pref.quiet_start, pref.quiet_end, pref.wechat_openid = qs, qe, openid
-        pref.greetings_opt_out, pref.updated_at = after["greetings_opt_out"], now
+        pref.greetings_opt_out, pref.updated_at = opt_out, now
         pref.save()
         changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
         if "wechat_openid" in changes:

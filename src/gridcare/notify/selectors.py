@@ -1,5 +1,7 @@
 """Reads of the outbox, scoped to the user's units (missing and forbidden look the same)."""
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django.db.models import Count, Q, QuerySet
 
 from gridcare.core.masking import mask_email, mask_openid, mask_phone
@@ -9,7 +11,20 @@ from gridcare.core.scoping import get_or_404, restrict
 from .choices import NotificationStatus, NotifyChannel
 from .models import Campaign, Notification
 
+if TYPE_CHECKING:  # django-stubs-ext is a development dependency (it comes with django-stubs)
+    from django_stubs_ext import WithAnnotations
+
 RECENT = 20
+
+
+class DeliveryCounts(TypedDict):
+    """The counts `with_delivery_counts` adds to each campaign."""
+
+    n_total: int
+    n_sent: int
+    n_pending: int
+    n_dead: int
+    n_suppressed: int
 
 
 def mask_recipient(channel: str, recipient: str) -> str:
@@ -53,7 +68,7 @@ def notifications_for_customer(
     return rows
 
 
-def with_delivery_counts(qs: QuerySet[Campaign]) -> QuerySet[Campaign]:
+def with_delivery_counts(qs: QuerySet[Campaign]) -> "QuerySet[WithAnnotations[Campaign, DeliveryCounts]]":
     """Campaigns with their notices counted by status, in the one query (n_total, n_sent, n_pending, …)."""
     s = NotificationStatus
     return qs.annotate(

@@ -92,7 +92,7 @@ class _Slow:
 class _RenderContext:
     def __init__(self, values: dict[str, Any]):
         self.values = values
-        self.django = None
+        self.django: Context | None = None
 
 
 def compile_template(source: str):

@@ -130,6 +130,8 @@ def _clean(payload: LateFeeIn) -> dict:
             payments.append((on, amount))
     if errs:
         raise ValidationError(errs)
+    if period_start is None:  # not reached: a bad period is in errs (this narrows the type)
+        raise ValidationError({"period": [_("账期格式应为 YYYY-MM")]})
     return {
         "customer_class": klass,
         "bill_year": period_start.year,

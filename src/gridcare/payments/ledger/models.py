@@ -9,6 +9,8 @@
 - `Allocation`: how much of a payment went to a receivable's late fee and principal.
 """
 
+from typing import TypedDict
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -23,7 +25,14 @@ from gridcare.payments.choices import (
     WaiverStatus,
 )
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+
+class _MoneyArgs(TypedDict):
+    max_digits: int
+    decimal_places: int
+
+
+# A TypedDict rather than a plain dict so that `**MONEY` type-checks against DecimalField's keyword arguments.
+MONEY: _MoneyArgs = {"max_digits": 14, "decimal_places": 2}
 
 
 class Payment(models.Model):
@@ -97,6 +106,10 @@ class Receivable(models.Model):
     created_at = models.DateTimeField()
 
     objects = ReceivableQuerySet.as_manager()
+
+    # A column of the raw statement in statement.open_receivables_and_prepaid (the account's prepaid
+    # enrolment, on each row); declared for the type checker, not a field.
+    prepaid_enrolled: bool
 
     class Meta:
         ordering = ["due_date", "id"]

@@ -81,7 +81,7 @@ def refund_request(
         errs["reason"] = [_("请填写退费原因（最多500字）")]
     if method not in RefundMethod.values:
         errs["method"] = [_("未知的退费方式：%(m)s") % {"m": str(method)[:20]}]
-    if errs:
+    if errs or value is None:  # no amount: its error is in errs
         raise ValidationError(errs)
     with transaction.atomic():
         _lock_account(account.pk)  # pending refunds of one account are checked one at a time

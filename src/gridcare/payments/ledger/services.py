@@ -19,7 +19,7 @@ over the whole period — the counter settles the fee at each payment, as a rece
 """
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -111,6 +111,8 @@ def receivables_open(bill_ids: list[int], *, on: date | None = None) -> int:
     )
     receivables, entries = [], []
     for pk, account_id, unit_id, klass, period_start, due, amount, issued_at in rows:
+        if due is None:  # issuing sets the due date in the same statement that marks the bill issued
+            raise ValueError(f"bill {pk} has no due date: it cannot be opened as a receivable")
         receivables.append(
             Receivable(
                 bill_id=pk,
@@ -288,7 +290,7 @@ def payment_record(
     account = Account.objects.filter(account_number=str(account_number or "").strip()).first()
     if account is None:
         errs["account_number"] = [_("户号不存在：%(n)s") % {"n": str(account_number or "")[:20]}]
-    if errs:
+    if errs or account is None or value is None:  # no account or no amount: their error is in errs
         raise ValidationError(errs)
     paid_at = paid_at or timezone.now()
     existing = _same_payment(channel, txn, account, value)
@@ -400,6 +402,14 @@ def payment_write(
     return payment
 
 
+def _concrete(model: type[models.Model], name: str) -> models.Field:
+    """One of the model's own fields (`_meta.get_field` also answers reverse relations, which have no column)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model.__name__}.{name} is not a concrete field")
+    return field
+
+
 def _claim(payment: Payment, *, order_id: int | None) -> bool:
     """INSERT the payment unless its (channel, transaction id) is taken — ON CONFLICT DO NOTHING, so a
     duplicate arriving at the same moment costs no error and no savepoint — and, with `order_id`, mark the
@@ -419,7 +429,7 @@ def _claim(payment: Payment, *, order_id: int | None) -> bool:
         "created_at",
     ]
     # Each value as the ORM would send it (SQLite stores aware datetimes as naive UTC text, for one).
-    values = [Payment._meta.get_field(c).get_db_prep_save(getattr(payment, c), connection) for c in cols]
+    values = [_concrete(Payment, c).get_db_prep_save(getattr(payment, c), connection) for c in cols]
     table, orders = Payment._meta.db_table, PaymentOrder._meta.db_table
     insert = (
         f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "  # noqa: S608
@@ -493,14 +503,14 @@ def _plan(payments: list[Payment], open_rs: list[Receivable], *, on: date, now: 
 
 
 def _write_plan(
-    plan: _Plan, *, extra_entries: list[LedgerEntry] = (), beside: list[models.Model] = ()
+    plan: _Plan, *, extra_entries: Sequence[LedgerEntry] = (), beside: Sequence[models.Model] = ()
 ) -> None:
     """Write a plan set-based, with `beside` (new rows of other tables: an audit row, an outbox row). One
     statement on PostgreSQL (each INSERT and the receivables' UPDATE a CTE of it), one per table elsewhere."""
     entries = [*extra_entries, *plan.entries]
     for a in plan.allocations:
         a.payment_id = a.payment.pk  # the payment may have been inserted after the plan was made
-    groups: dict[type, list] = {}
+    groups: dict[type[models.Model], list[models.Model]] = {}
     for row in [*entries, *plan.allocations, *beside]:
         groups.setdefault(type(row), []).append(row)
     if connection.vendor == "postgresql":
@@ -518,7 +528,7 @@ def _write_plan(
                 cur.execute(head + last, [v for _sql, params in ctes for v in params] + list(last_params))
     else:
         for model, rows in groups.items():
-            model.objects.bulk_create(rows)
+            model._default_manager.bulk_create(rows)  # `objects` on every model written here
         Receivable.objects.bulk_update(
             plan.receivables, ["fee_charged", "fee_paid", "principal_paid", "fee_through"]
         )

@@ -6,7 +6,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Field, Sum
 
 from gridcare.core.money import fen
 from gridcare.customers.choices import AccountStatus
@@ -83,13 +83,21 @@ _DUES_FIELDS = (
 )  # fmt: skip
 
 
+def _column(name: str) -> str:
+    """The database column of one of Receivable's own fields (a relation's reverse side has none)."""
+    model_field = Receivable._meta.get_field(name)
+    if not isinstance(model_field, Field):
+        raise TypeError(f"Receivable.{name} is not a concrete field")
+    return model_field.column
+
+
 @lru_cache(maxsize=1)
 def _dues_parts() -> tuple[str, str, str]:
     """Columns, join and order that add to a statement on the account `a` its open receivables (the `open()`
     rule, oldest due first) and whether it is enrolled in prepaid: a left join, so an account owing nothing
     still answers one row with its flag."""
     r, pa = Receivable._meta.db_table, PrepaidAccount._meta.db_table
-    cols = ", ".join(f"r.{Receivable._meta.get_field(f.removesuffix('_id')).column}" for f in _DUES_FIELDS)
+    cols = ", ".join(f"r.{_column(f.removesuffix('_id'))}" for f in _DUES_FIELDS)
     columns = (
         f"{cols}, EXISTS (SELECT 1 FROM {pa} pa WHERE pa.account_id = a.id "  # noqa: S608 (model metadata)
         "AND pa.unenrolled_on IS NULL) AS prepaid_enrolled"

@@ -119,7 +119,7 @@ class Command(BaseCommand):
             raise CommandError(
                 _("导入任务 #%(id)d 失败，未写入任何数据：%(err)s") % {"id": job.pk, "err": job.error}
             )
-        result = job.result
+        result = job_cli.result_of(job)
         if result["errors_total"]:
             lines = [importer.format_error(importer.RowError(**e)) for e in result["errors"]]
             if result["errors_total"] > len(lines):

@@ -81,7 +81,7 @@ class Command(BaseCommand):
                 if job.state != JobState.SUCCEEDED:
                     raise CommandError(f"job {job.pk} failed: {job.error}")
                 self.stdout.write(
-                    f"campaign {o['campaign_id']} launched: {job.result['recipients']} customers"
+                    f"campaign {o['campaign_id']} launched: {job_cli.result_of(job)['recipients']} customers"
                 )
             else:
                 for c in selectors.with_delivery_counts(Campaign.objects.all())[:100]:
