@@ -76,3 +76,27 @@ def test_broker_down_fails_the_row_quickly(broker_down):
     assert job.state == JobState.FAILED
     assert job.error == "broker unavailable"
     assert job.done == 0
+
+
+def test_progress_bar_redraws_in_place_through_a_commands_output_wrapper():
+    """Django's OutputWrapper ends every write with a newline unless told not to: the bar turns that off,
+    so on a terminal the redraws share one line and only the close ends it."""
+    import io
+
+    from django.core.management.base import OutputWrapper
+
+    from gridcare.jobs.cli import ProgressBar
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    raw = Tty()
+    bar = ProgressBar(OutputWrapper(raw), "billing.run #7")
+    bar.update(1, 4, "运行中")
+    bar.update(2, 4, "运行中")
+    bar.close(4, 4, "已完成")
+    text = raw.getvalue()
+    assert text.count("\n") == 1 and text.endswith("\n")
+    assert text.count("\r") == 3
+    assert "4/4 100% 已完成" in text

@@ -67,6 +67,14 @@ class ProgressBar:
         self.last_line = ""
         self.last_step = -1
 
+    def _write(self, text: str) -> None:
+        """Write exactly `text`: a management command's OutputWrapper would end every write with a newline,
+        which breaks the in-place redraw, so its `ending` is turned off."""
+        try:
+            self.out.write(text, ending="")  # type: ignore[call-arg]  # OutputWrapper.write takes `ending`
+        except TypeError:
+            self.out.write(text)
+
     def line(self, done: int, total: int | None, state: str) -> str:
         if total:
             frac = min(1.0, done / total)
@@ -81,20 +89,20 @@ class ProgressBar:
             return
         self.last_line = text
         if self.tty:
-            self.out.write("\r" + text)
+            self._write("\r" + text)
             self.out.flush()
             return
         step = int(10 * done / total) if total else 0
         if step != self.last_step:
             self.last_step = step
-            self.out.write(text + "\n")
+            self._write(text + "\n")
 
     def close(self, done: int, total: int | None, state: str) -> None:
         text = self.line(done, total, state)
         if self.tty:
-            self.out.write("\r" + text + "\n")
+            self._write("\r" + text + "\n")
         elif text != self.last_line:
-            self.out.write(text + "\n")
+            self._write(text + "\n")
         self.out.flush()
 
 
