@@ -294,3 +294,10 @@ def test_page_follows_a_running_job_and_shows_a_failed_one(world, client):
     page = client.get(url).content.decode()
     assert 'data-testid="import-failed"' in page and "写入时发现户号已被占用" in page
     assert "http-equiv" not in page
+
+
+def test_import_page_job_parameter_of_other_digits_is_a_404(world, login):
+    """'²' passes str.isdigit() but is no integer: a 404 like any other foreign job id, never a 500."""
+    c = login(world.admin)
+    for raw in ("²", "٣", "１", "9" * 40):
+        assert c.get("/import/", {"job": raw}).status_code == 404

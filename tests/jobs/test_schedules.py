@@ -136,6 +136,15 @@ def test_edit_interval(world, admin_client):
         ({"mode": "interval", "period": "minutes"}, "every", "请填写间隔"),
         ({"mode": "interval", "every": "2", "period": "fortnights"}, "period", "fortnights"),
         ({"mode": "hourly"}, "mode", "hourly"),
+        # Valid field by field, but 31 February never comes: beat could not load it (review finding).
+        (
+            {"mode": "crontab", "minute": "0", "hour": "7", "day_of_month": "31", "month_of_year": "2"},
+            "day_of_month",
+            "这个日期在所选月份中从不出现：31 日 / 2 月",
+        ),
+        # Arabic-Indic and full-width digits pass str.isdigit() but are no crontab value.
+        ({"mode": "crontab", "minute": "٣", "hour": "7"}, "minute", "不是有效的 crontab 取值：٣"),
+        ({"mode": "crontab", "minute": "0", "hour": "７"}, "hour", "不是有效的 crontab 取值：７"),
     ],
 )
 def test_bad_input_is_a_form_error_and_writes_nothing(world, admin_client, data, field, message):
@@ -192,3 +201,30 @@ def test_schedules_are_for_administrators_only(world, login, who):
     assert c.post("/jobs/schedules/collections.run/run/").status_code == 404
     assert PeriodicTask.objects.get(name="collections.run").enabled and not Job.objects.exists()
     assert not AuditEvent.objects.filter(action__startswith="schedule.").exists()
+
+
+def test_a_crontab_that_never_fires_does_not_break_the_page_or_catch_up(world, admin_client):
+    """A row written before the form refused it (or by hand): the page lists it without a next run, and
+    catch-up skips it instead of raising (beat would not start)."""
+    from django_celery_beat.models import CrontabSchedule
+
+    schedules.ensure_schedules()
+    task = PeriodicTask.objects.get(name="collections.run")
+    task.crontab = CrontabSchedule.objects.create(
+        minute="0", hour="7", day_of_month="31", month_of_year="2", timezone="Asia/Shanghai"
+    )
+    task.save()
+    assert schedules.next_run(task, now=at(2027, 1, 10, 6, 0)) is None
+    assert admin_client.get("/jobs/schedules/").status_code == 200
+
+    from gridcare.celery import app
+    from gridcare.jobs.beat import Scheduler
+
+    sched = Scheduler.__new__(Scheduler)  # catch_up only reads the table and sends through apply_async
+    sched.app = app
+    sent = []
+    sched.apply_async = lambda entry, advance=False: sent.append(entry.name)
+    sched.Entry = lambda task, app=None: type("E", (), {"name": task.name})()
+    sched.all_as_schedule = dict
+    assert "collections.run" not in sched.catch_up()
+    assert "collections.run" not in sent

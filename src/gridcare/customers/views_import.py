@@ -67,7 +67,7 @@ def _own_job(request) -> Job | None:
     job_id = request.GET.get("job")
     if not job_id:
         return None
-    if not job_id.isdigit():
+    if not (job_id.isascii() and job_id.isdigit() and len(job_id) <= 18):
         raise Http404
     job = Job.objects.filter(pk=int(job_id), kind=KIND, created_by=request.user).first()
     if job is None:

@@ -26,7 +26,11 @@ class Scheduler(DatabaseScheduler):
 
         fired = []
         for task in schedules.scheduled_tasks().filter(enabled=True):
-            if not schedules.needs_catch_up(task):
+            try:
+                if not schedules.needs_catch_up(task):
+                    continue
+            except ValueError:  # a crontab that never fires: beat goes on with the others
+                log.error("schedule %s: its crontab never fires; skipped", task.name)
                 continue
             log.info("schedule %s: last run older than its period, running once now (catch-up)", task.name)
             try:

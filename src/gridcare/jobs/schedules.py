@@ -96,10 +96,10 @@ def needs_catch_up(task: PeriodicTask, *, now: datetime | None = None) -> bool:
     ran). `schedule.is_due(last)` says whether a scheduled time passed since `last`."""
     if not task.enabled:
         return False
+    sched = task.schedule  # ValueError for a crontab that never fires: it has nothing to catch up
     last = last_run(task.name)
     if last is None:
         return True
-    sched = task.schedule
     if now is not None:
         sched.nowfun = lambda: now
     return bool(sched.is_due(last.created_at).is_due)
@@ -109,7 +109,10 @@ def next_run(task: PeriodicTask, *, now: datetime | None = None) -> datetime | N
     if not task.enabled:
         return None
     now = now or timezone.now()
-    sched = task.schedule
+    try:
+        sched = task.schedule
+    except ValueError:  # a crontab that never fires (written before the form refused it): no next run
+        return None
     sched.nowfun = lambda: now
     last = task.last_run_at or now
     remaining = sched.remaining_estimate(last)
@@ -169,9 +172,22 @@ def schedule_update(
             value = str(crontab.get(f, "*")).strip() or "*"
             crontab[f] = value
             try:
+                if not value.isascii():  # '٣' or '３' pass the validators' isdigit() but are no crontab value
+                    raise ValidationError(value)
                 check[f](value)
             except ValidationError:
                 errors[f] = [_("不是有效的 crontab 取值：%(v)s") % {"v": value}]
+        if not errors:
+            # Each field may be valid alone and the whole never fire (31 February): celery refuses it, and so do we.
+            from celery.schedules import crontab as celery_crontab
+
+            try:
+                celery_crontab(**{f: crontab[f] for f in CRON_FIELDS})
+            except ValueError:
+                errors["day_of_month"] = [
+                    _("这个日期在所选月份中从不出现：%(d)s 日 / %(m)s 月")
+                    % {"d": crontab["day_of_month"], "m": crontab["month_of_year"]}
+                ]
     else:
         if not isinstance(every, int) or every < 1 or every > 10_000:
             errors["every"] = [_("间隔应为 1 到 10000 之间的整数")]
