@@ -28,6 +28,7 @@ from gridcare.jobs.choices import JobState
 from gridcare.jobs.models import Job
 from gridcare.jobs.services import BrokerUnavailable
 from tests.billing.test_runs import at, client_for, read, start
+from tests.brokers import broker_at
 from tests.factories import CustomerFactory, UserFactory, make_account
 
 SYSTEM = Actor()
@@ -217,10 +218,8 @@ def broker_down(settings):
     from gridcare.celery import app
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    old = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"  # a closed port
-    yield
-    app.conf.broker_url = old
+    with broker_at("redis://127.0.0.1:1/0"):  # a closed port; the pools rebuilt either way
+        yield app
 
 
 def test_broker_down_starts_nothing(world, route, many, broker_down):

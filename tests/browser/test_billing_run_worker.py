@@ -64,10 +64,12 @@ def worker(settings, live_server, tmp_path):
     import redis
 
     from gridcare.celery import app
+    from tests.brokers import broker_at
 
     redis.Redis.from_url(REDIS).flushdb()
-    old = app.conf.broker_url
-    app.conf.broker_url = REDIS
+    # The app's connection and producer pools rebuilt for this broker (an earlier test may have closed them).
+    switch = broker_at(REDIS)
+    switch.__enter__()
     settings.CELERY_TASK_ALWAYS_EAGER = False
     env = {
         **os.environ,
@@ -103,7 +105,7 @@ def worker(settings, live_server, tmp_path):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        app.conf.broker_url = old
+        switch.__exit__(None, None, None)
 
 
 @pytest.fixture

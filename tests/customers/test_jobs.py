@@ -23,6 +23,7 @@ from gridcare.customers.models import Account
 from gridcare.jobs import services as job_services
 from gridcare.jobs.choices import JobState
 from gridcare.jobs.models import Job
+from tests.brokers import broker_at
 
 from .test_import import counts, good_row, upload, write_csv
 
@@ -33,10 +34,8 @@ def broker_down(settings):
     from gridcare.celery import app
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    old = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    yield
-    app.conf.broker_url = old
+    with broker_at("redis://127.0.0.1:1/0"):  # a closed port; the pools rebuilt either way
+        yield app
 
 
 def uploads(settings) -> list[str]:

@@ -18,8 +18,7 @@ from gridcare.core.audit import Actor
 from gridcare.jobs import cli, registry, services
 from gridcare.jobs.choices import JobState
 from gridcare.jobs.models import Job
-
-from .conftest import broker_at
+from tests.brokers import broker_at
 
 DONE_CHUNKS: list[int] = []
 

@@ -27,9 +27,9 @@ from gridcare.jobs import schedules, services
 from gridcare.jobs.choices import JobState
 from gridcare.jobs.cli import workers_available
 from gridcare.jobs.models import Job
+from tests.brokers import broker_at
 
 from . import worker_kinds
-from .conftest import broker_at
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS = ("redis://127.0.0.1:6379/13", ("127.0.0.1", 6379))

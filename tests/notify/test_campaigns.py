@@ -17,6 +17,7 @@ from gridcare.customers.choices import CustomerClass, Segment
 from gridcare.jobs.models import Job
 from gridcare.notify import campaigns, outbox
 from gridcare.notify.models import Campaign, Notification
+from tests.brokers import broker_at
 from tests.factories import CustomerFactory, UserFactory, make_account
 
 from .conftest import at
@@ -253,10 +254,8 @@ def broker_down(settings):
     from gridcare.celery import app
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    old = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"  # a closed port
-    yield
-    app.conf.broker_url = old
+    with broker_at("redis://127.0.0.1:1/0"):  # a closed port; the pools rebuilt either way
+        yield app
 
 
 def test_launch_is_a_job_and_a_broker_down_sends_nothing(world, login, broker_down):
