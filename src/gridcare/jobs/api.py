@@ -31,14 +31,14 @@ class JobOut(Schema):
     heartbeat_at: datetime | None
 
 
-@router.get("/jobs/{int:job_id}", response=JobOut, summary="后台任务的状态与进度")
+@router.get("/jobs/{int:job_id}", response={200: JobOut, 404: ErrorOut}, summary="后台任务的状态与进度")
 def job_detail(request, job_id: int):
     return selectors.job_get(user=request.user, pk=job_id)
 
 
 @router.post(
     "/jobs/{int:job_id}/retry",
-    response={202: JobOut, 409: ErrorOut, 503: ErrorOut},
+    response={202: JobOut, 404: ErrorOut, 409: ErrorOut, 503: ErrorOut},
     summary="重试失败的后台任务",
 )
 def job_retry(request, job_id: int):
