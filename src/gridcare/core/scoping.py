@@ -3,16 +3,11 @@
 from django.db.models import QuerySet
 from django.http import Http404
 
-from .permissions import Role, has_perm, is_customer
+from .permissions import Role, has_perm
 
 
 class PermissionDenied(Exception):
     """The actor may not write this object; views and the API answer it as 404, like a missing one."""
-
-
-def is_portal_user(user) -> bool:
-    """An active, logged-in customer (staff users are not portal users, whatever they try)."""
-    return is_customer(user)
 
 
 def visible_unit_ids(user) -> list[int]:

@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from gridcare.billing.choices import BillStatus
 from gridcare.billing.models import Bill
-from gridcare.core import scoping
 from gridcare.core.masking import mask_phone
 from gridcare.core.money import CENT
+from gridcare.core.permissions import is_customer
 from gridcare.core.scoping import get_or_404
 from gridcare.customers.choices import AccountStatus
 from gridcare.customers.models import Account, Meter, ServicePoint
@@ -42,7 +42,7 @@ def today() -> date:
     return timezone.localdate()
 
 
-is_portal_user = scoping.is_portal_user  # the rule lives in core.scoping; portal code calls it from here
+is_portal_user = is_customer  # the rule lives in core.permissions; portal code calls it from here
 
 
 def portal_accounts(*, user) -> QuerySet[Account]:
