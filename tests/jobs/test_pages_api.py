@@ -169,3 +169,18 @@ def test_nav_entry_for_roles_that_start_jobs(people, login):
     assert 'data-testid="nav-jobs"' not in login(people.a_agent).get("/jobs/").content.decode()
     assert login().get("/jobs/").status_code == 302  # anonymous → login
     assert login(people.portal_user).get("/jobs/").status_code == 404
+
+
+def test_page_shows_parameters_as_json(people, login):
+    job = Job.objects.create(
+        kind="test.scoped",
+        created_by=people.a_billing,
+        unit=people.bureau_a,
+        params={"period": "2026-10", "note": "月初", "dry_run": False, "unit": None},
+    )
+    page = login(people.a_billing).get(f"/jobs/{job.pk}/").content.decode()
+    # JSON, keys sorted, Chinese unescaped (HTML-escaped quotes), not Python's repr (False/None/single quotes)
+    assert (
+        "<code>{&quot;dry_run&quot;: false, &quot;note&quot;: &quot;月初&quot;, "
+        "&quot;period&quot;: &quot;2026-10&quot;, &quot;unit&quot;: null}</code>"
+    ) in page

@@ -14,7 +14,7 @@ from gridcare.jobs.choices import JobState
 from gridcare.jobs.models import Job
 
 SH = ZoneInfo("Asia/Shanghai")
-DEFAULTS = {"collections.run", "prepaid.estimate", "notify.dispatch", "jobs.cleanup_stale"}
+DEFAULTS = {"collections.run", "prepaid.estimate", "notify.dispatch", "jobs.cleanup_stale", "core.purge_job_files"}
 
 
 def at(*args) -> datetime:
@@ -35,11 +35,13 @@ def test_defaults_installed_once_and_edits_kept():
     dispatch = PeriodicTask.objects.get(name="notify.dispatch")
     assert (dispatch.interval.every, dispatch.interval.period) == (1, "minutes")
     assert PeriodicTask.objects.get(name="jobs.cleanup_stale").interval.every == 1
+    purge = PeriodicTask.objects.get(name="core.purge_job_files").interval
+    assert (purge.every, purge.period) == (1, "hours")
     assert dunning.task == "gridcare.jobs.scheduled" and '"kind": "collections.run"' in dunning.kwargs
     dispatch.enabled = False
     dispatch.save()
     assert schedules.ensure_schedules() == []
-    assert PeriodicTask.objects.count() == 4 and not PeriodicTask.objects.get(name="notify.dispatch").enabled
+    assert PeriodicTask.objects.count() == 5 and not PeriodicTask.objects.get(name="notify.dispatch").enabled
 
 
 @pytest.mark.django_db

@@ -1,6 +1,8 @@
 """后台任务 pages: recent jobs, a job's live progress (htmx polling) with its retry button, and the
 administrators' schedules page (edit, pause/resume, run now). Every write is a service call, audited."""
 
+import json
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -36,6 +38,8 @@ def _decorate(job):
     )
     job.is_active = job.state not in FINISHED
     job.result_rows = list(job.result.items()) if isinstance(job.result, dict) else []
+    # JSON as the API shows it (not Python's repr), Chinese as is.
+    job.params_json = json.dumps(job.params or {}, ensure_ascii=False, sort_keys=True)
     return job
 
 
