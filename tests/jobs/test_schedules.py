@@ -14,7 +14,13 @@ from gridcare.jobs.choices import JobState
 from gridcare.jobs.models import Job
 
 SH = ZoneInfo("Asia/Shanghai")
-DEFAULTS = {"collections.run", "prepaid.estimate", "notify.dispatch", "jobs.cleanup_stale", "core.purge_job_files"}
+DEFAULTS = {
+    "collections.run",
+    "prepaid.estimate",
+    "notify.dispatch",
+    "jobs.cleanup_stale",
+    "core.purge_job_files",
+}
 
 
 def at(*args) -> datetime:
