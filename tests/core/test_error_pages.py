@@ -170,7 +170,7 @@ def test_a_forced_500_logs_one_record_with_the_request_id_shown_on_the_page_and_
 
 @override_settings(DEBUG=False)
 def test_an_api_500_carries_the_request_id_in_its_json_and_is_logged_once(world, caplog, monkeypatch):
-    from gridcare.customers import selectors
+    from gridcare.core import selectors
 
     def fail(**kwargs):
         raise RuntimeError("database went away")
@@ -229,7 +229,7 @@ def test_debug_500_is_the_branded_page_with_the_request_id_not_the_technical_one
     assert len(error_records(caplog)) == 1
     # the API too: JSON, never the plain-text traceback django-ninja gives under DEBUG
     c.force_login(world.admin)
-    from gridcare.customers import selectors
+    from gridcare.core import selectors
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(selectors, "audit_events_visible", lambda **kw: 1 / 0)

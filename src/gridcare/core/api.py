@@ -46,9 +46,9 @@ from pydantic import AfterValidator, BaseModel
 
 from gridcare.core.locks import Conflict
 from gridcare.core.scoping import PermissionDenied
-from gridcare.customers import selectors
 from gridcare.org.models import ApiToken
 
+from . import selectors
 from .audit import Actor, audit_pii_view_record
 from .choices import Channel
 from .errors import debug_pages

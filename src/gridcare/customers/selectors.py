@@ -183,10 +183,6 @@ def customer_timeline(
     return events
 
 
-def audit_events_visible(*, user) -> QuerySet[AuditEvent]:
-    return restrict(AuditEvent.objects.select_related("actor"), user, Perm.AUDIT_VIEW)
-
-
 def masked_customer(customer: Customer, *, reveal: bool = False) -> dict[str, str]:
     """Personal fields for display: masked unless `reveal` (the caller checked the role and audited)."""
     if reveal:
