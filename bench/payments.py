@@ -323,8 +323,8 @@ def start_server(db: str, port: int, public_pem: bytes) -> subprocess.Popen:
 
 
 def _statement_label(sql: str) -> str:
-    """ "INSERT payments_payment (+ UPDATE payments_paymentorder)": the verb and the tables a statement writes
-    or reads first, CTEs included."""
+    """ "INSERT payments_payment + UPDATE payments_paymentorder": the verb and the tables a statement writes
+    (CTEs included), or every table a SELECT reads."""
     import re
 
     words = sql.split()
@@ -332,6 +332,10 @@ def _statement_label(sql: str) -> str:
     if verb == "WITH":
         inner = re.findall(r"\b(INSERT INTO|UPDATE|DELETE FROM)\s+\"?(\w+)", sql, flags=re.I)
         return " + ".join(f"{v.split()[0].upper()} {t}" for v, t in inner) or "WITH"
+    if verb == "SELECT":
+        # every table it reads, in order: "SELECT payments_receivable, payments_dunningnotice"
+        tables = dict.fromkeys(re.findall(r"\b(?:FROM|JOIN)\s+\"?([a-z]\w*_\w+)", sql, flags=re.I))
+        return f"SELECT {', '.join(tables)}".strip()
     m = re.search(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", sql, flags=re.I)
     return f"{verb} {m.group(1) if m else ''}".strip()
 

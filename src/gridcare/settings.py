@@ -47,6 +47,7 @@ MIDDLEWARE = [
     "gridcare.core.requestid.RequestIdMiddleware",  # outermost: every response carries X-Request-ID
     "gridcare.core.middleware.SecurityHeadersMiddleware",  # its headers go on every response
     "django.middleware.security.SecurityMiddleware",
+    "gridcare.payments.channels.fastpath.ChannelNotifyMiddleware",  # channel-signed notifications: no browser stack
     "django.contrib.sessions.middleware.SessionMiddleware",
     "gridcare.core.middleware.ChineseByDefaultMiddleware",
     "django.middleware.locale.LocaleMiddleware",

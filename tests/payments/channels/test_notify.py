@@ -17,14 +17,15 @@ from urllib.parse import urlencode
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from gridcare.core.audit import Actor
 from gridcare.core.models import AuditEvent
-from gridcare.payments.channels import gateways
+from gridcare.payments.channels import fastpath, gateways
 from gridcare.payments.channels.signatures import alipay_sign, wechat_encrypt_resource, wechat_sign
 from gridcare.payments.ledger import statement as selectors
 from gridcare.payments.models import Allocation, LedgerEntry, Payment, PaymentOrder, Receivable
@@ -712,9 +713,10 @@ def _statements(client, params) -> list[str]:
 
 def test_a_notification_costs_a_fixed_number_of_statements_whatever_the_bills(client, channels, world):
     # Three open bills, the oldest two overdue (late fees charged): the statements do not grow with them.
-    # PostgreSQL: BEGIN, the order and account locked, the open receivables, the claim (payment + order), the
-    # allocation with every row beside it (entries, allocations, receivables, audit, receipt), the collections
-    # hook, COMMIT = 7; a duplicate: BEGIN, the order, COMMIT. SQLite writes each table on its own.
+    # PostgreSQL (`notify_pg`): BEGIN, the order and account locked, the open receivables (with whether a
+    # disconnection case is open), one statement writing the payment and every row beside it (order,
+    # receivables, entries, allocations, audit, receipt), COMMIT = 5; a duplicate: BEGIN, the order, COMMIT.
+    # SQLite writes each table on its own.
     today = timezone.localdate()
     for months, due in ((3, -40), (2, -10), (1, 20)):
         issued_bill(world.acct_a, f"2026-{months:02d}", "100.00", today + timedelta(days=due))
@@ -723,7 +725,7 @@ def test_a_notification_costs_a_fixed_number_of_statements_whatever_the_bills(cl
     new = _statements(client, params)
     again = _statements(client, params)
     if connection.vendor == "postgresql":
-        assert len(new) == 7, new
+        assert len(new) == 5, new
         assert len(again) == 3, again
     else:
         assert len(new) <= 12, new
@@ -763,3 +765,93 @@ def test_the_receipt_is_a_pending_row_rendered_later(client, channels, world, bi
         kind="payment_receipt", dedupe_key__startswith=f"receipt:{p.pk}:"
     ).exists()
     assert not PendingNotice.objects.exists()
+
+
+# ---------------------------------------------------------------- the short way through Django (issue 12 §3)
+# `channels.fastpath.ChannelNotifyMiddleware` answers a notification itself (no session, locale, CSRF, auth or
+# messages middleware) with the same status, body and headers the full stack gives; anything unusual — a NUL
+# character, a query string, an undecodable body, another method — takes the full stack and its answer.
+
+FULL_STACK = [m for m in django_settings.MIDDLEWARE if not m.endswith("ChannelNotifyMiddleware")]
+
+
+@pytest.fixture
+def short_path_calls(monkeypatch):
+    """How many requests the middleware answered itself."""
+    calls = []
+    handler = fastpath.ROUTES[fastpath.ALIPAY_PATH]
+
+    def spy(request, body):
+        response = handler(request, body)
+        calls.append(response is not None)
+        return response
+
+    monkeypatch.setitem(fastpath.ROUTES, fastpath.ALIPAY_PATH, spy)
+    return calls
+
+
+def _headers(response) -> dict[str, str]:
+    return {k: v for k, v in response.headers.items() if k != "X-Request-ID"}
+
+
+def test_the_middleware_sits_after_django_security_middleware():
+    # The request id, the security headers and the HTTPS redirect still apply to the short path.
+    mw = django_settings.MIDDLEWARE
+    here = mw.index("gridcare.payments.channels.fastpath.ChannelNotifyMiddleware")
+    assert mw[here - 1] == "django.middleware.security.SecurityMiddleware"
+    assert here < mw.index("django.contrib.sessions.middleware.SessionMiddleware")
+
+
+def test_the_path_it_answers_is_the_api_route():
+    from django.urls import resolve
+
+    assert fastpath.ALIPAY_PATH == ALIPAY_URL
+    assert resolve(fastpath.ALIPAY_PATH).url_name == "alipay_notify"
+    assert resolve(fastpath.WECHAT_PATH).url_name == "wechat_notify"
+
+
+def test_a_notification_gets_the_same_answer_as_through_the_full_stack(
+    client, channels, world, bill, short_path_calls
+):
+    short = post_alipay(client, alipay_params(order(world, "alipay", "40.00"), "T1", keys=channels))
+    assert short_path_calls == [True]
+    with override_settings(MIDDLEWARE=FULL_STACK):
+        full = post_alipay(Client(), alipay_params(order(world, "alipay", "60.00"), "T2", keys=channels))
+    assert short_path_calls == [True]  # the full stack did not go through the middleware
+    assert (short.status_code, short.content) == (full.status_code, full.content) == (200, b"success")
+    assert _headers(short) == _headers(full)
+    assert short["X-Request-ID"] and short["Content-Length"] == "7"
+    assert sorted(Payment.objects.values_list("channel_txn_id", flat=True)) == ["T1", "T2"]
+    # A refusal (a forged signature) is the same "failure" either way.
+    forged = alipay_params(order(world, "alipay", "10.00"), "T3", keys=channels)
+    forged["total_amount"] = "1.00"
+    short = post_alipay(client, forged)
+    with override_settings(MIDDLEWARE=FULL_STACK):
+        full = post_alipay(Client(), forged)
+    assert short.content == full.content == b"failure" and _headers(short) == _headers(full)
+
+
+def test_a_nul_character_goes_through_the_full_stack(client, channels, world, bill, short_path_calls):
+    params = alipay_params(order(world, "alipay"), keys=channels)
+    params["subject"] = "电费\x00"
+    r = post_alipay(client, params)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "subject"
+    assert short_path_calls == [] and not Payment.objects.exists()
+
+
+def test_an_undecodable_body_goes_through_the_full_stack(client, channels, world, bill, short_path_calls):
+    r = client.post(ALIPAY_URL, data=b"charset=latin-9&a=b", content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 422 and "charset" in r.content.decode()
+    assert short_path_calls == [False]  # tried, declined: the API answered
+
+
+def test_a_query_string_or_another_method_goes_through_the_full_stack(
+    client, channels, world, bill, short_path_calls
+):
+    params = alipay_params(order(world, "alipay"), keys=channels)
+    r = client.post(
+        f"{ALIPAY_URL}?x=1", data=urlencode(params), content_type="application/x-www-form-urlencoded"
+    )
+    assert r.content == b"success"
+    assert client.get(ALIPAY_URL).status_code == 405
+    assert short_path_calls == []

@@ -350,9 +350,10 @@ def payment_write(
     `more_rows(payment)` gives further rows to insert with it (the order's audit row). Returns the payment, or
     None with nothing written when (channel, txn) is already taken.
 
-    The hot path of a channel's notification, in a fixed number of statements whatever the number of bills
-    (PostgreSQL: 4 — open receivables; the claim; the allocation with every row written beside it; the
-    collections hook): the allocation is planned in Python by the pure late-fee rule, written set-based."""
+    A fixed number of statements whatever the number of bills (PostgreSQL: 4 — open receivables; the claim;
+    the allocation with every row written beside it; the collections hook): the allocation is planned in
+    Python by the pure late-fee rule, written set-based. A channel's notification on PostgreSQL takes
+    `channels.notify_pg` instead (the same plan, `_plan`, written in one statement of constant text)."""
     on, now = timezone.localdate(paid_at), timezone.now()
     open_rs = list(Receivable.objects.filter(account=account).open().order_by("due_date", "pk"))
     payment = Payment(
