@@ -855,3 +855,18 @@ def test_a_query_string_or_another_method_goes_through_the_full_stack(
     assert r.content == b"success"
     assert client.get(ALIPAY_URL).status_code == 405
     assert short_path_calls == []
+
+
+def test_a_failure_inside_the_short_path_is_the_api_json_500(channels, world, bill, monkeypatch):
+    """An unexpected error answers what the API answers for it (its JSON 500 with the request id), not the
+    HTML error page, and writes nothing."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(gateways, "alipay_notification", broken)
+    client = Client(raise_request_exception=False)
+    r = post_alipay(client, alipay_params(order(world, "alipay"), keys=channels))
+    assert r.status_code == 500 and r["Content-Type"].startswith("application/json")
+    assert r.json() == {"detail": "系统繁忙，请稍后再试", "request_id": r["X-Request-ID"]}
+    assert not Payment.objects.exists()

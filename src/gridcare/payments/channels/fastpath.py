@@ -64,7 +64,12 @@ class ChannelNotifyMiddleware:
         if any(nul in body for nul in _NUL):
             return self.get_response(request)
         translation.activate(settings.LANGUAGE_CODE)
-        response = handle(request, body)
+        try:
+            response = handle(request, body)
+        except Exception as exc:  # what the API answers for it (its JSON 500 with the request id, logged once)
+            from gridcare.api import api
+
+            return api.on_exception(request, exc)
         if response is None:
             return self.get_response(request)
         response.headers.setdefault("Content-Length", str(len(response.content)))  # as CommonMiddleware
