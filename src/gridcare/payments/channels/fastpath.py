@@ -66,7 +66,9 @@ class ChannelNotifyMiddleware:
         translation.activate(settings.LANGUAGE_CODE)
         try:
             response = handle(request, body)
-        except Exception as exc:  # what the API answers for it (its JSON 500 with the request id, logged once)
+        except (
+            Exception
+        ) as exc:  # what the API answers for it (its JSON 500 with the request id, logged once)
             from gridcare.api import api
 
             return api.on_exception(request, exc)
