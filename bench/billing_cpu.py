@@ -1,0 +1,121 @@
+"""Benchmark: the Python CPU of a billing run's chunk, in process (repeatable while other work shares the CPUs).
+
+    .venv/bin/python bench/billing_cpu.py [--db NAME] [--period YYYY-MM] [--chunks 20] [--chunk-size 5000]
+                                          [--profile FILE]
+
+Against a database that holds the period's reads (as `bench/billing.py` leaves it, or any database seeded with
+`gridcare seed` and `gridcare seed_readings`): creates a run of the whole company for the period in a
+transaction, bills `--chunks` chunks of `--chunk-size` accounts (the first accounts of the company's routes
+that have no bill of the period yet) through the run's own chunk code (`runs._chunk_write`: reads, rating,
+COPY), each in a savepoint rolled back, and rolls everything back at the end: the database is left as found.
+Prints the CPU time of this process (time.process_time: the database server's time is not in it) per 1,000
+accounts, split into the reads and rating (`compute`), the COPY text (`copy_payloads`) and the rest (COPY
+calls, exceptions, the already-billed check). `--profile FILE` writes a cProfile of the chunks.
+Server: GRIDCARE_BENCH_PG (default postgres://postgres@127.0.0.1:5432/), loopback only.
+"""
+
+import argparse
+import cProfile
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from seed import ROOT, check_loopback, database_url  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", default="gridcare_bench")
+    ap.add_argument("--period", default="2026-10")
+    ap.add_argument("--chunks", type=int, default=20)
+    ap.add_argument("--chunk-size", type=int, default=5000)
+    ap.add_argument("--profile", default="")
+    args = ap.parse_args()
+    check_loopback()
+    os.environ["DATABASE_URL"] = database_url(args.db)
+    os.environ.setdefault("GRIDCARE_DEBUG", "1")  # as bench_env() and the workers of bench/billing.py
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridcare.settings")
+    sys.path.insert(0, str(ROOT / "src"))
+    import django
+
+    django.setup()
+    from django.db import transaction
+    from django.utils import timezone
+
+    from gridcare.billing import runs
+    from gridcare.billing.models import Bill, BillingRun
+    from gridcare.billing.services import parse_period
+    from gridcare.org.models import SupplyUnit
+
+    print(f"gridcare from {runs.__file__}")
+    start, end = parse_period(args.period)
+    timers = {"compute": 0.0, "copy_payloads": 0.0}
+
+    def timed(name, fn):
+        def wrapper(*a, **kw):
+            t0 = time.process_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                timers[name] += time.process_time() - t0
+
+        return wrapper
+
+    runs.compute = timed("compute", runs.compute)
+    runs.copy_payloads = timed("copy_payloads", runs.copy_payloads)
+    profiler = cProfile.Profile() if args.profile else None
+    accounts = bills = 0
+    total = 0.0
+    with transaction.atomic():
+        root = SupplyUnit.objects.order_by("path").first()
+        BillingRun.objects.filter(period=f"{start:%Y-%m}", route=None, unit=root).delete()
+        run = BillingRun.objects.create(
+            period=f"{start:%Y-%m}", period_start=start, period_end=end, unit=root, created_at=timezone.now()
+        )
+        billed = set(
+            Bill.objects.filter(period_start=start)
+            .exclude(status="cancelled")
+            .values_list("account_id", flat=True)
+        )
+        members = [
+            a
+            for a in runs.scope_memberships(run).order_by("account_id").values_list("account_id", flat=True)
+            if a not in billed
+        ]
+        spans, broken, plans, _routes = runs._execution(run, "bench")
+        for n in range(args.chunks):
+            ids = members[n * args.chunk_size : (n + 1) * args.chunk_size]
+            if not ids:
+                break
+            sid = transaction.savepoint()
+            if profiler:
+                profiler.enable()
+            t0 = time.process_time()
+            done, _exc, _skipped = runs._chunk_write(run, ids, spans, broken, plans)
+            total += time.process_time() - t0
+            if profiler:
+                profiler.disable()
+            transaction.savepoint_rollback(sid)
+            accounts += len(ids)
+            bills += done
+        transaction.set_rollback(True)
+    if not accounts:
+        sys.exit("no accounts to bill: does the database hold routes and the period's reads?")
+    per = 1000 / accounts
+    rest = total - timers["compute"] - timers["copy_payloads"]
+    print(
+        f"{accounts:,} accounts ({bills:,} bills) in {args.chunks} chunk(s) of {args.chunk_size:,}: CPU "
+        f"{total * per * 1000:.1f} ms per 1,000 accounts = compute (reads + rating) "
+        f"{timers['compute'] * per * 1000:.1f} + COPY text {timers['copy_payloads'] * per * 1000:.1f} "
+        f"+ rest {rest * per * 1000:.1f}"
+    )
+    if profiler:
+        profiler.dump_stats(args.profile)
+        print(f"profile written to {args.profile}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
