@@ -31,7 +31,7 @@ bill comes with its next read.
 import gc
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -131,17 +131,16 @@ class Rated:
     kwh: Decimal
     ytd: Decimal
     estimated: bool
+    start: date | None = None
+    end: date | None = None
     result: object = None
     reason: str = ""
     message: str = ""
-    lines: list = field(default_factory=list)
     skipped: bool = False
-    tou: dict = field(default_factory=dict)
+    tou: dict[str, Decimal] | None = None  # kWh per TOU period, for a TOU tariff
     kvarh: Decimal | None = None
     max_demand_kw: Decimal | None = None
     power_factor: Decimal | None = None
-    start: date | None = None
-    end: date | None = None
 
 
 def average_pf(kwh: Decimal, kvarh: Decimal) -> Decimal:
@@ -284,11 +283,19 @@ def compute(
         )
     )
     lang = translation.get_language()
+    # code → (its plan over the whole period, the plan's integer rater or None): most bills cover the period.
+    whole_period: dict[str, tuple] = {}
     out: list[Rated] = []
     for acc in ids:
         row = reads.get(acc)
         code = tariff_of.get(acc, "")
         unit_id, opened, closed = accounts[acc]
+        whole = True
+        start, end = period_start, period_end
+        if opened and opened > period_start:
+            start, whole = opened, False
+        if closed and closed < period_end:
+            end, whole = closed, False
         item = Rated(
             acc,
             unit_id,
@@ -296,11 +303,11 @@ def compute(
             ZERO if row is None or row[R_KWH] is None else row[R_KWH],
             ytd.get(acc) or ZERO,
             bool(row and row[R_ESTIMATED]),
-            start=max(period_start, opened) if opened else period_start,
-            end=min(period_end, closed) if closed else period_end,
+            start,
+            end,
         )
         out.append(item)
-        if item.start > item.end:
+        if start > end:
             item.skipped = True  # closed before the period or opened after it: nothing to bill
             continue
         if row and row[R_FLAGGED]:
@@ -316,16 +323,33 @@ def compute(
             item.reason = BillingExceptionReason.NO_READ
             item.message = _("本期没有可计费的抄表记录")
             continue
-        if code in broken or code not in spans:
-            item.reason = BillingExceptionReason.UNKNOWN_TARIFF
-            item.message = broken.get(code) or _("电价代码“%(c)s”在本期没有有效版本") % {"c": code or "—"}
-            continue
+        entry = whole_period.get(code) if whole else None
+        if entry is None:
+            if code in broken or code not in spans:
+                item.reason = BillingExceptionReason.UNKNOWN_TARIFF
+                item.message = broken.get(code) or _("电价代码“%(c)s”在本期没有有效版本") % {"c": code or "—"}
+                continue
+            key = (code, start, end, lang)
+            entry = plans.get(key)
+            if entry is None:
+                try:
+                    plan = prepare(
+                        versions=spans[code], period_start=start, period_end=end, month_days=month_days
+                    )
+                except RatingError as exc:
+                    entry = plans[key] = (exc, None)
+                else:
+                    entry = plans[key] = (plan, compile_prepared(plan, labels))
+            if whole:
+                whole_period[code] = entry
+        plan, compiled = entry
         tr = traits[code]
-        missing = _meter_data_missing(row, tr, by_demand.get(acc, False))
-        if missing:
-            item.reason = BillingExceptionReason.METER_DATA
-            item.message = missing
-            continue
+        if tr.tou or tr.two_part or tr.pf_target is not None:
+            missing = _meter_data_missing(row, tr, by_demand.get(acc, False))
+            if missing:
+                item.reason = BillingExceptionReason.METER_DATA
+                item.message = missing
+                continue
         tou_row = None
         if tr.tou:
             tou_row = row[R_TOU : R_TOU + 4]
@@ -337,26 +361,14 @@ def compute(
                     "t": item.kwh,
                 }
                 continue
-        key = (code, item.start, item.end, lang)
-        entry = plans.get(key)
-        if entry is None:
-            try:
-                plan = prepare(
-                    versions=spans[code], period_start=item.start, period_end=item.end, month_days=month_days
-                )
-            except RatingError as exc:
-                entry = plans[key] = (exc, None)
-            else:
-                entry = plans[key] = (plan, compile_prepared(plan, labels))
-        plan, compiled = entry
         if compiled is not None and not tr.two_part and tr.pf_target is None:
             # The integer rater (`rating.Compiled`): None sends the bill to `rate_prepared`.
             kwh_units = exact_units(item.kwh, 2)
-            ytd_units = exact_units(item.ytd, 2)
+            ytd_units = exact_units(item.ytd, 2) if item.ytd else 0
             periods = None
             if tou_row is not None:
                 periods = tuple(None if q is None else exact_units(q, 2) for q in tou_row)
-                if sum(q is None for q in periods) != sum(q is None for q in tou_row):
+                if periods.count(None) != tou_row.count(None):
                     periods = None
             if kwh_units is not None and ytd_units is not None and (periods is not None or tou_row is None):
                 item.result = compiled.rate(kwh_units, periods, ytd_units)
@@ -455,7 +467,7 @@ def bill_values(
     corrects_id: int | None,
 ) -> dict:
     """A new draft bill's column values (everything but its id)."""
-    tou = it.tou
+    tou = it.tou or {}
     return {
         "account_id": it.account_id,
         "unit_id": it.unit_id,
