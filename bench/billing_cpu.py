@@ -10,7 +10,8 @@ their bills of the period deleted first) through the run's own chunk code (`runs
 COPY), each in a savepoint rolled back, and rolls everything back at the end: the database is left as found.
 Prints the CPU time of this process (time.process_time: the database server's time is not in it) per 1,000
 accounts, split into the reads and rating (`compute`), the COPY text (`copy_payloads`) and the rest (COPY
-calls, exceptions, the already-billed check). `--profile FILE` writes a cProfile of the chunks.
+calls, exceptions, the already-billed check). `--profile FILE` writes a cProfile of the chunks; `--check` also rates every chunk without the integer rater
+(`rating.compile_prepared`) and compares every bill and line.
 Server: GRIDCARE_BENCH_PG (default postgres://postgres@127.0.0.1:5432/), loopback only.
 """
 
@@ -32,6 +33,11 @@ def main() -> int:
     ap.add_argument("--chunks", type=int, default=20)
     ap.add_argument("--chunk-size", type=int, default=5000)
     ap.add_argument("--profile", default="")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="also rate every chunk without the integer rater and compare every bill and line (not timed)",
+    )
     args = ap.parse_args()
     check_loopback()
     os.environ["DATABASE_URL"] = database_url(args.db)
@@ -63,10 +69,11 @@ def main() -> int:
 
         return wrapper
 
+    plain_compute = runs.compute
     runs.compute = timed("compute", runs.compute)
     runs.copy_payloads = timed("copy_payloads", runs.copy_payloads)
     profiler = cProfile.Profile() if args.profile else None
-    accounts = bills = 0
+    accounts = bills = checked = 0
     total = 0.0
     with transaction.atomic():
         root = SupplyUnit.objects.order_by("path").first()
@@ -103,6 +110,8 @@ def main() -> int:
             if profiler:
                 profiler.disable()
             transaction.savepoint_rollback(sid)
+            if args.check:
+                checked += check(runs, plain_compute, ids, start, end, spans, broken)
             accounts += len(ids)
             bills += done
         transaction.set_rollback(True)
@@ -116,10 +125,39 @@ def main() -> int:
         f"{timers['compute'] * per * 1000:.1f} + COPY text {timers['copy_payloads'] * per * 1000:.1f} "
         f"+ rest {rest * per * 1000:.1f}"
     )
+    if args.check:
+        print(f"check: {checked:,} bills rated identically with and without the integer rater")
     if profiler:
         profiler.dump_stats(args.profile)
         print(f"profile written to {args.profile}")
     return 0
+
+
+def check(runs, compute, ids, start, end, spans, broken) -> int:
+    """Rate the chunk's accounts with and without the integer rater (fresh plan caches); every bill's lines
+    and total must be the same. Returns the bills compared."""
+    fast = compute(ids, start, end, spans, broken, {})
+    real = runs.compile_prepared
+    runs.compile_prepared = lambda *a, **k: None
+    try:
+        reference = compute(ids, start, end, spans, broken, {})
+    finally:
+        runs.compile_prepared = real
+    n = 0
+    for a, b in zip(fast, reference, strict=True):
+        assert (a.account_id, a.reason, a.message, a.skipped) == (
+            b.account_id,
+            b.reason,
+            b.message,
+            b.skipped,
+        )
+        if a.result is None:
+            assert b.result is None
+            continue
+        lines_a, lines_b = [tuple(x) for x in a.result.lines], [tuple(x) for x in b.result.lines]
+        assert lines_a == lines_b and a.result.total == b.result.total, (a.account_id, lines_a, lines_b)
+        n += 1
+    return n
 
 
 if __name__ == "__main__":
