@@ -155,6 +155,7 @@ def test_a_failed_chunk_fails_the_run_and_its_job_then_resumes(world, route, man
             raise RuntimeError("power cut")
         return real(plan, usage, **kw)
 
+    monkeypatch.setattr(runs, "compile_prepared", lambda *a, **k: None)  # every bill via rate_prepared
     monkeypatch.setattr(runs, "rate_prepared", crashing)
     run, job = services.billing_run_submit(
         actor=SYSTEM, period="2026-10", route=route, today=TODAY, chunk_size=2
@@ -247,6 +248,7 @@ def test_page_shows_a_failed_run_with_its_error_and_retries_it(world, route, man
     clerk = UserFactory(username="a_billing", role=Role.BILLING_CLERK, unit=world.bureau_a)
     c = client_for(clerk)
     real = runs.rate_prepared
+    monkeypatch.setattr(runs, "compile_prepared", lambda *a, **k: None)  # every bill via rate_prepared
     monkeypatch.setattr(
         runs, "rate_prepared", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("power cut"))
     )

@@ -115,6 +115,7 @@ def test_resume_after_crash_keeps_first_chunk_and_completes(world, route, monkey
         return real_rate(plan, usage, **kw)
 
     crashing.calls = 0
+    monkeypatch.setattr(runs, "compile_prepared", lambda *a, **k: None)  # every bill via rate_prepared
     monkeypatch.setattr(runs, "rate_prepared", crashing)
     with pytest.raises(RuntimeError):
         services.billing_run_execute(run.pk, chunk_size=2)

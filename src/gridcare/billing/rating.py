@@ -718,3 +718,221 @@ def rate_prepared(
         ytd += kwh
         bill_kwh_so_far += kwh
     return RatingResult(lines=lines, total=sum((ln.amount for ln in lines), ZERO), parts=parts)
+
+
+# ---------------------------------------------------------------- the same rules in integers, for a billing run
+#
+# A billing run rates a million bills, nearly all of them one tariff version over a whole month with energy
+# prices, tiers and funds only. For those, `compile_prepared` turns a `Prepared` into a `Compiled` that rates
+# in integers: kWh in 0.01 kWh, prices in 0.0001 yuan (parse_params allows at most 2 and 4 decimals), amounts
+# in fen. Each line is quantity × price rounded half-up to the fen, exactly as `money()` does it: the product
+# of two exact decimals is exact in integers, and (x + 5000) // 10000 rounds a non-negative x half-up.
+# `Compiled.rate` returns None whenever its input is outside that domain (a quantity that is not a whole
+# 0.01 kWh or is negative, a TOU period the tariff has no price for, no TOU kWh at all), and `compile_prepared`
+# returns None for a plan it does not cover (several parts, fewer days than the month, two-part, power
+# factor): the caller then rates with `rate_prepared`, whose errors and lines stay the reference. Proven
+# identical to `rate_prepared` by tests/billing/test_rating_fast.py.
+
+_PRICE_UNIT = 10_000  # prices in 0.0001 yuan
+_HALF = _PRICE_UNIT // 2
+
+
+class _NotCompiled(Exception):
+    """A tariff `Compiled` does not cover (a price or bound finer than it counts in)."""
+
+
+class LineKind(NamedTuple):
+    """One line a compiled tariff can produce: what is the same on every bill."""
+
+    code: str
+    label: str
+    unit_price: Decimal
+    price: int  # unit_price in 0.0001 yuan
+
+
+def exact_units(value: Decimal, places: int) -> int | None:
+    """`value` × 10^places as an int when that is exact and not negative, else None (exact_units(1.25, 2) = 125)."""
+    n = value.scaleb(places)
+    i = int(n)
+    return i if i == n and i >= 0 else None
+
+
+class FastResult:
+    """A bill rated by `Compiled.rate`: its lines as (kind index, quantity in 0.01 kWh, amount in fen). Reads
+    like a `RatingResult` (`total`, `lines`, `parts`) for the callers that want Decimals."""
+
+    __slots__ = ("compiled", "total_fen", "items", "kwh", "tier_from")
+
+    def __init__(self, compiled: "Compiled", total_fen: int, items: list, kwh: int, tier_from: int):
+        self.compiled = compiled
+        self.total_fen = total_fen
+        self.items = items
+        self.kwh = kwh
+        self.tier_from = tier_from
+
+    @property
+    def total(self) -> Decimal:
+        return Decimal(self.total_fen).scaleb(-2)
+
+    @property
+    def lines(self) -> list[Line]:
+        c = self.compiled
+        kinds, lo, hi = c.kinds, c.start, c.end
+        return [
+            Line(
+                kinds[k].code,
+                kinds[k].label,
+                Decimal(q).scaleb(-2),
+                kinds[k].unit_price,
+                Decimal(a).scaleb(-2),
+                lo,
+                hi,
+            )
+            for k, q, a in self.items
+        ]
+
+    @property
+    def parts(self) -> list[Part]:
+        c = self.compiled
+        return [
+            Part(
+                c.start,
+                c.end,
+                c.days,
+                Decimal(self.kwh).scaleb(-2),
+                Decimal(self.tier_from).scaleb(-2),
+                c.version_label,
+            )
+        ]
+
+
+class Compiled:
+    """A `Prepared` of one part over a whole month, without basic charge or power factor, in integers."""
+
+    __slots__ = (
+        "start",
+        "end",
+        "days",
+        "version_label",
+        "kinds",
+        "tou",
+        "energy",
+        "tou_kinds",
+        "zero_items",
+        "annual",
+        "thresholds",
+        "tier_kinds",
+        "funds",
+    )
+
+    def __init__(self, plan: Prepared, labels: dict[str, str], p: TariffParams, version_label: str):
+        self.start, self.end, self.days = plan.period_start, plan.period_end, plan.total_days
+        self.version_label = version_label
+        kinds: list[LineKind] = []
+
+        def kind(code: str, label: str, price: Decimal) -> int | None:
+            scaled = exact_units(price, 4)
+            if scaled is None:
+                raise _NotCompiled
+            kinds.append(LineKind(code, label, price, scaled))
+            return len(kinds) - 1
+
+        self.tou = p.is_tou
+        self.energy = None
+        self.tou_kinds: tuple = ()
+        self.zero_items: tuple = ()
+        if self.tou:
+            self.tou_kinds = tuple(
+                kind(f"energy_{period}", labels[f"energy_{period}"], p.tou_prices[period])
+                if period in p.tou_prices
+                else None
+                for period in TOU_PERIODS
+            )
+            # No energy at all: the bill still shows the energy lines, at 0 kWh.
+            self.zero_items = tuple((k, 0, 0) for k in self.tou_kinds if k is not None)
+        else:
+            self.energy = kind("energy", labels["energy"], p.energy_price)
+        self.annual = False
+        self.thresholds: tuple[int, ...] = ()
+        self.tier_kinds: tuple[int, ...] = ()
+        if p.tiers is not None:
+            self.annual = p.tiers.basis == "annual"
+            thresholds = tuple(exact_units(t, 2) for t in p.tiers.thresholds)
+            if None in thresholds or not thresholds or len(thresholds) != len(p.tiers.surcharges):
+                raise _NotCompiled
+            self.thresholds = thresholds
+            self.tier_kinds = tuple(
+                kind(f"tier{n}", labels.get(f"tier{n}") or _("第%(n)s档加价") % {"n": n}, surcharge)
+                for n, surcharge in enumerate(p.tiers.surcharges, start=2)
+            )
+        self.funds = tuple(kind(f"fund_{f.code}", f.label, f.price) for f in p.funds)
+        self.kinds = tuple(kinds)
+
+    def rate(self, kwh: int, periods: tuple | None = None, ytd: int = 0) -> FastResult | None:
+        """Rate one bill: `kwh` in 0.01 kWh (not negative), for a TOU tariff `periods` (the kWh of sharp, peak,
+        flat and valley in 0.01 kWh, None where the meter gave none), `ytd` the year's kWh before it in
+        0.01 kWh. None when `rate_prepared` must decide (see above)."""
+        if kwh < 0:
+            return None
+        kinds = self.kinds
+        items: list[tuple[int, int, int]] = []
+        add = items.append
+        total = 0
+        if self.tou:
+            if periods is None:
+                return None
+            given = False
+            for k, q in zip(self.tou_kinds, periods, strict=True):
+                if q is None:
+                    continue
+                given = True
+                if q:
+                    if k is None or q < 0:
+                        return None
+                    a = (q * kinds[k].price + _HALF) // _PRICE_UNIT
+                    add((k, q, a))
+                    total += a
+            if not given:
+                return None
+            if not items:
+                items.extend(self.zero_items)
+        else:
+            k = self.energy
+            a = (kwh * kinds[k].price + _HALF) // _PRICE_UNIT
+            add((k, kwh, a))
+            total += a
+        tier_from = 0
+        if self.thresholds:
+            thresholds = self.thresholds
+            if self.annual:
+                tier_from = ytd
+            lo, hi = tier_from, tier_from + kwh
+            if not (0 <= lo <= hi <= thresholds[0]):
+                bottom = max(lo, thresholds[0])
+                for k, top in zip(self.tier_kinds, (*thresholds[1:], None), strict=True):
+                    q = hi - bottom if top is None else min(hi, top) - bottom
+                    if q > 0:
+                        a = (q * kinds[k].price + _HALF) // _PRICE_UNIT
+                        add((k, q, a))
+                        total += a
+                    if top is not None:
+                        bottom = max(lo, top)
+        for k in self.funds:
+            a = (kwh * kinds[k].price + _HALF) // _PRICE_UNIT
+            add((k, kwh, a))
+            total += a
+        return FastResult(self, total, items, kwh, tier_from)
+
+
+def compile_prepared(plan: Prepared, labels: dict[str, str] | None = None) -> Compiled | None:
+    """The integer rater of `plan`, or None when `plan` is not one it covers (see above)."""
+    if len(plan.spans) != 1 or plan.basis_days != plan.total_days or plan.any_two_part or plan.needs_pf:
+        return None
+    _lo, _hi, v = plan.spans[0]
+    p = v.params
+    if p.is_tou == (p.energy_price is not None):
+        return None
+    try:
+        return Compiled(plan, labels or line_labels(), p, v.label)
+    except _NotCompiled:
+        return None

@@ -31,14 +31,14 @@ bill comes with its next read.
 import gc
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import EmptyResultSet
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Q, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from gridcare.customers.models import Account, ServicePoint
@@ -61,9 +61,13 @@ from .models import (
 )
 from .rating import (
     TOU_PERIODS,
+    Compiled,
+    FastResult,
     RatingError,
     Usage,
     VersionSpan,
+    compile_prepared,
+    exact_units,
     line_labels,
     parse_params,
     prepare,
@@ -127,17 +131,16 @@ class Rated:
     kwh: Decimal
     ytd: Decimal
     estimated: bool
+    start: date | None = None
+    end: date | None = None
     result: object = None
     reason: str = ""
     message: str = ""
-    lines: list = field(default_factory=list)
     skipped: bool = False
-    tou: dict = field(default_factory=dict)
+    tou: dict[str, Decimal] | None = None  # kWh per TOU period, for a TOU tariff
     kvarh: Decimal | None = None
     max_demand_kw: Decimal | None = None
     power_factor: Decimal | None = None
-    start: date | None = None
-    end: date | None = None
 
 
 def average_pf(kwh: Decimal, kvarh: Decimal) -> Decimal:
@@ -185,6 +188,21 @@ def fetch(qs) -> list[tuple]:
         return cur.fetchall()
 
 
+# The period's read aggregates of an account, as `compute` fetches them: (account_id, *READ_AGGREGATES).
+READ_AGGREGATES = [
+    "kwh",
+    "n",
+    "flagged",
+    "estimated",
+    "tou_missing",
+    "kvarh_missing",
+    "kvarh",
+    "demand",
+    *(f"kwh_{p}" for p in TOU_PERIODS),
+]
+R_KWH, R_N, R_FLAGGED, R_ESTIMATED, R_TOU_MISSING, R_KVARH_MISSING, R_KVARH, R_DEMAND, R_TOU = range(1, 10)
+
+
 def compute(
     account_ids: Iterable[int],
     period_start: date,
@@ -195,7 +213,9 @@ def compute(
 ) -> list[Rated]:
     """Rate the given accounts from their current reads: four queries, then Python only.
 
-    `plans` caches the prepared tariffs ((code, start, end) → Prepared or RatingError) across chunks."""
+    `plans` caches the prepared tariffs across chunks: (code, start, end, language) → (Prepared or RatingError,
+    its integer rater `rating.Compiled` or None). Bills the integer rater covers get a `rating.FastResult`,
+    the others a `RatingResult` (both have `total` and `lines`)."""
     plans = {} if plans is None else plans
     month_days = (period_end - period_start).days + 1
     traits = {code: traits_of(v) for code, v in spans.items()}
@@ -235,8 +255,9 @@ def compute(
         **{f"kwh_{p}": Sum(f"kwh_{p}", filter=ok) for p in TOU_PERIODS},
     }
     names = list(aggregates)
+    assert names == READ_AGGREGATES  # noqa: S101 — the R_* positions below
     reads = {
-        row[0]: dict(zip(names, row[1:], strict=True))
+        row[0]: row
         for row in fetch(
             MeterRead.objects.filter(
                 among("account_id", ids), read_at__gte=lo, read_at__lt=hi, consumption__isnull=False
@@ -261,30 +282,39 @@ def compute(
             .values_list("account_id", "s")
         )
     )
+    lang = translation.get_language()
+    # code → (its plan over the whole period, the plan's integer rater or None): most bills cover the period.
+    whole_period: dict[str, tuple] = {}
     out: list[Rated] = []
     for acc in ids:
         row = reads.get(acc)
         code = tariff_of.get(acc, "")
         unit_id, opened, closed = accounts[acc]
+        whole = True
+        start, end = period_start, period_end
+        if opened and opened > period_start:
+            start, whole = opened, False
+        if closed and closed < period_end:
+            end, whole = closed, False
         item = Rated(
-            account_id=acc,
-            unit_id=unit_id,
-            tariff_code=code,
-            kwh=(row["kwh"] if row and row["kwh"] is not None else ZERO),
-            ytd=ytd.get(acc) or ZERO,
-            estimated=bool(row and row["estimated"]),
-            start=max(period_start, opened) if opened else period_start,
-            end=min(period_end, closed) if closed else period_end,
+            acc,
+            unit_id,
+            code,
+            ZERO if row is None or row[R_KWH] is None else row[R_KWH],
+            ytd.get(acc) or ZERO,
+            bool(row and row[R_ESTIMATED]),
+            start,
+            end,
         )
         out.append(item)
-        if item.start > item.end:
+        if start > end:
             item.skipped = True  # closed before the period or opened after it: nothing to bill
             continue
-        if row and row["flagged"]:
+        if row and row[R_FLAGGED]:
             item.reason = BillingExceptionReason.UNVALIDATED_READ
-            item.message = _("有 %(n)s 条异常示数尚未处理") % {"n": row["flagged"]}
+            item.message = _("有 %(n)s 条异常示数尚未处理") % {"n": row[R_FLAGGED]}
             continue
-        if not row or not row["n"]:
+        if not row or not row[R_N]:
             if opened and opened > period_start:
                 item.skipped = (
                     True  # opened in the period and only its installation read so far: bills next time
@@ -293,18 +323,37 @@ def compute(
             item.reason = BillingExceptionReason.NO_READ
             item.message = _("本期没有可计费的抄表记录")
             continue
-        if code in broken or code not in spans:
-            item.reason = BillingExceptionReason.UNKNOWN_TARIFF
-            item.message = broken.get(code) or _("电价代码“%(c)s”在本期没有有效版本") % {"c": code or "—"}
-            continue
+        entry = whole_period.get(code) if whole else None
+        if entry is None:
+            if code in broken or code not in spans:
+                item.reason = BillingExceptionReason.UNKNOWN_TARIFF
+                item.message = broken.get(code) or _("电价代码“%(c)s”在本期没有有效版本") % {"c": code or "—"}
+                continue
+            key = (code, start, end, lang)
+            entry = plans.get(key)
+            if entry is None:
+                try:
+                    plan = prepare(
+                        versions=spans[code], period_start=start, period_end=end, month_days=month_days
+                    )
+                except RatingError as exc:
+                    entry = plans[key] = (exc, None)
+                else:
+                    entry = plans[key] = (plan, compile_prepared(plan, labels))
+            if whole:
+                whole_period[code] = entry
+        plan, compiled = entry
         tr = traits[code]
-        missing = _meter_data_missing(row, tr, by_demand.get(acc, False))
-        if missing:
-            item.reason = BillingExceptionReason.METER_DATA
-            item.message = missing
-            continue
+        if tr.tou or tr.two_part or tr.pf_target is not None:
+            missing = _meter_data_missing(row, tr, by_demand.get(acc, False))
+            if missing:
+                item.reason = BillingExceptionReason.METER_DATA
+                item.message = missing
+                continue
+        tou_row = None
         if tr.tou:
-            item.tou = {p: row[f"kwh_{p}"] for p in TOU_PERIODS if row[f"kwh_{p}"] is not None}
+            tou_row = row[R_TOU : R_TOU + 4]
+            item.tou = {p: q for p, q in zip(TOU_PERIODS, tou_row, strict=True) if q is not None}
             if sum(item.tou.values(), ZERO) != item.kwh:
                 item.reason = BillingExceptionReason.METER_DATA
                 item.message = _("分时段电量之和 %(s)s 与总电量 %(t)s 不符") % {
@@ -312,6 +361,20 @@ def compute(
                     "t": item.kwh,
                 }
                 continue
+        if compiled is not None and not tr.two_part and tr.pf_target is None:
+            # The integer rater (`rating.Compiled`): None sends the bill to `rate_prepared`.
+            kwh_units = exact_units(item.kwh, 2)
+            ytd_units = exact_units(item.ytd, 2) if item.ytd else 0
+            periods = None
+            if tou_row is not None:
+                periods = tuple(None if q is None else exact_units(q, 2) for q in tou_row)
+                if periods.count(None) != tou_row.count(None):
+                    periods = None
+            if kwh_units is not None and ytd_units is not None and (periods is not None or tou_row is None):
+                item.result = compiled.rate(kwh_units, periods, ytd_units)
+                if item.result is not None:
+                    continue
+        if tr.tou:
             usage = (
                 Usage(item.kwh, item.tou)
                 if min(item.tou.values(), default=ZERO) >= 0
@@ -320,23 +383,11 @@ def compute(
         else:
             usage = Usage(item.kwh) if item.kwh >= 0 else Usage.of(total=item.kwh)
         if tr.two_part and by_demand.get(acc, False):
-            item.max_demand_kw = row["demand"]
+            item.max_demand_kw = row[R_DEMAND]
         if tr.pf_target is not None:
-            item.kvarh = row["kvarh"]
+            item.kvarh = row[R_KVARH]
             item.power_factor = round_pf(average_pf(item.kwh, item.kvarh)) if item.kwh > 0 else tr.pf_target
-        key = (code, item.start, item.end)
         try:
-            plan = plans.get(key)
-            if plan is None:
-                try:
-                    plan = plans[key] = prepare(
-                        versions=spans[code],
-                        period_start=item.start,
-                        period_end=item.end,
-                        month_days=month_days,
-                    )
-                except RatingError as exc:
-                    plan = plans[key] = exc
             if isinstance(plan, RatingError):
                 raise plan
             item.result = rate_prepared(
@@ -354,13 +405,13 @@ def compute(
     return out
 
 
-def _meter_data_missing(row: dict, tr: Traits, by_demand: bool) -> str:
+def _meter_data_missing(row: tuple, tr: Traits, by_demand: bool) -> str:
     """Why the period's reads cannot feed this tariff (empty when they can)."""
-    if tr.tou and row["tou_missing"]:
-        return _("本期有 %(n)s 条示数没有分时段电量，分时电价无法计费") % {"n": row["tou_missing"]}
-    if tr.two_part and by_demand and row["demand"] is None:
+    if tr.tou and row[R_TOU_MISSING]:
+        return _("本期有 %(n)s 条示数没有分时段电量，分时电价无法计费") % {"n": row[R_TOU_MISSING]}
+    if tr.two_part and by_demand and row[R_DEMAND] is None:
         return _("基本电费按最大需量计收，但本期示数没有最大需量")
-    if tr.pf_target is not None and (row["kvarh_missing"] or row["kvarh"] is None):
+    if tr.pf_target is not None and (row[R_KVARH_MISSING] or row[R_KVARH] is None):
         return _("本期示数缺少无功电量，无法计算功率因数")
     return ""
 
@@ -416,7 +467,7 @@ def bill_values(
     corrects_id: int | None,
 ) -> dict:
     """A new draft bill's column values (everything but its id)."""
-    tou = it.tou
+    tou = it.tou or {}
     return {
         "account_id": it.account_id,
         "unit_id": it.unit_id,
@@ -526,22 +577,53 @@ def copy_payloads(
 ) -> tuple[str, str]:
     """COPY text of the bills (columns BILL_COLUMNS, ids given) and their lines (LINE_COLUMNS).
 
-    Written by hand rather than per-value adaptation: at a million bills the encoding is a third of the run."""
+    Written by hand rather than per-value adaptation: at a million bills the encoding is a third of the run.
+    A bill rated in integers (`FastResult`) writes its quantities and amounts as they are, in hundredths
+    ("12345e-2", which PostgreSQL reads as 123.45), and the text of each of its tariff's line kinds (code,
+    label, unit price, dates) is made once per chunk."""
     texts: dict[str, str] = {}
+    fragments: dict[Compiled, tuple[tuple[str, str, str], ...]] = {}
     head = f"{period_start.isoformat()}\t{period_end.isoformat()}\t{run_id}"
     tail = f"\t{BillStatus.DRAFT.value}\t\\N\t\\N\t\\N\t\t\\N\t{now.isoformat()}\n"
+    no_tou = "\\N\t\\N\t\\N\t\\N"
     bills: list[str] = []
     lines: list[str] = []
     add_bill, add_line = bills.append, lines.append
     for bill_id, it in zip(ids, items, strict=True):
         tou = it.tou
+        result = it.result
+        fast = type(result) is FastResult
         add_bill(
             f"{bill_id}\t{it.account_id}\t{it.unit_id}\t{head}\t{_copy_text(it.tariff_code, texts)}\t{it.kwh}\t"
-            f"{_n(tou.get('sharp'))}\t{_n(tou.get('peak'))}\t{_n(tou.get('flat'))}\t{_n(tou.get('valley'))}\t"
-            f"{_n(it.kvarh)}\t{_n(it.max_demand_kw)}\t{_n(it.power_factor)}\t{it.ytd}\t{'t' if it.estimated else 'f'}\t"
-            f"{it.result.total}{tail}"
+            + (
+                f"{_n(tou.get('sharp'))}\t{_n(tou.get('peak'))}\t{_n(tou.get('flat'))}\t{_n(tou.get('valley'))}"
+                if tou
+                else no_tou
+            )
+            + f"\t{_n(it.kvarh)}\t{_n(it.max_demand_kw)}\t{_n(it.power_factor)}\t{it.ytd}\t"
+            f"{'t' if it.estimated else 'f'}\t"
+            + (f"{result.total_fen}e-2" if fast else str(result.total))
+            + tail
         )
-        for seq, ln in enumerate(it.result.lines, start=1):
+        if fast:
+            frags = fragments.get(result.compiled)
+            if frags is None:
+                c = result.compiled
+                frags = fragments[c] = tuple(
+                    (
+                        f"\t{_copy_text(k.code, texts)}\t{_copy_text(str(k.label)[:100], texts)}\t",
+                        f"e-2\t{k.unit_price}\t",
+                        f"e-2\t{c.start.isoformat()}\t{c.end.isoformat()}\t\n",
+                    )
+                    for k in c.kinds
+                )
+            seq = 0
+            for k, q, amount in result.items:
+                seq += 1
+                kind_head, kind_mid, kind_tail = frags[k]
+                add_line(f"{bill_id}\t{seq}{kind_head}{q}{kind_mid}{amount}{kind_tail}")
+            continue
+        for seq, ln in enumerate(result.lines, start=1):
             note = _copy_text(str(ln.note)[:200], texts) if ln.note else ""
             add_line(
                 f"{bill_id}\t{seq}\t{_copy_text(ln.code, texts)}\t{_copy_text(str(ln.label)[:100], texts)}\t"

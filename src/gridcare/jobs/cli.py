@@ -48,8 +48,9 @@ def workers_available(timeout: float | None = None) -> bool:
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=0)
+            # limit=1: the first reply is enough (without it the broadcast waits out the whole timeout).
             replies = app.control.ping(
-                timeout=timeout if timeout is not None else _ping_timeout(), connection=conn
+                timeout=timeout if timeout is not None else _ping_timeout(), connection=conn, limit=1
             )
     except Exception:  # broker down or unreachable: nobody will run the job but us
         return False
