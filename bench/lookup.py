@@ -1,18 +1,22 @@
 """Benchmark: the public 户号 query at 1,000,000 accounts under gunicorn, against the bare framework.
 
     .venv/bin/python bench/lookup.py                      # the README's table: 1, 4, 8 and 16 clients
-    .venv/bin/python bench/lookup.py [--requests 20000] [--concurrency 1,4,8,16] [--db gridcare_bench]
+    .venv/bin/python bench/lookup.py [--requests 20000] [--concurrency 1,4,8,16] [--rounds 10] [--db gridcare_bench]
                                      [--worker-class gthread] [--workers 2] [--threads 2] [--cache redis]
                                      [--compare]
 
-Needs the database that bench/seed.py leaves behind (1,000,000 customers by default). Starts gunicorn on
-a free loopback port against it, warms up, then at each concurrency level sends a fixed number of requests
-from concurrent keep-alive clients (pure-Python asyncio, one process) to
+Needs the database that bench/seed.py leaves behind (1,000,000 customers by default). Runs this checkout's code
+(its src/ first on PYTHONPATH). First, in process (Django's WSGI handler, no HTTP): each endpoint's wall time, CPU
+time in Django and CPU time in its PostgreSQL backend per request, and the statements per lookup. Then it starts
+gunicorn on a free loopback port against the database, warms up, and at each concurrency level opens that many
+keep-alive connections spread evenly over the gunicorn workers (gunicorn's workers race to accept, and the first
+to wake takes all waiting connections: left alone, 8 clients landed 8 + 0 or 6 + 2 and the figures swung with it),
+then sends over those same connections, in alternating rounds (`--rounds`), a fixed number of requests to each of
   (a) GET /api/v1/public/accounts/{account_number}   random existing active 户号 from the seed, with the
                                                        money fields (amount due, late fee, prepaid balance)
   (b) GET /api/v1/health                               the framework alone: no database, no auth
-and prints requests/s, p50, p99 and max for both, the lookup/health ratios, the statements each lookup
-cost on the server, the PostgreSQL settings it measured with and the server set-up.
+from pure-Python asyncio clients in one process, and prints requests/s, p50, p99 and max for both, the
+lookup/health ratios, the PostgreSQL settings it measured with and the server set-up.
 
 Targets (judged at 8 and at 16 clients, both in the same run as the bare endpoint): lookup p99 at most
 1.5 × health p99, lookup throughput at least 0.6 × health's, every answer a 200. Exit status 1 when one is
@@ -103,32 +107,74 @@ def pg_settings(db: str) -> dict[str, str]:
         return {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in PG_SETTINGS}
 
 
-# Run in a child process on the bench database: statements and in-process time of each endpoint (Django's test
-# client, no HTTP), so the bench shows where a lookup's time goes without a profiler.
+# Run in a child process on the bench database: statements and in-process cost of each endpoint through Django's
+# WSGI handler as gunicorn calls it (no HTTP), so the bench shows where a lookup's time goes without a profiler:
+# wall time, CPU time of this process and CPU time of its PostgreSQL backend (from /proc, when the server runs on
+# this machine). The endpoints alternate in 10 rounds; each figure is the median of its rounds.
 _IN_PROCESS = r"""
-import json, sys, time
+import io, json, os, statistics, sys, time
 import django
 django.setup()
+from django.core.wsgi import get_wsgi_application
 from django.db import connection
-from django.test import Client
 numbers = json.loads(sys.stdin.read())
-client = Client(REMOTE_ADDR="127.0.0.1", HTTP_HOST="127.0.0.1")
-counts = []
-def counting(execute, sql, params, many, context):
-    counts[-1] += 1
-    return execute(sql, params, many, context)
-out = {}
-for name, paths in (("health", ["/api/v1/health"] * len(numbers)), ("lookup", [f"/api/v1/public/accounts/{n}" for n in numbers])):
+app = get_wsgi_application()
+TICKS = os.sysconf("SC_CLK_TCK")
+def environ(path):
+    return {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1", "REMOTE_ADDR": "127.0.0.1", "wsgi.input": io.BytesIO(),
+            "wsgi.url_scheme": "http", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.errors": sys.stderr}
+statuses = []
+def start_response(status, headers, exc_info=None):
+    statuses.append(status)
+def get(path):
+    body = app(environ(path), start_response)
+    b"".join(body)
+    body.close()
+plans = {"health": ["/api/v1/health"] * len(numbers), "lookup": [f"/api/v1/public/accounts/{n}" for n in numbers]}
+for paths in plans.values():
     for p in paths[:200]:
-        client.get(p)  # warm-up: connection, prepared statements, imports
-    counts.clear()
-    t0 = time.perf_counter()
-    with connection.execute_wrapper(counting):
-        for p in paths:
-            counts.append(0)
-            assert client.get(p).status_code == 200, p
-    out[name] = {"ms": (time.perf_counter() - t0) / len(paths) * 1000, "min": min(counts), "max": max(counts),
-                 "mean": sum(counts) / len(counts)}
+        get(p)  # warm-up: connection, prepared statements, imports
+backend = None
+if connection.vendor == "postgresql":
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+def backend_cpu():
+    try:
+        with open(f"/proc/{backend}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+    except (OSError, TypeError):
+        return None
+counts = {name: [] for name in plans}
+current = []
+def counting(execute, sql, params, many, context):
+    current[-1] += 1
+    return execute(sql, params, many, context)
+rounds = 10
+per = {name: {"ms": [], "cpu_ms": [], "db_cpu_ms": []} for name in plans}
+for r in range(rounds):
+    for name in ("health", "lookup") if r % 2 == 0 else ("lookup", "health"):
+        part = plans[name][r::rounds]
+        statuses.clear()
+        current.clear()
+        db0, cpu0, t0 = backend_cpu(), time.process_time(), time.perf_counter()
+        with connection.execute_wrapper(counting):
+            for p in part:
+                current.append(0)
+                get(p)
+        wall, cpu, db1 = time.perf_counter() - t0, time.process_time() - cpu0, backend_cpu()
+        assert statuses == ["200 OK"] * len(part), set(statuses)
+        counts[name] += current
+        per[name]["ms"].append(wall / len(part) * 1000)
+        per[name]["cpu_ms"].append(cpu / len(part) * 1000)
+        if db0 is not None and db1 is not None:
+            per[name]["db_cpu_ms"].append((db1 - db0) / len(part) * 1000)
+out = {}
+for name, figures in per.items():
+    out[name] = {key: statistics.median(v) if v else None for key, v in figures.items()}
+    out[name].update(min=min(counts[name]), max=max(counts[name]), mean=sum(counts[name]) / len(counts[name]))
 print(json.dumps(out))
 """
 
@@ -175,6 +221,8 @@ def gunicorn_env(db: str, cache: str) -> dict[str, str]:
         "GRIDCARE_SSL_REDIRECT": "0",
         "GRIDCARE_PUBLIC_QUERY_RATE": "100000000",
         "GRIDCARE_LOG_LEVEL": "WARNING",
+        # This checkout's code, whatever the venv has installed (a worktree runs on the main checkout's venv).
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p),
     }
     env.pop("GRIDCARE_REDIS_URL", None)
     if cache == "redis":
@@ -251,56 +299,172 @@ class Result:
         }
 
 
-async def _client(port: int, paths: list[str], next_index, result: Result) -> None:
-    reader = writer = None
-    try:
-        while True:
-            i = next_index()
-            if i is None:
-                return
-            request = f"GET {paths[i]} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
-            t0 = time.perf_counter()
-            if writer is None:
-                reader, writer = await asyncio.open_connection(HOST, port)
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            length = 0
-            close = False
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                name = name.strip().lower()
-                if name == b"content-length":
-                    length = int(value)
-                elif name == b"connection" and value.strip().lower() == b"close":
-                    close = True
-            if length:
-                await reader.readexactly(length)
-            result.latencies.append(time.perf_counter() - t0)
-            result.statuses[status] = result.statuses.get(status, 0) + 1
-            if close:  # sync workers close after each response: reconnect (counted in the latency)
-                writer.close()
-                reader = writer = None
-    finally:
-        if writer is not None:
-            writer.close()
+class Slot:
+    """One client's keep-alive connection, kept across both endpoints and every round of a level."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader: asyncio.StreamReader | None = reader
+        self.writer: asyncio.StreamWriter | None = writer
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
 
 
-async def _run(port: int, paths: list[str], concurrency: int) -> Result:
-    result = Result()
+async def _get(port: int, slot: Slot, path: str) -> int:
+    """One request on the slot's connection (reconnecting when the server closed it); its status."""
+    if slot.reader is None or slot.writer is None:
+        slot.reader, slot.writer = await asyncio.open_connection(HOST, port)
+    slot.writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+    head = await slot.reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    close = False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"connection" and value.strip().lower() == b"close":
+            close = True
+    if length:
+        await slot.reader.readexactly(length)
+    if close:  # sync workers close after each response: reconnect next time (counted in the latency)
+        slot.close()
+    return status
+
+
+async def _client(port: int, slot: Slot, paths: list[str], next_index, result: Result) -> None:
+    while True:
+        i = next_index()
+        if i is None:
+            return
+        t0 = time.perf_counter()
+        status = await _get(port, slot, paths[i])
+        result.latencies.append(time.perf_counter() - t0)
+        result.statuses[status] = result.statuses.get(status, 0) + 1
+
+
+async def _chunk(port: int, slots: list[Slot], paths: list[str], result: Result) -> None:
+    """Send `paths` over the slots, each client taking the next path as soon as its previous answer is in."""
     counter = iter(range(len(paths)))
 
     def next_index():
         return next(counter, None)
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(_client(port, paths, next_index, result) for _ in range(concurrency)))
-    result.elapsed = time.perf_counter() - t0
-    return result
+    await asyncio.gather(*(_client(port, slot, paths, next_index, result) for slot in slots))
+    result.elapsed += time.perf_counter() - t0
 
 
-def run(port: int, paths: list[str], concurrency: int) -> Result:
-    return asyncio.run(_run(port, paths, concurrency))
+# ---------------------------------------------------------------- which worker holds a connection (Linux /proc)
+# gunicorn's workers race to accept on one listening socket and each keeps its keep-alive connections to the end;
+# the worker that wakes first takes every connection waiting, so 8 clients often landed 8 + 0 or 6 + 2 on the 2
+# workers and 16 landed 15 + 1: one process, one core, serving nearly all of them. The split changed from run to
+# run and from one endpoint's run to the other's, and the figures with it (health 915 req/s at 8 clients, 2,277 at
+# 16). So each level opens its connections until every worker holds its share, and both endpoints use them.
+
+
+def worker_pids(master: int) -> list[int]:
+    """The gunicorn master's worker processes (its children)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == master:
+                pids.append(int(entry))
+    return sorted(pids)
+
+
+def _owner(port: int, slot: Slot, pids: list[int]) -> int | None:
+    """The worker holding the server side of the slot's connection, if it can be told."""
+    if slot.writer is None:
+        return None
+    client_port = slot.writer.get_extra_info("sockname")[1]
+    inode = None
+    try:
+        with open("/proc/net/tcp") as f:
+            for line in f.read().splitlines()[1:]:
+                fields = line.split()
+                local, remote = fields[1], fields[2]
+                if (
+                    int(local.rsplit(":", 1)[1], 16) == port
+                    and int(remote.rsplit(":", 1)[1], 16) == client_port
+                ):
+                    inode = fields[9]
+                    break
+        if inode is None:
+            return None
+        wanted = f"socket:[{inode}]"
+        for pid in pids:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == wanted:
+                        return pid
+                except OSError:
+                    continue
+    except OSError:
+        return None
+    return None
+
+
+async def open_slots(port: int, concurrency: int, pids: list[int]) -> tuple[list[Slot], list[int]]:
+    """`concurrency` keep-alive connections spread evenly over the workers `pids`, and the count each holds.
+    A connection that a worker with its share already accepted is held open until the others have theirs (so
+    the next race goes elsewhere), then closed. Where the holder cannot be told (no /proc, sync workers, a single
+    id) the connections stay as they land."""
+    quota = {
+        pid: concurrency // len(pids) + (1 if i < concurrency % len(pids) else 0)
+        for i, pid in enumerate(pids)
+    }
+    held: dict[int | None, list[Slot]] = {pid: [] for pid in pids}
+    spare: list[Slot] = []
+    for _ in range(concurrency * 40):
+        if sum(len(group) for group in held.values()) >= concurrency:
+            break
+        reader, writer = await asyncio.open_connection(HOST, port)
+        slot = Slot(reader, writer)
+        await _get(port, slot, "/api/v1/health")  # a worker accepts the connection to answer this
+        owner = _owner(port, slot, pids) if len(pids) > 1 else None
+        if owner is None:
+            held.setdefault(None, []).append(slot)
+        elif len(held[owner]) < quota[owner]:
+            held[owner].append(slot)
+        else:
+            spare.append(slot)
+    while sum(len(group) for group in held.values()) < concurrency and spare:  # no balance within the tries
+        slot = spare.pop()
+        held.setdefault(_owner(port, slot, pids), []).append(slot)
+    for slot in spare:
+        slot.close()
+    slots = [slot for group in held.values() for slot in group]
+    return slots, [len(group) for group in held.values() if group]
+
+
+async def _level(port: int, concurrency: int, pids: list[int], plan: dict[str, list[str]], rounds: int):
+    """Every endpoint of `plan` over the same connections, in alternating rounds (lookup, health, health, lookup,
+    ...), so that neither gets the quieter moments of a shared machine."""
+    slots, split = await open_slots(port, concurrency, pids)
+    results = {name: Result() for name in plan}
+    try:
+        names = list(plan)
+        for r in range(rounds):
+            for name in names if r % 2 == 0 else names[::-1]:
+                size = -(-len(plan[name]) // rounds)
+                await _chunk(port, slots, plan[name][r * size : (r + 1) * size], results[name])
+    finally:
+        for slot in slots:
+            slot.close()
+    return results, split
+
+
+def run_level(port: int, concurrency: int, pids: list[int], plan: dict[str, list[str]], rounds: int = 1):
+    return asyncio.run(_level(port, concurrency, pids, plan, rounds))
 
 
 def measure(args, accounts: list[str], worker_class: str, workers: int, threads: int) -> list[dict]:
@@ -311,17 +475,29 @@ def measure(args, accounts: list[str], worker_class: str, workers: int, threads:
     proc = start_gunicorn(args.db, port, worker_class, workers, threads, args.cache)
     rows = []
     try:
+        # Sync workers close every connection after its answer: nothing to balance.
+        pids = worker_pids(proc.pid) if worker_class == "gthread" and os.path.isdir("/proc") else []
         lookup_paths = [f"/api/v1/public/accounts/{n}" for n in accounts]
         health_paths = ["/api/v1/health"] * args.requests
-        # Warm-up: every worker process and thread opens its database connection and imports lazily.
-        run(port, lookup_paths[: args.warmup] + health_paths[: args.warmup], max(args.concurrency))
+        # Warm-up over connections that every worker holds, so that each process and thread has opened its
+        # database connection, imported lazily and prepared the lookup's statement before anything is timed.
+        run_level(
+            port,
+            max(args.concurrency),
+            pids,
+            {"lookup": lookup_paths[: args.warmup], "health": health_paths[: args.warmup]},
+        )
         for concurrency in args.concurrency:
-            figures = {"config": label, "concurrency": concurrency}
-            for name, paths in (("lookup", lookup_paths), ("health", health_paths)):
-                res = run(port, paths, concurrency)
+            figures: dict = {"config": label, "concurrency": concurrency}
+            results, split = run_level(
+                port, concurrency, pids, {"lookup": lookup_paths, "health": health_paths}, args.rounds
+            )
+            for name, res in results.items():
                 figures[name] = res.summary()
                 figures[name]["statuses"] = dict(sorted(res.statuses.items()))
-            print(f"  {concurrency} concurrent clients:")
+            figures["split"] = split
+            where = f" (connections per worker: {' + '.join(map(str, split))})" if len(pids) > 1 else ""
+            print(f"  {concurrency} concurrent clients{where}:")
             for name, title in (
                 ("lookup", "GET /api/v1/public/accounts/{户号}"),
                 ("health", "GET /api/v1/health"),
@@ -368,7 +544,9 @@ def server_setup(args) -> list[str]:
         + " --keep-alive 30 --backlog 2048; GRIDCARE_DEBUG=0",
         f"Python {sys.version.split()[0]}, Django {django.get_version()}; database connections persistent "
         f"(CONN_MAX_AGE {os.environ.get('GRIDCARE_DB_CONN_MAX_AGE', '60')} s), server-side binding "
-        f"{'off' if os.environ.get('GRIDCARE_DB_SERVER_SIDE_BINDING') == '0' else 'on'}",
+        f"{'off' if os.environ.get('GRIDCARE_DB_SERVER_SIDE_BINDING') == '0' else 'on'}, a statement prepared "
+        f"after {os.environ.get('GRIDCARE_DB_PREPARE_THRESHOLD', '5')} runs on a connection (GRIDCARE_DB_PREPARE_THRESHOLD)",
+        f"code: {ROOT / 'src'}",
         f"rate-limit store: {store} (every query counted, limit lifted)",
         f"machine: {os.cpu_count()} CPUs shared by the load generator, gunicorn, PostgreSQL and Redis; "
         f"load average at start {load}",
@@ -386,6 +564,12 @@ def main() -> int:
         help="concurrent keep-alive clients, a comma list (default 1,4,8,16; the targets apply at 8 and 16)",
     )
     ap.add_argument("--warmup", type=int, default=1000)
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=10,
+        help="each level alternates the two endpoints in this many rounds over the same connections (10)",
+    )
     ap.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
@@ -417,9 +601,14 @@ def main() -> int:
         print("server: " + line)
     proc_figures = in_process(args.db, accounts, args.cache)
     lk, hl = proc_figures["lookup"], proc_figures["health"]
+
+    def cost(f: dict) -> str:
+        db = f" + {f['db_cpu_ms']:.2f} ms in its PostgreSQL backend" if f["db_cpu_ms"] is not None else ""
+        return f"{f['ms']:.2f} ms wall, CPU {f['cpu_ms']:.2f} ms in Django{db}"
+
     print(
-        f"in process (Django test client, one thread, 2,000 requests): lookup {lk['ms']:.2f} ms and "
-        f"{lk['mean']:.2f} SQL statements per request ({lk['min']}–{lk['max']}), health {hl['ms']:.2f} ms and "
+        f"in process (Django's WSGI handler, one thread, 2,000 requests each, medians of 10 rounds): lookup "
+        f"{cost(lk)}, {lk['mean']:.2f} SQL statements per request ({lk['min']}–{lk['max']}); health {cost(hl)}, "
         f"{hl['mean']:.0f} statements",
         flush=True,
     )

@@ -1,4 +1,5 @@
-"""core.ratelimit: the fixed window counts the same on Redis (one pipelined round trip) and on local memory."""
+"""core.ratelimit: the fixed window counts the same on Redis (one round trip of two commands, on a connection of the
+thread's own) and on local memory."""
 
 import socket
 import uuid
@@ -65,3 +66,38 @@ def test_the_redis_counter_expires_with_its_window(settings):
     assert 0 < client.ttl(key) <= 61
     assert backend.get(f"rl:b:k:{int(T0 // 60)}") == 1  # stored as Django's cache reads it
     client.delete(key)
+
+
+def test_an_error_reply_leaves_nothing_behind_for_the_next_hit(settings):
+    # The window's key holds a list (not a counter): INCR answers WRONGTYPE after SET … NX answered nil. The hit
+    # fails loudly, and the thread's connection must not hand that pending reply to the next hit.
+    settings.CACHES = {"default": _redis()}
+    backend = caches["default"]
+    key = backend.make_and_validate_key(f"rl:b:wrong:{int(T0 // 60)}")
+    client = backend._cache.get_client(key, write=True)
+    client.rpush(key, "x")
+    try:
+        with pytest.raises(Exception, match="WRONGTYPE"):
+            ratelimit.hit("b", "wrong", 3, 60, now=T0)
+        # Another client's first, second, third and fourth hits count 1, 2, 3, 4 (over the limit of 3).
+        assert [ratelimit.hit("b", "right", 3, 60, now=T0) for _ in range(4)] == [True, True, True, False]
+    finally:
+        client.delete(key, backend.make_and_validate_key(f"rl:b:right:{int(T0 // 60)}"))
+
+
+def test_a_connection_the_server_dropped_is_made_again(settings):
+    # Redis restarted or closed the idle connection: the next hit reconnects (redis-py's retry) and counts.
+    settings.CACHES = {"default": _redis()}
+    backend = caches["default"]
+    assert ratelimit.hit("b", "k2", 3, 60, now=T0)
+    key = backend.make_and_validate_key(f"rl:b:k2:{int(T0 // 60)}")
+    client = backend._cache.get_client(key, write=True)
+    conn = ratelimit._connection(client.connection_pool)
+    conn.send_command("CLIENT", "ID")
+    own_id = conn.read_response()
+    client.execute_command("CLIENT", "KILL", "ID", own_id)  # from the cache's pool: another connection
+    try:
+        assert ratelimit.hit("b", "k2", 3, 60, now=T0)  # the second hit of the window
+        assert backend.get(f"rl:b:k2:{int(T0 // 60)}") == 2
+    finally:
+        client.delete(key)

@@ -1,6 +1,7 @@
 """Simplified Chinese unless the user picks English in the header (cookie), whatever the browser asks for;
 the branded 403/404 pages even with DEBUG on (`make run`), unless GRIDCARE_DEBUG_PAGES=1; no NUL character in
-any input; the security headers (CSP, Permissions-Policy) on every response."""
+any input; the security headers (CSP, Permissions-Policy) on every response; the hottest anonymous JSON routes
+without the browser stack (LeanApiMiddleware)."""
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -173,3 +174,82 @@ class NulInputMiddleware:
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": [{"field": field, "message": message}]}, status=422)
         return bad_request(request, message=f"{field}：{message}")
+
+
+# ---------------------------------------------------------------- lean routes: hot anonymous JSON without the browser stack
+
+
+class LeanApiMiddleware:
+    """Serve the hottest anonymous JSON API routes (settings.LEAN_API_ROUTES: a path pattern and a handler) without
+    the browser stack: no session, CSRF, authentication, messages, htmx, URL resolution or django-ninja dispatch —
+    most of what a request costs when the route's own work is small (the public 户号 query, bench/lookup.py).
+
+    Placed right after SecurityMiddleware, so the request id, the security headers (CSP, Permissions-Policy,
+    nosniff, Referrer-Policy, COOP, HSTS) and the HTTPS redirect apply exactly as to every other response, and the
+    handler does its own rate limiting and masking as its django-ninja route does. What the skipped middleware
+    would have done to such a request is done here: the host is checked (CommonMiddleware), the language is the
+    default one (as LocaleMiddleware picks it with no cookie and Accept-Language dropped), and the response gets
+    the same X-Frame-Options, Content-Length, Content-Language and Vary headers. The answer is the route's
+    byte for byte (tests/core/test_lean_routes.py compares the two).
+
+    Only the plain case is served: a GET without any cookie (no session, CSRF or language cookie to honour), no
+    NUL anywhere, and query parameters the handler accepts. A handler returns None to decline; everything else
+    (HEAD, POST, cookies, a NUL, a trailing slash, unknown parameters) goes through the whole stack unchanged."""
+
+    def __init__(self, get_response):
+        import re
+
+        from django.middleware.clickjacking import XFrameOptionsMiddleware
+        from django.middleware.common import CommonMiddleware
+        from django.middleware.locale import LocaleMiddleware
+        from django.utils.module_loading import import_string
+
+        self.get_response = get_response
+        self.routes = [
+            (re.compile(pattern), import_string(handler))
+            for pattern, handler in getattr(settings, "LEAN_API_ROUTES", ())
+        ]
+        # The response halves of the skipped middleware that change such a response, innermost first (their order
+        # in MIDDLEWARE, reversed).
+        self.response_steps = (
+            XFrameOptionsMiddleware(get_response).process_response,
+            CommonMiddleware(get_response).process_response,
+            LocaleMiddleware(get_response).process_response,
+        )
+
+    def __call__(self, request):
+        if self.routes and request.method == "GET" and not request.META.get("HTTP_COOKIE"):
+            path = request.path_info
+            for pattern, handler in self.routes:
+                match = pattern.fullmatch(path)
+                if match is not None:
+                    response = self._serve(request, handler, match.groupdict())
+                    if response is not None:
+                        return response
+                    break
+        return self.get_response(request)
+
+    def _serve(self, request, handler, kwargs):
+        from django.core.exceptions import DisallowedHost
+        from django.utils import translation
+        from django.utils.cache import patch_vary_headers
+
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path_info or "\x00" in query or "%00" in query:
+            return None  # NulInputMiddleware's 422
+        if settings.PREPEND_WWW or settings.DISALLOWED_USER_AGENTS:
+            return None  # CommonMiddleware's redirect or refusal
+        try:
+            request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it
+        except DisallowedHost:
+            return None  # the stack's 400
+        translation.activate(settings.LANGUAGE_CODE)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = handler(request, **kwargs)
+        if response is None:
+            return None
+        for step in self.response_steps:
+            response = step(request, response)
+        # SessionDeadlineMiddleware reads the (empty) session of every request, so the stack adds Vary: Cookie.
+        patch_vary_headers(response, ("Cookie",))
+        return response

@@ -121,14 +121,18 @@ WRITE_SQL = (
 
 @contextmanager
 def _prepared(cur):
-    """Let psycopg prepare the statements run in this block on their first use (their text is constant).
+    """Let psycopg prepare the statements run in this block on their first use (their text is constant), rather
+    than after the site's threshold (settings: GRIDCARE_DB_PREPARE_THRESHOLD, 5 by default).
 
-    Django opens PostgreSQL connections with prepare_threshold=None (never prepare) unless the settings give
-    one; raising it for the whole site would prepare every ORM query repeated five times, so it is raised here,
-    around these statements only, and put back. Without server-side binding (GRIDCARE_DB_SERVER_SIDE_BINDING=0)
-    psycopg's client-side cursor prepares nothing and this changes nothing."""
+    When the site turned preparing off (a pooler that cannot keep prepared statements), it stays off here too.
+    Without server-side binding (GRIDCARE_DB_SERVER_SIDE_BINDING=0) psycopg's client-side cursor prepares
+    nothing and this changes nothing."""
     raw = cur.cursor.connection  # Django's cursor wraps psycopg's
-    before, raw.prepare_threshold = raw.prepare_threshold, 0
+    before = raw.prepare_threshold
+    if before is None:
+        yield
+        return
+    raw.prepare_threshold = 0
     try:
         yield
     finally:

@@ -123,9 +123,12 @@ class Dues:
         return limit
 
 
-def _dues(account: Account, receivables: list[Receivable], enrolled: bool, as_of: date) -> Dues:
+def _dues(prepaid_account: Account | None, receivables: list[Receivable], as_of: date) -> Dues:
+    """`prepaid_account`: the account when it is enrolled in prepaid (its estimate is read), else None."""
     lines = [selectors.statement_line(r, as_of) for r in receivables]
-    estimate = prepaid.prepaid_estimate_live(account, today=as_of) if enrolled else None
+    estimate = (
+        prepaid.prepaid_estimate_live(prepaid_account, today=as_of) if prepaid_account is not None else None
+    )
     return Dues(
         as_of=as_of,
         principal_due=sum((ln.principal_outstanding for ln in lines), ZERO).quantize(CENT),
@@ -138,7 +141,8 @@ def _dues(account: Account, receivables: list[Receivable], enrolled: bool, as_of
 def account_dues(account: Account, as_of: date) -> Dues:
     """Amounts due of `account` as of `as_of`: one query for the open bills and the prepaid flag, a second one
     for the prepaid estimate of an enrolled account only."""
-    return _dues(account, *selectors.open_receivables_and_prepaid(account.pk), as_of)
+    receivables, enrolled = selectors.open_receivables_and_prepaid(account.pk)
+    return _dues(account if enrolled else None, receivables, as_of)
 
 
 def dues_payload(d: Dues) -> dict[str, Any]:
@@ -171,10 +175,13 @@ def public_account_query(
     )
     if result.status != 200:
         return PublicAccount(result.status, result.payload)
-    # Only the id and number are needed for the prepaid estimate: no second fetch of the account row.
-    account = Account(pk=result.account_id, account_number=result.payload["account_number"])
     receivables, enrolled = result.extra
-    dues = _dues(account, receivables, enrolled, as_of or today())
+    # Only the id and number are needed for the prepaid estimate (no second fetch of the account row), and only
+    # for an enrolled account: no model instance otherwise (its __init__ is a measurable part of a lookup).
+    account = (
+        Account(pk=result.account_id, account_number=result.payload["account_number"]) if enrolled else None
+    )
+    dues = _dues(account, receivables, as_of or today())
     return PublicAccount(200, {**result.payload, **dues_payload(dues)}, dues)
 
 

@@ -5,7 +5,9 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
+from django.db import connection
 from django.db.models import Field, Sum
 
 from gridcare.core.money import fen
@@ -83,12 +85,16 @@ _DUES_FIELDS = (
 )  # fmt: skip
 
 
-def _column(name: str) -> str:
-    """The database column of one of Receivable's own fields (a relation's reverse side has none)."""
+def _field(name: str) -> Field:
+    """One of Receivable's own fields (a relation's reverse side has no column)."""
     model_field = Receivable._meta.get_field(name)
     if not isinstance(model_field, Field):
         raise TypeError(f"Receivable.{name} is not a concrete field")
-    return model_field.column
+    return model_field
+
+
+def _column(name: str) -> str:
+    return _field(name).column
 
 
 @lru_cache(maxsize=1)
@@ -109,8 +115,43 @@ def _dues_parts() -> tuple[str, str, str]:
     return columns, join, "r.due_date, r.id"
 
 
-def _open_and_enrolled(rows: list[Receivable]) -> tuple[list[Receivable], bool]:
-    return [r for r in rows if r.pk is not None], bool(rows[0].prepaid_enrolled)
+# Per database connection (its operations object): the converters of each _DUES_FIELDS column.
+_CONVERTERS: "WeakKeyDictionary[Any, tuple[tuple[Any, tuple[Any, ...]], ...]]" = WeakKeyDictionary()
+
+
+def _receivable_converters() -> tuple[tuple[Any, tuple[Any, ...]], ...]:
+    """Per column of _DUES_FIELDS, the converters a queryset applies to the database value (a Decimal or a date
+    on SQLite comes back as a number or a string): Django's own, from the backend and the field, as
+    `SQLCompiler.get_converters` finds them; worked out once per connection."""
+    found = _CONVERTERS.get(connection.ops)
+    if found is None:
+        table = Receivable._meta.db_table
+        columns = [_field(n.removesuffix("_id")).get_col(table) for n in _DUES_FIELDS]
+        found = tuple(
+            (col, tuple(connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
+            for col in columns
+        )
+        _CONVERTERS[connection.ops] = found
+    return found
+
+
+def _receivables_and_enrolled(rows: list[tuple], start: int) -> tuple[list[Receivable], bool]:
+    """The open receivables (columns `start` … of each row, in _DUES_FIELDS order; a row without one is the left
+    join's empty side) and the prepaid flag (the last column) of rows read with `_dues_parts`. The receivables are
+    built as a raw queryset would build them (the other fields deferred), without its per-call set-up."""
+    end = start + len(_DUES_FIELDS)
+    receivables = []
+    for row in rows:
+        if row[start] is None:
+            continue
+        converters = _receivable_converters()
+        values = []
+        for value, (col, funcs) in zip(row[start:end], converters, strict=True):
+            for func in funcs:
+                value = func(value, col, connection)
+            values.append(value)
+        receivables.append(Receivable.from_db(connection.alias, _DUES_FIELDS, values))
+    return receivables, bool(rows[0][-1])
 
 
 def open_receivables_and_prepaid(account_id: int) -> tuple[list[Receivable], bool]:
@@ -118,23 +159,29 @@ def open_receivables_and_prepaid(account_id: int) -> tuple[list[Receivable], boo
     statement (the statement's credit is not part of what the public query shows)."""
     columns, join, order = _dues_parts()
     sql = f"SELECT {columns} FROM (SELECT %s AS id) a {join} ORDER BY {order}"  # noqa: S608
-    return _open_and_enrolled(list(Receivable.objects.raw(sql, [account_id])))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [account_id])
+        return _receivables_and_enrolled(cursor.fetchall(), 0)
+
+
+@lru_cache(maxsize=1)
+def _public_dues_sql() -> str:
+    return public_lookup_sql(*_dues_parts())
 
 
 def public_account_with_dues(account_number: str) -> dict[str, Any] | None:
     """The public 户号 lookup (`customers.selectors.public_lookup_sql`, masked by `public_account_fields`) with
     the account's open receivables and prepaid flag under `_extra`, all in one round trip: the lookup that
-    `customers.public.public_query` takes for the query with the money fields."""
-    columns, join, order = _dues_parts()
-    sql = public_lookup_sql(columns, join, order)
-    rows = list(Receivable.objects.raw(sql, [account_number, AccountStatus.ACTIVE.value]))
+    `customers.public.public_query` takes for the query with the money fields. A plain cursor, not a raw
+    queryset: the query's own Python cost is most of what it costs (bench/lookup.py)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_public_dues_sql(), [account_number, AccountStatus.ACTIVE.value])
+        rows = cursor.fetchall()
     if not rows:
         return None
-    first = rows[0]
-    out = public_account_fields(
-        account_number, *(getattr(first, c) for c in PUBLIC_LOOKUP_COLUMNS), with_name=True
-    )
-    out["_extra"] = _open_and_enrolled(rows)
+    n = len(PUBLIC_LOOKUP_COLUMNS)
+    out = public_account_fields(account_number, *rows[0][:n], with_name=True)
+    out["_extra"] = _receivables_and_enrolled(rows, n)
     return out
 
 

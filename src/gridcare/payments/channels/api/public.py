@@ -48,12 +48,31 @@ def public_account(request, account_number: str, name: str | None = None):
 
     Unknown, malformed, closed and name-mismatch all answer the same 404 body. Rate-limited per client.
     """
+    return _account_answer(request, account_number, name)
+
+
+def _account_answer(request, account_number: str, name: str | None) -> JsonResponse:
     result = public_pay.public_account_query(
         client_key=client_key(request), account_number=account_number, name=name
     )
     response = JsonResponse(result.payload, status=result.status)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def public_account_lean(request, account_number: str) -> HttpResponse | None:
+    """The same query served by `core.middleware.LeanApiMiddleware` (settings.LEAN_API_ROUTES) without the
+    browser stack or django-ninja: the same answer, headers and rate limit. Declines (None) a query string with
+    anything but one `name`, which the route above then answers as django-ninja parses it."""
+    params = request.GET
+    if params and (params.keys() != {"name"} or len(params.getlist("name")) != 1):
+        return None
+    try:
+        return _account_answer(request, account_number, params.get("name"))
+    except Exception as exc:
+        from gridcare.api import api  # the root API imports this module
+
+        return api.on_exception(request, exc)  # the route's own 500 (logged, with the request id)
 
 
 class PublicOrderIn(Schema):
