@@ -36,7 +36,10 @@ MONEY: _MoneyArgs = {"max_digits": 14, "decimal_places": 2}
 
 
 class Payment(models.Model):
-    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="payments")
+    # account_id alone is served by the (account, …) index in Meta: no second index to keep up on every write.
+    account = models.ForeignKey(
+        "customers.Account", on_delete=models.PROTECT, db_index=False, related_name="payments"
+    )
     unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="payments")
     channel = models.CharField(_("缴费渠道"), max_length=16, choices=PaymentChannel.choices)
     channel_txn_id = models.CharField(_("渠道流水号"), max_length=64)
@@ -89,8 +92,13 @@ class ReceivableQuerySet(models.QuerySet):
 
 class Receivable(models.Model):
     bill = models.OneToOneField("billing.Bill", on_delete=models.PROTECT, related_name="receivable")
-    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="receivables")
-    unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="receivables")
+    # account_id and unit_id alone are served by the (account, due_date) and (unit, due_date) indexes in Meta.
+    account = models.ForeignKey(
+        "customers.Account", on_delete=models.PROTECT, db_index=False, related_name="receivables"
+    )
+    unit = models.ForeignKey(
+        "org.SupplyUnit", on_delete=models.PROTECT, db_index=False, related_name="receivables"
+    )
     customer_class = models.CharField(_("用电类别"), max_length=20)
     bill_year = models.PositiveSmallIntegerField(_("电费年份"))
     period = models.CharField(_("账期"), max_length=7)
@@ -158,7 +166,10 @@ class Allocation(models.Model):
 
 
 class LedgerEntry(models.Model):
-    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="ledger_entries")
+    # account_id alone is served by the (account, …) index in Meta: no second index to keep up on every write.
+    account = models.ForeignKey(
+        "customers.Account", on_delete=models.PROTECT, db_index=False, related_name="ledger_entries"
+    )
     unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="ledger_entries")
     kind = models.CharField(_("类型"), max_length=12, choices=EntryKind.choices)
     amount = models.DecimalField(_("金额(元)"), **MONEY)  # + owed by the customer, − credit
