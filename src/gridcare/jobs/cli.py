@@ -114,7 +114,7 @@ def run_and_wait(
     stdout: Output | None = None,
     inline: bool = False,
     timeout: float | None = None,
-    poll: float = 0.5,
+    poll: float = 0.2,
 ) -> Job:
     """Start the job and wait for its end; returns the finished row. Invalid parameters, a failed job and a
     timeout raise CommandError (the job's row keeps its error; the page /jobs/<id>/ shows it)."""
@@ -138,7 +138,7 @@ def execute(
     *,
     inline: bool = False,
     timeout: float | None = None,
-    poll: float = 0.5,
+    poll: float = 0.2,
 ) -> Job:
     """Run an already-created job row with the progress bar (here, or on a worker when one answers) and return
     it finished, whatever its outcome (callers that report a failure their own way use this)."""
