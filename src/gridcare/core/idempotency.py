@@ -7,6 +7,7 @@ error runs again. Two repeats arriving at the same moment may both run; the writ
 idempotent (payments are unique per channel transaction id), and the later one answers with the stored body.
 """
 
+import datetime
 import functools
 import hashlib
 import json
@@ -21,6 +22,17 @@ from ninja import Status
 from .models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+
+
+class StoredBodyEncoder(DjangoJSONEncoder):
+    """The stored body keeps times to the microsecond. DjangoJSONEncoder cuts them to the millisecond, so a time
+    like 13.000412 was stored as "13.000", read back on replay as 13.000000 and answered as "13Z" where the first
+    answer said "13.000Z": the replay went through the same response schema and encoder, from a different time."""
+
+    def default(self, o):
+        if isinstance(o, (datetime.datetime, datetime.time)):
+            return o.isoformat()
+        return super().default(o)
 
 
 def idempotent(view):
@@ -49,7 +61,7 @@ def idempotent(view):
                         route=request.path[:200],
                         request_hash=digest,
                         status_code=status,
-                        body=json.loads(json.dumps(body, cls=DjangoJSONEncoder)),
+                        body=json.loads(json.dumps(body, cls=StoredBodyEncoder)),
                         created_at=timezone.now(),
                     )
             except IntegrityError:
