@@ -77,33 +77,10 @@ def audit_record(
     customer_id: int | None = None,
     unit_id: int | None = None,
     changes: dict[str, Any] | None = None,
-) -> AuditEvent:
-    return audit_event(
-        actor=actor,
-        action=action,
-        obj=obj,
-        object_type=object_type,
-        object_id=object_id,
-        customer_id=customer_id,
-        unit_id=unit_id,
-        changes=changes,
-    )
-
-
-def audit_event(
-    *,
-    actor: Actor,
-    action: str,
-    obj: models.Model | None = None,
-    object_type: str | None = None,
-    object_id: Any = None,
-    customer_id: int | None = None,
-    unit_id: int | None = None,
-    changes: dict[str, Any] | None = None,
     save: bool = True,
 ) -> AuditEvent:
-    """One audit row (`audit_record`); with save=False it is built, not written (a hot path inserts it
-    with its other rows in one statement)."""
+    """One audit row; with save=False it is built, not written (a hot path inserts it with its other rows in one
+    statement)."""
     user = actor.user if actor.user is not None and getattr(actor.user, "is_authenticated", False) else None
     event = AuditEvent(
         created_at=timezone.now(),

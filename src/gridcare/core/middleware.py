@@ -199,9 +199,6 @@ class LeanApiMiddleware:
     def __init__(self, get_response):
         import re
 
-        from django.middleware.clickjacking import XFrameOptionsMiddleware
-        from django.middleware.common import CommonMiddleware
-        from django.middleware.locale import LocaleMiddleware
         from django.utils.module_loading import import_string
 
         self.get_response = get_response
@@ -209,13 +206,7 @@ class LeanApiMiddleware:
             (re.compile(pattern), import_string(handler))
             for pattern, handler in getattr(settings, "LEAN_API_ROUTES", ())
         ]
-        # The response halves of the skipped middleware that change such a response, innermost first (their order
-        # in MIDDLEWARE, reversed).
-        self.response_steps = (
-            XFrameOptionsMiddleware(get_response).process_response,
-            CommonMiddleware(get_response).process_response,
-            LocaleMiddleware(get_response).process_response,
-        )
+        self.finish = LeanResponse(get_response)
 
     def __call__(self, request):
         if self.routes and request.method == "GET" and not request.META.get("HTTP_COOKIE"):
@@ -230,25 +221,54 @@ class LeanApiMiddleware:
         return self.get_response(request)
 
     def _serve(self, request, handler, kwargs):
-        from django.core.exceptions import DisallowedHost
-        from django.utils import translation
-        from django.utils.cache import patch_vary_headers
-
         query = request.META.get("QUERY_STRING", "")
         if "\x00" in request.path_info or "\x00" in query or "%00" in query:
             return None  # NulInputMiddleware's 422
-        if settings.PREPEND_WWW or settings.DISALLOWED_USER_AGENTS:
-            return None  # CommonMiddleware's redirect or refusal
-        try:
-            request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it
-        except DisallowedHost:
-            return None  # the stack's 400
-        translation.activate(settings.LANGUAGE_CODE)
-        request.LANGUAGE_CODE = translation.get_language()
-        response = handler(request, **kwargs)
-        if response is None:
+        if stack_would_refuse(request):
             return None
-        for step in self.response_steps:
+        response = handler(request, **kwargs)
+        return None if response is None else self.finish(request, response)
+
+
+def stack_would_refuse(request) -> bool:
+    """Whether CommonMiddleware would answer this request itself (a www redirect, a refused user agent) or the
+    host is not allowed (the stack's 400): a short way through Django then declines, and the stack answers. Also
+    activates the default language, as LocaleMiddleware picks it for a request with no language cookie."""
+    from django.core.exceptions import DisallowedHost
+    from django.utils import translation
+
+    if settings.PREPEND_WWW or settings.DISALLOWED_USER_AGENTS:
+        return True
+    try:
+        request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it
+    except DisallowedHost:
+        return True
+    translation.activate(settings.LANGUAGE_CODE)
+    request.LANGUAGE_CODE = translation.get_language()
+    return False
+
+
+class LeanResponse:
+    """What the skipped browser middleware would have done to a response served by a short way through Django
+    (LeanApiMiddleware, payments.channels.fastpath): X-Frame-Options, Content-Length, Content-Language and the
+    Vary headers, by those middleware's own process_response, innermost first (their order in MIDDLEWARE,
+    reversed)."""
+
+    def __init__(self, get_response):
+        from django.middleware.clickjacking import XFrameOptionsMiddleware
+        from django.middleware.common import CommonMiddleware
+        from django.middleware.locale import LocaleMiddleware
+
+        self.steps = (
+            XFrameOptionsMiddleware(get_response).process_response,
+            CommonMiddleware(get_response).process_response,
+            LocaleMiddleware(get_response).process_response,
+        )
+
+    def __call__(self, request, response):
+        from django.utils.cache import patch_vary_headers
+
+        for step in self.steps:
             response = step(request, response)
         # SessionDeadlineMiddleware reads the (empty) session of every request, so the stack adds Vary: Cookie.
         patch_vary_headers(response, ("Cookie",))

@@ -870,3 +870,10 @@ def test_a_failure_inside_the_short_path_is_the_api_json_500(channels, world, bi
     assert r.status_code == 500 and r["Content-Type"].startswith("application/json")
     assert r.json() == {"detail": "系统繁忙，请稍后再试", "request_id": r["X-Request-ID"]}
     assert not Payment.objects.exists()
+
+
+def test_a_host_not_allowed_goes_through_the_full_stack(channels, world, bill, short_path_calls):
+    """ALLOWED_HOSTS holds on the short way too: the stack answers its 400 and nothing is paid."""
+    client = Client(HTTP_HOST="evil.example", raise_request_exception=False)
+    r = post_alipay(client, alipay_params(order(world, "alipay"), keys=channels))
+    assert r.status_code == 400 and short_path_calls == [] and not Payment.objects.exists()

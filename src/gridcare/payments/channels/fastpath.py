@@ -11,16 +11,16 @@ two exact paths itself, with the same functions the API views call (`api.notify.
 
 Anything unusual takes the full stack instead, which then answers exactly as without this middleware: another
 method, a query string, a declared body over the notification limit, a body holding a NUL character in any
-spelling (`NulInputMiddleware`'s 422), an Alipay body that is not decodable (the API's 422). The answer gets
+spelling (`NulInputMiddleware`'s 422), an Alipay body that is not decodable (the API's 422), a host not in
+ALLOWED_HOSTS (the stack's 400): `core.middleware.stack_would_refuse`, shared with LeanApiMiddleware. The answer gets
 the headers the skipped middleware would have added to it (Content-Length, X-Frame-Options, Content-Language and
-Vary: Accept-Language, Cookie); the log messages are in the default language, as LocaleMiddleware would pick for a
+Vary: Accept-Language, Cookie) from those middleware themselves (`core.middleware.LeanResponse`); the log messages are in the default language, as LocaleMiddleware would pick for a
 request without the language cookie.
 """
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils import translation
-from django.utils.cache import patch_vary_headers
+
+from gridcare.core.middleware import LeanResponse, stack_would_refuse
 
 from .api import notify
 
@@ -49,6 +49,7 @@ class ChannelNotifyMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.finish = LeanResponse(get_response)
 
     def __call__(self, request):
         handle = ROUTES.get(request.path_info) if request.method == "POST" else None
@@ -61,21 +62,12 @@ class ChannelNotifyMiddleware:
         ):
             return self.get_response(request)
         body = request.body
-        if any(nul in body for nul in _NUL):
+        if any(nul in body for nul in _NUL) or stack_would_refuse(request):
             return self.get_response(request)
-        translation.activate(settings.LANGUAGE_CODE)
         try:
             response = handle(request, body)
-        except (
-            Exception
-        ) as exc:  # what the API answers for it (its JSON 500 with the request id, logged once)
+        except Exception as exc:  # the API's answer to it: its JSON 500 with the request id, logged once
             from gridcare.api import api
 
             return api.on_exception(request, exc)
-        if response is None:
-            return self.get_response(request)
-        response.headers.setdefault("Content-Length", str(len(response.content)))  # as CommonMiddleware
-        response.headers.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
-        response.headers.setdefault("Content-Language", translation.get_language())
-        patch_vary_headers(response, ("Accept-Language", "Cookie"))  # as LocaleMiddleware, then the session
-        return response
+        return self.get_response(request) if response is None else self.finish(request, response)

@@ -40,7 +40,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcare.core.audit import Actor, audit_event, audit_record
+from gridcare.core.audit import Actor, audit_record
 from gridcare.core.choices import Channel
 from gridcare.customers.models import Account
 from gridcare.payments.choices import OrderStatus, PaymentChannel
@@ -166,31 +166,24 @@ def notify_paid(
     txn_errs: dict[str, list[str]] = {}
     txn = clean_txn_id(channel_txn_id, txn_errs)
     fast = connection.vendor == "postgresql" if fast is None else fast
+    args = dict(
+        actor=actor,
+        channel=channel,
+        order_no=order_no,
+        txn=txn,
+        txn_errs=txn_errs,
+        amount=amount,
+        paid_at=paid_at,
+    )
     with transaction.atomic():
         if fast:  # the same rules and rows in five statements of constant text (`notify_pg`)
-            rec = notify_pg.notify_paid_pg(
-                actor=actor,
-                channel=channel,
-                order_no=order_no,
-                txn=txn,
-                txn_errs=txn_errs,
-                amount=amount,
-                paid_at=paid_at,
-            )
+            rec = notify_pg.notify_paid_pg(**args)
             if rec is not None:
                 return rec
             # The transaction id is taken by a payment not of this order (nothing was written).
             order = PaymentOrder.objects.select_related("account").get(order_no=order_no, channel=channel)
             return _paid_by_taken_txn(actor, order, channel=channel, txn=txn, amount=order.amount)
-        return _notify_paid_orm(
-            actor=actor,
-            channel=channel,
-            order_no=order_no,
-            txn=txn,
-            txn_errs=txn_errs,
-            amount=amount,
-            paid_at=paid_at,
-        )
+        return _notify_paid_orm(**args)
 
 
 def _notify_paid_orm(
@@ -261,7 +254,7 @@ def _paid_by_taken_txn(
 
 
 def _order_paid_audit(actor: Actor, order: PaymentOrder, payment: Payment, *, save: bool):
-    return audit_event(
+    return audit_record(
         actor=actor,
         action="payment_order.paid",
         obj=order,

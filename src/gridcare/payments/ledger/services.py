@@ -32,7 +32,7 @@ from django.db.models.sql import InsertQuery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcare.core.audit import Actor, audit_event, audit_record
+from gridcare.core.audit import Actor, audit_record
 from gridcare.core.locks import Conflict, person, when
 from gridcare.core.money import fen
 from gridcare.core.permissions import Perm
@@ -380,7 +380,7 @@ def payment_write(
         note=f"{channel}:{txn}",
         created_at=now,
     )
-    audit = audit_event(
+    audit = audit_record(
         actor=actor,
         action="payment.record",
         obj=payment,
