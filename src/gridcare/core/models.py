@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models import Q
 
 from .choices import Channel
 
@@ -11,8 +12,14 @@ class AuditEvent(models.Model):
     """One write (or one unmasked view of personal data): who, when, through which channel, what changed."""
 
     created_at = models.DateTimeField(db_index=True)
+    # Null for channels, jobs and the public (every payment notification): indexed in Meta where set.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,
+        related_name="+",
     )
     actor_label = models.CharField(max_length=150, blank=True)
     channel = models.CharField(max_length=16, choices=Channel.choices)
@@ -33,6 +40,7 @@ class AuditEvent(models.Model):
             # Filtered by equality only; `db_index=True` would add a second, varchar_pattern_ops index on
             # PostgreSQL that no query uses, paid on every audited write (two per payment notification).
             models.Index(fields=["action"], name="core_audit_action_idx"),
+            models.Index(fields=["actor"], condition=Q(actor__isnull=False), name="core_audit_actor_idx"),
         ]
 
     def __str__(self) -> str:

@@ -316,3 +316,39 @@ def test_both_paths_write_the_same_rows(world):
     }
     assert [(n[0], n[3], n[5]) for n in r["receipts"]] == [("payment_receipt", "3100000001", "receipt:P")]
     assert r["receipts"][0][4]["amount"] == {"$decimal": "350.00"}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the array literals are PostgreSQL's")
+@pytest.mark.django_db
+def test_array_literals_round_trip_through_postgresql():
+    """The hot path sends its arrays as literal text; every kind of element it sends (and the awkward strings a
+    note could hold) must come back from PostgreSQL as it went in."""
+    from datetime import date
+
+    from gridcare.payments.channels.notify_pg import _array
+
+    notes = [
+        "alipay:T1",
+        'a "quoted", {braced} note',
+        "back\\slash",
+        "违约金 计至 2026-12-01",
+        "",
+        "NULL",
+        " x ",
+    ]
+    cases = [
+        ([1, 22, None, 3], "bigint[]", [1, 22, None, 3]),
+        (
+            [D("12.30"), D("-0.01"), D("0"), D("1E+1"), None],
+            "numeric[]",
+            [D("12.30"), D("-0.01"), D("0"), D("10"), None],
+        ),
+        ([date(2026, 12, 1), None], "date[]", [date(2026, 12, 1), None]),
+        ([True, False, None], "boolean[]", [True, False, None]),
+        (notes, "varchar[]", notes),
+        ([], "bigint[]", []),
+    ]
+    with connection.cursor() as cur:
+        for values, cast, expected in cases:
+            cur.execute(f"SELECT %s::{cast}", [_array(values)])
+            assert cur.fetchone()[0] == expected, (values, cast)

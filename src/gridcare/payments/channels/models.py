@@ -20,7 +20,7 @@ class PaymentOrder(models.Model):
     """An online payment the customer started (portal, Alipay, WeChat): what the channel's notification must
     match (order number, amount) before a payment is recorded."""
 
-    order_no = models.CharField(_("订单号"), max_length=32, unique=True)
+    order_no = models.CharField(_("订单号"), max_length=32)  # unique in Meta (no unused LIKE twin index)
     account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="payment_orders")
     channel = models.CharField(_("缴费渠道"), max_length=16, choices=PaymentChannel.choices)
     amount = models.DecimalField(_("金额(元)"), **MONEY)
@@ -35,6 +35,7 @@ class PaymentOrder(models.Model):
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
+        db_index=False,  # indexed in Meta where set: orders a channel or the public page started have none
         related_name="payment_orders",
     )
     created_at = models.DateTimeField()
@@ -42,14 +43,29 @@ class PaymentOrder(models.Model):
     # Orders started without logging in (query and pay by 户号, `public_pay`): the SHA-256 of the secret in
     # the payer's pay and receipt links (the secret itself is never stored), when the gateway stops taking
     # payment, and the wallet the payer chose while the sandbox gateway stands in for it.
-    public_token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    public_token_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)  # unique: Meta
     expires_at = models.DateTimeField(_("支付截止时间"), null=True, blank=True)
     wallet = models.CharField(_("支付方式"), max_length=16, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]
+        # Unique constraints rather than unique=True, which on PostgreSQL adds a varchar_pattern_ops twin that
+        # no query uses (equality only), paid when a notification marks its order paid (issue 12 §3).
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_order_amount_positive")
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_order_amount_positive"),
+            models.UniqueConstraint(fields=["order_no"], name="payments_order_no_uniq"),
+            models.UniqueConstraint(
+                fields=["public_token_hash"],
+                condition=Q(public_token_hash__isnull=False),
+                name="payments_order_public_token_uniq",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_by"],
+                condition=Q(created_by__isnull=False),
+                name="payments_order_creator_idx",
+            )
         ]
 
     def __str__(self) -> str:

@@ -20,8 +20,9 @@ late-fee rule); only the reads and the writes differ.
 
 import json
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -29,7 +30,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor
-from gridcare.customers.models import Account
 from gridcare.payments.choices import DunningStage, EntryKind, OrderStatus, PaymentStatus
 from gridcare.payments.collections.models import HOOK_CASE
 from gridcare.payments.collections.services import collections_on_payment
@@ -117,6 +117,24 @@ WRITE_SQL = (
     " v(action, type, oid, changes, with_id, n) ORDER BY v.n"
     " RETURNING (SELECT id FROM p)"
 )
+
+
+def _element(v) -> str:
+    """One element of a PostgreSQL array literal: NULL, t/f, a number or date as text, a string double-quoted."""
+    if v is None:
+        return "NULL"
+    if v is True or v is False:
+        return "t" if v else "f"
+    if isinstance(v, (int, Decimal, date)):
+        return str(v)  # Decimal: plain or exponent notation, both valid numeric input; date: ISO
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _array(values: list) -> str:
+    """`values` as the text of a PostgreSQL array literal (`{1,2}`), cast by the statement (`%(x)s::bigint[]`).
+    Sent as one text parameter, it costs a join here where psycopg's list adaptation looked up a dumper per
+    element (~15 % of a notification's Python in a profile)."""
+    return "{" + ",".join(map(_element, values)) + "}"
 
 
 @contextmanager
@@ -228,7 +246,7 @@ def notify_paid_pg(
         entries = [(unit_id, EntryKind.PAYMENT, -amount, None, True, f"{channel}:{txn}")] + [
             (e.unit_id, e.kind, e.amount, e.bill_id, False, e.note) for e in plan.entries
         ]
-        account = Account(pk=account_pk, unit_id=unit_id, customer_id=customer_id, account_number=number)
+        account = SimpleNamespace(pk=account_pk, account_number=number)  # what the receipt row reads
         receipt = payment_receipt_row(payment=payment, customer_id=customer_id, account=account)
         params = {
             "account": account_pk,
@@ -244,20 +262,20 @@ def notify_paid_pg(
             "on": on,
             "paid": ORDER_PAID.value,
             "order": order_pk,
-            "r_id": [r.pk for r in plan.receivables],
-            "r_pp": [r.principal_paid for r in plan.receivables],
-            "r_fc": [r.fee_charged for r in plan.receivables],
-            "r_fp": [r.fee_paid for r in plan.receivables],
-            "r_ft": [r.fee_through for r in plan.receivables],
-            "e_unit": [e[0] for e in entries],
-            "e_kind": [str(e[1]) for e in entries],
-            "e_amount": [e[2] for e in entries],
-            "e_bill": [e[3] for e in entries],
-            "e_own": [e[4] for e in entries],
-            "e_note": [e[5] for e in entries],
-            "a_r": [a.receivable_id for a in plan.allocations],
-            "a_pr": [a.principal for a in plan.allocations],
-            "a_lf": [a.late_fee for a in plan.allocations],
+            "r_id": _array([r.pk for r in plan.receivables]),
+            "r_pp": _array([r.principal_paid for r in plan.receivables]),
+            "r_fc": _array([r.fee_charged for r in plan.receivables]),
+            "r_fp": _array([r.fee_paid for r in plan.receivables]),
+            "r_ft": _array([r.fee_through for r in plan.receivables]),
+            "e_unit": _array([e[0] for e in entries]),
+            "e_kind": _array([e[1] for e in entries]),
+            "e_amount": _array([e[2] for e in entries]),
+            "e_bill": _array([e[3] for e in entries]),
+            "e_own": _array([e[4] for e in entries]),
+            "e_note": _array([e[5] for e in entries]),
+            "a_r": _array([a.receivable_id for a in plan.allocations]),
+            "a_pr": _array([a.principal for a in plan.allocations]),
+            "a_lf": _array([a.late_fee for a in plan.allocations]),
             "n_on": receipt is not None,
             "n_kind": receipt.kind if receipt is not None else "",
             "n_context": json.dumps(receipt.context if receipt is not None else {}),

@@ -49,18 +49,25 @@ class Payment(models.Model):
     status = models.CharField(
         _("状态"), max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.POSTED
     )
+    # received_by and shift: null on every channel payment, so their indexes (Meta) skip the nulls.
     received_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
+        db_index=False,
         related_name="payments_received",
     )
     reversed_at = models.DateTimeField(_("冲正时间"), null=True, blank=True)
     reversal_reason = models.TextField(_("冲正原因"), blank=True)
     # The cashier's shift a counter payment was taken in (收费班次); null for every other channel.
     shift = models.ForeignKey(
-        "payments.CashierShift", null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+        "payments.CashierShift",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="payments",
     )
     created_at = models.DateTimeField()
 
@@ -75,7 +82,15 @@ class Payment(models.Model):
                 condition=Q(unallocated__gte=0), name="payments_payment_unallocated_nonneg"
             ),
         ]
-        indexes = [models.Index(fields=["account", "paid_at"])]
+        indexes = [
+            models.Index(fields=["account", "paid_at"]),
+            models.Index(
+                fields=["received_by"],
+                condition=Q(received_by__isnull=False),
+                name="payments_pay_receiver_idx",
+            ),
+            models.Index(fields=["shift"], condition=Q(shift__isnull=False), name="payments_pay_shift_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel}:{self.channel_txn_id} {self.amount}"
@@ -173,11 +188,12 @@ class LedgerEntry(models.Model):
     unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="ledger_entries")
     kind = models.CharField(_("类型"), max_length=12, choices=EntryKind.choices)
     amount = models.DecimalField(_("金额(元)"), **MONEY)  # + owed by the customer, − credit
+    # bill: null on payment entries; payment: null on bill and late-fee entries. Indexed (Meta) where set.
     bill = models.ForeignKey(
-        "billing.Bill", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "billing.Bill", null=True, blank=True, on_delete=models.PROTECT, db_index=False, related_name="+"
     )
     payment = models.ForeignKey(
-        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+        Payment, null=True, blank=True, on_delete=models.PROTECT, db_index=False, related_name="entries"
     )
     occurred_on = models.DateField(_("发生日期"))
     note = models.CharField(_("说明"), max_length=200, blank=True)
@@ -185,7 +201,13 @@ class LedgerEntry(models.Model):
 
     class Meta:
         ordering = ["account", "occurred_on", "id"]
-        indexes = [models.Index(fields=["account", "occurred_on"])]
+        indexes = [
+            models.Index(fields=["account", "occurred_on"]),
+            models.Index(fields=["bill"], condition=Q(bill__isnull=False), name="payments_entry_bill_idx"),
+            models.Index(
+                fields=["payment"], condition=Q(payment__isnull=False), name="payments_entry_payment_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.kind} {self.amount}"
