@@ -161,6 +161,16 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Behind a TLS-terminating proxy: GRIDCARE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO=https" (the header Django sees
+# and the value that means https). Only set it when the proxy always sets or strips that header.
+_proxy_ssl = os.environ.get("GRIDCARE_PROXY_SSL_HEADER", "").strip()
+if _proxy_ssl:
+    _name, _, _value = _proxy_ssl.partition("=")
+    if not _name.strip() or not _value.strip():
+        raise RuntimeError("GRIDCARE_PROXY_SSL_HEADER must read HEADER=value, e.g. HTTP_X_FORWARDED_PROTO=https")
+    SECURE_PROXY_SSL_HEADER = (_name.strip(), _value.strip())
+# The payment channels' notifications are never redirected: channels do not follow redirects (issue 13 §7).
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/pay/(alipay|wechat)/notify$"]
 if not DEBUG:
     SECURE_SSL_REDIRECT = os.environ.get("GRIDCARE_SSL_REDIRECT", "1") == "1"
     SESSION_COOKIE_SECURE = True
@@ -204,17 +214,36 @@ GRIDCARE: dict[str, Any] = {
         "SELLER_BANK": os.environ.get("GRIDCARE_EINVOICE_SELLER_BANK", ""),
         "ISSUER": os.environ.get("GRIDCARE_EINVOICE_ISSUER", ""),
     },
-    # Payment channels: keys come from the environment only (PEM text, or a bare base64 body).
+    # Payment channels (docs/channels.md): keys come from the environment only (PEM text, or a bare base64 body).
     "ALIPAY": {
         "APP_ID": os.environ.get("GRIDCARE_ALIPAY_APP_ID", ""),
+        "SELLER_ID": os.environ.get("GRIDCARE_ALIPAY_SELLER_ID", ""),  # the merchant's PID (2088…)
+        "PRIVATE_KEY": os.environ.get("GRIDCARE_ALIPAY_PRIVATE_KEY", ""),  # the app's private key (签名)
         "PUBLIC_KEY": os.environ.get("GRIDCARE_ALIPAY_PUBLIC_KEY", ""),  # Alipay's public key (验签)
+        "GATEWAY_URL": os.environ.get("GRIDCARE_ALIPAY_GATEWAY_URL", "https://openapi.alipay.com/gateway.do"),
     },
     "WECHAT": {
         "MCHID": os.environ.get("GRIDCARE_WECHAT_MCHID", ""),
         "APPID": os.environ.get("GRIDCARE_WECHAT_APPID", ""),
+        "APP_SECRET": os.environ.get("GRIDCARE_WECHAT_APP_SECRET", ""),  # the 公众号's, for JSAPI's openid
+        "CERT_SERIAL": os.environ.get("GRIDCARE_WECHAT_CERT_SERIAL", ""),  # merchant API certificate serial
+        "PRIVATE_KEY": os.environ.get("GRIDCARE_WECHAT_PRIVATE_KEY", ""),  # its private key (签名)
+        # The WeChat Pay public key and its id (PUB_KEY_ID_…), or blank for platform certificates by serial.
         "PLATFORM_PUBLIC_KEY": os.environ.get("GRIDCARE_WECHAT_PLATFORM_PUBLIC_KEY", ""),
         "PLATFORM_SERIAL": os.environ.get("GRIDCARE_WECHAT_PLATFORM_SERIAL", ""),
         "API_V3_KEY": os.environ.get("GRIDCARE_WECHAT_API_V3_KEY", ""),
+        "BASE_URL": os.environ.get("GRIDCARE_WECHAT_BASE_URL", "https://api.mch.weixin.qq.com"),
+        "OAUTH_URL": os.environ.get("GRIDCARE_WECHAT_OAUTH_URL", "https://open.weixin.qq.com"),
+        "SNS_URL": os.environ.get("GRIDCARE_WECHAT_SNS_URL", "https://api.weixin.qq.com"),
+    },
+    # Online orders with the channels (payments.channels.online).
+    "PAY": {
+        "NOTIFY_BASE_URL": os.environ.get("GRIDCARE_PAY_NOTIFY_BASE_URL", ""),  # blank: the request's origin
+        "ORDER_MINUTES": int(os.environ.get("GRIDCARE_PAY_ORDER_MINUTES", "15")),
+        "ORDER_MAX": os.environ.get("GRIDCARE_PAY_ORDER_MAX", "50000.00"),
+        "QUERY_AFTER_MINUTES": int(os.environ.get("GRIDCARE_PAY_QUERY_AFTER_MINUTES", "5")),
+        "HTTP_TIMEOUT": float(os.environ.get("GRIDCARE_PAY_HTTP_TIMEOUT", "5")),
+        "SIMULATOR_URL": os.environ.get("GRIDCARE_CHANNEL_SIMULATOR", ""),
     },
     # The local sandbox gateway (模拟支付网关) behind the portal's online payment; off in production unless
     # asked for. Without keys, an RSA-2048 pair is generated once per process.
@@ -224,6 +253,17 @@ GRIDCARE: dict[str, Any] = {
         "PUBLIC_KEY": os.environ.get("GRIDCARE_SANDBOX_PUBLIC_KEY", ""),
     },
 }
+# The local channel simulator (`make run`): both channels point at it, and every key not set in the environment
+# comes from var/sandbox/ (gridcare.channelsim.keys). Never in production: the sandbox keys are not secrets.
+if GRIDCARE["PAY"]["SIMULATOR_URL"]:
+    if not DEBUG:
+        raise RuntimeError("GRIDCARE_CHANNEL_SIMULATOR is for development only: unset it when GRIDCARE_DEBUG=0")
+    from gridcare.channelsim.keys import settings_overlay
+
+    for _channel, _values in settings_overlay(VAR_DIR / "sandbox", GRIDCARE["PAY"]["SIMULATOR_URL"]).items():
+        for _key, _value in _values.items():
+            if not os.environ.get(f"GRIDCARE_{_channel}_{_key}"):
+                GRIDCARE[_channel][_key] = _value
 # Portal registration, SMS codes, the per-户号 bind lock and re-authentication (issue 11, gridcare.portal).
 GRIDCARE.update(
     {
