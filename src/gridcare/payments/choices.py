@@ -47,6 +47,7 @@ class ReconKind(models.TextChoices):
     AMOUNT_DIFFERS = "amount_differs", _("金额不符")
     REVERSED_PAID = "reversed_paid", _("我方已冲正、渠道显示已付")
     ACCOUNT_DIFFERS = "account_differs", _("户号不符")
+    PAID_CLOSED = "paid_closed", _("订单关闭后支付")
 
 
 class PrepaidAlertState(models.TextChoices):
@@ -59,6 +60,7 @@ class PrepaidAlertState(models.TextChoices):
 class RefundMethod(models.TextChoices):
     CASH = "cash", _("现金退还")
     BANK_TRANSFER = "bank_transfer", _("银行转账")
+    ORIGINAL = "original", _("原路退回")
 
 
 class RefundStatus(models.TextChoices):

@@ -46,6 +46,19 @@ class PaymentOrder(models.Model):
     public_token_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)  # unique: Meta
     expires_at = models.DateTimeField(_("支付截止时间"), null=True, blank=True)
     wallet = models.CharField(_("支付方式"), max_length=16, blank=True, default="")
+    # With a real channel (issue 13, `online`): how the payer pays (qr, wap, page, h5, jsapi), what the channel
+    # answered (the QR code's content or the cashier URL; JSAPI's prepay_id; the payer's openid), what the order
+    # is for (display only: payments allocate oldest debt first), and what the query job last saw.
+    scene = models.CharField(_("支付方式"), max_length=8, blank=True, default="")
+    pay_url = models.TextField(blank=True, default="")
+    prepay_id = models.CharField(max_length=64, blank=True, default="")
+    openid = models.CharField(max_length=64, blank=True, default="")
+    subject = models.CharField(_("商品说明"), max_length=128, blank=True, default="")
+    bill_ids = models.JSONField(default=list, blank=True)
+    queried_at = models.DateTimeField(null=True, blank=True)
+    query_count = models.PositiveSmallIntegerField(default=0)
+    channel_state = models.CharField(_("渠道交易状态"), max_length=24, blank=True, default="")
+    closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -65,7 +78,13 @@ class PaymentOrder(models.Model):
                 fields=["created_by"],
                 condition=Q(created_by__isnull=False),
                 name="payments_order_creator_idx",
-            )
+            ),
+            # The query and close job reads the orders still waiting, oldest first.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status="created"),
+                name="payments_order_waiting_idx",
+            ),
         ]
 
     def __str__(self) -> str:

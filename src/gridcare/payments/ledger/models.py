@@ -270,13 +270,32 @@ class Refund(models.Model):
     decision_note = models.CharField(_("审批意见"), max_length=200, blank=True)
     requested_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
+    # A refund to the original channel (原路退回, issue 13 §3) names the payment it returns money of; its
+    # refund number is what the channel deduplicates by; the channel's own id and state follow its answers.
+    # `origin` "channel": made on the channel's side (no approval), recorded from its notification.
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="refunds", db_index=False
+    )
+    refund_no = models.CharField(_("退款单号"), max_length=64, null=True, blank=True)
+    channel_refund_id = models.CharField(_("渠道退款单号"), max_length=64, blank=True, default="")
+    channel_status = models.CharField(_("渠道退款状态"), max_length=12, blank=True, default="")
+    origin = models.CharField(max_length=8, default="staff")
+    refunded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_refund_amount_positive")
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_refund_amount_positive"),
+            models.UniqueConstraint(
+                fields=["refund_no"], condition=Q(refund_no__isnull=False), name="payments_refund_no_uniq"
+            ),
         ]
-        indexes = [models.Index(fields=["unit", "status"])]
+        indexes = [
+            models.Index(fields=["unit", "status"]),
+            models.Index(
+                fields=["payment"], condition=Q(payment__isnull=False), name="payments_refund_payment_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.amount} {self.status}"

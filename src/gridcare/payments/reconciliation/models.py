@@ -69,11 +69,15 @@ class StatementImport(models.Model):
 class ReconciliationException(models.Model):
     """A difference between a channel's statement and our payments (对账差错), resolved by a cashier."""
 
-    statement = models.ForeignKey(StatementImport, on_delete=models.PROTECT, related_name="exceptions")
+    # None: raised by a channel's notification or a query answer, not by a statement (issue 13 §2).
+    statement = models.ForeignKey(
+        StatementImport, null=True, blank=True, on_delete=models.PROTECT, related_name="exceptions"
+    )
+    source = models.CharField(_("来源"), max_length=12, default="statement")  # statement, notification, query
     unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(
         _("差错类型"), max_length=16
-    )  # ours_only / theirs_only / amount_differs / reversed_paid / account_differs
+    )  # ours_only / theirs_only / amount_differs / reversed_paid / account_differs / paid_closed
     channel_txn_id = models.CharField(_("渠道流水号"), max_length=64)
     order_no = models.CharField(_("商户订单号"), max_length=64, blank=True)
     payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
