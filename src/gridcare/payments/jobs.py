@@ -100,3 +100,5 @@ def prepaid_estimate(ctx):
 
 default_schedule("collections.run", crontab={"minute": "0", "hour": "7"})
 default_schedule("prepaid.estimate", crontab={"minute": "0", "hour": "6"})
+
+from .channels import jobs as _channel_jobs  # noqa: E402,F401 — registers the real channels' job kinds

@@ -269,6 +269,14 @@ def _order_paid_audit(actor: Actor, order: PaymentOrder, payment: Payment, *, sa
     )
 
 
+def _settle_paid(**kwargs) -> Recorded:
+    """A channel's "paid": `online.settle_paid`, which pays the order through `notify_paid` and never drops a
+    payment for a closed order or a different amount (it records it and raises a reconciliation exception)."""
+    from .online import settle_paid  # online builds on this module
+
+    return settle_paid(**kwargs)
+
+
 def _messages(exc: ValidationError) -> str:
     if hasattr(exc, "message_dict"):
         return "; ".join(f"{k}: {m}" for k, ms in exc.message_dict.items() for m in ms)
@@ -351,10 +359,10 @@ def _rsa2_notification(
     try:
         paid_at = _alipay_time(params.get("gmt_payment"))
         amount = clean_amount(params.get("total_amount", ""), field="total_amount")
-        rec = notify_paid(
+        rec = _settle_paid(
             channel=channel,
             order_no=params.get("out_trade_no", ""),
-            channel_txn_id=params.get("trade_no", ""),
+            txn_id=params.get("trade_no", ""),
             amount=amount,
             paid_at=paid_at,
             actor=_channel_actor(ip),
@@ -539,10 +547,10 @@ def wechat_notification(
             return 204, None
         amount, paid_at = _wechat_amount(trade), _wechat_time(trade.get("success_time"))
         try:
-            rec = notify_paid(
+            rec = _settle_paid(
                 channel=PaymentChannel.WECHAT,
                 order_no=str(trade.get("out_trade_no") or ""),
-                channel_txn_id=str(trade.get("transaction_id") or ""),
+                txn_id=str(trade.get("transaction_id") or ""),
                 amount=amount,
                 paid_at=paid_at,
                 actor=_channel_actor(ip),

@@ -157,6 +157,10 @@ def _prepared(cur):
         raw.prepare_threshold = before
 
 
+# The codes of the two refusals a channel's "paid" must not be dropped for (`online.settle_paid`).
+AMOUNT_DIFFERS, ORDER_CLOSED = "amount_differs", "order_closed"
+
+
 def order_check(
     *,
     order_no: str,
@@ -172,7 +176,14 @@ def order_check(
     repeat of the same transaction answers with, or None (go on and pay it)."""
     if amount != order_amount:
         raise ValidationError(
-            {"amount": [_("支付金额 %(a)s 元与订单金额 %(o)s 元不符") % {"a": amount, "o": order_amount}]}
+            {
+                "amount": [
+                    ValidationError(
+                        _("支付金额 %(a)s 元与订单金额 %(o)s 元不符") % {"a": amount, "o": order_amount},
+                        code=AMOUNT_DIFFERS,
+                    )
+                ]
+            }
         )
     if status == ORDER_PAID:
         if paid is None and payment_id is not None:
@@ -183,7 +194,9 @@ def order_check(
             return paid
         raise ValidationError({"channel_txn_id": [_("订单 %(o)s 已由另一笔交易支付") % {"o": order_no}]})
     if status != ORDER_CREATED:
-        raise ValidationError({"order_no": [_("订单 %(o)s 已关闭") % {"o": order_no}]})
+        raise ValidationError(
+            {"order_no": [ValidationError(_("订单 %(o)s 已关闭") % {"o": order_no}, code=ORDER_CLOSED)]}
+        )
     if txn_errs:
         raise ValidationError(txn_errs)
     return None

@@ -96,12 +96,14 @@ COLUMNS: dict[str, dict[str, list[str]]] = {
         "order": ["商户订单号"],
         "amount": AMOUNT_NAMES,
         "time": ["交易时间", "完成时间", "付款时间"],
+        "kind": ["业务类型"],  # optional: 交易 or 退款 (Alipay's bill lists refunds as rows of their own)
     },
     PaymentChannel.WECHAT: {
         "txn": ["微信支付单号", "微信订单号"],
         "order": ["商户订单号"],
         "amount": AMOUNT_NAMES,
         "time": ["交易时间"],
+        "kind": ["交易状态"],  # optional: SUCCESS or REFUND (WeChat's tradebill lists refunds as rows)
     },
     PaymentChannel.PORTAL: {
         "txn": ["交易号", "渠道流水号"],
@@ -117,12 +119,16 @@ AGENT_COLUMNS = {
     "time": ["paid_at", "缴费时间"],
 }
 COLUMNS.update(dict.fromkeys(AGENT_CHANNELS, AGENT_COLUMNS))
+OPTIONAL_COLUMNS = ("order", "kind")
+SUMMARY_HEADS = ("总交易单数",)
+REFUND_KINDS = ("退款", "REFUND")
 COLUMN_LABELS = {
     "txn": _l("交易号"),
     "order": _l("商户订单号"),
     "account": _l("户号"),
     "amount": _l("金额"),
     "time": _l("交易时间"),
+    "kind": _l("业务类型"),
 }
 
 
@@ -173,7 +179,7 @@ def parse_statement(channel: str, statement_date: date, data: bytes) -> list[Lin
         found = next((names.index(_norm(o)) for o in options if _norm(o) in names), None)
         if found is not None:
             where[key] = found
-        elif key != "order":  # every other column is required
+        elif key not in OPTIONAL_COLUMNS:  # every other column is required
             errors.append(
                 RowError(head_row, str(COLUMN_LABELS[key]), _("缺少列：%(o)s") % {"o": " / ".join(options)})
             )
@@ -182,6 +188,12 @@ def parse_statement(channel: str, statement_date: date, data: bytes) -> list[Lin
     lines: list[Line] = []
     seen: dict[str, int] = {}
     for n, row in rows[1:]:
+        if (
+            _norm(row[0]).lstrip("`") in SUMMARY_HEADS
+        ):  # WeChat's summary (总交易单数, …) ends the detail rows
+            break
+        if "kind" in where and len(row) == len(header) and _cell(row[where["kind"]]) in REFUND_KINDS:
+            continue  # a refund row: refunds are reconciled with their refunds, not with payments
         if len(row) != len(header):
             errors.append(
                 RowError(n, _("列数"), _("应为 %(h)d 列，实为 %(c)d 列") % {"h": len(header), "c": len(row)})

@@ -17,7 +17,7 @@ from gridcare.core.validators import clean_date
 from gridcare.core.views import staff_required
 from gridcare.payments.channels import agents
 from gridcare.payments.channels import withholding as wh
-from gridcare.payments.choices import ReconKind
+from gridcare.payments.choices import ExceptionStatus, ReconKind
 from gridcare.payments.reconciliation import services as recon
 
 
@@ -53,11 +53,21 @@ def reconcile_list(request):
         except Conflict as exc:  # another file of this statement was imported at the same moment
             errors, status = [str(exc)], 409
     statements = list(recon.statements_visible(request.user)[:100])
+    # Raised by a channel's notification or a query answer (a payment for a closed order, another amount):
+    # no statement to open them from, so they are listed here until handled.
+    live = list(
+        recon.exceptions_visible(request.user)
+        .filter(statement__isnull=True, status=ExceptionStatus.OPEN)
+        .select_related("payment")
+        .order_by("-id")[:200]
+    )
     return render(
         request,
         "payments/reconcile_list.html",
         {
             "statements": statements,
+            "live": live,
+            "kinds": dict(ReconKind.choices),
             "channels": recon.channel_choices(),
             "agents": list(agents.agents_visible(request.user)),
             "post": request.POST,
@@ -102,7 +112,11 @@ def reconcile_resolve(request, pk: int):
             messages.error(request, m)
     except Conflict as exc:  # someone else handled it first: their name on the statement's page, 409
         messages.error(request, str(exc))
+        if e.statement_id is None:
+            return redirect("payments:reconcile")
         page = reconcile_detail(request, e.statement_id)
         page.status_code = 409
         return page
+    if e.statement_id is None:
+        return redirect("payments:reconcile")
     return redirect("payments:reconcile_detail", e.statement_id)
