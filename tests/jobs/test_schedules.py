@@ -19,6 +19,8 @@ DEFAULTS = {
     "prepaid.estimate",
     "notify.dispatch",
     "jobs.cleanup_stale",
+    "payments.orders_sweep",
+    "payments.statements_download",
     "core.purge_job_files",
 }
 
@@ -47,7 +49,7 @@ def test_defaults_installed_once_and_edits_kept():
     dispatch.enabled = False
     dispatch.save()
     assert schedules.ensure_schedules() == []
-    assert PeriodicTask.objects.count() == 5 and not PeriodicTask.objects.get(name="notify.dispatch").enabled
+    assert PeriodicTask.objects.count() == len(DEFAULTS) and not PeriodicTask.objects.get(name="notify.dispatch").enabled
 
 
 @pytest.mark.django_db
