@@ -3,6 +3,7 @@ so every page's address and name reads in one place."""
 
 from django.urls import path
 
+from .channels.views import online as online_views
 from .channels.views import public as public_views
 from .channels.views import sandbox as sandbox_views
 from .channels.views import withholding as withholding_views
@@ -16,6 +17,10 @@ from .reports import views as reports_views
 app_name = "payments"
 urlpatterns = [
     path("counter/", counter_views.counter, name="counter"),
+    # Alipay / WeChat Pay QR codes at the counter (issue 13): open an order, show it, follow it until paid.
+    path("online/qr/", online_views.counter_qr, name="counter_qr"),
+    path("online/<str:order_no>/", online_views.order_qr, name="order_qr"),
+    path("online/<str:order_no>/status/", online_views.order_status, name="order_status"),
     path("<int:pk>/receipt/", counter_views.receipt, name="receipt"),
     path("reports/", reports_views.reports_page, name="reports"),
     path("reports/<slug:report>/export.xlsx", reports_views.report_export, name="report_export"),

@@ -182,7 +182,7 @@ def _ask(order: PaymentOrder, *, notify: str, return_url: str, client_ip: str) -
         notify_url=notify,
         expires_at=order.expires_at or (order.created_at + timedelta(minutes=order_minutes())),
         scene=order.scene,
-        return_url=return_url,
+        return_url=return_url.replace("{order_no}", order.order_no),  # the payer's way back names the order
         openid=order.openid,
         client_ip=client_ip,
     )
