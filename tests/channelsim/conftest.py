@@ -149,7 +149,12 @@ class WechatMerchant:
                 private_key=None) -> requests.Response:  # fmt: skip
         data = json.dumps(body) if body is not None else ""
         authorization = wxutils.build_authorization(
-            path, method, self.sim.keys.wechat_mchid, serial or self.serial, private_key or self.private_key, data=data
+            path,
+            method,
+            self.sim.keys.wechat_mchid,
+            serial or self.serial,
+            private_key or self.private_key,
+            data=data,
         )
         headers = {"Authorization": authorization, "Accept": "application/json"}
         if body is not None:
@@ -173,7 +178,10 @@ class WechatMerchant:
 
     def decrypt(self, resource: dict) -> dict:
         plaintext = wxutils.aes_decrypt(
-            resource["nonce"], resource["ciphertext"], resource["associated_data"], self.sim.keys.wechat_api_v3_key
+            resource["nonce"],
+            resource["ciphertext"],
+            resource["associated_data"],
+            self.sim.keys.wechat_api_v3_key,
         )
         assert plaintext is not None, "the resource does not decrypt with the API v3 key"
         return json.loads(plaintext)

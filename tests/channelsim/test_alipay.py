@@ -103,7 +103,11 @@ def test_a_tampered_parameter_breaks_the_signature(sim, alipay_merchant):
 
 def test_a_get_with_query_parameters_works_like_the_sdks_own_transport(sim, alipay_merchant):
     _precreate(alipay_merchant)
-    url = sim.url + "/alipay/gateway.do?" + alipay_merchant.signed("alipay.trade.query", {"out_trade_no": "GC202401010001"})
+    url = (
+        sim.url
+        + "/alipay/gateway.do?"
+        + alipay_merchant.signed("alipay.trade.query", {"out_trade_no": "GC202401010001"})
+    )
 
     answer = requests.get(url, timeout=10)
 
@@ -114,7 +118,12 @@ def test_a_get_with_query_parameters_works_like_the_sdks_own_transport(sim, alip
 def test_wap_pay_renders_the_cashier_and_paying_returns_signed(sim, alipay_merchant, receiver):
     signed = alipay_merchant.signed(
         "alipay.trade.wap.pay",
-        {"out_trade_no": "GCWAP0001", "total_amount": "88.80", "subject": "电费", "product_code": "QUICK_WAP_WAY"},
+        {
+            "out_trade_no": "GCWAP0001",
+            "total_amount": "88.80",
+            "subject": "电费",
+            "product_code": "QUICK_WAP_WAY",
+        },
         return_url="http://shop.example/return?x=1",
         notify_url=receiver.url + "/n",
     )
@@ -122,7 +131,9 @@ def test_wap_pay_renders_the_cashier_and_paying_returns_signed(sim, alipay_merch
     page = requests.get(sim.url + "/alipay/gateway.do?" + signed, timeout=10)
 
     assert page.status_code == 200
-    assert "88.80" in page.text and "GCWAP0001" in page.text and "确认付款" in page.text and "取消" in page.text
+    assert (
+        "88.80" in page.text and "GCWAP0001" in page.text and "确认付款" in page.text and "取消" in page.text
+    )
     token = page.text.split("/alipay/cashier/")[1].split("/pay")[0]
     paid = requests.post(f"{sim.url}/alipay/cashier/{token}/pay", allow_redirects=False, timeout=10)
     assert paid.status_code == 302
@@ -168,7 +179,7 @@ def test_query_close_and_their_errors(sim, alipay_merchant):
     assert refused["sub_code"] == "ACQ.TRADE_STATUS_ERROR"
     paid = alipay_merchant.call("alipay.trade.query", {"out_trade_no": "GCPAID0001"})
     assert paid["trade_status"] == "TRADE_SUCCESS" and paid["total_amount"] == "12.30"
-    assert dt.datetime.strptime(paid["send_pay_date"], "%Y-%m-%d %H:%M:%S")
+    assert dt.datetime.strptime(paid["send_pay_date"] + " +0800", "%Y-%m-%d %H:%M:%S %z")
     assert paid["trade_no"].isdigit() and len(paid["trade_no"]) == 28
 
 
@@ -223,9 +234,15 @@ def test_a_refund_on_alipays_side_notifies_partial_then_full(sim, alipay_merchan
     _precreate(alipay_merchant, "GCSIDE0001", "50.00", notify_url=receiver.url + "/n")
     _pay(sim, "GCSIDE0001")
 
-    partial = requests.post(f"{sim.url}/_sim/trades/alipay/GCSIDE0001/refund", json={"amount": "20.00"}, timeout=10)
-    full = requests.post(f"{sim.url}/_sim/trades/alipay/GCSIDE0001/refund", json={"amount": "30.00"}, timeout=10)
-    too_much = requests.post(f"{sim.url}/_sim/trades/alipay/GCSIDE0001/refund", json={"amount": "1"}, timeout=10)
+    partial = requests.post(
+        f"{sim.url}/_sim/trades/alipay/GCSIDE0001/refund", json={"amount": "20.00"}, timeout=10
+    )
+    full = requests.post(
+        f"{sim.url}/_sim/trades/alipay/GCSIDE0001/refund", json={"amount": "30.00"}, timeout=10
+    )
+    too_much = requests.post(
+        f"{sim.url}/_sim/trades/alipay/GCSIDE0001/refund", json={"amount": "1"}, timeout=10
+    )
 
     assert partial.json()["status"] == "TRADE_SUCCESS" and full.json()["status"] == "TRADE_CLOSED"
     assert too_much.status_code == 409
@@ -262,7 +279,11 @@ def test_the_trade_bill_is_alipays_gbk_csv_of_the_beijing_day(sim, alipay_mercha
     assert table[0].startswith("支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号")
     assert table[0].endswith("退款批次号/请求号,服务费（元）,分润（元）,备注")
     assert len(rows) == 1
-    assert (rows[0]["商户订单号"], rows[0]["业务类型"], rows[0]["订单金额（元）"]) == ("GCBILL0001", "交易", "12.30")
+    assert (rows[0]["商户订单号"], rows[0]["业务类型"], rows[0]["订单金额（元）"]) == (
+        "GCBILL0001",
+        "交易",
+        "12.30",
+    )
     assert rows[0]["完成时间"] == "2024-02-29 23:59:30"
     refund_rows = [
         line for line in requests.get(day2["bill_download_url"], timeout=10).content.decode("gbk").splitlines()
@@ -271,7 +292,9 @@ def test_the_trade_bill_is_alipays_gbk_csv_of_the_beijing_day(sim, alipay_mercha
     (refund_row,) = csv.reader(refund_rows)
     assert refund_row[1:3] == ["GCBILL0001", "退款"] and refund_row[11:13] == ["-2.30", "-2.30"]
     assert refund_row[21] == "RB1"
-    assert requests.get(day1["bill_download_url"].split("?")[0] + "?token=forged", timeout=10).status_code == 404
+    assert (
+        requests.get(day1["bill_download_url"].split("?")[0] + "?token=forged", timeout=10).status_code == 404
+    )
     future = alipay_merchant.call(
         "alipay.data.dataservice.bill.downloadurl.query", {"bill_type": "trade", "bill_date": "2999-01-01"}
     )

@@ -13,9 +13,11 @@ from gridcare.channelsim import keys
 
 def _public_of(private_pem: str) -> str:
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def test_ensure_creates_the_documented_files_once(tmp_path):
@@ -52,9 +54,12 @@ def test_ids_and_certificates_look_like_the_channels(tmp_path):
     assert len(sandbox.wechat_api_v3_key) == 32 and sandbox.wechat_api_v3_key.isascii()
     cert = x509.load_pem_x509_certificate(sandbox.wechat_merchant_cert_pem.encode())
     assert sandbox.wechat_cert_serial == format(cert.serial_number, "X")
-    assert cert.public_key().public_numbers() == serialization.load_pem_private_key(
-        sandbox.wechat_merchant_private_pem.encode(), password=None
-    ).public_key().public_numbers()
+    assert (
+        cert.public_key().public_numbers()
+        == serialization.load_pem_private_key(sandbox.wechat_merchant_private_pem.encode(), password=None)
+        .public_key()
+        .public_numbers()
+    )
     validity = cert.not_valid_after_utc - cert.not_valid_before_utc
     assert validity.days >= 5 * 365
 
