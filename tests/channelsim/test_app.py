@@ -80,3 +80,25 @@ def test_the_command_line_serves_and_stops_on_sigterm(tmp_path):
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=15)
     assert code == 0
+
+
+def test_the_simulator_imports_neither_django_nor_django_backed_gridcare_modules():
+    # gridcare/__init__.py loads the Celery app (and Celery some of Django); the simulator must not need more.
+    script = (
+        "import sys, types\n"
+        f"package = types.ModuleType('gridcare'); package.__path__ = [{str(SRC / 'gridcare')!r}]\n"
+        "sys.modules['gridcare'] = package\n"
+        "import gridcare.channelsim.__main__, gridcare.channelsim.testing\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'celery')))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('gridcare.') and 'channelsim' not in m))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+
+    django_modules, gridcare_modules = result.stdout.splitlines()
+    assert django_modules == "[]"
+    assert (
+        gridcare_modules
+        == "['gridcare.payments', 'gridcare.payments.channels', 'gridcare.payments.channels.signatures']"
+    )
