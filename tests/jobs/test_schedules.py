@@ -17,6 +17,7 @@ SH = ZoneInfo("Asia/Shanghai")
 DEFAULTS = {
     "collections.run",
     "prepaid.estimate",
+    "payments.wechat_certificates",
     "notify.dispatch",
     "jobs.cleanup_stale",
     "core.purge_job_files",
