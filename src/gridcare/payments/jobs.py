@@ -102,9 +102,13 @@ def prepaid_estimate(ctx):
 @job_kind("payments.wechat_certificates", label=gettext_lazy("下载微信支付平台证书"))
 def wechat_certificates(ctx):
     """Download WeChat Pay's platform certificates (`channels.wechat_keys.refresh_platform_certificates`); a
-    channel down or answering garbage fails the job with the reason, and nothing is written."""
-    from gridcare.payments.channels.wechat_keys import refresh_platform_certificates
+    channel down or answering garbage fails the job with the reason, and nothing is written. A site without
+    the merchant's WeChat Pay API keys has nothing to download: the run says so and succeeds (the schedule is
+    installed everywhere, and beat's catch-up runs it at every start)."""
+    from gridcare.payments.channels.wechat_keys import merchant_configured, refresh_platform_certificates
 
+    if not merchant_configured():
+        return {"skipped": "WeChat Pay merchant API keys not configured"}
     ctx.set_total(1)
     summary = refresh_platform_certificates(actor=ctx.actor)
     ctx.set_done(1)

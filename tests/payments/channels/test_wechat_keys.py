@@ -360,6 +360,18 @@ def test_the_command_runs_the_job_and_prints_what_changed(wechat, fake_wechat):
         call_command("wechat_certificates", "--inline", stdout=StringIO())
 
 
+@pytest.mark.django_db
+def test_the_job_skips_a_site_without_the_merchants_keys(settings):
+    from io import StringIO
+
+    settings.GRIDCARE = {**settings.GRIDCARE, "WECHAT": {**settings.GRIDCARE["WECHAT"], "MCHID": ""}}
+    out = StringIO()
+    call_command("wechat_certificates", "--inline", stdout=out)
+    assert "skipped" in out.getvalue() and stored() == [] and not AuditEvent.objects.exists()
+    with pytest.raises(CertificateRefreshError):  # asked directly, the service says what is missing
+        refresh_platform_certificates()
+
+
 def test_the_job_is_scheduled_every_12_hours():
     from gridcare.jobs import registry
 

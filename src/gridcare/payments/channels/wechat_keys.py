@@ -50,6 +50,7 @@ __all__ = [
     "CertificateRefreshError",
     "RefreshSummary",
     "cache_clear",
+    "merchant_configured",
     "platform_key",
     "refresh_platform_certificates",
 ]
@@ -163,11 +164,18 @@ def _refused(message: str, log: str, *args) -> CertificateRefreshError:
     return CertificateRefreshError(message)
 
 
+MERCHANT_SETTINGS = ("MCHID", "CERT_SERIAL", "PRIVATE_KEY", "API_V3_KEY", "BASE_URL")
+
+
+def merchant_configured() -> bool:
+    """Whether the merchant's API keys are configured at all (the scheduled job skips a site without them)."""
+    conf = settings.GRIDCARE["WECHAT"]
+    return all(conf.get(k) for k in MERCHANT_SETTINGS)
+
+
 def _merchant_conf() -> dict:
     conf = settings.GRIDCARE["WECHAT"]
-    missing = [
-        k for k in ("MCHID", "CERT_SERIAL", "PRIVATE_KEY", "API_V3_KEY", "BASE_URL") if not conf.get(k)
-    ]
+    missing = [k for k in MERCHANT_SETTINGS if not conf.get(k)]
     if missing:
         raise _refused(
             _("微信支付商户配置不完整，无法下载平台证书"), "WECHAT settings missing: %s", ", ".join(missing)

@@ -26,6 +26,9 @@ class Command(BaseCommand):
             timeout=timeout,
         )
         result = job.result or {}
+        if result.get("skipped"):
+            self.stdout.write(f"wechat_certificates: skipped ({result['skipped']})")
+            return
         names = ", ".join
         self.stdout.write(
             f"wechat_certificates: added [{names(result.get('added', []))}] "
