@@ -17,6 +17,7 @@ SH = ZoneInfo("Asia/Shanghai")
 DEFAULTS = {
     "collections.run",
     "prepaid.estimate",
+    "payments.wechat_certificates",
     "notify.dispatch",
     "jobs.cleanup_stale",
     "payments.orders_sweep",
@@ -45,11 +46,16 @@ def test_defaults_installed_once_and_edits_kept():
     assert PeriodicTask.objects.get(name="jobs.cleanup_stale").interval.every == 1
     purge = PeriodicTask.objects.get(name="core.purge_job_files").interval
     assert (purge.every, purge.period) == (1, "hours")
+    certificates = PeriodicTask.objects.get(name="payments.wechat_certificates").interval
+    assert (certificates.every, certificates.period) == (12, "hours")
     assert dunning.task == "gridcare.jobs.scheduled" and '"kind": "collections.run"' in dunning.kwargs
     dispatch.enabled = False
     dispatch.save()
     assert schedules.ensure_schedules() == []
-    assert PeriodicTask.objects.count() == len(DEFAULTS) and not PeriodicTask.objects.get(name="notify.dispatch").enabled
+    assert (
+        PeriodicTask.objects.count() == len(DEFAULTS)
+        and not PeriodicTask.objects.get(name="notify.dispatch").enabled
+    )
 
 
 @pytest.mark.django_db

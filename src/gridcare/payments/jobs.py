@@ -1,6 +1,7 @@
 """Job kinds of payments: the daily dunning steps (催费) and the prepaid balance estimates with their
 low-balance alerts (智能交费). Both read "today" from the clock when they run (Asia/Shanghai), unless a date is
-given; running a day again writes nothing new, so a retried job simply runs its days again."""
+given; running a day again writes nothing new, so a retried job simply runs its days again. And the download of
+WeChat Pay's platform certificates, every 12 hours."""
 
 from datetime import date, timedelta
 
@@ -98,7 +99,24 @@ def prepaid_estimate(ctx):
     }
 
 
+@job_kind("payments.wechat_certificates", label=gettext_lazy("下载微信支付平台证书"))
+def wechat_certificates(ctx):
+    """Download WeChat Pay's platform certificates (`channels.wechat_keys.refresh_platform_certificates`); a
+    channel down or answering garbage fails the job with the reason, and nothing is written. A site without
+    the merchant's WeChat Pay API keys has nothing to download: the run says so and succeeds (the schedule is
+    installed everywhere, and beat's catch-up runs it at every start)."""
+    from gridcare.payments.channels.wechat_keys import merchant_configured, refresh_platform_certificates
+
+    if not merchant_configured():
+        return {"skipped": "WeChat Pay merchant API keys not configured"}
+    ctx.set_total(1)
+    summary = refresh_platform_certificates(actor=ctx.actor)
+    ctx.set_done(1)
+    return summary.as_dict()
+
+
 default_schedule("collections.run", crontab={"minute": "0", "hour": "7"})
 default_schedule("prepaid.estimate", crontab={"minute": "0", "hour": "6"})
+default_schedule("payments.wechat_certificates", every=12, period="hours")
 
 from .channels import jobs as _channel_jobs  # noqa: E402,F401 — registers the real channels' job kinds

@@ -8,6 +8,7 @@ from .channels.models import (  # noqa: F401
     PaymentOrder,
     Terminal,
     TerminalNonce,
+    WechatPlatformKey,
     WithholdingAgreement,
     WithholdingBatch,
     WithholdingItem,

@@ -7,10 +7,11 @@ repeats — and a notification that is forged, tampered, replayed or does not ma
 
 import json
 import logging
+import re
 import secrets
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -36,6 +37,7 @@ SYSTEM = Actor()
 ALIPAY_URL = "/api/v1/pay/alipay/notify"
 WECHAT_URL = "/api/v1/pay/wechat/notify"
 ALIPAY_APP_ID = "2021000000000001"
+SELLER_ID = "2088000000000001"  # the merchant's PID, configured and sent in every notification
 MCHID, APPID, SERIAL = "1900000001", "wx0000000000000001", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 
 postgres_only = pytest.mark.skipif(
@@ -79,7 +81,7 @@ def keys():
 def channels(settings, keys):
     settings.GRIDCARE = {
         **settings.GRIDCARE,
-        "ALIPAY": {"APP_ID": ALIPAY_APP_ID, "PUBLIC_KEY": keys["alipay_public"]},
+        "ALIPAY": {"APP_ID": ALIPAY_APP_ID, "SELLER_ID": SELLER_ID, "PUBLIC_KEY": keys["alipay_public"]},
         "WECHAT": {
             "MCHID": MCHID,
             "APPID": APPID,
@@ -147,7 +149,7 @@ def alipay_params(
         "gmt_create": f"{paid:%Y-%m-%d %H:%M:%S}",
         "gmt_payment": f"{paid:%Y-%m-%d %H:%M:%S}",
         "subject": "电费 3100000001",
-        "seller_id": "2088000000000001",
+        "seller_id": SELLER_ID,
         "buyer_open_id": "074a1CcTG1LelxKe4xQC0zgNdId0nxi95b5lsNpazWYoCo5",
         **extra,
     }
@@ -248,6 +250,123 @@ def test_another_apps_notification_is_refused(client, channels, world, bill):
         post_alipay(client, alipay_params(o, keys=channels, app_id="2021999999999999")).content == b"failure"
     )
     assert written() == before
+
+
+@pytest.mark.parametrize("seller", ["2088999999999999", None], ids=["another merchant", "missing"])
+def test_a_signed_notification_naming_another_seller_records_nothing(
+    client, channels, world, bill, caplog, seller
+):
+    o = order(world, "alipay")
+    params = alipay_params(
+        o, keys=channels, seller_id=seller or ""
+    )  # empty values are left out of the signing
+    if seller is None:
+        params = {k: v for k, v in params.items() if k != "seller_id"}
+    before = written()
+    with caplog.at_level(logging.WARNING, logger="gridcare.payments"):
+        assert post_alipay(client, params).content == b"failure"
+    assert written() == before and not Payment.objects.exists()
+    assert any("seller_id" in r.getMessage() and o.order_no in r.getMessage() for r in caplog.records)
+
+
+def test_without_a_configured_seller_id_only_app_id_is_checked(client, channels, settings, world, bill):
+    settings.GRIDCARE["ALIPAY"] = {**settings.GRIDCARE["ALIPAY"], "SELLER_ID": ""}
+    o = order(world, "alipay")
+    assert (
+        post_alipay(client, alipay_params(o, keys=channels, seller_id="2088999999999999")).content
+        == b"success"
+    )
+
+
+@pytest.fixture
+def refund_hook(monkeypatch):
+    """What reaches the refund hook (the refund ledger is wired in later)."""
+    calls = []
+    monkeypatch.setattr(gateways, "_refund_hook", lambda refund, actor: calls.append((refund, actor)))
+    return calls
+
+
+def _paid_by_alipay(client, channels, world, trade_no="2026112422001400001") -> PaymentOrder:
+    o = order(world, "alipay")
+    assert post_alipay(client, alipay_params(o, trade_no, keys=channels)).content == b"success"
+    return o
+
+
+def test_an_alipay_full_refund_on_alipays_side_reaches_the_hook(client, channels, world, bill, refund_hook):
+    o = _paid_by_alipay(client, channels, world)
+    before = written()
+    params = alipay_params(
+        o,
+        keys=channels,
+        status="TRADE_CLOSED",
+        refund_fee="100.00",
+        gmt_refund="2026-11-25 09:15:30.250",
+        out_biz_no="RF2026112500001",
+        gmt_close="2026-11-25 09:15:30",
+    )
+    assert post_alipay(client, params).content == b"success"
+    [(refund, actor)] = refund_hook
+    assert (refund.channel, refund.order_no, refund.channel_txn_id, refund.refund_no) == (
+        "alipay",
+        o.order_no,
+        "2026112422001400001",
+        "RF2026112500001",
+    )
+    assert refund.amount == D("100.00") and refund.cumulative is True
+    assert refund.refunded_at == datetime(2026, 11, 25, 1, 15, 30, 250000, tzinfo=UTC)  # Beijing 09:15:30.250
+    assert actor.channel == "api"
+    assert written() == before  # the hook writes; until the ledger is wired in, nothing is
+
+
+def test_an_alipay_partial_refund_trade_success_reaches_the_hook_and_records_no_payment(
+    client, channels, world, bill, refund_hook
+):
+    o = _paid_by_alipay(client, channels, world)
+    params = alipay_params(o, keys=channels, refund_fee="30.50", gmt_refund="2026-11-25 10:00:00")
+    assert post_alipay(client, params).content == b"success"
+    assert Payment.objects.count() == 1 and [r.amount for r, _a in refund_hook] == [D("30.50")]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"refund_fee": "100.01"}, "refund_fee"),
+        ({"trade_no": "2026112422001499999"}, "trade_no"),
+        ({"gmt_refund": "yesterday"}, "gmt_refund"),
+    ],
+)
+def test_a_malformed_alipay_refund_is_refused(
+    client, channels, world, bill, refund_hook, caplog, changes, field
+):
+    o = _paid_by_alipay(client, channels, world)
+    params = alipay_params(
+        o,
+        keys=channels,
+        status="TRADE_CLOSED",
+        **{"refund_fee": "100.00", "gmt_refund": "2026-11-25 09:15:30", **changes},
+    )
+    before = written()
+    with caplog.at_level(logging.WARNING, logger="gridcare.payments"):
+        assert post_alipay(client, params).content == b"failure"
+    assert written() == before and refund_hook == []
+    assert any(field in r.getMessage() for r in caplog.records)
+
+
+def test_an_alipay_refund_of_an_order_not_paid_here_is_refused(client, channels, world, bill, refund_hook):
+    o = order(world, "alipay")
+    params = alipay_params(
+        o, keys=channels, status="TRADE_CLOSED", refund_fee="100.00", gmt_refund="2026-11-25 09:15:30"
+    )
+    assert post_alipay(client, params).content == b"failure"
+    assert refund_hook == [] and not Payment.objects.exists()
+
+
+def test_a_trade_closed_without_refund_is_still_acknowledged_without_the_hook(
+    client, channels, world, bill, refund_hook
+):
+    o = order(world, "alipay")
+    assert post_alipay(client, alipay_params(o, keys=channels, status="TRADE_CLOSED")).content == b"success"
+    assert refund_hook == []
 
 
 def test_an_amount_other_than_the_orders_is_recorded_with_a_reconciliation_exception(
@@ -441,9 +560,17 @@ def wechat_request(
     api_v3: str | None = None,
     serial: str = SERIAL,
     tamper=None,
+    event_type: str = "TRANSACTION.SUCCESS",
+    original_type: str = "transaction",
 ) -> tuple[bytes, dict]:
     """The body and headers WeChat sends: the transaction sealed with the APIv3 key, the body signed."""
-    resource = wechat_encrypt_resource(trade, api_v3 or keys["api_v3"], nonce=secrets.token_hex(6))
+    resource = wechat_encrypt_resource(
+        trade,
+        api_v3 or keys["api_v3"],
+        nonce=secrets.token_hex(6),
+        associated_data=original_type,
+        original_type=original_type,
+    )
     if tamper:
         resource = tamper(resource)
     body = json.dumps(
@@ -451,7 +578,7 @@ def wechat_request(
             "id": "EV-2018022511223320873",
             "create_time": timezone.localtime(timezone.now()).isoformat(),
             "resource_type": "encrypt-resource",
-            "event_type": "TRANSACTION.SUCCESS",
+            "event_type": event_type,
             "summary": "支付成功",
             "resource": resource,
         },
@@ -532,6 +659,139 @@ def test_another_platform_serial_is_refused(client, channels, world, bill):
     before = written()
     assert post_wechat(client, *wechat_request(wechat_trade(o), channels, serial="0" * 40)).status_code == 401
     assert written() == before
+
+
+def test_a_stale_timestamp_is_logged_as_clock_skew_not_as_a_forgery(client, channels, world, bill, caplog):
+    o = order(world, "wechat")
+    before = written()
+    sent = int(time.time()) - 400
+    with caplog.at_level(logging.WARNING, logger="gridcare.payments"):
+        r = post_wechat(client, *wechat_request(wechat_trade(o), channels, timestamp=sent))
+    assert r.status_code == 401 and written() == before
+    [record] = [rec for rec in caplog.records if "refused (401)" in rec.getMessage()]
+    message = record.getMessage()
+    skew = int(re.search(r"clock skew of \+(\d+) s", message).group(1))
+    assert record.levelno == logging.WARNING and "bad signature" not in message
+    assert 400 <= skew <= 400 + 5  # our clock minus the timestamp, the seconds of this test aside
+
+
+def test_a_stale_timestamp_with_a_bad_signature_is_a_forgery(client, channels, world, bill, caplog):
+    o = order(world, "wechat")
+    request = wechat_request(
+        wechat_trade(o), channels, timestamp=int(time.time()) - 400, signing_key=channels["stranger_private"]
+    )
+    with caplog.at_level(logging.WARNING, logger="gridcare.payments"):
+        assert post_wechat(client, *request).status_code == 401
+    messages = [rec.getMessage() for rec in caplog.records if "refused (401)" in rec.getMessage()]
+    assert len(messages) == 1 and "bad signature" in messages[0] and "clock skew" not in messages[0]
+
+
+def wechat_refund(o: PaymentOrder, **changes) -> dict:
+    """The resource of a refund notification, as WeChat sends it: no appid."""
+    refund = {
+        "mchid": MCHID,
+        "out_trade_no": o.order_no,
+        "transaction_id": "4200001234202611241234567890",
+        "out_refund_no": "RF2026112500001",
+        "refund_id": "50000000382019052709732678859",
+        "refund_status": "SUCCESS",
+        "success_time": "2026-11-25T09:15:30+08:00",
+        "user_received_account": "招商银行信用卡0403",
+        "amount": {"total": 10000, "refund": 2550, "payer_total": 10000, "payer_refund": 2550},
+    }
+    refund.update(changes)
+    return refund
+
+
+def test_a_refund_success_without_appid_is_204_and_reaches_the_hook(
+    client, channels, world, bill, refund_hook
+):
+    o = order(world, "wechat")
+    before = written()
+    body, headers = wechat_request(
+        wechat_refund(o), channels, event_type="REFUND.SUCCESS", original_type="refund"
+    )
+    r = post_wechat(client, body, headers)
+    assert r.status_code == 204 and r.content == b""
+    [(refund, actor)] = refund_hook
+    assert (refund.channel, refund.order_no, refund.refund_no, refund.channel_refund_id, refund.status) == (
+        "wechat",
+        o.order_no,
+        "RF2026112500001",
+        "50000000382019052709732678859",
+        "SUCCESS",
+    )
+    assert (refund.amount, refund.total, refund.cumulative) == (D("25.50"), D("100.00"), False)
+    assert refund.refunded_at.isoformat() == "2026-11-25T09:15:30+08:00" and actor.channel == "api"
+    assert written() == before
+
+
+@pytest.mark.parametrize(("event", "status"), [("REFUND.ABNORMAL", "ABNORMAL"), ("REFUND.CLOSED", "CLOSED")])
+def test_abnormal_and_closed_refunds_are_accepted_too(
+    client, channels, world, bill, refund_hook, event, status
+):
+    o = order(world, "wechat")
+    request = wechat_request(
+        wechat_refund(o, refund_status=status, success_time=None),
+        channels,
+        event_type=event,
+        original_type="refund",
+    )
+    assert post_wechat(client, *request).status_code == 204
+    assert [r.status for r, _a in refund_hook] == [status]
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"amount": {"total": 10000, "refund": 0, "payer_total": 10000, "payer_refund": 0}}, "amount.refund"),
+        (
+            {"amount": {"total": 100, "refund": 2550, "payer_total": 100, "payer_refund": 2550}},
+            "amount.refund",
+        ),
+        ({"amount": "25.50"}, "amount"),
+        ({"out_refund_no": ""}, "out_refund_no"),
+        ({"success_time": "2026-11-25 09:15:30"}, "success_time"),
+        ({"refund_status": "PROCESSING"}, "refund_status"),
+        ({"mchid": "1900000999"}, "商户号"),
+    ],
+)
+def test_a_malformed_refund_resource_is_a_clear_400(
+    client, channels, world, bill, refund_hook, changes, named
+):
+    o = order(world, "wechat")
+    before = written()
+    request = wechat_request(
+        wechat_refund(o, **changes), channels, event_type="REFUND.SUCCESS", original_type="refund"
+    )
+    r = post_wechat(client, *request)
+    assert r.status_code == 400 and named in r.json()["message"]
+    assert written() == before and refund_hook == []
+
+
+def test_a_refund_notification_is_verified_like_any_other(client, channels, world, bill, refund_hook):
+    o = order(world, "wechat")
+    request = wechat_request(
+        wechat_refund(o),
+        channels,
+        event_type="REFUND.SUCCESS",
+        original_type="refund",
+        signing_key=channels["stranger_private"],
+    )
+    assert post_wechat(client, *request).status_code == 401 and refund_hook == []
+
+
+def test_the_default_refund_hook_logs_at_info(channels, world, bill, caplog):
+    o = order(world, "wechat")
+    with caplog.at_level(logging.INFO, logger="gridcare.payments"):
+        refund = gateways.wechat_refund_notified(wechat_refund(o), SYSTEM)
+    assert refund.amount == D("25.50")
+    assert any(
+        r.levelno == logging.INFO
+        and "not yet recorded in the ledger" in r.getMessage()
+        and o.order_no in r.getMessage()
+        for r in caplog.records
+    )
 
 
 def _flip_ciphertext(resource: dict) -> dict:

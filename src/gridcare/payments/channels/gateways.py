@@ -7,16 +7,20 @@ payment already made and give the same answer.
 
 The channel adapters verify the channel's own scheme before reading anything else (issue 4 §2):
 
-- `alipay_notification`: RSA2 over the sorted parameters with Alipay's public key, then `app_id`. Answers
-  exactly ``success`` when the notification is verified and handled (a repeat included), ``failure``
-  otherwise, which makes Alipay deliver it again later.
+- `alipay_notification`: RSA2 over the sorted parameters with Alipay's public key (python-alipay-sdk), then
+  `app_id` and, when ``SELLER_ID`` is configured, `seller_id` (the merchant's PID). Answers exactly ``success``
+  when the notification is verified and handled (a repeat included), ``failure`` otherwise, which makes Alipay
+  deliver it again later. A refund made on Alipay's side (`refund_fee` on a paid order: TRADE_CLOSED, or a
+  partial refund's TRADE_SUCCESS with `gmt_refund`) goes to `alipay_refund_notified`.
 - `sandbox_notification`: the local sandbox gateway (`sandbox.py`, for the portal's online payment offline)
   signs exactly as Alipay does with its own key pair (`sandbox_keys`), and its notification goes through
   the same verification as Alipay's (`_rsa2_notification`) with the sandbox public key, on channel portal.
 - `wechat_notification`: ``Wechatpay-Signature`` over ``timestamp\\nnonce\\nbody\\n`` with the platform
-  public key (within 5 minutes), the ``resource`` decrypted with the APIv3 key (AEAD_AES_256_GCM), then
-  mchid/appid. Answers 204 when handled; 401 for a bad signature or resource, 400 for a business refusal,
-  404 微信支付渠道未启用 when our own keys are not configured or do not load (logged as an error, with what is
+  key its ``Wechatpay-Serial`` names (`wechat_keys.platform_key`, never fetched here), within 5 minutes (a
+  stale timestamp is logged as clock skew), the ``resource`` decrypted with the APIv3 key (AEAD_AES_256_GCM),
+  then mchid/appid; a refund notification (REFUND.*, no appid) goes to `wechat_refund_notified`. Answers 204
+  when handled; 401 for a bad signature or resource, or an unknown serial, 400 for a business refusal, 404
+  微信支付渠道未启用 when our own keys are not configured or do not load (logged as an error, with what is
   wrong) — each with ``{"code": "FAIL", "message": ...}``.
 
 A refused notification writes nothing (no payment, no order change, no audit row); it is logged on the
@@ -27,6 +31,7 @@ import json
 import logging
 import secrets
 import threading
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -55,7 +60,7 @@ from gridcare.payments.ledger.services import (
 from gridcare.payments.models import Payment, PaymentOrder, ReconciliationException
 from gridcare.payments.states import check_transition
 
-from . import notify_pg, signatures
+from . import notify_pg, signatures, wechat_keys
 
 logger = logging.getLogger("gridcare.payments")
 
@@ -70,6 +75,7 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 ALIPAY_SUCCESS, ALIPAY_FAILURE = "success", "failure"
 ALIPAY_PAID_STATES = ("TRADE_SUCCESS", "TRADE_FINISHED")
 WECHAT_PAID_STATE = "SUCCESS"
+WECHAT_REFUND_EVENTS = {"REFUND.SUCCESS": "SUCCESS", "REFUND.ABNORMAL": "ABNORMAL", "REFUND.CLOSED": "CLOSED"}
 WECHAT_REPLAY_WINDOW = 300  # seconds between the notification's timestamp and our clock (WeChat: 5 minutes)
 
 
@@ -447,14 +453,24 @@ def alipay_notification(params: dict[str, str], *, ip: str | None = None) -> str
         channel=PaymentChannel.ALIPAY,
         app_id=conf.get("APP_ID", ""),
         public_key=conf.get("PUBLIC_KEY", ""),
+        seller_id=conf.get("SELLER_ID", ""),
     )
 
 
 def _rsa2_notification(
-    params: dict[str, str], *, ip: str | None, label: str, channel: str, app_id: str, public_key: str
+    params: dict[str, str],
+    *,
+    ip: str | None,
+    label: str,
+    channel: str,
+    app_id: str,
+    public_key: str,
+    seller_id: str = "",
 ) -> str:
     """Alipay's scheme, for Alipay itself and for the sandbox that imitates it: RSA2 over the sorted
-    parameters with `public_key`, then `app_id`, then the order is paid through `notify_paid` on `channel`."""
+    parameters with `public_key`, then `app_id` and `seller_id` (when given: a missing or different one is
+    refused), then the order is paid through `notify_paid` on `channel`; a refund made on the channel's side
+    goes to `alipay_refund_notified`."""
     order_no = _short(params.get("out_trade_no", ""))
     if not public_key or not app_id:
         logger.error("%s notification refused: APP_ID/PUBLIC_KEY not configured (order %r)", label, order_no)
@@ -483,7 +499,18 @@ def _rsa2_notification(
             order_no,
         )
         return ALIPAY_FAILURE
+    if seller_id and params.get("seller_id") != seller_id:
+        logger.warning(
+            "%s notification refused: seller_id %r is not ours, order %r",
+            label,
+            _short(params.get("seller_id", "")),
+            order_no,
+        )
+        return ALIPAY_FAILURE
     status = params.get("trade_status", "")
+    refund = _alipay_reports_refund(params)
+    if refund and (status not in ALIPAY_PAID_STATES or _order_paid(channel, params.get("out_trade_no"))):
+        return _alipay_refund_answer(params, ip=ip, label=label, channel=channel)
     if status not in ALIPAY_PAID_STATES:
         logger.info(
             "%s notification acknowledged without a payment: order %r, trade_status %r",
@@ -521,6 +548,48 @@ def _rsa2_notification(
         "recorded" if rec.created else "repeated",
         order_no,
         rec.payment.pk,
+    )
+    if refund:  # paid and partly refunded before we heard of the payment: both are recorded
+        return _alipay_refund_answer(params, ip=ip, label=label, channel=channel)
+    return ALIPAY_SUCCESS
+
+
+def _alipay_reports_refund(params: dict[str, str]) -> bool:
+    """A refund made on Alipay's side: TRADE_CLOSED with `refund_fee` > 0 (refunded in full), or TRADE_SUCCESS
+    with `refund_fee` > 0 and `gmt_refund` (a partial refund)."""
+    try:
+        refunded = Decimal(params.get("refund_fee") or "0") > 0
+    except ArithmeticError:  # decimal.InvalidOperation: not a number; alipay_refund_notified says so
+        refunded = bool(params.get("refund_fee"))
+    status = params.get("trade_status", "")
+    return refunded and (
+        status == "TRADE_CLOSED" or (status in ALIPAY_PAID_STATES and bool(params.get("gmt_refund")))
+    )
+
+
+def _order_paid(channel: str, order_no: object) -> bool:
+    no = str(order_no or "")
+    return bool(no) and PaymentOrder.objects.filter(order_no=no, channel=channel, status=ORDER_PAID).exists()
+
+
+def _alipay_refund_answer(params: dict[str, str], *, ip: str | None, label: str, channel: str) -> str:
+    try:
+        refund = alipay_refund_notified(params, _channel_actor(ip), channel=channel)
+    except ValidationError as exc:
+        logger.warning(
+            "%s refund notification refused: order %r, trade %r: %s",
+            label,
+            _short(params.get("out_trade_no", "")),
+            _short(params.get("trade_no", "")),
+            _messages(exc),
+        )
+        return ALIPAY_FAILURE
+    logger.info(
+        "%s refund notification accepted: order %r, refund %r, refund_fee %s",
+        label,
+        refund.order_no,
+        refund.refund_no,
+        refund.amount,
     )
     return ALIPAY_SUCCESS
 
@@ -586,11 +655,12 @@ def sandbox_notification(params: dict[str, str], *, ip: str | None = None) -> st
 
 class _Refusal(Exception):
     """A notification we will not record: the HTTP status to answer and why; `problem` is our own
-    configuration's fault (logged as an error, never shown to the caller)."""
+    configuration's fault (logged as an error, never shown to the caller); `detail`, when given, is what the
+    log says instead of `message`."""
 
-    def __init__(self, status: int, message: str, problem: str = ""):
+    def __init__(self, status: int, message: str, problem: str = "", detail: str = ""):
         super().__init__(status, message)
-        self.status, self.message, self.problem = status, message, problem
+        self.status, self.message, self.problem, self.detail = status, message, problem, detail
 
 
 def _channel_off(problem: str) -> "_Refusal":
@@ -604,29 +674,41 @@ def _fail(status: int, message: str) -> tuple[int, dict]:
 
 def _wechat_config() -> dict[str, str]:
     conf = settings.GRIDCARE["WECHAT"]
-    missing = [k for k in ("MCHID", "APPID", "PLATFORM_PUBLIC_KEY", "API_V3_KEY") if not conf.get(k)]
+    missing = [k for k in ("MCHID", "APPID", "API_V3_KEY") if not conf.get(k)]
     if missing:
         raise _channel_off(f"WECHAT settings missing: {', '.join(missing)}")
+    if bool(conf.get("PLATFORM_PUBLIC_KEY")) != bool(conf.get("PLATFORM_SERIAL")):
+        raise _channel_off("WECHAT PLATFORM_PUBLIC_KEY and PLATFORM_SERIAL must be set together")
     if len(conf["API_V3_KEY"].encode("utf-8")) != signatures.WECHAT_API_V3_KEY_BYTES:
         raise _channel_off("WECHAT API_V3_KEY must be 32 bytes")
     return conf
 
 
-def _wechat_transaction(headers, body: bytes, conf: dict[str, str], now: int | None) -> dict:
-    """The decrypted transaction of a verified notification (raises _Refusal)."""
+def _wechat_transaction(headers, body: bytes, conf: dict[str, str], now: int | None) -> tuple[dict, dict]:
+    """(the envelope, its decrypted resource) of a verified notification (raises _Refusal). The key is the
+    one `Wechatpay-Serial` names (`wechat_keys.platform_key`: configured or stored, never fetched here)."""
     try:
-        verified = signatures.wechat_verify(
-            headers,
-            body,
-            conf["PLATFORM_PUBLIC_KEY"],
-            now=now,
-            max_skew=WECHAT_REPLAY_WINDOW,
-            serial=conf.get("PLATFORM_SERIAL") or None,
+        check = signatures.wechat_check(
+            headers, body, wechat_keys.platform_key, now=now, max_skew=WECHAT_REPLAY_WINDOW
         )
     except signatures.SignatureError as exc:
         raise _channel_off(f"cannot load WECHAT PLATFORM_PUBLIC_KEY: {exc}") from exc
-    if not verified:
-        raise _Refusal(401, "签名验证失败")
+    if check.reason == "unknown serial":
+        serial = _short(check.serial)
+        raise _Refusal(
+            401,
+            f"未知的平台证书序列号 {serial}",
+            detail=f"unknown platform serial {serial!r} (no configured or stored key valid now)",
+        )
+    if check.reason == "clock skew":
+        raise _Refusal(
+            401,
+            "Wechatpay-Timestamp 与服务器时间相差超过 5 分钟",
+            detail=f"clock skew of {check.skew:+d} s between Wechatpay-Timestamp and our clock "
+            f"(allowed ±{WECHAT_REPLAY_WINDOW} s): check this server's clock, or a replay",
+        )
+    if not check.ok:
+        raise _Refusal(401, "签名验证失败", detail=f"bad signature ({check.reason})")
     try:
         envelope = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -634,7 +716,7 @@ def _wechat_transaction(headers, body: bytes, conf: dict[str, str], now: int | N
     if not isinstance(envelope, dict):
         raise _Refusal(400, "通知报文不是 JSON 对象")
     try:
-        return signatures.wechat_decrypt_resource(envelope.get("resource"), conf["API_V3_KEY"])
+        return envelope, signatures.wechat_decrypt_resource(envelope.get("resource"), conf["API_V3_KEY"])
     except signatures.SignatureError as exc:
         raise _Refusal(401, f"resource 解密失败: {exc}") from exc
 
@@ -662,15 +744,20 @@ def _wechat_time(raw: object) -> datetime:
 def wechat_notification(
     headers, body: bytes, *, ip: str | None = None, now: int | None = None
 ) -> tuple[int, dict | None]:
-    """Handle a WeChat Pay v3 payment notification: (HTTP status, JSON body or None for 204).
+    """Handle a WeChat Pay v3 payment or refund notification: (HTTP status, JSON body or None for 204).
 
     `headers` is any mapping of the request headers (names matched case-insensitively); `body` the raw
-    bytes exactly as received, which is what WeChat signed. `now` (Unix seconds) is for tests."""
+    bytes exactly as received, which is what WeChat signed. `now` (Unix seconds) is for tests. A refund
+    notification (REFUND.SUCCESS / ABNORMAL / CLOSED: its resource has no appid) is checked for our mchid and
+    handed to `wechat_refund_notified`."""
     order_no = ""
     try:
         conf = _wechat_config()
-        trade = _wechat_transaction(headers, body, conf, now)
+        envelope, trade = _wechat_transaction(headers, body, conf, now)
         order_no = _short(trade.get("out_trade_no", ""))
+        event = envelope.get("event_type")
+        if event in WECHAT_REFUND_EVENTS:
+            return _wechat_refund_answer(headers, envelope, trade, conf, ip=ip)
         if trade.get("mchid") != conf["MCHID"] or trade.get("appid") != conf["APPID"]:
             raise _Refusal(400, "商户号或应用 ID 不符")
         state = trade.get("trade_state")
@@ -694,16 +781,7 @@ def wechat_notification(
         except ValidationError as exc:
             raise _Refusal(400, _messages(exc)) from exc
     except _Refusal as refusal:
-        log = logger.error if refusal.problem or refusal.status >= 500 else logger.warning
-        log(
-            "wechat notification refused (%s): %s; order %r, serial %r, from %s",
-            refusal.status,
-            refusal.problem or refusal.message,
-            order_no,
-            _short(_header(headers, "wechatpay-serial")),
-            ip,
-        )
-        return _fail(refusal.status, refusal.message)
+        return _wechat_refused(refusal, headers, order_no, ip)
     logger.info(
         "wechat notification %s: order %r, payment %s",
         "recorded" if rec.created else "repeated",
@@ -713,8 +791,220 @@ def wechat_notification(
     return 204, None
 
 
+def _wechat_refused(refusal: _Refusal, headers, order_no: str, ip: str | None) -> tuple[int, dict]:
+    log = logger.error if refusal.problem or refusal.status >= 500 else logger.warning
+    log(
+        "wechat notification refused (%s): %s; order %r, serial %r, from %s",
+        refusal.status,
+        refusal.problem or refusal.detail or refusal.message,
+        order_no,
+        _short(_header(headers, "wechatpay-serial")),
+        ip,
+    )
+    return _fail(refusal.status, refusal.message)
+
+
+def _wechat_refund_answer(headers, envelope: dict, refund: dict, conf: dict, *, ip: str | None):
+    """A verified, decrypted refund notification: our mchid, the event matching the refund's status, then
+    `wechat_refund_notified`; 204, or a 400 saying what is malformed (nothing written)."""
+    order_no = _short(refund.get("out_trade_no", ""))
+    try:
+        resource = envelope.get("resource") or {}
+        if resource.get("original_type", "refund") != "refund":
+            raise _Refusal(400, "退款通知的 resource.original_type 不是 refund")
+        if refund.get("mchid") != conf["MCHID"]:
+            raise _Refusal(400, "商户号不符")
+        expected = WECHAT_REFUND_EVENTS[envelope["event_type"]]
+        if refund.get("refund_status") != expected:
+            raise _Refusal(
+                400,
+                f"event_type {envelope['event_type']} 与 refund_status {_short(refund.get('refund_status'))} 不符",
+            )
+        try:
+            parsed = wechat_refund_notified(refund, _channel_actor(ip))
+        except ValidationError as exc:
+            raise _Refusal(400, _messages(exc)) from exc
+    except _Refusal as refusal:
+        return _wechat_refused(refusal, headers, order_no, ip)
+    logger.info(
+        "wechat refund notification accepted: order %r, refund %r, status %s, amount %s",
+        parsed.order_no,
+        parsed.refund_no,
+        parsed.status,
+        parsed.amount,
+    )
+    return 204, None
+
+
 def _header(headers, name: str) -> str:
     for key, value in headers.items():
         if str(key).lower() == name:
             return value
     return ""
+
+
+# ---------------------------------------------------------------- refunds made on the channel's side
+
+
+@dataclass(frozen=True)
+class ChannelRefund:
+    """A refund a channel told us about, checked and parsed. `amount` is in yuan: this refund's for WeChat;
+    for Alipay the trade's total refunded so far (`refund_fee` is cumulative), and `cumulative` says so."""
+
+    channel: str
+    order_no: str
+    channel_txn_id: str
+    refund_no: str  # ours (WeChat out_refund_no, Alipay out_biz_no), or "" when the channel names none
+    channel_refund_id: str  # the channel's (WeChat refund_id); "" for Alipay
+    status: str  # SUCCESS, CLOSED or ABNORMAL (Alipay: SUCCESS)
+    amount: Decimal
+    total: Decimal | None
+    refunded_at: datetime | None
+    cumulative: bool = False
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+def _log_refund(refund: ChannelRefund, actor: Actor) -> None:
+    logger.info(
+        "refund notified by %s, not yet recorded in the ledger: order %r, refund %r, %s %s",
+        refund.channel,
+        refund.order_no,
+        refund.refund_no or refund.channel_refund_id,
+        refund.status,
+        refund.amount,
+    )
+
+
+# Where a checked refund notification goes. For now it is logged only: the refund ledger (issue 13 §3: take
+# the amount back from the payment's newest allocations, reopen the bills, audit with the channel as actor)
+# will be wired in here by its own change. Tests replace it to see what arrives.
+_refund_hook = _log_refund
+
+
+def _text_field(data: dict, name: str, errs: dict, limit: int = 64) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        errs[name] = [_("缺少或格式不正确（至多 %(n)s 个字符）") % {"n": limit}]
+        return ""
+    return value.strip()
+
+
+def _fen(amount: dict, name: str, errs: dict) -> int:
+    value = amount.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        errs[f"amount.{name}"] = [_("不是非负整数（分）")]
+        return 0
+    return value
+
+
+def wechat_refund_notified(trade: dict, actor: Actor) -> ChannelRefund:
+    """A WeChat Pay refund notification's decrypted resource (original_type "refund": mchid, out_trade_no,
+    transaction_id, out_refund_no, refund_id, refund_status, success_time, amount{total, refund, payer_total,
+    payer_refund}; no appid), already verified and checked for our mchid by `wechat_notification`.
+
+    Checks the fields (ValidationError naming each malformed one: the notification answers 400 and nothing is
+    written) and hands the parsed refund to `_refund_hook`. For now the hook only logs: the refund ledger will
+    be wired in later by its own change, which is where the refund is recorded and audited."""
+    errs: dict[str, list[str]] = {}
+    order_no = _text_field(trade, "out_trade_no", errs, 32)
+    txn = _text_field(trade, "transaction_id", errs)
+    refund_no = _text_field(trade, "out_refund_no", errs)
+    refund_id = _text_field(trade, "refund_id", errs)
+    status = trade.get("refund_status")
+    if status not in WECHAT_REFUND_EVENTS.values():
+        errs["refund_status"] = [_("应为 SUCCESS、CLOSED 或 ABNORMAL")]
+    refunded_at = None
+    if status == "SUCCESS" or trade.get("success_time") is not None:
+        try:
+            refunded_at = _wechat_time(trade.get("success_time"))
+        except _Refusal:
+            errs["success_time"] = [_("不是带时区的 ISO 8601 时间")]
+    amount = trade.get("amount")
+    if not isinstance(amount, dict):
+        errs["amount"] = [_("缺少金额对象")]
+        amount = {}
+    total, refund = _fen(amount, "total", errs), _fen(amount, "refund", errs)
+    payer_total, payer_refund = _fen(amount, "payer_total", errs), _fen(amount, "payer_refund", errs)
+    if "amount.refund" not in errs and not 0 < refund <= total:
+        errs["amount.refund"] = [_("退款金额应大于 0 且不超过订单金额")]
+    if "amount.payer_refund" not in errs and payer_refund > payer_total:
+        errs["amount.payer_refund"] = [_("用户退款金额不能超过用户支付金额")]
+    if errs:
+        raise ValidationError(errs)
+    parsed = ChannelRefund(
+        channel=PaymentChannel.WECHAT,
+        order_no=order_no,
+        channel_txn_id=txn,
+        refund_no=refund_no,
+        channel_refund_id=refund_id,
+        status=status,
+        amount=(Decimal(refund) / 100).quantize(CENT),
+        total=(Decimal(total) / 100).quantize(CENT),
+        refunded_at=refunded_at,
+        raw=dict(trade),
+    )
+    _refund_hook(parsed, actor)
+    return parsed
+
+
+def _alipay_refund_time(raw: str | None) -> datetime | None:
+    """`gmt_refund`: Beijing wall time, "YYYY-MM-DD HH:MM:SS" with optional milliseconds (ValueError)."""
+    if not raw:
+        return None
+    fmt = "%Y-%m-%d %H:%M:%S.%f" if "." in raw else "%Y-%m-%d %H:%M:%S"
+    return datetime.strptime(raw, fmt).replace(tzinfo=BEIJING)
+
+
+def alipay_refund_notified(
+    params: dict[str, str], actor: Actor, *, channel: str = PaymentChannel.ALIPAY
+) -> ChannelRefund:
+    """An Alipay notification (already verified, app_id and seller_id checked) reporting a refund made on
+    Alipay's side: TRADE_CLOSED with `refund_fee`, or a partial refund's TRADE_SUCCESS with `gmt_refund`.
+
+    The order must be paid here by the same trade (`trade_no`), and `refund_fee` (the trade's cumulative
+    refunded amount, yuan) positive and at most what was paid; otherwise ValidationError (the notification
+    answers ``failure`` and nothing is written). Hands the parsed refund to `_refund_hook`, which for now only
+    logs: the refund ledger will be wired in later by its own change."""
+    errs: dict[str, list[str]] = {}
+    order_no = str(params.get("out_trade_no") or "").strip()
+    txn = str(params.get("trade_no") or "").strip()
+    order = (
+        PaymentOrder.objects.select_related("payment")
+        .filter(order_no=order_no, channel=channel, status=ORDER_PAID)
+        .first()
+        if order_no and len(order_no) <= 32
+        else None
+    )
+    if order is None:
+        raise ValidationError({"out_trade_no": [_("没有已缴费的订单：%(o)s") % {"o": order_no[:32]}]})
+    if order.payment is None or order.payment.channel_txn_id != txn:
+        errs["trade_no"] = [_("与订单的支付流水号不符")]
+    try:
+        amount = clean_amount(params.get("refund_fee", ""), field="refund_fee")
+    except ValidationError as exc:
+        errs.update(exc.message_dict)
+        amount = None
+    if amount is not None and amount > order.amount:
+        errs["refund_fee"] = [_("退款金额超过订单金额 %(a)s") % {"a": order.amount}]
+    try:
+        refunded_at = _alipay_refund_time(params.get("gmt_refund"))
+    except ValueError:
+        errs["gmt_refund"] = [_("时间格式应为 YYYY-MM-DD HH:MM:SS")]
+        refunded_at = None
+    if errs:
+        raise ValidationError(errs)
+    parsed = ChannelRefund(
+        channel=channel,
+        order_no=order.order_no,
+        channel_txn_id=txn,
+        refund_no=str(params.get("out_biz_no") or ""),
+        channel_refund_id="",
+        status="SUCCESS",
+        amount=amount,
+        total=order.amount,
+        refunded_at=refunded_at,
+        cumulative=True,
+        raw=dict(params),
+    )
+    _refund_hook(parsed, actor)
+    return parsed

@@ -1,5 +1,6 @@
 """Models of the payment channels: online payment orders, bank withholding (代扣) agreements, batches and
-items, self-service terminals and collection agents (代收机构) with their replay guards."""
+items, self-service terminals and collection agents (代收机构) with their replay guards, and WeChat Pay's platform
+certificates by serial."""
 
 from django.conf import settings
 from django.db import models
@@ -248,3 +249,22 @@ class AgentNonce(models.Model):  # noqa: DJ008
     class Meta:
         constraints = [models.UniqueConstraint(fields=["agent", "nonce"], name="payments_agent_nonce_uniq")]
         indexes = [models.Index(fields=["seen_at"])]
+
+
+class WechatPlatformKey(models.Model):
+    """A WeChat Pay platform certificate (平台证书), by serial, as /v3/certificates handed it out."""
+
+    # Uppercase hex, as WeChat writes it in Wechatpay-Serial; unique in Meta (no unused LIKE twin index).
+    serial = models.CharField(_("证书序列号"), max_length=64)
+    certificate = models.TextField(_("证书 (PEM)"))
+    public_key = models.TextField(_("公钥 (PEM)"))
+    effective_at = models.DateTimeField(_("启用时间"))
+    expires_at = models.DateTimeField(_("过期时间"))
+    fetched_at = models.DateTimeField(_("下载时间"))
+
+    class Meta:
+        ordering = ["-effective_at"]
+        constraints = [models.UniqueConstraint(fields=["serial"], name="payments_wechat_key_serial_uniq")]
+
+    def __str__(self) -> str:
+        return self.serial

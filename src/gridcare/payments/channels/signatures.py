@@ -4,6 +4,13 @@ signatures of our own signed APIs (self-service terminals and collection agents,
 Pure functions over bytes and strings — no models, no settings, no I/O — so the notification endpoints,
 the local sandbox gateway and the tests all sign and verify exactly the same way.
 
+The channels' own SDKs do the cryptography where they cover it (issue 13): Alipay notifications are verified
+by python-alipay-sdk (`AliPay.verify`, through `_AlipayVerifier`, which needs no app private key and encodes the
+signing string in the notification's charset), WeChat signatures by `wechatpayv3.utils.rsa_verify` and its
+AEAD_AES_256_GCM resources decrypted by `wechatpayv3.utils.aes_decrypt`. What stays here is what the SDKs leave
+out: strict base64, the charsets, the replay window, the clear reasons, and the signing that the sandbox and the
+tests do in the channels' place.
+
 Verification answers a plain ``bool`` and never raises for anything a caller on the internet controls
 (signature, parameters, headers, body), so an endpoint can reject and log without a try/except.
 A key that cannot be loaded is our own configuration error and raises :class:`SignatureError`.
@@ -23,21 +30,28 @@ import codecs
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TypeAlias
 
+import alipay
+from Cryptodome.Hash import SHA256
+from Cryptodome.PublicKey import RSA
+from Cryptodome.Signature import PKCS1_v1_5
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from wechatpayv3 import utils as wechatpay_utils
 
 __all__ = [
     "ALIPAY_SIGN_TYPE",
     "WECHAT_AEAD_ALGORITHM",
     "WECHAT_SIGNATURE_TYPE",
     "SignatureError",
+    "WechatCheck",
     "alipay_sign",
     "alipay_signing_string",
     "alipay_verify",
@@ -48,7 +62,9 @@ __all__ = [
     "request_sign",
     "request_signing_string",
     "request_verify",
+    "wechat_check",
     "wechat_decrypt_resource",
+    "wechat_decrypt_text",
     "wechat_encrypt_resource",
     "wechat_message",
     "wechat_sign",
@@ -65,6 +81,8 @@ GCM_TAG_BYTES = 16
 KeyInput: TypeAlias = bytes | str
 PublicKeyInput: TypeAlias = bytes | str | rsa.RSAPublicKey
 PrivateKeyInput: TypeAlias = bytes | str | rsa.RSAPrivateKey
+# A key, or a function choosing one by the ``Wechatpay-Serial`` the message claims (None: no key for it).
+KeyResolver: TypeAlias = Callable[[str], PublicKeyInput | None]
 
 
 class SignatureError(ValueError):
@@ -159,20 +177,15 @@ def _rsa_sign(message: bytes, private_key: PrivateKeyInput) -> str:
     return base64.b64encode(signature).decode("ascii")
 
 
-def _rsa_verify(message: bytes, signature_b64: object, public_key: PublicKeyInput) -> bool:
-    """SHA256withRSA (PKCS#1 v1.5); False for anything wrong with the signature itself."""
-    key = load_public_key(public_key)  # a broken key is our configuration error: let it raise
+def _strict_b64(signature_b64: object) -> bytes | None:
+    """The signature's bytes, or None unless it is non-empty, strictly valid base64 (the SDKs decode leniently:
+    they would skip characters that do not belong in base64)."""
     if not isinstance(signature_b64, str | bytes) or not signature_b64:
-        return False
+        return None
     try:
-        signature = base64.b64decode(signature_b64, validate=True)
+        return base64.b64decode(signature_b64, validate=True)
     except (binascii.Error, ValueError):  # ValueError: a str with non-ASCII characters
-        return False
-    try:
-        key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
-    except InvalidSignature:
-        return False
-    return True
+        return None
 
 
 # --- Alipay (RSA2) ------------------------------------------------------------------------------------
@@ -226,15 +239,67 @@ def alipay_sign(params: Mapping[str, str], private_key_pem: PrivateKeyInput) -> 
     return _rsa_sign(message, private_key_pem)
 
 
+class _AlipayVerifier(alipay.AliPay):
+    """python-alipay-sdk's `AliPay`, for verifying only, in one charset.
+
+    `AliPay.__init__` loads an app private key (`_load_key`) that verifying does not need, and its `_verify`
+    encodes the signing string in UTF-8 only, while Alipay signs a GBK notification's string in GBK: this
+    subclass loads Alipay's public key alone and encodes in its charset. The signing string (`verify` →
+    `_ordered_data`) and the RSA2 check (Cryptodome's PKCS#1 v1.5 over SHA-256) are the SDK's own.
+    """
+
+    def __init__(self, public_key_pem: str, charset: str):
+        self._charset = charset
+        super().__init__(appid="", alipay_public_key_string=public_key_pem, sign_type=ALIPAY_SIGN_TYPE)
+
+    def _load_key(self):
+        self._alipay_public_key = RSA.importKey(self._alipay_public_key_string)
+
+    def _verify(self, raw_content, signature):
+        signer = PKCS1_v1_5.new(self.alipay_public_key)
+        digest = SHA256.new(raw_content.encode(self._charset))
+        return bool(signer.verify(digest, base64.b64decode(signature, validate=True)))
+
+
+_alipay_verifiers: dict[tuple[str, str], _AlipayVerifier] = {}
+
+
+def _alipay_verifier(public_key: PublicKeyInput, charset: str) -> _AlipayVerifier:
+    # The SDK wants PEM: ours loads bare base64 bodies and certificates too, then hands it SPKI PEM.
+    pem = (
+        load_public_key(public_key)
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )
+    verifier = _alipay_verifiers.get((pem, charset))
+    if verifier is None:
+        if len(_alipay_verifiers) >= 64:  # a handful of configured keys; bounded against anything else
+            _alipay_verifiers.clear()
+        verifier = _alipay_verifiers[(pem, charset)] = _AlipayVerifier(pem, charset)
+    return verifier
+
+
 def alipay_verify(params: Mapping[str, str], public_key_pem: PublicKeyInput) -> bool:
-    """True only if ``params`` carry ``sign_type=RSA2`` and a ``sign`` made by the holder of the key."""
+    """True only if ``params`` carry ``sign_type=RSA2`` and a ``sign`` made by the holder of the key.
+
+    Verified by python-alipay-sdk over Alipay's 待签名字符串 (`alipay_signing_string`: empty values, ``sign``
+    and ``sign_type`` left out) encoded in the notification's charset."""
     if params.get("sign_type") != ALIPAY_SIGN_TYPE:
         return False
     try:
-        message = alipay_signing_string(params).encode(_alipay_charset(params))
+        charset = _alipay_charset(params)
+        alipay_signing_string(params).encode(charset)  # not encodable in its charset: refused, not raised
     except (LookupError, UnicodeError):
         return False
-    return _rsa_verify(message, params.get("sign"), public_key_pem)
+    verifier = _alipay_verifier(public_key_pem, charset)  # a broken key is our configuration error: raises
+    signature = params.get("sign")
+    if _strict_b64(signature) is None:
+        return False
+    data = {k: v for k, v in params.items() if k not in ("sign", "sign_type") and v is not None and v != ""}
+    try:
+        return verifier.verify(data, signature)
+    except (ValueError, TypeError):  # a signature of the wrong length
+        return False
 
 
 # --- WeChat Pay API v3 --------------------------------------------------------------------------------
@@ -251,19 +316,38 @@ def wechat_sign(timestamp: str, nonce: str, body: bytes | str, private_key_pem: 
     return _rsa_sign(wechat_message(timestamp, nonce, body), private_key_pem)
 
 
-def wechat_verify(
+@dataclass(frozen=True)
+class WechatCheck:
+    """What `wechat_check` found. ``reason`` is "" when ``ok``, else one of: "headers" (a ``Wechatpay-*``
+    header missing or malformed), "signature type", "serial" (not the one asked for), "unknown serial" (no key
+    for it), "signature" (not signed by the key: a forgery or a changed body), "clock skew" (signed, but the
+    timestamp is ``skew`` seconds from our clock, outside the window: a clock that drifted, or a replay)."""
+
+    ok: bool
+    reason: str = ""
+    serial: str = ""
+    skew: int | None = None  # our clock minus Wechatpay-Timestamp, in seconds
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def wechat_check(
     headers: Mapping[str, str],
     body: bytes | str,
-    platform_public_key_pem: PublicKeyInput,
+    platform_key: PublicKeyInput | KeyResolver,
     *,
     now: int | None = None,
     max_skew: int = 300,
     serial: str | None = None,
-) -> bool:
-    """True only for a notification signed with the platform key, inside the replay window.
+) -> WechatCheck:
+    """Check a WeChat Pay v3 message (a notification, or an answer to our request) and say why it fails.
 
-    Header names are matched case-insensitively. ``serial``, when given, must equal ``Wechatpay-Serial``
-    (the platform certificate / public key id the notification claims). ``now`` is injectable for tests.
+    ``platform_key`` is the platform key, or a function of the ``Wechatpay-Serial`` the message claims that
+    answers its key or None (several platform keys are valid at once while WeChat rotates them). ``serial``,
+    when given, must equal ``Wechatpay-Serial``. The signature is checked before the timestamp, so a stale
+    message is told as clock skew only when WeChat did sign it. Header names are matched case-insensitively;
+    ``now`` (Unix seconds) is injectable for tests. The signature is verified by `wechatpayv3.utils.rsa_verify`.
     """
     lowered = {str(name).lower(): value for name, value in headers.items()}
     timestamp = lowered.get("wechatpay-timestamp")
@@ -271,19 +355,47 @@ def wechat_verify(
     signature = lowered.get("wechatpay-signature")
     header_serial = lowered.get("wechatpay-serial")
     if not (timestamp and nonce and signature and header_serial):
-        return False
+        return WechatCheck(False, "headers")
+    header_serial = str(header_serial)
     signature_type = lowered.get("wechatpay-signature-type")
     if signature_type and signature_type != WECHAT_SIGNATURE_TYPE:
-        return False
+        return WechatCheck(False, "signature type", header_serial)
     if serial is not None and header_serial != serial:
-        return False
+        return WechatCheck(False, "serial", header_serial)
     # A short all-digit check first: int() of a huge string is slow or refused outright.
     if not (len(timestamp) <= 12 and timestamp.isascii() and timestamp.isdigit()):
-        return False
+        return WechatCheck(False, "headers", header_serial)
+    key = platform_key(header_serial) if callable(platform_key) else platform_key
+    if key is None:
+        return WechatCheck(False, "unknown serial", header_serial)
+    public_key = load_public_key(key)  # a broken key is our configuration error: let it raise
+    raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    try:
+        text = raw.decode("utf-8")  # WeChat's bodies are UTF-8 JSON; the SDK signs text
+    except UnicodeDecodeError:
+        return WechatCheck(False, "signature", header_serial)
+    if _strict_b64(signature) is None or not wechatpay_utils.rsa_verify(
+        timestamp, nonce, text, signature, public_key
+    ):
+        return WechatCheck(False, "signature", header_serial)
     current = int(time.time()) if now is None else now
-    if abs(current - int(timestamp)) > max_skew:
-        return False
-    return _rsa_verify(wechat_message(timestamp, nonce, body), signature, platform_public_key_pem)
+    skew = current - int(timestamp)
+    if abs(skew) > max_skew:
+        return WechatCheck(False, "clock skew", header_serial, skew)
+    return WechatCheck(True, "", header_serial, skew)
+
+
+def wechat_verify(
+    headers: Mapping[str, str],
+    body: bytes | str,
+    platform_public_key_pem: PublicKeyInput | KeyResolver,
+    *,
+    now: int | None = None,
+    max_skew: int = 300,
+    serial: str | None = None,
+) -> bool:
+    """True only for a message signed with the platform key, inside the replay window (`wechat_check`)."""
+    return wechat_check(headers, body, platform_public_key_pem, now=now, max_skew=max_skew, serial=serial).ok
 
 
 def _api_v3_key(api_v3_key: KeyInput) -> bytes:
@@ -310,12 +422,14 @@ def _associated_data(value: object) -> bytes:
     return value.encode("utf-8")
 
 
-def wechat_decrypt_resource(resource: Mapping, api_v3_key: KeyInput) -> dict:
-    """The JSON object inside a notification's ``resource`` (AEAD_AES_256_GCM with the APIv3 key).
+def wechat_decrypt_text(resource: Mapping, api_v3_key: KeyInput) -> str:
+    """The plaintext sealed in ``resource`` (``algorithm``, ``nonce``, ``associated_data``, ``ciphertext``:
+    a notification's resource, or an ``encrypt_certificate`` of /v3/certificates) with the APIv3 key, opened by
+    `wechatpayv3.utils.aes_decrypt` (AEAD_AES_256_GCM).
 
-    Raises :class:`SignatureError` for a wrong algorithm, a key that is not 32 bytes, a malformed field,
-    an authentication-tag mismatch (tampered ciphertext or associated data, or the wrong key) or a
-    plaintext that is not a JSON object.
+    Raises :class:`SignatureError` for a wrong algorithm, a key that is not 32 bytes, a malformed field, an
+    authentication-tag mismatch (tampered ciphertext or associated data, or the wrong key) or a plaintext that
+    is not UTF-8.
     """
     if not isinstance(resource, Mapping):
         raise SignatureError("resource is not an object")
@@ -328,21 +442,43 @@ def wechat_decrypt_resource(resource: Mapping, api_v3_key: KeyInput) -> dict:
     ciphertext_b64 = resource.get("ciphertext")
     if not isinstance(ciphertext_b64, str) or not ciphertext_b64:
         raise SignatureError("resource.ciphertext is missing or not a string")
-    try:
-        sealed = base64.b64decode(ciphertext_b64, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise SignatureError("resource.ciphertext is not valid base64") from exc
+    sealed = _strict_b64(ciphertext_b64)
+    if sealed is None:
+        raise SignatureError("resource.ciphertext is not valid base64")
     if len(sealed) < GCM_TAG_BYTES:
         raise SignatureError("resource.ciphertext is shorter than the 16-byte authentication tag")
     try:
-        plaintext = AESGCM(key).decrypt(nonce, sealed, associated_data)
-    except InvalidTag as exc:
+        text_key = key.decode("utf-8")  # the SDK takes the key as text, as the merchant console shows it
+    except UnicodeDecodeError as exc:
+        raise SignatureError("the APIv3 key is not UTF-8 text") from exc
+    try:
+        plaintext = wechatpay_utils.aes_decrypt(
+            nonce=nonce.decode("utf-8"),
+            ciphertext=ciphertext_b64,
+            associated_data=associated_data.decode("utf-8"),
+            apiv3_key=text_key,
+        )
+    except UnicodeDecodeError as exc:
+        raise SignatureError(
+            f"decrypted resource is not UTF-8 text, so not the JSON or PEM expected: {exc}"
+        ) from exc
+    if plaintext is None:  # the SDK's answer to an authentication-tag mismatch
         raise SignatureError(
             "resource failed authentication (tampered ciphertext or associated data, or the wrong APIv3 key)"
-        ) from exc
+        )
+    return plaintext
+
+
+def wechat_decrypt_resource(resource: Mapping, api_v3_key: KeyInput) -> dict:
+    """The JSON object inside a notification's ``resource`` (`wechat_decrypt_text`).
+
+    Raises :class:`SignatureError` for anything `wechat_decrypt_text` refuses, or a plaintext that is not a
+    JSON object.
+    """
+    plaintext = wechat_decrypt_text(resource, api_v3_key)
     try:
-        decoded = json.loads(plaintext.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        decoded = json.loads(plaintext)
+    except json.JSONDecodeError as exc:
         raise SignatureError(f"decrypted resource is not JSON: {exc}") from exc
     if not isinstance(decoded, dict):
         raise SignatureError(f"decrypted resource is a JSON {type(decoded).__name__}, not an object")
