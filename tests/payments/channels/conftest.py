@@ -2,6 +2,8 @@ import pytest
 
 from gridcare.payments.channels import wechat_keys
 
+from .simulated import simulated  # noqa: F401 — GridCare against the channel simulator
+
 
 @pytest.fixture(autouse=True)
 def _platform_keys_snapshot():

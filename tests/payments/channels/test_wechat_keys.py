@@ -277,7 +277,9 @@ def test_first_download_stores_both_certificates_and_signs_the_request_as_wechat
 
 
 @pytest.mark.django_db
-def test_a_second_download_must_be_signed_by_a_key_already_known(wechat, fake_wechat):
+def test_a_later_download_is_verified_by_the_known_key_or_by_a_sealed_certificate_it_brings(
+    wechat, fake_wechat
+):
     old, new, third = wechat["old"], wechat["new"], wechat["third"]
     _serve(fake_wechat, [old], wechat["api_v3"], signer=old)
     refresh_platform_certificates()
@@ -287,12 +289,18 @@ def test_a_second_download_must_be_signed_by_a_key_already_known(wechat, fake_we
     summary = refresh_platform_certificates()
     assert (summary.added, summary.unchanged, summary.bootstrap) == ([new["serial"]], [old["serial"]], False)
 
-    # signed by a certificate it brings along, while keys are known: refused, nothing written
+    # signed by a certificate not among those it brings (nor known): refused, nothing written
     before = (stored(), AuditEvent.objects.count())
-    _serve(fake_wechat, [old, new, third], wechat["api_v3"], signer=third)
+    _serve(fake_wechat, [old, new], wechat["api_v3"], signer=third)
     with pytest.raises(CertificateRefreshError):
         refresh_platform_certificates()
     assert (stored(), AuditEvent.objects.count()) == before
+
+    # WeChat rolling out a new certificate and signing with it: it comes sealed under our APIv3 key and
+    # verifies its own signature, so it is taken (as WeChat's own auto-updating verifier does)
+    _serve(fake_wechat, [old, new, third], wechat["api_v3"], signer=third)
+    summary = refresh_platform_certificates()
+    assert (summary.added, summary.bootstrap) == ([third["serial"]], True)
 
 
 @pytest.mark.django_db

@@ -151,6 +151,7 @@ def place(
         wallet=wallet,
     )
     PaymentOrder.objects.filter(pk=order.pk).update(
+        expires_at=order.created_at + timedelta(minutes=order_minutes()),  # exactly the minutes from creation
         scene=scene,
         openid=openid[:64],
         subject=_subject(account, bill_periods or []),

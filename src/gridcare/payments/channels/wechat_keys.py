@@ -300,8 +300,10 @@ def refresh_platform_certificates(
       open with it is refused. So on first use the trust rests on the APIv3 key alone (and on TLS to
       ``BASE_URL``), as WeChat's own certificate downloader does; afterwards each answer must be signed by a
       key already stored;
-    - when keys are known but none for the answer's serial, the answer is refused: run the job before the
-      stored certificates expire (it runs every 12 hours; WeChat overlaps old and new ones for weeks).
+    - when keys are known but none for the answer's serial — WeChat signs with a new certificate it is
+      rolling out, the very case this download exists for — the same rule as the first download applies: the
+      signing certificate must be in the answer, sealed under the APIv3 key, and verify the signature (as
+      WeChat's own auto-updating verifier does). A serial neither known nor in the answer is refused.
 
     Each ``encrypt_certificate`` is opened with `wechatpayv3.utils.aes_decrypt` (APIv3 key) and loaded with
     `wechatpayv3.utils.load_certificate`; its serial must be the one the answer names. Everything is checked
@@ -321,12 +323,11 @@ def refresh_platform_certificates(
     by_serial = {c.serial: c for c in certificates}
     known = _known_keys(now)
     header_serial = str(response.headers.get("Wechatpay-Serial", ""))
-    bootstrap = not known
+    key = known.get(header_serial) or known.get(header_serial.upper())
+    bootstrap = key is None  # first download, or WeChat signing with a new certificate it is rolling out
     if bootstrap:
         cert = by_serial.get(header_serial.upper())
         key = cert.public_key if cert is not None else None
-    else:
-        key = known.get(header_serial) or known.get(header_serial.upper())
     check = signatures.wechat_check(
         response.headers, body, lambda _serial: key, now=int(now.timestamp()), max_skew=ANSWER_MAX_SKEW
     )

@@ -548,7 +548,11 @@ def _clean_note(note: str, required: bool = True) -> str:
 
 def _lock_open(actor: Actor, exception: ReconciliationException) -> ReconciliationException:
     require_object(actor, exception, Perm.PAYMENT_BATCH)
-    e = ReconciliationException.objects.select_for_update().select_related("statement").get(pk=exception.pk)
+    e = (
+        ReconciliationException.objects.select_for_update(of=("self",))
+        .select_related("statement")
+        .get(pk=exception.pk)
+    )
     if e.status == RESOLVED:  # by someone else first (a second one at the same moment waits on the row lock)
         raise Conflict(
             _("该差错已由%(who)s于%(t)s处理，不能重复处理")

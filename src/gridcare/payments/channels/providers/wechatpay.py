@@ -60,6 +60,12 @@ STATES = {
     "REVOKED": CLOSED,
 }
 NOT_EXIST = "ORDER_NOT_EXIST"
+NO_STATEMENT = "NO_STATEMENT_EXIST"
+EMPTY_TRADEBILL = (
+    "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,"
+    "应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,"
+    "手续费,费率,订单金额,申请退款金额,费率备注\r\n"
+)
 
 
 def conf() -> dict:
@@ -288,7 +294,14 @@ class WechatPayProvider(Provider):
         )
 
     def statement(self, day: date) -> bytes:
-        _, data, _ = self.request("GET", f"/v3/bill/tradebill?bill_date={day.isoformat()}&bill_type=ALL")
+        try:
+            _, data, _ = self.request("GET", f"/v3/bill/tradebill?bill_date={day.isoformat()}&bill_type=ALL")
+        except ChannelRefused as exc:
+            if (
+                exc.code == NO_STATEMENT
+            ):  # a day without trades: WeChat has no bill, the day's statement is empty
+                return EMPTY_TRADEBILL.encode("utf-8")
+            raise
         data = data or {}
         url = data.get("download_url")
         if not isinstance(url, str) or not url:
