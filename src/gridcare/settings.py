@@ -167,7 +167,9 @@ _proxy_ssl = os.environ.get("GRIDCARE_PROXY_SSL_HEADER", "").strip()
 if _proxy_ssl:
     _name, _, _value = _proxy_ssl.partition("=")
     if not _name.strip() or not _value.strip():
-        raise RuntimeError("GRIDCARE_PROXY_SSL_HEADER must read HEADER=value, e.g. HTTP_X_FORWARDED_PROTO=https")
+        raise RuntimeError(
+            "GRIDCARE_PROXY_SSL_HEADER must read HEADER=value, e.g. HTTP_X_FORWARDED_PROTO=https"
+        )
     SECURE_PROXY_SSL_HEADER = (_name.strip(), _value.strip())
 # The payment channels' notifications are never redirected: channels do not follow redirects (issue 13 §7).
 SECURE_REDIRECT_EXEMPT = [r"^api/v1/pay/(alipay|wechat)/notify$"]
@@ -257,7 +259,9 @@ GRIDCARE: dict[str, Any] = {
 # comes from var/sandbox/ (gridcare.channelsim.keys). Never in production: the sandbox keys are not secrets.
 if GRIDCARE["PAY"]["SIMULATOR_URL"]:
     if not DEBUG:
-        raise RuntimeError("GRIDCARE_CHANNEL_SIMULATOR is for development only: unset it when GRIDCARE_DEBUG=0")
+        raise RuntimeError(
+            "GRIDCARE_CHANNEL_SIMULATOR is for development only: unset it when GRIDCARE_DEBUG=0"
+        )
     from gridcare.channelsim.keys import settings_overlay
 
     for _channel, _values in settings_overlay(VAR_DIR / "sandbox", GRIDCARE["PAY"]["SIMULATOR_URL"]).items():

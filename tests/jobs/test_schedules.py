@@ -17,6 +17,7 @@ SH = ZoneInfo("Asia/Shanghai")
 DEFAULTS = {
     "collections.run",
     "prepaid.estimate",
+    "refunds.retry",
     "notify.dispatch",
     "jobs.cleanup_stale",
     "core.purge_job_files",
@@ -43,11 +44,13 @@ def test_defaults_installed_once_and_edits_kept():
     assert PeriodicTask.objects.get(name="jobs.cleanup_stale").interval.every == 1
     purge = PeriodicTask.objects.get(name="core.purge_job_files").interval
     assert (purge.every, purge.period) == (1, "hours")
+    retry = PeriodicTask.objects.get(name="refunds.retry").interval
+    assert (retry.every, retry.period) == (10, "minutes")
     assert dunning.task == "gridcare.jobs.scheduled" and '"kind": "collections.run"' in dunning.kwargs
     dispatch.enabled = False
     dispatch.save()
     assert schedules.ensure_schedules() == []
-    assert PeriodicTask.objects.count() == 5 and not PeriodicTask.objects.get(name="notify.dispatch").enabled
+    assert PeriodicTask.objects.count() == len(DEFAULTS) and not PeriodicTask.objects.get(name="notify.dispatch").enabled
 
 
 @pytest.mark.django_db

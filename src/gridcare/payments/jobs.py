@@ -1,5 +1,6 @@
-"""Job kinds of payments: the daily dunning steps (催费) and the prepaid balance estimates with their
-low-balance alerts (智能交费). Both read "today" from the clock when they run (Asia/Shanghai), unless a date is
+"""Job kinds of payments: the daily dunning steps (催费), the prepaid balance estimates with their
+low-balance alerts (智能交费), and the retry of refunds to the original channel still processing (原路退回,
+`refunds.retry`, every 10 minutes: the same refund number each time, so the channel refunds once). Both read "today" from the clock when they run (Asia/Shanghai), unless a date is
 given; running a day again writes nothing new, so a retried job simply runs its days again."""
 
 from datetime import date, timedelta
@@ -98,5 +99,17 @@ def prepaid_estimate(ctx):
     }
 
 
+@job_kind("refunds.retry", label=gettext_lazy("原路退款重试"), perm=Perm.REFUND_APPROVE)
+def refunds_retry(ctx):
+    """Send again the approved refunds to Alipay/WeChat still processing two minutes after approval."""
+    from gridcare.payments.ledger.payment_refunds import refunds_retry as retry
+
+    ctx.set_total(1)
+    counts = retry(actor=ctx.actor)
+    ctx.set_done(1)
+    return counts
+
+
 default_schedule("collections.run", crontab={"minute": "0", "hour": "7"})
 default_schedule("prepaid.estimate", crontab={"minute": "0", "hour": "6"})
+default_schedule("refunds.retry", every=10, period="minutes")
