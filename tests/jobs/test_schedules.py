@@ -50,7 +50,10 @@ def test_defaults_installed_once_and_edits_kept():
     dispatch.enabled = False
     dispatch.save()
     assert schedules.ensure_schedules() == []
-    assert PeriodicTask.objects.count() == len(DEFAULTS) and not PeriodicTask.objects.get(name="notify.dispatch").enabled
+    assert (
+        PeriodicTask.objects.count() == len(DEFAULTS)
+        and not PeriodicTask.objects.get(name="notify.dispatch").enabled
+    )
 
 
 @pytest.mark.django_db

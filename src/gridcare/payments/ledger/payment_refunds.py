@@ -634,7 +634,9 @@ def channel_refund_notified(
                 raise ValidationError({"refund_no": [_("缺少退款单号")]})
         if value <= 0:
             raise ValidationError({"amount": [_("退款金额必须大于 0")]})
-        left = payment.amount - refunds.payment_refunded_of(payment.pk)
+        # Requests still pending are not money moved: the channel's refund is recorded before them (their
+        # approval checks again what is left).
+        left = payment.amount - refunds.payment_refunded_of(payment.pk, pending=False)
         if value > left:
             raise ValidationError(
                 {

@@ -70,13 +70,16 @@ def pending_of(account_id: int, exclude: int | None = None) -> Decimal:
     return fen(qs.aggregate(s=Sum("amount"))["s"])
 
 
-def payment_refunded_of(payment_id: int, exclude: int | None = None) -> Decimal:
+def payment_refunded_of(payment_id: int, exclude: int | None = None, *, pending: bool = True) -> Decimal:
     """What earlier refunds took from, or hold on, one payment: its refunds to the original channel that are
-    pending, approved (in flight or settled) or recorded from the channel — not rejected ones nor those the
-    channel refused — plus the approved credit refunds (退费) that took its credit."""
+    pending (unless `pending` is False: a refund the channel already made is recorded whatever staff have asked
+    for meanwhile), approved (in flight or settled) or recorded from the channel — not rejected ones nor those
+    the channel refused — plus the approved credit refunds (退费) that took its credit."""
     original = Refund.objects.filter(payment_id=payment_id, method=RefundMethod.ORIGINAL).exclude(
         status=RefundStatus.REJECTED
     )
+    if not pending:
+        original = original.exclude(status=RefundStatus.PENDING)
     original = original.exclude(channel_status=RefundChannelStatus.FAILED)
     if exclude is not None:
         original = original.exclude(pk=exclude)
