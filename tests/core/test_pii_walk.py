@@ -95,6 +95,7 @@ def api_params(w) -> dict:
         "run_id": MISSING,
         "statement_id": MISSING,
         "shift_id": MISSING,
+        "refund_id": MISSING,
         "campaign_id": MISSING,
         "job_id": MISSING,
         # required query parameters

@@ -18,6 +18,7 @@ DEFAULTS = {
     "collections.run",
     "prepaid.estimate",
     "payments.wechat_certificates",
+    "refunds.retry",
     "notify.dispatch",
     "jobs.cleanup_stale",
     "payments.orders_sweep",
@@ -48,6 +49,8 @@ def test_defaults_installed_once_and_edits_kept():
     assert (purge.every, purge.period) == (1, "hours")
     certificates = PeriodicTask.objects.get(name="payments.wechat_certificates").interval
     assert (certificates.every, certificates.period) == (12, "hours")
+    retry = PeriodicTask.objects.get(name="refunds.retry").interval
+    assert (retry.every, retry.period) == (10, "minutes")
     assert dunning.task == "gridcare.jobs.scheduled" and '"kind": "collections.run"' in dunning.kwargs
     dispatch.enabled = False
     dispatch.save()

@@ -101,8 +101,11 @@ ACTION_LABELS = {
     "reconciliation.import": _("导入对账单"),
     "reconciliation.resolve": _("处理对账差错"),
     "refund.approve": _("批准退费"),
+    "refund.channel": _("记录渠道侧退款"),
+    "refund.fail": _("渠道拒绝退款"),
     "refund.reject": _("驳回退费"),
     "refund.request": _("申请退费"),
+    "refund.settle": _("退款入账（原路退回）"),
     "route.assign": _("调整抄表段"),
     "route.create": _("新建抄表段"),
     "shift.close": _("收费日结"),
@@ -275,6 +278,15 @@ KEY_LABELS = {
     "enabled": _("启用"),
     "error": _("错误"),
     "schedule": _("计划"),
+    "payment": _("缴费记录"),
+    "refund_no": _("退款单号"),
+    "channel_refund_id": _("渠道退款单号"),
+    "channel_status": _("渠道退款状态"),
+    "refunded_at": _("退款时间"),
+    "from_credit": _("取自预存（元）"),
+    "reopened": _("恢复的欠费"),
+    "message": _("渠道说明"),
+    "refunded_total": _("渠道累计退款（元）"),
 }
 
 # Keys holding a user's id (or a list of them): shown as the username, looked up in one query per page.

@@ -69,6 +69,22 @@ class RefundStatus(models.TextChoices):
     REJECTED = "rejected", _("已驳回")
 
 
+class RefundChannelStatus(models.TextChoices):
+    """Of a refund to the original channel (`Refund.channel_status`, blank for every other method): processing
+    from approval until the channel says the money left (success) or refused it (failed)."""
+
+    PROCESSING = "processing", _("处理中")
+    SUCCESS = "success", _("成功")
+    FAILED = "failed", _("失败")
+
+
+class RefundOrigin(models.TextChoices):
+    """Who started a refund (`Refund.origin`): staff through the approval, or the channel on its own side."""
+
+    STAFF = "staff", _("营业人员申请")
+    CHANNEL = "channel", _("渠道侧退款")
+
+
 class ShiftStatus(models.TextChoices):
     OPEN = "open", _("未日结")
     CLOSED = "closed", _("已日结")

@@ -1,7 +1,9 @@
 """Job kinds of payments: the daily dunning steps (催费) and the prepaid balance estimates with their
-low-balance alerts (智能交费). Both read "today" from the clock when they run (Asia/Shanghai), unless a date is
-given; running a day again writes nothing new, so a retried job simply runs its days again. And the download of
-WeChat Pay's platform certificates, every 12 hours."""
+low-balance alerts (智能交费), which read "today" from the clock when they run (Asia/Shanghai) unless a date is
+given (running a day again writes nothing new, so a retried job simply runs its days again); the download of
+WeChat Pay's platform certificates every 12 hours; and the retry of refunds to the original channel still
+processing (原路退回, `refunds.retry`, every 10 minutes: the same refund number each time, so the channel refunds
+once). The real channels' order sweep and statement download are in `channels/jobs.py`."""
 
 from datetime import date, timedelta
 
@@ -115,8 +117,20 @@ def wechat_certificates(ctx):
     return summary.as_dict()
 
 
+@job_kind("refunds.retry", label=gettext_lazy("原路退款重试"), perm=Perm.REFUND_APPROVE)
+def refunds_retry(ctx):
+    """Send again the approved refunds to Alipay/WeChat still processing two minutes after approval."""
+    from gridcare.payments.ledger.payment_refunds import refunds_retry as retry
+
+    ctx.set_total(1)
+    counts = retry(actor=ctx.actor)
+    ctx.set_done(1)
+    return counts
+
+
 default_schedule("collections.run", crontab={"minute": "0", "hour": "7"})
 default_schedule("prepaid.estimate", crontab={"minute": "0", "hour": "6"})
+default_schedule("refunds.retry", every=10, period="minutes")
 default_schedule("payments.wechat_certificates", every=12, period="hours")
 
 from .channels import jobs as _channel_jobs  # noqa: E402,F401 — registers the real channels' job kinds

@@ -26,6 +26,7 @@ urlpatterns = [
     path("reports/<slug:report>/export.xlsx", reports_views.report_export, name="report_export"),
     path("accounts/<str:account_number>/ledger/", ledger_views.ledger, name="ledger"),
     path("<int:pk>/reverse/", ledger_views.payment_reverse, name="payment_reverse"),
+    path("<int:pk>/refund/", ledger_views.payment_refund, name="payment_refund"),
     path("receivables/<int:pk>/waiver/", ledger_views.waiver_request, name="waiver_request"),
     path("waivers/", ledger_views.waiver_queue, name="waivers"),
     path("waivers/<int:pk>/decide/", ledger_views.waiver_decide, name="waiver_decide"),

@@ -781,17 +781,46 @@ def test_a_refund_notification_is_verified_like_any_other(client, channels, worl
     assert post_wechat(client, *request).status_code == 401 and refund_hook == []
 
 
-def test_the_default_refund_hook_logs_at_info(channels, world, bill, caplog):
+def test_a_refund_made_on_wechats_side_reaches_the_ledger_once(client, channels, world, bill):
+    """REFUND.SUCCESS for a paid order, no refund of ours: recorded as the channel's refund (no approval),
+    25.50 of the 100.00 taken back (the bill re-opens by 25.50); the same notification again changes nothing."""
+    from gridcare.payments.models import Refund
+
     o = order(world, "wechat")
-    with caplog.at_level(logging.INFO, logger="gridcare.payments"):
-        refund = gateways.wechat_refund_notified(wechat_refund(o), SYSTEM)
-    assert refund.amount == D("25.50")
-    assert any(
-        r.levelno == logging.INFO
-        and "not yet recorded in the ledger" in r.getMessage()
-        and o.order_no in r.getMessage()
-        for r in caplog.records
+    paid = post_wechat(client, *wechat_request(wechat_trade(o), channels))
+    assert paid.status_code == 204
+    body, headers = wechat_request(
+        wechat_refund(o), channels, event_type="REFUND.SUCCESS", original_type="refund"
     )
+    assert post_wechat(client, body, headers).status_code == 204
+    body, headers = wechat_request(
+        wechat_refund(o), channels, event_type="REFUND.SUCCESS", original_type="refund"
+    )
+    assert post_wechat(client, body, headers).status_code == 204
+    refund = Refund.objects.get()
+    assert (refund.origin, refund.method, refund.amount, refund.refund_no, refund.channel_status) == (
+        "channel",
+        "original",
+        D("25.50"),
+        "RF2026112500001",
+        "success",
+    )
+    assert refund.payment_id == Payment.objects.get().pk and refund.decided_by_id is None
+    r = Receivable.objects.get(bill=bill)
+    assert r.principal - r.principal_paid == D("25.50")
+
+
+def test_a_refund_notification_for_an_unpaid_order_is_a_400_and_nothing_written(
+    client, channels, world, bill
+):
+    o = order(world, "wechat")
+    before = written()
+    body, headers = wechat_request(
+        wechat_refund(o), channels, event_type="REFUND.SUCCESS", original_type="refund"
+    )
+    r = post_wechat(client, body, headers)
+    assert r.status_code == 400 and r.json()["code"] == "FAIL"
+    assert written() == before
 
 
 def _flip_ciphertext(resource: dict) -> dict:

@@ -866,7 +866,7 @@ class ChannelRefund:
 
 def _log_refund(refund: ChannelRefund, actor: Actor) -> None:
     logger.info(
-        "refund notified by %s, not yet recorded in the ledger: order %r, refund %r, %s %s",
+        "refund notified by %s: order %r, refund %r, %s %s",
         refund.channel,
         refund.order_no,
         refund.refund_no or refund.channel_refund_id,
@@ -875,10 +875,32 @@ def _log_refund(refund: ChannelRefund, actor: Actor) -> None:
     )
 
 
-# Where a checked refund notification goes. For now it is logged only: the refund ledger (issue 13 §3: take
-# the amount back from the payment's newest allocations, reopen the bills, audit with the channel as actor)
-# will be wired in here by its own change. Tests replace it to see what arrives.
-_refund_hook = _log_refund
+def _record_refund(refund: ChannelRefund, actor: Actor) -> None:
+    """A successful refund reaches the ledger (`payment_refunds.channel_refund_notified`): ours settles, one
+    made on the channel's side is recorded with the channel as actor (no approval); a repeat changes nothing.
+    A refund the channel closed or could not make (WeChat REFUND.CLOSED / ABNORMAL) is logged: the retry job
+    sends ours again with the same refund number and records the channel's refusal."""
+    from gridcare.payments.ledger.payment_refunds import channel_refund_notified
+
+    _log_refund(refund, actor)
+    if refund.status != "SUCCESS":
+        return
+    channel_refund_notified(
+        refund.channel,
+        order_no=refund.order_no,
+        txn_id=refund.channel_txn_id,
+        refund_no=refund.refund_no,
+        channel_refund_id=refund.channel_refund_id,
+        amount=None if refund.cumulative else refund.amount,
+        refunded_total=refund.amount if refund.cumulative else None,
+        at=refund.refunded_at,
+        actor=actor,
+    )
+
+
+# Where a checked refund notification goes (issue 13 §3): the refund ledger. Tests replace it to see what
+# arrives.
+_refund_hook = _record_refund
 
 
 def _text_field(data: dict, name: str, errs: dict, limit: int = 64) -> str:

@@ -5,8 +5,11 @@
 - `POST /shifts/{id}/close`: the till close; an unbalanced close answers 422 with expected, declared and
   the difference per channel, and nothing is written.
 - `GET /shifts/daily-sheet?unit_id=&day=`: 日结单 of a unit and a day.
-- `POST /refunds` (payment.record or payment.reverse), `GET /refunds?status=`, `POST /refunds/{id}/decide`
-  (refund.approve, never the requester).
+- `POST /refunds` (payment.record or payment.reverse), `GET /refunds?status=`, `GET /refunds/{id}`,
+  `POST /refunds/{id}/decide` (refund.approve, never the requester).
+- `POST /payments/{id}/refunds` (payment.record or payment.reverse): ask to refund part or all of an Alipay or
+  WeChat payment to its original channel (原路退回); approving it sends it to the channel, and the decision's
+  answer carries what the channel said (`channel_message`).
 - `POST /payments` (cashiers): record a counter payment; the (channel, transaction id) pair is unique, so a
   retry answers 200 with the payment already recorded.
 The POSTs accept an `Idempotency-Key` header.
@@ -37,7 +40,8 @@ from gridcare.core.scoping import get_or_404, may_act_on_unit
 from gridcare.core.validators import BoundedDate
 from gridcare.customers.selectors import accounts_visible
 from gridcare.payments.choices import PaymentChannel, RefundMethod
-from gridcare.payments.ledger import refunds
+from gridcare.payments.ledger import payment_refunds, refunds
+from gridcare.payments.ledger.selectors import payment_for_refund
 
 from . import services as counter
 
@@ -281,6 +285,19 @@ class RefundOut(Schema):
     decided_by: str | None
     decided_at: datetime | None
     decision_note: str
+    payment_id: int | None = Field(None, description="原路退回：退款的那笔缴费")
+    refund_no: str | None = Field(None, description="原路退回：退款单号（渠道据此去重）")
+    origin: str = Field("staff", description="staff：营业人员申请；channel：渠道侧退款")
+    channel_status: str = Field("", description="原路退回的渠道状态：processing / success / failed")
+    channel_status_label: str = ""
+    channel_refund_id: str = ""
+    refunded_at: datetime | None = None
+    channel_message: str = Field("", description="审批后渠道的答复（仅审批接口）")
+
+
+class PaymentRefundIn(Schema):
+    amount: Text = Field(..., max_length=20, examples=["25.00"])
+    reason: Text = Field(..., max_length=500, examples=["重复缴费"])
 
 
 class RefundDecideIn(Schema):
@@ -301,6 +318,13 @@ def _refund_out(r) -> dict:
         "decided_by": r.decided_by.get_username() if r.decided_by else None,
         "decided_at": r.decided_at,
         "decision_note": r.decision_note,
+        "payment_id": r.payment_id,
+        "refund_no": r.refund_no,
+        "origin": r.origin,
+        "channel_status": r.channel_status,
+        "channel_status_label": r.channel_status_label,
+        "channel_refund_id": r.channel_refund_id,
+        "refunded_at": r.refunded_at,
     }
 
 
@@ -347,8 +371,32 @@ def refund_decide(request, refund_id: int, payload: RefundDecideIn):
     r = refunds.refunds_visible(user=request.user).filter(pk=refund_id).first()
     if r is None or not has_perm(request.user, Perm.REFUND_APPROVE):
         raise Http404
-    refunds.refund_decide(actor=api_actor(request), refund=r, approve=payload.approve, note=payload.note)
-    return _refund_out(refunds.refunds_visible(user=request.user).get(pk=r.pk))
+    decided = payment_refunds.refund_decide_and_send(
+        actor=api_actor(request), refund=r, approve=payload.approve, note=payload.note
+    )
+    out = _refund_out(refunds.refunds_visible(user=request.user).get(pk=r.pk))
+    return {**out, "channel_message": decided.message if decided.sent else ""}
+
+
+@router.get("/refunds/{refund_id}", response={200: RefundOut, **READ_ERRORS, 403: ErrorOut})
+def refund_detail(request, refund_id: int):
+    """One refund of the caller's units (approvers and the staff who may ask); anything else 404."""
+    if not has_perm(request.user, Perm.REFUND_APPROVE):
+        _may_request(request)
+    return _refund_out(get_or_404(refunds.refunds_visible(user=request.user), pk=refund_id))
+
+
+@router.post("/payments/{payment_id}/refunds", response={201: RefundOut, **WRITE_ERRORS})
+@idempotent
+def payment_refund_create(request, payment_id: int, payload: PaymentRefundIn):
+    """Ask to refund part or all of one Alipay or WeChat payment to its original channel (原路退回): at most
+    the payment less its earlier refunds; pending a manager's approval."""
+    _may_request(request)
+    payment = payment_for_refund(user=request.user, pk=payment_id)
+    r = payment_refunds.payment_refund_request(
+        actor=api_actor(request), payment=payment, amount=payload.amount, reason=payload.reason
+    )
+    return Status(201, _refund_out(refunds.refunds_visible(user=request.user).get(pk=r.pk)))
 
 
 STAFF_CHANNELS = (PaymentChannel.COUNTER_CASH, PaymentChannel.COUNTER_CARD)

@@ -5,7 +5,8 @@ tendered (实收), the change (找零) and the account's figures stored with it 
 (`CounterReceipt`), so a reprint (补打) shows exactly the same; an online order its order number; a bank
 withholding its batch and bank; a terminal payment its terminal. The amount is also written in Chinese
 capitals (人民币大写). A reversed payment's receipt says 已冲正 (when and why) and its bills as undone; credit of
-the payment refunded to the customer (退费) is listed with the refund.
+the payment refunded to the customer (退费) is listed with the refund, and so is money returned to the original
+channel (原路退回, once the channel has refunded it): "已退款 X 元", the bills it re-opened shown as taken back.
 
 Reads only; the view scopes the payment to the user's units first (`receipt_payments`).
 """
@@ -20,7 +21,7 @@ from gridcare.core.masking import mask_customer_name
 from gridcare.core.money import rmb_upper
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import restrict
-from gridcare.payments.choices import PaymentChannel, PaymentStatus, RefundStatus
+from gridcare.payments.choices import PaymentChannel, PaymentStatus, RefundMethod, RefundStatus
 from gridcare.payments.ledger import statement as selectors
 from gridcare.payments.models import (
     Allocation,
@@ -55,6 +56,7 @@ class Receipt:
     terminal: str = ""  # self-service terminal: code and place
     allocations: list[Allocation] = field(default_factory=list)
     refunds: list[RefundLine] = field(default_factory=list)
+    refunded: Decimal = Decimal("0.00")  # returned to the original channel (原路退回), settled
     owed: Decimal = Decimal("0.00")  # 仍欠: after the payment (counter) or as of today (others)
     owed_as_of_today: bool = True
     to_credit: Decimal = Decimal("0.00")
@@ -98,12 +100,16 @@ def receipt_of(payment: Payment, *, today=None) -> Receipt:
         code = payment.channel_txn_id.split(":", 1)[0]
         t = Terminal.objects.filter(code=code).first()
         r.terminal = f"{code} {t.name}".strip() if t else code
-    r.refunds = [
-        RefundLine(p.amount, p.refund.get_method_display(), p.refund.decided_at)
-        for p in RefundPart.objects.filter(payment=payment, refund__status=RefundStatus.APPROVED)
+    parts = list(
+        RefundPart.objects.filter(payment=payment, refund__status=RefundStatus.APPROVED)
         .select_related("refund")
         .order_by("id")
+    )
+    r.refunds = [
+        RefundLine(p.amount, p.refund.get_method_display(), p.refund.refunded_at or p.refund.decided_at)
+        for p in parts
     ]
+    r.refunded = sum((p.amount for p in parts if p.refund.method == RefundMethod.ORIGINAL), Decimal("0.00"))
     if counter is not None:
         r.owed, r.owed_as_of_today, r.to_credit = counter.owed_after, False, counter.to_credit
     else:

@@ -35,7 +35,7 @@ from gridcare.core.validators import clean_date
 from gridcare.core.views import form_errors_from, staff_required
 from gridcare.customers.selectors import accounts_visible
 from gridcare.payments.choices import RefundMethod
-from gridcare.payments.ledger import refunds
+from gridcare.payments.ledger import payment_refunds, refunds
 from gridcare.payments.ledger import statement as selectors
 
 from . import receipts, services
@@ -55,7 +55,11 @@ class ShiftCloseForm(forms.Form):
 class RefundForm(forms.Form):
     account_number = forms.CharField(label=gettext_lazy("户号"), max_length=10)
     amount = forms.CharField(label=gettext_lazy("退费金额(元)"), max_length=20)
-    method = forms.ChoiceField(label=gettext_lazy("退费方式"), choices=RefundMethod.choices)
+    # 原路退回 is asked for on one payment (the ledger's payment list), not on the account's credit.
+    method = forms.ChoiceField(
+        label=gettext_lazy("退费方式"),
+        choices=[(v, label) for v, label in RefundMethod.choices if v != RefundMethod.ORIGINAL],
+    )
     reason = forms.CharField(
         label=gettext_lazy("退费原因"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
     )
@@ -223,7 +227,7 @@ def refund_decide(request, pk: int):
         error = _("请选择批准或驳回")
     elif form.is_valid():
         try:
-            refunds.refund_decide(
+            decided = payment_refunds.refund_decide_and_send(
                 actor=Actor.console(request),
                 refund=refund,
                 approve=decision == "approve",
@@ -236,6 +240,11 @@ def refund_decide(request, pk: int):
         except Conflict as exc:  # another manager decided it first
             error, status = str(exc), 409
         else:
+            # The channel's answer to an approved refund to the original channel: refused is an error, not
+            # reachable yet a warning (the job retries), anything else a success.
+            outcome = decided.sent.outcome if decided.sent else ""
+            level = {"failed": messages.error, "unreachable": messages.warning}.get(outcome, messages.success)
+            level(request, decided.message)
             return redirect("payments:refund_list")
     qs = refunds.refunds_visible(user=request.user).filter(status="pending")
     return render(

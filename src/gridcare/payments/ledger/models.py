@@ -20,6 +20,7 @@ from gridcare.payments.choices import (
     EntryKind,
     PaymentChannel,
     PaymentStatus,
+    RefundChannelStatus,
     RefundMethod,
     RefundStatus,
     WaiverStatus,
@@ -299,6 +300,11 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.amount} {self.status}"
+
+    @property
+    def channel_status_label(self) -> str:
+        """处理中 / 成功 / 失败 for a refund to the original channel; blank for the other methods."""
+        return str(dict(RefundChannelStatus.choices).get(self.channel_status, self.channel_status))
 
 
 class RefundPart(models.Model):  # noqa: DJ008

@@ -14,6 +14,14 @@ sits beside open debt (payments, bill issues and reversals all apply credit at o
 the customer may have back. Two managers deciding at once: the second waits on the refund's row lock and is
 refused with `Conflict` (409) "该退费申请已被 X 审批（批准/驳回，time）"; so is any later decision. The method (cash, bank transfer, …) is how finance pays it out: a cash refund is
 not taken from a cashier's till, so no shift's close depends on it.
+
+Refunds of ONE Alipay or WeChat payment to the channel it came from (method "original", 原路退回, issue 13 §3)
+are asked for through `payment_refunds.payment_refund_request` and approved here like every refund: approval
+only marks them approved with channel_status "processing" (the money moves when the channel says it left,
+`payment_refunds.refund_settle`), after checking again that the payment still has that much left to refund
+(`payment_refunded_of`). `payment_refunds.refund_decide_and_send` is the approval followed by the channel
+call. The credit of a payment whose original-channel refund is in flight is not refunded as credit meanwhile:
+the refund in flight takes that credit first when it settles.
 """
 
 from datetime import date, datetime
@@ -36,7 +44,13 @@ from gridcare.core.scoping import (
     require_object,
     restrict,
 )
-from gridcare.payments.choices import EntryKind, PaymentStatus, RefundMethod, RefundStatus
+from gridcare.payments.choices import (
+    EntryKind,
+    PaymentStatus,
+    RefundChannelStatus,
+    RefundMethod,
+    RefundStatus,
+)
 from gridcare.payments.models import LedgerEntry, Payment, Refund, RefundPart
 from gridcare.payments.notices import refund_enqueue
 from gridcare.payments.states import check_transition
@@ -54,6 +68,36 @@ def pending_of(account_id: int, exclude: int | None = None) -> Decimal:
     if exclude is not None:
         qs = qs.exclude(pk=exclude)
     return fen(qs.aggregate(s=Sum("amount"))["s"])
+
+
+def payment_refunded_of(payment_id: int, exclude: int | None = None, *, pending: bool = True) -> Decimal:
+    """What earlier refunds took from, or hold on, one payment: its refunds to the original channel that are
+    pending (unless `pending` is False: a refund the channel already made is recorded whatever staff have asked
+    for meanwhile), approved (in flight or settled) or recorded from the channel — not rejected ones nor those
+    the channel refused — plus the approved credit refunds (退费) that took its credit."""
+    original = Refund.objects.filter(payment_id=payment_id, method=RefundMethod.ORIGINAL).exclude(
+        status=RefundStatus.REJECTED
+    )
+    if not pending:
+        original = original.exclude(status=RefundStatus.PENDING)
+    original = original.exclude(channel_status=RefundChannelStatus.FAILED)
+    if exclude is not None:
+        original = original.exclude(pk=exclude)
+    credit = RefundPart.objects.filter(
+        payment_id=payment_id, refund__status=RefundStatus.APPROVED, refund__payment__isnull=True
+    )
+    return fen(original.aggregate(s=Sum("amount"))["s"]) + fen(credit.aggregate(s=Sum("amount"))["s"])
+
+
+def in_flight(account_id: int):
+    """Ids of the account's payments with a refund to the original channel approved and not yet settled."""
+    return Refund.objects.filter(
+        account_id=account_id,
+        method=RefundMethod.ORIGINAL,
+        status=RefundStatus.APPROVED,
+        channel_status=RefundChannelStatus.PROCESSING,
+        refunded_at__isnull=True,
+    ).values("payment_id")
 
 
 def _may_request(actor: Actor, unit_id: int) -> None:
@@ -81,6 +125,8 @@ def refund_request(
         errs["reason"] = [_("请填写退费原因（最多500字）")]
     if method not in RefundMethod.values:
         errs["method"] = [_("未知的退费方式：%(m)s") % {"m": str(method)[:20]}]
+    elif method == RefundMethod.ORIGINAL:
+        errs["method"] = [_("原路退回须针对一笔支付宝或微信支付的缴费，请在该户的电费账缴费记录中申请")]
     if errs or value is None:  # no amount: its error is in errs
         raise ValidationError(errs)
     with transaction.atomic():
@@ -147,8 +193,15 @@ def refund_decide(
         if refund.status != "pending":  # another approver was first (the row lock made us wait for them)
             raise Conflict(decided_message(_("该退费申请"), refund), holder=refund)
         now = now or timezone.now()
-        if approve:
-            credit = credit_of(account.pk)
+        original = refund.method == RefundMethod.ORIGINAL
+        if approve and original:
+            _check_original(refund)
+            refund.channel_status = RefundChannelStatus.PROCESSING
+        elif approve:
+            usable = Payment.objects.filter(
+                account_id=account.pk, status=PaymentStatus.POSTED, unallocated__gt=0
+            ).exclude(pk__in=in_flight(account.pk))
+            credit = fen(usable.aggregate(s=Sum("unallocated"))["s"])
             if refund.amount > credit:
                 raise ValidationError(
                     {
@@ -158,11 +211,7 @@ def refund_decide(
                     }
                 )
             left, parts = refund.amount, []
-            for pid, unallocated in (
-                Payment.objects.filter(account_id=account.pk, status=PaymentStatus.POSTED, unallocated__gt=0)
-                .order_by("paid_at", "id")
-                .values_list("pk", "unallocated")
-            ):
+            for pid, unallocated in usable.order_by("paid_at", "id").values_list("pk", "unallocated"):
                 take = min(left, unallocated)
                 Payment.objects.filter(pk=pid).update(unallocated=F("unallocated") - take)
                 parts.append(RefundPart(refund=refund, payment_id=pid, amount=take))
@@ -184,7 +233,7 @@ def refund_decide(
         check_transition(Refund, refund.status, decided)
         refund.status = decided
         refund.decided_by, refund.decided_at, refund.decision_note = actor.user, now, note
-        refund.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+        refund.save(update_fields=["status", "decided_by", "decided_at", "decision_note", "channel_status"])
         audit_record(
             actor=actor,
             action="refund.approve" if approve else "refund.reject",
@@ -196,14 +245,32 @@ def refund_decide(
                 "requested_by": refund.requested_by_id,
                 "status": ["pending", refund.status],
                 "note": note,
+                **({"refund_no": refund.refund_no, "payment": refund.payment_id} if original else {}),
             },
         )
     return refund
 
 
+def _check_original(refund: Refund) -> None:
+    """An original-channel refund may still be approved: its payment is posted (the account is locked by the
+    caller; the payment row is locked here) and its amount fits what the payment has left to refund."""
+    payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
+    if payment.status != PaymentStatus.POSTED:
+        raise ValidationError({"__all__": [_("该笔缴费已冲正，不能原路退回")]})
+    left = payment.amount - payment_refunded_of(payment.pk, exclude=refund.pk)
+    if refund.amount > left:
+        raise ValidationError(
+            {
+                "amount": [
+                    _("退款金额 %(a)s 元超过该笔缴费可退金额 %(c)s 元") % {"a": refund.amount, "c": left}
+                ]
+            }
+        )
+
+
 def refunds_visible(*, user):
     """Refunds of the user's units: managers (refund.approve) and the staff who may request them."""
-    qs = Refund.objects.select_related("account__customer", "requested_by", "decided_by", "unit")
+    qs = Refund.objects.select_related("account__customer", "requested_by", "decided_by", "unit", "payment")
     if has_perm(user, Perm.REFUND_APPROVE):
         return restrict(qs, user, Perm.REFUND_APPROVE)
     if has_perm(user, Perm.PAYMENT_RECORD):

@@ -143,6 +143,17 @@ def payment_for_reversal(*, user, pk) -> Payment:
     return payment
 
 
+def payment_for_refund(*, user, pk) -> Payment:
+    """A payment of the units where the user may ask for refunds (payment.record or payment.reverse); 404
+    otherwise."""
+    qs = Payment.objects.select_related("account")
+    perm = Perm.PAYMENT_RECORD if has_perm(user, Perm.PAYMENT_RECORD) else Perm.PAYMENT_REVERSE
+    payment = restrict(qs, user, perm).filter(pk=pk).first()
+    if payment is None:
+        raise Http404
+    return payment
+
+
 def receivable_for_waiver(*, user, pk) -> Receivable:
     """A live receivable the user may ask a waiver for (payment.reverse on its unit); 404 otherwise."""
     r = (

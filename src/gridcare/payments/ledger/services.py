@@ -600,6 +600,15 @@ def payment_reverse(*, actor: Actor, payment: Payment, reason: str) -> Payment:
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.status == PaymentStatus.REVERSED:
         raise ValidationError({"__all__": [_("该笔缴费已冲正")]})
+    # A refund to the original channel asked for, in flight or made (issue 13 §3) returns this payment's money
+    # through the channel: a reversal would take it back a second time.
+    if (
+        payment.refunds.filter(method="original")
+        .exclude(status="rejected")
+        .exclude(channel_status="failed")
+        .exists()
+    ):
+        raise ValidationError({"__all__": [_("该笔缴费有原路退款（待审批、处理中或已退款），不能冲正")]})
     # Credit of this payment already paid back to the customer cannot be charged to them again by a
     # reversal: refuse rather than count the refunded amount twice.
     refunded = refunded_of(payment.pk)

@@ -5,6 +5,9 @@
   as of today, payments with their allocations, pending waivers.
 - `POST /payments/<id>/reverse/` (payment.reverse): one form per posted payment, reason required →
   `services.payment_reverse`.
+- `POST /payments/<id>/refund/` (payment.record or payment.reverse): ask to refund part or all of an Alipay or
+  WeChat payment to its original channel (原路退回) → `payment_refunds.payment_refund_request`; a manager
+  approves it on the refunds page.
 - `POST /payments/receivables/<id>/waiver/` (payment.reverse): request a waiver → `services.waiver_request`.
 - `/payments/waivers/` (fee.waive_approve): the approval queue; `POST /payments/waivers/<id>/decide/`
   → `services.waiver_decide`.
@@ -28,11 +31,12 @@ from gridcare.core.audit import Actor
 from gridcare.core.locks import Conflict
 from gridcare.core.masking import mask_address, mask_customer_name
 from gridcare.core.permissions import Perm, has_perm
+from gridcare.core.scoping import may_act_on_unit
 from gridcare.core.views import form_errors_from, staff_required
 from gridcare.payments.choices import PaymentStatus
 
+from . import payment_refunds, services
 from . import selectors as ledger_selectors
-from . import services
 
 
 class ReversalForm(forms.Form):
@@ -40,6 +44,19 @@ class ReversalForm(forms.Form):
         label=gettext_lazy("冲正原因"),
         max_length=500,
         error_messages={"required": gettext_lazy("请填写冲正原因")},
+    )
+
+
+class PaymentRefundForm(forms.Form):
+    amount = forms.CharField(
+        label=gettext_lazy("退款金额(元)"),
+        max_length=20,
+        error_messages={"required": gettext_lazy("请填写退款金额")},
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("退款原因"),
+        max_length=500,
+        error_messages={"required": gettext_lazy("请填写退款原因")},
     )
 
 
@@ -76,11 +93,19 @@ def _render_ledger(request, account_number: str, *, failed: dict | None = None, 
     led = ledger_selectors.account_ledger(user=request.user, account_number=account_number, as_of=today)
     can_reverse = has_perm(request.user, Perm.PAYMENT_REVERSE)
     failed = failed or {}
+    may_refund = any(
+        may_act_on_unit(request.user, led.account.unit_id, p)
+        for p in (Perm.PAYMENT_RECORD, Perm.PAYMENT_REVERSE)
+    )
+    info = payment_refunds.refund_info(led.payments)
     payments = [
         {
             "p": p,
             "form": failed["form"] if failed.get("payment") == p.pk else ReversalForm(),
             "can_reverse": can_reverse and p.status == PaymentStatus.POSTED,
+            "refund": info[p.pk],
+            "can_refund": may_refund and info[p.pk].eligible,
+            "refund_form": failed["form"] if failed.get("refund") == p.pk else PaymentRefundForm(),
         }
         for p in led.payments
     ]
@@ -103,6 +128,7 @@ def _render_ledger(request, account_number: str, *, failed: dict | None = None, 
             "payments": payments,
             "receivables": receivables,
             "can_reverse": can_reverse,
+            "may_refund": may_refund,
             "failed": failed,
         },
         status=status,
@@ -137,6 +163,37 @@ def payment_reverse(request, pk: int):
             )
             return redirect(_ledger_url(number))
     return _render_ledger(request, number, failed={"payment": payment.pk, "form": form}, status=400)
+
+
+@require_POST
+@staff_required(Perm.PAYMENT_RECORD, Perm.PAYMENT_REVERSE)
+def payment_refund(request, pk: int):
+    payment = ledger_selectors.payment_for_refund(user=request.user, pk=pk)
+    number = payment.account.account_number
+    form = PaymentRefundForm(request.POST)
+    if form.is_valid():
+        try:
+            refund = payment_refunds.payment_refund_request(
+                actor=Actor.console(request),
+                payment=payment,
+                amount=form.cleaned_data["amount"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:  # "payment" (not this kind of payment) is the form's own error
+            form_errors_from(
+                form,
+                ValidationError({"__all__" if k == "payment" else k: v for k, v in exc.message_dict.items()}),
+            )
+        except services.PermissionDenied:
+            raise Http404 from None
+        else:
+            messages.success(
+                request,
+                _("原路退款申请已提交（退款单号 %(n)s，%(a)s 元），待管理人员审批")
+                % {"n": refund.refund_no, "a": refund.amount},
+            )
+            return redirect(_ledger_url(number))
+    return _render_ledger(request, number, failed={"refund": payment.pk, "form": form}, status=400)
 
 
 @require_POST
