@@ -159,11 +159,14 @@ def test_paying_the_threshold_itself_needs_no_re_authentication(payer):
 def test_paying_above_the_threshold_asks_to_re_authenticate_first(payer, world):
     response = payer.post(PAY_URL, {"amount": "5000.01"})
     assert response.status_code == 302
-    assert response["Location"] == f"{REAUTH}?next=%2Fportal%2Fpay%2F3100000001%2F%3Famount%3D5000.01"
+    # the way back keeps the amount typed and the payment method chosen
+    assert response["Location"] == (
+        f"{REAUTH}?next=%2Fportal%2Fpay%2F3100000001%2F%3Famount%3D5000.01%26method%3Dsandbox"
+    )
     assert PaymentOrder.objects.count() == 0
 
-    back = _reauth_with_password(payer, world, f"{PAY_URL}?amount=5000.01")
-    assert back["Location"] == f"{PAY_URL}?amount=5000.01"
+    back = _reauth_with_password(payer, world, f"{PAY_URL}?amount=5000.01&method=sandbox")
+    assert back["Location"] == f"{PAY_URL}?amount=5000.01&method=sandbox"
     assert 'value="5000.01"' in payer.get(back["Location"]).content.decode()  # the amount typed is kept
     response = payer.post(PAY_URL, {"amount": "5000.01"})
     assert response.status_code == 302

@@ -16,5 +16,6 @@ urlpatterns = [
     path("wechat/oauth/back/", online_views.wechat_oauth_back, name="wechat_oauth_back"),
     # The receipt of an order paid without logging in, opened by the secret in its link (public_pay).
     path("public/<str:token>/receipt/", public_views.receipt, name="public_receipt"),
+    path("public/<str:token>/status/", public_views.status, name="public_status"),
     path("<str:account_number>/", portal_views.pay, name="pay"),
 ]

@@ -24,10 +24,12 @@ from gridcare.billing.usage import monthly_usage
 from gridcare.core import ratelimit
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
+from gridcare.core.clientip import client_ip
 from gridcare.core.masking import mask_phone
 from gridcare.core.views import customer_required
 from gridcare.org.views import login_view
 from gridcare.payments.channels import public_pay
+from gridcare.payments.channels.views import online as online_views
 from gridcare.payments.counter import receipts
 
 from . import selectors, services
@@ -386,9 +388,21 @@ def query_pay(request):
     Every submission goes to the service, which counts it against the client's rate limit before anything
     else, so the amounts shown again after a refusal cost a counted request like a query does."""
     data = {k: request.POST.get(k, "") for k in ("account_number", "amount", "channel")}
+    receipt = request.build_absolute_uri(reverse("payments_portal:public_receipt", args=["TOKEN"]))
+    # The public page shows a QR code (Alipay 当面付, WeChat Native) on a computer, and inside WeChat (no login,
+    # so no openid for JSAPI); a phone's browser goes to the wallet's cashier (wap, H5).
+    scene = (
+        online_views.scene_for(data["channel"], request) if online_views.device(request) == "mobile" else "qr"
+    )
     try:
         created = public_pay.public_order_create(
-            actor=_actor(request), client_key=ratelimit.client_key(request), **data
+            actor=_actor(request),
+            client_key=ratelimit.client_key(request),
+            scene=scene,
+            origin=online_views.origin(request),
+            return_url=receipt.replace("/TOKEN/", "/{token}/"),
+            client_ip=client_ip(request) or "",
+            **data,
         )
     except public_pay.RateLimited as e:
         return _query_page(request, form=PublicQueryForm(), status=429, error=str(e))
@@ -406,4 +420,17 @@ def query_pay(request):
         pay_form.is_valid()
         add_service_errors(pay_form, e)
         return _query_page(request, form=PublicQueryForm(), found=found, pay_form=pay_form, status=400)
+    if created.placed is not None:  # a real channel: its cashier, or the QR code to scan
+        token = created.token
+        answer = online_views.respond(
+            request,
+            created.placed,
+            status_url=reverse("payments_portal:public_status", args=[token]),
+            done_url=reverse("payments_portal:public_receipt", args=[token]),
+        )
+        if answer is None:
+            return _query_page(request, form=PublicQueryForm(), status=503, error=created.placed.error)
+        answer["Cache-Control"] = "no-store"
+        answer["Referrer-Policy"] = "same-origin"
+        return answer
     return HttpResponseRedirect(reverse("payments:public_sandbox", args=[created.token]))

@@ -300,3 +300,48 @@ def test_wechat_requests_carry_a_signature_over_method_url_timestamp_nonce_body(
         base64.b64decode(fields["signature"]), message.encode(), padding.PKCS1v15(), hashes.SHA256()
     )
     assert abs(int(fields["timestamp"]) - time.time()) < 60
+
+
+# ---------------------------------------------------------------- paying by 户号 without logging in
+
+
+def test_the_public_page_pays_with_a_real_wallet_qr_on_a_computer_and_its_cashier_on_a_phone(
+    simulated, world, bill, client
+):
+    from django.test import Client
+
+    form = {"account_number": world.acct_a.account_number, "amount": "100.00", "channel": "alipay"}
+    desktop = client.post("/portal/query/pay/", form, HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64)")
+    assert desktop.status_code == 200 and desktop["Cache-Control"] == "no-store"
+    page = desktop.content.decode()
+    order = PaymentOrder.objects.get()
+    assert (order.channel, order.scene, order.wallet) == ("alipay", "qr", "alipay")
+    assert order.public_token_hash and "<svg" in page and order.pay_url in page
+    token = re.search(r"/portal/pay/public/([^/]+)/status/", page)[1]
+    simulated.pay("alipay", order.order_no)
+    wait_until(lambda: order_status(order) == "paid")
+    status = client.get(f"/portal/pay/public/{token}/status/")
+    assert status.status_code == 286 and "支付成功" in status.content.decode()  # 286: htmx stops polling
+    phone = Client().post(
+        "/portal/query/pay/",
+        {**form, "channel": "wechat", "amount": "10.00"},
+        HTTP_USER_AGENT="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148",
+    )
+    assert phone.status_code == 302 and phone["Location"].startswith(f"{simulated.sim.url}/wechat/h5/")
+    assert "redirect_url=" in phone["Location"]  # back to the public receipt after paying
+    assert PaymentOrder.objects.get(channel="wechat").scene == "h5"
+
+
+def test_the_public_api_answers_the_qr_content_and_503_when_the_channel_is_down(simulated, world, bill):
+    from django.test import Client
+
+    body = {"account_number": world.acct_a.account_number, "amount": "80.70", "channel": "wechat"}
+    r = Client().post("/api/v1/public/orders", data=body, content_type="application/json")
+    assert r.status_code == 201, r.content
+    data = r.json()
+    order = PaymentOrder.objects.get()
+    assert (data["scene"], data["pay_url"], data["order_no"]) == ("qr", order.pay_url, order.order_no)
+    assert data["pay_url"].startswith(f"{simulated.sim.url}/wechat/pay/")
+    simulated.mode("down")
+    r = Client().post("/api/v1/public/orders", data=body, content_type="application/json")
+    assert r.status_code == 503 and "稍后重试" in r.json()["detail"]

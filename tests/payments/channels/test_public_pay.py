@@ -223,7 +223,8 @@ def test_an_order_answers_its_links_and_expiry(world, debt, conf):
     resp = order()
     assert resp.status_code == 201 and resp["Cache-Control"] == "no-store"
     body = resp.json()
-    assert set(body) == {"order_no", "pay_url", "expires_at", "receipt_url"}
+    assert set(body) == {"order_no", "scene", "pay_url", "expires_at", "receipt_url"}
+    assert body["scene"] == "sandbox"  # no real channel configured here
     o = PaymentOrder.objects.get()
     token = token_of(body["receipt_url"])
     assert body["order_no"] == o.order_no

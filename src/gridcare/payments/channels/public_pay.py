@@ -54,7 +54,7 @@ from gridcare.payments.ledger.statement import StatementLine
 from gridcare.payments.models import Allocation, PaymentOrder, Receivable
 from gridcare.payments.prepaid import services as prepaid
 
-from . import gateways
+from . import gateways, online
 
 DEFAULT_MARGIN = Decimal("1000.00")
 DEFAULT_PREPAID_CAP = Decimal("5000.00")
@@ -84,9 +84,13 @@ def prepaid_cap() -> Decimal:
     return conf_money("PUBLIC_PREPAID_CAP", DEFAULT_PREPAID_CAP)
 
 
-def online_pay_open() -> bool:
-    """Whether a payer can pay online now: the sandbox gateway, until the real wallets are connected."""
-    return gateways.sandbox_enabled()
+def online_pay_open(wallet: str = "") -> bool:
+    """Whether a payer can pay online now (through `wallet`, or any): a real channel configured here (Alipay,
+    WeChat Pay), or the sandbox gateway standing in for every wallet."""
+    if gateways.sandbox_enabled():
+        return True
+    wallets = [wallet] if wallet in online.REAL_CHANNELS else ([] if wallet else list(online.REAL_CHANNELS))
+    return any(online.enabled(w) for w in wallets)
 
 
 def order_minutes() -> int:
@@ -226,6 +230,9 @@ class RateLimited(Exception):
 class PublicOrder:
     order: PaymentOrder
     token: str  # the secret of the pay and receipt links; shown once, never stored
+    # With a real channel configured for the wallet (issue 13): how to pay it (QR, or the cashier URL), or
+    # None with `error` when the channel could not be reached (the order stays payable). None: the sandbox.
+    placed: Any = None
 
 
 def token_hash(token: str) -> str:
@@ -245,6 +252,10 @@ def public_order_create(
     channel: Any,
     as_of: date | None = None,
     now: datetime | None = None,
+    scene: str = "qr",
+    origin: str = "",
+    return_url: str = "",
+    client_ip: str = "",
 ) -> PublicOrder:
     """An order to pay `amount` on the 户号 through the wallet `channel`, by anyone, without logging in.
 
@@ -263,7 +274,7 @@ def public_order_create(
     wallet = channel.strip() if isinstance(channel, str) else ""
     if wallet not in WALLETS:
         errs["channel"] = [_("支付渠道只能是 alipay（支付宝）、wechat（微信支付）或 portal（网上缴费）")]
-    elif not online_pay_open():
+    elif not online_pay_open(wallet):
         errs["channel"] = [_("在线支付暂未开通，请到营业厅或通过其他渠道缴费")]
     try:
         # A JSON number arrives as a float: read its shortest repr ("96.1"), never its binary value.
@@ -279,6 +290,21 @@ def public_order_create(
         raise ValidationError(errs)
     now = (now or timezone.now()).replace(microsecond=0)
     token = secrets.token_urlsafe(TOKEN_BYTES)
+    if wallet in online.REAL_CHANNELS and online.enabled(wallet):
+        # The real channel (issue 13): a QR code on the page, or its cashier on a phone; its expiry rules.
+        placed = online.place(
+            actor=actor,
+            account=account,
+            amount=value,
+            channel=wallet,
+            scene=scene if scene in online.scenes(wallet) else "qr",
+            origin=origin,
+            return_url=return_url.replace("{token}", token),
+            client_ip=client_ip,
+            public_token_hash=token_hash(token),
+            wallet=wallet,
+        )
+        return PublicOrder(placed.order, token, placed)
     order = gateways.order_create(
         actor=actor,
         account=account,

@@ -86,7 +86,11 @@ class PublicOrderIn(Schema):
 
 class PublicOrderOut(Schema):
     order_no: str
-    pay_url: str = Field(..., description="支付页面（当前为模拟支付网关）")
+    scene: str = Field(
+        ...,
+        description="qr（pay_url 为二维码内容）、wap/page/h5（pay_url 为收银台地址）或 sandbox（模拟支付网关）",
+    )
+    pay_url: str = Field(..., description="支付宝/微信支付的二维码内容或收银台地址，或模拟支付网关页面")
     expires_at: str = Field(..., description="支付截止时间（北京时间，ISO 8601）")
     receipt_url: str = Field(..., description="缴费凭证页面，链接含随机密钥，请妥善保存")
 
@@ -94,7 +98,7 @@ class PublicOrderOut(Schema):
 @router.post(
     "/public/orders",
     auth=None,
-    response={201: PublicOrderOut, 422: ValidationErrorOut, 429: ErrorOut},
+    response={201: PublicOrderOut, 422: ValidationErrorOut, 429: ErrorOut, 503: ErrorOut},
 )
 def public_order(request, payload: PublicOrderIn, response: HttpResponse):
     """Pay a 户号 without logging in: an order through the payment gateway and the payer's receipt link."""
@@ -110,11 +114,20 @@ def public_order(request, payload: PublicOrderIn, response: HttpResponse):
         return Status(429, {"detail": str(exc) or _("操作过于频繁，请稍后再试")})
     order, token = created.order, created.token
     response["Cache-Control"] = "no-store"
+    placed = created.placed
+    if placed is not None and placed.placement is None:  # the channel could not be reached: try again
+        return Status(503, {"detail": placed.error})
+    pay_url = (
+        placed.placement.url
+        if placed is not None
+        else request.build_absolute_uri(reverse("payments:public_sandbox", args=[token]))
+    )
     return Status(
         201,
         {
             "order_no": order.order_no,
-            "pay_url": request.build_absolute_uri(reverse("payments:public_sandbox", args=[token])),
+            "scene": placed.placement.scene if placed is not None else "sandbox",
+            "pay_url": pay_url,
             "expires_at": timezone.localtime(order.expires_at, gateways.BEIJING).isoformat(),
             "receipt_url": request.build_absolute_uri(
                 reverse("payments_portal:public_receipt", args=[token])

@@ -77,7 +77,14 @@ def qr_svg(content: str) -> str:
 
 
 def qr_page(
-    request, order: PaymentOrder, *, status_url: str, done_url: str, standalone: bool = False, status=200
+    request,
+    order: PaymentOrder,
+    *,
+    status_url: str,
+    done_url: str,
+    standalone: bool = False,
+    status=200,
+    portal: bool = False,
 ):
     return render(
         request,
@@ -88,7 +95,9 @@ def qr_page(
             "status_url": status_url,
             "done_url": done_url,
             "standalone": standalone,
-            "base_template": "payments/pay_display.html" if standalone else "base.html",
+            "base_template": "payments/pay_display.html"
+            if standalone
+            else ("portal/base.html" if portal else "base.html"),
         },
         status=status,
     )
@@ -110,7 +119,7 @@ def jsapi_page(request, order: PaymentOrder, params: dict[str, str], *, done_url
     )
 
 
-def respond(request, placed: online.Placed, *, status_url: str, done_url: str):
+def respond(request, placed: online.Placed, *, status_url: str, done_url: str, portal: bool = True):
     """Where the browser goes for a placed order; None when there is no placement (the caller shows the error)."""
     p = placed.placement
     if p is None:
@@ -119,7 +128,7 @@ def respond(request, placed: online.Placed, *, status_url: str, done_url: str):
         return redirect(p.url)
     if p.scene == base.JSAPI:
         return jsapi_page(request, placed.order, p.jsapi, done_url=done_url)
-    return qr_page(request, placed.order, status_url=status_url, done_url=done_url)
+    return qr_page(request, placed.order, status_url=status_url, done_url=done_url, portal=portal)
 
 
 def settle_if_due(order: PaymentOrder, *, min_seconds: int = 3) -> PaymentOrder:

@@ -211,6 +211,7 @@ def order_qr(request, order_no: str):
         order,
         status_url=reverse("payments_portal:order_status", args=[order.order_no]),
         done_url=reverse("payments_portal:receipt", args=[order.order_no]),
+        portal=True,
     )
 
 

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from gridcare.payments.channels import gateways, public_pay
 from gridcare.payments.models import PaymentOrder
 
+from . import online as online_views
 from . import sandbox
 
 
@@ -120,5 +121,19 @@ def receipt(request, token: str):
             request,
             "payments/public_receipt.html",
             {"r": public_pay.receipt(order, timezone.now())},
+        )
+    )
+
+
+@require_GET
+def status(request, token: str):
+    """The fragment the public QR page polls (a real channel's order): waiting, paid, closed."""
+    order = online_views.settle_if_due(_order(token))
+    return _private(
+        online_views.status_fragment(
+            request,
+            order,
+            status_url=request.path,
+            done_url=reverse("payments_portal:public_receipt", args=[token]),
         )
     )
