@@ -345,3 +345,38 @@ def test_the_public_api_answers_the_qr_content_and_503_when_the_channel_is_down(
     simulated.mode("down")
     r = Client().post("/api/v1/public/orders", data=body, content_type="application/json")
     assert r.status_code == 503 and "稍后重试" in r.json()["detail"]
+
+
+# ---------------------------------------------------------------- the self-service terminal's QR code
+
+
+def test_the_terminal_shows_a_qr_code_that_the_simulator_pays(simulated, world, bill, client):
+    import json as _json
+
+    from gridcare.payments.channels import terminals
+    from tests.payments.channels.test_terminal import signed
+
+    private, public = terminals.generate_key_pair()
+    terminals.terminal_add(actor=SYSTEM, code="T001", unit=world.bureau_a, public_key=public, name="自助机")
+    path = "/api/v1/terminal/orders"
+    body = _json.dumps(
+        {"account_number": world.acct_a.account_number, "amount": "100.00", "channel": "alipay"}
+    )
+    r = client.post(
+        path, body, content_type="application/json", headers=signed(private, "POST", path, body.encode())
+    )
+    assert r.status_code == 201, r.content
+    data = r.json()
+    assert (data["status"], data["channel"], data["amount"]) == ("created", "alipay", "100.00")
+    assert data["qr_code"].startswith(f"{simulated.sim.url}/alipay/qr/")
+    simulated.pay("alipay", data["order_no"])
+    wait_until(lambda: PaymentOrder.objects.get(order_no=data["order_no"]).status == "paid")
+    get_path = f"{path}/{data['order_no']}"
+    r = client.get(get_path, headers=signed(private, "GET", get_path))
+    assert r.status_code == 200 and r.json()["status"] == "paid"
+    # An account outside the terminal's units: 404, nothing written
+    other = _json.dumps({"account_number": "3200000001", "amount": "1.00", "channel": "alipay"})
+    r = client.post(
+        path, other, content_type="application/json", headers=signed(private, "POST", path, other.encode())
+    )
+    assert r.status_code == 404 and PaymentOrder.objects.count() == 1

@@ -327,5 +327,18 @@ def sweep(*, now: datetime | None = None, limit: int = 500) -> SweepResult:
     return result
 
 
+def settle_if_due(order: PaymentOrder, *, min_seconds: int = 3) -> PaymentOrder:
+    """A payer back from the channel's cashier, or a page following an order: ask the channel rather than wait
+    for its notification (at most every `min_seconds` per order). Returns the order as it is now."""
+    if order.status != OrderStatus.CREATED or order.channel not in REAL_CHANNELS or not order.scene:
+        return order
+    now = timezone.now()
+    if order.queried_at is not None and (now - order.queried_at).total_seconds() < min_seconds:
+        return order
+    settle_order(order, now=now)
+    order.refresh_from_db()
+    return order
+
+
 def receipt_url(order: PaymentOrder) -> str:
     return reverse("payments_portal:receipt", args=[order.order_no])

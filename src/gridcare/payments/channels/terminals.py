@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridcare.core.audit import Actor, audit_record
+from gridcare.core.choices import Channel
 from gridcare.payments.choices import PaymentChannel
 from gridcare.payments.models import Terminal, TerminalNonce
 
@@ -88,3 +89,42 @@ def terminal_payment(
         paid_at=now,
         ip=ip,
     )
+
+
+# ---------------------------------------------------------------- Alipay / WeChat Pay QR codes (issue 13)
+
+
+def terminal_order(
+    *, terminal: Terminal, account_number: str, amount: Any, channel: str, ip: str | None = None
+):
+    """An order paid by scanning: Alipay 当面付 (precreate) or WeChat Native, for an account of the terminal's
+    units; the terminal shows the QR code. `online.Placed` (no placement: the channel could not be reached, the
+    order stays payable); ValidationError naming the field (nothing written); None: not one of its accounts."""
+    from . import online
+
+    account = signed_requests.account_for(terminal.unit, account_number)
+    if account is None:
+        return None
+    return online.place(
+        actor=Actor(user=None, channel=Channel.API, ip=ip),
+        account=account,
+        amount=amount,
+        channel=channel,
+        scene="qr",
+        origin="",
+    )
+
+
+def terminal_order_get(terminal: Terminal, order_no: str):
+    """An order of an account of the terminal's units (None otherwise), settled from the channel if it is due."""
+    from gridcare.payments.models import PaymentOrder
+
+    from .online import settle_if_due
+
+    order = (
+        PaymentOrder.objects.select_related("account", "payment")
+        .filter(order_no=str(order_no or "")[:32], account__unit__path__startswith=terminal.unit.path)
+        .exclude(scene="")
+        .first()
+    )
+    return settle_if_due(order) if order is not None else None

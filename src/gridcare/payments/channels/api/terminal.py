@@ -3,6 +3,9 @@
 - `GET /terminal/accounts/{户号}`: masked name and address, supply unit, amount due.
 - `POST /terminal/payments` {account_number, amount, terminal_txn_id}: records the payment once; a repeat
   answers the same payment with the same body (200 both times).
+- `POST /terminal/orders` {account_number, amount, channel}: an Alipay 当面付 / WeChat Native order whose QR
+  code the terminal shows (201; 503 when the channel cannot be reached, the order then stays payable);
+  `GET /terminal/orders/{order_no}`: its state (the channel is asked when the order is due), paid or not.
 No session, token or CSRF: the signature is the authentication; a refused request answers 401.
 """
 
@@ -11,9 +14,9 @@ from decimal import Decimal
 
 from django.http import Http404
 from django.utils.translation import gettext_noop
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
-from gridcare.core.api import READ_ERRORS, WRITE_ERRORS, Text
+from gridcare.core.api import READ_ERRORS, WRITE_ERRORS, ErrorOut, Text
 from gridcare.core.clientip import client_ip
 from gridcare.payments.channels import terminals
 
@@ -59,3 +62,58 @@ def terminal_pay(request, payload: TerminalPaymentIn):
         ip=client_ip(request),
     )
     return paid.answer
+
+
+class TerminalOrderIn(Schema):
+    account_number: Text = Field(..., max_length=10)
+    amount: Text = Field(..., max_length=20)
+    channel: Text = Field(
+        ..., max_length=16, description="alipay（支付宝当面付）或 wechat（微信 Native 支付）"
+    )
+
+
+class TerminalOrderOut(Schema):
+    order_no: str
+    channel: str
+    amount: Decimal
+    status: str = Field(..., description="created（待支付）、paid（已支付）或 closed（已关闭）")
+    qr_code: str = Field(..., description="二维码内容，终端据此显示二维码")
+    expires_at: datetime | None
+    paid_at: datetime | None
+
+
+def _order_out(order) -> dict:
+    return {
+        "order_no": order.order_no,
+        "channel": order.channel,
+        "amount": order.amount,
+        "status": order.status,
+        "qr_code": order.pay_url,
+        "expires_at": order.expires_at,
+        "paid_at": order.paid_at,
+    }
+
+
+@router.post("/terminal/orders", response={201: TerminalOrderOut, 503: ErrorOut, **WRITE_ERRORS})
+def terminal_order(request, payload: TerminalOrderIn):
+    """Open an order paid by scanning the terminal's screen; 404 for an account outside the terminal's units."""
+    placed = terminals.terminal_order(
+        terminal=request.terminal,
+        account_number=payload.account_number,
+        amount=payload.amount,
+        channel=payload.channel,
+        ip=client_ip(request),
+    )
+    if placed is None:
+        raise Http404
+    if placed.placement is None:
+        return Status(503, {"detail": placed.error})
+    return Status(201, _order_out(placed.order))
+
+
+@router.get("/terminal/orders/{order_no}", response={200: TerminalOrderOut, **READ_ERRORS})
+def terminal_order_get(request, order_no: str):
+    order = terminals.terminal_order_get(request.terminal, order_no)
+    if order is None:
+        raise Http404
+    return _order_out(order)

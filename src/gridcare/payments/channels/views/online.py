@@ -131,17 +131,7 @@ def respond(request, placed: online.Placed, *, status_url: str, done_url: str, p
     return qr_page(request, placed.order, status_url=status_url, done_url=done_url, portal=portal)
 
 
-def settle_if_due(order: PaymentOrder, *, min_seconds: int = 3) -> PaymentOrder:
-    """A payer back from the channel's cashier, or a page following an order: ask the channel rather than wait
-    for its notification (at most every `min_seconds` per order). Returns the order as it is now."""
-    if order.status != OrderStatus.CREATED or order.channel not in online.REAL_CHANNELS or not order.scene:
-        return order
-    now = timezone.now()
-    if order.queried_at is not None and (now - order.queried_at).total_seconds() < min_seconds:
-        return order
-    online.settle_order(order, now=now)
-    order.refresh_from_db()
-    return order
+settle_if_due = online.settle_if_due  # the pages follow an order by asking the channel
 
 
 # ---------------------------------------------------------------- the counter's QR code
