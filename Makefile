@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE ?= gridcare.settings
 SEED_CUSTOMERS ?= 5000
 HOST ?= 127.0.0.1:8000
+# The channel simulator (issue 13): `make run` points Alipay and WeChat Pay at it, with the keys made under
+# var/sandbox/ on first run. `make run SIM_PORT=` (empty) runs without it (the sandbox gateway only).
+SIM_PORT ?= 8010
 
 .PHONY: fuzz run test setup assets lint format typecheck migrate seed clean sysdeps-run sysdeps-test bench-seed bench-lookup bench-billing bench-payments
 
@@ -38,6 +41,8 @@ migrate: sysdeps-run setup
 # `make run TODAY=2027-01-01` builds the demo as of that day (default: the real date).
 TODAY_ARG = $(if $(TODAY),--today $(TODAY))
 
+SIM_ENV = $(if $(SIM_PORT),GRIDCARE_CHANNEL_SIMULATOR=http://127.0.0.1:$(SIM_PORT) GRIDCARE_PAY_NOTIFY_BASE_URL=http://$(HOST))
+
 run: migrate
 	$(BIN)/gridcare seed --customers $(SEED_CUSTOMERS) --seed 42 --if-empty
 	$(BIN)/gridcare seed_readings --months 12 --seed 42 $(TODAY_ARG)
@@ -47,10 +52,10 @@ run: migrate
 	$(BIN)/gridcare demo_channels --seed 42 $(TODAY_ARG)
 	$(BIN)/gridcare notify_dispatch --limit 50000
 	$(BIN)/gridcare demo_logins
-	$(BIN)/gridcare jobs_schedules
+	$(SIM_ENV) $(BIN)/gridcare jobs_schedules  # with the simulator set, this also makes var/sandbox/ keys once
 	@# Web, one worker and beat together (Procfile); Ctrl-C stops all three. The steps above ran before the worker
 	@# started: each found no worker answering and ran its job in-process. Beat's catch-up runs the daily jobs once.
-	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) $(BIN)/honcho start -f Procfile
+	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) SIM_PORT=$(SIM_PORT) $(SIM_ENV) $(BIN)/honcho start -f Procfile $(if $(SIM_PORT),,-c sim=0)
 
 test: sysdeps-test setup
 	$(BIN)/gridcare compilemessages -v 0 --ignore '.venv/*' --ignore 'node_modules/*'
