@@ -9,6 +9,7 @@ over ``METHOD\\nURL\\ntimestamp\\nnonce\\nbody\\n`` as the channel documents it.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 from datetime import timedelta
@@ -380,3 +381,54 @@ def test_the_terminal_shows_a_qr_code_that_the_simulator_pays(simulated, world, 
         path, other, content_type="application/json", headers=signed(private, "POST", path, other.encode())
     )
     assert r.status_code == 404 and PaymentOrder.objects.count() == 1
+
+
+# ---------------------------------------------------------------- WeChat JSAPI inside WeChat, after OAuth
+
+
+WECHAT_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 MicroMessenger/8.0.50"
+
+
+def test_inside_wechat_the_portal_gets_the_openid_by_oauth_then_pays_by_jsapi(simulated, world, bill, login):
+    from urllib.parse import parse_qs, urlsplit
+
+    from gridcare.customers.models import PortalBinding
+
+    PortalBinding.objects.create(user=world.portal_user, account=world.acct_a, created_at=timezone.now())
+    customer = login(world.portal_user)
+    pay_url = f"/portal/pay/{world.acct_a.account_number}/"
+    r = customer.post(pay_url, {"amount": "100.00", "method": "wechat"}, HTTP_USER_AGENT=WECHAT_UA)
+    assert r.status_code == 302 and r["Location"].startswith("/portal/pay/wechat/oauth/?next=")
+    assert not PaymentOrder.objects.exists()  # no order before the openid is known
+    r = customer.get(r["Location"], HTTP_USER_AGENT=WECHAT_UA)
+    authorize = r["Location"]
+    assert authorize.startswith(f"{simulated.sim.url}/wechat-open/connect/oauth2/authorize?")
+    assert "scope=snsapi_base" in authorize and authorize.endswith("#wechat_redirect")
+    at_wechat = requests.get(authorize.split("#")[0], allow_redirects=False, timeout=5)  # WeChat's side
+    back = urlsplit(at_wechat.headers["Location"])
+    assert back.path == "/portal/pay/wechat/oauth/back/" and parse_qs(back.query)["code"]
+    r = customer.get(f"{back.path}?{back.query}", HTTP_USER_AGENT=WECHAT_UA)
+    assert r.status_code == 302 and "go=1" in r["Location"]
+    openid = customer.session["wechat_openid"]
+    assert openid
+    r = customer.get(r["Location"], HTTP_USER_AGENT=WECHAT_UA)  # back on the pay page: the order goes on
+    assert r.status_code == 200 and 'data-testid="pay-jsapi"' in r.content.decode()
+    order = PaymentOrder.objects.get()
+    assert (order.channel, order.scene, order.openid) == ("wechat", "jsapi", openid) and order.prepay_id
+    [req] = simulated.requests_to("/wechat/v3/pay/transactions/jsapi")
+    assert f'"payer":{{"openid":"{openid}"}}' in req["body"]
+    # The wx.requestPayment parameters are signed with the merchant key over appId\ntimeStamp\nnonceStr\npackage\n
+    params = json.loads(
+        re.search(r'<script id="wxpay-params" type="application/json">(.*?)</script>', r.content.decode())[1]
+    )
+    assert params["package"] == f"prepay_id={order.prepay_id}" and params["signType"] == "RSA"
+    cert = load_pem_x509_certificate(simulated.sim.keys.wechat_merchant_cert_pem.encode())
+    message = f"{params['appId']}\n{params['timeStamp']}\n{params['nonceStr']}\n{params['package']}\n"
+    cert.public_key().verify(
+        base64.b64decode(params["paySign"]), message.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
+    simulated.pay("wechat", order.order_no)
+    wait_until(lambda: order_status(order) == "paid")
+    # A code used twice is refused by WeChat: the payer is told, nothing breaks
+    r = customer.get(f"{back.path}?{back.query}", HTTP_USER_AGENT=WECHAT_UA)
+    assert r.status_code == 302
