@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from gridcare.payments.channels.signatures import alipay_charset, alipay_sign
+from gridcare.payments.channels.signatures import PrivateKeyInput, alipay_charset, alipay_sign
 
 from . import pages, store
 from .wire import (
@@ -46,6 +46,7 @@ from .wire import (
 
 if TYPE_CHECKING:
     from .app import ChannelSimulator
+    from .keys import SandboxKeys
 
 CHANNEL = "alipay"
 WAIT, SUCCESS, CLOSED = "WAIT_BUYER_PAY", "TRADE_SUCCESS", "TRADE_CLOSED"
@@ -85,6 +86,50 @@ def error_response(
         "sign": "",
     }
     return Response.json(body)
+
+
+def notification_params(keys: SandboxKeys, trade: dict[str, Any]) -> dict[str, str]:
+    """A paid trade's ``trade_status_sync`` parameters, unsigned (what the simulator queues for delivery).
+
+    ``trade`` is a row of the trades table (or a dict with its fields: ``trade_no``, ``out_trade_no``,
+    ``total`` in fen, ``payer``, ``extra``, ``status``, ``subject``, ``created_at``, ``paid_at``)."""
+    amount = yuan(trade["total"])
+    return {
+        "notify_type": "trade_status_sync",
+        "notify_id": secrets.token_hex(16),
+        "app_id": keys.alipay_app_id,
+        "auth_app_id": keys.alipay_app_id,
+        "seller_id": keys.alipay_seller_id,
+        "charset": "utf-8",
+        "version": "1.0",
+        "trade_no": trade["trade_no"],
+        "out_trade_no": trade["out_trade_no"],
+        "buyer_id": trade["payer"],
+        "buyer_logon_id": trade["extra"].get("buyer_logon_id", ""),
+        "trade_status": trade["status"],
+        "total_amount": amount,
+        "receipt_amount": amount,
+        "invoice_amount": amount,
+        "buyer_pay_amount": amount,
+        "point_amount": "0.00",
+        "subject": trade["subject"],
+        "gmt_create": alipay_time(trade["created_at"]),
+        "gmt_payment": alipay_time(trade["paid_at"]),
+        "fund_bill_list": compact_json([{"amount": amount, "fundChannel": "ALIPAYACCOUNT"}]),
+    }
+
+
+def signed_notification(
+    payload: dict[str, str], now: float, private_key: PrivateKeyInput
+) -> tuple[bytes, dict[str, str]]:
+    """One delivery attempt of a notification: ``notify_time`` stamped at ``now``, signed RSA2 with Alipay's
+    private key (PEM, or a key already loaded), as the form body and its headers."""
+    params = {k: v for k, v in payload.items() if v not in (None, "")} | {"notify_time": alipay_time(now)}
+    params["sign"] = alipay_sign(params, private_key)
+    params["sign_type"] = "RSA2"
+    return urlencode(params).encode("utf-8"), {
+        "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"
+    }
 
 
 def _service_fee(fen: int) -> int:
@@ -415,40 +460,11 @@ class AlipayChannel:
         return trade
 
     def _notify_params(self, trade: dict[str, Any]) -> dict[str, str]:
-        keys = self.sim.keys
-        amount = yuan(trade["total"])
-        return {
-            "notify_type": "trade_status_sync",
-            "notify_id": secrets.token_hex(16),
-            "app_id": keys.alipay_app_id,
-            "auth_app_id": keys.alipay_app_id,
-            "seller_id": keys.alipay_seller_id,
-            "charset": "utf-8",
-            "version": "1.0",
-            "trade_no": trade["trade_no"],
-            "out_trade_no": trade["out_trade_no"],
-            "buyer_id": trade["payer"],
-            "buyer_logon_id": trade["extra"].get("buyer_logon_id", ""),
-            "trade_status": trade["status"],
-            "total_amount": amount,
-            "receipt_amount": amount,
-            "invoice_amount": amount,
-            "buyer_pay_amount": amount,
-            "point_amount": "0.00",
-            "subject": trade["subject"],
-            "gmt_create": alipay_time(trade["created_at"]),
-            "gmt_payment": alipay_time(trade["paid_at"]),
-            "fund_bill_list": compact_json([{"amount": amount, "fundChannel": "ALIPAYACCOUNT"}]),
-        }
+        return notification_params(self.sim.keys, trade)
 
     def prepare(self, payload: dict[str, str], now: float) -> tuple[bytes, dict[str, str]]:
         """One delivery attempt's form body: stamped ``notify_time`` and signed afresh."""
-        params = {k: v for k, v in payload.items() if v not in (None, "")} | {"notify_time": alipay_time(now)}
-        params["sign"] = alipay_sign(params, self.sim.keys.alipay_private_pem)
-        params["sign_type"] = "RSA2"
-        return urlencode(params).encode("utf-8"), {
-            "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"
-        }
+        return signed_notification(payload, now, self.sim.keys.alipay_private_pem)
 
     @staticmethod
     def delivered(status: int | None, answer: bytes) -> bool:
