@@ -220,6 +220,8 @@ def test_a_refund_to_the_original_channel_is_approved_and_reaches_the_simulator(
         f"已原路退回 30.00 元（退款单号 {refund.refund_no}）"
     )
 
+    notifications_delivered(channels)  # Alipay's refund notification (refund_fee) for our own refund
+    assert [n["event"] for n in channels.notifications()].count("refund") == 1
     trade = channels.trade("alipay", order_no)
     assert [(r["out_refund_no"], r["amount"]) for r in trade["refunds"]] == [(refund.refund_no, 3000)]
     assert trade["refunded"] == 3000
@@ -233,5 +235,5 @@ def test_a_refund_to_the_original_channel_is_approved_and_reaches_the_simulator(
     page.goto(f"{live_server.url}/payments/accounts/3100000001/ledger/")
     expect(page.locator(f"[data-testid=refunded-{payment.pk}]")).to_have_text("已退款 30.00 元")
     expect(page.locator("[data-testid=entries]")).to_contain_text("原路退回：重复缴费")
-    assert LedgerEntry.objects.get(kind="refund").amount == D("30.00")
+    assert LedgerEntry.objects.get(kind="refund").amount == D("30.00") and Refund.objects.count() == 1
     assert Receivable.objects.get(bill=debt).principal_paid == D("50.70")  # the bill reopens by the refund
