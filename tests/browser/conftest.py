@@ -6,6 +6,8 @@ import shutil
 import pytest
 from django.db import connections
 
+from tests.payments.channels.simulated import simulated  # noqa: F401 — the channel simulator on a free port
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
     "--no-sandbox",

@@ -122,3 +122,18 @@ def test_report_only_switch_renames_the_header(settings, rf):
     resp = SecurityHeadersMiddleware(lambda request: HttpResponse("ok"))(rf.get("/"))
     assert resp["Content-Security-Policy-Report-Only"] == settings.CONTENT_SECURITY_POLICY
     assert "Content-Security-Policy" not in resp
+
+
+def test_a_page_may_add_sites_to_form_action_and_keeps_the_rest_of_the_policy(settings):
+    """The portal pay page's form is answered with a redirect to the channel's cashier, which form-action 'self'
+    would block; the page adds the cashier's origin to form-action and nothing else."""
+    from gridcare.core.middleware import csp_with_form_action
+
+    settings.CONTENT_SECURITY_POLICY = "default-src 'self'; form-action 'self'; frame-ancestors 'none'"
+    assert csp_with_form_action(["https://openapi.alipay.com", "https://wx.tenpay.com", ""]) == (
+        "default-src 'self'; form-action 'self' https://openapi.alipay.com https://wx.tenpay.com; "
+        "frame-ancestors 'none'"
+    )
+    assert csp_with_form_action([]) == settings.CONTENT_SECURITY_POLICY
+    settings.CONTENT_SECURITY_POLICY = "default-src 'self'; form-action 'none'"  # chosen by the site: kept
+    assert csp_with_form_action(["https://wx.tenpay.com"]) == settings.CONTENT_SECURITY_POLICY

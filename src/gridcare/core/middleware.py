@@ -8,6 +8,30 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 
+def csp_header_name() -> str:
+    """The header the policy goes out in: Content-Security-Policy, or its Report-Only form
+    (GRIDCARE_CSP_REPORT_ONLY=1)."""
+    if getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", False):
+        return "Content-Security-Policy-Report-Only"
+    return "Content-Security-Policy"
+
+
+def csp_with_form_action(origins: list[str]) -> str:
+    """The configured policy with `origins` added to its form-action: a page whose form is answered with a
+    redirect to another site (a payment channel's cashier) must allow that site, or the browser blocks the
+    redirect. A policy without form-action leaves forms unrestricted and is returned as it is."""
+    policy = settings.CONTENT_SECURITY_POLICY or ""
+    extra = " ".join(o for o in dict.fromkeys(origins) if o)
+    if not extra:
+        return policy
+    directives = [d.strip() for d in policy.split(";")]
+    return "; ".join(
+        f"{d} {extra}" if d.split(" ", 1)[0].lower() == "form-action" and "'none'" not in d else d
+        for d in directives
+        if d
+    )
+
+
 class SecurityHeadersMiddleware:
     """Content-Security-Policy and Permissions-Policy on every response: pages, API answers, redirects and
     error pages alike (Referrer-Policy comes from Django's SecurityMiddleware, SECURE_REFERRER_POLICY).
@@ -18,11 +42,7 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.csp_header = (
-            "Content-Security-Policy-Report-Only"
-            if getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", False)
-            else "Content-Security-Policy"
-        )
+        self.csp_header = csp_header_name()
 
     def __call__(self, request):
         response = self.get_response(request)

@@ -34,6 +34,7 @@ from gridcare.core.scoping import get_or_404, may_act_on_unit, visible_unit_ids
 from gridcare.core.validators import clean_date
 from gridcare.core.views import form_errors_from, staff_required
 from gridcare.customers.selectors import accounts_visible
+from gridcare.payments.channels.views import online as online_views
 from gridcare.payments.choices import RefundMethod
 from gridcare.payments.ledger import payment_refunds, refunds
 from gridcare.payments.ledger import statement as selectors
@@ -320,6 +321,7 @@ def counter(request):
             statement=st,
             pay_form=pay_form,
             action=_counter_url(account.account_number, pay_form["form_token"].value() or token),
+            wallets=online_views.wallets(),  # 扫码支付: Alipay / WeChat Pay QR codes, where configured
         )
     return render(
         request, "payments/counter.html", context, status=400 if pay_form and pay_form.errors else 200

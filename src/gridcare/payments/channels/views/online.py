@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import segno
 from django.conf import settings
@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from gridcare.core.audit import Actor
+from gridcare.core.middleware import csp_header_name, csp_with_form_action
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import get_or_404, restrict
 from gridcare.core.views import customer_required, staff_required
@@ -69,6 +70,39 @@ def wallets() -> list[tuple[str, str]]:
 
 def origin(request) -> str:
     return request.build_absolute_uri("/").rstrip("/")
+
+
+WECHAT_H5_ORIGIN = "https://wx.tenpay.com"  # where WeChat Pay's h5_url sends the payer
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def cashier_origins() -> list[str]:
+    """The sites a pay form's answer may redirect the browser to: Alipay's gateway (wap/page pay), WeChat's H5
+    cashier and its OAuth page (JSAPI), of the channels configured here (the simulator's when it stands in)."""
+    origins = []
+    if online.enabled(PaymentChannel.ALIPAY):
+        origins.append(_origin_of(settings.GRIDCARE["ALIPAY"].get("GATEWAY_URL", "")))
+    if online.enabled(PaymentChannel.WECHAT):
+        conf = settings.GRIDCARE["WECHAT"]
+        origins += [
+            WECHAT_H5_ORIGIN,
+            _origin_of(conf.get("BASE_URL", "")),
+            _origin_of(conf.get("OAUTH_URL", "")),
+        ]
+    return [o for o in origins if o]
+
+
+def allow_cashiers(response: HttpResponse) -> HttpResponse:
+    """The page's Content-Security-Policy with the channels' cashiers in form-action: its form is answered with a
+    redirect there, which the browser blocks under form-action 'self'."""
+    origins = cashier_origins()
+    if origins and settings.CONTENT_SECURITY_POLICY:
+        response.headers[csp_header_name()] = csp_with_form_action(origins)
+    return response
 
 
 def qr_svg(content: str) -> str:

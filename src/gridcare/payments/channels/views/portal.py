@@ -140,12 +140,13 @@ def pay(request, account_number: str):
                 form_errors_from(form, answer)
             else:
                 return answer
-    return render(
+    response = render(
         request,
         "payments/portal_pay.html",
         {"acct": _account_view(account), "statement": st, "form": form, "enabled": enabled},
         status=400 if form.is_bound and form.errors else 200,
     )
+    return online_views.allow_cashiers(response)  # the form's answer goes on to the channel's cashier
 
 
 def _pay_online(request, account, amount, channel: str, st):
