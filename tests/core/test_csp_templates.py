@@ -91,7 +91,9 @@ def test_python_code_writes_no_inline_script_or_style_into_html():
     pattern = re.compile(r"""<script\b(?![^>]*\bsrc=)|<style\b|\sstyle=["']|\son[a-z]+=["']""", re.I)
     offenders = []
     for path in sorted(PACKAGE.rglob("*.py")):
-        if "migrations" in path.parts:
+        # The channel simulator (channelsim) is not GridCare: a stand-in for Alipay's and WeChat's own pages,
+        # served by its own process on its own origin, outside GridCare's Content-Security-Policy.
+        if "migrations" in path.parts or "channelsim" in path.parts:
             continue
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if pattern.search(line):

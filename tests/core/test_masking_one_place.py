@@ -38,7 +38,10 @@ def test_no_module_but_core_masking_builds_a_mask():
     found = [
         hit
         for path in sorted(SRC.rglob("*.py"))
-        if "migrations" not in path.parts and path != SRC / "core" / "masking.py"
+        # channelsim imitates Alipay, whose answers carry its own masked buyer login: not our masking
+        if "migrations" not in path.parts
+        and "channelsim" not in path.parts
+        and path != SRC / "core" / "masking.py"
         for hit in ad_hoc_masks(path)
     ]
     assert found == []

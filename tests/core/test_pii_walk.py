@@ -98,6 +98,7 @@ def api_params(w) -> dict:
         "refund_id": MISSING,
         "campaign_id": MISSING,
         "job_id": MISSING,
+        "order_no": "NO-SUCH-ORDER",
         # required query parameters
         "period": "2026-08",
         "date_from": "2026-08-01",
