@@ -293,6 +293,7 @@ class Decision:
 def _check_channel(refund: Refund) -> None:
     """Before approving a refund to the original channel: the channel has an adapter that is configured, and
     the notify_url can be built. Refused (ValidationError) otherwise: nothing is approved that cannot be sent."""
+    assert refund.payment_id is not None  # an original-channel refund always names its payment
     payment = Payment.objects.only("channel").get(pk=refund.payment_id)
     provider = providers.get(payment.channel)
     label = dict(PaymentChannel.choices).get(payment.channel, payment.channel)
@@ -368,7 +369,7 @@ def refund_send(refund: Refund, *, actor: Actor | None = None) -> Sent:
         logger.error("refund %s done at the channel but not settled: %s", refund.pk, "; ".join(exc.messages))
         return Sent(refund, "processing", _("渠道已退款，但入账失败：%(e)s") % {"e": "；".join(exc.messages)})
     return Sent(
-        settled.refund,
+        settled.refund or refund,
         "settled",
         _("已原路退回 %(a)s 元（退款单号 %(n)s）") % {"a": refund.amount, "n": refund.refund_no},
     )

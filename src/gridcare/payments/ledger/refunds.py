@@ -254,6 +254,7 @@ def refund_decide(
 def _check_original(refund: Refund) -> None:
     """An original-channel refund may still be approved: its payment is posted (the account is locked by the
     caller; the payment row is locked here) and its amount fits what the payment has left to refund."""
+    assert refund.payment_id is not None  # an original-channel refund always names its payment
     payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
     if payment.status != PaymentStatus.POSTED:
         raise ValidationError({"__all__": [_("该笔缴费已冲正，不能原路退回")]})
