@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-from payments import BIN, ROOT, prepare, server_env, signed_bodies  # noqa: E402
+from payments import BIN, ROOT, bench_alipay_env, prepare, server_env, signed_bodies  # noqa: E402
 
 WARMUP = 20
 
@@ -119,7 +119,7 @@ def main() -> int:
     try:
         done = subprocess.run(
             [str(BIN / "python"), __file__, "--child", f.name, *(["--profile"] if args.profile else [])],
-            env=server_env(args.db, public_pem, "testserver"),
+            env=server_env(args.db, bench_alipay_env(public_pem), "testserver"),
             cwd=ROOT,
             check=True,
             stdout=subprocess.PIPE,

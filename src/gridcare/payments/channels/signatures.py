@@ -35,9 +35,6 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 import alipay
-from Cryptodome.Hash import SHA256
-from Cryptodome.PublicKey import RSA
-from Cryptodome.Signature import PKCS1_v1_5
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -244,8 +241,10 @@ class _AlipayVerifier(alipay.AliPay):
 
     `AliPay.__init__` loads an app private key (`_load_key`) that verifying does not need, and its `_verify`
     encodes the signing string in UTF-8 only, while Alipay signs a GBK notification's string in GBK: this
-    subclass loads Alipay's public key alone and encodes in its charset. The signing string (`verify` →
-    `_ordered_data`) and the RSA2 check (Cryptodome's PKCS#1 v1.5 over SHA-256) are the SDK's own.
+    subclass loads Alipay's public key alone and encodes in its charset. The verification flow and the signing
+    string (`verify` → `_ordered_data`) are the SDK's own; the RSA2 primitive (PKCS#1 v1.5 over SHA-256, the
+    same check) is OpenSSL's through `cryptography`: Cryptodome's bridge to GMP converts the 2048-bit numbers
+    in Python and cost ~0.3 ms per notification against ~0.03 ms, a tenth of a notification's whole CPU.
     """
 
     def __init__(self, public_key_pem: str, charset: str):
@@ -253,18 +252,28 @@ class _AlipayVerifier(alipay.AliPay):
         super().__init__(appid="", alipay_public_key_string=public_key_pem, sign_type=ALIPAY_SIGN_TYPE)
 
     def _load_key(self):
-        self._alipay_public_key = RSA.importKey(self._alipay_public_key_string)
+        self._alipay_public_key = load_public_key(self._alipay_public_key_string)
 
     def _verify(self, raw_content, signature):
-        signer = PKCS1_v1_5.new(self.alipay_public_key)
-        digest = SHA256.new(raw_content.encode(self._charset))
-        return bool(signer.verify(digest, base64.b64decode(signature, validate=True)))
+        key = self.alipay_public_key
+        try:
+            key.verify(
+                base64.b64decode(signature, validate=True),
+                raw_content.encode(self._charset),
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
+        except InvalidSignature:
+            return False
+        return True
 
 
 _alipay_verifiers: dict[tuple[str, str], _AlipayVerifier] = {}
 
 
 def _alipay_verifier(public_key: PublicKeyInput, charset: str) -> _AlipayVerifier:
+    if isinstance(public_key, str) and (found := _alipay_verifiers.get((public_key, charset))) is not None:
+        return found  # the configured key as given: no PEM round trip per notification
     # The SDK wants PEM: ours loads bare base64 bodies and certificates too, then hands it SPKI PEM.
     pem = (
         load_public_key(public_key)
@@ -276,6 +285,8 @@ def _alipay_verifier(public_key: PublicKeyInput, charset: str) -> _AlipayVerifie
         if len(_alipay_verifiers) >= 64:  # a handful of configured keys; bounded against anything else
             _alipay_verifiers.clear()
         verifier = _alipay_verifiers[(pem, charset)] = _AlipayVerifier(pem, charset)
+    if isinstance(public_key, str):
+        _alipay_verifiers[(public_key, charset)] = verifier
     return verifier
 
 
