@@ -432,3 +432,12 @@ def test_inside_wechat_the_portal_gets_the_openid_by_oauth_then_pays_by_jsapi(si
     # A code used twice is refused by WeChat: the payer is told, nothing breaks
     r = customer.get(f"{back.path}?{back.query}", HTTP_USER_AGENT=WECHAT_UA)
     assert r.status_code == 302
+
+
+def test_a_statement_downloaded_twice_is_the_same_file_whatever_its_export_time():
+    first = "#支付宝业务明细查询\r\n支付宝交易号,商户订单号\r\nT1,GC1\r\n#导出时间：[2026年12月07日 10:30:01]\r\n".encode(
+        "gbk"
+    )
+    again = first.replace("10:30:01".encode("gbk"), "10:31:59".encode("gbk"))
+    assert statements.without_comments(first) == statements.without_comments(again)
+    assert statements.without_comments(first) == "支付宝交易号,商户订单号\r\nT1,GC1\r\n".encode("gbk")

@@ -54,6 +54,7 @@ def _one(provider, channel: str, day: date, actor: Actor) -> dict:
     except (providers.ChannelError, providers.ChannelRefused) as exc:
         logger.error("%s statement of %s not downloaded: %s", channel, day, exc)
         return {"state": "failed", "error": str(exc)[:300]}
+    data = without_comments(data)
     try:
         result = recon.reconcile_import(
             actor=actor,
@@ -76,3 +77,12 @@ def _one(provider, channel: str, day: date, actor: Actor) -> dict:
         "exceptions": s.exceptions.filter(status="open").count(),
         "message": recon.import_message(result),
     }
+
+
+def without_comments(data: bytes) -> bytes:
+    """The statement without the lines starting with ``#`` (Alipay's title, totals and 导出时间 — the time of the
+    download): the reconciliation skips them anyway, and without them the same day's statement downloaded twice
+    is the same file (the import recognises a repeat by its SHA-256). ``#`` is ASCII and never the second byte of
+    a GBK character, so the bytes can be split as they are."""
+    lines = data.splitlines(keepends=True)
+    return b"".join(line for line in lines if not line.lstrip().startswith(b"#"))
