@@ -18,6 +18,7 @@ from gridcare.jobs.api import router as jobs_router
 from gridcare.metering.api import router as metering_router
 from gridcare.notify.api import router as outbox_router
 from gridcare.org.api import router as org_router
+from gridcare.outages.api import router as outages_router
 from gridcare.payments.channels.api.agents import router as agent_router
 from gridcare.payments.channels.api.notify import router as notify_router
 from gridcare.payments.channels.api.public import router as public_router
@@ -50,6 +51,7 @@ api.add_router("", customers_router)
 api.add_router("", public_router)
 api.add_router("", metering_router)
 api.add_router("", billing_router)
+api.add_router("", outages_router)
 api.add_router("", ledger_router)
 api.add_router("", reports_router)
 api.add_router("", withholding_router)

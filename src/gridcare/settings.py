@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "gridcare.portal",
     "gridcare.home",
     "gridcare.jobs",
+    "gridcare.outages",
 ]
 
 MIDDLEWARE = [
