@@ -56,6 +56,13 @@ def wait_until(check, seconds: float = 8.0):
     raise AssertionError("timed out waiting")
 
 
+def delivered(simulated) -> None:
+    """Wait until every notification the simulator queued was answered. Checked over HTTP, not in the database:
+    with SQLite's in-memory test database the live server's threads share the test's connection, so the test
+    must not query while a notification is still being handled (PostgreSQL would not mind)."""
+    wait_until(lambda: (notes := simulated.notifications()) and all(n["state"] == "done" for n in notes))
+
+
 def order_status(order: PaymentOrder) -> str:
     return PaymentOrder.objects.get(pk=order.pk).status
 
@@ -71,7 +78,8 @@ def test_a_qr_order_paid_at_the_channel_is_notified_and_recorded_once(simulated,
     assert (order.scene, order.status, order.pay_url) == ("qr", "created", placed.placement.url)
     assert order.expires_at - order.created_at == timedelta(minutes=15)
     simulated.pay(channel, order.order_no)
-    wait_until(lambda: order_status(order) == "paid")
+    delivered(simulated)
+    assert order_status(order) == "paid"
     p = Payment.objects.get()
     assert (p.channel, p.amount, p.account_id) == (channel, D("100.00"), world.acct_a.pk)
     r = Receivable.objects.get(bill=bill)
@@ -160,7 +168,8 @@ def test_a_payment_at_the_channel_for_an_order_closed_here_is_recorded_with_an_e
     order = place(world, "wechat", base.QR).order
     PaymentOrder.objects.filter(pk=order.pk).update(status="closed")  # closed here, still open at WeChat
     simulated.pay("wechat", order.order_no)
-    exc = wait_until(lambda: ReconciliationException.objects.filter(order=order).first())
+    delivered(simulated)
+    exc = ReconciliationException.objects.get(order=order)
     assert (exc.kind, exc.source, exc.their_amount, exc.status) == (
         "paid_closed",
         "notification",
@@ -204,7 +213,8 @@ def test_wechat_notifications_signed_by_either_platform_key_during_rotation_are_
     assert wechat_keys.platform_key(first) is not None and wechat_keys.platform_key(second) is not None
     order = place(world, "wechat", base.QR).order  # the answer is signed with the new key: verified
     simulated.pay("wechat", order.order_no)
-    wait_until(lambda: order_status(order) == "paid")
+    delivered(simulated)
+    assert order_status(order) == "paid"
     note = wait_until(lambda: next((n for n in simulated.notifications() if n["state"] == "done"), None))
     assert note["attempt_log"][-1]["status"] == 204, note
 
@@ -219,7 +229,8 @@ def test_the_days_statements_are_downloaded_and_reconciled_with_unknown_trades_a
     for channel in ("alipay", "wechat"):
         order = place(world, channel, base.QR, "40.00").order
         simulated.pay(channel, order.order_no)
-        wait_until(lambda o=order: order_status(o) == "paid")
+        delivered(simulated)
+        assert order_status(order) == "paid"
         paid.append(order)
     # A trade GridCare never recorded (its order number is not ours): the statement shows it.
     stranger = providers.get("alipay").place(
@@ -320,7 +331,8 @@ def test_the_public_page_pays_with_a_real_wallet_qr_on_a_computer_and_its_cashie
     assert order.public_token_hash and "<svg" in page and order.pay_url in page
     token = re.search(r"/portal/pay/public/([^/]+)/status/", page)[1]
     simulated.pay("alipay", order.order_no)
-    wait_until(lambda: order_status(order) == "paid")
+    delivered(simulated)
+    assert order_status(order) == "paid"
     status = client.get(f"/portal/pay/public/{token}/status/")
     assert status.status_code == 286 and "支付成功" in status.content.decode()  # 286: htmx stops polling
     phone = Client().post(
@@ -371,7 +383,8 @@ def test_the_terminal_shows_a_qr_code_that_the_simulator_pays(simulated, world, 
     assert (data["status"], data["channel"], data["amount"]) == ("created", "alipay", "100.00")
     assert data["qr_code"].startswith(f"{simulated.sim.url}/alipay/qr/")
     simulated.pay("alipay", data["order_no"])
-    wait_until(lambda: PaymentOrder.objects.get(order_no=data["order_no"]).status == "paid")
+    delivered(simulated)
+    assert PaymentOrder.objects.get(order_no=data["order_no"]).status == "paid"
     get_path = f"{path}/{data['order_no']}"
     r = client.get(get_path, headers=signed(private, "GET", get_path))
     assert r.status_code == 200 and r.json()["status"] == "paid"
@@ -428,7 +441,8 @@ def test_inside_wechat_the_portal_gets_the_openid_by_oauth_then_pays_by_jsapi(si
         base64.b64decode(params["paySign"]), message.encode(), padding.PKCS1v15(), hashes.SHA256()
     )
     simulated.pay("wechat", order.order_no)
-    wait_until(lambda: order_status(order) == "paid")
+    delivered(simulated)
+    assert order_status(order) == "paid"
     # A code used twice is refused by WeChat: the payer is told, nothing breaks
     r = customer.get(f"{back.path}?{back.query}", HTTP_USER_AGENT=WECHAT_UA)
     assert r.status_code == 302
