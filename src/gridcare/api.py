@@ -19,6 +19,9 @@ from gridcare.metering.api import router as metering_router
 from gridcare.notify.api import router as outbox_router
 from gridcare.org.api import router as org_router
 from gridcare.outages.api import router as outages_router
+from gridcare.outages.api_events import router as outage_events_router
+from gridcare.outages.api_indices import router as reliability_indices_router
+from gridcare.outages.api_quality import router as reliability_quality_router
 from gridcare.payments.channels.api.agents import router as agent_router
 from gridcare.payments.channels.api.notify import router as notify_router
 from gridcare.payments.channels.api.public import router as public_router
@@ -52,6 +55,9 @@ api.add_router("", public_router)
 api.add_router("", metering_router)
 api.add_router("", billing_router)
 api.add_router("", outages_router)
+api.add_router("", outage_events_router)
+api.add_router("", reliability_indices_router)
+api.add_router("", reliability_quality_router)
 api.add_router("", ledger_router)
 api.add_router("", reports_router)
 api.add_router("", withholding_router)

@@ -44,9 +44,14 @@ class Perm:
     PAYMENT_BATCH_SEND = "payment.batch_send"
     NOTIFY_CAMPAIGN = "notify.campaign"  # send a notice campaign to a customer segment (节日问候等)
     USER_UNLOCK = "user.unlock"  # unlock an account locked after repeated failed logins (账号解锁)
+    # draft planned/temporary outages, enter fault outages, record restorations and important-customer contacts
+    OUTAGE_DRAFT = "outage.draft"
+    # approve, reject, publish and cancel outages; set planned-outage budgets and reliability targets
+    OUTAGE_APPROVE = "outage.approve"
+    RELIABILITY_VIEW = "reliability.view"  # reliability indices, reports, outage lists (every staff role)
 
 
-_ALL_VIEW = {Perm.CUSTOMER_VIEW, Perm.TOPOLOGY_VIEW, Perm.ORG_VIEW}
+_ALL_VIEW = {Perm.CUSTOMER_VIEW, Perm.TOPOLOGY_VIEW, Perm.ORG_VIEW, Perm.RELIABILITY_VIEW}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.CUSTOMER: frozenset(),
@@ -67,7 +72,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     Role.CASHIER: frozenset(_ALL_VIEW | {Perm.PAYMENT_RECORD, Perm.PAYMENT_BATCH}),
-    Role.DISPATCHER: frozenset({Perm.TOPOLOGY_VIEW, Perm.ORG_VIEW, Perm.CUSTOMER_VIEW}),
+    Role.DISPATCHER: frozenset(_ALL_VIEW | {Perm.OUTAGE_DRAFT}),
     Role.CUSTOMER_MANAGER: frozenset(
         _ALL_VIEW
         | {
@@ -91,6 +96,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.DISCONNECT_APPROVE,
             Perm.REFUND_APPROVE,
             Perm.NOTIFY_CAMPAIGN,
+            Perm.OUTAGE_APPROVE,
         }
     ),
     Role.ADMIN: frozenset(
@@ -111,6 +117,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.PAYMENT_BATCH,
             Perm.NOTIFY_CAMPAIGN,
             Perm.USER_UNLOCK,
+            Perm.OUTAGE_DRAFT,
+            Perm.OUTAGE_APPROVE,
         }
     ),
 }

@@ -26,6 +26,7 @@ class Segment(models.TextChoices):
 
 
 class AreaType(models.TextChoices):
+    CENTRE = "centre", _("市中心")
     URBAN = "urban", _("城区")
     RURAL = "rural", _("农村")
     REMOTE = "remote", _("特殊边远")

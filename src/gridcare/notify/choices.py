@@ -16,13 +16,18 @@ class Kind(models.TextChoices):
     REFUND = "refund", _("退费通知")
     LOW_BALANCE = "low_balance", _("余额不足提醒")
     OUTAGE = "outage", _("停电通知")
+    OUTAGE_CHANGE = "outage_change", _("停电变更通知")
+    OUTAGE_CANCEL = "outage_cancel", _("停电取消通知")
+    OUTAGE_RESTORED = "outage_restored", _("恢复送电通知")
     EMERGENCY = "emergency", _("紧急通知")
     GREETING = "greeting", _("节日问候")
     SMS_CODE = "sms_code", _("短信验证码")
 
 
 # Sent at once even inside the customer's quiet hours.
-QUIET_HOURS_EXEMPT = frozenset({Kind.OUTAGE, Kind.EMERGENCY, Kind.SMS_CODE})
+QUIET_HOURS_EXEMPT = frozenset(
+    {Kind.OUTAGE, Kind.OUTAGE_CHANGE, Kind.OUTAGE_CANCEL, Kind.EMERGENCY, Kind.SMS_CODE}
+)
 # Transactional: sent to a phone number (not necessarily a customer's), never delayed nor opted out
 # (`notify.outbox.transactional_sms_enqueue`).
 TRANSACTIONAL_KINDS = frozenset({Kind.SMS_CODE})

@@ -19,6 +19,9 @@ notify_email — and write one outbox row per channel, or one `suppressed` row s
     payment_receipt    amount, paid_at
     refund             amount
     outage             reason, area, start, end
+    outage_change      reason, area, start, end (the new times)
+    outage_cancel      reason, area, start, end (the cancelled times)
+    outage_restored    reason, area, end (restored at)
     emergency          text
     greeting           text
 
@@ -32,7 +35,7 @@ the template needs and the context lacks, raises ValidationError naming the item
 
 Call them inside the caller's transaction: the rows commit (or roll back) with the event. Quiet hours
 (NotifyPreference, default 22:00–08:00 Asia/Shanghai) delay a notice to the end of the quiet period, except
-outage and emergency notices.
+outage (announce, change, cancel) and emergency notices.
 
 Deferred (hot paths, e.g. a payment notification): `notice_row(...)` builds one unrendered `PendingNotice`
 row the caller inserts with its own rows; `notices_render_pending(kinds=None, limit=CHUNK)` (a scheduled job)
