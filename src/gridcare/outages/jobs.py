@@ -1,0 +1,4 @@
+"""Job kinds of outages (autodiscovered): the event clocks live in `jobs_events` (start due events, unconfirmed
+important-customer contacts), the quality ones in `jobs_quality` (frequent outages, monthly voltage rates)."""
+
+from . import jobs_events, jobs_quality  # noqa: F401  (registers their job kinds)

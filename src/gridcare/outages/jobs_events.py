@@ -1,0 +1,1 @@
+"""Job kinds (jobs_events): see docs/outages.md."""

@@ -1,0 +1,1 @@
+"""Job kinds (jobs_quality): see docs/outages.md."""
