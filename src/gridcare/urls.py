@@ -12,6 +12,7 @@ urlpatterns = [
     path("portal/billing/", include("gridcare.billing.portal_urls")),
     path("portal/pay/", include("gridcare.payments.portal_urls")),
     path("portal/notify/", include("gridcare.notify.portal_urls")),
+    path("portal/outages/", include("gridcare.outages.portal_urls")),
     path("portal/", include("gridcare.portal.urls")),
     path("billing/", include("gridcare.billing.urls")),
     path("payments/", include("gridcare.payments.urls")),
@@ -19,6 +20,9 @@ urlpatterns = [
     path("notify/", include("gridcare.notify.urls")),
     path("users/", include("gridcare.org.urls")),
     path("jobs/", include("gridcare.jobs.urls")),
+    path("outages/public/", include("gridcare.outages.public_urls")),
+    path("outages/", include("gridcare.outages.urls")),
+    path("reliability/", include("gridcare.outages.reliability_urls")),
     path("", include("gridcare.customers.urls")),
 ]
 if settings.ADMIN_ENABLED:  # off in production unless GRIDCARE_ADMIN_ENABLED=1 (settings.py)
