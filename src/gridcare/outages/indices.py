@@ -368,6 +368,22 @@ def reliability_indices(
     """The calculate shape plus `unit`, `basis`, `area_group`, `cemi`, `customers_used`, `open_interruptions`."""
     _check(basis, area_group)
     unit = visible_unit(user, unit_id)
+    return unit_indices(unit, start=start, end=end, basis=basis, area_group=area_group, as_of=as_of)
+
+
+def unit_indices(
+    unit: SupplyUnit,
+    *,
+    start: date,
+    end: date,
+    basis: str = Basis.LV,
+    area_group: str = AreaGroup.ALL,
+    as_of: datetime | None = None,
+    cemi: bool = True,
+) -> dict:
+    """`reliability_indices` without the caller's scope check (the CLI, the benchmark, jobs); `cemi=False`
+    leaves CEMI out."""
+    _check(basis, area_group)
     as_of = as_of or timezone.now()
     ids = subtree_ids(unit)
     types = AREA_GROUP_TYPES[area_group]
@@ -381,18 +397,10 @@ def reliability_indices(
         area_group=str(area_group),
         customers_used=view.customers_used(start, end),
         open_interruptions=sum(1 for d in view.open_days if start <= d <= end),
-        cemi=_cemi(
-            ids,
-            start,
-            end,
-            basis,
-            types,
-            as_of,
-            data.momentary_s,
-            out["major_event_days"],
-            out["customers_served"],
-        ),
     )
+    if cemi:
+        meds, n_t = out["major_event_days"], out["customers_served"]
+        out["cemi"] = _cemi(ids, start, end, basis, types, as_of, data.momentary_s, meds, n_t)
     return out
 
 
