@@ -1,7 +1,7 @@
 """GET /reliability/indices, /monthly, /targets through HTTP, and the `gridcare reliability` command."""
 
 import json
-from datetime import date, datetime
+from datetime import datetime
 from io import StringIO
 from zoneinfo import ZoneInfo
 
