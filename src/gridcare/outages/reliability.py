@@ -39,6 +39,10 @@ class Event:
     end: datetime  # aware, not before start
     customers: int
     cause: str  # one of CAUSES
+    # Aggregated inputs (stored data: one row per day, kind and momentary flag): the group's Σ customers × seconds
+    # and whether it is momentary; None for a single event (customers × its own duration, and its duration).
+    customer_seconds: float | None = None
+    momentary: bool | None = None
 
     @property
     def day(self) -> date:
@@ -48,13 +52,23 @@ class Event:
     def seconds(self) -> float:
         return (self.end - self.start).total_seconds()
 
+    @property
+    def cust_seconds(self) -> float:
+        return self.customers * self.seconds if self.customer_seconds is None else self.customer_seconds
+
+    def is_momentary(self, momentary_s: float) -> bool:
+        return self.seconds <= momentary_s if self.momentary is None else self.momentary
+
+
+_AUTO = object()
+
 
 def _indices(events: list[Event], n_t: float, hours: int, momentary_s: float) -> dict[str, float | None]:
-    sustained = [e for e in events if e.seconds > momentary_s]
-    momentary = [e for e in events if e.seconds <= momentary_s]
+    sustained = [e for e in events if not e.is_momentary(momentary_s)]
+    momentary = [e for e in events if e.is_momentary(momentary_s)]
 
     def saidi(evs: list[Event]) -> float:
-        return sum(e.customers * e.seconds / 3600 for e in evs) / n_t
+        return sum(e.cust_seconds / 3600 for e in evs) / n_t
 
     saifi = sum(e.customers for e in sustained) / n_t
     saidi_h = saidi(sustained)
@@ -77,9 +91,11 @@ def compute(
     events: Sequence[Event],
     momentary_max_minutes: float = 5,
     customers_on: Callable[[date], float] | None = None,
+    t_med_minutes: float | None | object = _AUTO,
 ) -> dict:
     """The indices of `events` over `start`..`end` (both inclusive, China days) for `customers_served` (N_T);
-    `customers_on(d)` gives a day's own count for the MED history's daily SAIDI (default: N_T every day)."""
+    `customers_on(d)` gives a day's own count for the daily SAIDI (default: N_T every day). `t_med_minutes`, when
+    given (a float or None), is used instead of the threshold from the history: a month of a year uses the year's."""
     n_t = float(customers_served)
     day_count = customers_on or (lambda _d: n_t)
     hours = ((end - start).days + 1) * 24
@@ -88,13 +104,15 @@ def compute(
     history_from = start - timedelta(days=HISTORY_DAYS)
     daily: dict[date, float] = defaultdict(float)
     for e in events:
-        if e.seconds > momentary_s and history_from <= e.day <= end:
-            daily[e.day] += e.customers * e.seconds / 60 / day_count(e.day)
-    logs = [math.log(v) for d, v in daily.items() if d < start and v > 0]
-    t_med = None
+        if not e.is_momentary(momentary_s) and history_from <= e.day <= end:
+            daily[e.day] += e.cust_seconds / 60 / day_count(e.day)
+    if t_med_minutes is _AUTO:
+        logs = [math.log(v) for d, v in daily.items() if d < start and v > 0]
+        t_med = math.exp(statistics.fmean(logs) + 2.5 * statistics.stdev(logs)) if len(logs) >= 2 else None
+    else:
+        t_med = t_med_minutes
     meds: list[date] = []
-    if len(logs) >= 2:
-        t_med = math.exp(statistics.fmean(logs) + 2.5 * statistics.stdev(logs))
+    if t_med is not None:
         meds = sorted(d for d, v in daily.items() if start <= d <= end and v > t_med)
     med_set = set(meds)
     return {
