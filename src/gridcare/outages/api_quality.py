@@ -9,7 +9,7 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from gridcare.core.api import LIST_ERRORS, WRITE_ERRORS, ErrorOut, Text, require_perm
 from gridcare.core.audit import Actor
@@ -161,7 +161,7 @@ def reliability_trip_action_create(request, payload: ActionIn):
         action=payload.action,
         owner=_owner(payload.owner_id),
     )
-    return 201, _action(a, timezone.localdate())
+    return Status(201, _action(a, timezone.localdate()))
 
 
 @router.patch("/reliability/trips/actions/{action_id}", response={200: ActionOut, **WRITE_ERRORS})
