@@ -28,7 +28,7 @@ from gridcare.jobs import services as job_services
 from gridcare.jobs.choices import JobState
 from gridcare.jobs.services import BrokerUnavailable
 
-KINDS = ("customers", "readings")
+KINDS = ("customers", "readings", "voltage")
 
 
 class Command(BaseCommand):
@@ -68,6 +68,14 @@ class Command(BaseCommand):
             "readings",
             help="电能表示数（采集系统导出，列格式见 docs/import-readings.md）",
             description="导入电能表示数：校验（VEE）后全部行通过才写入，否则一行也不写；触发校验规则的示数记为待处理异常。",
+        )
+        self._add_common(p)
+
+    def _add_voltage(self, sub) -> None:
+        p = sub.add_parser(
+            "voltage",
+            help="台区或电能表的整点电压（列格式见 docs/import-voltage.md）",
+            description="导入整点电压读数：全部行通过校验才写入，否则一行也不写；写入后重算所涉月份的电压合格率。",
         )
         self._add_common(p)
 
@@ -166,3 +174,11 @@ class Command(BaseCommand):
             self.stdout.write(_("%(n)d rows OK（校验通过，未写入）：其中 %(f)d 条将记为待处理异常") % counts)
             return
         self.stdout.write(self.style.SUCCESS(_("导入完成：%(n)d 条示数，其中 %(f)d 条待处理异常") % counts))
+
+    def _import_voltage(self, actor: Actor, options: dict[str, Any]) -> None:
+        result = self._run("outages.import_voltage", actor, options, {}, _("用户 %(u)s 没有导入电压读数的权限"))
+        counts = {"n": result["readings"], "m": "、".join(result["months"])}
+        if options["dry_run"]:
+            self.stdout.write(_("%(n)d rows OK（校验通过，未写入）：涉及月份 %(m)s") % counts)
+            return
+        self.stdout.write(self.style.SUCCESS(_("导入完成：%(n)d 条电压读数，已重算 %(m)s 的电压合格率") % counts))
