@@ -13,10 +13,12 @@ from django.core.management.base import CommandError
 
 from gridcare.core.audit import Actor
 from gridcare.core.models import AuditEvent
+from gridcare.core.permissions import Role
 from gridcare.customers.importer import format_error
 from gridcare.outages import importer
 from gridcare.outages.choices import OutageSource, OutageStatus
 from gridcare.outages.models import AffectedAccount, Interruption, OutageArea, OutageEvent, OutageScope
+from tests.factories import UserFactory
 
 CN = timezone(timedelta(hours=8))
 HEADER = "outage_id,kind,cause_category,feeder_codes,area_codes,start,end,area_ends\n"
@@ -185,10 +187,6 @@ def test_header_errors(grid, tmp_path):
 
 
 def test_user_outside_scope_refused(grid):
-    from tests.factories import UserFactory
-
-    from gridcare.core.permissions import Role
-
     b_dispatcher = UserFactory(username="b_disp", role=Role.DISPATCHER, unit=grid.world.bureau_b)
     text = "outage_id,kind,feeder_codes,start,end\nD1,fault,F1,2025-01-01 10:00,2025-01-01 11:00\n"
     result = importer.import_outages_file(data=text.encode(), actor=Actor(user=b_dispatcher), now=NOW)
