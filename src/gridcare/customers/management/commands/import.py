@@ -2,6 +2,8 @@
 
     gridcare import customers FILE.csv [--dry-run] [--unit CODE] [--user USERNAME] [--inline]
     gridcare import readings FILE.csv [--dry-run] [--user USERNAME] [--inline]
+    gridcare import outages FILE.csv [--dry-run] [--user USERNAME] [--inline]
+    gridcare import voltage FILE.csv [--dry-run] [--user USERNAME] [--inline]
 
 Each import is a job (customers.import, metering.import_readings): the file is checked as a whole first
 (nothing queued when it is unusable), copied under var/imports/, and imported by a worker while this command
@@ -28,7 +30,7 @@ from gridcare.jobs import services as job_services
 from gridcare.jobs.choices import JobState
 from gridcare.jobs.services import BrokerUnavailable
 
-KINDS = ("customers", "readings", "voltage")
+KINDS = ("customers", "readings", "outages", "voltage")
 
 
 class Command(BaseCommand):
@@ -76,6 +78,14 @@ class Command(BaseCommand):
             "voltage",
             help="台区或电能表的整点电压（列格式见 docs/import-voltage.md）",
             description="导入整点电压读数：全部行通过校验才写入，否则一行也不写；写入后重算所涉月份的电压合格率。",
+        )
+        self._add_common(p)
+
+    def _add_outages(self, sub) -> None:
+        p = sub.add_parser(
+            "outages",
+            help="历史停电记录（列格式见 docs/import-outages.md）",
+            description="导入已送电的历史停电：全部行通过校验才写入，否则一行也不写；不发送停电通知。",
         )
         self._add_common(p)
 
@@ -176,9 +186,33 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(_("导入完成：%(n)d 条示数，其中 %(f)d 条待处理异常") % counts))
 
     def _import_voltage(self, actor: Actor, options: dict[str, Any]) -> None:
-        result = self._run("outages.import_voltage", actor, options, {}, _("用户 %(u)s 没有导入电压读数的权限"))
+        result = self._run(
+            "outages.import_voltage", actor, options, {}, _("用户 %(u)s 没有导入电压读数的权限")
+        )
         counts = {"n": result["readings"], "m": "、".join(result["months"])}
         if options["dry_run"]:
             self.stdout.write(_("%(n)d rows OK（校验通过，未写入）：涉及月份 %(m)s") % counts)
             return
-        self.stdout.write(self.style.SUCCESS(_("导入完成：%(n)d 条电压读数，已重算 %(m)s 的电压合格率") % counts))
+        self.stdout.write(
+            self.style.SUCCESS(_("导入完成：%(n)d 条电压读数，已重算 %(m)s 的电压合格率") % counts)
+        )
+
+    def _import_outages(self, actor: Actor, options: dict[str, Any]) -> None:
+        from gridcare.outages import jobs_import  # noqa: F401  (registers outages.import)
+
+        result = self._run("outages.import", actor, options, {}, _("用户 %(u)s 没有录入停电的权限"))
+        counts = {
+            "n": result["rows"],
+            "e": result["events"],
+            "c": result["customers"],
+            "h": result["customer_hours"],
+        }
+        if options["dry_run"]:
+            self.stdout.write(
+                _("%(n)d rows OK（校验通过，未写入）：将导入停电事件 %(e)d 个，停电 %(c)d 户次、%(h)s 时户")
+                % counts
+            )
+            return
+        self.stdout.write(
+            self.style.SUCCESS(_("导入完成：停电事件 %(e)d 个，停电 %(c)d 户次、%(h)s 时户") % counts)
+        )
