@@ -1,0 +1,31 @@
+"""`gridcare demo_outages [--years 5] [--seed 42] [--today YYYY-MM-DD]`: five years of demo outages (faults,
+planned and temporary works, external causes, curtailment days, two typhoon days, momentary trips, frequent
+outages, partial restorations), a submitted and a published planned outage for the browser walk-through, and the
+planned-outage budgets (see gridcare.outages.demo). Run after `seed`; a second run replaces the demo outages."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from gridcare.core.clock import add_today_argument, demo_clock
+from gridcare.outages.demo import demo_outages
+
+
+class Command(BaseCommand):
+    help = "演示数据：五年停电记录（含台风日、计划检修、限电、频繁停电）、待审批与已发布的计划停电、预安排停电指标"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--years", type=int, default=5)
+        parser.add_argument("--seed", type=int, default=42)
+        add_today_argument(parser)
+
+    def handle(self, *args, years, seed, today=None, **options):
+        if years < 1:
+            raise CommandError("--years must be at least 1")
+        today, now = demo_clock(today)
+        counts = demo_outages(today=today, years=years, seed=seed, now=now)
+        self.stdout.write(
+            f"demo outages: {counts.get('events', 0)} events over {years} years "
+            f"({counts.get('typhoon_events', 0)} on typhoon days, {counts.get('momentary', 0)} momentary), "
+            f"{counts.get('interruptions', 0)} interruption groups, {counts.get('affected_accounts', 0)} affected "
+            f"accounts of {counts['accounts']}, walk-through {', '.join(counts['walk_through']) or '-'}, "
+            f"{counts['budgets']} budgets; replaced {counts['replaced']}; {counts['seconds']} s"
+        )
