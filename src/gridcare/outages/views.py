@@ -145,6 +145,7 @@ def outage_new(request):
         {
             "form": form,
             "errors": errors,
+            "general_errors": errors.get("__all__", []),
             "other_errors": [m for f, msgs in errors.items() if f not in FORM_FIELDS for m in msgs],
             "kinds": OutageKind.choices,
             "causes": CauseCategory.choices,
