@@ -42,10 +42,14 @@ def outage(grid, day: date, *, area=None, kind="fault", minutes=60, status=Outag
 def test_pure_rule_example_f():
     d = date
     # 2025-01-01 → 03-02 is 31 + 28 + 1 = 60 days ≤ 60 (= W − 1): listed
-    assert qualifying_streak([d(2025, 1, 1), d(2025, 2, 1), d(2025, 3, 2)], today=d(2025, 3, 2), count=3, window=61)
+    assert qualifying_streak(
+        [d(2025, 1, 1), d(2025, 2, 1), d(2025, 3, 2)], today=d(2025, 3, 2), count=3, window=61
+    )
     # third on 03-03: 61 days > 60: not listed
     assert (
-        qualifying_streak([d(2025, 1, 1), d(2025, 2, 1), d(2025, 3, 3)], today=d(2025, 3, 3), count=3, window=61)
+        qualifying_streak(
+            [d(2025, 1, 1), d(2025, 2, 1), d(2025, 3, 3)], today=d(2025, 3, 3), count=3, window=61
+        )
         is None
     )
     # listed until 60 days after the last one (03-02 + 60 = 05-01), gone on 05-02
@@ -75,10 +79,16 @@ def test_61_days_apart_is_not_listed_and_cancelled_or_unstarted_do_not_count(gri
     outage(grid, date(2025, 1, 1))
     outage(grid, date(2025, 2, 1))
     outage(grid, date(2025, 3, 3))  # 61 days after 01-01
-    assert frequent_outage_list(grid.world.a_manager, unit_id=grid.world.bureau_a.pk, today=date(2025, 3, 5)) == []
+    assert (
+        frequent_outage_list(grid.world.a_manager, unit_id=grid.world.bureau_a.pk, today=date(2025, 3, 5))
+        == []
+    )
     # a cancelled event in between would have made 3 within 61 days: it does not count
     outage(grid, date(2025, 2, 10), status=OutageStatus.CANCELLED)
-    assert frequent_outage_list(grid.world.a_manager, unit_id=grid.world.bureau_a.pk, today=date(2025, 3, 5)) == []
+    assert (
+        frequent_outage_list(grid.world.a_manager, unit_id=grid.world.bureau_a.pk, today=date(2025, 3, 5))
+        == []
+    )
     outage(grid, date(2025, 2, 11))  # 02-01, 02-11, 03-03: 30 days → listed with those 3
     rows = frequent_outage_list(grid.world.a_manager, unit_id=grid.world.bureau_a.pk, today=date(2025, 3, 5))
     # the window of 61 days ending 03-03 starts 01-02: 02-01, 02-11, 03-03 (01-01 is outside)
@@ -91,7 +101,12 @@ def test_cases_open_once_per_account(grid):
     assert frequent_cases_open(today=date(2025, 3, 2)) == 2  # the two T3 accounts
     assert frequent_cases_open(today=date(2025, 3, 3)) == 0  # idempotent
     case = FrequentOutageCase.objects.get(account=grid.accounts["T3"][0])
-    assert (case.first_day, case.last_day, case.count, case.status) == (date(2025, 1, 1), date(2025, 3, 2), 3, "open")
+    assert (case.first_day, case.last_day, case.count, case.status) == (
+        date(2025, 1, 1),
+        date(2025, 3, 2),
+        3,
+        "open",
+    )
     # a fourth trip refreshes the open case instead of opening another
     outage(grid, date(2025, 3, 20))
     assert frequent_cases_open(today=date(2025, 3, 20)) == 0
@@ -99,7 +114,9 @@ def test_cases_open_once_per_account(grid):
     # the 61-day window ending 03-20 starts 01-19: 02-01, 03-02, 03-20 → 3; last day 03-20
     assert (case.last_day, case.count) == (date(2025, 3, 20), 3)
     # closed: nothing new since → no new case; a new trip after closing → a new case from that trip
-    frequent_case_update(actor=Actor(user=grid.world.admin), case=case, action="更换台区出线电缆", status="done")
+    frequent_case_update(
+        actor=Actor(user=grid.world.admin), case=case, action="更换台区出线电缆", status="done"
+    )
     assert frequent_cases_open(today=date(2025, 3, 21)) == 0
     outage(grid, date(2025, 4, 1))
     assert frequent_cases_open(today=date(2025, 4, 1)) == 1
@@ -119,7 +136,11 @@ def test_case_update_validates_audits_and_is_scoped(grid):
         frequent_case_update(actor=Actor(user=grid.world.admin), case=case, action="", status="done")
     assert "action" in e.value.message_dict
     case = frequent_case_update(
-        actor=Actor(user=grid.world.admin), case=case, action="清理树障", status="in_progress", owner=grid.world.a_manager
+        actor=Actor(user=grid.world.admin),
+        case=case,
+        action="清理树障",
+        status="in_progress",
+        owner=grid.world.a_manager,
     )
     assert case.owner == grid.world.a_manager and case.closed_at is None
     assert AuditEvent.objects.get(action="outage.frequent_case").changes["status"] == ["open", "in_progress"]
@@ -138,11 +159,15 @@ def test_api_list_and_patch(grid, login):
         ("3100000301", 3, "open"),
     ]
     # the agent may view but not act: 403, nothing changed
-    r = agent.patch(f"/api/v1/reliability/frequent/{case.pk}", {"status": "done"}, content_type="application/json")
+    r = agent.patch(
+        f"/api/v1/reliability/frequent/{case.pk}", {"status": "done"}, content_type="application/json"
+    )
     assert r.status_code == 403
     admin = login(grid.world.admin)
     r = admin.patch(
-        f"/api/v1/reliability/frequent/{case.pk}", {"status": "done", "action": ""}, content_type="application/json"
+        f"/api/v1/reliability/frequent/{case.pk}",
+        {"status": "done", "action": ""},
+        content_type="application/json",
     )
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "action"
     r = admin.patch(
@@ -154,4 +179,9 @@ def test_api_list_and_patch(grid, login):
     case.refresh_from_db()
     assert case.status == "done" and case.closed_at is not None
     # bureau B's staff: the list of bureau A is not found
-    assert login(grid.world.b_clerk).get(f"/api/v1/reliability/frequent?unit={grid.world.bureau_a.pk}").status_code == 404
+    assert (
+        login(grid.world.b_clerk)
+        .get(f"/api/v1/reliability/frequent?unit={grid.world.bureau_a.pk}")
+        .status_code
+        == 404
+    )

@@ -87,7 +87,9 @@ def test_action_validation(grid):
         trip_action_update(actor=admin, action=a, status="done", today=TODAY)
     assert set(e.value.message_dict) == {"done_on"}
     with pytest.raises(ValidationError) as e:
-        trip_action_update(actor=admin, action=a, status="done", done_on=TODAY + timedelta(days=1), today=TODAY)
+        trip_action_update(
+            actor=admin, action=a, status="done", done_on=TODAY + timedelta(days=1), today=TODAY
+        )
     assert set(e.value.message_dict) == {"done_on"}
     a.refresh_from_db()
     assert a.status == "open" and a.done_on is None
@@ -96,15 +98,23 @@ def test_action_validation(grid):
 def test_api(grid, login):
     admin, agent = login(grid.world.admin), login(grid.world.a_agent)
     r = admin.post(
-        "/api/v1/reliability/trips/actions", {"feeder_code": "F1", "action": "线路走廊清障"}, content_type="application/json"
+        "/api/v1/reliability/trips/actions",
+        {"feeder_code": "F1", "action": "线路走廊清障"},
+        content_type="application/json",
     )
     assert r.status_code == 201
     action_id = r.json()["id"]
     r = agent.post(
-        "/api/v1/reliability/trips/actions", {"feeder_code": "F1", "action": "x"}, content_type="application/json"
+        "/api/v1/reliability/trips/actions",
+        {"feeder_code": "F1", "action": "x"},
+        content_type="application/json",
     )
     assert r.status_code == 403 and TripAction.objects.count() == 1
-    r = admin.post("/api/v1/reliability/trips/actions", {"feeder_code": "ZZ", "action": "x"}, content_type="application/json")
+    r = admin.post(
+        "/api/v1/reliability/trips/actions",
+        {"feeder_code": "ZZ", "action": "x"},
+        content_type="application/json",
+    )
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "feeder_code"
     r = admin.patch(
         f"/api/v1/reliability/trips/actions/{action_id}", {"status": "done"}, content_type="application/json"
@@ -117,6 +127,13 @@ def test_api(grid, login):
     )
     assert r.status_code == 200 and r.json()["status"] == "in_progress"
     r = agent.get(f"/api/v1/reliability/trips?unit={grid.world.bureau_a.pk}&today=2025-06-30")
-    assert r.status_code == 200 and r.json()[0]["feeder_code"] == "F1" and r.json()[0]["actions"][0]["id"] == action_id
-    assert login(grid.world.b_clerk).get(f"/api/v1/reliability/trips?unit={grid.world.bureau_a.pk}").status_code == 404
+    assert (
+        r.status_code == 200
+        and r.json()[0]["feeder_code"] == "F1"
+        and r.json()[0]["actions"][0]["id"] == action_id
+    )
+    assert (
+        login(grid.world.b_clerk).get(f"/api/v1/reliability/trips?unit={grid.world.bureau_a.pk}").status_code
+        == 404
+    )
     assert login().get(f"/api/v1/reliability/trips?unit={grid.world.bureau_a.pk}").status_code == 401

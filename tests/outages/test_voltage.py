@@ -40,7 +40,10 @@ def test_380v_10kv_35kv_limits():
 
 
 def test_limits_are_configurable(settings):
-    settings.GRIDCARE = {**settings.GRIDCARE, "OUTAGES": {"VOLTAGE_LIMITS": [{"max": None, "low": -5, "high": 5}]}}
+    settings.GRIDCARE = {
+        **settings.GRIDCARE,
+        "OUTAGES": {"VOLTAGE_LIMITS": [{"max": None, "low": -5, "high": 5}]},
+    }
     # 220 × 0.95 = 209, 220 × 1.05 = 231
     assert limits(D("220")) == (D("209.00"), D("231.00"))
     assert not within(D("220"), D("198.0"))
@@ -77,7 +80,13 @@ def test_monthly_refresh_example_g_one_hour_missing(grid):
 
 
 def _fields(area, hour, nominal, v, meter=None):
-    return {"transformer_area": area, "meter": meter, "hour": hour, "nominal_v": D(nominal), "voltage_v": D(v)}
+    return {
+        "transformer_area": area,
+        "meter": meter,
+        "hour": hour,
+        "nominal_v": D(nominal),
+        "voltage_v": D(v),
+    }
 
 
 def test_per_meter_area_counts_each_meter_hour_and_mixed_nominals(grid):
@@ -102,33 +111,52 @@ def test_below_target_uses_urban_96_and_rural_95(grid):
     # T1 urban 95/100 = 95 % < 96 → below; T3 rural 95/100 = 95 % = target → not below; T2 centre 96 % → ok
     VoltageMonthly.objects.bulk_create(
         [
-            VoltageMonthly(transformer_area=grid.t1, unit=grid.t1.unit, month=month, hours_read=100, hours_ok=95),
-            VoltageMonthly(transformer_area=grid.t2, unit=grid.t2.unit, month=month, hours_read=100, hours_ok=96),
-            VoltageMonthly(transformer_area=grid.t3, unit=grid.t3.unit, month=month, hours_read=100, hours_ok=95),
+            VoltageMonthly(
+                transformer_area=grid.t1, unit=grid.t1.unit, month=month, hours_read=100, hours_ok=95
+            ),
+            VoltageMonthly(
+                transformer_area=grid.t2, unit=grid.t2.unit, month=month, hours_read=100, hours_ok=96
+            ),
+            VoltageMonthly(
+                transformer_area=grid.t3, unit=grid.t3.unit, month=month, hours_read=100, hours_ok=95
+            ),
         ]
     )
     below = voltage_below_target(grid.world.a_manager, unit_id=grid.world.bureau_a.pk, month=month)
-    assert [(r["area_code"], r["rate_percent"], r["voltage_complaints"]) for r in below] == [("T1", D("95"), None)]
+    assert [(r["area_code"], r["rate_percent"], r["voltage_complaints"]) for r in below] == [
+        ("T1", D("95"), None)
+    ]
     rates = voltage_monthly_rates(grid.world.a_manager, unit_id=grid.world.bureau_a.pk, month=month)
     assert [r["area_code"] for r in rates] == ["T1", "T3", "T2"]  # worst first, ties by code
 
 
 def test_voltage_api_scoped_and_422(grid, login):
     month = date(2025, 8, 1)
-    VoltageMonthly.objects.create(transformer_area=grid.t1, unit=grid.t1.unit, month=month, hours_read=4, hours_ok=2)
+    VoltageMonthly.objects.create(
+        transformer_area=grid.t1, unit=grid.t1.unit, month=month, hours_read=4, hours_ok=2
+    )
     c = login(grid.world.a_agent)
     r = c.get(f"/api/v1/reliability/voltage?unit={grid.world.bureau_a.pk}&month=2025-08")
     assert r.status_code == 200
     body = r.json()
     assert body["areas"][0]["rate_percent"] == 50.0 and body["areas"][0]["voltage_complaints"] is None
     assert [a["area_code"] for a in body["below_target"]] == ["T1"]
-    assert c.get(f"/api/v1/reliability/voltage?unit={grid.world.bureau_b.pk}&month=2025-08").status_code == 404
+    assert (
+        c.get(f"/api/v1/reliability/voltage?unit={grid.world.bureau_b.pk}&month=2025-08").status_code == 404
+    )
     bad = c.get(f"/api/v1/reliability/voltage?unit={grid.world.bureau_a.pk}&month=2025-13")
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "month"
-    assert login().get(f"/api/v1/reliability/voltage?unit={grid.world.bureau_a.pk}&month=2025-08").status_code == 401
+    assert (
+        login().get(f"/api/v1/reliability/voltage?unit={grid.world.bureau_a.pk}&month=2025-08").status_code
+        == 401
+    )
 
 
 @pytest.mark.parametrize("month", ["2025-8", "abc", "1999-01"])
 def test_voltage_api_bad_month(grid, login, month):
-    r = login(grid.world.a_agent).get(f"/api/v1/reliability/voltage?unit={grid.world.bureau_a.pk}&month={month}")
-    assert r.status_code == 422 and r.json()["detail"] == [{"field": "month", "message": "月份格式应为 YYYY-MM"}]
+    r = login(grid.world.a_agent).get(
+        f"/api/v1/reliability/voltage?unit={grid.world.bureau_a.pk}&month={month}"
+    )
+    assert r.status_code == 422 and r.json()["detail"] == [
+        {"field": "month", "message": "月份格式应为 YYYY-MM"}
+    ]

@@ -49,4 +49,6 @@ def test_a_month_end_and_a_leap_day_today(grid):
     assert hourly_start(date(2025, 12, 31)) == date(2025, 10, 1)
     total = sum(VoltageMonthly.objects.filter(transformer_area=grid.t1).values_list("hours_read", flat=True))
     assert total == 365 * 24  # the 365 days before the leap day, every hour read once
-    assert VoltageReading.objects.latest("hour").hour == datetime(2024, 2, 28, 23, tzinfo=CN)  # last hour before today
+    assert VoltageReading.objects.latest("hour").hour == datetime(
+        2024, 2, 28, 23, tzinfo=CN
+    )  # last hour before today

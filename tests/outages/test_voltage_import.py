@@ -23,7 +23,10 @@ def run(rows, **kw):
 
 def test_every_bad_row_is_reported_and_nothing_is_written(grid):
     VoltageReading.objects.create(
-        transformer_area=grid.t1, hour=datetime(2025, 7, 1, 9, tzinfo=CN), nominal_v=D("220"), voltage_v=D("220")
+        transformer_area=grid.t1,
+        hour=datetime(2025, 7, 1, 9, tzinfo=CN),
+        nominal_v=D("220"),
+        voltage_v=D("220"),
     )
     m_t3 = "M3100000300"  # the meter of account 3100000300, in T3
     rows = [
@@ -119,7 +122,9 @@ def test_a_user_without_meter_edit_is_refused_and_out_of_scope_areas_are_errors(
 
 def test_cli_imports_and_reports_errors(grid, tmp_path, capsys):
     good = tmp_path / "v.csv"
-    good.write_text("台区编号,时间,标称电压,电压\nT1,2025-07-01 18:00,220,198.0\nT1,2025-07-01 19:00,220,240\n", "utf-8")
+    good.write_text(
+        "台区编号,时间,标称电压,电压\nT1,2025-07-01 18:00,220,198.0\nT1,2025-07-01 19:00,220,240\n", "utf-8"
+    )
     call_command("import", "voltage", str(good), "--dry-run", "--inline")
     assert not VoltageReading.objects.exists()
     call_command("import", "voltage", str(good), "--inline")

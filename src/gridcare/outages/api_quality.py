@@ -141,7 +141,11 @@ class ActionPatch(Schema):
 
 
 def _action(a, today: date) -> dict:
-    days = trips._trips(feeder_ids=[a.feeder_id], first=trips.year_before(a.done_on), last=today) if a.done_on else {}
+    days = (
+        trips._trips(feeder_ids=[a.feeder_id], first=trips.year_before(a.done_on), last=today)
+        if a.done_on
+        else {}
+    )
     return trips._action_out(a, days.get(a.feeder_id, []), today)
 
 
@@ -222,4 +226,9 @@ def reliability_voltage(request, unit: int, month: str):
         raise ValidationError({"month": [_("月份格式应为 YYYY-MM")]})
     first = date(int(m[1]), int(m[2]), 1)
     rows = [_rate_row(r) for r in voltage.voltage_monthly_rates(request.user, unit_id=unit, month=first)]
-    return {"unit": unit, "month": month, "areas": rows, "below_target": [r for r in rows if r["below_target"]]}
+    return {
+        "unit": unit,
+        "month": month,
+        "areas": rows,
+        "below_target": [r for r in rows if r["below_target"]],
+    }

@@ -223,7 +223,11 @@ def frequent_cases_open(*, today: date, actor: Actor | None = None) -> int:
 
 def frequent_case_get(user, *, case_id: int) -> FrequentOutageCase:
     case = FrequentOutageCase.objects.filter(pk=case_id).first()
-    if case is None or not has_perm(user, Perm.RELIABILITY_VIEW) or case.unit_id not in visible_unit_ids(user):
+    if (
+        case is None
+        or not has_perm(user, Perm.RELIABILITY_VIEW)
+        or case.unit_id not in visible_unit_ids(user)
+    ):
         raise Http404
     return case
 

@@ -90,7 +90,10 @@ def _validate_import(params: dict, actor) -> dict:
 
 def _payload(result: dict) -> dict:
     errors = [importer.RowError(**e) for e in result["errors"]]
-    return {**{k: v for k, v in result.items() if k not in ("errors", "errors_total")}, **errors_payload(errors)}
+    return {
+        **{k: v for k, v in result.items() if k not in ("errors", "errors_total")},
+        **errors_payload(errors),
+    }
 
 
 @job_kind("outages.import_voltage", label=gettext_lazy("导入台区电压"), validate=_validate_import)

@@ -111,12 +111,14 @@ def trip_ranking(user, *, unit_id: int, today: date) -> list[dict]:
         if fid in feeders
     }
     actions: dict[int, list[TripAction]] = defaultdict(list)
-    for a in TripAction.objects.filter(feeder_id__in=list(feeders)).select_related("owner").order_by("created_at", "pk"):
+    for a in (
+        TripAction.objects.filter(feeder_id__in=list(feeders))
+        .select_related("owner")
+        .order_by("created_at", "pk")
+    ):
         actions[a.feeder_id].append(a)
     done = [a.done_on for acts in actions.values() for a in acts if a.done_on]
-    history = (
-        _trips(feeder_ids=sorted(actions), first=year_before(min(done)), last=today) if done else {}
-    )
+    history = _trips(feeder_ids=sorted(actions), first=year_before(min(done)), last=today) if done else {}
     out = []
     for fid in set(counts) | set(actions):
         f = feeders[fid]
@@ -156,7 +158,9 @@ def _check_owner(owner: User | None, errors: dict) -> None:
         errors["owner"] = [_("责任人须为在职员工")]
 
 
-def trip_action_create(*, actor: Actor, feeder_code: str, action: str, owner: User | None = None) -> TripAction:
+def trip_action_create(
+    *, actor: Actor, feeder_code: str, action: str, owner: User | None = None
+) -> TripAction:
     """A remediation action on a feeder (outage.draft on the feeder's unit; an unknown feeder and one outside the
     actor's units answer the same 422 on `feeder_code`)."""
     if actor.user is not None and not has_perm(actor.user, Perm.OUTAGE_DRAFT):

@@ -90,7 +90,9 @@ def parse_volts(value: str) -> tuple[Decimal | None, str | None]:
     return v.quantize(Decimal("0.1")), None
 
 
-def _split(rows: Iterable[Sequence[str]]) -> tuple[dict[str, int], list[str], list[tuple[int, list[str]]], list]:
+def _split(
+    rows: Iterable[Sequence[str]],
+) -> tuple[dict[str, int], list[str], list[tuple[int, list[str]]], list]:
     it = iter(rows)
     try:
         header = [str(h).replace("\ufeff", "").strip() for h in next(it)]
@@ -101,7 +103,9 @@ def _split(rows: Iterable[Sequence[str]]) -> tuple[dict[str, int], list[str], li
         if key not in index:
             names = " / ".join((key, *COLUMNS[key]))
             errors.append(RowError(1, key, _("缺少必填列（表头可写 %(n)s）") % {"n": names}))
-    body = [(line, list(cells)) for line, cells in enumerate(it, start=2) if any(str(c).strip() for c in cells)]
+    body = [
+        (line, list(cells)) for line, cells in enumerate(it, start=2) if any(str(c).strip() for c in cells)
+    ]
     if not errors and not body:
         raise ImportFileError(_("文件中没有数据行：表头之后至少需要一行。"))
     return index, header, body, errors
@@ -119,7 +123,9 @@ def precheck(data: bytes) -> int:
     """Whole-file checks before a job is queued (encoding, CSV syntax, header, at least one row): the row count."""
     _index, _header, body, errors = _split(_csv_rows(data))
     if errors:
-        raise ImportFileError("\n".join([_("表头有误，未写入任何数据："), *(format_error(e) for e in errors)]))
+        raise ImportFileError(
+            "\n".join([_("表头有误，未写入任何数据："), *(format_error(e) for e in errors)])
+        )
     return len(body)
 
 
@@ -158,7 +164,9 @@ def voltage_import(
         )
         for line, cells in body
     ]
-    areas = {a.code: a for a in _lookup(TransformerArea.objects.all(), "code", {r["area_code"] for _l, r in raws})}
+    areas = {
+        a.code: a for a in _lookup(TransformerArea.objects.all(), "code", {r["area_code"] for _l, r in raws})
+    }
     meters = {
         m.asset_number: m
         for m in _lookup(
@@ -211,7 +219,11 @@ def voltage_import(
             key = (area.pk, meter.pk if meter else None, hour)
             first = seen.setdefault(key, line)
             if first != line:
-                bad(line, "hour", _("同一台区（或电能表）同一时间的电压在文件中重复：已出现在第 %(r)d 行") % {"r": first})
+                bad(
+                    line,
+                    "hour",
+                    _("同一台区（或电能表）同一时间的电压在文件中重复：已出现在第 %(r)d 行") % {"r": first},
+                )
         if len(errors) == before:
             plan.append(
                 (
@@ -251,7 +263,9 @@ def voltage_import(
                 then(_finish(dict(result), []))
     except IntegrityError:
         raise ImportFileError(
-            _("写入时发现同一台区（或电能表）同一时间的电压已存在（可能有人同时导入），本次未写入任何数据，请重新导入。")
+            _(
+                "写入时发现同一台区（或电能表）同一时间的电压已存在（可能有人同时导入），本次未写入任何数据，请重新导入。"
+            )
         ) from None
     return _finish(result, errors)
 

@@ -176,9 +176,13 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(_("导入完成：%(n)d 条示数，其中 %(f)d 条待处理异常") % counts))
 
     def _import_voltage(self, actor: Actor, options: dict[str, Any]) -> None:
-        result = self._run("outages.import_voltage", actor, options, {}, _("用户 %(u)s 没有导入电压读数的权限"))
+        result = self._run(
+            "outages.import_voltage", actor, options, {}, _("用户 %(u)s 没有导入电压读数的权限")
+        )
         counts = {"n": result["readings"], "m": "、".join(result["months"])}
         if options["dry_run"]:
             self.stdout.write(_("%(n)d rows OK（校验通过，未写入）：涉及月份 %(m)s") % counts)
             return
-        self.stdout.write(self.style.SUCCESS(_("导入完成：%(n)d 条电压读数，已重算 %(m)s 的电压合格率") % counts))
+        self.stdout.write(
+            self.style.SUCCESS(_("导入完成：%(n)d 条电压读数，已重算 %(m)s 的电压合格率") % counts)
+        )
