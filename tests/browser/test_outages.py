@@ -31,13 +31,19 @@ def logout(page):
     page.context.clear_cookies()
 
 
-def test_publish_a_planned_outage_then_find_it_in_the_portal_by_account_number(browser_page, live_server, grid):  # noqa: F811
+def test_publish_a_planned_outage_then_find_it_in_the_portal_by_account_number(
+    browser_page, live_server, grid
+):  # noqa: F811
     w = grid.world
     UserFactory(username="a_dispatch", role=Role.DISPATCHER, unit=w.bureau_a)
     account = grid.accounts["T1"][2]
     PortalBinding.objects.create(user=w.portal_user, account=account, created_at=timezone.now())
     page = browser_page
-    start = (timezone.now() + timedelta(days=10)).astimezone(CN).replace(hour=8, minute=0, second=0, microsecond=0)
+    start = (
+        (timezone.now() + timedelta(days=10))
+        .astimezone(CN)
+        .replace(hour=8, minute=0, second=0, microsecond=0)
+    )
     console_login(page, live_server.url, "a_dispatch", w.password)
     page.get_by_test_id("nav-outages").hover()
     page.get_by_role("link", name="新建停电").click()

@@ -185,3 +185,34 @@ def test_api_list_and_patch(grid, login):
         .status_code
         == 404
     )
+
+
+def test_the_daily_job_opens_cases_and_is_scheduled_at_0630(grid):
+    from gridcare.jobs import services as job_services
+    from gridcare.jobs.registry import SCHEDULES
+
+    for d in (date(2025, 1, 1), date(2025, 1, 20), date(2025, 2, 5)):
+        outage(grid, d)
+    job = job_services.create("outages.frequent", {"date": "2025-02-05"}, actor=Actor())
+    job = job_services.run(job.pk)
+    assert job.state == "succeeded" and job.result == {"date": "2025-02-05", "opened": 2}
+    assert FrequentOutageCase.objects.count() == 2
+    assert SCHEDULES["outages.frequent"].crontab == {"minute": "30", "hour": "6"}
+
+
+def test_a_dispatcher_of_another_bureau_gets_404_and_nothing_changes(grid, login):
+    from tests.factories import UserFactory
+
+    for d in (date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 3)):
+        outage(grid, d)
+    frequent_cases_open(today=date(2025, 1, 3))
+    case = FrequentOutageCase.objects.filter(account=grid.accounts["T3"][0]).get()
+    b_disp = UserFactory(username="b_disp", role="dispatcher", unit=grid.world.bureau_b)
+    a_disp = UserFactory(username="a_disp", role="dispatcher", unit=grid.world.bureau_a)
+    body = {"status": "done", "action": "改造"}
+    r = login(b_disp).patch(f"/api/v1/reliability/frequent/{case.pk}", body, content_type="application/json")
+    assert r.status_code == 404
+    case.refresh_from_db()
+    assert case.status == "open" and not AuditEvent.objects.filter(action="outage.frequent_case").exists()
+    r = login(a_disp).patch(f"/api/v1/reliability/frequent/{case.pk}", body, content_type="application/json")
+    assert r.status_code == 200 and r.json()["status"] == "done"

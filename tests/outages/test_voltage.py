@@ -160,3 +160,16 @@ def test_voltage_api_bad_month(grid, login, month):
     assert r.status_code == 422 and r.json()["detail"] == [
         {"field": "month", "message": "月份格式应为 YYYY-MM"}
     ]
+
+
+def test_the_monthly_job_refreshes_a_month_and_is_scheduled_at_0200(grid):
+    from gridcare.jobs import services as job_services
+    from gridcare.jobs.registry import SCHEDULES
+
+    VoltageReading.objects.create(**_fields(grid.t1, datetime(2025, 3, 5, 20, tzinfo=CN), "220", "197.9"))
+    job = job_services.create("outages.voltage_monthly", {"month": "2025-03-17"}, actor=None)
+    job = job_services.run(job.pk)
+    assert job.state == "succeeded" and job.result == {"months": ["2025-03-01"], "rows": 1}
+    row = VoltageMonthly.objects.get(transformer_area=grid.t1)
+    assert (row.month, row.hours_read, row.hours_ok) == (date(2025, 3, 1), 1, 0)  # 197.9 < 198.0
+    assert SCHEDULES["outages.voltage_monthly"].crontab == {"minute": "0", "hour": "2"}
