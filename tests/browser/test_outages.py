@@ -32,8 +32,10 @@ def logout(page):
 
 
 def test_publish_a_planned_outage_then_find_it_in_the_portal_by_account_number(
-    browser_page, live_server, grid
-):  # noqa: F811
+    browser_page,
+    live_server,
+    grid,  # noqa: F811
+):
     w = grid.world
     UserFactory(username="a_dispatch", role=Role.DISPATCHER, unit=w.bureau_a)
     account = grid.accounts["T1"][2]

@@ -1,12 +1,17 @@
 """`gridcare demo_outages [--years 5] [--seed 42] [--today YYYY-MM-DD]`: five years of demo outages (faults,
 planned and temporary works, external causes, curtailment days, two typhoon days, momentary trips, frequent
 outages, partial restorations), a submitted and a published planned outage for the browser walk-through, and the
-planned-outage budgets (see gridcare.outages.demo). Run after `seed`; a second run replaces the demo outages."""
+planned-outage budgets (see gridcare.outages.demo); then a year of voltage data per transformer area (hourly readings
+for the last three months, monthly compliance before: gridcare.outages.demo_voltage). Run after `seed`; a second run
+replaces both."""
+
+import time
 
 from django.core.management.base import BaseCommand, CommandError
 
 from gridcare.core.clock import add_today_argument, demo_clock
 from gridcare.outages.demo import demo_outages
+from gridcare.outages.demo_voltage import demo_voltage
 
 
 class Command(BaseCommand):
@@ -29,3 +34,6 @@ class Command(BaseCommand):
             f"accounts of {counts['accounts']}, walk-through {', '.join(counts['walk_through']) or '-'}, "
             f"{counts['budgets']} budgets; replaced {counts['replaced']}; {counts['seconds']} s"
         )
+        t0 = time.monotonic()
+        rows = demo_voltage(today=today, seed=seed)
+        self.stdout.write(f"demo voltage: {rows} hourly readings ({time.monotonic() - t0:.1f} s)")
