@@ -3,9 +3,10 @@
 `demo_voltage(*, today, areas=None, seed=42) -> int` covers the 365 days before `today` (China time) for every
 area's monitoring point (nominal 220 V).
 
-Chosen: the fallback. A full year of hourly rows is ≈ 250 areas × 8,760 ≈ 2.2 M rows, and SQLite with the
-table's three indexes inserts ≈ 45–90 k rows/s here (measured: 2.19 M rows took 74 s on the shared demo
-machine), far above the ~10 s budget. So the hourly rows are written for the last three months only — from the
+A full year of hourly rows per area when that is at most `hourly_rows_max` rows (default 400,000: `make run`'s
+5,000 customers have 35 areas, 306,600 rows, ≈ 4 s on SQLite). Above it — 250 areas would be ≈ 2.2 M rows, and SQLite
+with the table's three indexes inserts ≈ 45–90 k rows/s here (2.19 M rows took 74 s), far above the ~10 s budget —
+the fallback: hourly rows for the last three months only — from the
 first of the month two months before `today`'s to `today` 00:00 (≈ 92 days × 24 ≈ 550 k rows at demo scale,
 a few seconds), refreshed into `VoltageMonthly` with `voltage_monthly_refresh` — and `VoltageMonthly` is
 written directly for the earlier months of the year (every hour read; a handful out of limits, or ~85 % of the
@@ -54,8 +55,14 @@ def _month_starts(first: date, last: date) -> list[date]:
     return out
 
 
-def hourly_start(today: date) -> date:
-    """The first day with hourly rows: the first of the month two months before `today`'s month."""
+HOURLY_ROWS_MAX = 400_000
+
+
+def hourly_start(today: date, areas: int | None = None, hourly_rows_max: int = HOURLY_ROWS_MAX) -> date:
+    """The first day with hourly rows: 365 days back when `areas` × 8,760 fits `hourly_rows_max`, else the first of
+    the month two months before `today`'s month."""
+    if areas is not None and areas * DAYS * 24 <= hourly_rows_max:
+        return today - timedelta(days=DAYS)
     m = today.replace(day=1)
     for _ in range(2):
         m = (m - timedelta(days=1)).replace(day=1)
@@ -85,7 +92,7 @@ def _monthly_only(area_list, weak: set[int], *, first: date, until: date, rng: r
     return rows
 
 
-def demo_voltage(*, today: date, areas=None, seed: int = 42) -> int:
+def demo_voltage(*, today: date, areas=None, seed: int = 42, hourly_rows_max: int = HOURLY_ROWS_MAX) -> int:
     """Write the year of voltage data for `areas` (default every transformer area): hourly rows from
     `hourly_start(today)`, monthly rates before; returns the hourly rows written."""
     rng = random.Random(seed)
@@ -93,7 +100,7 @@ def demo_voltage(*, today: date, areas=None, seed: int = 42) -> int:
     if not area_list:
         return 0
     first_day = today - timedelta(days=DAYS)
-    from_day = hourly_start(today)
+    from_day = hourly_start(today, len(area_list), hourly_rows_max)
     start = datetime(from_day.year, from_day.month, from_day.day, tzinfo=CHINA)
     end = datetime(today.year, today.month, today.day, tzinfo=CHINA)
     hours = [start + timedelta(hours=i) for i in range(int((end - start).total_seconds()) // 3600)]
@@ -140,8 +147,9 @@ def demo_voltage(*, today: date, areas=None, seed: int = 42) -> int:
                 total += len(batch)
         early = _month_starts(first_day, from_day - timedelta(days=1)) if first_day < from_day else []
         VoltageMonthly.objects.filter(transformer_area_id__in=area_ids, month__in=early).delete()
-        VoltageMonthly.objects.bulk_create(
-            _monthly_only(area_list, weak, first=first_day, until=from_day, rng=rng), batch_size=2000
-        )
+        if early:
+            VoltageMonthly.objects.bulk_create(
+                _monthly_only(area_list, weak, first=first_day, until=from_day, rng=rng), batch_size=2000
+            )
         voltage_monthly_refresh(months=_month_starts(from_day, today - timedelta(days=1)), area_ids=area_ids)
     return total
