@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from gridcare.core.api import (
@@ -381,7 +381,7 @@ def outage_create(request, payload: OutageIn):
         )
     except PermissionDenied:
         raise HttpError(403, _("无权在该供电单位的线路或台区上安排停电")) from None
-    return 201, _detail(event)
+    return Status(201, _detail(event))
 
 
 @router.post("/outages/budgets", response={200: BudgetOut, **WRITE_ERRORS}, summary="设置预安排停电指标")
