@@ -83,7 +83,13 @@ def test_draft_approve_publish_lookup_restore_through_http(grid, people, login):
         "contacts_confirmed": 0,
     }
     assert detail["contacts"] == [
-        {"account_number": "3100000200", "confirmed": False, "method": "", "contacted_at": None}
+        {
+            "account_number": "3100000200",
+            "confirmed": False,
+            "urgent": False,
+            "method": "",
+            "contacted_at": None,
+        }
     ]
     assert Notification.objects.filter(kind="outage").values("account_id").distinct().count() == 7
     # the 95598 console looks up an account: the outage with its estimated restoration
@@ -261,3 +267,29 @@ def test_detail_shows_merge_candidates_and_budget(grid, people, login):
     assert fields(
         post(m, "/outages/budgets", {"unit": people.station_a.pk, "year": 2025, "customer_hours": "-1"})
     ) == {"customer_hours"}
+
+
+def test_temporary_maintenance_lists_unconfirmed_important_customers_as_urgent(grid, people, login):
+    d, m = Actor(user=people.dispatcher), Actor(user=people.a_manager)
+    start = soon(2)  # at least 24 h away
+    ev = s.outage_create(
+        actor=d,
+        kind="temporary",
+        cause_category="equipment",
+        title="临时消缺",
+        scope=[("area", "T2")],
+        planned_start=start,
+        planned_end=start + timedelta(hours=3),
+    )
+    s.outage_submit(actor=d, event=ev)
+    s.outage_approve(actor=m, event=ev)
+    s.outage_publish(actor=m, event=ev)
+    c = login(people.a_agent)
+    assert [
+        (x["account_number"], x["urgent"]) for x in c.get(f"{API}/outages/{ev.number}").json()["contacts"]
+    ] == [("3100000200", True)]
+    s.outage_contact_record(
+        actor=d, event=ev, account_number="3100000200", method="phone", confirmed_by_name="赵经理"
+    )
+    [row] = c.get(f"{API}/outages/{ev.number}").json()["contacts"]
+    assert (row["urgent"], row["confirmed"], row["method"]) == (False, True, "phone")

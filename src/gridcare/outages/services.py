@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -281,18 +281,25 @@ def outage_create(
     area_ids = {a.pk for a in affected_areas([f.pk for f in feeders], [a.pk for a in areas])}
     _check_duplicate(kind=kind, area_ids=area_ids, start=start, end=end)
     entered = kind not in PREARRANGED
-    event = OutageEvent.objects.create(
-        number=_next_number(now),
-        unit=unit,
-        kind=kind,
-        cause_category=cause_category,
-        status=OutageStatus.IN_PROGRESS if entered else OutageStatus.DRAFT,
-        title=title,
-        work_content=work_content,
-        planned_start=start,
-        planned_end=end,
-        created_by=actor.user,
-    )
+    values = {
+        "unit": unit,
+        "kind": kind,
+        "cause_category": cause_category,
+        "status": OutageStatus.IN_PROGRESS if entered else OutageStatus.DRAFT,
+        "title": title,
+        "work_content": work_content,
+        "planned_start": start,
+        "planned_end": end,
+        "created_by": actor.user,
+    }
+    for attempt in range(5):
+        try:
+            with transaction.atomic():  # a savepoint: another create may take the same daily number first
+                event = OutageEvent.objects.create(number=_next_number(now), **values)
+            break
+        except IntegrityError:
+            if attempt == 4:
+                raise
     _scope_rows(event, feeders, areas)
     if entered:
         freeze(event, start=start)
