@@ -163,6 +163,8 @@ def test_refusals_name_the_field_and_write_nothing(grid, dispatcher):
         ),
         ({"at": OUT + timedelta(hours=2), "area_codes": ["T3"]}, "areas"),  # not in this outage
         ({"at": OUT + timedelta(hours=9)}, "at"),  # in the future
+        ({"at": OUT + timedelta(hours=2), "account_numbers": []}, "accounts"),  # empty is not "everyone"
+        ({"at": OUT + timedelta(hours=2), "area_codes": []}, "areas"),
     ]
     for kwargs, field in cases:
         with pytest.raises(ValidationError) as err:
