@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from gridcare.core.audit import Actor
@@ -293,3 +295,32 @@ def test_temporary_maintenance_lists_unconfirmed_important_customers_as_urgent(g
     )
     [row] = c.get(f"{API}/outages/{ev.number}").json()["contacts"]
     assert (row["urgent"], row["confirmed"], row["method"]) == (False, True, "phone")
+
+
+def test_list_and_detail_queries_do_not_grow_with_rows(grid, people, login):
+    d = login(people.dispatcher)
+    c = login(people.a_agent)
+    start = (timezone.now() - timedelta(hours=1)).replace(microsecond=0)
+
+    def make(i, scope):
+        """A fault: frozen at once, so the detail has its areas and groups."""
+        b = body(
+            kind="fault",
+            cause_category="equipment",
+            title=f"故障{i}",
+            scope=scope,
+            planned_start=(start + timedelta(minutes=i)).isoformat(),
+            planned_end=(start + timedelta(hours=3)).isoformat(),
+        )
+        return post(d, "/outages", b).json()["number"]
+
+    def queries(path):
+        with CaptureQueriesContext(connection) as ctx:
+            assert c.get(API + path).status_code == 200
+        return len(ctx.captured_queries)
+
+    one = make(0, [{"level": "area", "code": "T1"}])
+    small = (queries("/outages"), queries(f"/outages/{one}"))
+    many = make(1, [{"level": "area", "code": "T2"}, {"level": "area", "code": "T3"}])  # two areas
+    assert queries("/outages") == small[0]
+    assert queries(f"/outages/{many}") == small[1]

@@ -254,7 +254,11 @@ def _row(e: OutageEvent) -> dict[str, Any]:
 def _detail(e: OutageEvent) -> dict[str, Any]:
     out = _row(e)
     areas = []
-    for a in e.areas.select_related("transformer_area", "feeder").order_by("area_name"):
+    for a in (
+        e.areas.select_related("transformer_area", "feeder")
+        .prefetch_related("interruptions")
+        .order_by("area_name")
+    ):
         open_customers = sum(g.customers for g in a.interruptions.all() if g.end is None)
         areas.append(
             {
