@@ -130,3 +130,21 @@ def test_get_and_list_are_scoped(grid, who):
     assert list(selectors.outage_list(grid.world.b_clerk)) == []
     assert list(selectors.outage_list(grid.world.a_agent, start=date(2025, 6, 2))) == []
     assert list(selectors.outage_list(grid.world.a_agent, end=date(2025, 6, 1), status="draft")) == [ev]
+
+
+def test_an_outage_running_past_its_estimate_stays_on_the_public_page_until_today(grid, who):
+    out = datetime(2025, 7, 1, 20, tzinfo=CN)
+    s.outage_create(
+        actor=who.draft,
+        kind="fault",
+        cause_category="typhoon",
+        title="台风",
+        scope=[("area", "T3")],
+        planned_start=out,
+        planned_end=out + timedelta(hours=2),
+        now=out,
+    )
+    today = datetime(2025, 7, 3, 9, tzinfo=CN)  # still out two days later
+    assert [e["title"] for e in selectors.public_outages(day=date(2025, 7, 3), now=today)] == ["台风"]
+    assert selectors.public_outages(day=date(2025, 7, 4), now=today) == []  # not a future day
+    assert selectors.public_outages(day=date(2025, 6, 30), now=today) == []  # nor before it began
