@@ -266,7 +266,11 @@ def test_starting_by_hand_moves_the_interruptions_to_the_real_start(grid, who):
     ev = approved(who, scope=[("area", "T1")])
     s.outage_publish(actor=who.approve, event=ev, now=datetime(2025, 3, 1, 9, tzinfo=CN))
     real = datetime(2025, 3, 9, 23, 50, tzinfo=CN)  # ten minutes early, the day before
-    s.outage_start(actor=who.draft, event=ev, at=real)
+    with pytest.raises(ValidationError) as err:  # not in the future
+        s.outage_start(actor=who.draft, event=ev, at=real, now=real - timedelta(seconds=1))
+    assert "at" in err.value.message_dict
+    assert OutageEvent.objects.get(pk=ev.pk).status == "published"
+    s.outage_start(actor=who.draft, event=ev, at=real, now=real)
     ev.refresh_from_db()
     assert ev.actual_start == real
     assert list(Interruption.objects.filter(event=ev).values_list("start", "day")) == [(real, real.date())]

@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from gridcare.core.api import (
@@ -50,7 +50,7 @@ router = Router(tags=["outages"])
 # ---------------------------------------------------------------- schemas
 
 
-class ScopeIn(Schema):
+class OutageScopeIn(Schema):
     level: Literal["feeder", "area"] = Field(..., description="feeder 线路 / area 台区")
     code: Text = Field(..., max_length=40, description="线路编号或台区编号")
 
@@ -59,7 +59,7 @@ class OutageIn(Schema):
     kind: Text = Field(..., max_length=20, description="planned / temporary / fault / external / shortage")
     cause_category: Text = Field("other", max_length=20, description="原因分类")
     title: Text = Field(..., max_length=100, description="停电原因（通知中显示）")
-    scope: list[ScopeIn] = Field(..., max_length=500, description="停电范围：线路和/或台区")
+    scope: list[OutageScopeIn] = Field(..., max_length=500, description="停电范围：线路和/或台区")
     planned_start: datetime = Field(..., description="计划（故障：实际）停电开始；无时区按北京时间")
     planned_end: datetime = Field(..., description="预计送电时间")
     work_content: Text = Field("", max_length=2000)
@@ -68,7 +68,7 @@ class OutageIn(Schema):
 class OutagePatch(Schema):
     title: Text | None = Field(None, max_length=100)
     cause_category: Text | None = Field(None, max_length=20)
-    scope: list[ScopeIn] | None = Field(None, max_length=500)
+    scope: list[OutageScopeIn] | None = Field(None, max_length=500)
     planned_start: datetime | None = None
     planned_end: datetime | None = None
     work_content: Text | None = Field(None, max_length=2000)
@@ -109,7 +109,7 @@ class OutagePage(Schema):
     items: list[OutageOut]
 
 
-class AreaOut(Schema):
+class OutageAreaOut(Schema):
     code: str
     name: str
     feeder_code: str
@@ -120,7 +120,7 @@ class AreaOut(Schema):
     open_customers: int
 
 
-class CandidateOut(Schema):
+class OutageMergeCandidateOut(Schema):
     number: str
     kind: str
     status: str
@@ -129,7 +129,7 @@ class CandidateOut(Schema):
     planned_end: datetime
 
 
-class BudgetOut(Schema):
+class OutageBudgetOut(Schema):
     unit_id: int
     year: int
     budget: Decimal | None
@@ -137,14 +137,15 @@ class BudgetOut(Schema):
     remaining: Decimal | None
 
 
-class ContactOut(Schema):
+class OutageContactOut(Schema):
     account_number: str
     confirmed: bool
+    urgent: bool = Field(..., description="临时检修且尚未确认：须立即逐户告知")
     method: str
     contacted_at: datetime | None
 
 
-class CountsOut(Schema):
+class OutageCountsOut(Schema):
     areas: int
     customers: int
     mv_users: int
@@ -153,7 +154,7 @@ class CountsOut(Schema):
     contacts_confirmed: int
 
 
-class ScopeOut(Schema):
+class OutageScopeOut(Schema):
     level: str
     code: str
 
@@ -164,34 +165,34 @@ class OutageDetailOut(OutageOut):
     cancel_reason: str
     budget_override_reason: str
     merge_note: str
-    scope: list[ScopeOut]
-    areas: list[AreaOut]
-    counts: CountsOut
-    contacts: list[ContactOut]
-    merge_candidates: list[CandidateOut]
-    budgets: list[BudgetOut]
+    scope: list[OutageScopeOut]
+    areas: list[OutageAreaOut]
+    counts: OutageCountsOut
+    contacts: list[OutageContactOut]
+    merge_candidates: list[OutageMergeCandidateOut]
+    budgets: list[OutageBudgetOut]
 
 
-class ApproveIn(Schema):
+class OutageApproveIn(Schema):
     budget_override_reason: Text = Field("", max_length=500)
     merge_note: Text = Field("", max_length=500)
 
 
-class ReasonIn(Schema):
+class OutageReasonIn(Schema):
     reason: Text = Field(..., max_length=500)
 
 
-class StartIn(Schema):
+class OutageStartIn(Schema):
     at: datetime
 
 
-class RestoreIn(Schema):
+class OutageRestoreIn(Schema):
     at: datetime = Field(..., description="送电时间")
     areas: list[Text] | None = Field(None, max_length=1000, description="只恢复这些台区（台区编号）")
     accounts: list[Text] | None = Field(None, max_length=5000, description="只恢复这些户号")
 
 
-class ContactIn(Schema):
+class OutageContactIn(Schema):
     account_number: Text = Field(..., max_length=20)
     method: Text = Field(..., max_length=10, description="phone / visit / sms / wechat")
     confirmed_by_name: Text = Field(..., max_length=50)
@@ -199,7 +200,7 @@ class ContactIn(Schema):
     at: datetime | None = None
 
 
-class BudgetIn(Schema):
+class OutageBudgetIn(Schema):
     unit: int
     year: int = Field(..., ge=2000, le=2100)
     customer_hours: Decimal = Field(..., ge=0, max_digits=14, decimal_places=2)
@@ -253,7 +254,11 @@ def _row(e: OutageEvent) -> dict[str, Any]:
 def _detail(e: OutageEvent) -> dict[str, Any]:
     out = _row(e)
     areas = []
-    for a in e.areas.select_related("transformer_area", "feeder").order_by("area_name"):
+    for a in (
+        e.areas.select_related("transformer_area", "feeder")
+        .prefetch_related("interruptions")
+        .order_by("area_name")
+    ):
         open_customers = sum(g.customers for g in a.interruptions.all() if g.end is None)
         areas.append(
             {
@@ -271,6 +276,7 @@ def _detail(e: OutageEvent) -> dict[str, Any]:
         {
             "account_number": c.account.account_number,
             "confirmed": bool(c.contacted_at and c.confirmed_by_name),
+            "urgent": e.kind == OutageKind.TEMPORARY and not (c.contacted_at and c.confirmed_by_name),
             "method": c.method,
             "contacted_at": c.contacted_at,
         }
@@ -319,7 +325,7 @@ def _detail(e: OutageEvent) -> dict[str, Any]:
     return out
 
 
-def _scope(items: list[ScopeIn]) -> list[tuple[str, str]]:
+def _scope(items: list[OutageScopeIn]) -> list[tuple[str, str]]:
     return [(s.level, s.code) for s in items]
 
 
@@ -381,11 +387,13 @@ def outage_create(request, payload: OutageIn):
         )
     except PermissionDenied:
         raise HttpError(403, _("无权在该供电单位的线路或台区上安排停电")) from None
-    return 201, _detail(event)
+    return Status(201, _detail(event))
 
 
-@router.post("/outages/budgets", response={200: BudgetOut, **WRITE_ERRORS}, summary="设置预安排停电指标")
-def budget_set(request, payload: BudgetIn):
+@router.post(
+    "/outages/budgets", response={200: OutageBudgetOut, **WRITE_ERRORS}, summary="设置预安排停电指标"
+)
+def budget_set(request, payload: OutageBudgetIn):
     """A unit's yearly planned-outage budget in customer-hours (outage.approve)."""
     require_perm(request, Perm.OUTAGE_APPROVE)
     if payload.unit not in visible_unit_ids(request.user):
@@ -429,7 +437,7 @@ def outage_submit(request, number: Text):
 
 
 @router.post("/outages/{number}/approve", response={200: OutageDetailOut, **WRITE_ERRORS}, summary="审批通过")
-def outage_approve(request, number: Text, payload: ApproveIn):
+def outage_approve(request, number: Text, payload: OutageApproveIn):
     event = _event(request, number, Perm.OUTAGE_APPROVE)
     return _detail(
         _act(
@@ -443,7 +451,7 @@ def outage_approve(request, number: Text, payload: ApproveIn):
 
 
 @router.post("/outages/{number}/reject", response={200: OutageDetailOut, **WRITE_ERRORS}, summary="退回")
-def outage_reject(request, number: Text, payload: ReasonIn):
+def outage_reject(request, number: Text, payload: OutageReasonIn):
     event = _event(request, number, Perm.OUTAGE_APPROVE)
     return _detail(_act(request, services.outage_reject, event=event, reason=payload.reason))
 
@@ -457,13 +465,13 @@ def outage_publish(request, number: Text):
 
 
 @router.post("/outages/{number}/start", response={200: OutageDetailOut, **WRITE_ERRORS}, summary="开始停电")
-def outage_start(request, number: Text, payload: StartIn):
+def outage_start(request, number: Text, payload: OutageStartIn):
     event = _event(request, number, Perm.OUTAGE_DRAFT)
     return _detail(_act(request, services.outage_start, event=event, at=aware(payload.at)))
 
 
 @router.post("/outages/{number}/restore", response={200: OutageDetailOut, **WRITE_ERRORS}, summary="恢复送电")
-def outage_restore(request, number: Text, payload: RestoreIn):
+def outage_restore(request, number: Text, payload: OutageRestoreIn):
     """Everything still out (no lists), some areas, or some accounts get power back at `at`."""
     event = _event(request, number, Perm.OUTAGE_DRAFT)
     return _detail(
@@ -479,7 +487,7 @@ def outage_restore(request, number: Text, payload: RestoreIn):
 
 
 @router.post("/outages/{number}/cancel", response={200: OutageDetailOut, **WRITE_ERRORS}, summary="取消停电")
-def outage_cancel(request, number: Text, payload: ReasonIn):
+def outage_cancel(request, number: Text, payload: OutageReasonIn):
     event = _event(request, number, Perm.OUTAGE_DRAFT, Perm.OUTAGE_APPROVE)
     return _detail(_act(request, services.outage_cancel, event=event, reason=payload.reason))
 
@@ -487,7 +495,7 @@ def outage_cancel(request, number: Text, payload: ReasonIn):
 @router.post(
     "/outages/{number}/contacts", response={200: OutageDetailOut, **WRITE_ERRORS}, summary="记录重要客户告知"
 )
-def outage_contact(request, number: Text, payload: ContactIn):
+def outage_contact(request, number: Text, payload: OutageContactIn):
     event = _event(request, number, Perm.OUTAGE_DRAFT)
     _act(
         request,

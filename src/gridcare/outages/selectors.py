@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import get_or_404, restrict
@@ -114,16 +115,21 @@ def outages_for_account(account, *, now: datetime) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- public page
 
 
-def public_outages(*, area_query: str = "", day: date) -> list[dict[str, Any]]:
-    """Published and in-progress outages whose planned window touches that China day, matching the query
-    against an area's or feeder's name or code or the unit's name. Areas, times and reasons only: no customer,
-    account or count of anyone's data."""
+def public_outages(*, area_query: str = "", day: date, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Published and in-progress outages whose planned window touches that China day (an outage still in
+    progress past its estimated restoration also every day up to today), matching the query against an area's
+    or feeder's name or code or the unit's name. Areas, times and reasons only: no customer, account or count
+    of anyone's data."""
     lo, hi = _china_midnight(day), _china_midnight(day + timedelta(days=1))
-    areas = OutageArea.objects.filter(
-        event__status__in=[OutageStatus.PUBLISHED, OutageStatus.IN_PROGRESS],
-        event__planned_start__lt=hi,
-        event__planned_end__gt=lo,
-    ).select_related("event", "feeder", "unit", "transformer_area")
+    overrun = Q(event__status=OutageStatus.IN_PROGRESS) if lo <= (now or timezone.now()) else Q(pk__in=[])
+    areas = (
+        OutageArea.objects.filter(
+            event__status__in=[OutageStatus.PUBLISHED, OutageStatus.IN_PROGRESS],
+            event__planned_start__lt=hi,
+        )
+        .filter(Q(event__planned_end__gt=lo) | overrun)
+        .select_related("event", "feeder", "unit", "transformer_area")
+    )
     q = (area_query or "").strip()
     if q:
         areas = areas.filter(

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -281,18 +281,25 @@ def outage_create(
     area_ids = {a.pk for a in affected_areas([f.pk for f in feeders], [a.pk for a in areas])}
     _check_duplicate(kind=kind, area_ids=area_ids, start=start, end=end)
     entered = kind not in PREARRANGED
-    event = OutageEvent.objects.create(
-        number=_next_number(now),
-        unit=unit,
-        kind=kind,
-        cause_category=cause_category,
-        status=OutageStatus.IN_PROGRESS if entered else OutageStatus.DRAFT,
-        title=title,
-        work_content=work_content,
-        planned_start=start,
-        planned_end=end,
-        created_by=actor.user,
-    )
+    values = {
+        "unit": unit,
+        "kind": kind,
+        "cause_category": cause_category,
+        "status": OutageStatus.IN_PROGRESS if entered else OutageStatus.DRAFT,
+        "title": title,
+        "work_content": work_content,
+        "planned_start": start,
+        "planned_end": end,
+        "created_by": actor.user,
+    }
+    for attempt in range(5):
+        try:
+            with transaction.atomic():  # a savepoint: another create may take the same daily number first
+                event = OutageEvent.objects.create(number=_next_number(now), **values)
+            break
+        except IntegrityError:
+            if attempt == 4:
+                raise
     _scope_rows(event, feeders, areas)
     if entered:
         freeze(event, start=start)
@@ -610,9 +617,12 @@ def outage_publish(*, actor: Actor, event: OutageEvent, now: datetime | None = N
 
 
 @transaction.atomic
-def outage_start(*, actor: Actor, event: OutageEvent, at: datetime) -> OutageEvent:
-    """The work begins: a published event goes in progress; its interruptions start at `at` when that differs
-    from the planned start."""
+def outage_start(
+    *, actor: Actor, event: OutageEvent, at: datetime, now: datetime | None = None
+) -> OutageEvent:
+    """The work begins: a published event goes in progress; its interruptions start at `at` (not in the future)
+    when that differs from the planned start."""
+    now = _now(now)
     event = _locked(event)
     require_unit(actor, event.unit_id, Perm.OUTAGE_DRAFT)
     _check_status(event, OutageStatus.PUBLISHED)
@@ -622,6 +632,8 @@ def outage_start(*, actor: Actor, event: OutageEvent, at: datetime) -> OutageEve
         raise ValidationError(errs)
     if at >= event.planned_end:
         raise ValidationError({"at": [_("开始时间须早于预计送电时间")]})
+    if at > now:
+        raise ValidationError({"at": [_("开始时间不能晚于当前时间")]})
     if at != event.planned_start:
         Interruption.objects.filter(event=event).update(start=at, day=china_day(at))
     event.status = OutageStatus.IN_PROGRESS
@@ -641,7 +653,7 @@ def outages_start_due(*, now: datetime | None = None) -> dict[str, int]:
     for event in OutageEvent.objects.filter(status=OutageStatus.PUBLISHED, planned_start__lte=now).order_by(
         "planned_start", "pk"
     ):
-        outage_start(actor=Actor(), event=event, at=event.planned_start)
+        outage_start(actor=Actor(), event=event, at=event.planned_start, now=now)
         started += 1
     return {"started": started}
 
@@ -684,6 +696,11 @@ def outage_restore(
         )
     if at > now:
         raise ValidationError({"at": [_("送电时间不能晚于当前时间")]})
+    # an empty list is not "everything": a client that meant some accounts and sent none restores nobody
+    if account_numbers is not None and not account_numbers:
+        raise ValidationError({"accounts": [_("请至少指定一个户号，或不指定以恢复全部")]})
+    if area_codes is not None and not area_codes:
+        raise ValidationError({"areas": [_("请至少指定一个台区，或不指定以恢复全部")]})
     open_groups = Interruption.objects.filter(event=event, end__isnull=True).select_related("area")
     restored_accounts: list[int] = []
     touched: set[int] = set()
