@@ -24,6 +24,9 @@ DEFAULTS = {
     "payments.orders_sweep",
     "payments.statements_download",
     "core.purge_job_files",
+    "outages.start_due",
+    "outages.voltage_monthly",
+    "outages.frequent",
 }
 
 
