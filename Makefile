@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1:8000
 # var/sandbox/ on first run. `make run SIM_PORT=` (empty) runs without it (the sandbox gateway only).
 SIM_PORT ?= 8010
 
-.PHONY: fuzz run test setup assets lint format typecheck migrate seed clean sysdeps-run sysdeps-test bench-seed bench-lookup bench-billing bench-payments
+.PHONY: fuzz run test setup assets lint format typecheck migrate seed clean sysdeps-run sysdeps-test bench-seed bench-lookup bench-billing bench-payments bench-reliability
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -92,3 +92,6 @@ bench-billing: setup
 
 bench-payments: setup
 	$(BIN)/python bench/payments.py
+
+bench-reliability: setup
+	$(BIN)/python bench/reliability.py

@@ -1,6 +1,8 @@
 """Indices on stored data: the same `reliability.compute` fed from GROUP BY aggregates, time-weighted N_T, MV basis,
 area groups, CEMI, open interruptions, scope; the monthly trend with its projection and traffic lights."""
 
+import math
+import statistics
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -44,8 +46,8 @@ def test_example_c_time_weighted_customers(world):
     A 1-hour fault of 21 customers on 01-08: SAIFI 21/105 = 0.2, SAIDI 21 × 1 h / 105 = 0.2 h."""
     area = world.area_a
     premise = Premise.objects.create(address="x", unit=area.unit, transformer_area=area)
-    # world already holds one account in station A (3100000001, opened 2020): close it before the period
-    Account.objects.filter(pk=world.acct_a.pk).update(closed_on=date(2024, 12, 31))
+    # world already holds one account in station A (3100000001, opened 2020): closed before the MED history below
+    Account.objects.filter(pk=world.acct_a.pk).update(closed_on=date(2024, 1, 1))
     rows = [
         Account(
             account_number=f"39{i:08d}",
@@ -279,3 +281,56 @@ def test_monthly_amber_when_the_projection_misses_by_at_most_ten_percent(grid):
     )
     assert out["targets"]["centre"]["projected"]["saidi_hours"] == pytest.approx(0.5 * 365 / 181)
     assert out["targets"]["centre"]["light"] == "amber"
+
+
+def _interruption(area, start, minutes, customers, number):
+    end = start + timedelta(minutes=minutes)
+    ev = OutageEvent.objects.create(
+        number=number, unit=area.unit, kind="fault", title="x", planned_start=start, planned_end=end
+    )
+    oa = OutageArea.objects.create(
+        event=ev,
+        transformer_area=area,
+        feeder=area.feeder,
+        unit=area.unit,
+        area_type=area.area_type,
+        area_name=area.name,
+        customers=customers,
+        est_restoration=end,
+    )
+    Interruption.objects.create(
+        event=ev,
+        area=oa,
+        unit=area.unit,
+        area_type=area.area_type,
+        kind="fault",
+        start=start,
+        end=end,
+        day=start.date(),
+        duration_s=minutes * 60,
+        customers=customers,
+        mv_users=1,
+    )
+
+
+def test_daily_saidi_uses_each_days_own_count(world):
+    """Example C's accounts (100 from 2024-06-01, 10 more from 2025-01-06; N_T = 105). History: 10 customers
+    × 60 min on 2024-12-01 and × 120 min on 12-02, N(d) = 100 → daily 6 and 12 min → T_MED = exp(mean(ln 6, ln 12)
+    + 2.5 × stdev) = √72 × 2^(2.5/√2) ≈ 28.895 min. On 2025-01-08 21 customers × 150 min: with that day's own
+    N = 110 the daily SAIDI is 3150/110 ≈ 28.636 < T_MED → no MED (with N_T = 105 it would be 30.0, a MED)."""
+    test_example_c_time_weighted_customers(world)  # the accounts and example C's own 1-hour fault on 01-08
+    Interruption.objects.all().delete()
+    area = world.area_a
+    _interruption(area, at(2024, 12, 1), 60, 10, "H-1")
+    _interruption(area, at(2024, 12, 2), 120, 10, "H-2")
+    _interruption(area, at(2025, 1, 8), 150, 21, "P-1")
+    out = reliability_indices(
+        user=world.admin, unit_id=world.station_a.pk, start=date(2025, 1, 1), end=date(2025, 1, 10)
+    )
+    logs = [math.log(6), math.log(12)]
+    t_med = math.exp(statistics.fmean(logs) + 2.5 * statistics.stdev(logs))
+    assert t_med == pytest.approx(math.sqrt(72) * 2 ** (2.5 / math.sqrt(2)))
+    assert out["t_med_minutes"] == pytest.approx(t_med)
+    assert 21 * 150 / 110 < t_med < 21 * 150 / 105
+    assert out["major_event_days"] == []
+    assert out["all"]["saidi_hours"] == pytest.approx(21 * 2.5 / 105)

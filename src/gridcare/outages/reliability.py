@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from functools import cached_property
 
 CHINA = timezone(timedelta(hours=8))
 CAUSES = ("planned", "temporary", "fault", "external", "shortage")
@@ -44,11 +45,11 @@ class Event:
     customer_seconds: float | None = None
     momentary: bool | None = None
 
-    @property
+    @cached_property  # computed once per event (a frozen dataclass keeps a __dict__)
     def day(self) -> date:
         return self.start.astimezone(CHINA).date()
 
-    @property
+    @cached_property
     def seconds(self) -> float:
         return (self.end - self.start).total_seconds()
 
