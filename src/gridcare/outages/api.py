@@ -4,13 +4,13 @@ and stores nothing — what planners use for what-if studies and auditors to re-
 (`events.3.end`, …), every event validated, those outside the period too."""
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 from ninja.errors import HttpError
-from pydantic import WithJsonSchema
+from pydantic import BaseModel, WithJsonSchema
 
 from gridcare.core.api import ErrorOut, ValidationErrorOut
 
@@ -22,7 +22,13 @@ Number = Annotated[Any, WithJsonSchema({"type": "number"})]
 Stamp = Annotated[Any, WithJsonSchema({"type": "string", "format": "date-time"})]
 
 
-class EventIn(Schema):
+class EventIn(BaseModel):
+    """A plain pydantic model, not a ninja Schema: ninja's per-object root validator cost ~45 µs an event, 4.5 s of
+    a 100,000-event request. `checked_by_route`: `_clean` checks every field of every event (type, range, offset),
+    so the API-wide date and integer range walk (core.api.dates_in_range) skips the list."""
+
+    checked_by_route: ClassVar[bool] = True
+
     id: Annotated[Any, WithJsonSchema({"type": "string"})] = Field(..., description="事件编号（请求内唯一）")
     start: Stamp = Field(..., description="停电开始，ISO 8601，须带时区")
     end: Stamp = Field(..., description="恢复送电，ISO 8601，须带时区")
@@ -109,6 +115,42 @@ def _stamp(raw: Any, field: str, errs: dict) -> datetime | None:
     return value
 
 
+def _plain_event(e: EventIn, seen: dict[str, int], cap: float) -> Event | None:
+    """The event when every field is plainly right (what `_clean` would accept without a message), else None and
+    `_clean` checks it field by field to say what is wrong."""
+    ident, s_raw, t_raw, customers, cause = e.id, e.start, e.end, e.customers, e.cause
+    if not (
+        type(ident) is str
+        and 0 < len(ident) <= 64
+        and ident not in seen
+        and ident.strip()
+        and "\x00" not in ident
+        and type(s_raw) is str
+        and type(t_raw) is str
+        and len(s_raw) <= 40
+        and len(t_raw) <= 40
+        and type(customers) is int
+        and 0 <= customers <= cap
+        and cause in CAUSES
+    ):
+        return None
+    try:
+        s, t = datetime.fromisoformat(s_raw), datetime.fromisoformat(t_raw)
+    except ValueError:
+        return None
+    if (
+        s.tzinfo is None
+        or t.tzinfo is None
+        or s.utcoffset() is None
+        or t.utcoffset() is None
+        or not 1990 <= s.year <= 2100
+        or not 1990 <= t.year <= 2100
+        or t < s
+    ):
+        return None
+    return Event(ident, s, t, customers, cause)
+
+
 def _clean(payload: CalculateIn) -> dict:
     errs: dict[str, list[str]] = {}
     served = _number(
@@ -129,7 +171,13 @@ def _clean(payload: CalculateIn) -> dict:
         raise ValidationError(errs)
     events: list[Event] = []
     seen: dict[str, int] = {}
+    cap = served if served is not None else -1
     for i, e in enumerate(payload.events):
+        event = _plain_event(e, seen, cap)
+        if event is not None:  # the common case, checked in one expression; anything odd takes the path below
+            seen[event.id] = i
+            events.append(event)
+            continue
         before = len(errs)
         ident = e.id if isinstance(e.id, str) else None
         if ident is None or not ident.strip() or len(ident) > 64 or "\x00" in ident:

@@ -23,9 +23,8 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from functools import cached_property
 
 CHINA = timezone(timedelta(hours=8))
 CAUSES = ("planned", "temporary", "fault", "external", "shortage")
@@ -45,13 +44,13 @@ class Event:
     customer_seconds: float | None = None
     momentary: bool | None = None
 
-    @cached_property  # computed once per event (a frozen dataclass keeps a __dict__)
-    def day(self) -> date:
-        return self.start.astimezone(CHINA).date()
+    # Derived once, as plain attributes (a cached_property costs ~5 µs per read, seconds in a 100,000-event request).
+    day: date = field(init=False, repr=False, compare=False)  # the start's China date
+    seconds: float = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def seconds(self) -> float:
-        return (self.end - self.start).total_seconds()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "day", self.start.astimezone(CHINA).date())
+        object.__setattr__(self, "seconds", (self.end - self.start).total_seconds())
 
     @property
     def cust_seconds(self) -> float:
