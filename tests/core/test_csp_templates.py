@@ -14,12 +14,14 @@ import gridcare
 
 PACKAGE = Path(gridcare.__file__).resolve().parent
 
-# Rendered only by WeasyPrint into PDF files (billing.ebill.ebill_pdf, billing.einvoice.invoice_pdf), never
+# Rendered only by WeasyPrint into PDF files (billing.ebill.ebill_pdf, billing.einvoice.invoice_pdf,
+# outages.review.review_pdf), never
 # served to a browser, so no CSP applies; they must stay self-contained (WeasyPrint fetches no URL) and their
 # bars are sized per bill, hence the inline styles.
 PDF_ONLY = {
     "billing/ebill_print.html": "billing/ebill.py",
     "billing/einvoice_print.html": "billing/einvoice.py",
+    "outages/review_pdf.html": "outages/review.py",
 }
 
 SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.I | re.S)

@@ -449,7 +449,10 @@ def generate(plan: GenPlan) -> Iterator[Chunk]:
     units = [str(s.unit_id) for s in stations]
     # Per area: (id, urban?, address prefix "县镇+road/village").
     areas = [
-        [(a.id, a.area_type == AreaType.URBAN, f"{COUNTY}{s.spec.town}{a.locality}") for a in s.areas]
+        [
+            (a.id, a.area_type in (AreaType.URBAN, AreaType.CENTRE), f"{COUNTY}{s.spec.town}{a.locality}")
+            for a in s.areas
+        ]
         for s in stations
     ]
     urban_areas = [[a for a in st_areas if a[1]] or st_areas for st_areas in areas]
@@ -925,7 +928,8 @@ def _halls(bureaus: list[SupplyUnit], stations: list[SupplyUnit]) -> int:
 
 
 def _topology(n: int, seed: int, stations: list[SupplyUnit]) -> list[StationPlan]:
-    """Feeders and transformer areas per station, sized to the number of customers; all three area types."""
+    """Feeders and transformer areas per station, sized to the number of customers; every area type (the city
+    centre in each bureau's seat town)."""
     rng = random.Random(seed * 7919 + 1)
     avg_per_area = {AreaType.URBAN: 260, AreaType.RURAL: 120, AreaType.REMOTE: 60}
     plans = []
@@ -970,6 +974,13 @@ def _topology(n: int, seed: int, stations: list[SupplyUnit]) -> list[StationPlan
                         + "村"
                     )
                 used[locality] = used.get(locality, 0) + 1
+                if area_type == AreaType.URBAN and s is b.stations[0]:
+                    # The bureau's seat town: its first urban area and every tenth after it are the city
+                    # centre 市中心 (reliability targets read centre, urban and rural areas apart).
+                    centre_seen = used.get("\0centre", 0)
+                    used["\0centre"] = centre_seen + 1
+                    if centre_seen % 10 == 0:
+                        area_type = AreaType.CENTRE
                 area = TransformerArea(
                     code=f"T{s.code}{k + 1:05d}",
                     name=f"{locality}{used[locality]}号台区",

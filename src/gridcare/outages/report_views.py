@@ -90,7 +90,7 @@ def report(request):
         user=request.user, unit_id=unit_id, year=year, basis=basis, today=today
     )
     chart = {
-        "months": [f"{m['month']}月" for m in data["months"]],
+        "months": [_("%(m)s月") % {"m": m["month"]} for m in data["months"]],
         "labels": {
             "saidi": _("SAIDI（小时/户）"),
             "saidi_ex": _("SAIDI 剔除重大事件日"),
