@@ -26,6 +26,7 @@ from gridcare.core.api import (
     LIST_ERRORS,
     READ_ERRORS,
     WRITE_ERRORS,
+    ErrorOut,
     PageParams,
     Text,
     api_actor,
@@ -409,7 +410,9 @@ def budget_set(request, payload: OutageBudgetIn):
     return selectors.budget_status(unit=unit, year=payload.year)
 
 
-@router.get("/outages/{number}", response={200: OutageDetailOut, **READ_ERRORS}, summary="停电事件详情")
+@router.get(
+    "/outages/{number}", response={200: OutageDetailOut, **READ_ERRORS, 403: ErrorOut}, summary="停电事件详情"
+)
 def outage_detail(request, number: Text):
     """The event, its frozen areas, counts, important contacts, merge candidates and budget (reliability.view)."""
     return _detail(_event(request, number, Perm.RELIABILITY_VIEW))
@@ -512,7 +515,7 @@ def outage_contact(request, number: Text, payload: OutageContactIn):
 
 @router.get(
     "/accounts/{account_number}/outages",
-    response={200: AccountOutagesOut, **READ_ERRORS},
+    response={200: AccountOutagesOut, **READ_ERRORS, 403: ErrorOut},
     summary="户号的当前及计划停电",
 )
 def account_outages(request, account_number: Text):
