@@ -23,10 +23,10 @@ The bench freezes each area with its accounts open today (not those in service o
 its SAIDI runs a little high and CEMI₁ can pass 1; the timings are what it is for.
 
 First run (2026-12-07, 2 cores shared, load ≈ 1.4 at the start): seed 1,000,000 customers 67.5 s; outages written
-in 336 s (100,000 events, 217,363 interruptions, 6,397,507 affected accounts of 2025); indices of 2025 with MEDs,
-median of 5: company 0.960 s, bureaus 0.642 / 0.604 / 0.531 s (all ≤ 2 s); with CEMI, company 12.4 s;
-calculate with 100,000 events (12.8 MB) 5.75 s — most of it outside the calculation (schema validation of each
-event, the API-wide date-range walk over the payload, the per-event checks), see the issue note.
+in 336 s (100,000 events, 217,363 interruptions, 6,397,507 affected accounts of 2025). Re-run the same afternoon on a
+quiet machine (load 1.0) after the calculate endpoint's and CEMI's changes: indices of 2025 with MEDs, median of 5:
+company 0.600 s, bureaus 0.469 / 0.433 / 0.278 s (all ≤ 2 s); with CEMI, company 4.94 s (was 12.4 s: two passes
+over the accounts' interruptions became one); calculate with 100,000 events (12.8 MB) 1.59 s (was 5.75 s).
 """
 
 import argparse
