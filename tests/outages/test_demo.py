@@ -162,17 +162,25 @@ def test_five_years_of_history(county, today):
         assert Decimal("0.7") * (1 - 10 / budget) < u / budget <= Decimal("0.7") + Decimal("0.0001")
 
 
-def test_second_run_replaces_instead_of_doubling(county):
+def test_a_second_run_writes_nothing_and_replace_rebuilds_the_same(county):
     out = StringIO()
     call_command("demo_outages", "--today", "2026-12-07", stdout=out)
     assert "demo outages:" in out.getvalue()
+    # `make run` again: the walk-through outage someone submitted stays as it is
+    pending = OutageEvent.objects.get(status="submitted")
+    OutageEvent.objects.filter(pk=pending.pk).update(status="approved")
+    again = StringIO()
+    call_command("demo_outages", "--today", "2026-12-07", stdout=again)
+    assert "nothing written" in again.getvalue()
+    assert OutageEvent.objects.get(pk=pending.pk).status == "approved"
+    call_command("demo_outages", "--today", "2026-12-07", "--replace", stdout=StringIO())
     snapshot = (
         sorted(OutageEvent.objects.values_list("number", "kind", "customers")),
         Interruption.objects.count(),
         AffectedAccount.objects.count(),
         sorted(PlannedBudget.objects.values_list("unit_id", "year", "customer_hours")),
     )
-    call_command("demo_outages", "--today", "2026-12-07", stdout=StringIO())
+    call_command("demo_outages", "--today", "2026-12-07", "--replace", stdout=StringIO())
     again = (
         sorted(OutageEvent.objects.values_list("number", "kind", "customers")),
         Interruption.objects.count(),

@@ -3,15 +3,17 @@ planned and temporary works, external causes, curtailment days, two typhoon days
 outages, partial restorations), a submitted and a published planned outage for the browser walk-through, and the
 planned-outage budgets (see gridcare.outages.demo); then a year of voltage data per transformer area (hourly readings
 for the last three months, monthly compliance before: gridcare.outages.demo_voltage). Run after `seed`; a second run
-replaces both."""
+writes nothing (as every `make run` step) unless `--replace`, which rebuilds both."""
 
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 
 from gridcare.core.clock import add_today_argument, demo_clock
+from gridcare.outages.choices import OutageSource
 from gridcare.outages.demo import demo_outages
 from gridcare.outages.demo_voltage import demo_voltage
+from gridcare.outages.models import OutageEvent
 
 
 class Command(BaseCommand):
@@ -20,11 +22,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--years", type=int, default=5)
         parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument(
+            "--replace",
+            action="store_true",
+            help="rebuild the demo outages and voltage data even when they exist",
+        )
         add_today_argument(parser)
 
-    def handle(self, *args, years, seed, today=None, **options):
+    def handle(self, *args, years, seed, today=None, replace=False, **options):
         if years < 1:
             raise CommandError("--years must be at least 1")
+        if not replace and OutageEvent.objects.filter(source=OutageSource.DEMO).exists():
+            # `make run` again: what is there stays (a walk-through outage someone approved stays approved)
+            self.stdout.write("demo outages already there: nothing written (--replace rebuilds them)")
+            return
         today, now = demo_clock(today)
         counts = demo_outages(today=today, years=years, seed=seed, now=now)
         self.stdout.write(
