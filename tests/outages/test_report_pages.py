@@ -97,3 +97,33 @@ def test_the_frequent_outage_page_lists_three_in_sixty_one_days(history, login):
         assert f'data-testid="frequent-{acct.account_number}"' in body
     for acct in grid.accounts["T1"]:
         assert acct.account_number not in body
+
+
+def test_a_manager_sets_the_targets_and_the_budget_others_only_read_them(history, login):
+    from decimal import Decimal
+
+    from gridcare.core.models import AuditEvent
+    from gridcare.outages.models import PlannedBudget, ReliabilityTarget
+
+    w = history.world
+    url = f"/reliability/targets/?unit={w.station_a.pk}&year=2025"
+    page = login(w.a_agent).get(url).content.decode()
+    assert "默认值" in page and 'name="all-saidi_hours_max"' not in page  # an agent reads the defaults
+    assert login(w.a_agent).post(url, {"all-saidi_hours_max": "9"}).status_code == 404
+    m = login(w.a_manager)
+    r = m.post(url, {"all-saidi_hours_max": "12.5", "rural-rs1_percent_min": "99.85", "budget": "1000"})
+    assert r.status_code == 200 and 'data-testid="targets-saved"' in r.content.decode()
+    t = ReliabilityTarget.objects.get(unit=w.station_a, year=2025, area_group="all", basis="lv")
+    assert t.saidi_hours_max == Decimal("12.5")
+    assert ReliabilityTarget.objects.get(area_group="rural").rs1_percent_min == Decimal("99.85")
+    # used = the two restored faults are not planned works: 0 customer-hours of the budget
+    assert PlannedBudget.objects.get(unit=w.station_a, year=2025).customer_hours == Decimal("1000.00")
+    assert AuditEvent.objects.filter(action="reliability.target").count() == 2
+    # a bad value: the page says so, and nothing of the form is written
+    r = m.post(url, {"all-saidi_hours_max": "-1", "budget": "2000"})
+    assert r.status_code == 400 and 'data-testid="targets-errors"' in r.content.decode()
+    assert PlannedBudget.objects.get(unit=w.station_a, year=2025).customer_hours == Decimal("1000.00")
+    assert ReliabilityTarget.objects.get(area_group="all").saidi_hours_max == Decimal("12.5")
+    # the report reads the new target: SAIDI max 12.5 shown for the whole area group
+    body = m.get("/reliability/", {"unit": w.station_a.pk, "year": 2025}).content.decode()
+    assert "12.5" in body

@@ -7,11 +7,12 @@ serves, scoped to the user's units; bad filters answer 400 with the message."""
 from datetime import date
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
@@ -20,9 +21,10 @@ from gridcare.core.scoping import PermissionDenied, visible_unit_ids
 from gridcare.core.views import staff_required
 from gridcare.org.models import SupplyUnit
 
-from . import frequent, indices, review, trips, voltage
+from . import frequent, indices, review, selectors, services, targets, trips, voltage
 from .choices import ActionStatus, AreaGroup, Basis
 
+TARGET_FIELDS = ("saidi_hours_max", "rs1_percent_min", "saifi_max")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -273,4 +275,65 @@ def review_page(request, fmt: str = "html"):
             "month": month.strftime("%Y-%m"),
             "query": request.GET.urlencode(),
         },
+    )
+
+
+@staff_required(Perm.RELIABILITY_VIEW)
+@require_http_methods(["GET", "POST"])
+def targets_page(request):
+    """The unit's yearly targets per area group (low-voltage basis; SPEC C5 defaults until set) and its
+    planned-outage budget (预安排停电指标); managers edit both here, everyone else reads them."""
+    today = local_today()
+    units = _units(request.user)
+    unit_id = _unit_id(request, units)
+    unit = next(u for u in units if u.pk == unit_id)
+    try:
+        year = int(request.GET.get("year") or today.year)
+        if not 2000 <= year <= 2100:
+            raise ValueError
+    except ValueError:
+        raise Http404 from None
+    may_edit = has_perm(request.user, Perm.OUTAGE_APPROVE)
+    errors: list[str] = []
+    saved = False
+    if request.method == "POST":
+        if not may_edit:
+            raise Http404
+        actor = _actor(request)
+        p = request.POST
+        try:
+            with transaction.atomic():
+                for g in AreaGroup.values:
+                    values = {k: (p.get(f"{g}-{k}") or "").strip() or None for k in TARGET_FIELDS}
+                    if any(values.values()):
+                        targets.reliability_target_set(
+                            actor=actor, unit=unit, year=year, area_group=g, basis=Basis.LV, **values
+                        )
+                if (p.get("budget") or "").strip():
+                    services.planned_budget_set(
+                        actor=actor, unit=unit, year=year, customer_hours=p["budget"].strip()
+                    )
+            saved = True
+        except ValidationError as exc:
+            errors = [m for ms in exc.message_dict.values() for m in ms]
+        except PermissionDenied:
+            raise Http404 from None
+    stored = indices.targets_for(unit, year, Basis.LV)
+    groups = dict(AreaGroup.choices)
+    rows = [{"group": g, "label": groups[g], **stored[g]} for g in AreaGroup.values]
+    budget = selectors.budget_status(unit=unit, year=year)
+    return render(
+        request,
+        "outages/targets.html",
+        {
+            "rows": rows,
+            "budget": budget,
+            "units": units,
+            "unit_id": unit_id,
+            "year": year,
+            "may_edit": may_edit,
+            "errors": errors,
+            "saved": saved,
+        },
+        status=400 if errors else 200,
     )
