@@ -70,6 +70,7 @@ def monthly_review(*, user, unit_id: int, month: date, today: date) -> dict[str,
     groups = dict(AreaGroup.choices)
     targets = [dict(v, group=k, group_label=str(groups.get(k, k))) for k, v in trend["targets"].items()]
     budgets = selectors.budgets_applying(unit=unit, year=first.year)
+    names = dict(SupplyUnit.objects.filter(pk__in=[b["unit_id"] for b in budgets]).values_list("pk", "name"))
     freq = frequent.frequent_outage_list(user, unit_id=unit.pk, today=upto)
     cases_open = FrequentOutageCase.objects.filter(unit_id__in=ids, status__in=OPEN_ACTION).count()
     actions = list(
@@ -87,12 +88,7 @@ def monthly_review(*, user, unit_id: int, month: date, today: date) -> dict[str,
         "projected_saidi_hours": trend["projected_saidi_hours"],
         "targets": targets,
         "worst": _worst(ids, first, upto, int(indices.momentary_max_minutes() * 60)),
-        "budgets": [
-            dict(
-                b, unit_name=SupplyUnit.objects.filter(pk=b["unit_id"]).values_list("name", flat=True).first()
-            )
-            for b in budgets
-        ],
+        "budgets": [dict(b, unit_name=names.get(b["unit_id"], "")) for b in budgets],
         "frequent": freq[:50],
         "frequent_count": len(freq),
         "frequent_cases_open": cases_open,

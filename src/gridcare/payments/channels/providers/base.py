@@ -11,6 +11,7 @@ WeChat integer fen).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -111,26 +112,29 @@ class RefundAnswer:
     finished_at: datetime | None = None
 
 
-class Provider:
-    """One channel. Subclasses set `channel` and `scenes` and implement the five calls."""
+class Provider(ABC):
+    """One channel (an abstract interface). Subclasses set `channel` and `scenes` and implement every call:
+    Python refuses to instantiate one that leaves any out."""
 
     channel: str = ""
     scenes: tuple[str, ...] = ()
 
-    def configured(self) -> bool:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def configured(self) -> bool: ...
 
-    def place(self, req: OrderRequest) -> Placement:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def place(self, req: OrderRequest) -> Placement: ...
 
-    def query(self, order_no: str) -> Trade:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def query(self, order_no: str) -> Trade: ...
 
-    def close(self, order_no: str) -> None:  # pragma: no cover - interface
+    @abstractmethod
+    def close(self, order_no: str) -> None:
         """Close an unpaid trade; a trade the channel does not know counts as closed. Raises ChannelRefused
         when the trade is paid (query it and settle)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def refund(
         self,
         *,
@@ -141,9 +145,9 @@ class Provider:
         total: Decimal,
         reason: str,
         notify_url: str,
-    ) -> RefundAnswer:  # pragma: no cover - interface
-        raise NotImplementedError
+    ) -> RefundAnswer: ...
 
-    def statement(self, day: date) -> bytes:  # pragma: no cover - interface
+    @abstractmethod
+    def statement(self, day: date) -> bytes:
         """The day's statement file as the channel serves it (CSV bytes, decompressed)."""
-        raise NotImplementedError
+        ...
