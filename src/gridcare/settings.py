@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "gridcare.home",
     "gridcare.jobs",
     "gridcare.outages",
+    "gridcare.service",
 ]
 
 MIDDLEWARE = [

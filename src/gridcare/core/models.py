@@ -65,3 +65,37 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key} → {self.status_code}"
+
+
+class CalendarYear(models.Model):
+    """A year of the working-day calendar; `loaded` once its holidays and 调休 days are entered (or seeded)."""
+
+    year = models.PositiveSmallIntegerField(unique=True)
+    loaded = models.BooleanField(default=False)
+    source = models.CharField(max_length=16, default="manual")  # package / manual / import
+    updated_at = models.DateTimeField(null=True, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["year"]
+
+    def __str__(self) -> str:
+        return str(self.year)
+
+
+class CalendarDay(models.Model):
+    """One entered day of a year: a holiday (off) or an adjusted working day (调休上班). Unentered days of a
+    loaded year follow Monday–Friday."""
+
+    year = models.ForeignKey(CalendarYear, on_delete=models.CASCADE, related_name="days")
+    date = models.DateField(unique=True)
+    is_working = models.BooleanField()
+    name = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {'班' if self.is_working else '休'} {self.name}"

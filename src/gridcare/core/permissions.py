@@ -49,14 +49,35 @@ class Perm:
     # approve, reject, publish and cancel outages; set planned-outage budgets and reliability targets
     OUTAGE_APPROVE = "outage.approve"
     RELIABILITY_VIEW = "reliability.view"  # reliability indices, reports, outage lists (every staff role)
+    WORKORDER_VIEW = (
+        "workorder.view"  # 95598 work orders, the knowledge base, service reports (every staff role)
+    )
+    # create orders for callers and handle them: accept, assign, contact, reply, complete, answer, return, escalate,
+    # transfer, merge, chase, callback, close; answer chats
+    WORKORDER_HANDLE = "workorder.handle"
+    WORKORDER_DISPATCH = "workorder.dispatch"  # fault repair: dispatch crews, depart, arrive, restore (抢修)
+    KNOWLEDGE_EDIT = "knowledge.edit"  # draft and submit knowledge-base articles
+    KNOWLEDGE_APPROVE = "knowledge.approve"  # approve or reject a submitted version (a second person)
+    SERVICE_ADMIN = (
+        "service.admin"  # the time-limit policy table and the working-day calendar (administrators)
+    )
 
 
-_ALL_VIEW = {Perm.CUSTOMER_VIEW, Perm.TOPOLOGY_VIEW, Perm.ORG_VIEW, Perm.RELIABILITY_VIEW}
+_ALL_VIEW = {
+    Perm.CUSTOMER_VIEW,
+    Perm.TOPOLOGY_VIEW,
+    Perm.ORG_VIEW,
+    Perm.RELIABILITY_VIEW,
+    Perm.WORKORDER_VIEW,
+}
+_HANDLE = {Perm.WORKORDER_HANDLE}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.CUSTOMER: frozenset(),
-    Role.COUNTER_CLERK: frozenset(_ALL_VIEW | {Perm.CUSTOMER_EDIT, Perm.CUSTOMER_VIEW_PII, Perm.AUDIT_VIEW}),
-    Role.AGENT: frozenset(_ALL_VIEW | {Perm.AUDIT_VIEW}),
+    Role.COUNTER_CLERK: frozenset(
+        _ALL_VIEW | _HANDLE | {Perm.CUSTOMER_EDIT, Perm.CUSTOMER_VIEW_PII, Perm.AUDIT_VIEW}
+    ),
+    Role.AGENT: frozenset(_ALL_VIEW | _HANDLE | {Perm.AUDIT_VIEW, Perm.KNOWLEDGE_EDIT}),
     Role.METER_READER: frozenset(_ALL_VIEW | {Perm.METER_EDIT}),
     Role.BILLING_CLERK: frozenset(
         _ALL_VIEW
@@ -72,10 +93,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     Role.CASHIER: frozenset(_ALL_VIEW | {Perm.PAYMENT_RECORD, Perm.PAYMENT_BATCH}),
-    Role.DISPATCHER: frozenset(_ALL_VIEW | {Perm.OUTAGE_DRAFT}),
+    Role.DISPATCHER: frozenset(_ALL_VIEW | _HANDLE | {Perm.OUTAGE_DRAFT, Perm.WORKORDER_DISPATCH}),
     Role.CUSTOMER_MANAGER: frozenset(
         _ALL_VIEW
+        | _HANDLE
         | {
+            Perm.KNOWLEDGE_EDIT,
             Perm.CUSTOMER_EDIT,
             Perm.CUSTOMER_VIEW_PII,
             Perm.AUDIT_VIEW,
@@ -87,7 +110,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     Role.MANAGER: frozenset(
         _ALL_VIEW
+        | _HANDLE
         | {
+            Perm.WORKORDER_DISPATCH,
+            Perm.KNOWLEDGE_EDIT,
+            Perm.KNOWLEDGE_APPROVE,
             Perm.AUDIT_VIEW,
             Perm.STATS_VIEW,
             Perm.CUSTOMER_EXPORT,
@@ -101,7 +128,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     Role.ADMIN: frozenset(
         _ALL_VIEW
+        | _HANDLE
         | {
+            Perm.WORKORDER_DISPATCH,
+            Perm.KNOWLEDGE_EDIT,
+            Perm.KNOWLEDGE_APPROVE,
+            Perm.SERVICE_ADMIN,
             Perm.CUSTOMER_EDIT,
             Perm.CUSTOMER_VIEW_PII,
             Perm.CUSTOMER_EXPORT,
