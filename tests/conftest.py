@@ -97,6 +97,10 @@ def pytest_configure(config):
 
     # Password hashing is not what these tests measure; PBKDF2 would dominate the run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Uploaded files (work-order attachments) go to a throwaway folder, never the developer's var/media.
+    import tempfile
+
+    settings.MEDIA_ROOT = tempfile.mkdtemp(prefix="gridcare-media-")
 
 
 @pytest.fixture(autouse=True)

@@ -34,6 +34,12 @@ from gridcare.payments.ledger.latefee_api import router as latefee_router
 from gridcare.payments.prepaid.api import router as prepaid_router
 from gridcare.payments.reconciliation.api import router as reconciliation_router
 from gridcare.payments.reports.api import router as reports_router
+from gridcare.service.api import router as work_orders_router
+from gridcare.service.api_admin import router as service_admin_router
+from gridcare.service.api_chat import router as chat_router
+from gridcare.service.api_intake import router as intake_router
+from gridcare.service.api_kb import router as knowledge_router
+from gridcare.service.api_reports import router as service_reports_router
 
 api = NinjaAPI(
     title="GridCare API",
@@ -71,4 +77,10 @@ api.add_router("", latefee_router)
 api.add_router("", agent_router)
 api.add_router("", outbox_router)
 api.add_router("", jobs_router)
+api.add_router("", work_orders_router)
+api.add_router("", intake_router)
+api.add_router("", chat_router)
+api.add_router("", knowledge_router)
+api.add_router("", service_admin_router)
+api.add_router("", service_reports_router)
 document_common_errors(api)

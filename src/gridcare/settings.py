@@ -154,6 +154,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Uploaded files (work-order attachments): served only through permission-checked views, never by URL.
+MEDIA_ROOT = Path(os.environ.get("GRIDCARE_MEDIA", VAR_DIR / "media"))
 STATICFILES_DIRS: list = [PACKAGE_DIR / "static"]
 _ECHARTS = BASE_DIR / "node_modules" / "echarts" / "dist"
 if _ECHARTS.exists():

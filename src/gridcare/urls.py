@@ -13,6 +13,7 @@ urlpatterns = [
     path("portal/pay/", include("gridcare.payments.portal_urls")),
     path("portal/notify/", include("gridcare.notify.portal_urls")),
     path("portal/outages/", include("gridcare.outages.portal_urls")),
+    path("portal/service/", include("gridcare.service.portal_urls")),
     path("portal/", include("gridcare.portal.urls")),
     path("billing/", include("gridcare.billing.urls")),
     path("payments/", include("gridcare.payments.urls")),
@@ -23,6 +24,8 @@ urlpatterns = [
     path("outages/public/", include("gridcare.outages.public_urls")),
     path("outages/", include("gridcare.outages.urls")),
     path("reliability/", include("gridcare.outages.reliability_urls")),
+    path("service/public/", include("gridcare.service.public_urls")),
+    path("service/", include("gridcare.service.urls")),
     path("", include("gridcare.customers.urls")),
 ]
 if settings.ADMIN_ENABLED:  # off in production unless GRIDCARE_ADMIN_ENABLED=1 (settings.py)

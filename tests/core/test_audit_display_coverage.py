@@ -72,9 +72,14 @@ def source_actions() -> set[str]:
             isinstance(v, ast.Constant) for v in (value.body, value.orelse)
         ):
             actions |= {value.body.value, value.orelse.value}
-        elif isinstance(value, ast.JoinedStr):  # collections.{kind}_done
-            kinds = {"disconnect", "reconnect"}
+        elif isinstance(value, ast.JoinedStr):  # collections.{kind}_done, workorder.{action}
             text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in value.values)
+            if text.startswith("workorder."):
+                from gridcare.service.lifecycle import ACTION_TO_STEP, SIDE_ACTIONS
+
+                kinds = {*ACTION_TO_STEP, *SIDE_ACTIONS}
+            else:
+                kinds = {"disconnect", "reconnect"}
             actions |= {text.format(k) for k in kinds}
         elif isinstance(value, ast.Name):
             wrappers = [

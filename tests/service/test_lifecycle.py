@@ -15,7 +15,9 @@ NOW = datetime.fromisoformat("2026-09-24T10:00:00+08:00")
 
 
 def act(user, order, action, **kw):
-    return services.work_order_act(actor=Actor(user=user, channel=Channel.CONSOLE), order=order, action=action, now=NOW, **kw)
+    return services.work_order_act(
+        actor=Actor(user=user, channel=Channel.CONSOLE), order=order, action=action, now=NOW, **kw
+    )
 
 
 def create(user, order_type, **kw):

@@ -1,0 +1,5 @@
+"""service-reports API of the 95598 service (issue 15). Mounted at /api/v1/ by gridcare/api.py."""
+
+from ninja import Router
+
+router = Router(tags=["service-reports"])
