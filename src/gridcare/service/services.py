@@ -349,12 +349,15 @@ def work_order_act(
                 raise _illegal(order, action) from None
             _forward(order, target, actor, now, note, assignee, fault_cause, resolution, satisfaction, data)
         elif action == "return":
-            if not note.strip():
-                raise _err("note", _("退回须填写原因"))
             try:
-                order.status = lifecycle.previous_step(order.order_type, order.status)
+                back_to = lifecycle.previous_step(order.order_type, order.status)
             except lifecycle.TransitionError:
                 raise _illegal(order, action) from None
+            if (
+                not note.strip()
+            ):  # after the transition check: a return from `created` is illegal, noted or not
+                raise _err("note", _("退回须填写原因"))
+            order.status = back_to
         elif action == "escalate":
             _open(order, action)
             order.escalation_level = F("escalation_level") + 1
