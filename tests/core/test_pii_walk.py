@@ -24,6 +24,7 @@ from gridcare.customers import services as customer_services
 from gridcare.customers.models import PortalBinding
 from gridcare.notify.models import Notification
 from gridcare.payments.channels import withholding as wh
+from gridcare.service.services import work_order_create
 from tests.factories import UserFactory
 from tests.payments.ledger.test_ledger import issued_bill, pay
 
@@ -73,6 +74,11 @@ def seeded(world):
         created_at=now,
     )
     PortalBinding.objects.create(user=w.portal_user, account=w.acct_a, created_at=now)
+    # A complaint on the walked account: its phone and address are the customer's (the lists and the order page).
+    w.order = work_order_create(
+        actor=Actor(), order_type="complaint", channel="phone", account_number=w.acct_a.account_number
+    ).order
+    assert w.order.phone == PHONE
     sp = w.acct_a.service_points.get()
     w.ids = {
         "customer_id": w.cust_a.pk,
@@ -93,6 +99,7 @@ def api_params(w) -> dict:
     return {
         **w.ids,
         "run_id": MISSING,
+        "attachment_id": MISSING,
         "statement_id": MISSING,
         "shift_id": MISSING,
         "refund_id": MISSING,
@@ -144,7 +151,7 @@ def page_params(w) -> dict:
         ("jobs/schedules/", "name"): "collections.run",
         ("outages/", "number"): "TD-NO-SUCH",
         ("outages/", "action"): "submit",
-        ("service/orders/", "number"): "NO-SUCH-ORDER",
+        ("service/orders/", "number"): w.order.number,
         ("service/orders/", "action"): "accept",
         ("service/attachments/", "pk"): MISSING,
         ("reliability/frequent/", "case_id"): MISSING,
