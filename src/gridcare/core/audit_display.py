@@ -166,10 +166,24 @@ ACTION_LABELS = {
     "workorder.return": _("工单退回"),
     "workorder.substantiate": _("认定投诉是否属实"),
     "workorder.transfer": _("工单转派"),
+    "knowledge.create": _("新建知识"),
+    "knowledge.draft": _("起草知识版本"),
+    "knowledge.submit": _("提交知识审核"),
+    "knowledge.approve": _("审核发布知识"),
+    "knowledge.reject": _("退回知识版本"),
+    "knowledge.retire": _("停用知识"),
+    "chat.start": _("发起在线客服会话"),
+    "chat.accept": _("接入在线客服会话"),
+    "chat.close": _("结束在线客服会话"),
+    "chat.order": _("在线客服会话转工单"),
 }
 
 # Keys that are not fields of the event's model (or are named differently there).
 KEY_LABELS = {
+    "category": _("分类"),
+    "title": _("标题"),
+    "version": _("版本"),
+    "topic": _("咨询主题"),
     "from_unit": _("原单位"),
     "to_unit": _("转派单位"),
     "into": _("合并到工单"),
