@@ -114,10 +114,6 @@ def test_a_chat_between_customer_and_agent_becomes_a_work_order(
 
         # The order's page shows the transcript (its description and its history).
         url = order_url(number)
-        if url is None:  # the order pages are another part of issue 15; until they are here, the chat page
-            agent.goto(f"{live_server.url}/service/chat/{chat.pk}/")  # links the order number
-            assert number in agent.inner_text("[data-testid=chat-order]")
-            pytest.xfail("no order page is routed yet (service:order)")
         agent.goto(f"{live_server.url}{url}")
         text = agent.inner_text("main")
         assert number in text

@@ -62,6 +62,8 @@ ACTION_LABELS: dict[str, Any] = {
     "substantiate": gettext_lazy("认定是否属实"),
     "create": gettext_lazy("受理登记"),
     "rate": gettext_lazy("客户评价"),
+    "chat_transcript": gettext_lazy("在线客服会话记录"),
+    "warn": gettext_lazy("时限预警"),
 }
 
 

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from gridcare.core.audit import Actor
@@ -30,7 +30,6 @@ from . import knowledge as kb
 from .choices import SUB_TYPE_CHOICES, AreaKind, ChatStatus, OrderType
 
 # The order page's URL name (owned by the orders part of issue 15); the first that resolves is linked.
-ORDER_URL_NAMES = ("service:order", "service:order_detail")
 
 
 def _actor(request) -> Actor:
@@ -43,13 +42,8 @@ def _messages(exc: ValidationError) -> list[str]:
     return list(exc.messages)
 
 
-def order_url(number: str) -> str | None:
-    for name in ORDER_URL_NAMES:
-        try:
-            return reverse(name, args=[number])
-        except NoReverseMatch:
-            continue
-    return None
+def order_url(number: str) -> str:
+    return reverse("service:order_detail", args=[number])
 
 
 # ---------------------------------------------------------------- knowledge base
