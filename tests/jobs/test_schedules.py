@@ -27,6 +27,7 @@ DEFAULTS = {
     "outages.start_due",
     "outages.voltage_monthly",
     "outages.frequent",
+    "service.clock",
 }
 
 

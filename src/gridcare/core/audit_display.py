@@ -176,6 +176,11 @@ ACTION_LABELS = {
     "chat.accept": _("接入在线客服会话"),
     "chat.close": _("结束在线客服会话"),
     "chat.order": _("在线客服会话转工单"),
+    "calendar.update": _("录入工作日历"),
+    "calendar.import": _("导入工作日历"),
+    "calendar.recompute": _("重算工单时限（工作日历变更）"),
+    "service.clock": _("工单时限预警与超时升级"),
+    "service.policy_update": _("修改服务承诺时限"),
 }
 
 # Keys that are not fields of the event's model (or are named differently there).
@@ -386,6 +391,18 @@ KEY_LABELS = {
     "used": _("已用（时户）"),
     "year": _("年度"),
     "years": _("年数"),
+    "loaded": _("已发布"),
+    "holidays": _("节假日天数"),
+    "adjusted_working_days": _("调休上班天数"),
+    "days_changed": _("变更天数"),
+    "no_longer_provisional": _("转为正式时限数"),
+    "warned": _("预警数"),
+    "escalated": _("升级数"),
+    "deadline": _("时限"),
+    "escalation_level": _("升级次数"),
+    "priority": _("优先级"),
+    "policy": _("时限规则"),
+    "time_limit": _("时限"),
 }
 
 # Keys holding a user's id (or a list of them): shown as the username, looked up in one query per page.

@@ -22,15 +22,42 @@ class Kind(models.TextChoices):
     EMERGENCY = "emergency", _("紧急通知")
     GREETING = "greeting", _("节日问候")
     SMS_CODE = "sms_code", _("短信验证码")
+    WORKORDER_ACCEPTED = "workorder_accepted", _("工单受理通知")
+    WORKORDER_DISPATCHED = "workorder_dispatched", _("抢修派工通知")
+    WORKORDER_CLOSED = "workorder_closed", _("工单办结通知")
+    WORKORDER_REOPENED = "workorder_reopened", _("工单重办通知")
+    WORKORDER_ESCALATED = "workorder_escalated", _("工单超时督办")
 
 
-# Sent at once even inside the customer's quiet hours.
+# Sent at once even inside the customer's quiet hours (a work order's acceptance and crew dispatch answer a
+# request the customer has just made; an escalation goes to staff).
 QUIET_HOURS_EXEMPT = frozenset(
-    {Kind.OUTAGE, Kind.OUTAGE_CHANGE, Kind.OUTAGE_CANCEL, Kind.EMERGENCY, Kind.SMS_CODE}
+    {
+        Kind.OUTAGE,
+        Kind.OUTAGE_CHANGE,
+        Kind.OUTAGE_CANCEL,
+        Kind.EMERGENCY,
+        Kind.SMS_CODE,
+        Kind.WORKORDER_ACCEPTED,
+        Kind.WORKORDER_DISPATCHED,
+        Kind.WORKORDER_ESCALATED,
+    }
 )
 # Transactional: sent to a phone number (not necessarily a customer's), never delayed nor opted out
-# (`notify.outbox.transactional_sms_enqueue`).
-TRANSACTIONAL_KINDS = frozenset({Kind.SMS_CODE})
+# (`notify.outbox.transactional_sms_enqueue`): verification codes, the work-order notices of a caller known only
+# by a phone number, and escalations to supervisors.
+TRANSACTIONAL_KINDS = frozenset(
+    {
+        Kind.SMS_CODE,
+        Kind.WORKORDER_ACCEPTED,
+        Kind.WORKORDER_DISPATCHED,
+        Kind.WORKORDER_CLOSED,
+        Kind.WORKORDER_REOPENED,
+        Kind.WORKORDER_ESCALATED,
+    }
+)
+# Secrets: once sent, their digits are masked in the outbox row (a verification code).
+REDACTED_KINDS = frozenset({Kind.SMS_CODE})
 # Marketing-like kinds a customer may opt out of.
 OPT_OUT_KINDS = frozenset({Kind.GREETING})
 

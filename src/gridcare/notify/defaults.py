@@ -20,6 +20,17 @@ def default_templates() -> dict[tuple[str, str], NoticeTemplate]:
         rows[kind, "wechat"] = NoticeTemplate(
             kind=kind, channel="wechat", body=sms.removeprefix(seeded.SIGN), wechat_fields=fields
         )
+    # The work-order notices (issue 15): the customer's on every channel, the supervisors' escalation by SMS.
+    workorders = import_module("gridcare.notify.migrations.0010_workorder_notice_kinds")
+    for kind, (sms, subject, email, fields) in workorders.TEMPLATES.items():
+        rows[kind, "sms"] = NoticeTemplate(kind=kind, channel="sms", body=sms)
+        rows[kind, "email"] = NoticeTemplate(kind=kind, channel="email", subject=subject, body=email)
+        rows[kind, "wechat"] = NoticeTemplate(
+            kind=kind, channel="wechat", body=sms.removeprefix(seeded.SIGN), wechat_fields=fields
+        )
+    rows["workorder_escalated", "sms"] = NoticeTemplate(
+        kind="workorder_escalated", channel="sms", body=workorders.ESCALATED_SMS
+    )
     # Transactional kinds go by SMS only (`services.transactional_sms_enqueue`).
     rows["sms_code", "sms"] = NoticeTemplate(
         kind="sms_code",

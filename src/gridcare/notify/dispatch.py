@@ -17,7 +17,7 @@ from . import backends
 from .choices import (
     DUE_STATUSES,
     QUIET_HOURS_EXEMPT,
-    TRANSACTIONAL_KINDS,
+    REDACTED_KINDS,
     NotificationStatus,
 )
 from .models import Notification, NotifyPreference
@@ -109,7 +109,7 @@ def outbox_dispatch(*, now: datetime | None = None, limit: int = 500, batch: int
                 else:
                     n.attempts += 1
                     n.status, n.sent_at, n.last_error = NotificationStatus.SENT, when, ""
-                    if n.kind in TRANSACTIONAL_KINDS:
+                    if n.kind in REDACTED_KINDS:
                         # A verification code, once handed to the gateway, is not kept readable in the outbox.
                         n.body = mask_codes(n.body)
                         redacted = True

@@ -378,6 +378,12 @@ def _existing_keys(keys: list[str]) -> set[str]:
 _MUTED: ContextVar[bool] = ContextVar("gridcare_notices_muted", default=False)
 
 
+def notices_are_muted() -> bool:
+    """Whether the caller runs inside `notices_muted()` (for enqueue paths of their own, e.g. a transactional SMS
+    that a backfill must not send either)."""
+    return _MUTED.get()
+
+
 @contextmanager
 def notices_muted():
     """Enqueue nothing inside this block: for backfills of past events (a legacy data migration, the demo's

@@ -4,6 +4,7 @@
     gridcare import readings FILE.csv [--dry-run] [--user USERNAME] [--inline]
     gridcare import outages FILE.csv [--dry-run] [--user USERNAME] [--inline]
     gridcare import voltage FILE.csv [--dry-run] [--user USERNAME] [--inline]
+    gridcare import calendar FILE.csv|FILE.xlsx --year 2027 [--not-loaded] [--dry-run] [--user USERNAME] [--inline]
 
 Each import is a job (customers.import, metering.import_readings): the file is checked as a whole first
 (nothing queued when it is unusable), copied under var/imports/, and imported by a worker while this command
@@ -30,7 +31,7 @@ from gridcare.jobs import services as job_services
 from gridcare.jobs.choices import JobState
 from gridcare.jobs.services import BrokerUnavailable
 
-KINDS = ("customers", "readings", "outages", "voltage")
+KINDS = ("customers", "readings", "outages", "voltage", "calendar")
 
 
 class Command(BaseCommand):
@@ -88,6 +89,17 @@ class Command(BaseCommand):
             description="导入已送电的历史停电：全部行通过校验才写入，否则一行也不写；不发送停电通知。",
         )
         self._add_common(p)
+
+    def _add_calendar(self, sub) -> None:
+        p = sub.add_parser(
+            "calendar",
+            help="一年的节假日与调休上班日（列格式见 docs/import-calendar.md）",
+            description="导入某年的节假日（休）与调休上班日（班）：整年替换，同一日期出现两次或日期不在该年内时一行也不写；"
+            "写入后重算涉及该年的工单时限。",
+        )
+        self._add_common(p)
+        p.add_argument("--year", type=int, required=True, help="年份，如 2027")
+        p.add_argument("--not-loaded", action="store_true", help="只录入，暂不标记为已发布")
 
     def handle(self, *args: Any, kind: str, **options: Any) -> None:
         actor = Actor(user=self._user(options.get("user")), channel=Channel.IMPORT)
@@ -216,3 +228,52 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(_("导入完成：停电事件 %(e)d 个，停电 %(c)d 户次、%(h)s 时户") % counts)
         )
+
+    def _import_calendar(self, actor: Actor, options: dict[str, Any]) -> None:
+        from gridcare.service import calendar_admin as cal
+
+        year, path = options["year"], options["file"]
+        try:
+            parsed = cal.parse_file(importer.read_path(path))
+            if parsed.errors:
+                raise ValidationError({"file": parsed.errors})
+            if options["dry_run"]:
+                days = cal.validate_days(year, parsed.days)
+                holidays = sum(1 for working, _name in days.values() if not working)
+                self.stdout.write(
+                    _("%(n)d rows OK（校验通过，未写入）：%(y)d 年节假日 %(h)d 天、调休上班 %(w)d 天")
+                    % {"n": len(days), "y": year, "h": holidays, "w": len(days) - holidays}
+                )
+                return
+            saved = cal.calendar_year_save(
+                actor=actor,
+                year=year,
+                loaded=not options["not_loaded"],
+                days=parsed.days,
+                source="import",
+                file_name=path,
+                start_job=False,
+            )
+        except importer.ImportFileError as e:
+            raise CommandError(str(e)) from None
+        except ValidationError as e:
+            head = _("%(file)s 有错误，未写入任何数据：") % {"file": path}
+            raise CommandError("\n".join([head, *e.messages])) from None
+        except PermissionDenied:
+            raise CommandError(_("用户 %(u)s 没有维护工作日历的权限") % {"u": options["user"]}) from None
+        counts = {"y": year, "h": saved.holidays, "w": saved.working_days}
+        if not saved.changed:
+            self.stdout.write(_("%(y)d 年日历内容未变化（节假日 %(h)d 天、调休上班 %(w)d 天）") % counts)
+            return
+        self.stdout.write(
+            self.style.SUCCESS(_("导入完成：%(y)d 年节假日 %(h)d 天、调休上班 %(w)d 天") % counts)
+        )
+        if saved.recompute:
+            job = job_cli.run_and_wait(
+                cal.RECOMPUTE_KIND, {"years": [year]}, actor, self.stderr, inline=options["inline"]
+            )
+            result = job_cli.result_of(job)
+            self.stdout.write(
+                _("已重算工单时限：检查 %(e)d 条，更新 %(r)d 条")
+                % {"e": result["examined"], "r": result["refreshed"]}
+            )
