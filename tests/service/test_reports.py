@@ -322,7 +322,7 @@ def test_the_report_reads_a_bounded_number_of_queries(book, django_assert_max_nu
     for n in range(20):  # more orders do not mean more queries
         o = order(100 + n, book.station_a, "complaint", "phone", "2026-02-02 10:00")
         deadline(o, "contact", "2026-02-03 23:59:59", "2026-02-03 10:00")
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(12):
         report(book.a_agent, book.station_a)
 
 
@@ -337,7 +337,7 @@ def fixed_clock(monkeypatch):
 
 def test_the_page_shows_the_figures_and_the_charts(book, login, fixed_clock, django_assert_max_num_queries):
     c = login(book.a_agent)
-    with django_assert_max_num_queries(25):
+    with django_assert_max_num_queries(16):
         r = c.get("/service/reports/", {"unit": book.station_a.pk, "from": "2026-01-01", "to": "2026-03-31"})
     body = r.content.decode()
     assert r.status_code == 200

@@ -40,7 +40,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from gridcare.core.audit import Actor, audit_record
 from gridcare.core.calendar import WorkCalendar
@@ -238,6 +238,7 @@ class _Order:
     outage_id: int | None = None
     customer_user: int | None = None
     received_entered: bool = False
+    entered_at: datetime | None = None  # when staff entered an order received earlier (a letter)
     plan: list[_Ev] = field(default_factory=list)  # forward steps, in time order
     side: list[_Ev] = field(default_factory=list)  # chases, substantiation, ratings, escalations
     merge_into: _Order | None = None
@@ -248,6 +249,11 @@ class _Order:
     fields: dict = field(default_factory=dict)
     deadlines: list[dict] = field(default_factory=list)
     number: str = ""
+
+    @property
+    def start(self) -> datetime:
+        """When the order was registered: entered, or received."""
+        return self.entered_at or self.received_at
 
 
 class _Builder:
@@ -494,7 +500,10 @@ class _Builder:
         if channel == "hall":
             creator = self.clerk_for(o.unit_id) or self.agent
         o.created_by = creator["id"] if creator else None
-        o.received_entered = channel == "letter"
+        if channel == "letter":  # entered by staff the next working day, with the day it came as received_at
+            o.received_entered = True
+            entered = self.office(received_at, 1, received_at).replace(microsecond=0)
+            o.entered_at = entered if entered < self.now else received_at + timedelta(minutes=10)
         return o
 
     def clerk_for(self, unit_id: int) -> dict | None:
@@ -514,7 +523,7 @@ class _Builder:
     # ------------------------------------------------------------------------------------ lifecycles
     def _create(self, o: _Order, note: str = "") -> None:
         actor, label = self.creator_label(o)
-        o.plan.append(_Ev(o.received_at, "create", Step.CREATED, actor, label, note, {"channel": o.channel}))
+        o.plan.append(_Ev(o.start, "create", Step.CREATED, actor, label, note, {"channel": o.channel}))
 
     def _callback(self, o: _Order, resolved: datetime, mix: str, *, allow_unsatisfied: bool = True) -> _Ev:
         rng = self.rng
@@ -554,7 +563,7 @@ class _Builder:
         self._create(o)
         agent = self.u(self.agent)
         crew = self.crew(o.unit_id)
-        t = o.received_at + timedelta(minutes=rng.uniform(1, 4))
+        t = o.start + timedelta(minutes=rng.uniform(1, 4))
         o.plan.append(_Ev(t, "accept", Step.ACCEPTED, *agent))
         commit = self._minutes_of("fault", "", o.area, "arrival", 45)
         repair_commit = self._minutes_of("fault", "", o.area, "restoration", 180)
@@ -608,7 +617,7 @@ class _Builder:
         agent = self.u(self.agent)
         handler = self.cmanager(o.unit_id)
         who = self.u(handler)
-        t = o.received_at + timedelta(minutes=rng.uniform(3, 40))
+        t = o.start + timedelta(minutes=rng.uniform(3, 40))
         o.plan.append(_Ev(t, "accept", Step.ACCEPTED, *agent))
         t += timedelta(minutes=rng.uniform(10, 90))
         o.assignee = handler["id"] if handler else None
@@ -679,9 +688,9 @@ class _Builder:
         self._create(o)
         who = self.u(self.clerk_for(o.unit_id) if o.channel == "hall" else self.agent)
         if o.order_type == "consultation" and o.channel in ("phone", "chat", "hall"):
-            t = o.received_at + timedelta(minutes=rng.uniform(2, 12))
+            t = o.start + timedelta(minutes=rng.uniform(2, 12))
         else:
-            t = self.office(o.received_at, rng.randint(0, 1), o.received_at)
+            t = self.office(o.received_at, rng.randint(0, 1), o.start)
         o.plan.append(
             _Ev(
                 t,
@@ -838,8 +847,8 @@ class _Builder:
         ]
         for orig in rng.sample(pool, min(len(pool), max(3, len(self.orders) // 80))):
             resolved = next((e.at for e in orig.plan if e.action in ("restore", "reply", "complete")), None)
-            end = min(resolved or self.now, self.now, orig.received_at + timedelta(days=2))
-            lo = orig.received_at + timedelta(minutes=20)
+            end = min(resolved or self.now, self.now, orig.start + timedelta(days=2))
+            lo = orig.start + timedelta(minutes=20)
             if end - lo < timedelta(minutes=30):
                 continue
             received = lo + (end - lo - timedelta(minutes=20)) * rng.random()
@@ -853,7 +862,7 @@ class _Builder:
             actor, label = self.u(self.agent)
             dup.plan.append(
                 _Ev(
-                    received + timedelta(minutes=rng.uniform(3, 15)),
+                    dup.start + timedelta(minutes=rng.uniform(3, 15)),
                     "merge",
                     Step.MERGED,
                     actor,
@@ -976,7 +985,6 @@ class _Builder:
                         {"rating": "satisfied"},
                     )
                 )
-            o.fields["no_rating"] = not rated
             self.orders.append(o)
 
     def _chases(self) -> None:
@@ -994,23 +1002,18 @@ class _Builder:
                 times = 1
             else:
                 continue
-            span = (end - o.received_at).total_seconds()
+            span = (end - o.start).total_seconds()
             if span < 3600:
                 continue
             for _i in range(times):
-                at = o.received_at + timedelta(seconds=rng.uniform(0.5, 0.98) * span)
+                at = o.start + timedelta(seconds=rng.uniform(0.5, 0.98) * span)
                 o.side.append(_Ev(at, "chase", None, actor, label, "客户来电催办"))
 
     def _ratings(self) -> None:
         """Portal customers rate some of their closed orders."""
         rng = self.rng
         for o in self.orders:
-            if (
-                o.channel != "portal"
-                or o.merge_into
-                or o.customer_user
-                or o.fields.get("no_rating") is not None
-            ):
+            if o.channel != "portal" or o.merge_into or o.customer_user:  # the demo customer rates one only
                 continue
             closed = next((e.at for e in o.plan if e.action == "close"), None)
             if closed is None or rng.random() > 0.4:
@@ -1333,13 +1336,14 @@ def _write_orders(b: _Builder) -> dict[str, int]:
         deadlines += [(row.pk, *(d[k] for k in DEADLINE_FIELDS)) for d in o.deadlines]
     _insert_rows(WorkOrderEvent, EVENT_FIELDS, events)
     _insert_rows(WorkOrderDeadline, ["order", *DEADLINE_FIELDS], deadlines)
-    # Registered when received (letters: entered by staff the next morning).
-    from django.db.models import F
-
+    # Registered when received; letters when staff entered them (the next working day).
     WorkOrder.objects.filter(demo=True).update(created_at=F("received_at"))
-    WorkOrder.objects.filter(demo=True, received_entered=True).update(
-        created_at=F("received_at") + timedelta(hours=18)
-    )
+    entered = []
+    for o, row in zip(b.orders, rows, strict=True):
+        if o.entered_at is not None:
+            row.created_at = o.entered_at
+            entered.append(row)
+    WorkOrder.objects.bulk_update(entered, ["created_at"], batch_size=500)
     now = b.now
     open_rows = [o for o in b.orders if o.status not in lifecycle.TERMINAL]
     return {
