@@ -299,3 +299,10 @@ def test_the_reports_on_the_demo_read_sensibly(built, django_assert_max_num_quer
     assert 80 <= doc["satisfaction"]["callbacks"]["rate"] < 100
     urban = next(r for r in doc["times"]["rows"] if r["area"] == "urban")
     assert urban["arrival"]["count"] > 0 and urban["arrival"]["avg_minutes"] < 45  # mostly within commitment
+
+
+def test_without_accounts_there_is_nothing_to_build_orders_on(db):
+    out = StringIO()
+    call_command("demo_service", "--today", "2026-06-30", stdout=out)
+    assert "run `gridcare seed` first" in out.getvalue()
+    assert not WorkOrder.objects.exists() and KnowledgeArticle.objects.count() == 35

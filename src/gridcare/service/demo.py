@@ -1442,7 +1442,8 @@ def demo_service(*, today: date, seed: int = 42, now: datetime | None = None, re
         if not WorkOrder.objects.filter(demo=True).exists():
             b = _Builder(today=today, seed=seed, now=now)
             b.build()
-            counts.update(_write_orders(b))
+            if b.orders:
+                counts.update(_write_orders(b))
         if not KnowledgeArticle.objects.filter(code__in=[a.code for a in ARTICLES]).exists():
             counts.update(_write_kb(random.Random(seed * 7 + 1), now))
         if counts:

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 
 from gridcare.core.clock import add_today_argument, demo_clock
 from gridcare.service.demo import demo_service
+from gridcare.service.models import WorkOrder
 
 
 class Command(BaseCommand):
@@ -25,6 +26,8 @@ class Command(BaseCommand):
     def handle(self, *args, seed, today=None, replace=False, **options):
         today, now = demo_clock(today)
         counts = demo_service(today=today, seed=seed, now=now, replace=replace)
+        if "orders" not in counts and not WorkOrder.objects.filter(demo=True).exists():
+            self.stdout.write("no accounts to build demo work orders on: run `gridcare seed` first")
         if "orders" not in counts and "articles" not in counts:
             self.stdout.write(
                 "demo work orders and articles already there: nothing written (--replace rebuilds them)"
