@@ -126,6 +126,7 @@ ACTION_LABELS = {
     "withholding_batch.export": _("生成代扣文件"),
     "withholding_batch.import": _("导入代扣结果"),
     "demo.outages": _("生成演示停电数据"),
+    "demo.service": _("生成演示客服工单与知识库"),
     "import.outages": _("导入历史停电"),
     "import.voltage": _("导入电压读数"),
     "outage.approve": _("审批停电"),

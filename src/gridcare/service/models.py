@@ -87,6 +87,7 @@ class WorkOrder(models.Model):
     customer_user = models.ForeignKey(  # the portal customer who submitted it (their orders page)
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    demo = models.BooleanField(default=False, editable=False)  # built by `gridcare demo_service` (--replace)
 
     class Meta:
         ordering = ["-received_at", "-id"]

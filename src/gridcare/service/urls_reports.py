@@ -1,3 +1,10 @@
-"""URL patterns of the 95598 service (issue 15); included by service/urls.py or portal_urls.py."""
+"""Service reports (issue 15 §9): the page and its Excel workbook; included by service/urls.py."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import views_reports as v
+
+urlpatterns: list = [
+    path("reports/", v.reports_page, name="reports"),
+    path("reports.xlsx", v.reports_page, {"fmt": "xlsx"}, name="reports_xlsx"),
+]
