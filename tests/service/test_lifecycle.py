@@ -77,3 +77,13 @@ def test_consultation_may_close_without_callback(svc):
     order = act(svc.a_agent, order, "answer")
     order = act(svc.a_agent, order, "close")
     assert order.status == "closed"
+
+
+@pytest.mark.django_db
+def test_completing_an_opinion_meets_its_reply_clock(svc):
+    order = create(svc.a_agent, "opinion")
+    assert [d.name for d in order.deadlines.all()] == ["reply"]
+    for action in ["accept", "assign", "complete"]:
+        order = act(svc.a_agent, order, action)
+    reply = order.deadlines.get(name="reply")
+    assert reply.met_at == NOW

@@ -459,9 +459,12 @@ def _forward(order, target, actor, now, note, assignee, fault_cause, resolution,
             return
     if target == Step.CLOSED:
         order.closed_at = now
-    meets = lifecycle.MEETS.get(target)
+    meets = {lifecycle.MEETS[target]} if target in lifecycle.MEETS else set()
+    if target == resolution_step:
+        # Resolving meets the type's answer clock whatever it is called: an opinion's `reply` ends in `completed`.
+        meets |= {"restoration", "reply", "complete"}
     if meets:
-        WorkOrderDeadline.objects.filter(order=order, name=meets, met_at__isnull=True).update(met_at=now)
+        WorkOrderDeadline.objects.filter(order=order, name__in=meets, met_at__isnull=True).update(met_at=now)
     order.status = target
     if target in (Step.ACCEPTED, Step.DISPATCHED, Step.CLOSED):
         notices.queue(order, target)
