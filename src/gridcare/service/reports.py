@@ -560,9 +560,10 @@ def report_xlsx(doc: dict) -> bytes:
     from openpyxl.styles import Font
 
     bold = Font(bold=True)
+    as_of_label = _("统计时点")
     head = (
         f"{doc['unit']['name']} {doc['period']['from']:%Y-%m-%d} — {doc['period']['to']:%Y-%m-%d}"
-        f"（{_('统计时点')} {doc['as_of'].astimezone(CHINA):%Y-%m-%d %H:%M}）"
+        f"（{as_of_label} {doc['as_of'].astimezone(CHINA):%Y-%m-%d %H:%M}）"
     )
     wb = Workbook()
     first = [True]

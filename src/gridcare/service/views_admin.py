@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from gridcare.core.audit import Actor
@@ -20,7 +21,15 @@ from . import calendar_admin as cal
 from .choices import DeadlineBasis, DeadlineUnit
 from .models import WorkOrderDeadline
 
-WEEKDAYS = ["一", "二", "三", "四", "五", "六", "日"]
+WEEKDAYS = [
+    gettext_lazy("周一"),
+    gettext_lazy("周二"),
+    gettext_lazy("周三"),
+    gettext_lazy("周四"),
+    gettext_lazy("周五"),
+    gettext_lazy("周六"),
+    gettext_lazy("周日"),
+]
 
 
 def _messages(exc: ValidationError) -> list[str]:
