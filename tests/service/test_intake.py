@@ -27,7 +27,7 @@ from gridcare.outages import services as outage_services
 from gridcare.payments.prepaid.models import PrepaidAccount, PrepaidEstimate
 from gridcare.portal.models import SmsCode
 from gridcare.service import api_intake, intake
-from gridcare.service.models import WorkOrder, WorkOrderDeadline, WorkOrderEvent
+from gridcare.service.models import SlaPolicy, WorkOrder, WorkOrderDeadline, WorkOrderEvent
 from gridcare.service.triage import TriageResult, triage_fault
 from tests.factories import UserFactory
 from tests.outages.conftest import grid  # noqa: F401 — a fixture
@@ -606,15 +606,30 @@ def test_the_fault_report_answers_in_a_bounded_number_of_statements(svc):
     with CaptureQueriesContext(connection) as queries:
         assert anon(account_number="3100000001", address=None).status_code == 201
     statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
-    # the account with its triage facts, the policy rows, then the write: one statement on PostgreSQL (the order,
-    # its deadline, event and audit row), one per table elsewhere
-    assert len(statements) == (3 if connection.vendor == "postgresql" else 6), statements
+    # the account with its triage facts and the policy rows, then the write: one statement on PostgreSQL (the
+    # order, its deadline, event and audit row), one per table elsewhere
+    assert len(statements) == (2 if connection.vendor == "postgresql" else 5), statements
     with CaptureQueriesContext(connection) as queries:
-        assert (
-            anon(address="西湖路1号").status_code == 201
-        )  # no account: the root unit rides with the policy rows
+        assert anon(address="西湖路1号").status_code == 201  # no account: the policy rows and the root unit
     statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     assert len(statements) == (2 if connection.vendor == "postgresql" else 5), statements
+
+
+def test_the_policy_table_as_edited_applies_to_new_reports(svc):
+    SlaPolicy.objects.filter(order_type="fault", area="urban", name="arrival").update(amount=30)
+    SlaPolicy.objects.filter(order_type="fault", area="remote", name="arrival").update(amount=2, unit="hours")
+    known = intake.fault_report_create(
+        actor=Actor(), channel="web", phone=PHONE, description="停电", account_number="3100000001", now=NOW
+    )
+    assert known.message == "已派发抢修，抢修人员承诺 30 分钟内到达现场"
+    assert [(d.name, d.due_at) for d in known.deadlines] == [
+        ("arrival", datetime(2026, 9, 24, 10, 30, tzinfo=CN))
+    ]
+    remote = intake.fault_report_create(
+        actor=Actor(), channel="web", phone=PHONE, description="停电", address="山里", area="remote", now=NOW
+    )
+    assert remote.message == "已派发抢修，抢修人员承诺 2 小时内到达现场"
+    assert [d.due_at for d in remote.deadlines] == [datetime(2026, 9, 24, 12, 0, tzinfo=CN)]
 
 
 # ---------------------------------------------------------------- the storm path

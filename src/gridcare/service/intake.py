@@ -35,6 +35,7 @@ Design (decided for issue 15):
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ from gridcare.core.scoping import PermissionDenied, may_act_on_unit
 from gridcare.core.validators import MOBILE_RE, validate_phone
 from gridcare.outages.choices import OutageStatus
 
-from .choices import AreaKind, OrderChannel, OrderType, Priority, Step, Triage
+from .choices import AreaKind, DeadlineBasis, OrderChannel, OrderType, Priority, Step, Triage
 from .deadlines import CHINA, Deadline, compute, whole_seconds
 from .models import WorkOrder, WorkOrderDeadline, WorkOrderEvent
 from .policies import rules_for
@@ -276,7 +277,8 @@ def _account_sql() -> str:
     """The account of a report with its triage facts, one round trip: the holder, premise and transformer area; the
     newest live interruption among its frozen affected accounts (as `triage.triage_fault` reads it: an outage in
     progress whose interruption of the account has not ended, newest actual start first); and the latest balance
-    estimate of its prepaid enrolment. Table and column names come from the models."""
+    estimate of its prepaid enrolment; and the fault rows of the policy table (`_policy_json`), so a report on a
+    known account reads once. Table and column names come from the models."""
     from gridcare.customers.models import Account, Customer, Premise, TransformerArea
     from gridcare.outages.models import AffectedAccount, Interruption, OutageArea, OutageEvent
     from gridcare.payments.prepaid.models import PrepaidAccount, PrepaidEstimate
@@ -287,7 +289,7 @@ def _account_sql() -> str:
     end = connection.ops.quote_name(Interruption._meta.get_field("end").column)
     return (
         "SELECT a.id, a.unit_id, a.customer_id, c.name, p.address, p.transformer_area_id, ta.area_type, "  # noqa: S608 (names from model metadata)
-        "x.event_id, e.number, ar.est_restoration, e.planned_end, pe.available "
+        f"x.event_id, e.number, ar.est_restoration, e.planned_end, pe.available, {_policy_json()} "
         f"FROM {t(Account)} a JOIN {t(Customer)} c ON c.id = a.customer_id "
         f"JOIN {t(Premise)} p ON p.id = a.premise_id JOIN {t(TransformerArea)} ta ON ta.id = p.transformer_area_id "
         f"LEFT JOIN {t(AffectedAccount)} x ON x.id = (SELECT x2.id FROM {t(AffectedAccount)} x2 "
@@ -321,6 +323,7 @@ class _Account:
     address: str
     transformer_area_id: int
     area_type: str
+    fault_policy: tuple  # the policy rows that can apply to its fault report (`_policy_where`)
 
 
 def account_triage(account_number: str) -> tuple[_Account, TriageResult] | None:
@@ -331,8 +334,8 @@ def account_triage(account_number: str) -> tuple[_Account, TriageResult] | None:
         row = cur.fetchone()
     if row is None:
         return None
-    account = _Account(*row[:7])
-    event_id, event_number, area_est, planned_end, available = row[7:]
+    event_id, event_number, area_est, planned_end, available, policy = row[7:]
+    account = _Account(*row[:7], fault_policy=tuple(_policy_rows(policy)))
     if event_id is not None:
         return account, TriageResult(
             outcome=Triage.OUTAGE,
@@ -343,6 +346,37 @@ def account_triage(account_number: str) -> tuple[_Account, TriageResult] | None:
     if available is not None and Decimal(str(available)) <= 0:
         return account, TriageResult(outcome=Triage.ARREARS, balance=Decimal(str(available)))
     return account, TriageResult(outcome=Triage.DISPATCH)
+
+
+def _policy_where() -> str:
+    """The policy rows that can give a fault report a deadline at receipt: its type's or every type's, no sub-type
+    (a fault has none), counted from receipt (the others are added later). `policies.rules_for` picks among them
+    by area as it does among all rows. The values are the contract's constants."""
+    return f"order_type IN ('{OrderType.FAULT.value}', '') AND sub_type = '' AND basis = '{DeadlineBasis.RECEIVED.value}'"
+
+
+POLICY_COLUMNS = "order_type, sub_type, area, name, amount, unit, basis"
+
+
+def _policy_json() -> str:
+    """A scalar subquery with the fault policy rows as one JSON array of arrays (PostgreSQL: json_agg, NULL for
+    none; SQLite: json_group_array)."""
+    from .models import SlaPolicy
+
+    table = connection.ops.quote_name(SlaPolicy._meta.db_table)
+    if connection.vendor == "postgresql":
+        agg = f"json_agg(json_build_array({POLICY_COLUMNS}))"
+    else:
+        agg = f"json_group_array(json_array({POLICY_COLUMNS}))"
+    return f"(SELECT {agg} FROM {table} WHERE {_policy_where()})"  # noqa: S608 (names from model metadata)
+
+
+def _policy_rows(value) -> list[tuple]:
+    if value is None:
+        return []
+    if isinstance(value, str | bytes):
+        value = json.loads(value)
+    return [tuple(row) for row in value]
 
 
 @lru_cache(maxsize=2)
@@ -357,16 +391,15 @@ def _policy_sql(with_root: bool) -> str:
         unit = connection.ops.quote_name(SupplyUnit._meta.db_table)
         root = f", (SELECT id FROM {unit} WHERE parent_id IS NULL ORDER BY id LIMIT 1)"  # noqa: S608
     return (
-        f"SELECT order_type, sub_type, area, name, amount, unit, basis{root} "  # noqa: S608 (names from model metadata)
-        f"FROM {connection.ops.quote_name(SlaPolicy._meta.db_table)} WHERE order_type IN (%s, %s)"
+        f"SELECT {POLICY_COLUMNS}{root} "  # noqa: S608 (names from model metadata)
+        f"FROM {connection.ops.quote_name(SlaPolicy._meta.db_table)} WHERE {_policy_where()}"
     )
 
 
 def _fault_policy(with_root: bool) -> tuple[list, int | None]:
-    """The policy rows that can apply to a fault (its type's and every type's), as `policies.load_rows` gives them,
-    and the root unit's id when asked for."""
+    """The policy rows that can apply to a fault report (`_policy_where`), and the root unit's id when asked for."""
     with connection.cursor() as cur:
-        cur.execute(_policy_sql(with_root), [OrderType.FAULT.value, ""])
+        cur.execute(_policy_sql(with_root))
         rows = cur.fetchall()
     root = None
     if with_root:
@@ -449,8 +482,11 @@ def fault_report_create(
     staff = user is not None and not is_customer(user)
     if unit_id is None and staff:
         unit_id = user.unit_id
-    rows, root = _fault_policy(with_root=unit_id is None)
-    unit_id = unit_id or root
+    if found is not None:
+        rows = list(found[0].fault_policy)
+    else:
+        rows, root = _fault_policy(with_root=unit_id is None)
+        unit_id = unit_id or root
     if staff and not may_act_on_unit(user, unit_id, Perm.WORKORDER_HANDLE):
         raise PermissionDenied()
     if result is None:  # neither an account nor a transformer area: nothing to look up
@@ -570,17 +606,17 @@ def _write_orm(order: dict, deadlines: list[dict], event: dict, audit: AuditEven
 
 
 def _literal(value) -> str | None:
-    """The SQL literal of a default every new row writes the same (NULL, '', false, 0), or None for a parameter."""
+    """The SQL literal of a field's default (a model's own constant, never input): NULL, a boolean, an integer or
+    a string; None when it has to be a parameter. Fewer parameters keep the statement within psycopg's cache of
+    parsed queries (at most 50 parameters)."""
     if value is None:
         return "NULL"
-    if value is False:
-        return "false"
-    if value is True:
-        return "true"
-    if isinstance(value, str) and value == "":
-        return "''"
-    if type(value) is int and value == 0:
-        return "0"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):  # IntegerChoices members too
+        return str(int(value))
+    if isinstance(value, str):  # TextChoices members too
+        return "'" + str(value).replace("'", "''") + "'"
     return None
 
 
@@ -604,7 +640,7 @@ class _RowSql:
                 self.steps.append(("given", f))
                 self.template.append("%s")
             else:
-                literal = None if callable(f.default) else _literal(f.get_default())
+                literal = None if f.has_default() and callable(f.default) else _literal(f.get_default())
                 if literal is None:
                     self.steps.append(("default", f))
                     self.template.append("%s")
