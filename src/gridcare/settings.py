@@ -51,6 +51,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "gridcare.payments.channels.fastpath.ChannelNotifyMiddleware",  # channel-signed notifications: no browser stack
     "gridcare.core.middleware.LeanApiMiddleware",  # LEAN_API_ROUTES: no browser stack (sessions, CSRF, auth, ninja)
+    "gridcare.service.api_intake.FaultReportLeanMiddleware",  # anonymous fault reports: no browser stack
     "django.contrib.sessions.middleware.SessionMiddleware",
     "gridcare.core.middleware.ChineseByDefaultMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -288,6 +289,15 @@ GRIDCARE.update(
         # Portal payments above this amount need a re-authentication within REAUTH_MINUTES.
         "REAUTH_PAY_THRESHOLD": os.environ.get("GRIDCARE_REAUTH_PAY_THRESHOLD", "5000.00"),
         "REAUTH_MINUTES": int(os.environ.get("GRIDCARE_REAUTH_MINUTES", "5")),
+    }
+)
+# Storm-proof fault intake (issue 15 §5, gridcare.service.intake): how long the public form's phone proof lasts,
+# and the anonymous fault reports allowed per hour to one phone and from one client address.
+GRIDCARE.update(
+    {
+        "FAULT_PHONE_TOKEN_SECONDS": int(os.environ.get("GRIDCARE_FAULT_PHONE_TOKEN_SECONDS", "7200")),
+        "FAULT_REPORTS_PER_PHONE": int(os.environ.get("GRIDCARE_FAULT_REPORTS_PER_PHONE", "5")),
+        "FAULT_REPORTS_PER_IP": int(os.environ.get("GRIDCARE_FAULT_REPORTS_PER_IP", "30")),
     }
 )
 # Concurrency (issue 11 §4): a billing run's execution lease lasts this many seconds past its last renewal (it is

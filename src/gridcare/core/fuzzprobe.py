@@ -28,9 +28,13 @@ ALLOWED_TABLE_WRITES = {
     ("INSERT", "payments_agentnonce"),
     ("DELETE", "payments_agentnonce"),
     ("UPDATE", "payments_collectionagent"),
+    # A wrong SMS code (POST /fault-reports/verify) uses up one of the code's tries (gridcare.portal.codes).
+    ("UPDATE", "portal_smscode"),
 }
 # Audit rows of security events, written precisely because the request was refused.
-ALLOWED_AUDIT_ACTIONS = frozenset({"user.login_failed", "user.locked", "portal.bind_failed"})
+ALLOWED_AUDIT_ACTIONS = frozenset(
+    {"user.login_failed", "user.locked", "portal.bind_failed", "portal.sms_code_failed"}
+)
 
 
 def _flat(params):

@@ -34,3 +34,4 @@ class CodePurpose(models.TextChoices):
     BIND = "bind", _("绑定户号")
     REAUTH = "reauth", _("身份确认")
     PHONE_CHANGE = "phone_change", _("更换手机号")
+    FAULT_REPORT = "fault_report", _("故障报修")  # the public fault-report form (gridcare.service.intake)
