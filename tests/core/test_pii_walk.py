@@ -163,6 +163,8 @@ def page_params(w) -> dict:
         ("service/chat/", "chat_id"): MISSING,
         ("service/chat/", "action"): "accept",
         ("portal/service/chat/", "chat_id"): MISSING,
+        ("portal/service/", "number"): w.order.number,
+        ("portal/service/", "pk"): MISSING,
         ("service/calendar/", "year"): 2026,
         ("reliability/frequent/", "case_id"): MISSING,
         ("reliability/trips/actions/", "action_id"): MISSING,
