@@ -619,7 +619,7 @@ class Conn(asyncio.Protocol):
             job, self.job = self.job, None
             if job is not None:
                 job[2].add(self.status, job[1], now)
-            if self.closing:  # sync workers close after every answer: a new connection takes this one's place
+            if self.closing or self.client.per_request:  # sync workers close after every answer
                 self.transport.close()  # type: ignore[union-attr]
             else:
                 self.client.release(self)
@@ -632,14 +632,18 @@ class Conn(asyncio.Protocol):
 
 
 class Client:
-    """The connections, the idle ones and the requests waiting (on the clock) for one."""
+    """The connections, the idle ones and the requests waiting (on the clock) for one. With `per_request` (sync
+    workers, which close the connection after every answer and block on a connection that sends nothing), each
+    request opens its own connection, at most `slots` at a time; the connect time counts in its latency."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, per_request: bool = False, slots: int = 0) -> None:
         self.port = port
+        self.per_request, self.free = per_request, slots
         self.conns: list[Conn] = []
         self.idle: list[Conn] = []
         self.backlog: deque[tuple[bytes, float, Record]] = deque()
         self.closing = False
+        self.tasks: set[asyncio.Task] = set()  # reconnections under way (the loop keeps only weak references)
 
     async def connect(self) -> Conn:
         loop = asyncio.get_running_loop()
@@ -658,6 +662,13 @@ class Client:
             self.idle.append(conn)
 
     def submit(self, request: bytes, t_sched: float, record: Record) -> None:
+        if self.per_request:
+            if self.free > 0:
+                self.free -= 1
+                self._spawn(self._send_new((request, t_sched, record)))
+            else:
+                self.backlog.append((request, t_sched, record))
+            return
         if self.idle:
             self.idle.pop().send(request, t_sched, record)
         else:
@@ -668,16 +679,46 @@ class Client:
             self.conns.remove(conn)
         if conn in self.idle:
             self.idle.remove(conn)
-        if not self.closing:
-            asyncio.get_running_loop().create_task(self._replace())
+        if self.closing:
+            return
+        if not self.per_request:
+            self._spawn(self._replace())
+        elif self.backlog:
+            self._spawn(self._send_new(self.backlog.popleft()))
+        else:
+            self.free += 1
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _send_new(self, job: tuple[bytes, float, Record]) -> None:
+        try:
+            conn = await self.connect()
+        except OSError:
+            job[2].add(0, job[1], time.perf_counter())
+            if not self.closing:
+                self.free += 1
+            return
+        self.conns.append(conn)
+        if self.closing:
+            conn.transport.close()  # type: ignore[union-attr]
+        else:
+            conn.send(*job)
 
     async def _replace(self) -> None:
         try:
-            self.add(await self.connect())
+            conn = await self.connect()
         except OSError:
             await asyncio.sleep(0.1)
             if not self.closing:
-                asyncio.get_running_loop().create_task(self._replace())
+                self._spawn(self._replace())
+            return
+        if self.closing:
+            conn.transport.close()  # type: ignore[union-attr]
+        else:
+            self.add(conn)
 
     def close(self) -> None:
         self.closing = True
@@ -900,7 +941,10 @@ class Bench:
         self.split: list[int] = []
 
     async def pool(self) -> Client:
-        if self.client is None or not self.client.conns:
+        if self.args.worker_class == "sync":
+            if self.client is None:
+                self.client = Client(self.port, per_request=True, slots=self.args.connections)
+        elif self.client is None or not self.client.conns:
             if self.client is not None:
                 self.client.close()
             self.client = Client(self.port)
