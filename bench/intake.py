@@ -38,7 +38,8 @@ Phases, all on one server start: warm-up; then
   (3) --search (default on): for each endpoint, the highest constant rate at which p99 stays ≤ 50 ms with every
       answer right, by doubling from 500/s until a trial fails, then bisecting to within 10 %, each trial
       --trial seconds (12) on fresh phones and addresses; a trial stops early once more than 1 % of its requests
-      are late.
+      are late, and a failed trial in which the client itself sent over 50 ms late (another process had the
+      cores) is repeated once.
 For each it prints offered and achieved rate, p50, p99, max, answers by status, the CPU used by the client,
 gunicorn and the PostgreSQL backends (and per answer), and after (1) the work orders written by triage outcome;
 then the ratio of the two highest rates. gunicorn's own log goes to var/bench-intake-server.log (its first lines
@@ -60,6 +61,7 @@ two threads to keep its core busy; more threads than that only queue on the GIL 
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -640,7 +642,10 @@ class Client:
         self.port = port
         self.per_request, self.free = per_request, slots
         self.conns: list[Conn] = []
-        self.idle: list[Conn] = []
+        # Idle connections, least recently used first: each request takes the one idle longest, so the load goes
+        # round the connections (interleaved by worker at opening) and so round the workers. Taking the most
+        # recent one instead kept a light load on a few connections of one worker, one core doing all the work.
+        self.idle: deque[Conn] = deque()
         self.backlog: deque[tuple[bytes, float, Record]] = deque()
         self.closing = False
         self.tasks: set[asyncio.Task] = set()  # reconnections under way (the loop keeps only weak references)
@@ -670,7 +675,7 @@ class Client:
                 self.backlog.append((request, t_sched, record))
             return
         if self.idle:
-            self.idle.pop().send(request, t_sched, record)
+            self.idle.popleft().send(request, t_sched, record)
         else:
             self.backlog.append((request, t_sched, record))
 
@@ -792,7 +797,8 @@ async def open_pool(client: Client, n: int, pids: list[int]) -> list[int]:
         client.conns.remove(conn)
         conn.client = _Discard()  # type: ignore[assignment]
         conn.transport.close()
-    client.idle = [c for g in held.values() for c in g]
+    groups = [g for g in held.values() if g]
+    client.idle = deque(c for row in itertools.zip_longest(*groups) for c in row if c is not None)
     return [len(g) for g in held.values() if g]
 
 
@@ -993,11 +999,17 @@ class Bench:
         rate = float(args.search_start)
 
         async def trial(r: float) -> bool:
-            f = await self.phase(kind, r, args.trial, early_stop=True)
-            trials.append(f)
-            print("    " + line(f), flush=True)
-            await asyncio.sleep(args.pause)
-            return f["pass"]
+            for attempt in (1, 2):
+                f = await self.phase(kind, r, args.trial, early_stop=True)
+                trials.append(f)
+                print("    " + line(f), flush=True)
+                await asyncio.sleep(args.pause)
+                if f["pass"] or f["lag_max"] <= P99_MAX_MS or attempt == 2:
+                    return f["pass"]
+                # The client itself was held up longer than the whole p99 budget (another process had the
+                # cores): that trial measured the machine, not the server. Once more.
+                print("    (the client was held up for over 50 ms: trial repeated)", flush=True)
+            return False
 
         while worst is None and rate <= args.search_max:
             if await trial(rate):
