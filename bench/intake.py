@@ -39,7 +39,8 @@ Phases, all on one server start: warm-up; then
       answer right, by doubling from 500/s until a trial fails, then bisecting to within 10 %, each trial
       --trial seconds (12) on fresh phones and addresses; a trial stops early once more than 1 % of its requests
       are late, and a failed trial in which the client itself sent over 50 ms late (another process had the
-      cores) is repeated once.
+      cores) is repeated once. Each trial waits for a quiet server first (gunicorn and the database's backends,
+      autovacuum included, under 10 % of a core), at most 20 s.
 For each it prints offered and achieved rate, p50, p99, max, answers by status, the CPU used by the client,
 gunicorn and the PostgreSQL backends (and per answer), and after (1) the work orders written by triage outcome;
 then the ratio of the two highest rates. gunicorn's own log goes to var/bench-intake-server.log (its first lines
@@ -991,6 +992,18 @@ class Bench:
         )
         return figures
 
+    async def settle(self, limit: float = 0.1, longest: float = 20.0) -> None:
+        """Wait (at most `longest` s) until gunicorn and the database's backends, autovacuum included, use under
+        `limit` of a core over half a second: a trial starts on a quiet server, not on the last one's tail."""
+        deadline = time.monotonic() + longest
+        while time.monotonic() < deadline:
+            self.cpu.start()
+            await asyncio.sleep(0.5)
+            used = self.cpu.stop()
+            if used["gunicorn"] + used["postgres"] < limit:
+                return
+        print(f"    (the server was still busy after {longest:g} s: trial started anyway)", flush=True)
+
     async def search(self, kind: str) -> tuple[float | None, list[dict]]:
         """Highest passing rate: double from --search-start until a trial fails, then bisect to within 10 %."""
         args = self.args
@@ -1000,6 +1013,7 @@ class Bench:
 
         async def trial(r: float) -> bool:
             for attempt in (1, 2):
+                await self.settle()
                 f = await self.phase(kind, r, args.trial, early_stop=True)
                 trials.append(f)
                 print("    " + line(f), flush=True)
