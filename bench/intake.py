@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/intake.py                       # the README's figures: 1,000 reports/s for 60 s + search
     .venv/bin/python bench/intake.py [--rate 1000] [--duration 60] [--search | --no-search] [--trial 12]
-                                     [--worker-class gthread] [--workers 2] [--threads 4] [--connections 128]
+                                     [--worker-class gthread] [--workers 2] [--threads 2] [--connections 128]
                                      [--customers 5000] [--db gridcare_bench_intake] [--cache redis] [--quick]
 
 Set-up (30–50 s): drops and recreates the database (default gridcare_bench_intake) on the local PostgreSQL
@@ -52,12 +52,13 @@ connection or no answer within 30 s after the phase counts as an error. Exit sta
 (each named), 0 when all are met, 2 when PostgreSQL, Redis or the intake code is not there.
 `--quick` (200/s for 5 s, no search) checks the whole path in under a minute after set-up.
 
-Default server: gthread, 2 workers × 4 threads. Two processes give Python both cores (bench/lookup.py: sync
-workers cannot keep connections alive, and their core idles while they wait). A report waits on more round trips
-than a 户号 lookup (Redis twice for the rate limits, PostgreSQL for the account, the triage, the policy rows and
-the commit of its write; in process its wall time was 2.5–3 × its CPU time), so a worker needs more than lookup's
-two threads to keep its core busy; more threads than that only queue on the GIL (a waiting thread can sit out a
-5 ms switch interval, which shows in p99). Compare on a quiet machine with --threads 2 / 4 / 8.
+Default server: gthread, 2 workers × 2 threads, as bench/lookup.py chose: two processes give Python both cores
+(sync workers cannot keep connections alive, and their core idles while they wait); a report's wall time in
+process is about its CPU time in Django plus its PostgreSQL backend's (3.26 ms against 2.09 + 0.80 ms), so while
+one thread waits on PostgreSQL or Redis the other has the core, and more threads only queue on the GIL (a waiting
+thread can sit out a 5 ms switch interval, which shows in p99). One comparison on a busy machine (load 2-3, 6 s
+trials, the intake code of 2026-12-08): highest fault-report rate with p99 ≤ 50 ms 300/s at 2 × 2, 280/s at 2 × 4,
+250/s at 2 × 8; health 940, 750 and 470/s. Noisy: compare again on a quiet machine with --threads.
 """
 
 import argparse
@@ -1196,7 +1197,7 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=128, help="keep-alive connections (128)")
     ap.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", default="redis", choices=["redis", "locmem"], help="the rate limits' store")
     ap.add_argument("--db", default="gridcare_bench_intake")
     ap.add_argument("--customers", type=int, default=5000)
