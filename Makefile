@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1:8000
 # var/sandbox/ on first run. `make run SIM_PORT=` (empty) runs without it (the sandbox gateway only).
 SIM_PORT ?= 8010
 
-.PHONY: fuzz run test setup assets lint format typecheck migrate seed clean sysdeps-run sysdeps-test bench-seed bench-lookup bench-billing bench-payments bench-reliability
+.PHONY: fuzz run test setup assets lint format typecheck migrate seed clean sysdeps-run sysdeps-test bench-seed bench-lookup bench-billing bench-payments bench-reliability bench-intake
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -93,6 +93,10 @@ bench-billing: setup
 
 bench-payments: setup
 	$(BIN)/python bench/payments.py
+
+# Storm intake (issue 15): fault reports on gunicorn + PostgreSQL under an open-loop 1,000/s, against health.
+bench-intake: setup
+	$(BIN)/python bench/intake.py
 
 bench-reliability: setup
 	$(BIN)/python bench/reliability.py
