@@ -47,6 +47,9 @@ def browser_page(live_server, browser_context_args, csp_violations):
         pytest.skip("Chromium not installed")
     from playwright.sync_api import sync_playwright
 
+    from tests.reference import ensure_reference_data
+
+    ensure_reference_data()
     pw = sync_playwright().start()
     browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
     context = browser.new_context(**browser_context_args)
