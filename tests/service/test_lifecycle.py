@@ -87,3 +87,57 @@ def test_completing_an_opinion_meets_its_reply_clock(svc):
         order = act(svc.a_agent, order, action)
     reply = order.deadlines.get(name="reply")
     assert reply.met_at == NOW
+
+
+# Every type's path, written out by hand from issue 15 §2 (not read from lifecycle.STEPS), with the actor allowed.
+PATHS = {
+    "fault": ["accept", "dispatch", "depart", "arrive", "restore", "callback", "close"],
+    "complaint": ["accept", "assign", "contact", "reply", "callback", "close"],
+    "report": ["accept", "assign", "contact", "reply", "callback", "close"],
+    "opinion": ["accept", "assign", "complete", "callback", "close"],
+    "service_request": ["accept", "assign", "complete", "callback", "close"],
+    "consultation": ["answer", "callback", "close"],
+    "praise": ["answer", "close"],
+}
+STATUSES = {
+    "fault": ["accepted", "dispatched", "departed", "arrived", "restored", "callback", "closed"],
+    "complaint": ["accepted", "assigned", "contacted", "replied", "callback", "closed"],
+    "report": ["accepted", "assigned", "contacted", "replied", "callback", "closed"],
+    "opinion": ["accepted", "assigned", "completed", "callback", "closed"],
+    "service_request": ["accepted", "assigned", "completed", "callback", "closed"],
+    "consultation": ["answered", "callback", "closed"],
+    "praise": ["answered", "closed"],
+}
+# One refused step per type: skipping ahead from `created`.
+SKIPS = {
+    "fault": "arrive",
+    "complaint": "reply",
+    "report": "contact",
+    "opinion": "complete",
+    "service_request": "close",
+    "consultation": "close",
+    "praise": "callback",
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("order_type", list(PATHS))
+def test_every_type_walks_its_own_path_and_refuses_a_skip(svc, order_type):
+    kw = {"sub_type": "meter_check"} if order_type == "service_request" else {}
+    order = create(svc.a_agent, order_type, **kw)
+    with pytest.raises(ValidationError) as refused:
+        act(svc.a_dispatcher, order, SKIPS[order_type])
+    assert "action" in refused.value.message_dict
+    order.refresh_from_db()
+    assert order.status == "created"
+    seen = []
+    for action in PATHS[order_type]:
+        user = svc.a_dispatcher if action in {"dispatch", "depart", "arrive", "restore"} else svc.a_agent
+        extra = {"fault_cause": "树障"} if action == "restore" else {}
+        if action == "callback":
+            extra = {"satisfaction": "basic"}
+        order = act(user, order, action, **extra)
+        seen.append(order.status)
+    assert seen == STATUSES[order_type]
+    with pytest.raises(ValidationError):
+        act(svc.a_agent, order, "escalate")  # nothing is done to a closed order
