@@ -364,6 +364,8 @@ def test_inside_an_outage_the_caller_hears_its_restoration_and_no_crew_is_sent(g
     order = WorkOrder.objects.get(pk=made.order_id)
     assert (order.triage, order.outage_id, order.transformer_area_id) == ("outage", event.pk, grid.t1.pk)
     assert event.number in order.events.get().note
+    # no crew is sent: no arrival clock to escalate 45 minutes into a storm
+    assert not order.deadlines.exists()
     # a T3 account (another feeder) is outside it: dispatched
     other = intake.fault_report_create(
         actor=Actor(),
@@ -813,3 +815,13 @@ def test_the_public_form_needs_its_csrf_token(svc):
     client = Client(enforce_csrf_checks=True)
     response = client.post(FORM, {"action": "send_code", "phone": PHONE})
     assert response.status_code == 403 and not SmsCode.objects.exists()
+
+
+def test_a_portal_customer_reports_only_on_a_bound_account(svc):
+    customer = Client(REMOTE_ADDR="198.51.100.7")
+    customer.force_login(svc.portal_user)  # bound to nothing
+    before = counts()
+    r = report(customer, account_number=svc.acct_a.account_number)
+    assert r.status_code == 422 and "account_number" in fields(r)
+    assert counts() == before
+    assert report(customer).status_code == 201  # phone and address, like an unidentified caller

@@ -43,6 +43,7 @@ from ninja.errors import HttpError
 from pydantic import AfterValidator, BeforeValidator, ConfigDict
 from pydantic.json_schema import SkipJsonSchema
 
+from gridcare.core import ratelimit
 from gridcare.core.api import (
     LIST_ERRORS,
     READ_ERRORS,
@@ -609,10 +610,13 @@ def deadlines_preview(request, payload: DeadlinePreviewIn):
     """The deadlines an order of this type, sub-type and area received at `received_at` would get, computed as on
     creation from the policy table and the working-day calendar; nothing is stored. Any staff role."""
     require_perm(request, Perm.WORKORDER_VIEW)
+    for name in ("sub_type", "area"):  # null or absent only: an empty string is an unknown value
+        if getattr(payload, name) == "":
+            raise ValidationError({name: [_("不能为空字符串：不适用时请省略或填 null")]})
     planned = services.preview_deadlines(
         order_type=payload.type,
-        sub_type=payload.sub_type or None,
-        area=payload.area or None,
+        sub_type=payload.sub_type,
+        area=payload.area,
         received_at=_china(payload.received_at),
         arrived_at=_china(payload.arrived_at),
     )
@@ -912,11 +916,23 @@ def my_work_orders(request, paging: Query[PageParams]):
     return paginate(_my_orders(request.user), paging, _my)
 
 
-@router.post("/my/work-orders", response={201: MyWorkOrderOut, **WRITE_ERRORS}, summary="提交工单（客户）")
+# The portal pages' limits (service/portal_views.py), shared buckets: a script gains nothing by using the API.
+MY_ORDERS_PER_HOUR = 20
+MY_CHASE_SECONDS = 3600
+
+
+@router.post(
+    "/my/work-orders",
+    response={201: MyWorkOrderOut, **WRITE_ERRORS, 429: ErrorOut},
+    summary="提交工单（客户）",
+)
 @idempotent
 def my_work_order_create(request, payload: MyWorkOrderIn):
-    """Submit any type for an account bound to the customer, or with a phone and an address (channel portal)."""
+    """Submit any type for an account bound to the customer, or with a phone and an address (channel portal);
+    at most 20 an hour per customer (429)."""
     _require_customer(request)
+    if not ratelimit.hit("portal_orders", str(request.user.pk), MY_ORDERS_PER_HOUR, 3600):
+        raise HttpError(429, _("提交过于频繁，请稍后再试；紧急情况请拨打 95598"))
     from gridcare.portal.selectors import portal_accounts
 
     number = (payload.account_number or "").strip()
@@ -950,10 +966,19 @@ def my_work_order_detail(request, number: Text):
     return _my(_my_order(request, number))
 
 
-@router.post("/my/work-orders/{number}/chase", response={200: MyWorkOrderOut, **WRITE_ERRORS}, summary="催办")
+@router.post(
+    "/my/work-orders/{number}/chase",
+    response={200: MyWorkOrderOut, **WRITE_ERRORS, 429: ErrorOut},
+    summary="催办",
+)
 def my_work_order_chase(request, number: Text, payload: MyChaseIn):
-    """The customer chases an open order (催办): recorded on it, its priority raised."""
+    """The customer chases an open order (催办): recorded on it, its priority raised; once an hour per order (429)."""
     order = _my_order(request, number)
+    open_ = (
+        order.status not in lifecycle.TERMINAL
+    )  # a closed order is refused by the service (422), not counted
+    if open_ and not ratelimit.hit("portal_chase", f"{request.user.pk}:{order.pk}", 1, MY_CHASE_SECONDS):
+        raise HttpError(429, _("您已催办过，请耐心等待，一小时后可再次催办"))
     services.work_order_customer_chase(actor=_portal_actor(request), order=order, note=payload.note or "")
     return _my(_my_orders(request.user).get(pk=order.pk))
 

@@ -32,6 +32,7 @@ from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 from pydantic import ValidationError as SchemaError
 
+from gridcare.core import ratelimit
 from gridcare.core.api import (
     ErrorOut,
     Text,
@@ -171,6 +172,8 @@ def fault_report_answer(request: HttpRequest, payload: FaultReportIn, user) -> J
         if channel not in OrderChannel.values:
             return _field_error("channel", _("未知的渠道：%(v)s") % {"v": channel})
     actor = Actor(user=user, channel=Channel.PORTAL if customer else Channel.API, ip=client_ip(request))
+    if customer and not ratelimit.hit("portal_orders", str(user.pk), 20, 3600):  # the portal's own limit
+        return _json(429, {"detail": _("提交过于频繁，请稍后再试；紧急情况请拨打 95598")})
     report = {
         "phone": payload.phone,
         "description": payload.description,

@@ -454,6 +454,12 @@ def fault_report_create(
     account_id = customer_id = ta_id = unit_id = None
     area_type = None
     result: TriageResult | None = None
+    if found is not None and customer_user is not None:
+        from gridcare.customers.models import PortalBinding
+
+        # A portal customer reports on their own 户号 only (else: phone and address, like an unidentified caller).
+        if not PortalBinding.objects.filter(user=customer_user, account_id=found[0].id).exists():
+            raise _err("account_number", _("户号 %(n)s 未绑定到您的账户") % {"n": number[:20]})
     if found is not None:
         account, result = found
         account_id, unit_id, customer_id = account.id, account.unit_id, account.customer_id
@@ -493,6 +499,8 @@ def fault_report_create(
         result = TriageResult(outcome=Triage.DISPATCH)
 
     rules = [r for r in rules_for(rows, OrderType.FAULT, "", area) if r.basis == "received"]
+    if result.outcome != Triage.DISPATCH:  # no crew is sent: no arrival to promise (nor to escalate)
+        rules = [r for r in rules if r.name != "arrival"]
     calendar = WorkCalendar()
     if any(r.unit == "working_days" for r in rules):  # the defaults count minutes: no calendar to read
         year = now.astimezone(CHINA).year

@@ -365,6 +365,9 @@ def attachment(request, number: str, pk: int):
     if att is None:
         raise Http404
     response = FileResponse(att.file.open("rb"), content_type=att.content_type)
-    response["Content-Disposition"] = f'inline; filename="{att.file.name.rsplit("/", 1)[-1]}"'
+    disposition = (
+        "inline" if att.content_type.startswith("image/") else "attachment"
+    )  # a PDF never renders here
+    response["Content-Disposition"] = f'{disposition}; filename="{att.file.name.rsplit("/", 1)[-1]}"'
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -171,6 +171,8 @@ def work_order_create(
         if received_at.tzinfo is None:
             raise _err("received_at", _("受理时间须带时区（如 +08:00）"))
         received_at = whole_seconds(received_at)
+        if received_at.year < 2000 or received_at < now - timedelta(days=366):
+            raise _err("received_at", _("补录的受理时间不能早于一年前"))
         if received_at > now:
             raise _err("received_at", _("受理时间不能晚于当前时间"))
         entered = received_at != now
@@ -209,6 +211,8 @@ def work_order_create(
             account_id=account.pk if account else None, transformer_area_id=transformer_area_id, now=now
         )
     rules = [r for r in rules_for(load_rows(), order_type, sub, ar) if r.basis == "received"]
+    if result is not None and result.outcome != Triage.DISPATCH:  # no crew is sent: no arrival to promise
+        rules = [r for r in rules if r.name != "arrival"]
     planned = compute(rules, received_at=received_at, calendar=_calendar_for(received_at))
 
     with transaction.atomic():
@@ -377,6 +381,7 @@ def work_order_act(
             _open(order, action)
             if into is None or into.pk == order.pk:
                 raise _err("into", _("请选择要合并到的另一张工单"))
+            into = WorkOrder.objects.select_for_update().get(pk=into.pk)  # re-read under lock: no A→B and B→A
             if into.status in lifecycle.TERMINAL:
                 raise _err("into", _("只能合并到未归档的工单"))
             if into.merged_into_id == order.pk:

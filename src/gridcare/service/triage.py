@@ -52,6 +52,7 @@ def triage_fault(*, account_id: int | None, transformer_area_id: int | None, now
             OutageArea.objects.filter(
                 transformer_area_id=transformer_area_id,
                 event__status=OutageStatus.IN_PROGRESS,
+                actual_end__isnull=True,  # an area already back on is not inside the outage any more
             )
             .values("event_id", "event__number", "est_restoration", "event__planned_end")
             .order_by("-event__actual_start")
