@@ -526,7 +526,7 @@ def test_a_bearer_token_works(svc):
 
 def test_an_empty_sub_type_or_area_is_not_absent(agent):
     # "null or absent" only: an empty string is an unknown value, named
-    assert refused(agent, type="fault", sub_type="", area="urban", received_at="2026-09-24T10:00:00+08:00") == {
-        "sub_type"
-    }
+    assert refused(
+        agent, type="fault", sub_type="", area="urban", received_at="2026-09-24T10:00:00+08:00"
+    ) == {"sub_type"}
     assert refused(agent, type="complaint", area="", received_at="2026-09-24T10:00:00+08:00") == {"area"}
