@@ -369,3 +369,26 @@ def test_gridcare_import_calendar(svc, tmp_path):
     assert "第 3 行：日期 2027-05-01 重复（第 2 行已填写）" in str(exc.value)
     assert "第 4 行：日期 2026-05-01 不在 2027 年内" in str(exc.value)
     assert calendar_state() == state
+
+
+@pytest.mark.django_db
+def test_a_deadline_moved_later_by_a_loaded_year_loses_its_stale_warning_and_escalation(svc):
+    from gridcare.service.clock import deadlines_recompute
+
+    order = complaint(svc.a_agent, YEAR_END)
+    contact = WorkOrderDeadline.objects.get(order=order, name="contact")
+    assert contact.due_at == at("2027-01-01T23:59:59+08:00")  # provisional: Friday 1 January counted
+    # As the clock would have left it at 2027-01-02 09:00: warned, then escalated.
+    WorkOrderDeadline.objects.filter(pk=contact.pk).update(
+        warned_at=at("2027-01-01T19:00:00+08:00"), escalated_at=at("2027-01-02T00:00:00+08:00")
+    )
+    year = CalendarYear.objects.create(year=2027, loaded=True)
+    CalendarDay.objects.bulk_create(
+        CalendarDay(year=year, date=date(2027, 1, d), is_working=False, name="元旦") for d in (1, 2, 3)
+    )
+    deadlines_recompute(years=[2027], actor=Actor(), now=at("2027-01-02T09:00:00+08:00"))
+    contact.refresh_from_db()
+    # Now due Monday 4 January 23:59:59. From receipt (31 Dec 10:00) that is 4 days 13:59:59 = 395,999 s; 80 % of it
+    # (316,799.2 s = 3 days 15:59:59.2) ends 4 January 01:59:59.2, after 2 January 09:00: no warning, no escalation.
+    assert contact.due_at == at("2027-01-04T23:59:59+08:00")
+    assert (contact.warned_at, contact.escalated_at) == (None, None)

@@ -322,7 +322,9 @@ def _years_filter(years: list[int]) -> Q:
     return cond
 
 
-def deadlines_recompute(*, years: list[int], actor: Actor, on_chunk=None) -> dict:
+def deadlines_recompute(
+    *, years: list[int], actor: Actor, on_chunk=None, now: datetime | None = None
+) -> dict:
     """Recompute the working-day deadlines that are provisional or count a day of `years`; write the changed
     ones (keyset chunks of CHUNK rows: bulk read, compute, bulk_update) and one audit row."""
     calendar = WorkCalendar.from_db()
@@ -330,8 +332,11 @@ def deadlines_recompute(*, years: list[int], actor: Actor, on_chunk=None) -> dic
         WorkOrderDeadline.objects.filter(unit=DeadlineUnit.WORKING_DAYS)
         .filter(_years_filter(years))
         .order_by("id")
-        .only("id", "name", "amount", "unit", "starts_at", "due_at", "provisional")
+        .only(
+            "id", "name", "amount", "unit", "starts_at", "due_at", "provisional", "warned_at", "escalated_at"
+        )
     )
+    now = now or timezone.now()
     examined = refreshed = now_final = 0
     last = 0
     with transaction.atomic():
@@ -346,10 +351,19 @@ def deadlines_recompute(*, years: list[int], actor: Actor, on_chunk=None) -> dic
                 if due_at != d.due_at or provisional != d.provisional:
                     if d.provisional and not provisional:
                         now_final += 1
+                    if due_at > d.due_at:
+                        # Moved later: a warning or an escalation given on the old time no longer holds; the
+                        # clock gives them again when the new time warrants (the escalation level stays).
+                        if d.escalated_at is not None and due_at > now:
+                            d.escalated_at = None
+                        if d.warned_at is not None and not warn_due(d.starts_at, due_at, now):
+                            d.warned_at = None
                     d.due_at, d.provisional = due_at, provisional
                     changed.append(d)
             if changed:
-                WorkOrderDeadline.objects.bulk_update(changed, ["due_at", "provisional"], batch_size=CHUNK)
+                WorkOrderDeadline.objects.bulk_update(
+                    changed, ["due_at", "provisional", "warned_at", "escalated_at"], batch_size=CHUNK
+                )
             examined += len(chunk)
             refreshed += len(changed)
             if on_chunk is not None:
