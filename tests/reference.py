@@ -15,3 +15,7 @@ def ensure_reference_data() -> None:
         import_module("gridcare.core.migrations.0007_seed_calendar").seed(apps, None)
     if not SlaPolicy.objects.exists():
         import_module("gridcare.service.migrations.0002_seed_policies").seed(apps, None)
+    from gridcare.hall.models import Category
+
+    if not Category.objects.exists():
+        import_module("gridcare.hall.migrations.0002_seed_categories").seed(apps, None)

@@ -13,6 +13,13 @@ from gridcare.billing.api import router as billing_router
 from gridcare.core.api import DEFAULT_AUTH, dates_in_range, document_common_errors, install_error_handlers
 from gridcare.core.api import router as core_router
 from gridcare.customers.api import router as customers_router
+from gridcare.hall.api_appointments import router as hall_appointments_router
+from gridcare.hall.api_queue import router as hall_queue_router
+from gridcare.hall.api_ratings import router as hall_ratings_router
+from gridcare.hall.api_reports import router as hall_reports_router
+from gridcare.hall.api_staffing import router as hall_staffing_router
+from gridcare.hall.api_terminal import router as hall_terminal_router
+from gridcare.hall.api_terminals import router as hall_terminals_router
 from gridcare.jobs.api import install_broker_handler
 from gridcare.jobs.api import router as jobs_router
 from gridcare.metering.api import router as metering_router
@@ -83,4 +90,11 @@ api.add_router("", chat_router)
 api.add_router("", knowledge_router)
 api.add_router("", service_admin_router)
 api.add_router("", service_reports_router)
+api.add_router("", hall_staffing_router)
+api.add_router("", hall_queue_router)
+api.add_router("", hall_appointments_router)
+api.add_router("", hall_ratings_router)
+api.add_router("", hall_terminal_router)
+api.add_router("", hall_terminals_router)
+api.add_router("", hall_reports_router)
 document_common_errors(api)

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "gridcare.jobs",
     "gridcare.outages",
     "gridcare.service",
+    "gridcare.hall",
 ]
 
 MIDDLEWARE = [

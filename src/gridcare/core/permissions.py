@@ -58,6 +58,13 @@ class Perm:
     WORKORDER_DISPATCH = "workorder.dispatch"  # fault repair: dispatch crews, depart, arrive, restore (抢修)
     KNOWLEDGE_EDIT = "knowledge.edit"  # draft and submit knowledge-base articles
     KNOWLEDGE_APPROVE = "knowledge.approve"  # approve or reject a submitted version (a second person)
+    # the service hall's daily work: the greeter's tickets and triage, counter operations (call, recall, transfer,
+    # no-show, pause), kiosk check-in help
+    HALL_OPERATE = "hall.operate"
+    # run a hall: its settings, counters and devices, rating follow-ups, terminal maintenance, staffing plans
+    HALL_MANAGE = "hall.manage"
+    # hall reports: KPIs, peaks, staff performance, terminal availability, staffing plans (read)
+    HALL_REPORT = "hall.report"
     SERVICE_ADMIN = (
         "service.admin"  # the time-limit policy table and the working-day calendar (administrators)
     )
@@ -75,7 +82,9 @@ _HANDLE = {Perm.WORKORDER_HANDLE}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.CUSTOMER: frozenset(),
     Role.COUNTER_CLERK: frozenset(
-        _ALL_VIEW | _HANDLE | {Perm.CUSTOMER_EDIT, Perm.CUSTOMER_VIEW_PII, Perm.AUDIT_VIEW}
+        _ALL_VIEW
+        | _HANDLE
+        | {Perm.CUSTOMER_EDIT, Perm.CUSTOMER_VIEW_PII, Perm.AUDIT_VIEW, Perm.HALL_OPERATE}
     ),
     Role.AGENT: frozenset(_ALL_VIEW | _HANDLE | {Perm.AUDIT_VIEW, Perm.KNOWLEDGE_EDIT}),
     Role.METER_READER: frozenset(_ALL_VIEW | {Perm.METER_EDIT}),
@@ -92,7 +101,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.PAYMENT_BATCH_SEND,
         }
     ),
-    Role.CASHIER: frozenset(_ALL_VIEW | {Perm.PAYMENT_RECORD, Perm.PAYMENT_BATCH}),
+    Role.CASHIER: frozenset(_ALL_VIEW | {Perm.PAYMENT_RECORD, Perm.PAYMENT_BATCH, Perm.HALL_OPERATE}),
     Role.DISPATCHER: frozenset(_ALL_VIEW | _HANDLE | {Perm.OUTAGE_DRAFT, Perm.WORKORDER_DISPATCH}),
     Role.CUSTOMER_MANAGER: frozenset(
         _ALL_VIEW
@@ -106,6 +115,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.STATS_VIEW,
             Perm.COLLECTIONS_MANAGE,
             Perm.NOTIFY_CAMPAIGN,
+            Perm.HALL_REPORT,
         }
     ),
     Role.MANAGER: frozenset(
@@ -124,6 +134,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.REFUND_APPROVE,
             Perm.NOTIFY_CAMPAIGN,
             Perm.OUTAGE_APPROVE,
+            Perm.HALL_OPERATE,
+            Perm.HALL_MANAGE,
+            Perm.HALL_REPORT,
         }
     ),
     Role.ADMIN: frozenset(
@@ -151,6 +164,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.USER_UNLOCK,
             Perm.OUTAGE_DRAFT,
             Perm.OUTAGE_APPROVE,
+            Perm.HALL_OPERATE,
+            Perm.HALL_MANAGE,
+            Perm.HALL_REPORT,
         }
     ),
 }

@@ -189,6 +189,12 @@ class Terminal(models.Model):
 
     code = models.CharField(_("终端编号"), max_length=20, unique=True)
     unit = models.ForeignKey("org.SupplyUnit", on_delete=models.PROTECT, related_name="terminals")
+    # The service hall the terminal stands in (monitoring, availability against its opening hours); none for a
+    # terminal outside a hall (a bank lobby, a village shop).
+    hall = models.ForeignKey(
+        "org.ServiceHall", null=True, blank=True, on_delete=models.SET_NULL, related_name="terminals",
+        verbose_name=_("所在营业厅"),
+    )
     name = models.CharField(_("名称/位置"), max_length=100, blank=True)
     public_key = models.TextField(_("公钥(PEM)"))
     enabled = models.BooleanField(_("启用"), default=True)

@@ -1,0 +1,1 @@
+"""Mount point (issue 16): job kinds; filled by its owner."""

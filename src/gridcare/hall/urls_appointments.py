@@ -1,0 +1,3 @@
+"""Mount point (issue 16); filled by its owner."""
+
+urlpatterns: list = []
