@@ -27,6 +27,10 @@ class Kind(models.TextChoices):
     WORKORDER_CLOSED = "workorder_closed", _("工单办结通知")
     WORKORDER_REOPENED = "workorder_reopened", _("工单重办通知")
     WORKORDER_ESCALATED = "workorder_escalated", _("工单超时督办")
+    HALL_CALL_AHEAD = "hall_call_ahead", _("排队临近提醒")
+    HALL_COME_IN = "hall_come_in", _("远程取号到号提醒")
+    HALL_APPOINTMENT_BOOKED = "hall_appt_booked", _("营业厅预约成功")
+    HALL_APPOINTMENT_CANCELLED = "hall_appt_cancelled", _("营业厅预约取消")
 
 
 # Sent at once even inside the customer's quiet hours (a work order's acceptance and crew dispatch answer a
@@ -41,6 +45,10 @@ QUIET_HOURS_EXEMPT = frozenset(
         Kind.WORKORDER_ACCEPTED,
         Kind.WORKORDER_DISPATCHED,
         Kind.WORKORDER_ESCALATED,
+        Kind.HALL_CALL_AHEAD,
+        Kind.HALL_COME_IN,
+        Kind.HALL_APPOINTMENT_BOOKED,
+        Kind.HALL_APPOINTMENT_CANCELLED,
     }
 )
 # Transactional: sent to a phone number (not necessarily a customer's), never delayed nor opted out
@@ -54,6 +62,10 @@ TRANSACTIONAL_KINDS = frozenset(
         Kind.WORKORDER_CLOSED,
         Kind.WORKORDER_REOPENED,
         Kind.WORKORDER_ESCALATED,
+        Kind.HALL_CALL_AHEAD,
+        Kind.HALL_COME_IN,
+        Kind.HALL_APPOINTMENT_BOOKED,
+        Kind.HALL_APPOINTMENT_CANCELLED,
     }
 )
 # Secrets: once sent, their digits are masked in the outbox row (a verification code).

@@ -31,6 +31,10 @@ def default_templates() -> dict[tuple[str, str], NoticeTemplate]:
     rows["workorder_escalated", "sms"] = NoticeTemplate(
         kind="workorder_escalated", channel="sms", body=workorders.ESCALATED_SMS
     )
+    # The service hall's SMS (issue 16), SMS only.
+    hall = import_module("gridcare.notify.migrations.0011_hall_notice_kinds")
+    for kind, sms in hall.TEMPLATES.items():
+        rows[kind, "sms"] = NoticeTemplate(kind=kind, channel="sms", body=sms)
     # Transactional kinds go by SMS only (`services.transactional_sms_enqueue`).
     rows["sms_code", "sms"] = NoticeTemplate(
         kind="sms_code",
