@@ -182,6 +182,8 @@ ACTION_LABELS = {
     "calendar.recompute": _("重算工单时限（工作日历变更）"),
     "service.clock": _("工单时限预警与超时升级"),
     "service.policy_update": _("修改服务承诺时限"),
+    "hall.device_create": _("新增营业厅设备"),
+    "hall.device_disable": _("停用营业厅设备"),
 }
 
 # Keys that are not fields of the event's model (or are named differently there).
