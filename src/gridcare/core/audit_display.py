@@ -235,6 +235,7 @@ KEY_LABELS = {
     "invoice_code": _("发票代码"),
     "invoice_number": _("发票号码"),
     "kind": _("类型"),
+    "hall": _("营业厅"),
     "locked_until": _("锁定至"),
     "matched": _("匹配数"),
     "memberships": _("归属关系数"),
