@@ -28,6 +28,9 @@ DEFAULTS = {
     "outages.voltage_monthly",
     "outages.frequent",
     "service.clock",
+    "hall.terminals_sweep",
+    "hall.expire_remote",
+    "hall.appointments_no_show",
 }
 
 

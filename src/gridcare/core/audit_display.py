@@ -184,6 +184,9 @@ ACTION_LABELS = {
     "service.policy_update": _("修改服务承诺时限"),
     "hall.device_create": _("新增营业厅设备"),
     "hall.device_disable": _("停用营业厅设备"),
+    "hall.maintenance_close": _("关闭终端维护任务"),
+    "hall.terminal_hall_set": _("设置终端所在营业厅"),
+    "hall.terminals_sweep": _("终端离线检测"),
 }
 
 # Keys that are not fields of the event's model (or are named differently there).
