@@ -114,6 +114,9 @@ def api_params(w) -> dict:
         "month": "2026-08",
         "case_id": MISSING,
         "action_id": MISSING,
+        "terminal_id": MISSING,
+        "task_id": MISSING,
+        "follow_up_id": MISSING,
         # required query parameters
         "period": "2026-08",
         "date_from": "2026-08-01",
@@ -172,6 +175,10 @@ def page_params(w) -> dict:
         ("users/", "pk"): MISSING,
         ("", "order_no"): "NO-SUCH-ORDER",
         ("", "token"): "no-such-token",
+        ("hall/d/", "key"): "no-such-key",
+        ("hall/follow-ups/", "pk"): MISSING,
+        ("hall/terminals/", "terminal_id"): MISSING,
+        ("hall/terminals/tasks/", "task_id"): MISSING,
     }
 
 

@@ -187,6 +187,7 @@ ACTION_LABELS = {
     "hall.maintenance_close": _("关闭终端维护任务"),
     "hall.terminal_hall_set": _("设置终端所在营业厅"),
     "hall.terminals_sweep": _("终端离线检测"),
+    "hall.follow_up_close": _("关闭不满意评价跟进"),
 }
 
 # Keys that are not fields of the event's model (or are named differently there).
