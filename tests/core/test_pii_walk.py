@@ -117,6 +117,8 @@ def api_params(w) -> dict:
         "terminal_id": MISSING,
         "task_id": MISSING,
         "follow_up_id": MISSING,
+        "appointment_id": MISSING,
+        "hall_id": MISSING,
         # required query parameters
         "period": "2026-08",
         "date_from": "2026-08-01",
@@ -176,6 +178,9 @@ def page_params(w) -> dict:
         ("", "order_no"): "NO-SUCH-ORDER",
         ("", "token"): "no-such-token",
         ("hall/d/", "key"): "no-such-key",
+        ("hall/", "hall_id"): MISSING,
+        ("hall/", "pk"): MISSING,
+        ("portal/hall/appointments/", "pk"): MISSING,
         ("hall/follow-ups/", "pk"): MISSING,
         ("hall/terminals/", "terminal_id"): MISSING,
         ("hall/terminals/tasks/", "task_id"): MISSING,

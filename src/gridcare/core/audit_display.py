@@ -188,6 +188,10 @@ ACTION_LABELS = {
     "hall.terminal_hall_set": _("设置终端所在营业厅"),
     "hall.terminals_sweep": _("终端离线检测"),
     "hall.follow_up_close": _("关闭不满意评价跟进"),
+    "hall.appointment_book": _("营业厅预约"),
+    "hall.appointment_cancel": _("取消营业厅预约"),
+    "hall.appointment_check_in": _("预约到厅签到"),
+    "hall.appointment_no_show": _("标记预约爽约"),
 }
 
 # Keys that are not fields of the event's model (or are named differently there).
