@@ -163,7 +163,7 @@ def _ticket(t: Ticket, *, mask: bool = True, position: bool = False, events: boo
         "started_at": t.started_at,
         "finished_at": t.finished_at,
         "closed_at": t.closed_at,
-        "counter": t.counter.number if t.counter_id else None,
+        "counter": t.counter.number if t.counter is not None else None,
         "recall_count": t.recall_count,
         "transfers": t.transfers,
         "phone": mask_phone(t.phone) if mask and t.phone else t.phone,
@@ -176,7 +176,7 @@ def _ticket(t: Ticket, *, mask: bool = True, position: bool = False, events: boo
             {
                 "kind": e.kind,
                 "at": e.at,
-                "counter": e.counter.number if e.counter_id else None,
+                "counter": e.counter.number if e.counter is not None else None,
                 "detail": e.detail,
             }
             for e in t.events.select_related("counter").order_by("at", "id")
@@ -205,18 +205,27 @@ def ticket_issue(request, hall_id: int, payload: TicketIn):
     ):
         raise ValidationError({"priority_reason": [_("优先原因须为 elderly、disabled 或 vip")]})
     actor = api_actor(request)
-    kw = dict(
-        hall=hall,
-        category=payload.category,
-        actor=actor,
-        phone=payload.phone,
-        priority_reason=payload.priority_reason,
-        id_number=payload.id_number.strip(),
-    )
+    id_number = payload.id_number.strip()
     if payload.source == TicketSource.GREETER:
-        t = setup.greeter_issue(note=payload.note, **kw)
+        t = setup.greeter_issue(
+            hall=hall,
+            category=payload.category,
+            actor=actor,
+            phone=payload.phone,
+            priority_reason=payload.priority_reason,
+            id_number=id_number,
+            note=payload.note,
+        )
     else:
-        t = services.ticket_issue(source=TicketSource.KIOSK, **kw)
+        t = services.ticket_issue(
+            hall=hall,
+            category=payload.category,
+            source=TicketSource.KIOSK,
+            actor=actor,
+            phone=payload.phone,
+            priority_reason=payload.priority_reason,
+            id_number=id_number,
+        )
     return Status(201, _ticket(_load(t.pk)))
 
 
@@ -245,7 +254,7 @@ def hall_queue(request, hall_id: int):
             "priority_reason": t.priority_reason,
             "issued_at": t.issued_at,
             "checked_in": t.checked_in_at is not None,
-            "target_counter": t.target_counter.number if t.target_counter_id else None,
+            "target_counter": t.target_counter.number if t.target_counter is not None else None,
         }
         for t in (rows[i.id] for i in head if i.id in rows)
     ]

@@ -57,6 +57,8 @@ def mean_service_minutes(hall, now: datetime) -> dict[int, float]:
     )
     samples: dict[int, list[float]] = {}
     for cid, started, finished in rows:
+        if started is None or finished is None:
+            continue
         got = samples.setdefault(cid, [])
         if len(got) < SERVICE_SAMPLE:
             got.append(max(0.0, (finished - started).total_seconds() / 60))
@@ -136,7 +138,7 @@ def recent_calls(hall, now: datetime, *, n: int = RECENT_CALLS) -> list[Call]:
         Call(
             event_id=e.pk,
             number=e.ticket.number,
-            counter=e.counter.number if e.counter_id else None,
+            counter=e.counter.number if e.counter is not None else None,
             recall=e.kind == TicketStep.RECALLED,
             at=e.at,
         )

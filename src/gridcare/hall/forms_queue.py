@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -16,6 +18,10 @@ GREETER_FLAGS = [
     (PriorityReason.DISABLED, _("残障人士")),
     (PriorityReason.VIP, _("VIP客户")),
 ]
+
+
+def _choices(form: forms.Form, name: str, choices: list) -> None:
+    cast(forms.ChoiceField, form.fields[name]).choices = choices
 
 
 def _clean_phone(value: str) -> str:
@@ -38,7 +44,7 @@ class GreeterForm(forms.Form):
 
     def __init__(self, *args, categories=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [(c.code, f"{c.letter} {c.name}") for c in categories]
+        _choices(self, "category", [(c.code, f"{c.letter} {c.name}") for c in categories])
 
     def clean_phone(self):
         return _clean_phone(self.cleaned_data.get("phone", ""))
@@ -59,7 +65,7 @@ class CheckInForm(forms.Form):
         return _clean_phone(self.cleaned_data.get("phone", ""))
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if not self.need_both and not data.get("number") and not data.get("phone"):
             raise forms.ValidationError(_("请输入排队号码或手机号"))
         return data
@@ -71,7 +77,7 @@ class KioskTicketForm(forms.Form):
 
     def __init__(self, *args, categories=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [(c.code, f"{c.letter} {c.name}") for c in categories]
+        _choices(self, "category", [(c.code, f"{c.letter} {c.name}") for c in categories])
 
     def clean_phone(self):
         return _clean_phone(self.cleaned_data.get("phone", ""))
@@ -84,8 +90,8 @@ class PortalTicketForm(forms.Form):
 
     def __init__(self, *args, halls=(), categories=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["hall"].choices = [(h.code, h.name) for h in halls]
-        self.fields["category"].choices = [(c.code, f"{c.letter} {c.name}") for c in categories]
+        _choices(self, "hall", [(h.code, h.name) for h in halls])
+        _choices(self, "category", [(c.code, f"{c.letter} {c.name}") for c in categories])
 
     def clean_phone(self):
         value = _clean_phone(self.cleaned_data.get("phone", ""))
@@ -158,6 +164,4 @@ class DeviceForm(forms.Form):
 
     def __init__(self, *args, counters=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["counter"].choices = [("", "—")] + [
-            (str(c.pk), c.name or str(c.number)) for c in counters
-        ]
+        _choices(self, "counter", [("", "—")] + [(str(c.pk), c.name or str(c.number)) for c in counters])

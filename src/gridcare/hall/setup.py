@@ -53,7 +53,6 @@ def greeter_issue(
 ) -> Ticket:
     """The greeter's ticket (source greeter) and its triage row (outcome ticket), in one transaction."""
     require_unit(actor, hall.unit_id, Perm.HALL_OPERATE)
-    now = now or timezone.now()
     with transaction.atomic():
         ticket = services.ticket_issue(
             hall=hall,
@@ -67,7 +66,7 @@ def greeter_issue(
         )
         GreeterTriage.objects.create(
             hall=hall,
-            at=now,
+            at=ticket.issued_at,
             actor=_user(actor),
             category=ticket.category,
             outcome=TriageOutcome.TICKET,

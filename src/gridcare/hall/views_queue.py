@@ -7,6 +7,9 @@ refused step shows the service's message and writes nothing. A hall or counter o
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -217,7 +220,7 @@ def counter_page(request, counter_id: int):
     return render(request, template, _panel_context(counter))
 
 
-COUNTER_ACTIONS = {
+COUNTER_ACTIONS: dict[str, Callable[..., Any]] = {
     "open": services.counter_open,
     "pause": services.counter_pause,
     "resume": services.counter_resume,

@@ -24,7 +24,7 @@ from .forms_queue import ClosureForm, DeviceForm, ProfileForm
 from .models import Category, CounterSetup, HallCategory, HallClosure, HallDevice, HallProfile
 from .views_queue import add_form_errors
 
-DEVICE_PAGES = {DeviceKind.DISPLAY: "hall:display", DeviceKind.KIOSK: "hall:kiosk"}
+DEVICE_PAGES: dict[str, str] = {DeviceKind.DISPLAY: "hall:display", DeviceKind.KIOSK: "hall:kiosk"}
 
 
 def _profile_form(hall, data=None) -> ProfileForm:
@@ -97,19 +97,19 @@ def setup_page(request, hall_id: int):
             )
             ok = True
         elif section == "closure_add":
-            form = ClosureForm(request.POST)
-            over["closure_form"] = form
-            if form.is_valid():
+            cform = ClosureForm(request.POST)
+            over["closure_form"] = cform
+            if cform.is_valid():
                 try:
                     setup.closure_add(
                         hall=hall,
                         actor=actor,
-                        day=form.cleaned_data["day"],
-                        reason=form.cleaned_data["reason"],
+                        day=cform.cleaned_data["day"],
+                        reason=cform.cleaned_data["reason"],
                     )
                     ok = True
                 except ValidationError as exc:
-                    add_form_errors(form, exc)
+                    add_form_errors(cform, exc)
         elif section == "closure_remove":
             closure = HallClosure.objects.filter(hall=hall, pk=_int(request.POST.get("closure_id"))).first()
             if closure is None:
@@ -118,17 +118,17 @@ def setup_page(request, hall_id: int):
             ok = True
         elif section == "device_add":
             counters = list(hall.counters.order_by("number"))
-            form = DeviceForm(request.POST, counters=counters)
-            over["device_form"] = form
-            if form.is_valid():
-                d = form.cleaned_data
+            dform = DeviceForm(request.POST, counters=counters)
+            over["device_form"] = dform
+            if dform.is_valid():
+                d = dform.cleaned_data
                 counter = next((c for c in counters if str(c.pk) == d["counter"]), None)
                 try:
                     device, key = devices.device_create(
                         hall=hall, kind=d["kind"], counter=counter, name=d["name"], actor=actor
                     )
                 except ValidationError as exc:
-                    add_form_errors(form, exc)
+                    add_form_errors(dform, exc)
                 else:
                     page = DEVICE_PAGES.get(device.kind)
                     url = request.build_absolute_uri(reverse(page, kwargs={"key": key})) if page else ""
@@ -138,10 +138,10 @@ def setup_page(request, hall_id: int):
                         _context(hall, new_device={"device": device, "key": key, "url": url}),
                     )
         elif section == "device_disable":
-            device = HallDevice.objects.filter(hall=hall, pk=_int(request.POST.get("device_id"))).first()
-            if device is None:
+            gone = HallDevice.objects.filter(hall=hall, pk=_int(request.POST.get("device_id"))).first()
+            if gone is None:
                 raise ValidationError({"device": [_("未找到该设备")]})
-            devices.device_disable(device=device, actor=actor)
+            devices.device_disable(device=gone, actor=actor)
             ok = True
         else:
             raise ValidationError({"section": [_("未知的设置项")]})
