@@ -175,3 +175,46 @@ def test_portal_remote_ticket(hw, login, clock):
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
     assert _post(c, f"{url}/{d['id']}/cancel", {}).status_code == 422
     assert c.get(url).json()["items"] == []
+
+
+JUNK = [
+    {},
+    {"action": None},
+    {"action": 5, "ticket_id": "abc"},
+    {"action": "call", "ticket_id": -1},
+    {"action": "call", "ticket_id": 2**70},
+    {"action": "transfer", "to_counter_id": 0, "to_category": ["x"]},
+    {"action": "transfer", "to_category": "\x00"},
+    {"category": {"a": 1}},
+    {"category": "payment", "phone": 13900000000},
+    {"category": "payment", "id_number": "x" * 19},
+    {"hall": None, "category": "payment"},
+    {"hall": "HA", "category": "payment", "phone": "1" * 21},
+    [],
+    "not json",
+]
+
+
+def test_no_input_5xx_for_any_role(hw, login, clock):
+    urls = [
+        f"/api/v1/halls/{hw.hall_a.pk}/tickets",
+        f"/api/v1/counters/{hw.c1.pk}/actions",
+        "/api/v1/my/hall-tickets",
+        "/api/v1/my/hall-tickets/1/cancel",
+        f"/api/v1/halls/{hw.hall_b.pk}/tickets",
+    ]
+    users = [None, hw.portal_user, hw.a_reader, hw.a_clerk, hw.b_clerk, hw.admin]
+    for user in users:
+        c = login(user)
+        for url in urls:
+            for body in JUNK:
+                r = c.post(url, body, content_type="application/json")
+                assert r.status_code < 500, (user, url, body, r.content)
+        for url in (
+            "/api/v1/tickets/-5",
+            f"/api/v1/tickets/{2**70}",
+            "/api/v1/halls/abc/queue",
+            f"/api/v1/counters/{2**70}/actions",
+        ):
+            assert c.get(url).status_code < 500
+    assert not Ticket.objects.exists()
