@@ -119,6 +119,8 @@ def api_params(w) -> dict:
         "follow_up_id": MISSING,
         "appointment_id": MISSING,
         "hall_id": MISSING,
+        "counter_id": MISSING,
+        "ticket_id": MISSING,
         # required query parameters
         "period": "2026-08",
         "date_from": "2026-08-01",
@@ -181,6 +183,8 @@ def page_params(w) -> dict:
         ("hall/", "hall_id"): MISSING,
         ("hall/", "pk"): MISSING,
         ("portal/hall/appointments/", "pk"): MISSING,
+        ("hall/counter/", "counter_id"): MISSING,
+        ("portal/hall/ticket/", "ticket_id"): MISSING,
         ("hall/follow-ups/", "pk"): MISSING,
         ("hall/terminals/", "terminal_id"): MISSING,
         ("hall/terminals/tasks/", "task_id"): MISSING,

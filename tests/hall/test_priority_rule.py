@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gridcare.hall.priority import QueueItem, queue_order
@@ -47,6 +47,7 @@ def test_ties_by_id():
     assert ids([QueueItem(5, m(0), m(0), False), QueueItem(4, m(0), m(0), False)], m(1)) == [4, 5]
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.tuples(st.integers(0, 60), st.booleans()), min_size=1, max_size=30),
     st.integers(0, 90),

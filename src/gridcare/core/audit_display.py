@@ -192,6 +192,11 @@ ACTION_LABELS = {
     "hall.appointment_cancel": _("取消营业厅预约"),
     "hall.appointment_check_in": _("预约到厅签到"),
     "hall.appointment_no_show": _("标记预约爽约"),
+    "hall.profile_update": _("修改营业厅排队设置"),
+    "hall.categories": _("设置营业厅办理的业务类别"),
+    "hall.counter_categories": _("设置窗口办理的业务类别"),
+    "hall.closure_add": _("新增营业厅停业日"),
+    "hall.closure_remove": _("删除营业厅停业日"),
 }
 
 # Keys that are not fields of the event's model (or are named differently there).

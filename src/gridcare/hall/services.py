@@ -251,7 +251,9 @@ def ticket_cancel(*, ticket: Ticket, actor: Actor | None = None, now: datetime |
 # ---------------------------------------------------------------- the line
 
 
-def _waiting(hall_id: int, counter) -> QuerySet[Ticket]:
+def counter_line(hall_id: int, counter) -> QuerySet[Ticket]:
+    """The waiting tickets `counter` may call: of a category it serves (not sent to another counter) or sent to it;
+    a remote ticket told to come but not checked in is out of the line until it checks in."""
     served = CounterSetup.categories.through.objects.filter(countersetup_id=counter.pk).values("category_id")
     return (
         Ticket.objects.filter(hall_id=hall_id, status=TicketStatus.WAITING)
@@ -371,7 +373,7 @@ def ticket_call_next(*, counter, actor: Actor | None = None, now: datetime | Non
         finished = _ready(setup, now, actor)
         profile = hall_profile(setup.counter.hall)
         guard = timedelta(minutes=profile.starvation_guard_minutes)
-        qs = _waiting(setup.counter.hall_id, counter)
+        qs = counter_line(setup.counter.hall_id, counter)
         remote_called: list[Ticket] = []
         claimed = None
         for _round in range(20):
