@@ -37,6 +37,7 @@ from django.db.models import Count, F, FloatField, Func, Q, Sum
 from django.db.models.functions import Coalesce, ExtractDay, ExtractHour, ExtractIsoWeekDay, Round
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from gridcare.core.permissions import Perm
 from gridcare.core.spreadsheet import as_text_cell
@@ -491,7 +492,7 @@ def hall_peaks(*, user, hall_id, first: date, last: date) -> dict[str, Any]:
         wd_rows.append(
             {
                 "weekday": w,
-                "label": _(WEEKDAYS[w - 1]),
+                "label": str(WEEKDAYS[w - 1]),
                 "cells": cells,
                 "total": sum(cells),
                 "open_days": wd_days[w],
@@ -534,20 +535,28 @@ def plain(value):
 
 
 KPI_COLUMNS = [
-    ("tickets", "取号量"),
-    ("called", "已叫号"),
-    ("wait_mean_minutes", "平均等候（分钟）"),
-    ("wait_p90_minutes", "90%等候（分钟）"),
-    ("within_target_share", "目标内等候占比"),
-    ("served", "已办结"),
-    ("service_mean_minutes", "平均办理（分钟）"),
-    ("no_show", "过号"),
-    ("no_show_rate", "过号率"),
-    ("counter_hours", "窗口工时"),
-    ("tickets_per_counter_hour", "每窗口小时办结量"),
+    ("tickets", gettext_lazy("取号量")),
+    ("called", gettext_lazy("已叫号")),
+    ("wait_mean_minutes", gettext_lazy("平均等候（分钟）")),
+    ("wait_p90_minutes", gettext_lazy("90%等候（分钟）")),
+    ("within_target_share", gettext_lazy("目标内等候占比")),
+    ("served", gettext_lazy("已办结")),
+    ("service_mean_minutes", gettext_lazy("平均办理（分钟）")),
+    ("no_show", gettext_lazy("过号")),
+    ("no_show_rate", gettext_lazy("过号率")),
+    ("counter_hours", gettext_lazy("窗口工时")),
+    ("tickets_per_counter_hour", gettext_lazy("每窗口小时办结量")),
 ]
 PERCENT_KEYS = ("within_target_share", "no_show_rate")
-WEEKDAYS = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]
+WEEKDAYS = [
+    gettext_lazy("周一"),
+    gettext_lazy("周二"),
+    gettext_lazy("周三"),
+    gettext_lazy("周四"),
+    gettext_lazy("周五"),
+    gettext_lazy("周六"),
+    gettext_lazy("周日"),
+]
 
 
 def kpi_chart(doc: dict) -> dict:
@@ -578,7 +587,7 @@ def peaks_chart(doc: dict) -> dict:
     return {
         "hours": [f"{h:02d}" for h in hours],
         "days": [str(r["day"]) for r in doc["day_of_month"]],
-        "weekdays": [_(w) for w in WEEKDAYS],
+        "weekdays": [str(w) for w in WEEKDAYS],
         "dom": [[i, j, r["cells"][i]] for j, r in enumerate(doc["day_of_month"]) for i in range(len(hours))],
         "wd": [[i, j, r["cells"][i]] for j, r in enumerate(doc["weekday"]) for i in range(len(hours))],
         "max": max([c for r in doc["day_of_month"] for c in r["cells"]] or [0]),
@@ -626,7 +635,7 @@ def kpis_xlsx(doc: dict) -> bytes:
         f"{'、'.join(h['name'] for h in doc['halls'])} {doc['period']['from']:%Y-%m-%d} — "
         f"{doc['period']['to']:%Y-%m-%d}"
     )
-    header = [_("分组"), *(_(label) for _k, label in KPI_COLUMNS)]
+    header = [_("分组"), *(str(label) for _k, label in KPI_COLUMNS)]
     pct = tuple(i + 1 for i, (k, _l) in enumerate(KPI_COLUMNS) if k in PERCENT_KEYS)
     rows = [[str(r["label"]), *(r[k] for k, _l in KPI_COLUMNS)] for r in [*doc["rows"], doc["total"]]]
     add_sheet(wb, first, _("营业厅指标"), head, header, rows, pct)
@@ -660,7 +669,7 @@ def peaks_xlsx(doc: dict) -> bytes:
         head,
         [_("星期"), *hours, _("合计"), _("营业天数"), _("日均")],
         [
-            [_(WEEKDAYS[r["weekday"] - 1]), *r["cells"], r["total"], r["open_days"], r["mean_per_day"]]
+            [str(WEEKDAYS[r["weekday"] - 1]), *r["cells"], r["total"], r["open_days"], r["mean_per_day"]]
             for r in doc["weekday"]
         ],
     )

@@ -208,7 +208,7 @@ def staffing_plan(*, user, hall_id, week: date, service_level: float, now: datet
             {
                 "date": d,
                 "weekday": wd,
-                "label": _(WEEKDAYS[wd - 1]),
+                "label": str(WEEKDAYS[wd - 1]),
                 "open": is_open,
                 "history_days": open_count[wd],
                 "hours": rows,

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from gridcare.core.permissions import Perm
 from gridcare.core.views import staff_required
@@ -72,7 +73,12 @@ def kpis_page(request, fmt: str = "html"):
             "chart": kpis.kpi_chart(doc),
             "halls": list(selectors.halls_for(request.user, Perm.HALL_REPORT)),
             "selected": set(ids),
-            "groups": [("hall", "营业厅"), ("category", "业务类别"), ("day", "日期"), ("hour", "时段")],
+            "groups": [
+                ("hall", _("营业厅")),
+                ("category", _("业务类别")),
+                ("day", _("日期")),
+                ("hour", _("时段")),
+            ],
             "group": group,
             "date_from": request.GET.get("from") or f"{f.first:%Y-%m-%d}",
             "date_to": request.GET.get("to") or f"{f.last:%Y-%m-%d}",
@@ -121,7 +127,6 @@ def peaks_page(request, fmt: str = "html"):
             "date_to": request.GET.get("to") or f"{f.last:%Y-%m-%d}",
             "errors": messages,
             "query": query,
-            "weekdays": kpis.WEEKDAYS,
         },
         status=400 if messages else 200,
     )
