@@ -77,6 +77,7 @@ def index(request):
         displays[hall_id] = displays.get(hall_id, 0) + 1
     may_operate = {h.pk for h in selectors.halls_for(user, Perm.HALL_OPERATE).filter(pk__in=ids)}
     may_manage = {h.pk for h in selectors.halls_for(user, Perm.HALL_MANAGE).filter(pk__in=ids)}
+    may_report = {h.pk for h in selectors.halls_for(user, Perm.HALL_REPORT).filter(pk__in=ids)}
     rows = [
         {
             "hall": h,
@@ -84,6 +85,7 @@ def index(request):
             "displays": displays.get(h.pk, 0),
             "operate": h.pk in may_operate,
             "manage": h.pk in may_manage,
+            "report": h.pk in may_report,
         }
         for h in halls
     ]
