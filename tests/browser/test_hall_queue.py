@@ -1,6 +1,6 @@
 """Browser test in real Chromium (issue 16): the greeter issues a ticket → the hall display (a device page opened
-with its key) shows the call after the counter calls it → the counter finishes it. (The evaluation device's
-rating step follows in another part of the issue.)
+with its key) shows the call after the counter calls it → the counter finishes it → the counter's evaluation
+device rates it.
 
 The hall's clock is injected: the services and pages of the queue read a clock that starts on a Tuesday morning
 at 09:00 China time and moves one second per reading, so the test does not depend on today's date or hour."""
@@ -13,8 +13,8 @@ import pytest
 
 from gridcare.core.audit import Actor
 from gridcare.core.choices import Channel
-from gridcare.hall import devices, services, setup, views_queue
-from gridcare.hall.models import Ticket
+from gridcare.hall import devices, services, setup, views_queue, views_ratings
+from gridcare.hall.models import Rating, Ticket
 from tests.hall.conftest import T0, make_hall
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -36,15 +36,23 @@ def hall_clock(monkeypatch):
     monkeypatch.setattr(services, "timezone", clock)
     monkeypatch.setattr(views_queue, "timezone", clock)
     monkeypatch.setattr(setup, "timezone", clock)
+    monkeypatch.setattr(views_ratings, "page_now", clock.now)
     return clock
 
 
-def test_greeter_ticket_called_on_the_display_and_finished(browser_page, live_server, world, hall_clock):
+def test_greeter_ticket_called_on_the_display_served_and_rated(browser_page, live_server, world, hall_clock):
     w = world
     hall = make_hall(w.bureau_a, "HA", "城东营业厅", 3)
     c1 = hall.counters.get(number=1)
     _device, key = devices.device_create(
         hall=hall, kind="display", name="大厅电视", actor=Actor(user=w.admin, channel=Channel.CONSOLE)
+    )
+    _evaluator, eval_key = devices.device_create(
+        hall=hall,
+        kind="evaluator",
+        counter=c1,
+        name="1号窗口评价器",
+        actor=Actor(user=w.admin, channel=Channel.CONSOLE),
     )
     page = browser_page
     url = live_server.url
@@ -88,3 +96,12 @@ def test_greeter_ticket_called_on_the_display_and_finished(browser_page, live_se
     ticket.refresh_from_db()
     assert ticket.status == "done" and ticket.counter_id == c1.pk
     assert ticket.called_at < ticket.started_at < ticket.finished_at
+
+    # The evaluation device on counter 1 asks the customer to rate this transaction; they tap 非常满意.
+    device = page.context.new_page()
+    device.goto(f"{url}/hall/d/{eval_key}/evaluate/")
+    assert "A001" in device.inner_text("[data-testid=eval-ticket]")
+    device.click("[data-testid=score-very_satisfied]")
+    device.wait_for_selector("[data-testid=eval-thanks]")
+    rating = Rating.objects.get(ticket=ticket)
+    assert (rating.score, rating.clerk_id, rating.counter_id) == ("very_satisfied", w.a_clerk.pk, c1.pk)

@@ -125,6 +125,8 @@ def api_params(w) -> dict:
         "period": "2026-08",
         "date_from": "2026-08-01",
         "date_to": "2026-10-31",
+        "category": "payment",
+        "day": "2026-08-03",
     }
 
 

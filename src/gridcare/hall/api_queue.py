@@ -61,7 +61,7 @@ class TicketIn(Strict):
     note: Text = Field("", max_length=200, description="引导备注")
 
 
-class EventOut(Schema):
+class TicketEventOut(Schema):
     kind: str
     at: datetime
     counter: int | None
@@ -91,7 +91,7 @@ class TicketOut(Schema):
     phone: str
     ahead: int | None = None
     estimated_wait_minutes: int | None = None
-    events: list[EventOut] | None = None
+    events: list[TicketEventOut] | None = None
 
 
 class CategoryLineOut(Schema):
@@ -119,14 +119,14 @@ class QueueOut(Schema):
     categories: list[CategoryLineOut]
 
 
-class ActionIn(Strict):
+class CounterActionIn(Strict):
     action: Text = Field(..., max_length=20)
     ticket_id: int | None = Field(None, ge=1, le=2**62)
     to_category: Text | None = Field(None, max_length=24)
     to_counter_id: int | None = Field(None, ge=1, le=2**62)
 
 
-class CounterOut(Schema):
+class HallCounterOut(Schema):
     counter_id: int
     number: int
     state: str
@@ -273,9 +273,11 @@ def hall_queue(request, hall_id: int):
 
 
 @router.post(
-    "/counters/{counter_id}/actions", response={200: CounterOut, **WRITE_ERRORS}, summary="窗口操作（叫号等）"
+    "/counters/{counter_id}/actions",
+    response={200: HallCounterOut, **WRITE_ERRORS},
+    summary="窗口操作（叫号等）",
 )
-def counter_action(request, counter_id: int, payload: ActionIn):
+def counter_action(request, counter_id: int, payload: CounterActionIn):
     counter = selectors.counter_for(request.user, Perm.HALL_OPERATE, counter_id)
     if counter is None:
         raise Http404

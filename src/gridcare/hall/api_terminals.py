@@ -59,7 +59,7 @@ class MonitorRowOut(Schema):
     open_tasks: int
 
 
-class TaskOut(Schema):
+class MaintenanceTaskOut(Schema):
     id: int
     terminal_id: int
     terminal: str
@@ -73,7 +73,7 @@ class TaskOut(Schema):
 class MonitorOut(Schema):
     month: str
     terminals: list[MonitorRowOut]
-    open_tasks: list[TaskOut]
+    open_tasks: list[MaintenanceTaskOut]
 
 
 def parse_month(raw: str | None, now: datetime) -> date:
@@ -145,7 +145,7 @@ def terminals_monitor(request, filters: Query[MonitorFilter]):
     }
 
 
-class EventOut(Schema):
+class TerminalEventOut(Schema):
     id: int
     kind: str
     at: datetime
@@ -156,7 +156,7 @@ class EventPage(Schema):
     count: int
     page: int
     page_size: int
-    items: list[EventOut]
+    items: list[TerminalEventOut]
 
 
 @router.get("/terminals/{terminal_id}/events", response={200: EventPage, **READ_ERRORS})
@@ -172,7 +172,7 @@ class TaskCloseIn(Schema):
     note: Text = Field("", max_length=500)
 
 
-@router.post("/maintenance-tasks/{task_id}/close", response={200: TaskOut, **WRITE_ERRORS})
+@router.post("/maintenance-tasks/{task_id}/close", response={200: MaintenanceTaskOut, **WRITE_ERRORS})
 def maintenance_task_close(request, task_id: int, payload: TaskCloseIn):
     task = tm.task_for(request.user, task_id)
     if task is None:
