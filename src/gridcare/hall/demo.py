@@ -49,6 +49,7 @@ import time as clock
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from heapq import heappop, heappush
 from itertools import accumulate
 
@@ -136,7 +137,7 @@ FOLLOW_UP_NOTES = (
 def device_key(hall, kind: str, counter_number: int | None = None) -> str:
     """A demo device's key: an HMAC of its name under SECRET_KEY (never stored; its SHA-256 is)."""
     name = f"gridcare-demo-hall-device:{hall.code}:{kind}:{counter_number or 0}"
-    mac = hmac.new(settings.SECRET_KEY.encode(), name.encode(), hashlib.sha256).digest()
+    mac = hmac.new(str(settings.SECRET_KEY).encode(), name.encode(), hashlib.sha256).digest()
     return "hd_" + base64.urlsafe_b64encode(mac[:24]).decode().rstrip("=")
 
 
@@ -627,7 +628,7 @@ def _hall_history(hall, *, today: date, now: datetime, seed: int, scale: float, 
             no_show = rng.random() < 0.6
             a = Appointment(
                 hall=hall,
-                category=cats[_pick(rng, cat_codes, cat_cum)],
+                category=cats[str(_pick(rng, cat_codes, cat_cum))],
                 slot_start=slot,
                 phone=_phone(rng),
                 code=_appt_code(hall, day, appt_k),
@@ -657,7 +658,7 @@ def _hall_history(hall, *, today: date, now: datetime, seed: int, scale: float, 
         _insert(TicketSequence, ("hall", "category", "day", "last"), seq_rows, counts, "sequences")
         _insert(Ticket, TICKET_FIELDS, [_ticket_row(hall, t, cats, setups) for t in sims], counts, "tickets")
         ids = {(d, n): pk for d, n, pk in Ticket.objects.filter(hall=hall).values_list("day", "number", "id")}
-        tid = {id(t): ids[(t.day, t.number)] for t in sims}
+        tid = {id(t): ids[(t.day, t.number)] for t in sims}  # type: ignore[index]
         counter_id = {n: s.counter_id for n, s in setups.items()}
         events: list[tuple] = []
         ratings: list[tuple] = []
@@ -674,7 +675,7 @@ def _hall_history(hall, *, today: date, now: datetime, seed: int, scale: float, 
             if t.greeter:
                 triage.append((hall.pk, t.issued_at, cats[t.first_category].pk, TriageOutcome.TICKET, pk, ""))
             if t.status == TicketStatus.DONE and rng.random() < RATED_SHARE:
-                very, sat, bad = clerk_mood.get(t.clerk_id, (0.55, 0.33, 0.03))
+                very, sat, bad = clerk_mood.get(t.clerk_id or 0, (0.55, 0.33, 0.03))
                 x = rng.random()
                 if x < bad:
                     score = Score.DISSATISFIED
@@ -705,9 +706,9 @@ def _hall_history(hall, *, today: date, now: datetime, seed: int, scale: float, 
         _insert(
             GreeterTriage, ("hall", "at", "category", "outcome", "ticket", "note"), triage, counts, "triage"
         )
-        for a, t in appts:
-            if t is not None:
-                a.ticket_id = tid[id(t)]
+        for a, booked in appts:
+            if booked is not None:
+                a.ticket_id = tid[id(booked)]
         _bulk(Appointment, [a for a, _t in appts], counts, "appointments")
         _insert(
             Rating,
@@ -786,7 +787,7 @@ def _insert(model, fields, rows: list[tuple], counts: dict, key: str) -> None:
         elif kind == "DateField":
             adapters.append(ops.adapt_datefield_value)
         elif kind == "JSONField":
-            adapters.append(json.dumps if sqlite else (lambda v, f=f: f.get_db_prep_value(v, connection)))
+            adapters.append(json.dumps if sqlite else partial(f.get_db_prep_value, connection=connection))
         else:
             adapters.append(None)
     qn = ops.quote_name

@@ -41,14 +41,11 @@ class Command(BaseCommand):
             f"maintenance tasks {c.get('maintenance_tasks', 0) + c.get('open_tasks', 0)} "
             f"({c.get('open_tasks', 0)} open); {c['seconds']} s"
         )
+        every = options.get("verbosity", 1) >= 2
         self.stdout.write("hall device pages (keys derive from SECRET_KEY; open them on the server's host):")
         for hall, devices in c["devices"].items():
             for kind, name, url in devices:
-                if kind != "evaluator" or name.startswith("1号"):
+                if every or kind != "evaluator" or name.startswith("1号"):
                     self.stdout.write(f"  {hall} {name}: {url}")
-        self.stdout.write("  (evaluation devices of the other counters: `gridcare demo_hall` prints all with -v 2)")
-        if options.get("verbosity", 1) >= 2:
-            for hall, devices in c["devices"].items():
-                for kind, name, url in devices:
-                    if kind == "evaluator":
-                        self.stdout.write(f"  {hall} {name}: {url}")
+        if not every:
+            self.stdout.write("  (the other counters' evaluation devices: `gridcare demo_hall -v 2`)")
