@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1:8000
 # var/sandbox/ on first run. `make run SIM_PORT=` (empty) runs without it (the sandbox gateway only).
 SIM_PORT ?= 8010
 
-.PHONY: fuzz run test setup assets lint format typecheck migrate seed clean sysdeps-run sysdeps-test bench-seed bench-lookup bench-billing bench-payments bench-reliability bench-intake
+.PHONY: fuzz run test setup assets lint format typecheck migrate seed clean sysdeps-run sysdeps-test bench-seed bench-lookup bench-billing bench-payments bench-reliability bench-intake bench-hall
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -52,6 +52,7 @@ run: migrate
 	$(BIN)/gridcare demo_channels --seed 42 $(TODAY_ARG)
 	$(BIN)/gridcare demo_outages --seed 42 $(TODAY_ARG)
 	$(BIN)/gridcare demo_service --seed 42 $(TODAY_ARG)
+	$(BIN)/gridcare demo_hall --seed 42 $(TODAY_ARG)
 	$(BIN)/gridcare notify_dispatch --limit 50000
 	$(BIN)/gridcare demo_logins
 	$(SIM_ENV) $(BIN)/gridcare jobs_schedules  # with the simulator set, this also makes var/sandbox/ keys once
@@ -100,3 +101,7 @@ bench-intake: setup
 
 bench-reliability: setup
 	$(BIN)/python bench/reliability.py
+
+# The hall queue (issue 16): 200 counters calling next over 20 halls and 100,000 tickets, 50 connections, PostgreSQL.
+bench-hall: setup
+	$(BIN)/python bench/hall.py
