@@ -35,30 +35,46 @@ def test_exactly_the_tickets_within_three_places_get_one_sms(hw):
     _issue(hw, "payment", 3, "13900000004")  # t4
     _issue(hw, "payment", 4, "13900000005")  # t5
     t6 = _issue(hw, "payment", 5, "13900000006")
-    b1 = _issue(hw, "new_connection", 5, "13900000007")  # its own line: 0 ahead
-    assert Notification.objects.count() == 0  # issuing sends nothing
+    # Its own line, 0 ahead, issued in the hall: told nothing (only a line that moves, or a remote ticket at issue,
+    # makes an SMS).
+    b1 = _issue(hw, "new_connection", 5, "13900000007")
+    assert Notification.objects.count() == 0  # issuing in the hall sends nothing
 
     _call(hw, 6)  # t1 called: t2 has 0 ahead, t3 1, t4 2, t5 3, t6 4
     sent = dict((r, b) for r, b in _sms("hall_call_ahead"))
-    assert set(sent) == {"13900000002", "13900000004", "13900000005", "13900000007"}
+    assert set(sent) == {"13900000002", "13900000004", "13900000005"}
     assert "前面还有0位" in sent["13900000002"]
     assert "前面还有2位" in sent["13900000004"]
     assert "前面还有3位" in sent["13900000005"]
-    assert "B001" in sent["13900000007"] and "城东营业厅" in sent["13900000007"]
+    assert "A002" in sent["13900000002"] and "城东营业厅" in sent["13900000002"]
     assert not Ticket.objects.get(pk=t6.pk).call_ahead_sent
-    assert Ticket.objects.get(pk=b1.pk).call_ahead_sent
+    assert not Ticket.objects.get(pk=b1.pk).call_ahead_sent
 
     _call(hw, 7)  # t2 called: now t6 has 3 ahead (t3, t4, t5) — t6 only, the others not again
     recipients = [r for r, _b in _sms("hall_call_ahead")]
-    assert sorted(recipients) == sorted(
-        ["13900000002", "13900000004", "13900000005", "13900000006", "13900000007"]
-    )
+    assert sorted(recipients) == sorted(["13900000002", "13900000004", "13900000005", "13900000006"])
     assert "前面还有3位" in dict(_sms("hall_call_ahead"))["13900000006"]
-    assert TicketEvent.objects.filter(kind=TicketStep.NOTIFIED).count() == 5
+    assert TicketEvent.objects.filter(kind=TicketStep.NOTIFIED).count() == 4
 
-    # Running the hook again sends nothing more.
+    # Running the hook again (every line) sends nothing more to those told; the B line's head, now checked over
+    # every line, is told once.
     callahead.after_call(hall=hw.hall_a, profile=services.hall_profile(hw.hall_a), now=at(8))
     assert Notification.objects.filter(kind="hall_call_ahead").count() == 5
+    callahead.after_call(hall=hw.hall_a, profile=services.hall_profile(hw.hall_a), now=at(9))
+    assert Notification.objects.filter(kind="hall_call_ahead").count() == 5
+
+
+def test_a_remote_ticket_within_the_places_is_told_at_issue(hw):
+    _open(hw, hw.c1, ["payment"])
+    _issue(hw, "payment", 0)
+    r = _issue(hw, "payment", 1, "13900000009", source=TicketSource.PORTAL)  # 1 ahead
+    [(recipient, body)] = _sms("hall_call_ahead")
+    assert recipient == "13900000009" and "前面还有1位" in body and r.number in body
+    # Far back in a long line: nothing at issue.
+    for k in range(5):
+        _issue(hw, "invoice", 2 + k)
+    _issue(hw, "invoice", 8, "13900000010", source=TicketSource.PORTAL)  # 5 ahead
+    assert len(_sms("hall_call_ahead")) == 1
 
 
 def test_places_zero_turns_call_ahead_off(hw):
@@ -108,5 +124,5 @@ def test_remote_ticket_skipped_gets_one_come_in_sms(hw):
     assert "30分钟" in come[0][1]
     _call(hw, 4)
     assert len(_sms("hall_come_in")) == 1
-    # Out of the line until checked in: no call-ahead for it either.
-    assert not Ticket.objects.get(pk=r.pk).call_ahead_sent
+    # Told its place once, at issue (a remote ticket at the head of the line); never again while out of the line.
+    assert [rcp for rcp, _b in _sms("hall_call_ahead")] == ["13900000009"]

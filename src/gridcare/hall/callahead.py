@@ -2,10 +2,12 @@
 hall's `call_ahead_places` (default 3) places from being called get one SMS through the outbox; remote tickets
 skipped because their holder is not in the hall get one telling them to come and check in.
 
-"Places from being called" is the number of tickets ahead of a ticket in its own category's line, in the order of
+A remote (portal) ticket is also told at issue when it already stands within those places (its holder is not in
+the hall); a ticket issued in the hall is told only once the line moves it there. "Places from being called" is the number of tickets ahead of a ticket in its own category's line, in the order of
 the priority rule (`services.line_head`): the head of each line has 0 ahead, so with 3 places the first four of each
-category's line qualify. Reads stay bounded: one line head of `places + 1` tickets per category the hall offers,
-and one read of those tickets' phones. Each SMS has a dedupe key per ticket (`hall_call_ahead:<id>`,
+category's line qualify. Reads stay bounded: one line head of `places + 1` tickets per category whose line moved
+(the called ticket's category and those of remote tickets skipped by the call — no other line moves when a ticket
+is called), and one read of those tickets' phones. Each SMS has a dedupe key per ticket (`hall_call_ahead:<id>`,
 `hall_come_in:<id>`) and the `call_ahead_sent` flag is set by a conditional UPDATE, so a ticket gets at most one
 call-ahead SMS whatever runs twice."""
 
@@ -27,8 +29,9 @@ def category_line(hall_id: int, category_id: int):
     ).exclude(checked_in_at__isnull=True, remote_called_at__isnull=False)
 
 
-def after_call(*, hall, profile, now: datetime, remote_called=None) -> None:
-    """Queue the SMS of this call (inside the caller's transaction)."""
+def after_call(*, hall, profile, now: datetime, categories=None, remote_called=None) -> None:
+    """Queue the SMS of this call (inside the caller's transaction). `categories`: the ids of the lines that moved
+    (None: every category the hall offers)."""
     from gridcare.notify.outbox import transactional_sms_enqueue
 
     from . import services
@@ -39,7 +42,9 @@ def after_call(*, hall, profile, now: datetime, remote_called=None) -> None:
     guard = timedelta(minutes=profile.starvation_guard_minutes)
     ahead_of: dict[int, int] = {}
     if places > 0:
-        for category_id in HallCategory.objects.filter(hall=hall).values_list("category_id", flat=True):
+        if categories is None:
+            categories = HallCategory.objects.filter(hall=hall).values_list("category_id", flat=True)
+        for category_id in sorted(set(categories)):
             head = services.line_head(category_line(hall.pk, category_id), n=places + 1, now=now, guard=guard)
             for k, item in enumerate(head):
                 ahead_of[item.id] = k
@@ -72,3 +77,37 @@ def after_call(*, hall, profile, now: datetime, remote_called=None) -> None:
             now=now,
         )
         TicketEvent.objects.create(ticket=t, kind=TicketStep.NOTIFIED, at=now, detail={"sms": "hall_come_in"})
+
+
+def after_issue(*, ticket, profile, now: datetime) -> None:
+    """A remote ticket that starts within the call-ahead places gets its SMS at once (inside the caller's
+    transaction)."""
+    from gridcare.notify.outbox import transactional_sms_enqueue
+
+    from . import services
+    from .choices import TicketStep
+    from .models import Ticket, TicketEvent
+
+    places = profile.call_ahead_places
+    if places <= 0 or not ticket.phone or not MOBILE_RE.match(ticket.phone):
+        return
+    guard = timedelta(minutes=profile.starvation_guard_minutes)
+    head = services.line_head(
+        category_line(ticket.hall_id, ticket.category_id), n=places + 1, now=now, guard=guard
+    )
+    ahead = next((k for k, item in enumerate(head) if item.id == ticket.pk), None)
+    if ahead is None or not Ticket.objects.filter(pk=ticket.pk, call_ahead_sent=False).update(
+        call_ahead_sent=True
+    ):
+        return
+    ticket.call_ahead_sent = True
+    transactional_sms_enqueue(
+        kind="hall_call_ahead",
+        phone=ticket.phone,
+        context={"hall": ticket.hall.name, "number": ticket.number, "ahead": ahead},
+        dedupe_key=f"hall_call_ahead:{ticket.pk}",
+        now=now,
+    )
+    TicketEvent.objects.create(
+        ticket=ticket, kind=TicketStep.NOTIFIED, at=now, detail={"sms": "hall_call_ahead", "ahead": ahead}
+    )

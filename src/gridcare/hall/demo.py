@@ -143,7 +143,7 @@ def device_key(hall, kind: str, counter_number: int | None = None) -> str:
 
 def device_url(kind: str, key: str) -> str:
     """The device's page: its named route when the pages are there, else the device root `/hall/d/<key>/`."""
-    for name in (f"hall:device_{kind}", f"hall:{kind}"):
+    for name in ({"evaluator": "hall:evaluate"}.get(kind, f"hall:{kind}"),):
         try:
             return reverse(name, args=[key])
         except NoReverseMatch:

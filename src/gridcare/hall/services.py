@@ -69,7 +69,10 @@ def hall_profile(hall) -> HallProfile:
     """The hall's profile, created with the issue's defaults the first time it is asked for."""
     profile = getattr(hall, "_hall_profile", None)
     if profile is None:
-        profile, _created = HallProfile.objects.get_or_create(hall=hall)
+        try:
+            profile = hall.profile  # no query when the hall was read with select_related("profile")
+        except HallProfile.DoesNotExist:
+            profile, _created = HallProfile.objects.get_or_create(hall=hall)
         hall._hall_profile = profile
     return profile
 
@@ -210,6 +213,10 @@ def ticket_issue(
                 portal_user=portal_user,
             )
             _event(ticket, TicketStep.ISSUED, now, actor=actor, source=source, priority=priority_reason)
+            if remote:
+                from . import callahead
+
+                callahead.after_issue(ticket=ticket, profile=profile, now=now)
     except IntegrityError:
         raise _err("phone", _("该手机号已有一张未办结的远程取号，请先办理或取消")) from None
     return ticket
@@ -262,23 +269,28 @@ def counter_line(hall_id: int, counter) -> QuerySet[Ticket]:
     )
 
 
-def line_head(qs, *, n: int, now: datetime, guard: timedelta) -> list[priority.QueueItem]:
+def line_head(
+    qs, *, n: int, now: datetime, guard: timedelta, absent: set[int] | None = None
+) -> list[priority.QueueItem]:
     """The first `n` tickets of `qs` (waiting tickets) in call order: the rule applied to the heads of the two
-    lines, which hold the merged order's first `n` (each line is already in the rule's order)."""
-    fields = ("id", "issued_at", "queue_at", "priority_reason")
+    lines, which hold the merged order's first `n` (each line is already in the rule's order). `absent`, when
+    given, receives the ids of the remote tickets among them not yet checked in."""
+    fields = ("id", "issued_at", "queue_at", "priority_reason", "checked_in_at")
     prio = list(qs.exclude(priority_reason="").order_by("queue_at", "id").values_list(*fields)[:n])
     normal = list(qs.filter(priority_reason="").order_by("queue_at", "id").values_list(*fields)[:n])
     items = [
         priority.QueueItem(id=i, issued_at=iss, queue_at=q, priority=bool(r))
-        for i, iss, q, r in prio + normal
+        for i, iss, q, r, _c in prio + normal
     ]
+    if absent is not None:
+        absent.update(i for i, _iss, _q, _r, c in prio + normal if c is None)
     return priority.queue_order(items, now=now, guard=guard)[:n]
 
 
 def _setup(counter, *, lock: bool = True) -> CounterSetup:
-    qs = CounterSetup.objects.select_related("counter__hall")
+    qs = CounterSetup.objects.select_related("counter__hall__profile")
     if lock:
-        qs = qs.select_for_update()
+        qs = qs.select_for_update(of=("self",))  # the profile is a nullable join
     setup = qs.filter(pk=counter.pk).first()
     if setup is None:
         raise _err("counter", _("该窗口尚未设置服务的业务类别"))
@@ -377,13 +389,10 @@ def ticket_call_next(*, counter, actor: Actor | None = None, now: datetime | Non
         remote_called: list[Ticket] = []
         claimed = None
         for _round in range(20):
-            head = line_head(qs, n=HEAD, now=now, guard=guard)
+            not_in: set[int] = set()
+            head = line_head(qs, n=HEAD, now=now, guard=guard, absent=not_in)
             if not head:
                 break
-            ids = [it.id for it in head]
-            not_in = set(
-                Ticket.objects.filter(pk__in=ids, checked_in_at__isnull=True).values_list("id", flat=True)
-            )
             for item in head:
                 if item.id in not_in:
                     t = _mark_remote_called(item.id, now)
@@ -398,7 +407,12 @@ def ticket_call_next(*, counter, actor: Actor | None = None, now: datetime | Non
         if claimed is None:
             setup.current = None
             setup.save(update_fields=["current"])
-        callahead.after_call(hall=setup.counter.hall, profile=profile, now=now, remote_called=remote_called)
+        moved = {t.category_id for t in remote_called}
+        if claimed is not None:
+            moved.add(claimed.category_id)
+        callahead.after_call(
+            hall=setup.counter.hall, profile=profile, now=now, categories=moved, remote_called=remote_called
+        )
     return Called(ticket=claimed, finished=finished, remote_called=remote_called)
 
 
@@ -430,7 +444,12 @@ def ticket_call(
         claimed = _claim(ticket.pk, setup, now, actor)
         if claimed is None:
             raise _err("ticket", _("号码 %(n)s 已不在等候中") % {"n": ticket.number})
-        callahead.after_call(hall=setup.counter.hall, profile=hall_profile(setup.counter.hall), now=now)
+        callahead.after_call(
+            hall=setup.counter.hall,
+            profile=hall_profile(setup.counter.hall),
+            now=now,
+            categories={claimed.category_id},
+        )
     return Called(ticket=claimed, finished=finished)
 
 
