@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -325,7 +325,18 @@ class Called:
     remote_called: list[Ticket] | None = None  # remote tickets skipped and told to come
 
 
-def _claim(ticket_id: int, setup: CounterSetup, now: datetime, actor) -> Ticket | None:
+def _claim(
+    ticket_id: int, setup: CounterSetup, now: datetime, actor, *, skip_locked: bool = False
+) -> Ticket | None:
+    if skip_locked and connection.features.has_select_for_update_skip_locked:
+        # A ticket another counter is claiming right now is passed over at once instead of waited for.
+        free = (
+            Ticket.objects.select_for_update(skip_locked=True)
+            .filter(pk=ticket_id, status=TicketStatus.WAITING)
+            .values_list("id", flat=True)
+        )
+        if not list(free):
+            return None
     n = Ticket.objects.filter(pk=ticket_id, status=TicketStatus.WAITING).update(
         status=TicketStatus.CALLED,
         counter_id=setup.pk,
@@ -388,9 +399,10 @@ def ticket_call_next(*, counter, actor: Actor | None = None, now: datetime | Non
         qs = counter_line(setup.counter.hall_id, counter)
         remote_called: list[Ticket] = []
         claimed = None
-        for _round in range(20):
+        for round_ in range(20):
             not_in: set[int] = set()
-            head = line_head(qs, n=HEAD, now=now, guard=guard, absent=not_in)
+            # Tickets other counters hold are skipped: read further down the line each round.
+            head = line_head(qs, n=HEAD * (round_ + 1), now=now, guard=guard, absent=not_in)
             if not head:
                 break
             for item in head:
@@ -399,10 +411,10 @@ def ticket_call_next(*, counter, actor: Actor | None = None, now: datetime | Non
                     if t is not None:
                         remote_called.append(t)
                     continue
-                claimed = _claim(item.id, setup, now, actor)
+                claimed = _claim(item.id, setup, now, actor, skip_locked=True)
                 if claimed is not None:
                     break
-            if claimed is not None:
+            if claimed is not None or len(head) < HEAD * (round_ + 1):
                 break
         if claimed is None:
             setup.current = None
