@@ -31,10 +31,11 @@ max), and checks, in the database and in what the counters got: every issued tic
 (arrivals_per_hour 12,000, mean_service_minutes 5, target_wait_seconds 20, target_service_level 0.8,
 max_counters 2,000), --staffing-calls (50) times: mean and max.
 
-Targets: no ticket called twice, none lost, none left waiting (correctness, from the issue); calls/s ≥ 100
-(TARGET_CALLS_PER_S; the issue sets none: the day's 100,000 calls over 9 opening hours are 3.1 calls/s, so 100/s
-is 30 times the need, and what one call costs — about 15 statements and 6–14 ms of Python — allows on two cores
-shared with PostgreSQL); staffing at A = 1,000 ≤ 50 ms mean (TARGET_STAFFING_MS). Exit status 1 when a
+Targets: no ticket called twice, none lost, none left waiting (correctness, from the issue); calls/s ≥ 50
+(TARGET_CALLS_PER_S; the issue sets no rate, so it comes from the need: 100,000 tickets a day over 9 opening
+hours are 3.1 calls/s on average; a month-end day brings 1.6 times an ordinary day's arrivals (the demo's peaks)
+and its busiest hour about twice the day's mean, ≈ 10 calls/s at the worst hour; 50/s is five times that);
+staffing at A = 1,000 ≤ 50 ms mean (TARGET_STAFFING_MS). Exit status 1 when a
 target is missed (each named), 0 when all are met, 2 when PostgreSQL is not there. The load average is printed
 before and after: figures taken on a loaded machine are not the machine's.
 """
@@ -62,7 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = (
     ROOT / ".venv" / "bin" if (ROOT / ".venv" / "bin" / "gridcare").exists() else Path(sys.executable).parent
 )
-TARGET_CALLS_PER_S = 100.0
+TARGET_CALLS_PER_S = 50.0
 TARGET_STAFFING_MS = 50.0
 CATEGORY_MIX = (
     ("payment", 42),

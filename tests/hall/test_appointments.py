@@ -335,6 +335,19 @@ def test_no_show_job_marks_ended_slots_once(hw):
     assert (s.every, s.period) == (5, "minutes")
 
 
+def test_a_slot_the_hall_closed_is_cancelled_not_a_no_show(hw):
+    from gridcare.hall.models import HallClosure
+
+    a = book(hw, slot(9, 30))
+    # The hall then closes that day (a renovation): the customer could not come, so it is no no-show.
+    HallClosure.objects.create(hall=hw.hall_a, day=slot(9, 30).date(), reason="装修")
+    assert ap.no_show_mark(now=slot(10, 3)) == 0
+    a.refresh_from_db()
+    assert a.status == AppointmentStatus.CANCELLED
+    e = AuditEvent.objects.get(action="hall.appointment_cancel")
+    assert e.changes["by"] == "hall_closed" and e.changes["ids"] == [a.pk]
+
+
 def test_three_no_shows_through_the_job_ban_the_phone(hw):
     # Three slots missed on three days (the job runs after each): the 3rd ends at 10:00 on Mar 12 → banned
     # until Apr 11 10:00.

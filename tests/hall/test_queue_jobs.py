@@ -56,3 +56,27 @@ def test_job_kind_registered_every_minute():
     assert "hall.expire_remote" in KINDS
     sched = SCHEDULES["hall.expire_remote"]
     assert (sched.every, sched.period) == (1, "minutes")
+
+
+def test_past_days_open_tickets_are_closed_and_never_head_the_next_day(hw):
+    from gridcare.hall import services
+    from gridcare.hall.choices import TicketSource, TicketStatus
+    from gridcare.hall.jobs_queue import past_days_close
+    from gridcare.hall.models import CounterSetup, Ticket
+
+    from .conftest import at
+
+    CounterSetup.objects.get(pk=hw.c1.pk)
+    services.counter_open(counter=hw.c1, actor=hw.actor(hw.a_clerk), now=at(0))
+    old = services.ticket_issue(
+        hall=hw.hall_a, category="payment", source=TicketSource.KIOSK, now=at(480)
+    )  # 17:00
+    new = services.ticket_issue(
+        hall=hw.hall_a, category="payment", source=TicketSource.KIOSK, now=at(24 * 60 + 10)
+    )  # next day 09:10
+    # Next morning the old ticket has waited hours, but it is not in today's line: the call takes today's.
+    got = services.ticket_call_next(counter=hw.c1, actor=hw.actor(hw.a_clerk), now=at(24 * 60 + 11)).ticket
+    assert got.pk == new.pk
+    assert past_days_close(now=at(24 * 60 + 12)) == {"closed": 1}
+    assert Ticket.objects.get(pk=old.pk).status == TicketStatus.EXPIRED
+    assert past_days_close(now=at(24 * 60 + 13)) == {"closed": 0}

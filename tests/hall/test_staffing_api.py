@@ -87,3 +87,11 @@ def test_roles(world, login):
     assert post(login(), BODY).status_code == 401
     assert post(login(world.portal_user), BODY).status_code == 403
     assert post(login(world.a_reader), BODY).status_code == 200
+
+
+def test_extreme_but_finite_inputs_answer_422_not_500(world, login):
+    c = login(world.a_clerk)
+    r = post(c, {**BODY, "arrivals_per_hour": 1e308, "mean_service_minutes": 120})
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "arrivals_per_hour"
+    r = post(c, {**BODY, "mean_service_minutes": 5e-324})
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "mean_service_minutes"

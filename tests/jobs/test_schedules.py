@@ -31,6 +31,7 @@ DEFAULTS = {
     "hall.terminals_sweep",
     "hall.expire_remote",
     "hall.appointments_no_show",
+    "hall.close_past_days",
 }
 
 

@@ -86,9 +86,11 @@ def parse_month(raw: str | None, now: datetime) -> date:
         y, m = raw.split("-")
         if len(y) != 4 or len(m) != 2:
             raise ValueError
+        if not 2000 <= int(y) <= 2100:
+            raise ValueError
         return date(int(y), int(m), 1)
     except ValueError:
-        raise ValidationError({"month": [_("月份格式为 YYYY-MM，如 2026-03")]}) from None
+        raise ValidationError({"month": [_("月份格式为 YYYY-MM（2000–2100），如 2026-03")]}) from None
 
 
 def _row(r: tm.MonitorRow) -> dict:

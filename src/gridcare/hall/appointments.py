@@ -281,10 +281,7 @@ def appointment_of_customer(user, pk) -> Appointment | None:
 
 def phone_of(user) -> str:
     """The portal customer's mobile number: their phone, else their login when it is one."""
-    for v in (getattr(user, "phone", "") or "", user.get_username() or ""):
-        if MOBILE_RE.match(v.strip()):
-            return v.strip()
-    return ""
+    return services.mobile_of(user)
 
 
 def no_show_times(phone: str, *, now: datetime) -> list[datetime]:
@@ -314,6 +311,9 @@ def _new_code() -> str:
 def _check_slot(hall, slot_start: datetime, now_: datetime) -> None:
     if timezone.is_naive(slot_start):
         slot_start = slot_start.replace(tzinfo=CHINA)
+    if not (2000 <= slot_start.year <= 2100 and abs(now_ - slot_start) < timedelta(days=3650)):
+        # Far outside any bookable window (and safe from a date overflow when converted to China time).
+        raise _err("slot_start", _("不是可预约的时段"))
     day = china_day(slot_start)
     if slot_start not in _starts(hall, day):
         raise _err("slot_start", _("%(s)s 不是该营业厅营业时间内的预约时段") % {"s": _local(slot_start)})
@@ -508,7 +508,30 @@ def no_show_mark(*, now: datetime | None = None) -> int:
     now_ = now or timezone.now()
     with transaction.atomic():
         qs = Appointment.objects.filter(status=AppointmentStatus.BOOKED, slot_start__lte=now_ - SLOT)
-        ids = list(qs.values_list("id", flat=True)[:10_000])
+        rows = list(qs.select_related("hall").only("id", "slot_start", "hall")[:10_000])
+        if not rows:
+            return 0
+        # A slot the hall no longer offers (a closure day added, hours or days changed, the hall not accepting) is
+        # the hall's doing, not a no-show of the customer: such bookings are cancelled and never count to a ban.
+        offered: dict[tuple[int, date], set[datetime]] = {}
+        gone: list[int] = []
+        for a in rows:
+            key = (a.hall_id, china_day(a.slot_start))
+            if key not in offered:
+                offered[key] = set(_starts(a.hall, key[1]))
+            if a.slot_start not in offered[key]:
+                gone.append(a.pk)
+        if gone:
+            Appointment.objects.filter(pk__in=gone, status=AppointmentStatus.BOOKED).update(
+                status=AppointmentStatus.CANCELLED, cancelled_at=now_
+            )
+            audit_record(
+                actor=Actor(channel=Channel.JOB),
+                action="hall.appointment_cancel",
+                object_type="hall.appointment",
+                changes={"by": "hall_closed", "count": len(gone), "ids": gone[:200]},
+            )
+        ids = [a.pk for a in rows if a.pk not in set(gone)]
         if not ids:
             return 0
         n = Appointment.objects.filter(pk__in=ids, status=AppointmentStatus.BOOKED).update(
@@ -521,4 +544,4 @@ def no_show_mark(*, now: datetime | None = None) -> int:
             object_type="hall.appointment",
             changes={"count": n, "ids": ids[:200]},
         )
-    return n + (no_show_mark(now=now_) if len(ids) == 10_000 else 0)
+    return n + (no_show_mark(now=now_) if len(rows) == 10_000 else 0)

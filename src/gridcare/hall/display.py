@@ -197,7 +197,7 @@ def counter_waiting(counter, now: datetime, *, n: int = 30) -> list[Ticket]:
     """The first `n` tickets this counter would call, in call order (the rule over the counter's categories and
     the tickets transferred to it); remote tickets not yet checked in are marked by `checked_in_at` None."""
     profile = services.hall_profile(counter.hall)
-    qs = services.counter_line(counter.hall_id, counter)
+    qs = services.counter_line(counter.hall_id, counter, china_day(now))
     head = services.line_head(qs, n=n, now=now, guard=timedelta(minutes=profile.starvation_guard_minutes))
     by_id = {t.pk: t for t in Ticket.objects.select_related("category").filter(pk__in=[i.id for i in head])}
     return [by_id[i.id] for i in head if i.id in by_id]

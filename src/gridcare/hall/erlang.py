@@ -92,7 +92,11 @@ def staffing(
     if not 0 < target_service_level < 1:
         raise ValueError("target_service_level")
     h = mean_service_minutes / 60.0
+    if not h > 0:  # a positive number of minutes too small to be a positive number of hours
+        raise ValueError("mean_service_minutes")
     a = arrivals_per_hour * h
+    if not math.isfinite(a):
+        raise ValueError("arrivals_per_hour")
     first = math.floor(a) + 1
     if first > max_counters:
         raise StaffingUnreachable(None, None)

@@ -75,3 +75,44 @@ def hall_expire_remote(ctx):
 
 
 default_schedule("hall.expire_remote", every=1, period="minutes")
+
+
+def past_days_close(*, now: datetime | None = None) -> dict:
+    """Close the tickets of past days still open (waiting, called or serving when the hall closed): numbers restart
+    every day and an old ticket must never head tomorrow's line. Set-based (one UPDATE, one bulk insert of their
+    `expired` events, in chunks); idempotent."""
+    from .opening import china_day
+
+    now = now or timezone.now()
+    today = china_day(now)
+    closed = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Ticket.objects.select_for_update(skip_locked=True)
+                .filter(
+                    status__in=[TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING],
+                    day__lt=today,
+                )
+                .values_list("id", flat=True)[:10_000]
+            )
+            if not ids:
+                break
+            n = Ticket.objects.filter(pk__in=ids).update(status=TicketStatus.EXPIRED, closed_at=now)
+            TicketEvent.objects.bulk_create(
+                TicketEvent(ticket_id=i, kind=TicketStep.EXPIRED, at=now, detail={"day_closed": True})
+                for i in ids
+            )
+            closed += n
+    return {"closed": closed}
+
+
+@job_kind("hall.close_past_days", label=gettext_lazy("关闭往日未办结的排队号"), perm=Perm.HALL_MANAGE)
+def hall_close_past_days(ctx):
+    ctx.set_total(1)
+    result = past_days_close()
+    ctx.set_done(1)
+    return result
+
+
+default_schedule("hall.close_past_days", crontab={"minute": "5", "hour": "0"})

@@ -182,6 +182,18 @@ class Ticket(models.Model):
             models.Index(fields=["hall", "status", "priority_reason", "queue_at"], name="hall_ticket_line"),
             models.Index(fields=["hall", "day"], name="hall_ticket_day"),
             models.Index(fields=["phone", "status"], name="hall_ticket_phone"),
+            # The head of the priority line in order (several priority reasons defeat the line index's order).
+            models.Index(
+                fields=["hall", "status", "queue_at"],
+                condition=~Q(priority_reason=""),
+                name="hall_ticket_prio_line",
+            ),
+            # The daily close of past days' open tickets reads only the open ones.
+            models.Index(
+                fields=["day"],
+                condition=Q(status__in=["waiting", "called", "serving"]),
+                name="hall_ticket_open_day",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -50,7 +50,7 @@ def ticket(request):
     cats = list(Category.objects.filter(active=True))
     live = live_ticket(request.user)
     chosen = (request.GET.get("hall") or "")[:24]
-    initial = {"phone": getattr(request.user, "phone", "") or ""}
+    initial = {"phone": services.mobile_of(request.user)}
     if chosen and any(h.code == chosen for h in halls):
         initial["hall"] = chosen
     form = PortalTicketForm(initial=initial, halls=halls, categories=cats)

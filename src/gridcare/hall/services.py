@@ -22,7 +22,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridcare.core.audit import Actor
+from gridcare.core.audit import Actor, audit_record
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import require_unit
 from gridcare.core.validators import MOBILE_RE, validate_id_number
@@ -140,6 +140,14 @@ def _next_seq(hall, category: Category, day: date) -> int:
     return TicketSequence.objects.values_list("last", flat=True).get(pk=seq.pk)
 
 
+def mobile_of(user) -> str:
+    """A portal customer's mobile number: their phone, else their login when it is one ('' when neither)."""
+    for v in (getattr(user, "phone", "") or "", user.get_username() or ""):
+        if MOBILE_RE.match(v.strip()):
+            return v.strip()
+    return ""
+
+
 def ticket_number(letter: str, seq: int) -> str:
     """A001 … A999, then A1000 (four digits after 999)."""
     return f"{letter}{seq:03d}"
@@ -178,6 +186,13 @@ def ticket_issue(
     phone = (phone or "").strip()
     if phone and not MOBILE_RE.match(phone):
         raise _err("phone", _("手机号格式不正确"))
+    if source == TicketSource.PORTAL and portal_user is not None:
+        # A remote ticket goes to the customer's own mobile number (the one they log in with or gave), so one
+        # account cannot hold places under other people's numbers nor send them SMS.
+        own = mobile_of(portal_user)
+        if phone and phone != own:
+            raise _err("phone", _("远程取号只能使用您账户的手机号"))
+        phone = own
     if source == TicketSource.PORTAL and not phone:
         raise _err("phone", _("远程取号须留手机号，到号前短信提醒"))
     if id_number and not priority_reason:
@@ -188,11 +203,12 @@ def ticket_issue(
     remote = source == TicketSource.PORTAL
     try:
         with transaction.atomic():
+            live = Q(phone=phone)
+            if portal_user is not None:
+                live |= Q(portal_user=portal_user)
             if (
                 remote
-                and Ticket.objects.filter(
-                    phone=phone, source=TicketSource.PORTAL, status__in=OPEN_TICKET
-                ).exists()
+                and Ticket.objects.filter(live, source=TicketSource.PORTAL, status__in=OPEN_TICKET).exists()
             ):
                 raise _err("phone", _("该手机号已有一张未办结的远程取号，请先办理或取消"))
             day = china_day(now)
@@ -233,6 +249,9 @@ def ticket_check_in(*, ticket: Ticket, actor: Actor | None = None, now: datetime
             )
         if t.checked_in_at is not None:
             raise _err("ticket", _("号码 %(n)s 已签到") % {"n": t.number})
+        limit = timedelta(minutes=hall_profile(t.hall).remote_checkin_minutes)
+        if t.remote_called_at is not None and now - t.remote_called_at > limit:
+            raise _err("ticket", _("号码 %(n)s 到号后超过签到时限，已失效，请重新取号") % {"n": t.number})
         if not hall_is_open(t.hall, now):
             raise _err("hall", _("营业厅当前不在营业时间"))
         t.checked_in_at = now
@@ -258,15 +277,16 @@ def ticket_cancel(*, ticket: Ticket, actor: Actor | None = None, now: datetime |
 # ---------------------------------------------------------------- the line
 
 
-def counter_line(hall_id: int, counter) -> QuerySet[Ticket]:
+def counter_line(hall_id: int, counter, day: date | None = None) -> QuerySet[Ticket]:
     """The waiting tickets `counter` may call: of a category it serves (not sent to another counter) or sent to it;
     a remote ticket told to come but not checked in is out of the line until it checks in."""
     served = CounterSetup.categories.through.objects.filter(countersetup_id=counter.pk).values("category_id")
-    return (
-        Ticket.objects.filter(hall_id=hall_id, status=TicketStatus.WAITING)
-        .filter(Q(target_counter__isnull=True, category_id__in=served) | Q(target_counter=counter))
-        .exclude(checked_in_at__isnull=True, remote_called_at__isnull=False)
-    )
+    qs = Ticket.objects.filter(hall_id=hall_id, status=TicketStatus.WAITING)
+    if day is not None:  # a ticket of a past day left open is never called (hall.close_past_days closes it)
+        qs = qs.filter(day=day)
+    return qs.filter(
+        Q(target_counter__isnull=True, category_id__in=served) | Q(target_counter=counter)
+    ).exclude(checked_in_at__isnull=True, remote_called_at__isnull=False)
 
 
 def line_head(
@@ -396,8 +416,11 @@ def ticket_call_next(*, counter, actor: Actor | None = None, now: datetime | Non
         finished = _ready(setup, now, actor)
         profile = hall_profile(setup.counter.hall)
         guard = timedelta(minutes=profile.starvation_guard_minutes)
-        qs = counter_line(setup.counter.hall_id, counter)
+        qs = counter_line(setup.counter.hall_id, counter, china_day(now))
         remote_called: list[Ticket] = []
+        marked = (
+            0  # remote tickets looked at and passed over this call: at most HEAD are told to come per call
+        )
         claimed = None
         for round_ in range(20):
             not_in: set[int] = set()
@@ -407,6 +430,9 @@ def ticket_call_next(*, counter, actor: Actor | None = None, now: datetime | Non
                 break
             for item in head:
                 if item.id in not_in:
+                    marked += 1
+                    if marked > HEAD:
+                        break
                     t = _mark_remote_called(item.id, now)
                     if t is not None:
                         remote_called.append(t)
@@ -414,7 +440,7 @@ def ticket_call_next(*, counter, actor: Actor | None = None, now: datetime | Non
                 claimed = _claim(item.id, setup, now, actor, skip_locked=True)
                 if claimed is not None:
                     break
-            if claimed is not None or len(head) < HEAD * (round_ + 1):
+            if claimed is not None or marked > HEAD or len(head) < HEAD * (round_ + 1):
                 break
         if claimed is None:
             setup.current = None
@@ -584,6 +610,17 @@ def ticket_transfer(
 # ---------------------------------------------------------------- counters
 
 
+def _audit_counter(actor, counter, action: str, now: datetime) -> None:
+    audit_record(
+        actor=actor or Actor(),
+        action=action,
+        object_type="org.counter",
+        object_id=counter.pk,
+        unit_id=counter.hall.unit_id,
+        changes={"hall": counter.hall.code, "counter": counter.number, "at": now.isoformat()},
+    )
+
+
 def counter_open(*, counter, actor: Actor, now: datetime | None = None) -> CounterSetup:
     """The clerk signs in at the counter (开窗): a new session."""
     now = now or timezone.now()
@@ -597,6 +634,7 @@ def counter_open(*, counter, actor: Actor, now: datetime | None = None) -> Count
         setup.state, setup.state_since, setup.clerk = CounterState.OPEN, now, _user(actor)
         setup.save(update_fields=["state", "state_since", "clerk"])
         CounterSession.objects.create(counter=counter, clerk=_user(actor), opened_at=now)
+        _audit_counter(actor, counter, "hall.counter_open", now)
     return setup
 
 
@@ -625,6 +663,7 @@ def counter_pause(*, counter, actor: Actor, now: datetime | None = None) -> Coun
         if session is not None:
             session.paused_since = now
             session.save(update_fields=["paused_since"])
+        _audit_counter(actor, counter, "hall.counter_pause", now)
     return setup
 
 
@@ -645,6 +684,7 @@ def counter_resume(*, counter, actor: Actor, now: datetime | None = None) -> Cou
         setup.state, setup.state_since = CounterState.OPEN, now
         setup.save(update_fields=["state", "state_since"])
         _end_pause(_session(counter), now)
+        _audit_counter(actor, counter, "hall.counter_resume", now)
     return setup
 
 
@@ -665,6 +705,7 @@ def counter_close(*, counter, actor: Actor, now: datetime | None = None) -> Coun
             session.save(update_fields=["closed_at"])
         setup.state, setup.state_since, setup.clerk, setup.current = CounterState.CLOSED, now, None, None
         setup.save(update_fields=["state", "state_since", "clerk", "current"])
+        _audit_counter(actor, counter, "hall.counter_close", now)
     return setup
 
 

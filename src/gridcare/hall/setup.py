@@ -225,6 +225,8 @@ def profile_update(*, hall, actor: Actor, values: dict):
 def _categories(ids) -> list[Category]:
     try:
         wanted = {int(i) for i in ids}
+        if any(not 0 < i < 2**63 for i in wanted):
+            raise ValueError
     except (TypeError, ValueError):
         raise _err("categories", _("业务类别不正确")) from None
     cats = list(Category.objects.filter(pk__in=wanted, active=True))

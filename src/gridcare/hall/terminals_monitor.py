@@ -400,6 +400,16 @@ def terminal_id_read(
             customer_ids=[a.customer_id for a in accounts],
             unit_id=terminal.unit_id,
         )
+    else:
+        # The reader still handled a citizen's card: the read is audited even when it matched no account.
+        audit_record(
+            actor=Actor(user=None, channel=Channel.API, ip=ip),
+            action="hall.id_read",
+            object_type="payments.terminal",
+            object_id=terminal.pk,
+            unit_id=terminal.unit_id,
+            changes={"terminal": terminal.code, "id_number": mask_id_number(card.id_number)},
+        )
     return {
         "name": mask_name(card.name),
         "id_number": mask_id_number(card.id_number),
