@@ -82,9 +82,7 @@ _HANDLE = {Perm.WORKORDER_HANDLE}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.CUSTOMER: frozenset(),
     Role.COUNTER_CLERK: frozenset(
-        _ALL_VIEW
-        | _HANDLE
-        | {Perm.CUSTOMER_EDIT, Perm.CUSTOMER_VIEW_PII, Perm.AUDIT_VIEW, Perm.HALL_OPERATE}
+        _ALL_VIEW | _HANDLE | {Perm.CUSTOMER_EDIT, Perm.CUSTOMER_VIEW_PII, Perm.AUDIT_VIEW, Perm.HALL_OPERATE}
     ),
     Role.AGENT: frozenset(_ALL_VIEW | _HANDLE | {Perm.AUDIT_VIEW, Perm.KNOWLEDGE_EDIT}),
     Role.METER_READER: frozenset(_ALL_VIEW | {Perm.METER_EDIT}),

@@ -192,7 +192,11 @@ class Terminal(models.Model):
     # The service hall the terminal stands in (monitoring, availability against its opening hours); none for a
     # terminal outside a hall (a bank lobby, a village shop).
     hall = models.ForeignKey(
-        "org.ServiceHall", null=True, blank=True, on_delete=models.SET_NULL, related_name="terminals",
+        "org.ServiceHall",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="terminals",
         verbose_name=_("所在营业厅"),
     )
     name = models.CharField(_("名称/位置"), max_length=100, blank=True)
