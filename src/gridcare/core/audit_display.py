@@ -189,6 +189,7 @@ ACTION_LABELS = {
     "hall.terminals_sweep": _("终端离线检测"),
     "hall.follow_up_close": _("关闭不满意评价跟进"),
     "hall.id_read": _("终端读取身份证（未找到户号）"),
+    "hall.setup_defaults": _("营业厅排队默认设置"),
     "hall.counter_open": _("窗口开窗"),
     "hall.counter_pause": _("窗口暂停服务"),
     "hall.counter_resume": _("窗口恢复服务"),

@@ -726,16 +726,31 @@ DEFAULT_CATEGORIES = [
 ]
 
 
-def hall_setup_defaults(hall) -> None:
+def hall_setup_defaults(hall, *, actor: Actor | None = None) -> bool:
     """Give a hall its queue set-up where it has none: the profile, every active category offered, every counter
-    serving every category (the hall manager narrows them on the hall's set-up page). Idempotent."""
+    serving every category (the hall manager narrows them on the hall's set-up page). Idempotent; returns whether
+    anything was created, and with an actor audits it (`hall.setup_defaults`)."""
+    made: list[str] = []
     with transaction.atomic():
-        HallProfile.objects.get_or_create(hall=hall)
+        _profile, created = HallProfile.objects.get_or_create(hall=hall)
+        if created:
+            made.append("profile")
         cats = list(Category.objects.filter(active=True))
         have = set(HallCategory.objects.filter(hall=hall).values_list("category_id", flat=True))
         if not have:
             HallCategory.objects.bulk_create(HallCategory(hall=hall, category=c) for c in cats)
+            made.append("categories")
         for counter in hall.counters.all():
             setup, created = CounterSetup.objects.get_or_create(counter=counter)
             if created:
                 setup.categories.set(cats)
+                made.append(f"counter {counter.number}")
+        if made and actor is not None:
+            audit_record(
+                actor=actor,
+                action="hall.setup_defaults",
+                obj=hall,
+                unit_id=hall.unit_id,
+                changes={"hall": hall.code, "added": made},
+            )
+    return bool(made)

@@ -56,6 +56,8 @@ def kpis_page(request, fmt: str = "html"):
     messages = _messages(f.errors)
     if messages and fmt != "html":
         return _bad(messages)
+    if messages:  # the page says what was wrong and shows the default period, never the bad range
+        f = kpis.parse_period(None, None, today=today)
     doc = kpis.hall_kpis(
         user=request.user, hall_ids=ids, first=f.first, last=f.last, group=group, now=report_now()
     )
@@ -109,6 +111,8 @@ def peaks_page(request, fmt: str = "html"):
     messages = _messages(f.errors)
     if messages and fmt != "html":
         return _bad(messages)
+    if messages:  # the page says what was wrong and shows the default period, never the bad range
+        f = kpis.parse_period(None, None, today=today, default="quarter")
     doc = kpis.hall_peaks(user=request.user, hall_id=hall_id, first=f.first, last=f.last)
     if fmt == "xlsx":
         return _xlsx(

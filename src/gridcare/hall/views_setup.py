@@ -67,7 +67,7 @@ def setup_page(request, hall_id: int):
     hall = selectors.hall_for(request.user, Perm.HALL_MANAGE, hall_id)
     if hall is None:
         raise Http404
-    services.hall_setup_defaults(hall)
+    services.hall_setup_defaults(hall, actor=Actor.console(request))
     if request.method == "GET":
         return render(request, "hall/setup/setup.html", _context(hall))
     actor = Actor.console(request)
