@@ -218,3 +218,17 @@ def test_no_input_5xx_for_any_role(hw, login, clock):
         ):
             assert c.get(url).status_code < 500
     assert not Ticket.objects.exists()
+
+
+def test_an_action_on_a_counter_without_set_up_writes_nothing(hw, login):
+    """Found by the fuzzer: a refused action must not have created the counter's set-up row on the way."""
+    from gridcare.hall.models import CounterSetup
+    from gridcare.org.models import Counter
+
+    bare = Counter.objects.create(hall=hw.hall_a, number=9, name="9号窗口")
+    c = login(hw.a_clerk)
+    r = c.post(f"/api/v1/counters/{bare.pk}/actions", {"action": "nonsense"}, content_type="application/json")
+    assert r.status_code == 422
+    r = c.post(f"/api/v1/counters/{bare.pk}/actions", {"action": "open"}, content_type="application/json")
+    assert r.status_code == 422
+    assert not CounterSetup.objects.filter(pk=bare.pk).exists()

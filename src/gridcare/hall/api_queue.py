@@ -283,7 +283,7 @@ def counter_action(request, counter_id: int, payload: CounterActionIn):
         raise Http404
     from .models import CounterSetup
 
-    CounterSetup.objects.get_or_create(counter=counter)
+    # A counter with no set-up is refused by the service (422, nothing written); its set-up page makes one.
     try:
         ticket, notice = counter_act(
             counter=counter,

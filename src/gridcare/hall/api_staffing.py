@@ -43,9 +43,12 @@ class FieldError(Schema):
 
 
 class UnreachableOut(Schema):
+    """422: a field error; when the target cannot be met, also the best service level reachable (absent when the
+    input itself was refused)."""
+
     detail: list[FieldError]
-    best_service_level: float | None
-    best_counters: int | None
+    best_service_level: float | None = None
+    best_counters: int | None = None
 
 
 MESSAGES = {

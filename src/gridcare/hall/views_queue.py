@@ -177,7 +177,9 @@ def _counter_or_404(request, counter_id):
     counter = selectors.counter_for(request.user, Perm.HALL_OPERATE, counter_id)
     if counter is None:
         raise Http404
-    CounterSetup.objects.get_or_create(counter=counter)
+    if not CounterSetup.objects.filter(pk=counter.pk).exists():
+        # A counter added after the hall was set up: it gets the defaults (every category), audited.
+        services.hall_setup_defaults(counter.hall, actor=Actor.console(request))
     return counter
 
 
