@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "gridcare.outages",
     "gridcare.service",
     "gridcare.hall",
+    "gridcare.credit",
 ]
 
 MIDDLEWARE = [

@@ -15,6 +15,7 @@ urlpatterns = [
     path("portal/outages/", include("gridcare.outages.portal_urls")),
     path("portal/service/", include("gridcare.service.portal_urls")),
     path("portal/hall/", include("gridcare.hall.portal_urls")),
+    path("portal/credit/", include("gridcare.credit.portal_urls")),
     path("portal/", include("gridcare.portal.urls")),
     path("billing/", include("gridcare.billing.urls")),
     path("payments/", include("gridcare.payments.urls")),
@@ -28,6 +29,7 @@ urlpatterns = [
     path("service/public/", include("gridcare.service.public_urls")),
     path("service/", include("gridcare.service.urls")),
     path("hall/", include("gridcare.hall.urls")),
+    path("credit/", include("gridcare.credit.urls")),
     path("", include("gridcare.customers.urls")),
 ]
 if settings.ADMIN_ENABLED:  # off in production unless GRIDCARE_ADMIN_ENABLED=1 (settings.py)

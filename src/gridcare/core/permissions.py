@@ -13,6 +13,7 @@ class Role(models.TextChoices):
     CASHIER = "cashier", _("收费员")
     DISPATCHER = "dispatcher", _("抢修指挥")
     CUSTOMER_MANAGER = "customer_manager", _("客户经理")
+    INSPECTOR = "inspector", _("用电检查员")
     MANAGER = "manager", _("管理人员")
     ADMIN = "admin", _("系统管理员")
 
@@ -65,6 +66,18 @@ class Perm:
     HALL_MANAGE = "hall.manage"
     # hall reports: KPIs, peaks, staff performance, terminal availability, staffing plans (read)
     HALL_REPORT = "hall.report"
+    # customer credit (issue 17): grades, reasons, the event register, inspections, reports (read)
+    CREDIT_VIEW = "credit.view"
+    # record credit events with evidence, perform 用电检查 and issue rectification notices, rate one customer
+    CREDIT_RECORD = "credit.record"
+    # approve recorded events (a second person), confirm proposed ones, decide contests, review site assessments
+    CREDIT_APPROVE = "credit.approve"
+    # file a contest for a customer (at the hall, or as its customer manager)
+    CREDIT_CONTEST = "credit.contest"
+    # the customer manager's on-site assessment of 经营行为 and 发展潜力
+    CREDIT_ASSESS = "credit.assess"
+    # the credit policy (thresholds, measures, intervals) and the monthly run on demand
+    CREDIT_ADMIN = "credit.admin"
     SERVICE_ADMIN = (
         "service.admin"  # the time-limit policy table and the working-day calendar (administrators)
     )
@@ -82,9 +95,16 @@ _HANDLE = {Perm.WORKORDER_HANDLE}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.CUSTOMER: frozenset(),
     Role.COUNTER_CLERK: frozenset(
-        _ALL_VIEW | _HANDLE | {Perm.CUSTOMER_EDIT, Perm.CUSTOMER_VIEW_PII, Perm.AUDIT_VIEW, Perm.HALL_OPERATE}
+        _ALL_VIEW | _HANDLE | {
+            Perm.CUSTOMER_EDIT,
+            Perm.CUSTOMER_VIEW_PII,
+            Perm.AUDIT_VIEW,
+            Perm.HALL_OPERATE,
+            Perm.CREDIT_VIEW,
+            Perm.CREDIT_CONTEST,
+        }
     ),
-    Role.AGENT: frozenset(_ALL_VIEW | _HANDLE | {Perm.AUDIT_VIEW, Perm.KNOWLEDGE_EDIT}),
+    Role.AGENT: frozenset(_ALL_VIEW | _HANDLE | {Perm.AUDIT_VIEW, Perm.KNOWLEDGE_EDIT, Perm.CREDIT_VIEW}),
     Role.METER_READER: frozenset(_ALL_VIEW | {Perm.METER_EDIT}),
     Role.BILLING_CLERK: frozenset(
         _ALL_VIEW
@@ -97,6 +117,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.COLLECTIONS_MANAGE,
             Perm.PAYMENT_BATCH,
             Perm.PAYMENT_BATCH_SEND,
+            Perm.CREDIT_VIEW,
         }
     ),
     Role.CASHIER: frozenset(_ALL_VIEW | {Perm.PAYMENT_RECORD, Perm.PAYMENT_BATCH, Perm.HALL_OPERATE}),
@@ -114,7 +135,15 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.COLLECTIONS_MANAGE,
             Perm.NOTIFY_CAMPAIGN,
             Perm.HALL_REPORT,
+            Perm.CREDIT_VIEW,
+            Perm.CREDIT_RECORD,
+            Perm.CREDIT_CONTEST,
+            Perm.CREDIT_ASSESS,
         }
+    ),
+    # 用电检查员: inspections, findings and rectification notices; records credit events with evidence
+    Role.INSPECTOR: frozenset(
+        _ALL_VIEW | {Perm.CUSTOMER_VIEW_PII, Perm.AUDIT_VIEW, Perm.CREDIT_VIEW, Perm.CREDIT_RECORD}
     ),
     Role.MANAGER: frozenset(
         _ALL_VIEW
@@ -135,6 +164,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.HALL_OPERATE,
             Perm.HALL_MANAGE,
             Perm.HALL_REPORT,
+            Perm.CREDIT_VIEW,
+            Perm.CREDIT_RECORD,
+            Perm.CREDIT_APPROVE,
+            Perm.CREDIT_ADMIN,
         }
     ),
     Role.ADMIN: frozenset(
@@ -165,6 +198,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.HALL_OPERATE,
             Perm.HALL_MANAGE,
             Perm.HALL_REPORT,
+            Perm.CREDIT_VIEW,
+            Perm.CREDIT_RECORD,
+            Perm.CREDIT_APPROVE,
+            Perm.CREDIT_ADMIN,
         }
     ),
 }

@@ -133,6 +133,7 @@ DEMO_STAFF: tuple[tuple[str, str, str, str], ...] = (
     ("cashier", Role.CASHIER, "0101", "赵敏"),
     ("dispatcher", Role.DISPATCHER, "0101", "孙伟"),
     ("cmanager", Role.CUSTOMER_MANAGER, "0101", "张磊"),
+    ("inspector", Role.INSPECTOR, "0101", "吴刚"),
 )
 CUSTOMER_MANAGERS_PER_BUREAU = 2
 

@@ -31,6 +31,8 @@ class Kind(models.TextChoices):
     HALL_COME_IN = "hall_come_in", _("远程取号到号提醒")
     HALL_APPOINTMENT_BOOKED = "hall_appt_booked", _("营业厅预约成功")
     HALL_APPOINTMENT_CANCELLED = "hall_appt_cancelled", _("营业厅预约取消")
+    CREDIT_MEASURE = "credit_measure", _("信用评价服务措施")
+    CREDIT_GRADE_DROP = "credit_grade_drop", _("信用等级下降预警")
 
 
 # Sent at once even inside the customer's quiet hours (a work order's acceptance and crew dispatch answer a
@@ -45,6 +47,7 @@ QUIET_HOURS_EXEMPT = frozenset(
         Kind.WORKORDER_ACCEPTED,
         Kind.WORKORDER_DISPATCHED,
         Kind.WORKORDER_ESCALATED,
+        Kind.CREDIT_GRADE_DROP,
         Kind.HALL_CALL_AHEAD,
         Kind.HALL_COME_IN,
         Kind.HALL_APPOINTMENT_BOOKED,
@@ -66,6 +69,7 @@ TRANSACTIONAL_KINDS = frozenset(
         Kind.HALL_COME_IN,
         Kind.HALL_APPOINTMENT_BOOKED,
         Kind.HALL_APPOINTMENT_CANCELLED,
+        Kind.CREDIT_GRADE_DROP,
     }
 )
 # Secrets: once sent, their digits are masked in the outbox row (a verification code).

@@ -35,6 +35,17 @@ def default_templates() -> dict[tuple[str, str], NoticeTemplate]:
     hall = import_module("gridcare.notify.migrations.0011_hall_notice_kinds")
     for kind, sms in hall.TEMPLATES.items():
         rows[kind, "sms"] = NoticeTemplate(kind=kind, channel="sms", body=sms)
+    # Customer credit (issue 17): the measure notice on every channel, the managers' grade-drop alert by SMS.
+    credit = import_module("gridcare.notify.migrations.0012_credit_notice_kinds")
+    for kind, (sms, subject, email, fields) in credit.TEMPLATES.items():
+        rows[kind, "sms"] = NoticeTemplate(kind=kind, channel="sms", body=sms)
+        rows[kind, "email"] = NoticeTemplate(kind=kind, channel="email", subject=subject, body=email)
+        rows[kind, "wechat"] = NoticeTemplate(
+            kind=kind, channel="wechat", body=sms.removeprefix(seeded.SIGN), wechat_fields=fields
+        )
+    rows["credit_grade_drop", "sms"] = NoticeTemplate(
+        kind="credit_grade_drop", channel="sms", body=credit.GRADE_DROP_SMS
+    )
     # Transactional kinds go by SMS only (`services.transactional_sms_enqueue`).
     rows["sms_code", "sms"] = NoticeTemplate(
         kind="sms_code",

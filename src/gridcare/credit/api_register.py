@@ -1,0 +1,5 @@
+"""Credit API (issue 17) — filled by its part."""
+
+from ninja import Router
+
+router = Router(tags=["credit"])

@@ -1,0 +1,1 @@
+"""Credit job kinds (issue 17) — filled by its part."""

@@ -1,0 +1,3 @@
+"""Credit pages (issue 17) — filled by its part."""
+
+urlpatterns: list = []
