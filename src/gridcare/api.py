@@ -12,12 +12,12 @@ from ninja import NinjaAPI
 from gridcare.billing.api import router as billing_router
 from gridcare.core.api import DEFAULT_AUTH, dates_in_range, document_common_errors, install_error_handlers
 from gridcare.core.api import router as core_router
-from gridcare.customers.api import router as customers_router
 from gridcare.credit.api_evaluate import router as credit_evaluate_router
 from gridcare.credit.api_inspections import router as credit_inspections_router
 from gridcare.credit.api_register import router as credit_register_router
 from gridcare.credit.api_reports import router as credit_reports_router
 from gridcare.credit.api_runs import router as credit_runs_router
+from gridcare.customers.api import router as customers_router
 from gridcare.hall.api_appointments import router as hall_appointments_router
 from gridcare.hall.api_queue import router as hall_queue_router
 from gridcare.hall.api_ratings import router as hall_ratings_router

@@ -24,7 +24,9 @@ def cw(world):
     `power_a`: a 一般工商业 customer in station A1 (account 3100000002) managed by `cmanager`; `cust_a` (residential
     in world) is a 照明户."""
     w = world
-    w.inspector = UserFactory(username="a_inspector", role=Role.INSPECTOR, unit=w.bureau_a, phone="13600000001")
+    w.inspector = UserFactory(
+        username="a_inspector", role=Role.INSPECTOR, unit=w.bureau_a, phone="13600000001"
+    )
     w.b_inspector = UserFactory(username="b_inspector", role=Role.INSPECTOR, unit=w.bureau_b)
     w.cmanager = UserFactory(
         username="a_cmanager", role=Role.CUSTOMER_MANAGER, unit=w.bureau_a, phone="13600000002"

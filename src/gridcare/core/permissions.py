@@ -95,7 +95,9 @@ _HANDLE = {Perm.WORKORDER_HANDLE}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.CUSTOMER: frozenset(),
     Role.COUNTER_CLERK: frozenset(
-        _ALL_VIEW | _HANDLE | {
+        _ALL_VIEW
+        | _HANDLE
+        | {
             Perm.CUSTOMER_EDIT,
             Perm.CUSTOMER_VIEW_PII,
             Perm.AUDIT_VIEW,
