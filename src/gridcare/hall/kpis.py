@@ -33,14 +33,17 @@ from datetime import date, datetime, time, timedelta
 from io import BytesIO
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, F, FloatField, Func, Q, Sum
 from django.db.models.functions import Coalesce, ExtractDay, ExtractHour, ExtractIsoWeekDay, Round
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from gridcare.core.dates import months_back
 from gridcare.core.permissions import Perm
 from gridcare.core.spreadsheet import as_text_cell
+from gridcare.core.validators import clean_date
 
 from . import selectors
 from .choices import TicketStatus
@@ -99,28 +102,14 @@ class Filters:
 
 
 def parse_date(raw: str | None, name: str, errors: dict) -> date | None:
+    """An optional YYYY-MM-DD filter (core.validators.clean_date); a bad one is noted in `errors` under `name`."""
     if not raw:
         return None
-    raw = str(raw).strip()
     try:
-        if len(raw) != 10:
-            raise ValueError
-        value = date.fromisoformat(raw)
-        if not 2000 <= value.year <= 2100:
-            raise ValueError
-        return value
-    except ValueError:
-        errors[name] = [_("日期格式应为 YYYY-MM-DD（2000–2100年）")]
+        return clean_date(raw, name)
+    except ValidationError as exc:
+        errors[name] = exc.message_dict.get(name) or exc.messages
         return None
-
-
-def months_back(day: date, months: int) -> date:
-    """The same day `months` months earlier (the month's last day when it has fewer days)."""
-    y, m = day.year, day.month - months
-    while m < 1:
-        m += 12
-        y -= 1
-    return date(y, m, min(day.day, calendar.monthrange(y, m)[1]))
 
 
 def parse_period(raw_from, raw_to, *, today: date, default: str = "month") -> Filters:
