@@ -425,3 +425,28 @@ def test_property_api_numbers_are_tenths_and_the_total_is_their_sum(
     for x, s in zip(d["dimensions"], shown, strict=True):
         assert s == s.quantize(Decimal("0.1")) and Decimal(0) <= s <= Decimal(str(x["max"]))
     assert Decimal(str(d["total"])) == sum(shown)
+
+
+def test_real_answers_match_the_openapi_document(cw, login):
+    import json
+
+    from gridcare.api import api
+
+    from ..api.test_openapi import check_response
+
+    doc = json.loads(json.dumps(api.get_openapi_schema(path_prefix="/api/v1/"), default=str))
+    template = "/api/v1/credit/evaluate"
+    lighting = body(customer_class="lighting", conduct=None, potential=None)
+    answers = [
+        post(login(cw.a_clerk), EXAMPLE),
+        post(login(cw.a_clerk), lighting),
+        post(login(cw.a_clerk), body(events=[{"code": "facility_damage", "date": "2026-02-01"}])),
+        post(login(cw.a_clerk), with_event(0, severity="2")),
+        post(login(cw.a_clerk), body(events=[None])),
+        post(login(), EXAMPLE),
+        post(login(cw.portal_user), EXAMPLE),
+        login(cw.a_clerk).post(URL, "{", content_type="application/json"),
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 200, 422, 422, 401, 403, 400]
+    problems = [p for a in answers for p in check_response(doc, "post", template, a)]
+    assert problems == []
