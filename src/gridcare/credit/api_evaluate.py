@@ -55,9 +55,12 @@ Shown = Annotated[int | float, WithJsonSchema({"type": "number"})]
 
 
 class CreditEvaluateEventIn(BaseModel):
-    """One event to rate. A plain pydantic model with loose types: the route checks every field itself so that
-    `2.0`, `"2"` and `true` are refused as integers and every error is named `events[i].field`
-    (`checked_by_route` tells the API-wide date walk to leave the list to the route)."""
+    """参与评价的一条事件：severity 仅用于 arrears（必填，1–3），count 仅用于 unqualified_electrician（必填，≥ 1），
+    均须为 JSON 整数。"""
+
+    # A plain pydantic model with loose types: the route checks every field itself so that `2.0`, `"2"` and `true`
+    # are refused as integers and every error is named `events[i].field` (`checked_by_route` tells the API-wide
+    # date walk, core.api.dates_in_range, to leave the list to the route).
 
     checked_by_route: ClassVar[bool] = True
     # code and date are required (the route says so when they are missing, as `events[i].code`).
@@ -78,6 +81,8 @@ class CreditEvaluateEventIn(BaseModel):
 
 
 class CreditEvaluateIn(Schema):
+    """信用评价试算的输入：客户类别、评价日、立户日期、经营行为与发展潜力（仅动力户）和事件清单。"""
+
     customer_class: Literal["power", "lighting"] = Field(
         ..., description="power = 动力户（六项）；lighting = 照明户（仅付款记录与法律信用，各 50 分）"
     )
@@ -115,6 +120,8 @@ class CreditEvaluateDimensionOut(Schema):
 
 
 class CreditEvaluateOut(Schema):
+    """评价结果：总分、等级，以及各项得分与扣加分原因（动力户六项，照明户仅付款记录与法律信用）。"""
+
     total: Shown = Field(..., description="总分：各项显示得分之和")
     grade: Literal["AAA", "AA", "A", "B", "C", "D"] = Field(
         ..., description="AAA / AA / A / B / C / D；付款记录或法律信用为 0 时为 D"
