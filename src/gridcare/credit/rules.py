@@ -16,11 +16,12 @@ with the events it was given, and the rating runs call it with each customer's a
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+
+from gridcare.core.dates import months_back
 
 from .choices import DIMENSION_OF, Dimension, EventCode, RatedClass
 
@@ -143,15 +144,6 @@ class RuleError(ValueError):
         super().__init__(f"{field_name}: {message}")
         self.field = field_name
         self.message = message
-
-
-def months_back(day: date, months: int) -> date:
-    """`day` minus `months` calendar months, keeping the day number clamped to the target month's end
-    (2026-03-31 − 1 month = 2026-02-28)."""
-    index = day.year * 12 + (day.month - 1) - months
-    year, month = divmod(index, 12)
-    month += 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def tenth(value: Decimal) -> Decimal:
