@@ -42,10 +42,6 @@ def _messages(exc: ValidationError) -> list[str]:
     return list(exc.messages)
 
 
-def _field_errors(exc: ValidationError) -> dict[str, list[str]]:
-    return exc.message_dict if hasattr(exc, "error_dict") else {"__all__": list(exc.messages)}
-
-
 def _int(raw, field: str) -> int | None:
     text = str(raw or "").strip()
     if not text:
@@ -230,7 +226,7 @@ def _detail(request, i, *, status: int = 200, errors=None, posted=None, form: st
             "notice": notice,
             "events": list(i.events.order_by("id")),
             "theft_url": _register_record_url(i.customer_id) if theft else None,
-            "errors": errors or {},
+            "errors": list(errors or ()),
             "form": form,
             "posted": posted,
             "perform_day": posted.get("performed_on") or today.isoformat(),
@@ -257,7 +253,7 @@ def _write(request, inspection_id: int, form: str, action, posted: dict):
         action(i)
     except ValidationError as exc:
         i = _inspection_or_404(request, inspection_id)
-        return _detail(request, i, status=400, errors=_field_errors(exc), posted=posted, form=form)
+        return _detail(request, i, status=400, errors=_messages(exc), posted=posted, form=form)
     except PermissionDenied:
         raise Http404 from None
     return None
