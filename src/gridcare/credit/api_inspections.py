@@ -21,7 +21,7 @@ from typing import Literal
 
 from django.http import Http404
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from gridcare.core.api import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, Text, api_actor, paginate, require_perm
 from gridcare.core.permissions import Perm
@@ -158,7 +158,7 @@ class CreditInspectionNoticeDoneIn(Schema):
 def _inspector_name(user) -> str | None:
     if user is None:
         return None
-    return user.get_full_name() or user.get_username()
+    return getattr(user, "display_name", "") or user.get_username()
 
 
 def _notice_id(i: Inspection) -> int | None:
@@ -259,7 +259,7 @@ def credit_inspection_create(request, payload: CreditInspectionCreateIn):
     i = svc.inspection_create(
         actor=api_actor(request), customer_id=payload.customer_id, due_on=payload.due_on, note=payload.note
     )
-    return 201, _detail(request, i.pk)
+    return Status(201, _detail(request, i.pk))
 
 
 @router.post(
@@ -297,7 +297,7 @@ def credit_inspection_notice(request, inspection_id: int, payload: CreditInspect
     n = svc.notice_issue(
         actor=api_actor(request), inspection=i, requirements=payload.requirements, deadline=payload.deadline
     )
-    return 201, _notice(svc.notices_for(request.user).get(pk=n.pk))
+    return Status(201, _notice(svc.notices_for(request.user).get(pk=n.pk)))
 
 
 @router.get("/credit/notices", response={200: CreditInspectionNoticePage, **LIST_ERRORS})
