@@ -228,3 +228,24 @@ def test_new_special_inspection(pw, login):
     ):
         assert c.post(reverse("credit:inspection_new"), bad).status_code == 400
     assert Inspection.objects.count() == 3
+
+
+def test_list_and_mine_query_counts_do_not_grow(pw, login):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    c = login(pw.inspector)
+
+    def counts():
+        out = []
+        for url in (reverse("credit:inspections"), reverse("credit:inspections_mine")):
+            with CaptureQueriesContext(connection) as ctx:
+                assert c.get(url).status_code == 200
+            out.append(len(ctx.captured_queries))
+        return out
+
+    small = counts()
+    a = Actor(user=pw.inspector, channel=Channel.CONSOLE)
+    for n in range(10):
+        svc.inspection_create(actor=a, customer_id=pw.power_a.pk, due_on=date(2020, 1, 2 + n), now=NOW)
+    assert counts() == small
