@@ -17,6 +17,11 @@ over the first interval so that a fresh system does not make everybody due today
 due = today + (customer_id mod D) days, D = the days from today to today + interval months. Scheduled periodic
 inspections of customers no longer in any class are cancelled. Idempotent (the unique constraint
 `credit_inspection_one_scheduled_periodic`); the class a customer is in when its inspection is made is recorded.
+A done or refused inspection (periodic or special) counts as the last one: the next periodic one is made by the next
+daily run. A scheduled periodic inspection keeps its due day when the customer's class changes meanwhile.
+
+Inspections are not assigned ahead: the unit's inspectors see what is due (`inspections_mine`), and whoever performs
+or records the refusal becomes the inspection's inspector (the API's `inspector=me`).
 
 Writes check `credit.record` on the inspection's unit (the customer's unit subtree): 404 otherwise, as for missing.
 """

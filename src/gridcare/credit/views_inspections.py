@@ -200,17 +200,21 @@ def _inspection_or_404(request, inspection_id: int):
 def _detail(request, i, *, status: int = 200, errors=None, posted=None, form: str = ""):
     today = timezone.localdate()
     may_record = may_act_on_unit(request.user, i.unit_id, Perm.CREDIT_RECORD)
-    rows = svc.item_rows(i)
+    stored = svc.item_rows(i)
+    defect = any(r["result"] == ItemResult.DEFECT for r in stored)
+    theft = any(r["code"] == checklist.ANTI_THEFT and r["result"] == ItemResult.DEFECT for r in stored)
     posted = posted or {}
-    if posted.get("items"):
-        for r in rows:
-            r["result"] = posted["items"].get(r["code"], ("", ""))[0]
-            r["finding"] = posted["items"].get(r["code"], ("", ""))[1]
+    rows = stored
+    if posted.get("items"):  # a refused form shows back what was entered
+        rows = [
+            {
+                **r,
+                "result": posted["items"].get(r["code"], ("", ""))[0],
+                "finding": posted["items"].get(r["code"], ("", ""))[1],
+            }
+            for r in stored
+        ]
     notice = svc.notices_for(request.user).filter(inspection=i).first()
-    defect = any(r["result"] == ItemResult.DEFECT for r in svc.item_rows(i))
-    theft = any(
-        r["code"] == checklist.ANTI_THEFT and r["result"] == ItemResult.DEFECT for r in svc.item_rows(i)
-    )
     return render(
         request,
         "credit/inspection_detail.html",
