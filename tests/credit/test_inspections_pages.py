@@ -126,6 +126,7 @@ def test_list_highlights_overdue_and_filters(pw, login):
     r = c.get(reverse("credit:inspections") + "?due_after=2030-02-30&status=x")
     assert r.status_code == 400
     assert c.get(reverse("credit:inspections") + "?customer_id=-1").status_code == 400
+    assert c.get(reverse("credit:inspections") + "?customer_id=%C2%B2").status_code == 400  # "²" isdigit()
 
 
 def test_detail_has_radio_checklist(pw, login):

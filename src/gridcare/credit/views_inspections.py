@@ -10,6 +10,7 @@
 Scoped by the unit subtree (anything else: 404). A refused write re-renders with the error (400) and writes nothing;
 a good one redirects (post/redirect/get)."""
 
+import re
 from datetime import date
 
 from django.contrib import messages
@@ -46,7 +47,7 @@ def _int(raw, field: str) -> int | None:
     text = str(raw or "").strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 18 or int(text) < 1:
+    if not re.fullmatch(r"[0-9]{1,18}", text) or int(text) < 1:
         raise ValidationError({field: [_("请输入正整数")]})
     return int(text)
 
