@@ -172,7 +172,7 @@ def credit_report_grades(request, filters: Query[CreditReportGradesFilters]):
 def _page(raw) -> int:
     errors: dict[str, list[str]] = {}
     page = reports.parse_page(raw, errors)
-    reports._raise(errors)
+    reports.raise_errors(errors)
     return page
 
 
@@ -192,7 +192,7 @@ def credit_report_movers(request, filters: Query[CreditReportMoversFilters]):
     )
     count, items = reports.page_of(result.rows, page)
     return {
-        "unit": reports._unit_out(result.unit),
+        "unit": reports.unit_out(result.unit),
         "before_month": result.before.period if result.before else None,
         "after_month": result.after.period if result.after else None,
         "count": count,
@@ -211,7 +211,7 @@ def credit_report_d_list(request, filters: Query[CreditReportDListFilters]):
     )
     count, items = reports.page_of(result.rows, page)
     return {
-        "unit": reports._unit_out(result.unit),
+        "unit": reports.unit_out(result.unit),
         "month": result.run.period if result.run else None,
         "as_of": result.run.as_of if result.run else None,
         "measures": result.measures,

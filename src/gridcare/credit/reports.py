@@ -136,7 +136,7 @@ def parse_page(raw: Any, errors: dict[str, list[str]]) -> int:
     return int(value)
 
 
-def _raise(errors: dict[str, list[str]]) -> None:
+def raise_errors(errors: dict[str, list[str]]) -> None:
     if errors:
         raise ValidationError(errors)
 
@@ -188,7 +188,7 @@ def share(part: int, whole: int) -> Decimal | None:
     return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
-def _unit_out(u: Unit) -> dict:
+def unit_out(u: Unit) -> dict:
     return {"id": u.id, "name": u.name}
 
 
@@ -217,13 +217,13 @@ def grade_distribution(
         errors.setdefault("to", []).append(_("截止月份不能早于起始月份"))
     if first and last and _months_between(first, last) >= MAX_TREND_MONTHS:
         errors.setdefault("from", []).append(_("趋势最多统计 %(n)s 个月") % {"n": MAX_TREND_MONTHS})
-    _raise(errors)
+    raise_errors(errors)
     root, subtree = _unit_tree(user, uid)
     runs = monthly_runs()
     run = _run_of(runs, period, "month", errors) if period else (runs[0] if runs else None)
-    _raise(errors)
+    raise_errors(errors)
     doc: dict[str, Any] = {
-        "unit": _unit_out(root),
+        "unit": unit_out(root),
         "rated_class": klass,
         "grades": list(GRADE_ORDER),
         "months": [r.period for r in runs],
@@ -248,7 +248,7 @@ def grade_distribution(
         owner = next((c for c in children if u.path.startswith(c.path)), root)
         bucket[u.id] = owner.id
     rows: dict[int, dict] = {
-        u.id: {"unit": _unit_out(u), "counts": _counts(), "total": 0} for u in [root, *children]
+        u.id: {"unit": unit_out(u), "counts": _counts(), "total": 0} for u in [root, *children]
     }
     total = doc["total"]
     for unit_at, grade, n in (
@@ -374,12 +374,12 @@ def movers(
     way = parse_direction(direction, errors)
     if first and last and first >= last:
         errors.setdefault("from", []).append(_("起始月份须早于截止月份"))
-    _raise(errors)
+    raise_errors(errors)
     root, subtree = _unit_tree(user, uid)
     runs = monthly_runs()
     after = _run_of(runs, last, "to", errors) if last else None
     before = _run_of(runs, first, "from", errors) if first else None
-    _raise(errors)
+    raise_errors(errors)
     if after is None:
         after = next((r for r in runs if before is None or r.as_of > before.as_of), None)
     if before is None and after is not None:
@@ -448,11 +448,11 @@ def d_list(*, user, unit_id: Any = None, rated_class: Any = None, month: Any = N
     uid = parse_unit_id(unit_id, errors)
     klass = parse_rated_class(rated_class, errors)
     period = parse_month(month, "month", errors)
-    _raise(errors)
+    raise_errors(errors)
     root, subtree = _unit_tree(user, uid)
     runs = monthly_runs()
     run = _run_of(runs, period, "month", errors) if period else (runs[0] if runs else None)
-    _raise(errors)
+    raise_errors(errors)
     measures = measures_for("D", current_policy())
     result = DListResult(
         root, runs, run, klass, measures, CreditScore.objects.none(), {u.id: u.name for u in subtree}

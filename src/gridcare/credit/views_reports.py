@@ -125,7 +125,7 @@ def movers_page(request, fmt: str = "html"):
         "direction": f["direction"],
     }
     try:
-        reports._raise(page_errors)
+        reports.raise_errors(page_errors)
         result = reports.movers(user=request.user, **kwargs)
     except ValidationError as exc:
         errors = _messages(exc)
@@ -161,7 +161,7 @@ def d_list_page(request, fmt: str = "html"):
     page_errors: dict[str, list[str]] = {}
     page = reports.parse_page(f["page"], page_errors)
     try:
-        reports._raise(page_errors)
+        reports.raise_errors(page_errors)
         result = reports.d_list(
             user=request.user, unit_id=f["unit_id"], rated_class=f["rated_class"], month=f["month"]
         )
