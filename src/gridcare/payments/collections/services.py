@@ -14,6 +14,9 @@ that unit's subtree, the nearest one wins):
   (`arrears`) is what the customer must pay on the notice day to stop it: the overdue arrears plus the late
   fee accrued on them up to that day and not yet charged (a payment charges that fee before the principal).
   Paying later costs the fee of the extra days too.
+  A customer whose credit grade has the `dunning_earlier` measure (issue 17 §4, C by default) gets the
+  notice `CreditPolicy.dunning_advance_days` (15) days earlier — never before the overdue-notice day
+  (`gridcare.credit.measures.disconnect_notice_days`); the rest of the procedure is the same.
 - **Disconnection task** on or after the planned date, if the account still has overdue arrears. Its status
   is `awaiting_approval` when the customer is important (`Customer.segment == "important"`) or the
   account is protected (`Account.protected`, medical equipment and the like), else `open`. The check is
@@ -332,7 +335,30 @@ def _bill_notices(
 
 def _cases(today: date, now: datetime, policies: Policies, scope: Q, counts: RunCounts) -> list[int]:
     """Disconnection cases: cancel the paid, order the due, reconnect the paid disconnected, open new ones."""
+    from gridcare.credit import measures
+    from gridcare.credit.choices import Measure
+    from gridcare.credit.policy import current_policy
+
+    credit_policy = current_policy()
+    advance = measures.dunning_advance(credit_policy)  # 0: no grade dunned earlier
     min_days = min(p.disconnect_after_days for p in policies.all())
+    due_by = Q(due_date__lte=today - timedelta(days=min_days))
+    if advance:
+        # Customers with the `dunning_earlier` measure become candidates sooner (a subquery, no round trip).
+        early_days = min(
+            measures.disconnect_notice_days(
+                disconnect_after_days=p.disconnect_after_days,
+                overdue_days_after=p.overdue_days_after,
+                advance=advance,
+            )
+            for p in policies.all()
+        )
+        due_by |= Q(
+            due_date__lte=today - timedelta(days=early_days),
+            account__customer_id__in=measures.customers_with_qs(
+                Measure.DUNNING_EARLIER, policy=credit_policy
+            ),
+        )
     open_case_accounts = set(
         DunningNotice.objects.filter(
             scope, stage=DunningStage.DISCONNECT, case_status__in=HOOK_CASE
@@ -341,9 +367,9 @@ def _cases(today: date, now: datetime, policies: Policies, scope: Q, counts: Run
     new_candidates = set(
         _live()
         .filter(
+            due_by,
             scope,
             principal_paid__lt=F("principal"),
-            due_date__lte=today - timedelta(days=min_days),
             account__status=AccountStatus.ACTIVE,
         )
         .values_list("account_id", flat=True)
@@ -367,11 +393,17 @@ def _cases(today: date, now: datetime, policies: Policies, scope: Q, counts: Run
         )
     }
     info = {
-        a: (klass, seg, prot, unit)
-        for a, klass, seg, prot, unit in Account.objects.filter(pk__any=locked).values_list(
-            "pk", "customer__customer_class", "customer__segment", "protected", "unit_id"
+        a: (klass, seg, prot, unit, customer)
+        for a, klass, seg, prot, unit, customer in Account.objects.filter(pk__any=locked).values_list(
+            "pk", "customer__customer_class", "customer__segment", "protected", "unit_id", "customer_id"
         )
     }
+    # The one extra bulk read of the credit measure: which of these customers are dunned earlier.
+    earlier = (
+        measures.customers_with(Measure.DUNNING_EARLIER, {v[4] for v in info.values()}, policy=credit_policy)
+        if advance
+        else set()
+    )
     notice_ids: list[int] = []
     tasks: list[CollectionTask] = []
     to_cancel: list[DunningNotice] = []
@@ -380,7 +412,7 @@ def _cases(today: date, now: datetime, policies: Policies, scope: Q, counts: Run
         if case.case_status in (Case.PENDING, Case.ORDERED) and owed <= 0:
             to_cancel.append(case)
         elif case.case_status == Case.PENDING and case.planned_disconnect_on <= today:
-            _klass, segment, protected, _unit = info[account_id]
+            _klass, segment, protected, _unit, _customer = info[account_id]
             reasons = _approval_reasons(segment, protected)
             tasks.append(
                 CollectionTask(
@@ -421,14 +453,17 @@ def _cases(today: date, now: datetime, policies: Policies, scope: Q, counts: Run
     notices = []
     due_now: dict[int, Decimal] | None = None
     for account_id, (receivable_id, due) in oldest.items():
-        klass, _seg, _prot, unit_id = info[account_id]
+        klass, _seg, _prot, unit_id, customer_id = info[account_id]
         p = policies.of(unit_id)
         owed = arrears.get(account_id, ZERO)
-        if (
-            receivable_id in already
-            or (today - due).days < p.disconnect_after_days
-            or owed < p.disconnect_min_arrears
-        ):
+        after_days = p.disconnect_after_days
+        if customer_id in earlier:
+            after_days = measures.disconnect_notice_days(
+                disconnect_after_days=p.disconnect_after_days,
+                overdue_days_after=p.overdue_days_after,
+                advance=advance,
+            )
+        if receivable_id in already or (today - due).days < after_days or owed < p.disconnect_min_arrears:
             continue
         if due_now is None:  # the accounts getting a notice, in one query
             due_now = _amount_to_stop(
