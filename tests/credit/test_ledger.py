@@ -262,7 +262,9 @@ def test_contested_row_keeps_status_but_severity_follows(world):
 def test_annulled_void_row_never_returns(world):
     issued_bill(world.acct_a, "2026-08", "100.00", date(2026, 9, 20))
     derive(world)
-    CreditEvent.objects.filter(code="arrears").update(status=EventStatus.VOID)  # as an annulled contest leaves it
+    CreditEvent.objects.filter(code="arrears").update(
+        status=EventStatus.VOID
+    )  # as an annulled contest leaves it
     derive(world)
     assert events() == {("arrears", date(2026, 9, 21), 2, "void")}
 

@@ -17,7 +17,9 @@ from .ledger import derive_all
 __all__ = ["credit_derive_events", "derive_all"]
 
 
-@job_kind("credit.derive_events", label=gettext_lazy("信用事件派生（欠费、代扣失败）"), perm=Perm.CREDIT_ADMIN)
+@job_kind(
+    "credit.derive_events", label=gettext_lazy("信用事件派生（欠费、代扣失败）"), perm=Perm.CREDIT_ADMIN
+)
 def credit_derive_events(ctx):
     ctx.set_total(2)
     today = timezone.localdate()

@@ -367,7 +367,16 @@ def withholding_candidates_derive(*, today: date, actor: Actor | None = None, no
         keys = {f"withholding:{r[0]}" for r in chunk}
         have = set(CreditEvent.objects.filter(source_key__in=keys).values_list("source_key", flat=True))
         with transaction.atomic():
-            for item_id, account_id, customer_id, unit_id, settled, batch_settled, batch_created, code in chunk:
+            for (
+                item_id,
+                account_id,
+                customer_id,
+                unit_id,
+                settled,
+                batch_settled,
+                batch_created,
+                code,
+            ) in chunk:
                 key = f"withholding:{item_id}"
                 if key in have:
                     continue

@@ -151,3 +151,24 @@ def open_contest_of(event: CreditEvent) -> CreditContest | None:
 
 def customer_events(user, customer_id: int) -> QuerySet[CreditEvent]:
     return events_visible(user).filter(Q(customer_id=customer_id))
+
+
+def event_for_contest(user, pk: int) -> CreditEvent:
+    """An event the staff user may see, or one of a customer they manage (the customer manager contests it
+    whichever unit they sit in); else Http404."""
+    if not _valid_id(pk):
+        from django.http import Http404
+
+        raise Http404
+    event = events_visible(user).filter(pk=pk).first()
+    if event is None and getattr(user, "is_authenticated", False) and not is_customer(user):
+        event = (
+            CreditEvent.objects.select_related("customer", "account")
+            .filter(pk=pk, customer__customer_manager_id=user.pk)
+            .first()
+        )
+    if event is None:
+        from django.http import Http404
+
+        raise Http404
+    return event

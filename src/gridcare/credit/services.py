@@ -172,11 +172,17 @@ def evidence_add(
     with transaction.atomic():
         event = CreditEvent.objects.select_for_update().get(pk=event.pk)
         if event.status in (EventStatus.VOID, EventStatus.REJECTED, EventStatus.DISMISSED):
-            raise ValidationError({"file": [_("该事件已%(s)s，不能再添加证据") % {"s": event.get_status_display()}]})
+            raise ValidationError(
+                {"file": [_("该事件已%(s)s，不能再添加证据") % {"s": event.get_status_display()}]}
+            )
         if event.evidence.count() >= EVIDENCE_MAX_PER_EVENT:
-            raise ValidationError({"file": [_("每个事件最多 %(n)d 个证据文件") % {"n": EVIDENCE_MAX_PER_EVENT}]})
+            raise ValidationError(
+                {"file": [_("每个事件最多 %(n)d 个证据文件") % {"n": EVIDENCE_MAX_PER_EVENT}]}
+            )
         digest = hashlib.sha256(data).hexdigest()
-        ev = CreditEvidence(event=event, name=label, size=len(data), uploaded_by=_user(actor), uploaded_at=now)
+        ev = CreditEvidence(
+            event=event, name=label, size=len(data), uploaded_by=_user(actor), uploaded_at=now
+        )
         ev.file.save(f"{digest[:16]}{ext}", ContentFile(data), save=False)
         ev.save()
         audit_record(
@@ -218,15 +224,13 @@ def _decide(
         event = CreditEvent.objects.select_for_update().get(pk=event.pk)
         if event.status != expect:
             raise ValidationError(
-                {
-                    "status": [
-                        _("该事件当前为“%(s)s”，不能执行此操作") % {"s": event.get_status_display()}
-                    ]
-                }
+                {"status": [_("该事件当前为“%(s)s”，不能执行此操作") % {"s": event.get_status_display()}]}
             )
         user = _user(actor)
         if second_person and user is not None and event.recorded_by_id == user.pk:
-            raise ValidationError({"approver": [_("登记人不能审批自己登记的事件，须由另一位有审批权限的人员审批")]})
+            raise ValidationError(
+                {"approver": [_("登记人不能审批自己登记的事件，须由另一位有审批权限的人员审批")]}
+            )
         before = event.status
         event.status, event.decided_by, event.decided_at = to, user, now
         event.decision_note, event.updated_at = note, now
@@ -242,7 +246,9 @@ def _decide(
     return event
 
 
-def event_approve(*, actor: Actor, event: CreditEvent, note: str = "", now: datetime | None = None) -> CreditEvent:
+def event_approve(
+    *, actor: Actor, event: CreditEvent, note: str = "", now: datetime | None = None
+) -> CreditEvent:
     note = _text(note, "note", required=False, max_len=NOTE_MAX, label=_("审批意见"))
     return _decide(
         actor=actor,
@@ -256,7 +262,9 @@ def event_approve(*, actor: Actor, event: CreditEvent, note: str = "", now: date
     )
 
 
-def event_reject(*, actor: Actor, event: CreditEvent, reason: str, now: datetime | None = None) -> CreditEvent:
+def event_reject(
+    *, actor: Actor, event: CreditEvent, reason: str, now: datetime | None = None
+) -> CreditEvent:
     reason = _text(reason, "reason", required=True, max_len=NOTE_MAX, label=_("驳回原因"))
     return _decide(
         actor=actor,
@@ -286,7 +294,9 @@ def candidate_confirm(
     )
 
 
-def candidate_dismiss(*, actor: Actor, event: CreditEvent, note: str, now: datetime | None = None) -> CreditEvent:
+def candidate_dismiss(
+    *, actor: Actor, event: CreditEvent, note: str, now: datetime | None = None
+) -> CreditEvent:
     note = _text(note, "note", required=True, max_len=NOTE_MAX, label=_("不予确认的理由"))
     return _decide(
         actor=actor,
@@ -312,12 +322,11 @@ def contest_channel_for(user, event: CreditEvent) -> str | None:
         return ContestChannel.PORTAL if bound else None
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
-    if user.role == Role.CUSTOMER_MANAGER:
-        manages = event.customer.customer_manager_id == user.pk
-        if manages or may_act_on_unit(user, event.unit_id, Perm.CREDIT_CONTEST):
-            return ContestChannel.MANAGER
-        return None
+    if event.customer.customer_manager_id == user.pk and user.role != Role.CUSTOMER:
+        return ContestChannel.MANAGER
     if may_act_on_unit(user, event.unit_id, Perm.CREDIT_CONTEST):
+        if user.role == Role.CUSTOMER_MANAGER:
+            return ContestChannel.MANAGER
         return ContestChannel.HALL
     return None
 
@@ -334,7 +343,10 @@ def contest_raise(
     try:
         with transaction.atomic():
             event = CreditEvent.objects.select_for_update().get(pk=event.pk)
-            if event.status == EventStatus.CONTESTED or event.contests.filter(status=ContestStatus.OPEN).exists():
+            if (
+                event.status == EventStatus.CONTESTED
+                or event.contests.filter(status=ContestStatus.OPEN).exists()
+            ):
                 raise ValidationError({"reason": [_("该事件已有待处理的申诉")]})
             if event.status not in (EventStatus.ACTIVE, EventStatus.PENDING):
                 raise ValidationError(
@@ -379,7 +391,9 @@ def contest_decide(
         if contest.status != ContestStatus.OPEN:
             raise ValidationError({"status": [_("该申诉已处理")]})
         if user is not None and contest.raised_by_id == user.pk:
-            raise ValidationError({"decided_by": [_("申诉人不能处理自己提出的申诉，须由另一位有审批权限的人员处理")]})
+            raise ValidationError(
+                {"decided_by": [_("申诉人不能处理自己提出的申诉，须由另一位有审批权限的人员处理")]}
+            )
         contest.status = ContestStatus.UPHELD if upheld else ContestStatus.ANNULLED
         contest.decided_by, contest.decided_at, contest.decision_note = user, now, note
         contest.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
