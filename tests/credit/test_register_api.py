@@ -19,7 +19,7 @@ PDF = b"%PDF-1.4\n% evidence\n"
 
 
 def body(cw, **kw):
-    b = {"customer_id": cw.power_a.pk, "code": "theft", "date": "2026-11-20", "description": "私接电源"}
+    b = {"customer_id": cw.power_a.pk, "code": "theft", "date": "2024-11-20", "description": "私接电源"}
     b.update(kw)
     return b
 
