@@ -215,3 +215,34 @@ def test_evidence_served_only_to_who_may_see_the_event(cw, login, theft):
     assert login(cw.inspector).post(up, {}).status_code == 400
     assert login(cw.inspector).post(up, {"files": [SimpleUploadedFile("b.pdf", PDF)]}).status_code == 302
     assert theft.evidence.count() == 2
+
+
+def _many(cw, n):
+    for _ in range(n):
+        services.event_record(
+            actor=Actor(user=cw.inspector),
+            customer_id=cw.power_a.pk,
+            code="violation",
+            day=date(2026, 11, 1),
+            inspector_id=cw.inspector.pk,
+            today=date(2026, 12, 1),
+        )
+
+
+def test_list_query_counts_do_not_grow_with_rows(cw, login):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    c = login(cw.a_manager)
+    counts = []
+    for n in (2, 6):
+        _many(cw, n)
+        for url in (
+            reverse("credit:events"),
+            reverse("credit:events") + "?tab=queue",
+            "/api/v1/credit/events",
+        ):
+            with CaptureQueriesContext(connection) as ctx:
+                assert c.get(url).status_code == 200
+            counts.append((url, len(ctx.captured_queries)))
+    assert [k for _, k in counts[:3]] == [k for _, k in counts[3:]], counts

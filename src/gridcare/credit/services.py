@@ -208,12 +208,12 @@ def evidence_content_type(ev: CreditEvidence) -> str:
 
 
 def _decide(
+    action: str,
     *,
     actor: Actor,
     event: CreditEvent,
     expect: str,
     to: str,
-    action: str,
     note: str,
     now: datetime | None,
     second_person: bool,
