@@ -335,3 +335,16 @@ def test_derive_all_and_job(world, failed_items):
 
     assert get("credit.derive_events").perm == "credit.admin"
     assert SCHEDULES["credit.derive_events"].crontab == {"minute": "30", "hour": "2"}
+
+
+def test_job_kind_runs_and_returns_json(world):
+    import json
+    from types import SimpleNamespace
+
+    from gridcare.credit.jobs_register import credit_derive_events
+
+    ctx = SimpleNamespace(set_total=lambda n: None, set_done=lambda n: None)
+    out = credit_derive_events(ctx)  # as of the local date: only the shape is checked here
+    assert set(out) == {"today", "arrears", "withholding"}
+    assert out["arrears"]["accounts"] == 2
+    json.dumps(out)
