@@ -54,6 +54,7 @@ def test_register_matrix(cw, login, theft):
     assert other.status_code == 200 and f'data-testid="event-{theft.pk}"' not in other.content.decode()
     mine = login(cw.a_clerk).get(url)
     assert mine.status_code == 200 and f'data-testid="event-{theft.pk}"' in mine.content.decode()
+    assert "东关机械厂" in mine.content.decode()  # an organisation's name is shown in full, a person's masked
     detail = reverse("credit:event", args=[theft.pk])
     assert login(cw.b_manager).get(detail).status_code == 404
     assert login(cw.a_reader).get(detail).status_code == 404
@@ -164,6 +165,7 @@ def test_candidate_pages(cw, login):
     )
     page = login(cw.a_manager).get(reverse("credit:events") + "?tab=queue").content.decode()
     assert f'data-testid="candidate-{e.pk}"' in page
+    assert "张*" in page and "张三" not in page
     r = login(cw.a_manager).post(reverse("credit:event_action", args=[e.pk, "dismiss"]), {"note": ""})
     assert r.status_code == 400
     r = login(cw.a_manager).post(reverse("credit:event_action", args=[e.pk, "dismiss"]), {"note": "银行原因"})

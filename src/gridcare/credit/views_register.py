@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from gridcare.core.audit import Actor
+from gridcare.core.masking import mask_customer_name
 from gridcare.core.permissions import ROLE_PERMISSIONS, Perm, has_perm
 from gridcare.core.scoping import PermissionDenied, visible_unit_ids
 from gridcare.core.views import staff_required
@@ -36,6 +37,12 @@ from .choices import RECORDABLE_CODES, ContestStatus, EventCode, EventSource, Ev
 from .models import CreditEvidence
 
 PER_PAGE = 50
+
+
+def _label_customers(events) -> None:
+    """Staff pages show the customer's name masked (the customer page shows it whole, audited)."""
+    for e in events:
+        e.customer_label = mask_customer_name(e.customer.name, e.customer.kind)
 
 
 def _messages(exc: ValidationError) -> list[str]:
@@ -88,6 +95,7 @@ def events(request):
     queue = None
     if tab == "queue":
         queue = selectors.approval_queue(request.user)
+        _label_customers(queue["pending"] + queue["candidates"] + [c.event for c in queue["contests"]])
     else:
         qs = selectors.events_visible(request.user)
         if form.is_bound and not form.is_valid():
@@ -107,6 +115,7 @@ def events(request):
         else:
             qs = qs.order_by("-date", "-id")
         page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
+        _label_customers(page.object_list)
     params = request.GET.copy()
     params.pop("page", None)
     return render(
@@ -213,7 +222,15 @@ def event_new(request):
     today = timezone.localdate()
     if request.method == "GET":
         form = RecordForm(initial={"date": today}, inspectors=inspectors)
-        return render(request, "credit/event_new.html", {"form": form, "customer": customer, "today": today})
+        return render(
+            request,
+            "credit/event_new.html",
+            {
+                "form": form,
+                "customer": customer,
+                "customer_label": mask_customer_name(customer.name, customer.kind),
+            },
+        )
     form = RecordForm(request.POST, request.FILES, inspectors=inspectors)
     if form.is_valid():
         d = form.cleaned_data
@@ -243,7 +260,14 @@ def event_new(request):
         else:
             return redirect("credit:event", pk=event.pk)
     return render(
-        request, "credit/event_new.html", {"form": form, "customer": customer, "today": today}, status=400
+        request,
+        "credit/event_new.html",
+        {
+            "form": form,
+            "customer": customer,
+            "customer_label": mask_customer_name(customer.name, customer.kind),
+        },
+        status=400,
     )
 
 
@@ -252,6 +276,7 @@ def _detail(request, event, *, errors=(), status=200):
     contests = selectors.contests_of(event)
     open_contest = next((c for c in contests if c.status == ContestStatus.OPEN), None)
     may_approve = has_perm(user, Perm.CREDIT_APPROVE)
+    _label_customers([event])
     return render(
         request,
         "credit/event_detail.html",
@@ -373,6 +398,7 @@ def contests(request):
     else:
         status = ""
     page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
+    _label_customers([c.event for c in page.object_list])
     return render(
         request,
         "credit/contest_list.html",
