@@ -45,7 +45,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -271,19 +271,22 @@ def _sync(
         }
         for w in sorted(new, key=lambda w: (w.account_id, w.day, w.key)):
             customer_id, unit_id = owners[w.account_id]
-            event_create(
-                actor=actor,
-                customer_id=customer_id,
-                unit_id=unit_id,
-                code=w.code,
-                day=w.day,
-                source=EventSource.LEDGER,
-                status=EventStatus.ACTIVE,
-                account_id=w.account_id,
-                severity=w.severity,
-                source_key=w.key,
-                now=now,
-            )
+            try:
+                event_create(
+                    actor=actor,
+                    customer_id=customer_id,
+                    unit_id=unit_id,
+                    code=w.code,
+                    day=w.day,
+                    source=EventSource.LEDGER,
+                    status=EventStatus.ACTIVE,
+                    account_id=w.account_id,
+                    severity=w.severity,
+                    source_key=w.key,
+                    now=now,
+                )
+            except IntegrityError:  # a concurrent run made it first (event_create's savepoint rolled back)
+                continue
             counts["created"] += 1
     return counts
 
@@ -383,19 +386,22 @@ def withholding_candidates_derive(*, today: date, actor: Actor | None = None, no
                 day = timezone.localdate(settled or batch_settled or batch_created)
                 if day > today:
                     continue
-                event_create(
-                    actor=actor,
-                    customer_id=customer_id,
-                    unit_id=unit_id,
-                    code=EventCode.WRONG_BANK_ACCOUNT,
-                    day=day,
-                    source=EventSource.WITHHOLDING,
-                    status=EventStatus.CANDIDATE,
-                    account_id=account_id,
-                    description=f"代扣失败，银行返回码 {code}",
-                    source_key=key,
-                    now=now,
-                )
+                try:
+                    event_create(
+                        actor=actor,
+                        customer_id=customer_id,
+                        unit_id=unit_id,
+                        code=EventCode.WRONG_BANK_ACCOUNT,
+                        day=day,
+                        source=EventSource.WITHHOLDING,
+                        status=EventStatus.CANDIDATE,
+                        account_id=account_id,
+                        description=f"代扣失败，银行返回码 {code}",
+                        source_key=key,
+                        now=now,
+                    )
+                except IntegrityError:  # a concurrent run proposed it first
+                    continue
                 created += 1
     return {"created": created}
 
