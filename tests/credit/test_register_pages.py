@@ -166,6 +166,8 @@ def test_candidate_pages(cw, login):
     page = login(cw.a_manager).get(reverse("credit:events") + "?tab=queue").content.decode()
     assert f'data-testid="candidate-{e.pk}"' in page
     assert "张*" in page and "张三" not in page
+    detail = login(cw.a_manager).get(reverse("credit:event", args=[e.pk])).content.decode()
+    assert 'data-testid="confirm-form"' in detail and 'data-testid="dismiss-form"' in detail
     r = login(cw.a_manager).post(reverse("credit:event_action", args=[e.pk, "dismiss"]), {"note": ""})
     assert r.status_code == 400
     r = login(cw.a_manager).post(reverse("credit:event_action", args=[e.pk, "dismiss"]), {"note": "银行原因"})
@@ -191,6 +193,8 @@ def test_contest_and_decide_pages(cw, login, theft):
     assert f'data-testid="contest-{c.pk}"' in queue
     listing = login(cw.a_clerk).get(reverse("credit:contests")).content.decode()
     assert f'data-testid="contest-{c.pk}"' in listing
+    detail = login(cw.a_manager).get(reverse("credit:event", args=[theft.pk])).content.decode()
+    assert 'data-testid="decide-form"' in detail and "客户已整改" in detail
     decide = reverse("credit:contest_decide", args=[c.pk])
     assert login(cw.a_clerk).post(decide, {"decision": "upheld", "note": "x"}).status_code == 404
     assert login(cw.b_manager).post(decide, {"decision": "upheld", "note": "x"}).status_code == 404
