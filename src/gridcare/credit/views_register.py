@@ -67,8 +67,12 @@ class EventFilterForm(forms.Form):
     source = forms.ChoiceField(
         label=gettext_lazy("来源"), required=False, choices=[("", gettext_lazy("全部"))] + EventSource.choices
     )
-    date_from = forms.DateField(label=gettext_lazy("日期起"), required=False)
-    date_to = forms.DateField(label=gettext_lazy("日期止"), required=False)
+    date_from = forms.DateField(
+        label=gettext_lazy("日期起"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=gettext_lazy("日期止"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def clean(self):
         data = super().clean()
