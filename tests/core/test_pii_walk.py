@@ -121,6 +121,11 @@ def api_params(w) -> dict:
         "hall_id": MISSING,
         "counter_id": MISSING,
         "ticket_id": MISSING,
+        "inspection_id": MISSING,
+        "notice_id": MISSING,
+        "event_id": MISSING,
+        "evidence_id": MISSING,
+        "contest_id": MISSING,
         # required query parameters
         "period": "2026-08",
         "date_from": "2026-08-01",
@@ -190,6 +195,13 @@ def page_params(w) -> dict:
         ("hall/follow-ups/", "pk"): MISSING,
         ("hall/terminals/", "terminal_id"): MISSING,
         ("hall/terminals/tasks/", "task_id"): MISSING,
+        ("credit/inspections/", "inspection_id"): MISSING,
+        ("credit/notices/", "notice_id"): MISSING,
+        ("credit/events/", "pk"): MISSING,
+        ("credit/events/", "action"): "approve",
+        ("credit/contests/", "pk"): MISSING,
+        ("credit/evidence/", "pk"): MISSING,
+        ("portal/credit/events/", "pk"): MISSING,
     }
 
 

@@ -32,7 +32,23 @@ DEFAULTS = {
     "hall.expire_remote",
     "hall.appointments_no_show",
     "hall.close_past_days",
+    "credit.inspections_schedule",
+    "credit.rectifications_overdue",
+    "credit.derive_events",
 }
+
+
+@pytest.mark.django_db
+def test_credit_schedules():
+    """Issue 17: inspections scheduled at 01:30, overdue rectifications at 00:20, China time."""
+    schedules.ensure_schedules()
+    when = {
+        name: (t.crontab.minute, t.crontab.hour, t.crontab.timezone.key)
+        for name, t in ((n, PeriodicTask.objects.get(name=n)) for n in sorted(DEFAULTS) if n.startswith("credit."))
+    }
+    assert when["credit.inspections_schedule"] == ("30", "1", "Asia/Shanghai")
+    assert when["credit.rectifications_overdue"] == ("20", "0", "Asia/Shanghai")
+    assert when["credit.derive_events"] == ("30", "2", "Asia/Shanghai")
 
 
 def at(*args) -> datetime:

@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -32,9 +32,6 @@ from gridcare.core.views import staff_required
 from . import checklist
 from . import inspections as svc
 from .choices import InspectionClass, InspectionKind, InspectionStatus, ItemResult, NoticeStatus
-
-# The register's record form (another part of issue 17), linked from a theft finding; first name that resolves.
-REGISTER_RECORD_URLS = ("credit:event_new", "credit:event_record", "credit:event_create", "credit:events")
 
 
 def _messages(exc: ValidationError) -> list[str]:
@@ -57,13 +54,9 @@ def _date(raw, field: str) -> date | None:
     return clean_date(text, field) if text else None
 
 
-def _register_record_url(customer_id: int) -> str | None:
-    for name in REGISTER_RECORD_URLS:
-        try:
-            return f"{reverse(name)}?customer_id={customer_id}&code=theft"
-        except NoReverseMatch:
-            continue
-    return None
+def _register_record_url(customer_id: int) -> str:
+    """The register's record form for this customer, theft preselected (a theft finding is recorded there)."""
+    return f"{reverse('credit:event_new')}?customer={customer_id}&code=theft"
 
 
 # ---------------------------------------------------------------- list

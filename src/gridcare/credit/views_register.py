@@ -225,7 +225,9 @@ def event_new(request):
     inspectors = _inspectors_for(customer)
     today = timezone.localdate()
     if request.method == "GET":
-        form = RecordForm(initial={"date": today}, inspectors=inspectors)
+        code = request.GET.get("code", "")
+        initial = {"date": today, **({"code": code} if code in RECORDABLE_CODES else {})}
+        form = RecordForm(initial=initial, inspectors=inspectors)
         return render(
             request,
             "credit/event_new.html",
