@@ -1,0 +1,676 @@
+"""Rating runs (issue 17 §3): monthly over every customer (the scheduler), or on demand for one customer.
+
+A run is set-based: per chunk of customers (keyset on the customer id) four bulk reads — the customers with the
+earliest 立户日期 of their accounts, their active events of the last 36 months, the latest approved on-site
+assessment of each, and the previous score behind each standing — then pure Python per customer calling
+`rules.evaluate` (the single source of the rules), then one bulk write of the chunk's scores (COPY on PostgreSQL,
+bulk_create on SQLite). Customers without events in the window share a result keyed by (rated class, the two
+customer-since edges, conduct, potential): the rule is evaluated once per key.
+
+Reasons are stored only when the customer's reasons digest differs from its previous score's; otherwise
+`reasons_from` points at the score that stored them. When every chunk is written, one transaction upserts the
+standings from the run's scores (INSERT … SELECT … ON CONFLICT on both backends), sets the run's counts and, on
+commit, enqueues the notifications:
+
+- `credit_grade_drop` (SMS to the customer manager's phone, deduped per customer and run): a drop of two or more
+  grades, or a drop to D;
+- `credit_measure` (the customer, on its channels): a measure of the new grade that the previous grade did not
+  have, among the measures that ask something of the customer (`ASKING_MEASURES`: a deposit or prepaid, split
+  settlement). Service improvements (deposit waived, priority service) and internal ones (dunning earlier, the
+  业扩 flag) are not notices. A customer rated for the first time has no previous measures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridcare.core.audit import Actor, audit_record
+from gridcare.customers.models import Account, Customer
+
+from . import policy as credit_policy
+from . import rules
+from .choices import AssessmentStatus, EventStatus, Measure, RatedClass, RunKind, RunStatus
+from .models import CreditEvent, CreditRun, CreditScore, CreditStanding, SiteAssessment
+
+log = logging.getLogger("gridcare.credit")
+
+CHUNK = 50_000
+# Measures that ask something of the customer: these are notified when they now apply.
+ASKING_MEASURES = (Measure.DEPOSIT_OR_PREPAID.value, Measure.SPLIT_SETTLEMENT.value)
+SCORE_COLUMNS = (
+    "run_id",
+    "customer_id",
+    "unit_id_at",
+    "as_of",
+    "rated_class",
+    "payment",
+    "safety",
+    "legal",
+    "cooperation",
+    "conduct",
+    "potential",
+    "total",
+    "grade",
+    "digest",
+    "reasons",
+    "reasons_from_id",
+)
+DIMS = ("payment", "safety", "legal", "cooperation", "conduct", "potential")
+
+
+# ---------------------------------------------------------------- dates
+
+
+def monthly_as_of(today: date) -> date:
+    """The default as_of of a monthly run started on `today`: the last day of the previous month."""
+    return today.replace(day=1) - timedelta(days=1)
+
+
+def period_of(as_of: date) -> str:
+    return as_of.strftime("%Y-%m")
+
+
+def period_label(as_of: date) -> str:
+    return f"{as_of.year}年{as_of.month}月"
+
+
+def _day(value) -> date | None:
+    """A date from the database (SQLite's raw cursor hands back text)."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _local_day(value) -> date:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.utc)
+    return timezone.localdate(value)
+
+
+# ---------------------------------------------------------------- reasons
+
+
+def reasons_json(rating: rules.Rating) -> str:
+    """The reasons as JSON text: [{dimension, code, date, points, event_id}], built by hand (a million rows)."""
+    parts = []
+    for d in rating.dimensions:
+        for r in d.reasons:
+            day = f'"{r.date.isoformat()}"' if r.date is not None else "null"
+            pts = "null" if r.points is None else str(r.points)
+            ref = "null" if r.ref is None else str(r.ref)
+            parts.append(
+                f'{{"dimension":"{d.name}","code":"{r.code}","date":{day},"points":{pts},"event_id":{ref}}}'
+            )
+    return "[" + ",".join(parts) + "]"
+
+
+def digest_of(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True)
+class Computed:
+    """One rating as the writer needs it: the score columns (rated_class … grade) as COPY text, and parts."""
+
+    fields: str  # "rated_class\tpayment\t…\ttotal\tgrade"
+    grade: str
+    total: Decimal
+    digest: str
+    reasons: str
+    dims: tuple
+
+
+def _computed(rated_class: str, rating: rules.Rating) -> Computed:
+    by_name = {d.name: d.score for d in rating.dimensions}
+    dims = tuple(by_name.get(n) for n in DIMS)
+    text = reasons_json(rating)
+    cols = "\t".join("\\N" if v is None else str(v) for v in dims)
+    return Computed(
+        fields=f"{rated_class}\t{cols}\t{rating.total}\t{rating.grade}",
+        grade=rating.grade,
+        total=rating.total,
+        digest=digest_of(text),
+        reasons=text,
+        dims=dims,
+    )
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass
+class Chunk:
+    customers: list[tuple]  # (id, unit_id, customer_class, since)
+    events: dict[int, list[rules.Event]]
+    assessments: dict[int, tuple[Decimal, Decimal]]
+    previous: dict[int, tuple]  # customer id → (grade, score id, digest, reasons_from id, has reasons)
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _read_customers(after: int, limit: int, only: int | None) -> list[tuple]:
+    c, a = Customer._meta.db_table, Account._meta.db_table
+    where, params = ("c.id = %s", [only]) if only is not None else ("c.id > %s", [after])
+    sql = (
+        f"SELECT c.id, c.unit_id, c.customer_class, c.created_at, "
+        f"(SELECT MIN(a.opened_on) FROM {_q(a)} a WHERE a.customer_id = c.id) "
+        f"FROM {_q(c)} c WHERE {where} ORDER BY c.id LIMIT %s"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, [*params, limit])
+        rows = cur.fetchall()
+    return [(r[0], r[1], r[2], _day(r[4]) or _local_day(r[3])) for r in rows]
+
+
+def _read_chunk(lo: int, hi: int, customers: list[tuple], *, as_of: date, start36: date) -> Chunk:
+    """Events, assessments and previous scores of the customers with lo ≤ id ≤ hi (three range reads)."""
+    e, s, st, sc = (
+        CreditEvent._meta.db_table,
+        SiteAssessment._meta.db_table,
+        CreditStanding._meta.db_table,
+        CreditScore._meta.db_table,
+    )
+    events: dict[int, list[rules.Event]] = {}
+    assessments: dict[int, tuple[Decimal, Decimal]] = {}
+    previous: dict[int, tuple] = {}
+    Event = rules.Event
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT customer_id, id, code, date, severity, count FROM {_q(e)} "
+            f"WHERE customer_id >= %s AND customer_id <= %s AND status = %s AND date > %s AND date <= %s "
+            f"ORDER BY customer_id, date, id",
+            [lo, hi, EventStatus.ACTIVE.value, start36, as_of],
+        )
+        for cid, eid, code, day, sev, cnt in cur.fetchall():
+            ev = Event(code, _day(day), sev, cnt, eid)
+            bucket = events.get(cid)
+            if bucket is None:
+                events[cid] = [ev]
+            else:
+                bucket.append(ev)
+        # The latest approved assessment on or before as_of: ascending order, the last one wins.
+        cur.execute(
+            f"SELECT customer_id, conduct, potential FROM {_q(s)} "
+            f"WHERE customer_id >= %s AND customer_id <= %s AND status = %s AND assessed_on <= %s "
+            f"ORDER BY customer_id, assessed_on, id",
+            [lo, hi, AssessmentStatus.APPROVED.value, as_of],
+        )
+        for cid, conduct, potential in cur.fetchall():
+            assessments[cid] = (Decimal(str(conduct)), Decimal(str(potential)))
+        cur.execute(
+            f"SELECT st.customer_id, st.grade, sc.id, sc.digest, sc.reasons_from_id, "
+            f"CASE WHEN sc.reasons IS NULL THEN 0 ELSE 1 END "
+            f"FROM {_q(st)} st JOIN {_q(sc)} sc ON sc.id = st.score_id "
+            f"WHERE st.customer_id >= %s AND st.customer_id <= %s",
+            [lo, hi],
+        )
+        for cid, grade, sid, digest, rfrom, has in cur.fetchall():
+            previous[cid] = (grade, sid, digest, rfrom, bool(has))
+    return Chunk(customers, events, assessments, previous)
+
+
+# ---------------------------------------------------------------- computing
+
+
+@dataclass
+class Totals:
+    rated: int = 0
+    reasons_stored: int = 0
+    grades: dict[str, int] = field(default_factory=dict)
+    read: float = 0.0
+    compute: float = 0.0
+    write: float = 0.0
+    standings: float = 0.0
+    notify: float = 0.0
+
+
+class Rater:
+    """Per-run state: the policy, thresholds and the memo of customers without events."""
+
+    def __init__(self, as_of: date):
+        self.as_of = as_of
+        self.policy = credit_policy.current_policy()
+        self.thresholds = credit_policy.thresholds(self.policy)
+        self.start12 = rules.months_back(as_of, 12)
+        self.start36 = rules.months_back(as_of, 36)
+        self.memo: dict[tuple, Computed] = {}
+        self.classes: dict[str, str] = {}
+
+    def rated_class(self, customer_class: str) -> str:
+        rc = self.classes.get(customer_class)
+        if rc is None:
+            rc = self.classes[customer_class] = credit_policy.rated_class_for(customer_class, self.policy)
+        return rc
+
+    def rate(self, since: date, customer_class: str, evs, assessment) -> Computed:
+        rc = self.rated_class(customer_class)
+        conduct = potential = None
+        if rc == RatedClass.POWER and assessment is not None:
+            conduct, potential = assessment
+        if not evs:
+            key = (rc, since <= self.start12, since <= self.start36, conduct, potential)
+            hit = self.memo.get(key)
+            if hit is None:
+                hit = self.memo[key] = self._evaluate(rc, since, conduct, potential, ())
+            return hit
+        return self._evaluate(rc, since, conduct, potential, evs)
+
+    def _evaluate(self, rc, since, conduct, potential, evs) -> Computed:
+        rating = rules.evaluate(
+            rated_class=rc,
+            as_of=self.as_of,
+            customer_since=since,
+            conduct=conduct,
+            potential=potential,
+            events=evs,
+            thresholds=self.thresholds,
+        )
+        return _computed(rc, rating)
+
+
+@dataclass
+class Row:
+    customer_id: int
+    unit_id: int
+    c: Computed
+    store: bool
+    reasons_from: int | None
+
+
+def compute_chunk(rater: Rater, chunk: Chunk, totals: Totals) -> list[Row]:
+    rows: list[Row] = []
+    as_of = rater.as_of
+    grades = totals.grades
+    for cid, unit_id, cclass, since in chunk.customers:
+        if since > as_of:
+            continue  # not yet a customer on as_of
+        c = rater.rate(since, cclass, chunk.events.get(cid), chunk.assessments.get(cid))
+        prev = chunk.previous.get(cid)
+        if prev is not None and prev[2] == c.digest:
+            rows.append(Row(cid, unit_id, c, False, prev[1] if prev[4] else prev[3]))
+        else:
+            rows.append(Row(cid, unit_id, c, True, None))
+            totals.reasons_stored += 1
+        grades[c.grade] = grades.get(c.grade, 0) + 1
+    totals.rated += len(rows)
+    return rows
+
+
+# ---------------------------------------------------------------- writing
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_payload(rows: list[Row], *, run_id: int, as_of: date) -> str:
+    head = f"{run_id}\t"
+    day = as_of.isoformat()
+    out = []
+    add = out.append
+    for r in rows:
+        c = r.c
+        reasons = c.reasons.translate(_COPY_ESCAPES) if r.store else "\\N"
+        rfrom = "\\N" if r.reasons_from is None else str(r.reasons_from)
+        add(f"{head}{r.customer_id}\t{r.unit_id}\t{day}\t{c.fields}\t{c.digest}\t{reasons}\t{rfrom}\n")
+    return "".join(out)
+
+
+def write_scores(rows: list[Row], *, run_id: int, as_of: date) -> None:
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            with cur.cursor.copy(
+                f"COPY {_q(CreditScore._meta.db_table)} ({', '.join(SCORE_COLUMNS)}) FROM STDIN"
+            ) as copy:
+                copy.write(copy_payload(rows, run_id=run_id, as_of=as_of).encode())
+        return
+    import json
+
+    objs = []
+    for r in rows:
+        c = r.c
+        objs.append(
+            CreditScore(
+                run_id=run_id,
+                customer_id=r.customer_id,
+                unit_id_at=r.unit_id,
+                as_of=as_of,
+                rated_class=c.fields.split("\t", 1)[0],
+                **dict(zip(DIMS, c.dims, strict=True)),
+                total=c.total,
+                grade=c.grade,
+                digest=c.digest,
+                reasons=json.loads(c.reasons) if r.store else None,
+                reasons_from_id=r.reasons_from,
+            )
+        )
+    CreditScore.objects.bulk_create(objs, batch_size=2000)
+
+
+def _standings_sql() -> str:
+    st, sc = _q(CreditStanding._meta.db_table), _q(CreditScore._meta.db_table)
+    return (
+        f"INSERT INTO {st} (customer_id, score_id, unit_id_at, grade, total, as_of, previous_grade, changed_on) "
+        f"SELECT customer_id, id, unit_id_at, grade, total, as_of, '', NULL FROM {sc} WHERE run_id = %s "
+        f"ON CONFLICT (customer_id) DO UPDATE SET score_id = excluded.score_id, "
+        f"unit_id_at = excluded.unit_id_at, total = excluded.total, as_of = excluded.as_of, "
+        f"previous_grade = CASE WHEN {st}.grade <> excluded.grade THEN {st}.grade "
+        f"ELSE {st}.previous_grade END, "
+        f"changed_on = CASE WHEN {st}.grade <> excluded.grade THEN excluded.as_of ELSE {st}.changed_on END, "
+        f"grade = excluded.grade "
+        f"WHERE excluded.as_of >= {st}.as_of"
+    )
+
+
+def _grade_changes(run_id: int, measure_grades: list[str]) -> list[tuple[int, str, str]]:
+    """(customer id, previous grade or '', new grade) of the run's scores that change a standing's grade, or
+    that start a standing at a grade with measures to notify. Read before the standings are upserted."""
+    st, sc = _q(CreditStanding._meta.db_table), _q(CreditScore._meta.db_table)
+    marks = ", ".join(["%s"] * len(measure_grades)) or "''"
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT sc.customer_id, COALESCE(st.grade, ''), sc.grade FROM {sc} sc "
+            f"LEFT JOIN {st} st ON st.customer_id = sc.customer_id WHERE sc.run_id = %s AND ("
+            f"(st.customer_id IS NULL AND sc.grade IN ({marks})) "
+            f"OR (st.grade <> sc.grade AND sc.as_of >= st.as_of))",
+            [run_id, *measure_grades],
+        )
+        return list(cur.fetchall())
+
+
+@dataclass
+class Notices:
+    drops: list[tuple[int, str, str]] = field(default_factory=list)
+    measures: list[tuple[int, str, list[str]]] = field(default_factory=list)
+
+
+def notices_for(changes: list[tuple[int, str, str]], pol) -> Notices:
+    out = Notices()
+    for cid, prev, new in changes:
+        if prev and (credit_policy.grade_steps(prev, new) >= 2 or (new == "D" and prev != "D")):
+            out.drops.append((cid, prev, new))
+        before = set(credit_policy.measures_for(prev, pol)) if prev else set()
+        fresh = [m for m in credit_policy.measures_for(new, pol) if m in ASKING_MEASURES and m not in before]
+        if fresh:
+            out.measures.append((cid, new, fresh))
+    return out
+
+
+def notices_enqueue(notices: Notices, *, run_id: int, as_of: date, now: datetime | None = None) -> int:
+    """Enqueue the run's notices (called on commit): the measure notices in bulk, the managers' SMS."""
+    from gridcare.notify.outbox import notifications_enqueue_bulk, transactional_sms_enqueue
+
+    label = period_label(as_of)
+    written = 0
+    if notices.measures:
+        items = (
+            {
+                "kind": "credit_measure",
+                "customer_id": cid,
+                "context": {
+                    "period": label,
+                    "grade": grade,
+                    "measures": "；".join(str(Measure(m).label) for m in measures),
+                },
+                "dedupe_key": f"credit_measure:{run_id}:{cid}",
+            }
+            for cid, grade, measures in notices.measures
+        )
+        written += notifications_enqueue_bulk(items, now=now)
+    if notices.drops:
+        ids = [cid for cid, _p, _g in notices.drops]
+        info = {}
+        for i in range(0, len(ids), 5000):
+            info.update(
+                (r[0], r[1:])
+                for r in Customer.objects.filter(pk__in=ids[i : i + 5000]).values_list(
+                    "id", "name", "customer_manager__phone"
+                )
+            )
+        for cid, prev, grade in notices.drops:
+            name, phone = info.get(cid, ("", None))
+            if not phone:
+                continue  # no manager, or a manager without a phone: nobody to tell
+            transactional_sms_enqueue(
+                kind="credit_grade_drop",
+                phone=phone,
+                context={
+                    "customer_name": name,
+                    "customer_id": cid,
+                    "period": label,
+                    "previous": prev,
+                    "grade": grade,
+                },
+                dedupe_key=f"credit_grade_drop:{run_id}:{cid}",
+                now=now,
+            )
+            written += 1
+    return written
+
+
+def finish(run: CreditRun, totals: Totals, *, now: datetime | None = None) -> Notices:
+    """Upsert the standings from the run's scores, set the run's counts, and enqueue its notices on commit."""
+    pol = credit_policy.current_policy()
+    measure_grades = [
+        g for g, ms in (pol.measures or {}).items() if any(m in ASKING_MEASURES for m in (ms or []))
+    ]
+    t0 = time.perf_counter()
+    with transaction.atomic():
+        changes = _grade_changes(run.pk, measure_grades)
+        with connection.cursor() as cur:
+            cur.execute(_standings_sql(), [run.pk])
+        totals.standings = time.perf_counter() - t0
+        notices = notices_for(changes, pol)
+        CreditRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.DONE,
+            customers_rated=totals.rated,
+            reasons_stored=totals.reasons_stored,
+            grade_counts={g: totals.grades.get(g, 0) for g in ("AAA", "AA", "A", "B", "C", "D")},
+            finished_at=now or timezone.now(),
+            error="",
+        )
+        run_id, as_of = run.pk, run.as_of
+        transaction.on_commit(lambda: _notify_safely(notices, run_id=run_id, as_of=as_of, now=now))
+    return notices
+
+
+def _notify_safely(notices: Notices, *, run_id: int, as_of: date, now) -> None:
+    try:
+        with transaction.atomic():
+            notices_enqueue(notices, run_id=run_id, as_of=as_of, now=now)
+    except Exception:  # the scores and standings are committed; a notice problem is logged, not fatal
+        log.exception("credit run %s: notices not enqueued", run_id)
+
+
+# ---------------------------------------------------------------- execution
+
+
+def execute(
+    run: CreditRun,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    chunk_size: int = CHUNK,
+    now: datetime | None = None,
+) -> Totals:
+    """Rate the run's customers (all, or its one customer) and finish it. Each chunk commits on its own; a
+    failure marks the run failed (its scores are deleted when it is run again)."""
+    totals = Totals()
+    CreditRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, started_at=now or timezone.now())
+    # A run executed again (after a failure) starts clean.
+    CreditScore.objects.filter(run_id=run.pk).delete()
+    rater = Rater(run.as_of)
+    only = run.customer_id if run.kind == RunKind.SINGLE else None
+    total = 1 if only is not None else Customer.objects.count()
+    done = 0
+    after = 0
+    try:
+        while True:
+            t0 = time.perf_counter()
+            customers = _read_customers(after, chunk_size, only)
+            if not customers:
+                break
+            lo, hi = customers[0][0], customers[-1][0]
+            chunk = _read_chunk(lo, hi, customers, as_of=run.as_of, start36=rater.start36)
+            t1 = time.perf_counter()
+            rows = compute_chunk(rater, chunk, totals)
+            t2 = time.perf_counter()
+            with transaction.atomic():
+                write_scores(rows, run_id=run.pk, as_of=run.as_of)
+            t3 = time.perf_counter()
+            totals.read += t1 - t0
+            totals.compute += t2 - t1
+            totals.write += t3 - t2
+            done += len(customers)
+            if progress is not None:
+                progress(done, total)
+            if only is not None:
+                break
+            after = hi
+        t4 = time.perf_counter()
+        finish(run, totals, now=now)
+        totals.notify = time.perf_counter() - t4 - totals.standings
+    except Exception as exc:
+        CreditRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, error=str(exc)[:2000])
+        raise
+    return totals
+
+
+def totals_result(totals: Totals) -> dict:
+    return {
+        "customers_rated": totals.rated,
+        "reasons_stored": totals.reasons_stored,
+        "grade_counts": {g: totals.grades.get(g, 0) for g in ("AAA", "AA", "A", "B", "C", "D")},
+        "seconds": {
+            "read": round(totals.read, 3),
+            "compute": round(totals.compute, 3),
+            "write": round(totals.write, 3),
+            "standings": round(totals.standings, 3),
+            "notify": round(totals.notify, 3),
+        },
+    }
+
+
+# ---------------------------------------------------------------- services
+
+
+def _existing_monthly(period: str) -> CreditRun | None:
+    return (
+        CreditRun.objects.filter(kind=RunKind.MONTHLY, period=period).exclude(status=RunStatus.FAILED).first()
+    )
+
+
+def refusal_for(as_of: date) -> ValidationError | None:
+    """The refusal of a second monthly run for as_of's month (None when the month is free)."""
+    existing = _existing_monthly(period_of(as_of))
+    if existing is None:
+        return None
+    return ValidationError(
+        {
+            "as_of": [
+                _("%(p)s 已有月度评价批次 #%(id)s（%(s)s），每月只评价一次")
+                % {"p": existing.period, "id": existing.pk, "s": existing.get_status_display()}
+            ]
+        }
+    )
+
+
+def monthly_run_create(
+    *, actor: Actor, as_of: date | None = None, today: date | None = None, now: datetime | None = None
+) -> CreditRun:
+    """The monthly run of as_of's month (default: the last day of the previous month), pending. A month that
+    already has a run that did not fail is refused (ValidationError on as_of); a failed one is run again."""
+    now = now or timezone.now()
+    today = today or timezone.localdate(now)
+    as_of = as_of or monthly_as_of(today)
+    if as_of > today:
+        raise ValidationError({"as_of": [_("评价基准日不能晚于今天")]})
+    period = period_of(as_of)
+    user = actor.user if actor.user is not None and getattr(actor.user, "is_authenticated", False) else None
+    try:
+        with transaction.atomic():
+            refused = refusal_for(as_of)
+            if refused is not None:
+                raise refused
+            run = (
+                CreditRun.objects.select_for_update()
+                .filter(kind=RunKind.MONTHLY, period=period, status=RunStatus.FAILED)
+                .order_by("-id")
+                .first()
+            )
+            if run is not None:
+                CreditRun.objects.filter(pk=run.pk).update(
+                    status=RunStatus.PENDING, as_of=as_of, error="", finished_at=None
+                )
+                run.refresh_from_db()
+            else:
+                run = CreditRun.objects.create(
+                    kind=RunKind.MONTHLY,
+                    period=period,
+                    as_of=as_of,
+                    status=RunStatus.PENDING,
+                    created_by=user,
+                    created_at=now,
+                )
+            audit_record(
+                actor=actor,
+                action="credit.run_start",
+                obj=run,
+                changes={"kind": RunKind.MONTHLY.value, "period": period, "as_of": as_of.isoformat()},
+            )
+    except IntegrityError:  # a concurrent request made the month's run first
+        raise refusal_for(as_of) or ValidationError({"as_of": [_("该月份已有评价批次")]}) from None
+    return run
+
+
+def customer_rate(
+    *, actor: Actor, customer: Customer, as_of: date, now: datetime | None = None
+) -> CreditScore:
+    """On demand: one run for one customer as of `as_of`, stored like a monthly run's score; the standing takes
+    it unless it already holds a later as_of. The caller checked credit.record on the customer's unit."""
+    now = now or timezone.now()
+    since = Account.objects.filter(customer_id=customer.pk).order_by("opened_on").values_list(
+        "opened_on", flat=True
+    ).first() or timezone.localdate(customer.created_at)
+    if since > as_of:
+        raise ValidationError({"as_of": [_("评价基准日早于客户立户日期")]})
+    user = actor.user if actor.user is not None and getattr(actor.user, "is_authenticated", False) else None
+    run = CreditRun.objects.create(
+        kind=RunKind.SINGLE,
+        period=period_of(as_of),
+        as_of=as_of,
+        customer=customer,
+        status=RunStatus.PENDING,
+        created_by=user,
+        created_at=now,
+    )
+    totals = execute(run, now=now)
+    score = CreditScore.objects.filter(run_id=run.pk).first()
+    audit_record(
+        actor=actor,
+        action="credit.customer_rate",
+        obj=run,
+        customer_id=customer.pk,
+        unit_id=customer.unit_id,
+        changes={
+            "as_of": as_of.isoformat(),
+            "grade": score.grade if score else "",
+            "total": str(score.total) if score else "",
+            "rated": totals.rated,
+        },
+    )
+    return score
