@@ -167,7 +167,7 @@ def _read_customers(after: int, limit: int, only: int | None) -> list[tuple]:
     c, a = Customer._meta.db_table, Account._meta.db_table
     where, params = ("c.id = %s", [only]) if only is not None else ("c.id > %s", [after])
     sql = (
-        f"SELECT c.id, c.unit_id, c.customer_class, c.created_at, "
+        f"SELECT c.id, c.unit_id, c.customer_class, c.created_at, "  # noqa: S608 (tables from _meta)
         f"(SELECT MIN(a.opened_on) FROM {_q(a)} a WHERE a.customer_id = c.id) "
         f"FROM {_q(c)} c WHERE {where} ORDER BY c.id LIMIT %s"
     )
@@ -191,7 +191,7 @@ def _read_chunk(lo: int, hi: int, customers: list[tuple], *, as_of: date, start3
     Event = rules.Event
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT customer_id, id, code, date, severity, count FROM {_q(e)} "
+            f"SELECT customer_id, id, code, date, severity, count FROM {_q(e)} "  # noqa: S608 (tables from _meta)
             f"WHERE customer_id >= %s AND customer_id <= %s AND status = %s AND date > %s AND date <= %s "
             f"ORDER BY customer_id, date, id",
             [lo, hi, EventStatus.ACTIVE.value, start36, as_of],
@@ -205,7 +205,7 @@ def _read_chunk(lo: int, hi: int, customers: list[tuple], *, as_of: date, start3
                 bucket.append(ev)
         # The latest approved assessment on or before as_of: ascending order, the last one wins.
         cur.execute(
-            f"SELECT customer_id, conduct, potential FROM {_q(s)} "
+            f"SELECT customer_id, conduct, potential FROM {_q(s)} "  # noqa: S608 (tables from _meta)
             f"WHERE customer_id >= %s AND customer_id <= %s AND status = %s AND assessed_on <= %s "
             f"ORDER BY customer_id, assessed_on, id",
             [lo, hi, AssessmentStatus.APPROVED.value, as_of],
@@ -213,7 +213,7 @@ def _read_chunk(lo: int, hi: int, customers: list[tuple], *, as_of: date, start3
         for cid, conduct, potential in cur.fetchall():
             assessments[cid] = (Decimal(str(conduct)), Decimal(str(potential)))
         cur.execute(
-            f"SELECT st.customer_id, st.grade, sc.id, sc.digest, sc.reasons_from_id, "
+            f"SELECT st.customer_id, st.grade, sc.id, sc.digest, sc.reasons_from_id, "  # noqa: S608 (tables from _meta)
             f"CASE WHEN sc.reasons IS NULL THEN 0 ELSE 1 END "
             f"FROM {_q(st)} st JOIN {_q(sc)} sc ON sc.id = st.score_id "
             f"WHERE st.customer_id >= %s AND st.customer_id <= %s",
@@ -365,7 +365,7 @@ def write_scores(rows: list[Row], *, run_id: int, as_of: date) -> None:
 def _standings_sql() -> str:
     st, sc = _q(CreditStanding._meta.db_table), _q(CreditScore._meta.db_table)
     return (
-        f"INSERT INTO {st} (customer_id, score_id, unit_id_at, grade, total, as_of, previous_grade, changed_on) "
+        f"INSERT INTO {st} (customer_id, score_id, unit_id_at, grade, total, as_of, previous_grade, changed_on) "  # noqa: S608 (tables from _meta)
         f"SELECT customer_id, id, unit_id_at, grade, total, as_of, '', NULL FROM {sc} WHERE run_id = %s "
         f"ON CONFLICT (customer_id) DO UPDATE SET score_id = excluded.score_id, "
         f"unit_id_at = excluded.unit_id_at, total = excluded.total, as_of = excluded.as_of, "
@@ -384,7 +384,7 @@ def _grade_changes(run_id: int, measure_grades: list[str]) -> list[tuple[int, st
     marks = ", ".join(["%s"] * len(measure_grades)) or "''"
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT sc.customer_id, COALESCE(st.grade, ''), sc.grade FROM {sc} sc "
+            f"SELECT sc.customer_id, COALESCE(st.grade, ''), sc.grade FROM {sc} sc "  # noqa: S608 (tables from _meta)
             f"LEFT JOIN {st} st ON st.customer_id = sc.customer_id WHERE sc.run_id = %s AND ("
             f"(st.customer_id IS NULL AND sc.grade IN ({marks})) "
             f"OR (st.grade <> sc.grade AND sc.as_of >= st.as_of))",
