@@ -14,6 +14,7 @@ from gridcare.credit import runs
 from gridcare.credit.models import CreditEvent, CreditRun, CreditScore, CreditStanding, SiteAssessment
 from gridcare.jobs import services as jobs
 from gridcare.notify.models import Notification
+from gridcare.notify.outbox import notices_render_pending
 
 from .conftest import NOW, TODAY
 
@@ -51,6 +52,7 @@ def assessment(customer, conduct, potential, day, status="approved"):
 def monthly(as_of, today=TODAY):
     run = runs.monthly_run_create(actor=Actor(), as_of=as_of, today=today, now=NOW)
     runs.execute(run, now=NOW)
+    notices_render_pending()  # what the notify job does within the minute
     run.refresh_from_db()
     return run
 
