@@ -69,6 +69,7 @@ def credit_monthly_run(ctx):
     from .models import CreditRun
     from .runs import execute, monthly_run_create, totals_result
 
+    # merge: gridcare.credit.ledger.derive_all(today=..., actor=ctx.actor) runs here, before the rating.
     run_id = ctx.params.get("run_id")
     if run_id is not None:
         run = CreditRun.objects.get(pk=run_id)

@@ -7,10 +7,11 @@ assessment of each, and the previous score behind each standing — then pure Py
 bulk_create on SQLite). Customers without events in the window share a result keyed by (rated class, the two
 customer-since edges, conduct, potential): the rule is evaluated once per key.
 
-Reasons are stored only when the customer's reasons digest differs from its previous score's; otherwise
-`reasons_from` points at the score that stored them. When every chunk is written, one transaction upserts the
-standings from the run's scores (INSERT … SELECT … ON CONFLICT on both backends), sets the run's counts and, on
-commit, enqueues the notifications:
+Reasons are stored only when the customer's reasons digest differs from its previous score's (the score its
+standing holds); otherwise `reasons_from` points at the score that stored them. Each chunk commits its scores, the
+standings they change (INSERT … SELECT … ON CONFLICT on both backends, keeping previous_grade / changed_on; a
+standing holding a later as_of is left alone) and its notices in one transaction, so a failed run continues after
+the last customer it committed:
 
 - `credit_grade_drop` (SMS to the customer manager's phone, deduped per customer and run, on commit): a drop of two or more
   grades, or a drop to D;
@@ -270,7 +271,6 @@ class Totals:
     compute: float = 0.0
     write: float = 0.0
     standings: float = 0.0
-    notify: float = 0.0
 
 
 class Rater:
@@ -354,28 +354,35 @@ def compute_chunk(rater: Rater, chunk: Chunk, totals: Totals) -> list[Row]:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def copy_payload(rows: list[Row], *, run_id: int, as_of: date) -> str:
-    head = f"{run_id}\t"
+def copy_payload(rows: list[Row], ids: list[int], *, run_id: int, as_of: date) -> str:
+    head = f"\t{run_id}\t"
     day = as_of.isoformat()
     out = []
     add = out.append
-    for cid, unit_id, c, store, rfrom in rows:
+    for sid, (cid, unit_id, c, store, rfrom) in zip(ids, rows, strict=True):
         reasons = c.reasons.translate(_COPY_ESCAPES) if store else "\\N"
         ref = "\\N" if rfrom is None else str(rfrom)
-        add(f"{head}{cid}\t{unit_id}\t{day}\t{c.fields}\t{c.digest}\t{reasons}\t{ref}\n")
+        add(f"{sid}{head}{cid}\t{unit_id}\t{day}\t{c.fields}\t{c.digest}\t{reasons}\t{ref}\n")
     return "".join(out)
 
 
-def write_scores(rows: list[Row], *, run_id: int, as_of: date) -> None:
+def write_scores(rows: list[Row], *, run_id: int, as_of: date) -> tuple[int, int] | None:
+    """Write the chunk's scores; returns the (lowest, highest) id written (None when no rows).
+
+    PostgreSQL: the ids are drawn from the table's sequence in one query, then the rows go in with COPY."""
     if not rows:
-        return
+        return None
     if connection.vendor == "postgresql":
+        table = CreditScore._meta.db_table
         with connection.cursor() as cur:
-            with cur.cursor.copy(
-                f"COPY {_q(CreditScore._meta.db_table)} ({', '.join(SCORE_COLUMNS)}) FROM STDIN"
-            ) as copy:
-                copy.write(copy_payload(rows, run_id=run_id, as_of=as_of).encode())
-        return
+            cur.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, len(rows)],
+            )
+            ids = [r[0] for r in cur.fetchall()]
+            with cur.cursor.copy(f"COPY {_q(table)} (id, {', '.join(SCORE_COLUMNS)}) FROM STDIN") as copy:
+                copy.write(copy_payload(rows, ids, run_id=run_id, as_of=as_of).encode())
+        return min(ids), max(ids)
     import json
 
     objs = []
@@ -396,13 +403,26 @@ def write_scores(rows: list[Row], *, run_id: int, as_of: date) -> None:
             )
         )
     CreditScore.objects.bulk_create(objs, batch_size=2000)
+    ids = [o.pk for o in objs if o.pk is not None]
+    if len(ids) != len(objs):  # a backend that hands back no ids: the run's rows of these customers
+        ids = list(
+            CreditScore.objects.filter(run_id=run_id, customer_id__in=[r[0] for r in rows]).values_list(
+                "pk", flat=True
+            )
+        )
+    return min(ids), max(ids)
+
+
+# The chunk's scores: by id range (the primary key) and run.
+_CHUNK_SCORES = "sc.run_id = %s AND sc.id >= %s AND sc.id <= %s"
 
 
 def _standings_sql() -> str:
     st, sc = _q(CreditStanding._meta.db_table), _q(CreditScore._meta.db_table)
     return (
         f"INSERT INTO {st} (customer_id, score_id, unit_id_at, grade, total, as_of, previous_grade, changed_on) "  # noqa: S608 (tables from _meta)
-        f"SELECT customer_id, id, unit_id_at, grade, total, as_of, '', NULL FROM {sc} WHERE run_id = %s "
+        f"SELECT sc.customer_id, sc.id, sc.unit_id_at, sc.grade, sc.total, sc.as_of, '', NULL FROM {sc} sc "
+        f"WHERE {_CHUNK_SCORES} "
         f"ON CONFLICT (customer_id) DO UPDATE SET score_id = excluded.score_id, "
         f"unit_id_at = excluded.unit_id_at, total = excluded.total, as_of = excluded.as_of, "
         f"previous_grade = CASE WHEN {st}.grade <> excluded.grade THEN {st}.grade "
@@ -413,18 +433,18 @@ def _standings_sql() -> str:
     )
 
 
-def _grade_changes(run_id: int, measure_grades: list[str]) -> list[tuple[int, str, str]]:
-    """(customer id, previous grade or '', new grade) of the run's scores that change a standing's grade, or
+def _grade_changes(run_id: int, lo: int, hi: int, measure_grades: list[str]) -> list[tuple[int, str, str]]:
+    """(customer id, previous grade or '', new grade) of the chunk's scores that change a standing's grade, or
     that start a standing at a grade with measures to notify. Read before the standings are upserted."""
     st, sc = _q(CreditStanding._meta.db_table), _q(CreditScore._meta.db_table)
     marks = ", ".join(["%s"] * len(measure_grades)) or "''"
     with connection.cursor() as cur:
         cur.execute(
             f"SELECT sc.customer_id, COALESCE(st.grade, ''), sc.grade FROM {sc} sc "  # noqa: S608 (tables from _meta)
-            f"LEFT JOIN {st} st ON st.customer_id = sc.customer_id WHERE sc.run_id = %s AND ("
+            f"LEFT JOIN {st} st ON st.customer_id = sc.customer_id WHERE {_CHUNK_SCORES} AND ("
             f"(st.customer_id IS NULL AND sc.grade IN ({marks})) "
             f"OR (st.grade <> sc.grade AND sc.as_of >= st.as_of))",
-            [run_id, *measure_grades],
+            [run_id, lo, hi, *measure_grades],
         )
         return list(cur.fetchall())
 
@@ -448,29 +468,61 @@ def notices_for(changes: list[tuple[int, str, str]], pol) -> Notices:
 
 
 def measure_notices_write(notices: Notices, *, run_id: int, as_of: date, now: datetime | None = None) -> int:
-    """The measure notices as unrendered `PendingNotice` rows, inserted with the run's standings (in its
-    transaction); the notify job renders them onto the customers' channels within the minute. A run that
-    starts a million standings may notify tens of thousands of customers: rendering them here would double it."""
+    """The measure notices as unrendered `PendingNotice` rows (`notify.outbox.notice_row`), inserted with the
+    chunk's scores and standings in its transaction; the notify job renders them onto the customers' channels
+    within the minute (rendering tens of thousands here would double a first run). PostgreSQL: COPY."""
+    import json
+
     from gridcare.notify.models import PendingNotice
     from gridcare.notify.outbox import notice_row
 
+    if not notices.measures:
+        return 0
+    now = now or timezone.now()
     label = period_label(as_of)
-    rows = []
+    rows: list[PendingNotice] = []
+    texts: dict[tuple, str | None] = {}
+    copy_lines: list[str] = []
+    pg = connection.vendor == "postgresql"
     for cid, grade, measures in notices.measures:
-        row = notice_row(
-            kind="credit_measure",
-            customer_id=cid,
-            context={
-                "period": label,
-                "grade": grade,
-                "measures": "；".join(str(Measure(m).label) for m in measures),
-            },
-            dedupe_key=f"credit_measure:{run_id}:{cid}",
-            now=now,
-        )
-        if row is not None:
-            rows.append(row)
-    PendingNotice.objects.bulk_create(rows, batch_size=5000)
+        key = f"credit_measure:{run_id}:{cid}"
+        context = {
+            "period": label,
+            "grade": grade,
+            "measures": "；".join(str(Measure(m).label) for m in measures),
+        }
+        shape = (grade, tuple(measures))
+        if (
+            shape not in texts
+        ):  # one checked row per kind of notice: the others differ by customer and key only
+            row = notice_row(kind="credit_measure", customer_id=cid, context=context, dedupe_key=key, now=now)
+            texts[shape] = (
+                None if row is None else json.dumps(row.context, ensure_ascii=False).translate(_COPY_ESCAPES)
+            )
+        if texts[shape] is None:
+            continue  # notices muted
+        if pg:
+            copy_lines.append(f"credit_measure\t{cid}\t\\N\t\t{texts[shape]}\t{key}\t{now.isoformat()}\n")
+        else:
+            rows.append(
+                PendingNotice(
+                    kind="credit_measure",
+                    customer_id=cid,
+                    context=json.loads(texts[shape]),
+                    dedupe_key=key,
+                    created_at=now,
+                )
+            )
+    if pg and copy_lines:
+        table = _q(PendingNotice._meta.db_table)
+        with connection.cursor() as cur:
+            with cur.cursor.copy(
+                f"COPY {table} (kind, customer_id, account_id, account_number, context, dedupe_key, created_at) "
+                "FROM STDIN"
+            ) as copy:
+                copy.write("".join(copy_lines).encode())
+        return len(copy_lines)
+    PendingNotice.objects.bulk_create(rows, batch_size=2000)
     return len(rows)
 
 
@@ -510,40 +562,67 @@ def drop_sms_enqueue(notices: Notices, *, run_id: int, as_of: date, now: datetim
     return written
 
 
-def finish(run: CreditRun, totals: Totals, *, now: datetime | None = None) -> Notices:
-    """Upsert the standings from the run's scores, set the run's counts, and enqueue its notices on commit."""
-    pol = credit_policy.current_policy()
-    measure_grades = [
-        g for g, ms in (pol.measures or {}).items() if any(m in ASKING_MEASURES for m in (ms or []))
-    ]
-    t0 = time.perf_counter()
-    with transaction.atomic():
-        changes = _grade_changes(run.pk, measure_grades)
-        with connection.cursor() as cur:
-            cur.execute(_standings_sql(), [run.pk])
-        totals.standings = time.perf_counter() - t0
-        notices = notices_for(changes, pol)
-        CreditRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.DONE,
-            customers_rated=totals.rated,
-            reasons_stored=totals.reasons_stored,
-            grade_counts={g: totals.grades.get(g, 0) for g in ("AAA", "AA", "A", "B", "C", "D")},
-            finished_at=now or timezone.now(),
-            error="",
-        )
-        run_id, as_of = run.pk, run.as_of
-        measure_notices_write(notices, run_id=run_id, as_of=as_of, now=now)
-        if notices.drops:
-            transaction.on_commit(lambda: _notify_safely(notices, run_id=run_id, as_of=as_of, now=now))
-    return notices
-
-
 def _notify_safely(notices: Notices, *, run_id: int, as_of: date, now) -> None:
     try:
         with transaction.atomic():
             drop_sms_enqueue(notices, run_id=run_id, as_of=as_of, now=now)
     except Exception:  # the scores and standings are committed; a notice problem is logged, not fatal
-        log.exception("credit run %s: notices not enqueued", run_id)
+        log.exception("credit run %s: grade-drop SMS not enqueued", run_id)
+
+
+class Writer:
+    """Commits one chunk: its scores, the standings they change and its notices, in one transaction."""
+
+    def __init__(self, run: CreditRun, now: datetime | None):
+        self.run_id, self.as_of, self.now = run.pk, run.as_of, now
+        self.policy = credit_policy.current_policy()
+        self.measure_grades = [
+            g
+            for g, ms in (self.policy.measures or {}).items()
+            if any(m in ASKING_MEASURES for m in (ms or []))
+        ]
+
+    def __call__(self, rows: list[Row]) -> tuple[float, float]:
+        """(seconds writing scores, seconds on standings and notices)."""
+        t0 = time.perf_counter()
+        with transaction.atomic():
+            span = write_scores(rows, run_id=self.run_id, as_of=self.as_of)
+            t1 = time.perf_counter()
+            if span is not None:
+                changes = _grade_changes(self.run_id, *span, self.measure_grades)
+                with connection.cursor() as cur:
+                    cur.execute(_standings_sql(), [self.run_id, *span])
+                notices = notices_for(changes, self.policy)
+                measure_notices_write(notices, run_id=self.run_id, as_of=self.as_of, now=self.now)
+                if notices.drops:
+                    run_id, as_of, now = self.run_id, self.as_of, self.now
+                    transaction.on_commit(
+                        lambda: _notify_safely(notices, run_id=run_id, as_of=as_of, now=now)
+                    )
+        return t1 - t0, time.perf_counter() - t1
+
+
+def finish(run: CreditRun, totals: Totals, *, resumed: bool, now: datetime | None = None) -> None:
+    """Set the run's counts (from its rows when it was resumed after a failure) and mark it done."""
+    rated, stored, grades = totals.rated, totals.reasons_stored, dict(totals.grades)
+    if resumed:
+        sc = _q(CreditScore._meta.db_table)
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT grade, COUNT(*), COUNT(reasons) FROM {sc} WHERE run_id = %s GROUP BY grade",  # noqa: S608 (tables from _meta)
+                [run.pk],
+            )
+            rows = cur.fetchall()
+        grades = {g: n for g, n, _r in rows}
+        rated, stored = sum(n for _g, n, _r in rows), sum(r for _g, _n, r in rows)
+    CreditRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.DONE,
+        customers_rated=rated,
+        reasons_stored=stored,
+        grade_counts={g: grades.get(g, 0) for g in ("AAA", "AA", "A", "B", "C", "D")},
+        finished_at=now or timezone.now(),
+        error="",
+    )
 
 
 # ---------------------------------------------------------------- execution
@@ -565,15 +644,8 @@ def _load(after: int, size: int, only: int | None, rater: Rater) -> tuple[Chunk 
     return chunk, time.perf_counter() - t0
 
 
-def _store(rows: list[Row], run_id: int, as_of: date) -> float:
-    t0 = time.perf_counter()
-    with transaction.atomic():
-        write_scores(rows, run_id=run_id, as_of=as_of)
-    return time.perf_counter() - t0
-
-
 def _in_thread(fn):
-    """Run `fn` on a pool thread with that thread's own connection, closed when the thread's work is done."""
+    """Run `fn` on a pool thread with that thread's own connection (closed by the pool's last task)."""
 
     def call(*args):
         try:
@@ -592,27 +664,34 @@ def execute(
     chunk_size: int = CHUNK,
     now: datetime | None = None,
 ) -> Totals:
-    """Rate the run's customers (all, or its one customer) and finish it. Each chunk commits on its own; a
-    failure marks the run failed (its scores are deleted when it is run again).
+    """Rate the run's customers (all, or its one customer) and finish it.
 
+    Each chunk commits its scores, the standings they change and its notices together, so a run that failed
+    continues after the last customer it committed when it is run again (never rating a customer twice).
     Outside a transaction on PostgreSQL the chunks are pipelined: a reader thread fetches chunk i + 1 and a
-    writer thread COPYs chunk i − 1 (each on its own connection) while this thread rates chunk i, so the
+    writer thread commits chunk i − 1 (each on its own connection) while this thread rates chunk i, so the
     database server's work overlaps the Python work. Inside a transaction (tests) or on SQLite, one after the
-    other on this connection. Totals.read / write are the reader's and writer's own times."""
+    other on this connection. Totals.read / write / standings are the reader's and writer's own times."""
     totals = Totals()
     CreditRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, started_at=now or timezone.now())
-    # A run executed again (after a failure) starts clean.
-    CreditScore.objects.filter(run_id=run.pk).delete()
     rater = Rater(run.as_of)
+    writer = Writer(run, now)
     only = run.customer_id if run.kind == RunKind.SINGLE else None
+    after = (
+        CreditScore.objects.filter(run_id=run.pk)
+        .order_by("-customer_id")
+        .values_list("customer_id", flat=True)
+        .first()
+        or 0
+    )
+    resumed = after > 0
     total = 1 if only is not None else Customer.objects.count()
+    done = 0 if not resumed else Customer.objects.filter(pk__lte=after).count()
     pipelined = only is None and connection.vendor == "postgresql" and not connection.in_atomic_block
-    done = 0
     try:
         if pipelined:
-            done = _execute_pipelined(run, rater, totals, chunk_size, total, progress)
-        else:
-            after = 0
+            _execute_pipelined(rater, writer, totals, after, chunk_size, done, total, progress)
+        elif not (only is not None and resumed):
             while True:
                 chunk, took = _load(after, chunk_size, only, rater)
                 totals.read += took
@@ -621,53 +700,55 @@ def execute(
                 t1 = time.perf_counter()
                 rows = compute_chunk(rater, chunk, totals)
                 totals.compute += time.perf_counter() - t1
-                totals.write += _store(rows, run.pk, run.as_of)
+                w, st = writer(rows)
+                totals.write += w
+                totals.standings += st
                 done += len(chunk.customers)
                 if progress is not None:
                     progress(done, total)
                 if only is not None:
                     break
                 after = chunk.customers[-1][0]
-        t4 = time.perf_counter()
-        finish(run, totals, now=now)
-        totals.notify = time.perf_counter() - t4 - totals.standings
+        finish(run, totals, resumed=resumed, now=now)
     except Exception as exc:
         CreditRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, error=str(exc)[:2000])
         raise
     return totals
 
 
-def _execute_pipelined(run, rater, totals, chunk_size, total, progress) -> int:
+def _execute_pipelined(rater, writer, totals, after, chunk_size, done, total, progress) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    done = 0
-    reader, writer = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
+    reader_pool, writer_pool = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
     try:
-        load, store = _in_thread(_load), _in_thread(_store)
-        ahead = reader.submit(load, 0, chunk_size, None, rater)
+        load, store = _in_thread(_load), _in_thread(writer)
+        ahead = reader_pool.submit(load, after, chunk_size, None, rater)
         writing = None
         while True:
             chunk, took = ahead.result()
             totals.read += took
             if chunk is None:
                 break
-            ahead = reader.submit(load, chunk.customers[-1][0], chunk_size, None, rater)
+            ahead = reader_pool.submit(load, chunk.customers[-1][0], chunk_size, None, rater)
             t1 = time.perf_counter()
             rows = compute_chunk(rater, chunk, totals)
             totals.compute += time.perf_counter() - t1
             if writing is not None:
-                totals.write += writing.result()
-            writing = writer.submit(store, rows, run.pk, run.as_of)
+                w, st = writing.result()
+                totals.write += w
+                totals.standings += st
+            writing = writer_pool.submit(store, rows)
             done += len(chunk.customers)
             if progress is not None:
                 progress(done, total)
         if writing is not None:
-            totals.write += writing.result()
+            w, st = writing.result()
+            totals.write += w
+            totals.standings += st
     finally:
-        for pool in (reader, writer):
+        for pool in (reader_pool, writer_pool):
             pool.submit(connections.close_all).result()
             pool.shutdown(wait=True)
-    return done
 
 
 def totals_result(totals: Totals) -> dict:
@@ -680,7 +761,6 @@ def totals_result(totals: Totals) -> dict:
             "compute": round(totals.compute, 3),
             "write": round(totals.write, 3),
             "standings": round(totals.standings, 3),
-            "notify": round(totals.notify, 3),
         },
     }
 
@@ -713,7 +793,8 @@ def monthly_run_create(
     *, actor: Actor, as_of: date | None = None, today: date | None = None, now: datetime | None = None
 ) -> CreditRun:
     """The monthly run of as_of's month (default: the last day of the previous month), pending. A month that
-    already has a run that did not fail is refused (ValidationError on as_of); a failed one is run again."""
+    already has a run that did not fail is refused (ValidationError on as_of); a failed one is run again (it
+    continues after the last customer it committed, with its as_of)."""
     now = now or timezone.now()
     today = today or timezone.localdate(now)
     as_of = as_of or monthly_as_of(today)
@@ -734,7 +815,7 @@ def monthly_run_create(
             )
             if run is not None:
                 CreditRun.objects.filter(pk=run.pk).update(
-                    status=RunStatus.PENDING, as_of=as_of, error="", finished_at=None
+                    status=RunStatus.PENDING, error="", finished_at=None
                 )
                 run.refresh_from_db()
             else:
