@@ -158,14 +158,25 @@ def load(conn, *, share: float, first: date, last: date, seed: int) -> tuple[int
 
 
 def timed_run(env: dict[str, str], db: str, as_of: date) -> dict:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall, out = sh(["credit_run", "--as-of", as_of.isoformat(), "--inline"], env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     with psycopg.connect(database_url(db)) as conn:
         row = conn.execute(
             "SELECT result, EXTRACT(EPOCH FROM finished_at - started_at) FROM jobs_job "
             "WHERE kind = 'credit.monthly_run' ORDER BY id DESC LIMIT 1"
         ).fetchone()
     result = row[0] if isinstance(row[0], dict) else json.loads(row[0])
-    return {"wall": wall, "job": float(row[1]), "result": result, "out": out.strip().splitlines()[-2:]}
+    return {
+        "wall": wall,
+        "job": float(row[1]),
+        "cpu": cpu,
+        "result": result,
+        "out": out.strip().splitlines()[-2:],
+    }
 
 
 def main() -> int:
@@ -217,7 +228,7 @@ def main() -> int:
         s = res.get("seconds", {})
         worst = max(worst, r["wall"])
         print(
-            f"{label}, as of {as_of}: {r['wall']:.1f} s wall (job {r['job']:.1f} s), "
+            f"{label}, as of {as_of}: {r['wall']:.1f} s wall (job {r['job']:.1f} s; command CPU {r['cpu']:.1f} s), "
             f"{rated / r['wall']:,.0f} customers/s; rated {rated:,}, reasons stored {res.get('reasons_stored', 0):,}"
         )
         print(
