@@ -33,6 +33,7 @@ from gridcare.core.api import (
     paginate,
     require_perm,
 )
+from gridcare.core.masking import mask_customer_name
 from gridcare.core.permissions import Perm
 from gridcare.core.scoping import PermissionDenied
 
@@ -292,7 +293,7 @@ def _assessment(a) -> dict:
     return {
         "id": a.pk,
         "customer_id": a.customer_id,
-        "customer_name": a.customer.name,
+        "customer_name": mask_customer_name(a.customer.name, a.customer.kind),
         "conduct": a.conduct,
         "potential": a.potential,
         "assessed_on": a.assessed_on,
@@ -338,7 +339,7 @@ def credit_assessments_due(request, paging: Query[PageParams]):
         paging,
         lambda c: {
             "customer_id": c.pk,
-            "customer_name": c.name,
+            "customer_name": mask_customer_name(c.name, c.kind),
             "customer_class": c.customer_class,
             "last_assessed": c.last_assessed,
         },
