@@ -706,13 +706,15 @@ def execute(
     rater = Rater(run.as_of)
     writer = Writer(run, now)
     only = run.customer_id if run.kind == RunKind.SINGLE else None
-    after = (
-        CreditScore.objects.filter(run_id=run.pk)
-        .order_by("-customer_id")
-        .values_list("customer_id", flat=True)
-        .first()
-        or 0
-    )
+    # Where a failed run stopped (an aggregate on the run's index; ordering by customer would walk every
+    # month's scores when the run has none yet).
+    # `+ 0` keeps PostgreSQL off the backward walk of the (customer, as_of) index for max().
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT MAX(customer_id + 0) FROM {_q(CreditScore._meta.db_table)} WHERE run_id = %s",  # noqa: S608 (tables from _meta)
+            [run.pk],
+        )
+        after = cur.fetchone()[0] or 0
     resumed = after > 0
     total = 1 if only is not None else Customer.objects.count()
     done = 0 if not resumed else Customer.objects.filter(pk__lte=after).count()
@@ -860,7 +862,7 @@ def monthly_run_create(
                 actor=actor,
                 action="credit.run_start",
                 obj=run,
-                changes={"kind": RunKind.MONTHLY.value, "period": period, "as_of": as_of.isoformat()},
+                changes={"kind": RunKind.MONTHLY.value, "rating_month": period, "as_of": as_of.isoformat()},
             )
     except IntegrityError:  # a concurrent request made the month's run first
         raise refusal_for(as_of) or ValidationError({"as_of": [_("该月份已有评价批次")]}) from None
@@ -888,7 +890,7 @@ def customer_rate(
         created_by=user,
         created_at=now,
     )
-    totals = execute(run, now=now)
+    execute(run, now=now)
     score = CreditScore.objects.filter(run_id=run.pk).first()
     audit_record(
         actor=actor,
@@ -899,8 +901,7 @@ def customer_rate(
         changes={
             "as_of": as_of.isoformat(),
             "grade": score.grade if score else "",
-            "total": str(score.total) if score else "",
-            "rated": totals.rated,
+            "score_total": str(score.total) if score else "",
         },
     )
     return score
