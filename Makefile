@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1:8000
 # var/sandbox/ on first run. `make run SIM_PORT=` (empty) runs without it (the sandbox gateway only).
 SIM_PORT ?= 8010
 
-.PHONY: fuzz run test setup assets lint format typecheck migrate seed clean sysdeps-run sysdeps-test bench-seed bench-lookup bench-billing bench-payments bench-reliability bench-intake bench-hall
+.PHONY: fuzz run test setup assets lint format typecheck migrate seed clean sysdeps-run sysdeps-test bench-seed bench-lookup bench-billing bench-payments bench-reliability bench-intake bench-hall bench-credit
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -105,3 +105,6 @@ bench-reliability: setup
 # The hall queue (issue 16): 200 counters calling next over 20 halls and 100,000 tickets, 50 connections, PostgreSQL.
 bench-hall: setup
 	$(BIN)/python bench/hall.py
+
+bench-credit: setup
+	$(BIN)/python bench/credit.py

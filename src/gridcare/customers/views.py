@@ -237,9 +237,21 @@ def customer_detail(request, pk):
             "can_meter": has_perm(request.user, Perm.METER_EDIT),
             "can_pii": has_perm(request.user, Perm.CUSTOMER_VIEW_PII),
             "can_audit": has_perm(request.user, Perm.AUDIT_VIEW),
+            **_credit_section(request.user, customer),
         }
     )
     return render(request, "customers/detail.html", ctx)
+
+
+def _credit_section(user, customer) -> dict:
+    """The 信用等级 section (issue 17): for credit.view holders of the customer's unit; three queries."""
+    from gridcare.core.scoping import may_act_on_unit
+    from gridcare.credit.standing import credit_view
+
+    if not may_act_on_unit(user, customer.unit_id, Perm.CREDIT_VIEW):
+        return {"credit": None}
+    view = credit_view(customer.pk, history=12)
+    return {"credit": view, "can_credit_record": may_act_on_unit(user, customer.unit_id, Perm.CREDIT_RECORD)}
 
 
 def _form_flow(request, form, *, title, write, done, customer=None):
