@@ -53,6 +53,7 @@ run: migrate
 	$(BIN)/gridcare demo_outages --seed 42 $(TODAY_ARG)
 	$(BIN)/gridcare demo_service --seed 42 $(TODAY_ARG)
 	$(BIN)/gridcare demo_hall --seed 42 $(TODAY_ARG)
+	$(BIN)/gridcare demo_credit --seed 42 $(TODAY_ARG)
 	$(BIN)/gridcare notify_dispatch --limit 50000
 	$(BIN)/gridcare demo_logins
 	$(SIM_ENV) $(BIN)/gridcare jobs_schedules  # with the simulator set, this also makes var/sandbox/ keys once

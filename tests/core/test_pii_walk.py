@@ -126,6 +126,7 @@ def api_params(w) -> dict:
         "event_id": MISSING,
         "evidence_id": MISSING,
         "contest_id": MISSING,
+        "assessment_id": MISSING,
         # required query parameters
         "period": "2026-08",
         "date_from": "2026-08-01",
@@ -202,6 +203,9 @@ def page_params(w) -> dict:
         ("credit/contests/", "pk"): MISSING,
         ("credit/evidence/", "pk"): MISSING,
         ("portal/credit/events/", "pk"): MISSING,
+        ("credit/runs/", "run_id"): MISSING,
+        ("credit/customers/", "customer_id"): w.cust_a.pk,
+        ("credit/assessments/", "assessment_id"): MISSING,
     }
 
 

@@ -188,3 +188,16 @@ def test_policy_api_permission_matrix(cw, login):
     assert login(cw.a_manager).put(POLICY, put, content_type="application/json").status_code == 403
     assert current_policy().grace_days == 0
     assert not AuditEvent.objects.filter(action="credit.policy_update").exists()
+
+
+@pytest.mark.parametrize("url", [GRADES, MOVERS, D_LIST])
+def test_reports_before_any_run_answer_empty(world, login, url):
+    """A fresh system (no monthly run yet): every report answers 200 with nothing in it, never a 500."""
+    resp = login(world.admin).get(url)
+    assert resp.status_code == 200, resp.content
+    body = resp.json()
+    if url == GRADES:
+        assert body["month"] is None and body["rows"] == [] and body["total"]["total"] == 0
+        assert set(body["total"]["shares"].values()) == {None}
+    else:
+        assert body["items"] == []

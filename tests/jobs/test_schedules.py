@@ -35,20 +35,26 @@ DEFAULTS = {
     "credit.inspections_schedule",
     "credit.rectifications_overdue",
     "credit.derive_events",
+    "credit.monthly_run",
 }
 
 
 @pytest.mark.django_db
 def test_credit_schedules():
-    """Issue 17: inspections scheduled at 01:30, overdue rectifications at 00:20, China time."""
+    """Issue 17: inspections scheduled at 01:30, overdue rectifications at 00:20, the ledger derivation at 02:30
+    and the monthly rating run at 03:00 on the 1st, China time."""
     schedules.ensure_schedules()
     when = {
-        name: (t.crontab.minute, t.crontab.hour, t.crontab.timezone.key)
-        for name, t in ((n, PeriodicTask.objects.get(name=n)) for n in sorted(DEFAULTS) if n.startswith("credit."))
+        name: (t.crontab.minute, t.crontab.hour, t.crontab.timezone.key, t.crontab.day_of_month)
+        for name, t in (
+            (n, PeriodicTask.objects.get(name=n)) for n in sorted(DEFAULTS) if n.startswith("credit.")
+        )
     }
-    assert when["credit.inspections_schedule"] == ("30", "1", "Asia/Shanghai")
-    assert when["credit.rectifications_overdue"] == ("20", "0", "Asia/Shanghai")
-    assert when["credit.derive_events"] == ("30", "2", "Asia/Shanghai")
+    assert when["credit.inspections_schedule"] == ("30", "1", "Asia/Shanghai", "*")
+    assert when["credit.rectifications_overdue"] == ("20", "0", "Asia/Shanghai", "*")
+    assert when["credit.derive_events"] == ("30", "2", "Asia/Shanghai", "*")
+    # the monthly run at 03:00 on the 1st reads the register as the 02:30 derivation left it
+    assert when["credit.monthly_run"] == ("0", "3", "Asia/Shanghai", "1")
 
 
 def at(*args) -> datetime:

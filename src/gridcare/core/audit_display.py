@@ -222,6 +222,10 @@ ACTION_LABELS = {
     "credit.notice_done": _("确认整改完成"),
     "credit.notice_overdue": _("整改逾期未完成"),
     "credit.policy_update": _("修改信用评价参数"),
+    "credit.run_start": _("启动月度信用评价"),
+    "credit.customer_rate": _("单户信用评价"),
+    "credit.assessment_create": _("录入现场评估"),
+    "credit.assessment_review": _("复核现场评估"),
 }
 
 # Keys that are not fields of the event's model (or are named differently there).
@@ -249,6 +253,15 @@ KEY_LABELS = {
     "inspect_lv_business_months": _("低压非居民检查周期(月)"),
     "rectification_days": _("默认整改期限(天)"),
     "assessment_months": _("现场评估周期(月)"),
+    "rating_month": _("评价月份"),
+    "grade": _("信用等级"),
+    "score_total": _("信用总分"),
+    "conduct": _("经营行为"),
+    "potential": _("发展潜力"),
+    "assessed_on": _("评估日期"),
+    "done_on": _("整改完成日期"),
+    "due_on": _("应检日期"),
+    "performed_on": _("检查日期"),
     "category": _("分类"),
     "title": _("标题"),
     "version": _("版本"),

@@ -69,7 +69,8 @@ def credit_monthly_run(ctx):
     from .models import CreditRun
     from .runs import execute, monthly_run_create, totals_result
 
-    # merge: gridcare.credit.ledger.derive_all(today=..., actor=ctx.actor) runs here, before the rating.
+    # The register's ledger-derived events are brought up to date daily at 02:30 (credit.derive_events), before
+    # the 03:00 monthly run reads them: the run rates the register as it stands, it does not derive.
     run_id = ctx.params.get("run_id")
     if run_id is not None:
         run = CreditRun.objects.get(pk=run_id)

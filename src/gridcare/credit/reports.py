@@ -234,7 +234,8 @@ def grade_distribution(
         "by_class": [],
         "trend": [],
     }
-    if run is None:
+    if run is None:  # no monthly run yet: empty rows, a total of nothing (its shares too)
+        doc["total"]["shares"] = {g: share(0, 0) for g in GRADE_ORDER}
         return doc
     base = _scope(CreditScore.objects.all(), root, subtree)
     if klass:

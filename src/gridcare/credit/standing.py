@@ -90,10 +90,15 @@ def credit_view(customer_id: int, *, history: int = 24) -> CreditView:
         if standing is not None
         else []
     )
-    rows = list(
-        CreditScore.objects.filter(customer_id=customer_id)
-        .order_by("-as_of", "-id")
-        .values("as_of", "total", "grade", "run_id")[:history]
+    # No standing, no score ever (a run writes both): the history query is spared.
+    rows = (
+        list(
+            CreditScore.objects.filter(customer_id=customer_id)
+            .order_by("-as_of", "-id")
+            .values("as_of", "total", "grade", "run_id")[:history]
+        )
+        if standing is not None
+        else []
     )
     return CreditView(customer_id, standing, score, dims, measures, rows)
 
