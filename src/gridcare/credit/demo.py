@@ -18,7 +18,9 @@ audit trail reads as it would in production:
    failures, absconder reports — recorded by the bureau's inspector, most approved by the manager, a few pending
    or rejected; three contested by the customer manager (one upheld, one annulled, one still open);
 4. the ledger derivation as of today (arrears episodes and their clearing from the demo bills and payments; the
-   failed withholding with a wrong-account code becomes a candidate the manager confirms);
+   failed withholding with a wrong-account code becomes a candidate the manager confirms), made first so that
+   a showcase of six 照明户 without events can be chosen: one per grade (SHOWCASE), so every grade occurs
+   whatever the ledger holds;
 5. on-site assessments of most 动力户 (经营行为 / 发展潜力), approved by the manager, a few awaiting review;
 6. twelve monthly rating runs, one per month up to the end of last month (customer notices muted for all but the
    latest), so each customer has a year of grades and the movers report has something to show.
@@ -31,6 +33,7 @@ import time as clock
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.hashers import make_password
+from django.db.models import Min
 from django.utils import timezone
 
 from gridcare.core.audit import Actor
@@ -38,7 +41,7 @@ from gridcare.core.choices import Channel
 from gridcare.core.dates import months_back
 from gridcare.core.permissions import Role
 from gridcare.customers.demo import DEMO_PASSWORD
-from gridcare.customers.models import Customer
+from gridcare.customers.models import Account, Customer
 from gridcare.notify.outbox import notices_muted
 from gridcare.org.models import SupplyUnit, User
 
@@ -141,9 +144,10 @@ def demo_credit(*, today: date, now: datetime, seed: int = 42) -> dict:
     year_ago = today - timedelta(days=365)
 
     with notices_muted():
+        derived = ledger.derive_all(today=today, actor=system)
         counts.update(_inspections(rng, today, year_ago, inspector_of, approver, counts))
         _recorded_events(rng, today, power, lighting, inspector_of, approver, staff, bureau, counts)
-        derived = ledger.derive_all(today=today, actor=system)
+        counts["showcase"] = _showcase(rng, today, lighting, inspector_of, approver)
         for event in CreditEvent.objects.filter(
             code=EventCode.WRONG_BANK_ACCOUNT, status=EventStatus.CANDIDATE
         ):
@@ -322,6 +326,51 @@ def _recorded_events(rng, today, power, lighting, inspector_of, approver, staff,
                 note="复核后维持原记录" if k == 0 else "复核后情况不实，撤销该记录",
                 now=raised + timedelta(days=2),
             )
+
+
+# One 照明户 per grade, so every grade occurs whatever the ledger holds (lighting: payment and legal, 50 each):
+# nothing → 50 + 50 = 100 AAA; obstruction → legal 20 → 50 + 33.3 = 83.3 AA; a wrong bank account (payment
+# 30 − 10 + 5 clean year = 25) and an obstruction → 41.7 + 33.3 = 75.0 A; a violation → legal 10 → 50 + 16.7 =
+# 66.7 B; a wrong bank account and a violation → 41.7 + 16.7 = 58.4 C; theft → legal 0 → D.
+SHOWCASE: tuple[tuple[str, ...], ...] = (
+    (),
+    (EventCode.OBSTRUCTION,),
+    (EventCode.WRONG_BANK_ACCOUNT, EventCode.OBSTRUCTION),
+    (EventCode.VIOLATION,),
+    (EventCode.WRONG_BANK_ACCOUNT, EventCode.VIOLATION),
+    (EventCode.THEFT,),
+)
+
+
+def _showcase(rng, today, lighting, inspector_of, approver) -> int:
+    """Approved events for six 照明户 without any event yet and a year's standing (see SHOWCASE)."""
+    busy = set(CreditEvent.objects.values_list("customer_id", flat=True))
+    since = dict(
+        Account.objects.values("customer_id")
+        .annotate(first=Min("opened_on"))
+        .values_list("customer_id", "first")
+    )
+    oldest = months_back(today, 14)
+    pool = [c for c in lighting if c.pk not in busy and since.get(c.pk) and since[c.pk] <= oldest]
+    chosen = rng.sample(pool, min(len(SHOWCASE), len(pool)))
+    n = 0
+    for customer, codes in zip(chosen, SHOWCASE, strict=False):
+        for code in codes:
+            day = today - timedelta(days=rng.randrange(45, 300))
+            event = services.event_record(
+                actor=inspector_of[customer.pk],
+                customer_id=customer.pk,
+                code=code,
+                day=day,
+                description="现场核实情况，附检查记录及照片",
+                today=today,
+                now=_at(day, 15),
+            )
+            services.event_approve(
+                actor=approver, event=event, note="证据齐全，同意", now=_at(day + timedelta(days=1))
+            )
+            n += 1
+    return n
 
 
 def _assessments(rng, today, power, staff, bureau, approver, counts) -> None:

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from gridcare.core.audit import Actor
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import PermissionDenied
+from gridcare.core.validators import clean_date
 from gridcare.core.views import staff_required
 
 from . import assessments as svc
@@ -113,9 +114,11 @@ def customer_rate(request, customer_id: int):
     if customer is None:
         raise Http404
     try:
-        score = runs.customer_rate(
-            actor=Actor.console(request), customer=customer, as_of=timezone.localdate()
-        )
+        raw = (request.POST.get("as_of") or "").strip()
+        as_of = clean_date(raw, "as_of") if raw else timezone.localdate()
+        if as_of > timezone.localdate():
+            raise ValidationError({"as_of": [_("评价基准日不能晚于今天")]})
+        score = runs.customer_rate(actor=Actor.console(request), customer=customer, as_of=as_of)
     except ValidationError as exc:
         for m in _messages(exc):
             messages.error(request, m)
