@@ -251,7 +251,7 @@ BAD = [
     ("event after as_of", with_event(1, date="2026-12-02"), "events[1].date"),
     ("event date not a date", with_event(1, date="2026-13-01"), "events[1].date"),
     ("event date missing", with_event(1, date=...), "events[1].date"),
-    ("event date before 2000", with_event(1, date="1999-12-31"), "events[1].date"),
+    ("event date before 1900", with_event(1, date="1899-12-31"), "events[1].date"),
     # conduct / potential
     ("conduct 5.1", body(conduct=5.1), "conduct"),
     ("conduct -0.1", body(conduct=-0.1), "conduct"),
@@ -266,7 +266,7 @@ BAD = [
     ("customer_since missing", {k: v for k, v in EXAMPLE.items() if k != "customer_since"}, "customer_since"),
     ("customer_class unknown", body(customer_class="industrial"), "customer_class"),
     ("as_of not a date", body(as_of="yesterday"), "as_of"),
-    ("as_of out of range", body(as_of="1999-01-01"), "as_of"),
+    ("as_of out of range", body(as_of="1899-01-01"), "as_of"),
     ("events not a list", body(events={"code": "theft"}), "events"),
 ]
 
@@ -450,3 +450,17 @@ def test_real_answers_match_the_openapi_document(cw, login):
     assert [a.status_code for a in answers] == [200, 200, 200, 422, 422, 401, 403, 400]
     problems = [p for a in answers for p in check_response(doc, "post", template, a)]
     assert problems == []
+
+
+def test_a_customer_connected_before_2000_is_rated(cw, login):
+    """customer_since 1985-06-01 (not in the issue's bad-input list): rated like any long-standing customer —
+    the example's answer, 77.5 A; an event of 1999 lies outside the window and changes nothing."""
+    c = login(cw.a_manager)
+    resp = post(
+        c,
+        body(
+            customer_since="1985-06-01", events=[*EXAMPLE["events"], {"code": "theft", "date": "1999-05-01"}]
+        ),
+    )
+    assert resp.status_code == 200, resp.content
+    assert resp.json()["total"] == 77.5 and resp.json()["grade"] == "A"

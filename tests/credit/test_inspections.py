@@ -445,6 +445,21 @@ def test_done_before_deadline_no_event(iw):
     assert n.status == "done"
 
 
+def test_done_late_before_the_job_ran_still_makes_the_event(iw):
+    """Put right on 2026-12-15, five days after the 2026-12-10 deadline, and recorded before the daily job saw the
+    notice overdue: the event is made now, dated deadline + 1 = 2026-12-11, once (the job adds none later)."""
+    i = performed(iw)
+    n = svc.notice_issue(actor=actor(iw.inspector), inspection=i, today=TODAY)  # deadline 2026-12-10
+    later = date(2026, 12, 20)
+    svc.notice_done(actor=actor(iw.inspector), notice=n, done_on=date(2026, 12, 15), today=later)
+    events = CreditEvent.objects.filter(code="rectification_overdue")
+    assert [(e.date, e.status, e.source_key) for e in events] == [
+        (date(2026, 12, 11), "active", f"rectification:{n.pk}")
+    ]
+    assert svc.rectifications_overdue(today=date(2027, 1, 1), now=NOW)["events"] == 0
+    assert events.count() == 1
+
+
 def test_notice_done_refusals(iw):
     i = performed(iw)
     n = svc.notice_issue(actor=actor(iw.inspector), inspection=i, today=TODAY)

@@ -78,8 +78,12 @@ def derive(world, today=TODAY):
 def test_whole_months_by_calendar():
     assert whole_months(date(2026, 9, 20), date(2026, 11, 20)) == 2
     assert whole_months(date(2026, 9, 20), date(2026, 11, 19)) == 1
-    # By rules.months_back: 02-28 − 1 month = 01-28, before 01-31 → not yet a whole month; 03-01 − 1 = 02-01 is.
-    assert whole_months(date(2026, 1, 31), date(2026, 2, 28)) == 0
+    # Forward from the due date, the day clamped to the month's end: 01-31 + 1 month = 02-28 ≤ 02-28 → 1;
+    # 12-31 + 2 months = 02-28 (2027 is not a leap year) → 2; 01-30 + 1 month = 02-28, so 02-27 is still 0.
+    assert whole_months(date(2026, 1, 31), date(2026, 2, 28)) == 1
+    assert whole_months(date(2026, 1, 31), date(2026, 2, 27)) == 0
+    assert whole_months(date(2026, 12, 31), date(2027, 2, 28)) == 2
+    assert whole_months(date(2026, 12, 31), date(2027, 2, 27)) == 1
     assert whole_months(date(2026, 1, 31), date(2026, 3, 1)) == 1
     assert whole_months(date(2026, 9, 20), date(2026, 9, 30)) == 0
     assert whole_months(date(2026, 9, 20), date(2026, 9, 1)) == 0

@@ -113,3 +113,26 @@ def test_other_customers_event_is_404(bound, login):
         == 404
     )
     assert not CreditContest.objects.exists()
+
+
+def test_my_events_api_query_count_does_not_grow_and_hides_staff(bound, login, django_assert_max_num_queries):
+    """GET /api/v1/my/credit/events: no query per row (no staff user is read for the portal), no staff names and no
+    internal approval note in the answer."""
+    cw = bound
+    client = login(cw.portal_user)
+    first = make(cw, cw.cust_a, "theft", "active")
+    first.decision_note = "内部：证据见检查记录"
+    first.decided_by = cw.a_manager
+    first.save(update_fields=["decision_note", "decided_by"])
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as one:
+        assert client.get("/api/v1/my/credit/events").status_code == 200
+    for k in range(12):
+        make(cw, cw.cust_a, "violation", "active", day=date(2026, 1 + k % 9, 1 + k))
+    with django_assert_max_num_queries(len(one)):
+        body = client.get("/api/v1/my/credit/events").json()
+    assert len(body["items"]) == 13
+    row = body["items"][0]
+    assert row["recorded_by"] is None and row["decided_by"] is None and row["decision_note"] == ""

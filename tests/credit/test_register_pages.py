@@ -252,3 +252,11 @@ def test_list_query_counts_do_not_grow_with_rows(cw, login):
                 assert c.get(url).status_code == 200
             counts.append((url, len(ctx.captured_queries)))
     assert [k for _, k in counts[:3]] == [k for _, k in counts[3:]], counts
+
+
+@pytest.mark.parametrize("raw", ["²", "٣", "-1", "0", "9" * 30, "1e3", " "])
+def test_customer_parameter_odd_digits_never_500(cw, login, raw):
+    """str.isdigit() accepts "²" and "٣" that int() may refuse: the record and assessment forms answer 404 (no such
+    customer), never a 500."""
+    assert login(cw.inspector).get("/credit/events/new/", {"customer": raw}).status_code == 404
+    assert login(cw.cmanager).get("/credit/assessments/new/", {"customer": raw}).status_code in (400, 404)

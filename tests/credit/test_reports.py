@@ -514,3 +514,15 @@ def test_bureau_b_user_does_not_see_bureau_a_customers(rep, login):
     assert f'data-testid="mover-{rep.cust_b.pk}"' in html and f'data-testid="mover-{rep.a2.pk}"' not in html
     doc = reports.grade_distribution(user=rep.b_inspector)
     assert doc["total"]["total"] == 2
+
+
+def test_d_list_excel_stops_at_the_row_cap_with_a_note(rep, login, monkeypatch):
+    """Past EXPORT_MAX_ROWS the sheet ends with a note to narrow the filters (here the cap is set to 0 so that the
+    D customers of the fixture exceed it): no data row, the note names how many there were."""
+    from gridcare.credit import reports
+
+    d_count = len(list(_xlsx(login(rep.admin).get("/credit/reports/d-list.xlsx")).active.iter_rows())) - 1
+    assert d_count >= 1
+    monkeypatch.setattr(reports, "EXPORT_MAX_ROWS", 0)
+    rows = list(_xlsx(login(rep.admin).get("/credit/reports/d-list.xlsx")).active.iter_rows(values_only=True))
+    assert len(rows) == 2 and rows[1][0].startswith(f"共 {d_count} 行，仅导出前 0 行")

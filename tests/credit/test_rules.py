@@ -5,7 +5,7 @@ none is copied from the rule's output. The rule is pure: no database, no clock.
 """
 
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -518,13 +518,14 @@ def test_clean_year_edge_for_customer_since():
 # ---------------------------------------------------------------- conduct, potential, totals and grades
 
 
-def test_conduct_and_potential_decimals_show_rounded_and_add_as_shown():
+def test_conduct_and_potential_decimals_show_rounded_and_the_total_is_the_exact_sum_rounded():
     r = rate(conduct=D("4.25"), potential=D("2.05"))
     # conduct 4.25 → 4.3, potential 2.05 → 2.1 (half-up to 0.1); reasons [] each
     assert r.dimension("conduct").score == D("4.3") and r.dimension("potential").score == D("2.1")
     assert reasons(r, "conduct") == reasons(r, "potential") == []
-    # The total is the sum of the shown scores: 30 + 20 + 30 + 10 + 4.3 + 2.1 = 96.4 (not 96.3 unrounded)
-    assert r.total == D("96.4") and r.grade == "AAA"
+    # Power: the total is the sum of the six dimensions, 30 + 20 + 30 + 10 + 4.25 + 2.05 = 96.30, shown 96.3
+    # (not the 96.4 of the rounded scores: only lighting adds its rounded scores)
+    assert r.total == D("96.3") and r.grade == "AAA"
 
 
 def test_conduct_and_potential_default_to_zero():
@@ -539,8 +540,9 @@ def test_conduct_and_potential_default_to_zero():
         # payment 30 − 10 + 5 = 25, safety 20, legal 30, cooperation 10: 85, plus conduct
         ("5", D("90.0"), "AAA"),  # 85 + 5 = 90.0 → AAA
         ("4.9", D("89.9"), "AA"),  # 85 + 4.9 = 89.9 → AA
-        ("4.95", D("90.0"), "AAA"),  # 4.95 shows 5.0; total of shown scores 90.0 → AAA
-        ("4.94", D("89.9"), "AA"),  # 4.94 shows 4.9 → 89.9
+        ("4.95", D("90.0"), "AA"),  # 85 + 4.95 = 89.95: shown 90.0 (half-up), graded as computed → AA
+        ("4.94", D("89.9"), "AA"),  # 89.94 → shown 89.9, AA
+        ("4.75", D("89.8"), "AA"),  # 89.75 → 89.8 (the reviewer's case: never AAA by rounding first)
     ],
 )
 def test_grade_boundary_at_90(conduct, total, grade):
@@ -672,9 +674,14 @@ def test_property_scores_in_range_and_total_is_the_sum(c):
     for d in r.dimensions:
         assert D(0) <= d.score <= d.max
         assert d.score == d.score.quantize(D("0.1"))
-    assert r.total == sum(d.score for d in r.dimensions)
+    if c["cls"] == "lighting":  # the sum of the two rounded scores
+        exact = sum(d.score for d in r.dimensions)
+    else:  # the exact sum: the four event dimensions are whole or halves, conduct and potential as given
+        given = [c["conduct"] or D(0), c["potential"] or D(0)]
+        exact = sum(d.score for d in r.dimensions[:4]) + sum(given)
+    assert r.total == exact.quantize(D("0.1"), rounding=ROUND_HALF_UP)
     payment, legal = r.dimension("payment").score, r.dimension("legal").score
-    assert r.grade == ("D" if payment == 0 or legal == 0 else DEFAULT_THRESHOLDS.grade(r.total))
+    assert r.grade == ("D" if payment == 0 or legal == 0 else DEFAULT_THRESHOLDS.grade(exact))
     assert len(r.dimensions) == (2 if c["cls"] == "lighting" else 6)
 
 

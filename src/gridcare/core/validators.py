@@ -84,6 +84,16 @@ DATE_MIN = date(2000, 1, 1)
 DATE_MAX = date(2100, 12, 31)
 
 
+def positive_id(raw) -> int | None:
+    """A database id typed in a query string or form: ASCII digits only (not "²" or "٣", which str.isdigit()
+    accepts and int() may refuse), 1 ≤ id < 2**62; None for anything else."""
+    text = str(raw or "").strip()
+    if not re.fullmatch(r"[0-9]{1,18}", text):
+        return None
+    value = int(text)
+    return value if 0 < value < 2**62 else None
+
+
 def date_range_message(value: date) -> str | None:
     """Why `value` is outside DATE_MIN..DATE_MAX (Chinese), or None when it is inside."""
     if DATE_MIN <= value <= DATE_MAX:

@@ -40,6 +40,13 @@ def customer_required(view):
     return wrapped
 
 
+def error_messages(exc) -> list[str]:
+    """Every message of a ValidationError (field errors flattened), for the messages framework."""
+    if hasattr(exc, "error_dict"):
+        return [m for msgs in exc.message_dict.values() for m in msgs]
+    return list(exc.messages)
+
+
 def form_errors_from(form, exc) -> None:
     """Copy a service's ValidationError({field: [msg]}) onto a bound form."""
     detail = getattr(exc, "message_dict", None) or {"__all__": exc.messages}

@@ -8,7 +8,7 @@ Input checks, in this order, each a 422 in the common shape `{"detail": [{"field
 - the schema (ninja): `customer_class` power|lighting, `as_of` and `customer_since` dates (both required),
   `events` a list of objects (at most `MAX_EVENTS`);
 - the types the route checks itself, for every event and every field (all such errors at once): `code` a string,
-  `date` "YYYY-MM-DD" (2000–2100), `severity` and `count` JSON integers (`2.0`, `"2"` and `true` are refused) or
+  `date` "YYYY-MM-DD" (1900–2100), `severity` and `count` JSON integers (`2.0`, `"2"` and `true` are refused) or
   null, `conduct` and `potential` JSON numbers (decimals allowed) or null;
 - the rule's own `validate()` (the first error it finds): unknown code, an event after `as_of`, `customer_since`
   after `as_of`, severity missing / outside 1–3 / on another code, count missing / below 1 / on another code,
@@ -17,8 +17,9 @@ Input checks, in this order, each a 422 in the common shape `{"detail": [{"field
 Fields of an event are named `events[i].field` (i from 0), as the rule names them.
 
 Numbers in the answer are JSON numbers rounded to 0.1; whole values are integers (`"max": 30`, `"points": -20`).
-For power customers the total is the sum of the six dimension scores as shown, each rounded half-up to 0.1, so
-conduct 4.25 shows 4.3 and adds 4.3 to the total (the same rule as the lighting total).
+For power customers the total is the sum of the six dimensions as computed, graded as it is and shown rounded
+half-up to 0.1 (conduct 4.25 shows 4.3 but adds 4.25: 30 + 20 + 30 + 10 + 4.25 + 2.05 = 96.3); for lighting
+customers it is the sum of the two rounded 50-point scores, as the issue states.
 """
 
 import math
@@ -31,15 +32,28 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 from ninja.errors import HttpError
-from pydantic import BaseModel, ConfigDict, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 
 from gridcare.core.api import LIST_ERRORS
-from gridcare.core.validators import DATE_MAX, DATE_MIN, BoundedDate
+from gridcare.core.validators import DATE_MAX
 
 from . import rules
 from .choices import EventCode
 from .models import CreditPolicy
 from .policy import thresholds
+
+# A customer may have been connected long before 2000 (the project's DATE_MIN for records it writes): the what-if
+# takes any day from 1900 (its 36-month look-back stays a valid date) to DATE_MAX.
+EVAL_MIN = date(1900, 1, 1)
+
+
+def _eval_range(value: date) -> date:
+    if not EVAL_MIN <= value <= DATE_MAX:
+        raise ValueError(_("日期须在 %(lo)s 至 %(hi)s 之间") % {"lo": EVAL_MIN, "hi": DATE_MAX})
+    return value
+
+
+EvalDate = Annotated[date, AfterValidator(_eval_range)]
 
 router = Router(tags=["credit"])
 
@@ -83,11 +97,15 @@ class CreditEvaluateEventIn(BaseModel):
 class CreditEvaluateIn(Schema):
     """信用评价试算的输入：客户类别、评价日、立户日期、经营行为与发展潜力（仅动力户）和事件清单。"""
 
+    # Its dates (1900–2100, EvalDate / _day) and integers (strict, 64 bits) are checked here and in the route, not
+    # by the API-wide 2000–2100 guard (core.api.dates_in_range): a customer may be connected before 2000.
+    checked_by_route: ClassVar[bool] = True
+
     customer_class: Literal["power", "lighting"] = Field(
         ..., description="power = 动力户（六项）；lighting = 照明户（仅付款记录与法律信用，各 50 分）"
     )
-    as_of: BoundedDate = Field(..., description="评价日：计分窗口为 as_of − 12 个月（不含）至 as_of（含）")
-    customer_since: BoundedDate = Field(
+    as_of: EvalDate = Field(..., description="评价日：计分窗口为 as_of − 12 个月（不含）至 as_of（含）")
+    customer_since: EvalDate = Field(
         ..., description="立户日期，不得晚于 as_of（决定 clean_year 与 clean_three_years）"
     )
     conduct: Number = Field(
@@ -143,7 +161,7 @@ def _day(raw: Any) -> date | None:
         value = date.fromisoformat(raw)
     except ValueError:
         return None
-    return value if DATE_MIN <= value <= DATE_MAX else None
+    return value if EVAL_MIN <= value <= DATE_MAX else None
 
 
 def _score(raw: Any, name: str, errors: dict[str, list[str]]) -> Decimal | None:
@@ -179,7 +197,7 @@ def _events(items: list[CreditEvaluateEventIn], errors: dict[str, list[str]]) ->
             ok = False
         elif day is None:
             errors.setdefault(f"{where}.date", []).append(
-                _("须为有效的日期（YYYY-MM-DD，%(a)s 至 %(b)s）") % {"a": DATE_MIN, "b": DATE_MAX}
+                _("须为有效的日期（YYYY-MM-DD，%(a)s 至 %(b)s）") % {"a": EVAL_MIN, "b": DATE_MAX}
             )
             ok = False
         for name in ("severity", "count"):

@@ -185,7 +185,8 @@ def contest_row(c: CreditContest) -> dict[str, Any]:
 def event_row(e: CreditEvent, *, mask: bool = True, portal: bool = False) -> dict[str, Any]:
     """One event; for the portal (`portal`) the customer's own name in full and no staff user names."""
     c = e.customer
-    staff = (lambda u: None) if portal else _name
+    # The portal shows no staff names: the users are not even read (no query per row), nor the internal note.
+    staff = (lambda attr: None) if portal else (lambda attr: _name(getattr(e, attr)))
     return {
         "id": e.pk,
         "customer_id": e.customer_id,
@@ -204,12 +205,12 @@ def event_row(e: CreditEvent, *, mask: bool = True, portal: bool = False) -> dic
         "status": e.status,
         "status_label": e.get_status_display(),
         "description": e.description,
-        "inspector": staff(e.inspector),
-        "recorded_by": staff(e.recorded_by),
+        "inspector": staff("inspector"),
+        "recorded_by": staff("recorded_by"),
         "recorded_at": e.recorded_at,
-        "decided_by": staff(e.decided_by),
+        "decided_by": staff("decided_by"),
         "decided_at": e.decided_at,
-        "decision_note": e.decision_note,
+        "decision_note": "" if portal else e.decision_note,
         "status_before_contest": e.status_before_contest,
     }
 

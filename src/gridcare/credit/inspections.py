@@ -641,7 +641,8 @@ def notice_done(
     today: date | None = None,
     now: datetime | None = None,
 ) -> RectificationNotice:
-    """The rectification was verified done (open or overdue → done). An overdue one keeps its event."""
+    """The rectification was verified done (open or overdue → done). An overdue one keeps its event; one done
+    after its deadline that the daily job has not yet seen gets its `rectification_overdue` event now."""
     now = now or timezone.now()
     today = today or timezone.localdate(now)
     require_unit(actor, notice.unit_id, Perm.CREDIT_RECORD)
@@ -653,6 +654,13 @@ def notice_done(
         if locked.status == NoticeStatus.DONE:
             raise ValidationError({"status": [_("该通知书已整改完成")]})
         before = locked.status
+        if (
+            done_on > locked.deadline
+            and not CreditEvent.objects.filter(source_key=f"rectification:{locked.pk}").exists()
+        ):
+            # Put right after its deadline, and recorded before the daily job saw it overdue: the event the job
+            # would have made is made now, so a late rectification never escapes it.
+            _overdue_event(locked, actor=Actor(channel=Channel.JOB), now=now)
         locked.status = NoticeStatus.DONE
         locked.done_on = done_on
         locked.verified_by_id = _user_id(actor)
@@ -669,6 +677,25 @@ def notice_done(
 
 
 # ---------------------------------------------------------------- overdue rectifications (the daily job)
+
+
+def _overdue_event(n: RectificationNotice, *, actor: Actor, now: datetime) -> CreditEvent:
+    """The `rectification_overdue` event of a notice not put right by its deadline (the caller knows none exists)."""
+    return event_create(
+        actor=actor,
+        customer_id=n.customer_id,
+        unit_id=n.customer.unit_id,
+        code=EventCode.RECTIFICATION_OVERDUE,
+        day=n.deadline + timedelta(days=1),
+        source=EventSource.INSPECTION,
+        status=EventStatus.ACTIVE,
+        description=_("限期整改通知书 %(n)s 逾期未整改（期限 %(d)s）")
+        % {"n": n.number, "d": n.deadline.isoformat()},
+        source_key=f"rectification:{n.pk}",
+        inspection_id=n.inspection_id,
+        inspector_id=n.inspection.inspector_id,
+        now=now,
+    )
 
 
 def rectifications_overdue(*, today: date, now: datetime | None = None) -> dict:
@@ -694,23 +721,8 @@ def rectifications_overdue(*, today: date, now: datetime | None = None) -> dict:
             )
             for n in batch:
                 RectificationNotice.objects.filter(pk=n.pk).update(status=NoticeStatus.OVERDUE)
-                key = f"rectification:{n.pk}"
-                if key not in existing:
-                    event_create(
-                        actor=actor,
-                        customer_id=n.customer_id,
-                        unit_id=n.customer.unit_id,
-                        code=EventCode.RECTIFICATION_OVERDUE,
-                        day=n.deadline + timedelta(days=1),
-                        source=EventSource.INSPECTION,
-                        status=EventStatus.ACTIVE,
-                        description=_("限期整改通知书 %(n)s 逾期未整改（期限 %(d)s）")
-                        % {"n": n.number, "d": n.deadline.isoformat()},
-                        source_key=key,
-                        inspection_id=n.inspection_id,
-                        inspector_id=n.inspection.inspector_id,
-                        now=now,
-                    )
+                if f"rectification:{n.pk}" not in existing:
+                    _overdue_event(n, actor=actor, now=now)
                     made += 1
                 audit_record(
                     actor=actor,

@@ -15,8 +15,9 @@ The rules, and the choices where the issue was silent:
   It makes ONE `arrears` event: source ledger, status active at once, the account, the account's customer and
   that customer's unit, dated the day after the first bill's due date (the grace moves when a bill is overdue,
   not the event's date), severity = max(run length in months, whole calendar months the oldest bill stayed
-  unpaid from its due date to its paid-in-full date or to `today`), capped at 3. Whole months are counted by
-  calendar month subtraction (`rules.months_back`): due 09-20, paid 11-20 → 2; paid 11-19 → 1.
+  unpaid from its due date to its paid-in-full date or to `today`), capped at 3. Whole months are counted
+  forward from the due date, the day clamped to the month's end (`core.dates.months_back`): due 09-20, paid
+  11-20 → 2; paid 11-19 → 1; due 12-31, still unpaid on 02-28 → 2.
 - An episode whose bills were all paid in full on or before the last day of the calendar month following the
   month of the episode's last due date adds one `arrears_cleared_next_month` event, dated the day the last of
   them was paid.
@@ -50,13 +51,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from gridcare.core.audit import Actor, audit_record
+from gridcare.core.dates import months_back
 from gridcare.core.models import AuditEvent
 
 from .choices import EventCode, EventSource, EventStatus
 from .events import event_create
 from .models import CreditEvent
 from .policy import current_policy
-from .rules import months_back
 
 WINDOW_MONTHS = 37
 FROZEN_MONTHS = 36
@@ -93,11 +94,13 @@ def _month_index(period: str) -> int:
 
 
 def whole_months(start: date, end: date) -> int:
-    """Whole calendar months from `start` to `end` (0 when `end` is before a month has passed)."""
+    """Whole calendar months from `start` to `end`: the largest n with start + n months ≤ end, counting forward
+    with the day clamped to the month's end (a bill due 12-31 and still unpaid on 02-28 is two months late;
+    due 01-31, on 02-28 one)."""
     if end <= start:
         return 0
     n = (end.year * 12 + end.month) - (start.year * 12 + start.month)
-    if n > 0 and months_back(end, n) < start:
+    if n > 0 and months_back(start, -n) > end:
         n -= 1
     return max(n, 0)
 

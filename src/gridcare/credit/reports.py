@@ -583,6 +583,9 @@ def d_rows(items: list[CreditScore], measures: list[str], units: dict[int, str] 
 # ---------------------------------------------------------------- Excel
 
 EXPORT_CHUNK = 2000
+# An export answers within the request: past this many rows the sheet ends with a note to narrow the filters
+# (by unit or class) instead of keeping the request open for minutes.
+EXPORT_MAX_ROWS = 100_000
 
 
 def _workbook():
@@ -644,7 +647,8 @@ def movers_xlsx_rows(result: MoversResult):
         _("总分"),
     ]
     qs = result.rows
-    for start in range(0, qs.count(), EXPORT_CHUNK) if result.after else ():
+    total = qs.count() if result.after else 0
+    for start in range(0, min(total, EXPORT_MAX_ROWS), EXPORT_CHUNK):
         for r in mover_rows(list(qs[start : start + EXPORT_CHUNK]), result.units):
             yield [
                 r["customer_id"],
@@ -657,6 +661,8 @@ def movers_xlsx_rows(result: MoversResult):
                 r["steps"],
                 r["total"],
             ]
+    if total > EXPORT_MAX_ROWS:
+        yield [_too_many(total)]
 
 
 def d_list_xlsx_rows(result: DListResult):
@@ -672,7 +678,8 @@ def d_list_xlsx_rows(result: DListResult):
         _("扣分原因"),
     ]
     qs = result.rows
-    for start in range(0, qs.count(), EXPORT_CHUNK) if result.run else ():
+    total = qs.count() if result.run else 0
+    for start in range(0, min(total, EXPORT_MAX_ROWS), EXPORT_CHUNK):
         for r in d_rows(list(qs[start : start + EXPORT_CHUNK]), result.measures, result.units):
             yield [
                 r["customer_id"],
@@ -685,6 +692,15 @@ def d_list_xlsx_rows(result: DListResult):
                 "、".join(r["measure_labels"]),
                 r["reasons"],
             ]
+    if total > EXPORT_MAX_ROWS:
+        yield [_too_many(total)]
+
+
+def _too_many(total: int) -> str:
+    return _("共 %(n)s 行，仅导出前 %(m)s 行；请按供电单位或客户分类缩小范围后再导出") % {
+        "n": total,
+        "m": EXPORT_MAX_ROWS,
+    }
 
 
 def rows_xlsx(title: str, head: list, rows) -> bytes:

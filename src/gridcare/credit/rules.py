@@ -9,8 +9,9 @@ with the events it was given, and the rating runs call it with each customer's a
   [0, maximum]. Capped codes (trip_branch two or more, violation two or more, rules_missing) give each
   occurrence, by date and then input order, its single amount or what is left of the cap, whichever is smaller.
 - Lighting (照明户): payment and legal only, each 50 × score / 30 rounded half-up to 0.1; reasons keep their
-  30-point values. Power (动力户): the six dimensions; the total is the sum of the dimension scores as shown
-  (each rounded half-up to 0.1, as the lighting total is).
+  30-point values; the total is the sum of the two rounded scores. Power (动力户): the total is the sum of the six
+  dimensions as computed (only conduct and potential can carry a second decimal), graded as it is and shown
+  rounded half-up to 0.1, like each dimension's score.
 - Grade by the thresholds (default 90/80/70/60/50); a payment or legal score of 0 makes it D whatever the total.
 """
 
@@ -271,11 +272,13 @@ def evaluate(
         for dim in LIGHTING_DIMENSIONS:
             shown = tenth(LIGHTING_MAX * scores[dim] / MAXIMA[dim])
             dimensions.append(DimensionScore(dim, shown, LIGHTING_MAX, reasons[dim]))
+        exact = sum((d.score for d in dimensions), ZERO)
     else:
         for dim in POWER_DIMENSIONS:
             dimensions.append(DimensionScore(dim, tenth(scores[dim]), MAXIMA[dim], reasons[dim]))
-    total = sum((d.score for d in dimensions), ZERO)
-    grade = thresholds.grade(total)
+        exact = sum((scores[dim] for dim in POWER_DIMENSIONS), ZERO)
+    total = tenth(exact)
+    grade = thresholds.grade(exact)
     if scores[Dimension.PAYMENT] == ZERO or scores[Dimension.LEGAL] == ZERO:
         grade = "D"
     return Rating(total=total, grade=grade, dimensions=dimensions)

@@ -27,17 +27,11 @@ from gridcare.core.audit import Actor
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import PermissionDenied, may_act_on_unit
 from gridcare.core.validators import clean_date
-from gridcare.core.views import staff_required
+from gridcare.core.views import error_messages, staff_required
 
 from . import checklist
 from . import inspections as svc
 from .choices import InspectionClass, InspectionKind, InspectionStatus, ItemResult, NoticeStatus
-
-
-def _messages(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [m for msgs in exc.message_dict.values() for m in msgs]
-    return list(exc.messages)
 
 
 def _int(raw, field: str) -> int | None:
@@ -84,7 +78,7 @@ def inspections(request):
         parsed["due_after"] = _date(filters["due_after"], "due_after")
         parsed["customer_id"] = _int(filters["customer_id"], "customer_id")
     except ValidationError as exc:
-        errors = _messages(exc)
+        errors = error_messages(exc)
         parsed = {"status": None, "due_before": None, "due_after": None, "customer_id": None}
     qs = svc.inspections_filter(
         svc.inspections_for(request.user), user=request.user, mine=filters["mine"], **parsed
@@ -134,7 +128,7 @@ def inspection_new(request):
             actor=Actor.console(request), customer_id=customer_id, due_on=due_on, note=new["note"]
         )
     except (ValidationError, PermissionDenied) as exc:
-        msgs = _messages(exc) if isinstance(exc, ValidationError) else [_("客户不存在或无权访问")]
+        msgs = error_messages(exc) if isinstance(exc, ValidationError) else [_("客户不存在或无权访问")]
         today = timezone.localdate()
         page = Paginator(svc.inspections_for(request.user).order_by("due_on", "id"), 50).get_page(1)
         return render(
@@ -251,7 +245,7 @@ def _write(request, inspection_id: int, form: str, action, posted: dict):
         action(i)
     except ValidationError as exc:
         i = _inspection_or_404(request, inspection_id)
-        return _detail(request, i, status=400, errors=_messages(exc), posted=posted, form=form)
+        return _detail(request, i, status=400, errors=error_messages(exc), posted=posted, form=form)
     except PermissionDenied:
         raise Http404 from None
     return None
@@ -392,7 +386,7 @@ def notice_done(request, notice_id: int):
         svc.notice_done(actor=Actor.console(request), notice=n, done_on=day)
     except ValidationError as exc:
         return _notice_page(
-            request, _notice_or_404(request, notice_id), status=400, errors=_messages(exc), done_on=raw
+            request, _notice_or_404(request, notice_id), status=400, errors=error_messages(exc), done_on=raw
         )
     except PermissionDenied:
         raise Http404 from None

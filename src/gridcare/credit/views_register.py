@@ -30,7 +30,8 @@ from gridcare.core.audit import Actor
 from gridcare.core.masking import mask_customer_name
 from gridcare.core.permissions import ROLE_PERMISSIONS, Perm, has_perm
 from gridcare.core.scoping import PermissionDenied, visible_unit_ids
-from gridcare.core.views import staff_required
+from gridcare.core.validators import positive_id
+from gridcare.core.views import error_messages, staff_required
 
 from . import selectors, services
 from .choices import RECORDABLE_CODES, ContestStatus, EventCode, EventSource, EventStatus
@@ -43,17 +44,6 @@ def _label_customers(events) -> None:
     """Staff pages show the customer's name masked (the customer page shows it whole, audited)."""
     for e in events:
         e.customer_label = mask_customer_name(e.customer.name, e.customer.kind)
-
-
-def _messages(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [m for msgs in exc.message_dict.values() for m in msgs]
-    return list(exc.messages)
-
-
-def _int(raw) -> int | None:
-    raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 18 and int(raw) > 0 else None
 
 
 class EventFilterForm(forms.Form):
@@ -211,7 +201,7 @@ def _inspectors_for(customer):
 def _customer_for_record(request):
     from gridcare.customers.models import Customer
 
-    pk = _int(request.GET.get("customer"))
+    pk = positive_id(request.GET.get("customer"))
     customer = Customer.objects.filter(pk=pk).first() if pk else None
     if customer is None or customer.unit_id not in visible_unit_ids(request.user):
         raise Http404
@@ -329,7 +319,7 @@ def _run(request, event, fn) -> object:
         raise Http404 from None
     except ValidationError as exc:
         event.refresh_from_db()
-        return _detail(request, event, errors=_messages(exc), status=400)
+        return _detail(request, event, errors=error_messages(exc), status=400)
     return redirect("credit:event", pk=event.pk)
 
 

@@ -22,25 +22,14 @@ from django.views.decorators.http import require_POST
 from gridcare.core.audit import Actor
 from gridcare.core.permissions import Perm, has_perm
 from gridcare.core.scoping import PermissionDenied
-from gridcare.core.validators import clean_date
-from gridcare.core.views import staff_required
+from gridcare.core.validators import clean_date, positive_id
+from gridcare.core.views import error_messages, staff_required
 
 from . import assessments as svc
 from . import runs
 from . import standing as sel
 from .choices import AssessmentStatus
 from .models import SiteAssessment
-
-
-def _messages(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [m for msgs in exc.message_dict.values() for m in msgs]
-    return list(exc.messages)
-
-
-def _int(raw) -> int | None:
-    raw = str(raw or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 18 else None
 
 
 def _date(raw, field: str) -> date | None:
@@ -92,7 +81,7 @@ def run_start(request):
         as_of = _date(raw, "as_of")
         run = monthly_run_submit(actor=Actor.console(request), as_of=as_of)
     except ValidationError as exc:
-        return _runs_page(request, errors=_messages(exc), as_of=raw, status=400)
+        return _runs_page(request, errors=error_messages(exc), as_of=raw, status=400)
     except BrokerUnavailable:
         return _runs_page(request, errors=[_("任务队列暂不可用，请稍后再试")], as_of=raw, status=400)
     messages.success(request, _("已开始 %(p)s 月度信用评价") % {"p": run.period})
@@ -120,7 +109,7 @@ def customer_rate(request, customer_id: int):
             raise ValidationError({"as_of": [_("评价基准日不能晚于今天")]})
         score = runs.customer_rate(actor=Actor.console(request), customer=customer, as_of=as_of)
     except ValidationError as exc:
-        for m in _messages(exc):
+        for m in error_messages(exc):
             messages.error(request, m)
     else:
         messages.success(
@@ -162,7 +151,7 @@ def assessment_list(request):
 
 @staff_required(Perm.CREDIT_ASSESS)
 def assessment_new(request):
-    customer_id = _int(request.GET.get("customer") or request.POST.get("customer"))
+    customer_id = positive_id(request.GET.get("customer") or request.POST.get("customer"))
     customer = sel.customer_for(request.user, customer_id, Perm.CREDIT_ASSESS) if customer_id else None
     if customer is None:
         raise Http404
@@ -215,7 +204,7 @@ def assessment_review(request, assessment_id: int):
                 actor=Actor.console(request), assessment=a, approve=decision == "approve", note=note[:200]
             )
         except ValidationError as exc:
-            errors = _messages(exc)
+            errors = error_messages(exc)
         except PermissionDenied:
             raise Http404 from None
         else:
