@@ -352,3 +352,18 @@ def test_job_kind_runs_and_returns_json(world):
     assert set(out) == {"today", "arrears", "withholding"}
     assert out["arrears"]["accounts"] == 2
     json.dumps(out)
+
+
+def test_on_demand_rating_derives_the_customers_arrears_first(world):
+    """No nightly derivation has run: rating cust_a on demand (now 2026-12-01 10:00) finds its bill due 2026-10-20
+    still unpaid — one month in the run, one whole month late (10-20 + 1 month = 11-20 ≤ 12-01) → severity 1,
+    −10: lighting payment 30 − 10 = 20 → 50 × 20 / 30 = 33.3, legal 50 → 83.3, AA. cust_b's accounts are not touched."""
+    from gridcare.credit import runs
+
+    issued_bill(world.acct_a, "2026-09", "80.00", date(2026, 10, 20))
+    issued_bill(world.acct_b, "2026-09", "80.00", date(2026, 10, 20))
+    now = timezone.make_aware(datetime(2026, 12, 1, 10))  # noqa: DTZ001
+    score = runs.customer_rate(actor=SYSTEM, customer=world.cust_a, as_of=date(2026, 11, 30), now=now)
+    assert events(customer=world.cust_a) == {("arrears", date(2026, 10, 21), 1, "active")}
+    assert not CreditEvent.objects.filter(customer=world.cust_b).exists()
+    assert (score.payment, score.legal, score.total, score.grade) == (D("33.3"), D("50.0"), D("83.3"), "AA")

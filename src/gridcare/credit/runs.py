@@ -873,13 +873,24 @@ def customer_rate(
     *, actor: Actor, customer: Customer, as_of: date, now: datetime | None = None
 ) -> CreditScore:
     """On demand: one run for one customer as of `as_of`, stored like a monthly run's score; the standing takes
-    it unless it already holds a later as_of. The caller checked credit.record on the customer's unit."""
+    it unless it already holds a later as_of. The customer's ledger events are derived first (as of today). The
+    caller checked credit.record on the customer's unit."""
     now = now or timezone.now()
     since = Account.objects.filter(customer_id=customer.pk).order_by("opened_on").values_list(
         "opened_on", flat=True
     ).first() or timezone.localdate(customer.created_at)
     if since > as_of:
         raise ValidationError({"as_of": [_("评价基准日早于客户立户日期")]})
+    # The night's derivation may be a day old: this customer's arrears events are brought up to date first, so a
+    # bill paid (or fallen overdue) today counts in the rating asked for now.
+    from .ledger import arrears_derive
+
+    arrears_derive(
+        today=timezone.localdate(now),
+        actor=actor,
+        account_ids=list(Account.objects.filter(customer_id=customer.pk).values_list("pk", flat=True)),
+        now=now,
+    )
     user = actor.user if actor.user is not None and getattr(actor.user, "is_authenticated", False) else None
     run = CreditRun.objects.create(
         kind=RunKind.SINGLE,
