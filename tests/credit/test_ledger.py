@@ -367,3 +367,17 @@ def test_on_demand_rating_derives_the_customers_arrears_first(world):
     assert events(customer=world.cust_a) == {("arrears", date(2026, 10, 21), 1, "active")}
     assert not CreditEvent.objects.filter(customer=world.cust_b).exists()
     assert (score.payment, score.legal, score.total, score.grade) == (D("33.3"), D("50.0"), D("83.3"), "AA")
+
+
+def test_on_demand_rating_refuses_a_future_as_of_and_writes_nothing(world):
+    """The service itself refuses it (page, API and job all go through it): as_of 2026-12-02 when now is 12-01."""
+    from django.core.exceptions import ValidationError
+
+    from gridcare.credit import runs
+    from gridcare.credit.models import CreditRun
+
+    now = timezone.make_aware(datetime(2026, 12, 1, 10))  # noqa: DTZ001
+    with pytest.raises(ValidationError) as exc:
+        runs.customer_rate(actor=SYSTEM, customer=world.cust_a, as_of=date(2026, 12, 2), now=now)
+    assert "as_of" in exc.value.message_dict
+    assert not CreditRun.objects.exists()

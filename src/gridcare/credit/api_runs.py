@@ -163,13 +163,10 @@ def credit_customer_rate(request, customer_id: int, payload: CreditRateIn):
     customer = sel.customer_for(request.user, customer_id, Perm.CREDIT_RECORD)
     if customer is None:
         raise Http404
-    today = timezone.localdate()
-    as_of = payload.as_of or today
-    if as_of > today:
-        from django.core.exceptions import ValidationError
-
-        raise ValidationError({"as_of": [_("评价基准日不能晚于今天")]})
-    return runs.customer_rate(actor=api_actor(request), customer=customer, as_of=as_of)
+    as_of = payload.as_of or timezone.localdate()
+    return runs.customer_rate(
+        actor=api_actor(request), customer=customer, as_of=as_of
+    )  # refuses a future as_of
 
 
 # ---------------------------------------------------------------- runs

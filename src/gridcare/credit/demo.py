@@ -82,10 +82,6 @@ def _at(day: date, hour: int = 10) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=timezone.get_current_timezone())
 
 
-def _month_end(day: date) -> date:
-    return day.replace(day=1) - timedelta(days=1)
-
-
 def _staff(rng: random.Random) -> dict:
     """The demo's credit staff: the company manager (approver), each bureau's inspector and customer managers."""
     bureaus = list(SupplyUnit.objects.filter(level="bureau").order_by("code"))

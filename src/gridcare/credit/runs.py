@@ -876,6 +876,8 @@ def customer_rate(
     it unless it already holds a later as_of. The customer's ledger events are derived first (as of today). The
     caller checked credit.record on the customer's unit."""
     now = now or timezone.now()
+    if as_of > timezone.localdate(now):
+        raise ValidationError({"as_of": [_("评价基准日不能晚于今天")]})
     since = Account.objects.filter(customer_id=customer.pk).order_by("opened_on").values_list(
         "opened_on", flat=True
     ).first() or timezone.localdate(customer.created_at)

@@ -105,8 +105,6 @@ def customer_rate(request, customer_id: int):
     try:
         raw = (request.POST.get("as_of") or "").strip()
         as_of = clean_date(raw, "as_of") if raw else timezone.localdate()
-        if as_of > timezone.localdate():
-            raise ValidationError({"as_of": [_("评价基准日不能晚于今天")]})
         score = runs.customer_rate(actor=Actor.console(request), customer=customer, as_of=as_of)
     except ValidationError as exc:
         for m in error_messages(exc):
